@@ -1,0 +1,42 @@
+"""Run options: pydantic models, so the CLI, the policy and the pytest plugin share one shape and
+one JSON Schema."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SloThresholds(BaseModel):
+    """Service-level objectives the load suite must meet. A breach is a failing gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recordings_list_p95_ms: float = Field(1500.0, gt=0, description="p95 of GET /api/me/recordings")
+    media_first_byte_p95_ms: float = Field(1500.0, gt=0, description="p95 time to first media byte")
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="failed requests / all requests")
+    min_rps: float = Field(5.0, ge=0, description="minimum total requests per second")
+
+
+class RunOptions(BaseModel):
+    """Everything a run needs besides the target. Defaults are sensible for a 2-core laptop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patients: int = Field(6, ge=2, le=10_000, description="synthetic patients to seed")
+    clinicians: int = Field(2, ge=1, le=1_000, description="synthetic clinicians to seed")
+    appointments_per_patient: int = Field(
+        6, ge=1, le=50, description="each scenario uses a fresh appointment (call) per patient"
+    )
+    seed: int = Field(0, description="makes canaries, names and schedules reproducible")
+    suites: tuple[str, ...] = ("switch", "access", "stateful")
+    # Load suite (Locust subprocess)
+    load_users: int = Field(12, ge=1)
+    load_seconds: float = Field(20.0, gt=0)
+    workers: int = Field(0, ge=0, description="Locust worker processes; 0 runs one local process")
+    slo: SloThresholds = SloThresholds()
+    # Browser suite (Playwright + Debian Chromium)
+    browser_users: int = Field(3, ge=2)
+    chromium: str = "/usr/bin/chromium"
+    # Stateful suite (Hypothesis)
+    stateful_examples: int = Field(30, ge=1)
+    timeout_seconds: float = Field(900.0, gt=0, description="a suite running longer is an error")

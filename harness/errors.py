@@ -1,0 +1,69 @@
+"""The one exception root, and the exit codes it maps to.
+
+    ChaperoneError                 every error Chaperone raises on purpose
+    ├── UsageError                 the user's mistake: one line naming problem and fix (exit 2)
+    │   └── ConfigError            an invalid config / policy / report file (exit 2)
+    ├── InfrastructureError        something we needed was not there: target, Unleash,
+    │   │                          Chromium, Locust, PostgreSQL (exit 2)
+    │   └── TargetUnreachable      the system under test did not answer
+    ├── GateRefused                a flag action was refused (unsafe enablement) (exit 1)
+    └── InternalError              a bug in Chaperone itself (exit 2, with a traceback)
+
+Usage and infrastructure errors are shown as a single line with no traceback: they are not
+bugs. Anything that is not a ChaperoneError is an internal error.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes, in order of precedence: error beats fail beats pass."""
+
+    PASS = 0
+    FAIL = 1
+    ERROR = 2
+
+
+class ChaperoneError(Exception):
+    """Root of every error that Chaperone raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message a user sees: the problem, then how to fix it."""
+        if self.fix:
+            return f"{self.problem}; {self.fix}"
+        return self.problem
+
+
+class UsageError(ChaperoneError):
+    """Bad command-line input or a bad file the user pointed us at."""
+
+
+class ConfigError(UsageError):
+    """A config, policy or report file that does not validate."""
+
+
+class InfrastructureError(ChaperoneError):
+    """A service Chaperone needs is missing, down or misbehaving."""
+
+
+class TargetUnreachable(InfrastructureError):
+    """The deployment under test did not answer."""
+
+
+class GateRefused(ChaperoneError):
+    """A flag action was refused because it is not proven safe."""
+
+    exit_code = ExitCode.FAIL
+
+
+class InternalError(ChaperoneError):
+    """A bug in Chaperone. Shown with a traceback, unlike the others."""

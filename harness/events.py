@@ -1,0 +1,108 @@
+"""Events the engine yields. It never prints: reporters (console, JSON, JUnit, HTML) consume these.
+
+A run is a stream:
+
+    RunStarted
+      SuiteStarted
+        StepFinished*  (progress; one per driven action)
+        FindingRaised* (as soon as an oracle fires)
+        CaseFinished*  (one per scenario / check, becomes a JUnit test case)
+      SuiteFinished
+    RunFinished        (always last, also after an error or Ctrl-C)
+
+`Interrupted` and `EngineError` may appear anywhere before RunFinished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.models import Finding, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: str
+    target: str
+    seed: int
+    suites: tuple[str, ...]
+    time: float
+    build: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteStarted:
+    suite: str
+    total_steps: int | None  # None when unknown (progress shows a spinner)
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    suite: str
+    step: str
+    actor: str
+    status: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRaised:
+    suite: str
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFinished:
+    """One scenario or check, reported as one JUnit test case."""
+
+    suite: str
+    name: str
+    verdict: Verdict
+    seconds: float
+    message: str = ""
+    finding_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteFinished:
+    suite: str
+    verdict: Verdict
+    seconds: float
+    time: float
+    message: str = ""
+    # Suite-specific figures (load: rps, p95 ...; stateful: shrunk reproduction ...)
+    metrics: dict[str, object] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()  # files the suite wrote (screenshots, traces, CSVs)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineError:
+    suite: str
+    message: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    verdict: Verdict
+    seconds: float
+    time: float
+
+
+Event = (
+    RunStarted
+    | SuiteStarted
+    | StepFinished
+    | FindingRaised
+    | CaseFinished
+    | SuiteFinished
+    | EngineError
+    | Interrupted
+    | RunFinished
+)

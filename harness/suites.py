@@ -1,0 +1,75 @@
+"""Suites plug into the engine through one tiny interface.
+
+A suite is a callable `suite(ctx) -> Iterator[Event]`. It drives the target, has every
+observation judged with `ctx.judge`, and yields events; it never prints. Suites are found through
+the entry-point group `chaperone.suites` (the built-in ones are registered in pyproject.toml), so
+a team can ship its own suite as a package.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol
+
+from harness.adapters import TargetAdapter
+from harness.aio import LoopThread
+from harness.config import RunOptions
+from harness.errors import UsageError
+from harness.events import Event
+from harness.models import Finding, Observation
+from harness.world import World
+
+SUITE_GROUP = "chaperone.suites"
+DEFAULT_SUITES = ("switch", "access", "stateful")
+
+
+@dataclass
+class RunContext:
+    target: str
+    world: World
+    options: RunOptions
+    out_dir: Path
+    judge: Callable[[Observation], list[Finding]]
+    adapter: TargetAdapter
+    loop: LoopThread
+    support_token: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    # Observations recorded by earlier suites, replayed by the access matrix.
+    journal: list[Observation] = field(default_factory=list)
+    # Resets the target and seeds a fresh population from the run's seed; updates `world` and
+    # `judge` in place and returns the new world. Suites that need unused calls (load,
+    # browser) or their own state (stateful) call it first.
+    reseed: Callable[[], World] = field(default=lambda: _no_reseed())
+
+
+def _no_reseed() -> World:
+    raise RuntimeError("this RunContext was built without a reseed function")
+
+
+class Suite(Protocol):
+    def __call__(self, ctx: RunContext) -> Iterator[Event]: ...
+
+
+def available_suites() -> dict[str, Callable[[], Suite]]:
+    """Name -> loader. Loading is lazy so that `--help` never imports Playwright."""
+    found: dict[str, Callable[[], Suite]] = {}
+    for ep in entry_points(group=SUITE_GROUP):
+        found[ep.name] = ep.load
+    return found
+
+
+def load_suite(name: str) -> Suite:
+    suites = available_suites()
+    if name not in suites:
+        import difflib
+
+        close = difflib.get_close_matches(name, suites, n=1)
+        choices = ", ".join(sorted(suites))
+        hint = f"did you mean '{close[0]}'?" if close else f"choose from {choices}"
+        raise UsageError(f"unknown suite '{name}'", hint)
+    suite: Suite = suites[name]()
+    return suite
