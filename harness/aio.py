@@ -1,0 +1,82 @@
+"""One event loop in a background thread for the whole run.
+
+The engine and the reporters are synchronous (a generator of events), while drivers are async
+(httpx). An httpx client belongs to the loop it was created on, so every coroutine of a run goes
+to this one loop, and async generators are bridged back into plain iterators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="chaperone-loop", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def stream(self, agen: AsyncIterator[T], cancel: threading.Event | None = None) -> Iterator[T]:
+        """Iterate an async generator from synchronous code, item by item as they come."""
+        items: queue.Queue[Any] = queue.Queue()
+
+        async def pump() -> None:
+            try:
+                async for item in agen:
+                    items.put(item)
+            except BaseException as exc:  # handed to the consuming thread
+                items.put(_Raised(exc))
+            finally:
+                items.put(_DONE)
+
+        future = self.submit(pump())
+        try:
+            while True:
+                try:
+                    item = items.get(timeout=0.2)
+                except queue.Empty:
+                    if cancel is not None and cancel.is_set():
+                        future.cancel()
+                        raise KeyboardInterrupt from None
+                    continue
+                if item is _DONE:
+                    return
+                if isinstance(item, _Raised):
+                    raise item.exc
+                yield item
+        finally:
+            future.cancel()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc

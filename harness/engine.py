@@ -1,0 +1,192 @@
+"""The engine: seeds the target, runs the requested suites in order, yields events. Never prints.
+
+Fail closed: any error, timeout, interruption or unreachable target becomes an EngineError /
+Interrupted event and the final verdict is `error`, never `pass`. Findings gathered before the
+failure are kept, because they were already yielded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from harness.adapters import DEFAULT_ADAPTER, TargetAdapter, make_adapter
+from harness.aio import LoopThread
+from harness.config import RunOptions
+from harness.errors import ChaperoneError
+from harness.events import (
+    EngineError,
+    Event,
+    FindingRaised,
+    Interrupted,
+    RunFinished,
+    RunStarted,
+    SuiteFinished,
+)
+from harness.models import Verdict
+from harness.oracles import Judge
+from harness.population import make_population
+from harness.suites import RunContext, load_suite
+from harness.world import World
+
+
+@dataclass
+class RunRequest:
+    target: str
+    options: RunOptions
+    out_dir: Path
+    support_token: str
+    adapter: str = DEFAULT_ADAPTER
+    build: str = ""
+    transport: httpx.AsyncBaseTransport | None = None  # in-process target, for tests
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def run(request: RunRequest) -> Iterator[Event]:
+    started = time.time()
+    options = request.options
+    yield RunStarted(
+        run_id=request.run_id,
+        target=request.target,
+        seed=options.seed,
+        suites=options.suites,
+        time=started,
+        build=request.build,
+    )
+    verdicts: list[Verdict] = []
+    loop = LoopThread()
+    adapter: TargetAdapter | None = None
+    try:
+        adapter = make_adapter(
+            request.adapter, request.target, request.support_token, request.transport
+        )
+        ctx = _context(request, adapter, loop)
+        for name in options.suites:
+            verdicts.append((yield from _run_suite(name, ctx)))
+    except KeyboardInterrupt:
+        verdicts.append(Verdict.ERROR)
+        yield Interrupted(time=time.time())
+    except ChaperoneError as exc:
+        verdicts.append(Verdict.ERROR)
+        yield EngineError(suite="", message=exc.one_line(), time=time.time())
+    except Exception as exc:  # fail closed on our own bugs too
+        verdicts.append(Verdict.ERROR)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        yield EngineError(suite="", message=message, time=time.time())
+    finally:
+        if adapter is not None:
+            _close(loop, adapter)
+        loop.close()
+    yield RunFinished(
+        verdict=Verdict.merge(*verdicts), seconds=time.time() - started, time=time.time()
+    )
+
+
+def _close(loop: LoopThread, adapter: TargetAdapter) -> None:
+    try:
+        loop.run(adapter.aclose(), timeout=10)
+    except Exception:  # closing must not mask the run's own outcome
+        return
+
+
+def _context(request: RunRequest, adapter: TargetAdapter, loop: LoopThread) -> RunContext:
+    options = request.options
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    loop.run(adapter.check(), timeout=60)
+    world = _seed(loop, adapter, options)
+    ctx = RunContext(
+        target=request.target,
+        world=world,
+        options=options,
+        out_dir=request.out_dir,
+        judge=Judge.from_world(world, listing=adapter.listing),
+        adapter=adapter,
+        loop=loop,
+        support_token=request.support_token,
+    )
+    ctx.reseed = _reseeder(ctx, request)
+    _save_run_files(ctx)
+    return ctx
+
+
+def _seed(loop: LoopThread, adapter: TargetAdapter, options: RunOptions) -> World:
+    population = make_population(
+        options.seed, options.patients, options.clinicians, options.appointments_per_patient
+    )
+    return loop.run(adapter.seed(population), timeout=120)
+
+
+def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
+    def reseed() -> World:
+        ctx.world = _seed(ctx.loop, ctx.adapter, ctx.options)
+        ctx.judge = Judge.from_world(ctx.world, listing=ctx.adapter.listing)
+        ctx.journal.clear()
+        _save_run_files(ctx)
+        return ctx.world
+
+    return reseed
+
+
+def _save_run_files(ctx: RunContext) -> None:
+    """world.json and options.json let `chaperone replay` and Locust workers rebuild the run."""
+    ctx.world.save(ctx.out_dir / "world.json")
+    (ctx.out_dir / "options.json").write_text(
+        json.dumps(ctx.options.model_dump(mode="json"), indent=1), encoding="utf-8"
+    )
+
+
+def _run_suite(name: str, ctx: RunContext) -> Iterator[Event]:
+    """Run one suite; returns its verdict. A suite that raises or overruns is an error."""
+    started = time.time()
+    deadline = started + ctx.options.timeout_seconds
+    verdict: Verdict | None = None
+    try:
+        suite = load_suite(name)
+        for event in suite(ctx):
+            if isinstance(event, SuiteFinished):
+                verdict = event.verdict
+            yield event
+            if time.time() > deadline:
+                ctx.cancel.set()
+                raise ChaperoneError(
+                    f"suite '{name}' ran longer than {ctx.options.timeout_seconds:.0f}s",
+                    "raise timeout_seconds or shrink the run",
+                )
+    except ChaperoneError as exc:
+        yield EngineError(suite=name, message=exc.one_line(), time=time.time())
+        yield _errored(name, started, exc.one_line())
+        return Verdict.ERROR
+    except KeyboardInterrupt:
+        ctx.cancel.set()
+        yield _errored(name, started, "interrupted")
+        raise
+    except Exception as exc:  # a bug in a suite still fails closed, with the reason kept
+        message = f"internal error in suite '{name}': {type(exc).__name__}: {exc}"
+        yield EngineError(suite=name, message=message, time=time.time())
+        yield _errored(name, started, message)
+        return Verdict.ERROR
+    if verdict is None:
+        message = f"suite '{name}' ended without a verdict"
+        yield EngineError(suite=name, message=message, time=time.time())
+        return Verdict.ERROR
+    return verdict
+
+
+def _errored(name: str, started: float, message: str) -> SuiteFinished:
+    return SuiteFinished(
+        suite=name,
+        verdict=Verdict.ERROR,
+        seconds=time.time() - started,
+        time=time.time(),
+        message=message,
+    )
+
+
+def findings_of(events: list[Event]) -> list[FindingRaised]:
+    return [e for e in events if isinstance(e, FindingRaised)]
