@@ -1,0 +1,337 @@
+"""report.json: the machine-readable run result, and the input of `chaperone replay`.
+
+The document's shape is the pydantic model `ReportDoc` (its JSON Schema: `report_schema()`).
+Writing goes through it too, so what we write is always what we can read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import ConfigError
+from harness.events import CaseFinished
+from harness.models import (
+    CanaryKind,
+    Exposure,
+    Finding,
+    Severity,
+    Step,
+    Surface,
+    SurfaceKind,
+    Verdict,
+)
+from reports.files import write_atomic
+from reports.redact import redact_result
+from reports.result import FindingRecord, RunError, RunResult, SuiteResult
+
+SCHEMA_VERSION = 1
+REPORT_FIX = "pass the report.json that `chaperone run` wrote into its --out directory"
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class StepDoc(_Doc):
+    actor: str
+    action: str
+    arg: str = ""
+
+
+class SurfaceDoc(_Doc):
+    kind: SurfaceKind
+    where: str
+
+
+class FindingDoc(_Doc):
+    key: str
+    occurrences: int
+    first_seen: float
+    last_seen: float
+    check: str
+    kind: str
+    severity: Severity
+    message: str
+    observer: str
+    surface: SurfaceDoc
+    step: str
+    time: float
+    owner: str | None = None
+    canary_kind: CanaryKind | None = None
+    evidence: str = ""
+    suite: str = ""
+    extra: list[tuple[str, str]] = []
+    repro: list[StepDoc] = []
+
+
+class SuiteDoc(_Doc):
+    verdict: Verdict
+    seconds: float
+    message: str = ""
+    metrics: dict[str, Any] = {}
+    artifacts: list[str] = []
+    started: float | None = None
+    finished: float | None = None
+    total_steps: int | None = None
+    steps: int = 0
+
+
+class CaseDoc(_Doc):
+    suite: str
+    name: str
+    verdict: Verdict
+    seconds: float
+    message: str = ""
+    finding_keys: list[str] = []
+
+
+class ExposureDoc(_Doc):
+    owner: str
+    observer: str
+    what: list[str]
+    surfaces: list[str]
+    first_seen: float
+    last_seen: float
+    findings: int
+
+
+class ErrorDoc(_Doc):
+    suite: str
+    message: str
+    time: float
+
+
+class TimingsDoc(_Doc):
+    suites: dict[str, float]
+    total: float
+
+
+class ReportDoc(_Doc):
+    schema_version: int
+    verdict: Verdict
+    reasons: list[str] = []
+    run_id: str
+    target: str
+    build: str = ""
+    seed: int | None
+    suites_requested: list[str]
+    started: float | None
+    finished: float | None
+    interrupted: bool
+    run_finished: bool
+    timings: TimingsDoc
+    suites: dict[str, SuiteDoc]
+    metrics: dict[str, dict[str, Any]]
+    cases: list[CaseDoc]
+    findings: list[FindingDoc]
+    exposures: list[ExposureDoc]
+    errors: list[ErrorDoc]
+
+
+def report_schema() -> dict[str, Any]:
+    return ReportDoc.model_json_schema()
+
+
+def write_json(result: RunResult, path: Path, secrets: Iterable[str] = ()) -> Path:
+    """Write report.json atomically, after masking secrets."""
+    doc = to_doc(redact_result(result, secrets))
+    return write_atomic(Path(path), doc.model_dump_json(indent=2) + "\n")
+
+
+def load_report(path: Path) -> RunResult:
+    """Read a report.json back. A missing or malformed file is a ConfigError (exit 2)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"report file {path} does not exist", REPORT_FIX) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read report file {path}: {exc}", REPORT_FIX) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})", REPORT_FIX
+        ) from None
+    return from_doc(_validate(raw, path))
+
+
+def _validate(raw: object, path: Path) -> ReportDoc:
+    if isinstance(raw, dict) and raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path} has schema_version {raw['schema_version']!r}, this Chaperone reads "
+            f"{SCHEMA_VERSION}",
+            "re-run `chaperone run` with this version to regenerate the report",
+        )
+    try:
+        return ReportDoc.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        raise ConfigError(
+            f"{path} is not a Chaperone report: {where}: {first['msg']}", REPORT_FIX
+        ) from None
+
+
+def to_doc(result: RunResult) -> ReportDoc:
+    suites = {s.name: _suite_doc(s) for s in result.suites}
+    return ReportDoc(
+        schema_version=SCHEMA_VERSION,
+        verdict=result.verdict,
+        reasons=list(result.reasons),
+        run_id=result.run_id,
+        target=result.target,
+        build=result.build,
+        seed=result.seed,
+        suites_requested=list(result.suites_requested),
+        started=result.started,
+        finished=result.finished,
+        interrupted=result.interrupted,
+        run_finished=result.run_finished,
+        timings=TimingsDoc(
+            suites={name: s.seconds for name, s in suites.items()}, total=result.seconds
+        ),
+        suites=suites,
+        metrics={name: s.metrics for name, s in suites.items()},
+        cases=[_case_doc(c) for c in result.cases],
+        findings=[_finding_doc(r) for r in result.findings],
+        exposures=[ExposureDoc.model_validate(e, from_attributes=True) for e in result.exposures],
+        errors=[ErrorDoc.model_validate(e, from_attributes=True) for e in result.errors],
+    )
+
+
+def _jsonable(value: Mapping[str, object]) -> dict[str, Any]:
+    """Metrics are suite-defined; anything JSON cannot hold is written as its str()."""
+    loaded: dict[str, Any] = json.loads(json.dumps(dict(value), default=str))
+    return loaded
+
+
+def _suite_doc(suite: SuiteResult) -> SuiteDoc:
+    return SuiteDoc(
+        verdict=suite.verdict,
+        seconds=suite.seconds,
+        message=suite.message,
+        metrics=_jsonable(suite.metrics),
+        artifacts=list(suite.artifacts),
+        started=suite.started,
+        finished=suite.finished,
+        total_steps=suite.total_steps,
+        steps=suite.steps,
+    )
+
+
+def _case_doc(case: CaseFinished) -> CaseDoc:
+    return CaseDoc(
+        suite=case.suite,
+        name=case.name,
+        verdict=case.verdict,
+        seconds=case.seconds,
+        message=case.message,
+        finding_keys=list(case.finding_keys),
+    )
+
+
+def _finding_doc(record: FindingRecord) -> FindingDoc:
+    f = record.finding
+    return FindingDoc(
+        key=f.key,
+        occurrences=record.occurrences,
+        first_seen=record.first_seen,
+        last_seen=record.last_seen,
+        check=f.check,
+        kind=f.kind,
+        severity=f.severity,
+        message=f.message,
+        observer=f.observer,
+        surface=SurfaceDoc(kind=f.surface.kind, where=f.surface.where),
+        step=f.step,
+        time=f.time,
+        owner=f.owner,
+        canary_kind=f.canary_kind,
+        evidence=f.evidence,
+        suite=f.suite,
+        extra=list(f.extra),
+        repro=[StepDoc(actor=s.actor, action=s.action, arg=s.arg) for s in f.repro],
+    )
+
+
+def from_doc(doc: ReportDoc) -> RunResult:
+    return RunResult(
+        run_id=doc.run_id,
+        target=doc.target,
+        build=doc.build,
+        seed=doc.seed,
+        suites_requested=tuple(doc.suites_requested),
+        suites=tuple(_suite_from(name, s) for name, s in doc.suites.items()),
+        cases=tuple(_case_from(c) for c in doc.cases),
+        findings=tuple(_record_from(f) for f in doc.findings),
+        exposures=tuple(_exposure_from(e) for e in doc.exposures),
+        errors=tuple(RunError(e.suite, e.message, e.time) for e in doc.errors),
+        interrupted=doc.interrupted,
+        run_finished=doc.run_finished,
+        started=doc.started,
+        finished=doc.finished,
+        verdict=doc.verdict,
+        reasons=tuple(doc.reasons),
+    )
+
+
+def _suite_from(name: str, doc: SuiteDoc) -> SuiteResult:
+    return SuiteResult(
+        name=name,
+        verdict=doc.verdict,
+        seconds=doc.seconds,
+        message=doc.message,
+        metrics=dict(doc.metrics),
+        artifacts=tuple(doc.artifacts),
+        started=doc.started,
+        finished=doc.finished,
+        total_steps=doc.total_steps,
+        steps=doc.steps,
+    )
+
+
+def _case_from(doc: CaseDoc) -> CaseFinished:
+    return CaseFinished(
+        suite=doc.suite,
+        name=doc.name,
+        verdict=doc.verdict,
+        seconds=doc.seconds,
+        message=doc.message,
+        finding_keys=tuple(doc.finding_keys),
+    )
+
+
+def _record_from(doc: FindingDoc) -> FindingRecord:
+    finding = Finding(
+        check=doc.check,
+        kind=doc.kind,
+        severity=doc.severity,
+        message=doc.message,
+        observer=doc.observer,
+        surface=Surface(doc.surface.kind, doc.surface.where),
+        step=doc.step,
+        time=doc.time,
+        owner=doc.owner,
+        canary_kind=doc.canary_kind,
+        evidence=doc.evidence,
+        suite=doc.suite,
+        extra=tuple(doc.extra),
+        repro=tuple(Step(s.actor, s.action, s.arg) for s in doc.repro),
+    )
+    return FindingRecord(finding, doc.occurrences, doc.first_seen, doc.last_seen)
+
+
+def _exposure_from(doc: ExposureDoc) -> Exposure:
+    return Exposure(
+        owner=doc.owner,
+        observer=doc.observer,
+        what=tuple(doc.what),
+        surfaces=tuple(doc.surfaces),
+        first_seen=doc.first_seen,
+        last_seen=doc.last_seen,
+        findings=doc.findings,
+    )

@@ -1,0 +1,133 @@
+"""junit.xml: one <testsuite> per suite, one <testcase> per scenario/check.
+
+CI systems only look at testcases, so anything that makes the run fail or error without a
+failing case (an engine error, a suite that never finished, a suite whose own verdict is worse
+than its cases', an interruption) gets a synthetic testcase too: the CI page is never greener
+than the verdict.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.models import Verdict
+from reports.files import write_atomic
+from reports.redact import redact_result
+from reports.result import RunResult
+
+RUN_SUITE = "chaperone"  # holds run-level problems that belong to no suite
+
+
+@dataclass
+class _Case:
+    name: str
+    seconds: float
+    verdict: Verdict
+    message: str = ""
+    detail: str = ""
+
+
+@dataclass
+class _Suite:
+    name: str
+    seconds: float
+    cases: list[_Case] = field(default_factory=list)
+
+
+def write_junit(result: RunResult, path: Path, secrets: Iterable[str] = ()) -> Path:
+    """Write junit.xml atomically, after masking secrets."""
+    root = build_junit(redact_result(result, secrets))
+    ET.indent(root)
+    xml = ET.tostring(root, encoding="unicode", xml_declaration=True)
+    return write_atomic(Path(path), xml + "\n")
+
+
+def build_junit(result: RunResult) -> ET.Element:
+    suites = _collect(result)
+    root = ET.Element("testsuites", name="chaperone")
+    for suite in suites:
+        root.append(_suite_element(suite))
+    _set_counts(root, [c for s in suites for c in s.cases], sum(s.seconds for s in suites))
+    return root
+
+
+def _collect(result: RunResult) -> list[_Suite]:
+    names = list(dict.fromkeys([*result.suites_requested, *(s.name for s in result.suites)]))
+    suites = [_suite_cases(result, name) for name in names]
+    run_level = _run_level_cases(result, set(names))
+    if run_level:
+        suites.append(_Suite(RUN_SUITE, 0.0, run_level))
+    return suites
+
+
+def _suite_cases(result: RunResult, name: str) -> _Suite:
+    messages = {r.key: r.finding.message for r in result.findings}
+    cases = [
+        _Case(c.name, c.seconds, c.verdict, c.message, _detail(c.finding_keys, messages, c.message))
+        for c in result.cases_for(name)
+    ]
+    cases += [
+        _Case(f"{name}: engine error", 0.0, Verdict.ERROR, e.message, e.message)
+        for e in result.errors
+        if e.suite == name
+    ]
+    suite = result.suite(name)
+    seconds = suite.seconds if suite else 0.0
+    worst = Verdict.merge(*(c.verdict for c in cases)) if cases else Verdict.PASS
+    verdict = suite.verdict if suite and suite.finished is not None else Verdict.ERROR
+    if Verdict.merge(verdict, worst) != worst:
+        cases.append(_suite_verdict_case(result, name, verdict))
+    return _Suite(name, seconds, cases)
+
+
+def _suite_verdict_case(result: RunResult, name: str, verdict: Verdict) -> _Case:
+    suite = result.suite(name)
+    message = suite.message if suite and suite.finished is not None else "suite never finished"
+    findings = "\n".join(r.finding.message for r in result.findings_for(name))
+    return _Case(f"{name}: suite verdict", 0.0, verdict, message, findings or message)
+
+
+def _run_level_cases(result: RunResult, suites: set[str]) -> list[_Case]:
+    cases = [
+        _Case("engine error", 0.0, Verdict.ERROR, e.message, e.message)
+        for e in result.errors
+        if e.suite not in suites
+    ]
+    if result.interrupted:
+        cases.append(_Case("interrupted", 0.0, Verdict.ERROR, "the run was interrupted"))
+    if not result.run_finished:
+        cases.append(_Case("run finished", 0.0, Verdict.ERROR, "the run never finished"))
+    return cases
+
+
+def _detail(keys: tuple[str, ...], messages: dict[str, str], fallback: str) -> str:
+    found = [messages[k] for k in keys if k in messages]
+    return "\n".join(found) if found else fallback
+
+
+def _suite_element(suite: _Suite) -> ET.Element:
+    element = ET.Element("testsuite", name=suite.name)
+    for case in suite.cases:
+        element.append(_case_element(suite.name, case))
+    _set_counts(element, suite.cases, suite.seconds)
+    return element
+
+
+def _case_element(suite: str, case: _Case) -> ET.Element:
+    element = ET.Element("testcase", classname=suite, name=case.name, time=f"{case.seconds:.3f}")
+    if case.verdict is not Verdict.PASS:
+        tag = "failure" if case.verdict is Verdict.FAIL else "error"
+        child = ET.SubElement(element, tag, message=case.message or tag, type=case.verdict)
+        child.text = case.detail or case.message
+    return element
+
+
+def _set_counts(element: ET.Element, cases: list[_Case], seconds: float) -> None:
+    element.set("tests", str(len(cases)))
+    element.set("failures", str(sum(c.verdict is Verdict.FAIL for c in cases)))
+    element.set("errors", str(sum(c.verdict is Verdict.ERROR for c in cases)))
+    element.set("skipped", "0")
+    element.set("time", f"{seconds:.3f}")

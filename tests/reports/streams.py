@@ -1,0 +1,90 @@
+"""Hand-built engine event streams for the reporter tests."""
+
+from __future__ import annotations
+
+from harness.events import (
+    CaseFinished,
+    Event,
+    FindingRaised,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    SuiteFinished,
+    SuiteStarted,
+)
+from harness.models import CanaryKind, Finding, Severity, Step, Surface, SurfaceKind, Verdict
+
+T0 = 1_780_000_000.0
+
+
+def finding(
+    owner: str | None = "p1",
+    observer: str = "p2",
+    where: str = "GET /api/me/recordings",
+    time: float = T0 + 1,
+    message: str = "p1's note reached p2",
+    kind: CanaryKind | None = CanaryKind.NOTE,
+    suite: str = "",
+    label: str = "",
+) -> Finding:
+    return Finding(
+        check="canary",
+        kind="canary-leak",
+        severity=Severity.CRITICAL,
+        message=message,
+        observer=observer,
+        surface=Surface(SurfaceKind.JSON, where),
+        step="switch/p2/switch-to-video",
+        time=time,
+        owner=owner,
+        canary_kind=kind,
+        evidence="...[canary]...",
+        suite=suite,
+        extra=(("label", label),) if label else (),
+        repro=(Step("p1", "join"), Step("p2", "switch", "video")),
+    )
+
+
+def start(*suites: str) -> RunStarted:
+    return RunStarted(
+        run_id="r1", target="http://127.0.0.1:8000", seed=7, suites=suites, time=T0, build="b42"
+    )
+
+
+def suite_ok(
+    name: str, t: float = T0, verdict: Verdict = Verdict.PASS, **kw: object
+) -> list[Event]:
+    return [
+        SuiteStarted(name, 2, t),
+        StepFinished(name, "s1", "p1", 200, t + 0.5),
+        StepFinished(name, "s2", "p2", 200, t + 1),
+        CaseFinished(name, f"{name}-case", verdict, 1.0),
+        SuiteFinished(name, verdict, 2.0, t + 2, **kw),  # type: ignore[arg-type]
+    ]
+
+
+def end(verdict: Verdict = Verdict.PASS, t: float = T0 + 10) -> RunFinished:
+    return RunFinished(verdict, t - T0, t)
+
+
+def passing_run() -> list[Event]:
+    return [start("switch", "access"), *suite_ok("switch"), *suite_ok("access", T0 + 3), end()]
+
+
+def failing_run() -> list[Event]:
+    """switch leaks p1's note to p2 twice (one finding) and p3's name to p2 once."""
+    leak = finding()
+    return [
+        start("switch", "access"),
+        SuiteStarted("switch", 3, T0),
+        FindingRaised("switch", leak),
+        FindingRaised("switch", finding(time=T0 + 4)),
+        FindingRaised(
+            "switch", finding(owner="p3", kind=CanaryKind.NAME, time=T0 + 2, label="patient name")
+        ),
+        CaseFinished("switch", "switch-p2", Verdict.FAIL, 1.5, "leak", (leak.key,)),
+        CaseFinished("switch", "switch-p1", Verdict.PASS, 1.0),
+        SuiteFinished("switch", Verdict.FAIL, 5.0, T0 + 5, "2 leaks"),
+        *suite_ok("access", T0 + 5),
+        end(Verdict.FAIL),
+    ]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.events import EngineError, Interrupted
+from reports.junit import write_junit
+from reports.result import RunCollector
+from tests.reports.streams import T0, end, failing_run, passing_run, start, suite_ok
+
+
+def parse(tmp_path: Path, events) -> ET.Element:
+    path = write_junit(RunCollector().consume(events), tmp_path / "junit.xml")
+    return ET.parse(path).getroot()
+
+
+def counts(element: ET.Element) -> tuple[int, int, int]:
+    return int(element.get("tests")), int(element.get("failures")), int(element.get("errors"))
+
+
+def test_passing_run(tmp_path: Path) -> None:
+    root = parse(tmp_path, passing_run())
+    assert root.tag == "testsuites"
+    assert [s.get("name") for s in root] == ["switch", "access"]
+    assert counts(root) == (2, 0, 0)
+    assert all(counts(s) == (1, 0, 0) for s in root)
+
+
+def test_failing_case_carries_finding_messages(tmp_path: Path) -> None:
+    root = parse(tmp_path, failing_run())
+    switch = root.find("testsuite[@name='switch']")
+    assert counts(switch) == (2, 1, 0)
+    failure = switch.find("testcase[@name='switch-p2']/failure")
+    assert failure is not None and "p1's note reached p2" in failure.text
+    assert counts(root) == (3, 1, 0)
+    assert float(switch.get("time")) == 5.0
+
+
+def test_errors_get_their_own_testcases(tmp_path: Path) -> None:
+    events = [
+        start("switch", "load"),
+        *suite_ok("switch"),
+        EngineError("switch", "database went away", T0 + 3),
+        EngineError("", "adapter crashed", T0 + 4),
+        Interrupted(T0 + 5),
+        end(),
+    ]
+    root = parse(tmp_path, events)
+    switch = root.find("testsuite[@name='switch']")
+    assert counts(switch) == (2, 0, 1)
+    assert "database went away" in switch.find("testcase/error").text
+    load = root.find("testsuite[@name='load']")
+    assert counts(load) == (1, 0, 1)  # requested, never ran
+    run = root.find("testsuite[@name='chaperone']")
+    assert {c.get("name") for c in run} == {"engine error", "interrupted"}
+    assert counts(root) == (5, 0, 4)
+
+
+def test_no_events_is_an_error_not_an_empty_green_file(tmp_path: Path) -> None:
+    root = parse(tmp_path, [])
+    assert counts(root)[2] >= 1
