@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +141,7 @@ def _save_run_files(ctx: RunContext) -> None:
     )
 
 
-def _run_suite(name: str, ctx: RunContext) -> Iterator[Event]:
+def _run_suite(name: str, ctx: RunContext) -> Generator[Event, None, Verdict]:
     """Run one suite; returns its verdict. A suite that raises or overruns is an error."""
     started = time.time()
     deadline = started + ctx.options.timeout_seconds

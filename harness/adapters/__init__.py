@@ -20,6 +20,7 @@ import httpx
 
 from harness.errors import UsageError
 from harness.models import Actor, Observation
+from harness.oracles import Listing
 from harness.population import Population
 from harness.world import World
 
@@ -63,8 +64,8 @@ class TargetAdapter(Protocol):
         """Re-issue a read someone else made, with this session's credentials (access matrix).
         None when the request is not safe to replay (it would change state)."""
 
-    def listing(self, observation: Observation) -> object | None:
-        """An oracles.Listing if this response lists recordings or appointments."""
+    def listing(self, observation: Observation) -> Listing | None:
+        """Says whether this response lists recordings or appointments, and whose."""
 
     async def aclose(self) -> None: ...
 

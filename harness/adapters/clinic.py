@@ -41,6 +41,11 @@ class ClinicAdapter:
         self._support = {SUPPORT_HEADER: support_token}
         self._driver = Driver(self.base_url, transport=transport)
         self._world: World | None = None
+        # Recordings each actor already fetched in full. Recordings are immutable once filed,
+        # so a later look re-reads the lists and pages (where leaks appear) but fetches only
+        # new recordings' metadata and media; that keeps a run linear in recordings, not
+        # quadratic.
+        self._fetched: dict[str, set[int]] = {}
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -71,6 +76,7 @@ class ClinicAdapter:
         seeded = await self._support_call("POST", "/_support/seed", body)
         data = self._expect(seeded, "seed the synthetic population")
         self._world = _world_from(self.base_url, population, data)
+        self._fetched.clear()
         return self._world
 
     async def _support_call(self, method: str, url: str, body: Any = None) -> Observation:
@@ -137,8 +143,11 @@ class ClinicAdapter:
                 ("/profile", "GET /profile"),
             ]
         seen = [await self._get(session, step, url, endpoint) for url, endpoint in pages]
+        fetched = self._fetched.setdefault(session.actor.id, set())
         for recording_id in _recording_ids(seen):
-            seen += await self._recording(session, step, recording_id)
+            if recording_id not in fetched:
+                fetched.add(recording_id)
+                seen += await self._recording(session, step, recording_id)
         return seen
 
     async def _recording(self, session: Session, step: str, rid: int) -> list[Observation]:

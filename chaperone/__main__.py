@@ -1,0 +1,3 @@
+from chaperone.cli import main
+
+main()

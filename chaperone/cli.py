@@ -1,0 +1,42 @@
+"""Command-line entry point. Each sub-command lives in the layer that owns it; this module only
+mounts them and turns errors into one line and an exit code (error > fail > pass)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from chaperone.errors import run_guarded
+
+app = typer.Typer(
+    name="chaperone",
+    help=(
+        "Release-safety gate for telehealth video consultations.\n\n"
+        "Chaperone drives a staging deployment with synthetic patients and clinicians, checks "
+        "every byte each of them receives for other patients' data, and enables a feature flag "
+        "only when every gate passes.\n\n"
+        "Exit codes: 0 pass, 1 findings or failed gate, 2 error (bad input, config, "
+        "infrastructure)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _mount() -> None:
+    from chaperone.run_cmd import run_command
+    from clinic.cli import app as clinic_app
+    from flags.cli import app as flags_app
+
+    app.command("run")(run_command)
+    app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
+    app.add_typer(flags_app, name="flags", help="Show, enable (with a verdict), disable and audit "
+                  "feature flags.")
+
+
+def main() -> None:
+    _mount()
+    sys.exit(run_guarded(app))

@@ -1,0 +1,37 @@
+"""Turns exceptions into what a user should see: one line for their mistakes, a traceback only
+for our bugs. The exit code follows harness.errors.ExitCode."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from harness.errors import ChaperoneError, ExitCode
+
+
+def run_guarded(app: typer.Typer) -> int:
+    try:
+        result = app(standalone_mode=False)
+    except ChaperoneError as exc:
+        sys.stderr.write(f"chaperone: error: {exc.one_line()}\n")
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("chaperone: interrupted\n")
+        return int(ExitCode.ERROR)
+    except click.ClickException as exc:
+        # Usage errors from the argument parser: one line, plus the hint to --help.
+        exc.show()
+        return int(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        sys.stderr.write("chaperone: interrupted\n")
+        return int(ExitCode.ERROR)
+    except Exception:  # a bug: show everything so it can be reported
+        sys.stderr.write("chaperone: internal error (this is a bug in Chaperone):\n")
+        traceback.print_exc()
+        return int(ExitCode.ERROR)
+    if isinstance(result, int):
+        return result
+    return int(ExitCode.PASS)

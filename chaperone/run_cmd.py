@@ -1,0 +1,181 @@
+"""`chaperone run`: drive the suites against a target and write report.json, junit.xml and
+report.html. With no --target it starts the reference clinic locally (the embedded default)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from pydantic import ValidationError
+
+from harness.config import RunOptions
+from harness.engine import RunRequest, run
+from harness.errors import ConfigError, ExitCode, UsageError
+from harness.local_clinic import local_clinic
+from harness.suites import DEFAULT_SUITES, available_suites
+from reports.console import ConsoleReporter
+from reports.result import RunResult, exit_code
+from reports.writer import write_all
+
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Base URL of the staging deployment. Omit it to start the reference clinic locally.",
+        show_default=False,
+    ),
+]
+SuiteOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--suite",
+        help="Suite to run (repeatable): switch, access, stateful, load, "
+        "browser. Default: switch, access, stateful.",
+        show_default=False,
+    ),
+]
+SupportOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CHAPERONE_SUPPORT_TOKEN",
+        help="Token of the target's staging "
+        "support API (env CHAPERONE_SUPPORT_TOKEN). Never printed.",
+        show_default=False,
+    ),
+]
+FaultsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Only without --target: plant these faults in the local clinic "
+        "(comma-separated; see `chaperone clinic faults`)."
+    ),
+]
+
+
+def check_target(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--target '{target}' is not an http(s) URL",
+            "pass something like --target http://127.0.0.1:8000",
+        )
+    return target.rstrip("/")
+
+
+def check_out(out: Path) -> Path:
+    """Fail before any traffic is sent if the reports could not be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".chaperone-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to --out {out}: {exc.strerror or exc}", "pass a writable directory"
+        ) from None
+    return out
+
+
+def build_options(**fields: object) -> RunOptions:
+    suites = fields.get("suites") or DEFAULT_SUITES
+    known = available_suites()
+    for name in suites:  # type: ignore[attr-defined]
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(known)}"
+            raise UsageError(f"unknown suite '{name}'", hint)
+    fields["suites"] = tuple(suites)  # type: ignore[arg-type]
+    try:
+        return RunOptions(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        raise ConfigError(f"--{field.replace('_', '-')}: {error['msg']}", "see --help") from None
+
+
+@contextlib.contextmanager
+def target_of(
+    target: str | None, support_token: str | None, faults: str
+) -> Iterator[tuple[str, str]]:
+    """Yields (url, support token): the given target, or a freshly started local clinic."""
+    if target is not None:
+        if faults:
+            raise UsageError(
+                "--faults only applies to the local clinic", "drop --target or --faults"
+            )
+        if not support_token:
+            raise UsageError(
+                "no support token for the target's staging support API",
+                "pass --support-token or set CHAPERONE_SUPPORT_TOKEN",
+            )
+        yield check_target(target), support_token
+        return
+    names = tuple(f.strip() for f in faults.split(",") if f.strip())
+    with local_clinic(names) as clinic:
+        yield clinic.url, clinic.support_token
+
+
+def execute(request: RunRequest, reporter: ConsoleReporter) -> tuple[RunResult, dict[str, Path]]:
+    """Run the engine through the reporter; the reports are written even after Ctrl-C."""
+    try:
+        for event in run(request):
+            reporter.handle(event)
+    finally:
+        reporter.close()
+        result = reporter.collector.result()
+        paths = write_all(result, request.out_dir, secrets=[request.support_token])
+    return result, paths
+
+
+def run_command(
+    target: TargetOpt = None,
+    suite: SuiteOpt = None,
+    patients: Annotated[int, typer.Option(help="Synthetic patients to seed (>= 2).")] = 6,
+    clinicians: Annotated[int, typer.Option(help="Synthetic clinicians to seed.")] = 2,
+    seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 0,
+    out: Annotated[
+        Path, typer.Option(help="Directory for report.json, junit.xml, report.html.")
+    ] = Path("chaperone-out"),
+    support_token: SupportOpt = None,
+    adapter: Annotated[
+        str, typer.Option(help="Target adapter (entry point group chaperone.adapters).")
+    ] = "clinic",
+    faults: FaultsOpt = "",
+    workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,
+    load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
+    build: Annotated[str, typer.Option(help="Build id recorded in the report.")] = "",
+) -> None:
+    """Drive the suites against a target, check every byte each actor receives, write reports.
+
+    Examples:
+
+      chaperone run                                   # local clinic, default suites
+
+      chaperone run --faults switch-recording-misattribution   # watch it get caught
+
+      chaperone run --target http://staging:8000 --support-token T --suite switch --seed 7
+
+    Exit codes: 0 no findings, 1 findings, 2 error (the verdict is then `error`, never pass).
+    """
+    options = build_options(
+        suites=suite,
+        patients=patients,
+        clinicians=clinicians,
+        seed=seed,
+        workers=workers,
+        load_seconds=load_seconds,
+    )
+    out_dir = check_out(out)
+    reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
+    with target_of(target, support_token, faults) as (url, token):
+        request = RunRequest(url, options, out_dir, token, adapter=adapter, build=build)
+        result, paths = execute(request, reporter)
+    reporter.summary(result, paths)
+    code = exit_code(result)
+    if code is not ExitCode.PASS:
+        raise typer.Exit(int(code))

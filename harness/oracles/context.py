@@ -1,0 +1,52 @@
+"""What an oracle may consult besides the observation: the world, the matcher, the listing
+parser the target adapter supplies, and the Range assembler that outlives single responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from harness.matcher import CanaryMatcher
+from harness.media import RangeAssembler
+from harness.models import Observation
+from harness.world import World
+
+__all__ = ["Listing", "ListingParser", "OracleContext", "no_listing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A response that lists recordings or appointments, with the actor owning each item.
+
+    An owner of None is a server id the world does not know: it counts as foreign.
+    """
+
+    kind: Literal["recording", "appointment"]
+    owners: tuple[str | None, ...]
+
+
+ListingParser = Callable[[Observation], Listing | None]
+
+
+def no_listing(obs: Observation) -> Listing | None:
+    """The default: without an adapter we cannot tell what a response lists."""
+    return None
+
+
+@dataclass(slots=True)
+class OracleContext:
+    world: World
+    matcher: CanaryMatcher
+    listing: ListingParser = no_listing
+    ranges: RangeAssembler = field(default_factory=lambda: RangeAssembler(edge=64))
+
+    @classmethod
+    def for_world(cls, world: World, listing: ListingParser | None = None) -> OracleContext:
+        matcher = CanaryMatcher(world.ownership.canaries)
+        return cls(
+            world=world,
+            matcher=matcher,
+            listing=listing or no_listing,
+            ranges=RangeAssembler(edge=max(matcher.max_length - 1, 1)),
+        )

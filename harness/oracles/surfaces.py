@@ -1,0 +1,77 @@
+"""Split one observation into the byte regions an observer received, each with its surface."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.models import Observation, SurfaceKind
+
+__all__ = ["Part", "body_kind", "parts", "where"]
+
+_MEDIA_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    kind: SurfaceKind
+    data: bytes
+    offset: int = 0  # where `data` starts in the resource (a Range chunk's first byte)
+    # Header name per starting byte offset, for evidence; empty for bodies.
+    headers: tuple[tuple[int, str], ...] = ()
+
+    def header_at(self, start: int) -> str:
+        name = ""
+        for at, header in self.headers:
+            if at > start:
+                break
+            name = header
+        return name
+
+
+def where(obs: Observation) -> str:
+    """The templated route, else the path: never the query, which may hold a media token."""
+    return obs.endpoint or f"{obs.method} {obs.url.split('?', 1)[0]}"
+
+
+def body_kind(obs: Observation) -> SurfaceKind:
+    if obs.surface_hint is not None:
+        return obs.surface_hint
+    if 300 <= obs.status < 400:
+        return SurfaceKind.REDIRECT
+    if obs.status >= 400:
+        return SurfaceKind.ERROR
+    content_type = (obs.content_type or obs.header("content-type") or "").lower()
+    if "json" in content_type:
+        return SurfaceKind.JSON
+    if "html" in content_type:
+        return SurfaceKind.HTML
+    if obs.byte_range is not None or content_type.startswith(_MEDIA_TYPES):
+        return SurfaceKind.MEDIA
+    return SurfaceKind.OTHER
+
+
+def parts(obs: Observation) -> Iterator[Part]:
+    """The body, the Location header, then every other header in one buffer (one scan)."""
+    if obs.body:
+        offset = obs.byte_range[0] if obs.byte_range is not None else 0
+        yield Part(body_kind(obs), obs.body, offset)
+    location = obs.header("location")
+    if location:
+        yield Part(SurfaceKind.REDIRECT, location.encode("utf-8", "replace"))
+    yield from _headers(obs)
+
+
+def _headers(obs: Observation) -> Iterator[Part]:
+    chunks: list[bytes] = []
+    starts: list[tuple[int, str]] = []
+    size = 0
+    for name, value in obs.headers:
+        if name.lower() == "location":
+            continue
+        line = f"{name}: {value}\r\n".encode("utf-8", "replace")
+        starts.append((size, name.lower()))
+        chunks.append(line)
+        size += len(line)
+    if chunks:
+        yield Part(SurfaceKind.HEADER, b"".join(chunks), headers=tuple(starts))
