@@ -10,16 +10,20 @@ What an observer received can carry a canary in several spellings, and all of th
 
 Speed matters because the oracle reads every byte of every response (media included) for every
 synthetic user. pyahocorasick's PyPI wheel is the unicode build, so the automaton runs over a
-`latin-1` view of the bytes (one code point per byte, so offsets are byte offsets). Walking the
-automaton costs about 7 ms/MB, too slow on its own; two things keep the common path cheap:
+`latin-1` view of the bytes (one code point per byte, so offsets are byte offsets), lower-cased
+first (canaries are matched case-insensitively). Walking it costs 3-4 ms/MB, so:
 
 * Prefilter. Canaries from `make_canary` all start with the same two characters. When the
-  canaries share only a few 2-character prefixes, `bytes.find` (C, memchr-speed) locates the
-  candidates and the automaton only walks short windows there. It still decides every match;
-  the prefilter only skips bytes that cannot start one. Many distinct prefixes fall back to
-  walking the whole view.
+  canaries share only a few 2-character prefixes, `bytes.find` (C) locates the candidates and
+  the automaton walks only short windows there (media: a handful per MB). It still decides
+  every match; the prefilter only skips bytes that cannot start one. A body dense with
+  candidates (a listing of the observer's own data), or canaries with many prefixes, are
+  walked whole.
+* The automaton walks 256 KB slices: it copies its input to UCS-4, which stays in cache for a
+  slice and does not for a whole recording (2-3x slower).
 * Escaped views are decoded only near an escape that could spell a canary character
-  (`&#122;`, not Jinja's `&#39;`), found by literal-prefixed regexes that run in C.
+  (`&#122;`, not Jinja's `&#39;`). A body walked whole gets those escapes from the same walk
+  (they are words of the automaton too); a windowed one from literal-prefixed regexes.
 """
 
 from __future__ import annotations
@@ -48,16 +52,33 @@ _MAX_ESCAPE = 10  # longest escape we decode for one character: "&#x0007a;"
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
 
 # Escapes of code points 0x30-0x7f, which hold every ASCII letter and digit.
+# Each regex has a literal prefix, so `re` scans in C at GB/s; the leading byte is checked
+# first with `in` (memchr) so a body without it skips that regex entirely.
 _ASCII_ESCAPES = (
-    re.compile(rb"&#(?:[xX]0{0,4}[3-7][0-9a-fA-F]|0{0,4}(?:4[89]|[5-9][0-9]|1[01][0-9]|12[0-7]))"),
-    re.compile(rb"\\u00[3-7][0-9a-fA-F]"),
-    re.compile(rb"%[3-7][0-9a-fA-F]"),
+    (
+        b"&",
+        re.compile(
+            rb"&#(?:[xX]0{0,4}[3-7][0-9a-fA-F]|0{0,4}(?:4[89]|[5-9][0-9]|1[01][0-9]|12[0-7]))"
+        ),
+    ),
+    (b"\\", re.compile(rb"\\u00[3-7][0-9a-fA-F]")),
+    (b"%", re.compile(rb"%[3-7][0-9a-fA-F]")),
 )
+# The same escapes as automaton words (over a lower-cased view, a superset of the regexes):
+# a body the automaton walks whole reports its escapes on the way, and skips the regexes.
+_ASCII_MARKERS = (
+    *(f"&#{d}" for d in "01456789"),
+    *(f"&#x{d}" for d in "034567"),
+    *(f"\\u00{d}" for d in "34567"),
+    *(f"%{d}" for d in "34567"),
+)
+_ANY_MARKERS = ("&#", "\\u", "\\/", "%")
+_LONGEST_MARKER = max(map(len, _ASCII_MARKERS + _ANY_MARKERS))
 # Any escape at all, for canaries that use characters outside 0x30-0x7f.
 _ANY_ESCAPES = (
-    re.compile(rb"&#[xX]?[0-9a-fA-F]{1,7}"),
-    re.compile(rb"\\u[0-9a-fA-F]{4}|\\/"),
-    re.compile(rb"%[0-9a-fA-F]{2}"),
+    (b"&", re.compile(rb"&#[xX]?[0-9a-fA-F]{1,7}")),
+    (b"\\", re.compile(rb"\\u[0-9a-fA-F]{4}|\\/")),
+    (b"%", re.compile(rb"%[0-9a-fA-F]{2}")),
 )
 
 
@@ -79,15 +100,16 @@ class CanaryMatcher:
             key = canary.value.lower()
             self._by_value[key] = (*self._by_value.get(key, ()), canary)
         self.max_length = max((len(v) for v in self._by_value), default=0)
-        self._automaton = _build_automaton(self._by_value)
+        alphabet = "".join(self._by_value)
+        ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in alphabet)
+        self._escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
+        markers = _ASCII_MARKERS if ascii_only else _ANY_MARKERS
+        self._automaton = _build_automaton(self._by_value, markers)
         self._needles = _prefilter_needles(self._by_value)
         # Upper-case letters that could begin a shouted canary; absent ones spare a lower() copy.
         self._upper = tuple(
             {ch.encode() for needle in self._needles or () for ch in needle.upper() if ch.isupper()}
         )
-        alphabet = "".join(self._by_value)
-        ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in alphabet)
-        self._escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
 
     def __len__(self) -> int:
         return len(self.canaries)
@@ -100,31 +122,42 @@ class CanaryMatcher:
         if not self._by_value:
             return []
         found: dict[str, int] = {}  # lower-cased value -> first start
+        marks: list[int] = []  # escape markers the automaton met on the way
         view, lowered, spans = self._raw_spans(data)
         for begin, end in spans:
-            self._walk_bytes(view, begin, end, lowered, found)
+            self._walk_bytes(view, begin, end, lowered, found, marks)
         if unescape:
-            for begin, end in self._escaped_spans(data):
+            whole = spans == [(0, len(data))]
+            for begin, end in self._escaped_spans(marks if whole else self._escape_marks(data)):
                 text = _unescape(data[begin:end].decode("latin-1")).lower()
-                self._walk(text, begin, found)
+                self._walk(text, begin, found, None)
         hits = [Hit(c, start) for value, start in found.items() for c in self._by_value[value]]
         hits.sort(key=lambda hit: hit.start)
         return hits
 
     def _walk_bytes(
-        self, view: bytes, begin: int, end: int, lowered: bool, found: dict[str, int]
+        self,
+        view: bytes,
+        begin: int,
+        end: int,
+        lowered: bool,
+        found: dict[str, int],
+        marks: list[int],
     ) -> None:
         """Walk [begin, end) in slices: the automaton reads a UCS-4 copy of its input, which
         stays in cache for a slice and does not for a whole recording (2-3x slower)."""
-        overlap = self.max_length - 1
+        overlap = max(self.max_length, _LONGEST_MARKER) - 1
         for at in range(begin, end, _SLICE):
             chunk = view[at : min(at + _SLICE, end) + overlap]
-            self._walk((chunk if lowered else chunk.lower()).decode("latin-1"), at, found)
+            self._walk((chunk if lowered else chunk.lower()).decode("latin-1"), at, found, marks)
 
-    def _walk(self, text: str, offset: int, found: dict[str, int]) -> None:
+    def _walk(self, text: str, offset: int, found: dict[str, int], marks: list[int] | None) -> None:
         for end, value in self._automaton.iter(text):
-            if value not in found:
-                found[value] = offset + end - len(value) + 1
+            if value:
+                if value not in found:
+                    found[value] = offset + end - len(value) + 1
+            elif marks is not None:
+                marks.append(offset + end)
 
     # -- the raw (case-insensitive) view ---------------------------------------------------
 
@@ -149,14 +182,27 @@ class CanaryMatcher:
 
     # -- escaped views -----------------------------------------------------------------------
 
-    def _escaped_spans(self, data: bytes) -> Iterator[tuple[int, int]]:
-        marks = sorted(m.start() for pattern in self._escapes for m in pattern.finditer(data))
+    def _escape_marks(self, data: bytes) -> list[int]:
+        """Escape markers by regex, for bodies the automaton only walked in windows."""
+        return [
+            m.start()
+            for lead, pattern in self._escapes
+            if lead in data
+            for m in pattern.finditer(data)
+        ]
+
+    def _escaped_spans(self, marks: list[int]) -> Iterator[tuple[int, int]]:
         reach = self.max_length * _MAX_ESCAPE
-        return _merge((max(0, m - reach) for m in marks), 2 * reach)
+        return _merge((max(0, m - reach) for m in sorted(marks)), 2 * reach)
 
 
-def _build_automaton(by_value: dict[str, tuple[Canary, ...]]) -> ahocorasick.Automaton:
+def _build_automaton(
+    by_value: dict[str, tuple[Canary, ...]], markers: tuple[str, ...]
+) -> ahocorasick.Automaton:
+    """Canaries map to themselves; escape markers map to "" (a canary is never empty)."""
     automaton = ahocorasick.Automaton()
+    for marker in markers:
+        automaton.add_word(marker, "")
     for value in by_value:
         automaton.add_word(value, value)
     if by_value:
@@ -186,16 +232,16 @@ def _merge(starts: Iterable[int], width: int, gap: int = 0) -> Iterator[tuple[in
 
     `starts` must be sorted. Walking a short gap costs less than one more Python-level window.
     """
-    begin = end = -1
+    span: tuple[int, int] | None = None
     for start in starts:
-        if start <= end + gap:
-            end = max(end, start + width)
+        if span is not None and start <= span[1] + gap:
+            span = (span[0], max(span[1], start + width))
             continue
-        if end >= 0:
-            yield begin, end
-        begin, end = start, start + width
-    if end >= 0:
-        yield begin, end
+        if span is not None:
+            yield span
+        span = (start, start + width)
+    if span is not None:
+        yield span
 
 
 def _unescape(text: str) -> str:
