@@ -29,6 +29,9 @@ class RunOptions(BaseModel):
     )
     seed: int = Field(0, description="makes canaries, names and schedules reproducible")
     suites: tuple[str, ...] = ("switch", "access", "stateful")
+    extra_seeds: tuple[int, ...] = Field(
+        (), description="seeds to repeat the scenario suites (switch, access) with, after `seed`"
+    )
     # Load suite (Locust subprocess)
     load_users: int = Field(12, ge=1)
     load_seconds: float = Field(20.0, gt=0)

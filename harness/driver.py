@@ -50,11 +50,21 @@ class Driver:
         json: Any = None,
         data: Mapping[str, str] | None = None,
     ) -> Observation:
+        # Built by hand, not with client.request: the client's cookie jar would otherwise
+        # carry the last login's session cookie into every request, and the harness would
+        # act as someone it did not mean to be. Credentials come only from `headers`.
+        request = httpx.Request(
+            method,
+            self.base_url + url,
+            headers=dict(headers or {}),
+            json=json,
+            data=data,
+            extensions={"timeout": DEFAULT_TIMEOUT.as_dict()},
+        )
         started = time.monotonic()
         try:
-            response = await self._client.request(
-                method, url, headers=dict(headers or {}), json=json, data=data
-            )
+            response = await self._client.send(request)
+            self._client.cookies.clear()
         except httpx.TransportError as exc:
             raise TargetUnreachable(
                 f"{self.base_url} did not answer {method} {url} ({type(exc).__name__})",

@@ -8,10 +8,11 @@ failure are kept, because they were already yielded.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,9 @@ from harness.population import make_population
 from harness.suites import RunContext, load_suite
 from harness.world import World
 
+# Scenario suites worth repeating with more seeds; load and browser run once per gate.
+REPEATED_SUITES = ("switch", "access")
+
 
 @dataclass
 class RunRequest:
@@ -55,7 +59,7 @@ def run(request: RunRequest) -> Iterator[Event]:
         run_id=request.run_id,
         target=request.target,
         seed=options.seed,
-        suites=options.suites,
+        suites=planned_suites(options),
         time=started,
         build=request.build,
     )
@@ -69,6 +73,11 @@ def run(request: RunRequest) -> Iterator[Event]:
         ctx = _context(request, adapter, loop)
         for name in options.suites:
             verdicts.append((yield from _run_suite(name, ctx)))
+        for seed in options.extra_seeds:
+            ctx.options = options.model_copy(update={"seed": seed})
+            ctx.reseed()
+            for name in (s for s in options.suites if s in REPEATED_SUITES):
+                verdicts.append((yield from _run_suite(name, ctx, label=f"{name}@seed={seed}")))
     except KeyboardInterrupt:
         verdicts.append(Verdict.ERROR)
         yield Interrupted(time=time.time())
@@ -141,39 +150,65 @@ def _save_run_files(ctx: RunContext) -> None:
     )
 
 
-def _run_suite(name: str, ctx: RunContext) -> Generator[Event, None, Verdict]:
+def planned_suites(options: RunOptions) -> tuple[str, ...]:
+    """Every suite label the run will report, so a missing one is caught as an error."""
+    repeated = [s for s in options.suites if s in REPEATED_SUITES]
+    return options.suites + tuple(f"{s}@seed={x}" for x in options.extra_seeds for s in repeated)
+
+
+def _relabel(event: Event, label: str) -> Event:
+    if isinstance(event, FindingRaised):
+        return replace(event, suite=label, finding=replace(event.finding, suite=label))
+    if hasattr(event, "suite"):
+        return replace(event, suite=label)  # type: ignore[arg-type]
+    return event
+
+
+def _run_suite(
+    name: str, ctx: RunContext, label: str | None = None
+) -> Generator[Event, None, Verdict]:
     """Run one suite; returns its verdict. A suite that raises or overruns is an error."""
+    label = label or name
     started = time.time()
-    deadline = started + ctx.options.timeout_seconds
     verdict: Verdict | None = None
+    # A suite that hangs yields nothing, so the deadline is a timer that cancels it.
+    timer = threading.Timer(ctx.options.timeout_seconds, ctx.cancel.set)
+    timer.daemon = True
+    timer.start()
     try:
         suite = load_suite(name)
-        for event in suite(ctx):
+        for raw in suite(ctx):
+            event = _relabel(raw, label) if label != name else raw
             if isinstance(event, SuiteFinished):
                 verdict = event.verdict
             yield event
-            if time.time() > deadline:
-                ctx.cancel.set()
-                raise ChaperoneError(
-                    f"suite '{name}' ran longer than {ctx.options.timeout_seconds:.0f}s",
-                    "raise timeout_seconds or shrink the run",
-                )
     except ChaperoneError as exc:
-        yield EngineError(suite=name, message=exc.one_line(), time=time.time())
-        yield _errored(name, started, exc.one_line())
+        yield EngineError(suite=label, message=exc.one_line(), time=time.time())
+        yield _errored(label, started, exc.one_line())
         return Verdict.ERROR
     except KeyboardInterrupt:
+        if timer.finished.is_set():  # our deadline fired, not the user's Ctrl-C
+            ctx.cancel.clear()
+            message = (
+                f"suite '{label}' timed out after {ctx.options.timeout_seconds:.0f}s; "
+                "raise the timeout or shrink the run"
+            )
+            yield EngineError(suite=label, message=message, time=time.time())
+            yield _errored(label, started, message)
+            return Verdict.ERROR
         ctx.cancel.set()
-        yield _errored(name, started, "interrupted")
+        yield _errored(label, started, "interrupted")
         raise
     except Exception as exc:  # a bug in a suite still fails closed, with the reason kept
-        message = f"internal error in suite '{name}': {type(exc).__name__}: {exc}"
-        yield EngineError(suite=name, message=message, time=time.time())
-        yield _errored(name, started, message)
+        message = f"internal error in suite '{label}': {type(exc).__name__}: {exc}"
+        yield EngineError(suite=label, message=message, time=time.time())
+        yield _errored(label, started, message)
         return Verdict.ERROR
+    finally:
+        timer.cancel()
     if verdict is None:
-        message = f"suite '{name}' ended without a verdict"
-        yield EngineError(suite=name, message=message, time=time.time())
+        message = f"suite '{label}' ended without a verdict"
+        yield EngineError(suite=label, message=message, time=time.time())
         return Verdict.ERROR
     return verdict
 

@@ -1,0 +1,50 @@
+"""Developer sessions. They run in the current environment (the .venv that .ci/bootstrap made),
+so `nox -s tests` costs no reinstall; `.ci/bootstrap` is what installs things."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "tests"]
+
+PACKAGES = ["chaperone", "harness", "scenarios", "load", "reports", "flags", "clinic"]
+PY = sys.executable
+BIN = Path(PY).parent
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The full test suite: unit and integration (real clinic, PostgreSQL, Unleash, Chromium,
+    Locust subprocesses). Extra arguments go to pytest."""
+    session.run(PY, "-m", "pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Only the fast tests (no real services)."""
+    session.run(PY, "-m", "pytest", "-q", "-m", "not integration", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, mypy --strict over every package, and the import-layer contracts."""
+    session.run(str(BIN / "ruff"), "check", ".")
+    session.run(str(BIN / "ruff"), "format", "--check", ".")
+    session.run(str(BIN / "mypy"), *PACKAGES)
+    session.run(str(BIN / "lint-imports"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed figures as JSON: `nox -s bench -- --out DIR` writes DIR/bench.json."""
+    session.run(PY, "-m", "bench", *session.posargs)
+
+
+@nox.session
+def selftest(session: nox.Session) -> None:
+    """The full detection scorecard: every planted fault, and the clean clinic over many seeds."""
+    session.run(PY, "-m", "chaperone", "selftest", *(session.posargs or ["--out", "selftest-out"]))
