@@ -20,21 +20,26 @@ app = typer.Typer(
         "infrastructure)."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 
 def _mount() -> None:
+    from chaperone.gate_cmd import gate_command
     from chaperone.run_cmd import run_command
     from clinic.cli import app as clinic_app
     from flags.cli import app as flags_app
 
     app.command("run")(run_command)
+    app.command("gate")(gate_command)
     app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
-    app.add_typer(flags_app, name="flags", help="Show, enable (with a verdict), disable and audit "
-                  "feature flags.")
+    app.add_typer(
+        flags_app,
+        name="flags",
+        help="Show, enable (with a verdict), disable and audit feature flags.",
+    )
 
 
 def main() -> None:

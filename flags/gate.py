@@ -31,8 +31,12 @@ def check_target_allowed(policy: Policy, url: str) -> None:
 
 
 def gate_options(
-    policy: Policy, seed: int, patients: int | None = None, timeout_seconds: float = 900.0,
-    load_seconds: float = 20.0, workers: int = 0,
+    policy: Policy,
+    seed: int,
+    patients: int | None = None,
+    timeout_seconds: float = 900.0,
+    load_seconds: float = 20.0,
+    workers: int = 0,
 ) -> RunOptions:
     """The run the policy asks for: at least its patients, clinicians and seeds."""
     return RunOptions(

@@ -55,6 +55,9 @@ class TargetAdapter(Protocol):
     async def surfaces(self, session: Session, step: str) -> list[Observation]:
         """Fetch everything this actor can reach: lists, pages, each recording and its media."""
 
+    async def lists(self, session: Session, step: str) -> list[Observation]:
+        """Only the actor's lists (recordings, appointments): the cheap part of `surfaces`."""
+
     async def act(
         self, session: Session, step: str, action: str, consultation_id: int, arg: str = ""
     ) -> Observation:

@@ -127,22 +127,12 @@ class ClinicAdapter:
 
     # -- what an actor can reach -------------------------------------------------------------
 
+    async def lists(self, session: Session, step: str) -> list[Observation]:
+        pages = [p for p in _pages(session) if p[1] in _RECORDING_LISTS + _APPOINTMENT_LISTS]
+        return [await self._get(session, step, url, endpoint) for url, endpoint in pages]
+
     async def surfaces(self, session: Session, step: str) -> list[Observation]:
-        if session.actor.role is Role.CLINICIAN:
-            pages = [
-                ("/api/me", "GET /api/me"),
-                ("/api/clinician/patients", "GET /api/clinician/patients"),
-                ("/api/clinician/recordings", "GET /api/clinician/recordings"),
-                ("/clinician", "GET /clinician"),
-            ]
-        else:
-            pages = [
-                ("/api/me", "GET /api/me"),
-                ("/api/me/appointments", "GET /api/me/appointments"),
-                ("/api/me/recordings?per_page=100", "GET /api/me/recordings"),
-                ("/profile", "GET /profile"),
-            ]
-        seen = [await self._get(session, step, url, endpoint) for url, endpoint in pages]
+        seen = [await self._get(session, step, url, ep) for url, ep in _pages(session)]
         fetched = self._fetched.setdefault(session.actor.id, set())
         for recording_id in _recording_ids(seen):
             if recording_id not in fetched:
@@ -241,6 +231,23 @@ class ClinicAdapter:
 
     async def aclose(self) -> None:
         await self._driver.aclose()
+
+
+def _pages(session: Session) -> list[tuple[str, str]]:
+    """(url, endpoint) of everything an actor can open, before following recordings."""
+    if session.actor.role is Role.CLINICIAN:
+        return [
+            ("/api/me", "GET /api/me"),
+            ("/api/clinician/patients", "GET /api/clinician/patients"),
+            ("/api/clinician/recordings", "GET /api/clinician/recordings"),
+            ("/clinician", "GET /clinician"),
+        ]
+    return [
+        ("/api/me", "GET /api/me"),
+        ("/api/me/appointments", "GET /api/me/appointments"),
+        ("/api/me/recordings?per_page=100", "GET /api/me/recordings"),
+        ("/profile", "GET /profile"),
+    ]
 
 
 def _asdict(spec: object) -> dict[str, Any]:
