@@ -28,12 +28,18 @@ app = typer.Typer(
 
 def _mount() -> None:
     from chaperone.gate_cmd import gate_command
+    from chaperone.replay_cmd import replay_command
     from chaperone.run_cmd import run_command
+    from chaperone.selftest_cmd import selftest_command
+    from chaperone.watch_cmd import watch_command
     from clinic.cli import app as clinic_app
     from flags.cli import app as flags_app
 
     app.command("run")(run_command)
     app.command("gate")(gate_command)
+    app.command("watch")(watch_command)
+    app.command("replay")(replay_command)
+    app.command("selftest")(selftest_command)
     app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
     app.add_typer(
         flags_app,

@@ -120,7 +120,7 @@ def _context(request: RunRequest, adapter: TargetAdapter, loop: LoopThread) -> R
         support_token=request.support_token,
     )
     ctx.reseed = _reseeder(ctx, request)
-    _save_run_files(ctx)
+    _save_run_files(ctx, options)
     return ctx
 
 
@@ -136,17 +136,18 @@ def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
         ctx.world = _seed(ctx.loop, ctx.adapter, ctx.options)
         ctx.judge = Judge.from_world(ctx.world, listing=ctx.adapter.listing)
         ctx.journal.clear()
-        _save_run_files(ctx)
+        _save_run_files(ctx, request.options)
         return ctx.world
 
     return reseed
 
 
-def _save_run_files(ctx: RunContext) -> None:
-    """world.json and options.json let `chaperone replay` and Locust workers rebuild the run."""
+def _save_run_files(ctx: RunContext, options: RunOptions) -> None:
+    """world.json (the current world, for Locust workers) and options.json (the run as asked,
+    with its first seed) let `chaperone replay` and subprocesses rebuild the run."""
     ctx.world.save(ctx.out_dir / "world.json")
     (ctx.out_dir / "options.json").write_text(
-        json.dumps(ctx.options.model_dump(mode="json"), indent=1), encoding="utf-8"
+        json.dumps(options.model_dump(mode="json"), indent=1), encoding="utf-8"
     )
 
 

@@ -1,0 +1,69 @@
+"""`chaperone replay`: re-run one finding's reproduction and say whether it still reproduces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, target_of
+from harness.adapters import make_adapter
+from harness.aio import LoopThread
+from harness.errors import ExitCode
+from harness.replay import pick_finding, replay
+from reports.json_report import load_report
+
+
+def replay_command(
+    report: Annotated[
+        Path,
+        typer.Argument(
+            help="report.json of an earlier run (its directory must still hold options.json)."
+        ),
+    ],
+    finding: Annotated[
+        str,
+        typer.Option(
+            help="Finding key (or unique prefix) from report.json, or its 1-based position."
+        ),
+    ],
+    target: TargetOpt = None,
+    support_token: SupportOpt = None,
+    faults: FaultsOpt = "",
+    adapter: Annotated[str, typer.Option(help="Target adapter.")] = "clinic",
+) -> None:
+    """Re-run the minimal steps of one finding against a target.
+
+    Exit 1 if it still reproduces (the leak is still there), 0 if it no longer does, 2 on error.
+    Use it to confirm a fix: replay the finding against the fixed build.
+
+    Example:
+
+      chaperone replay out/report.json --finding 3f2a --target http://staging:8000
+    """
+    result = load_report(report)
+    chosen = pick_finding([r.finding for r in result.findings], finding)
+    console = Console()
+    console.print(
+        f"replaying {chosen.key}: {chosen.kind} {chosen.owner} -> {chosen.observer} "
+        f"({len(chosen.repro)} steps, suite {chosen.suite})"
+    )
+    with target_of(target, support_token, faults) as (url, token):
+        loop = LoopThread()
+        driver = make_adapter(adapter, url, token)
+        try:
+            outcome = replay(chosen, driver, loop, report.parent)
+        finally:
+            loop.run(driver.aclose(), timeout=10)
+            loop.close()
+    if outcome.reproduced:
+        console.print(
+            f"[bold red]still reproduces[/]: {len(outcome.findings)} matching "
+            f"finding(s), e.g. {outcome.findings[0].message}"
+        )
+        raise typer.Exit(int(ExitCode.FAIL))
+    console.print("[green]does not reproduce[/] against this target")
+    if outcome.note:
+        console.print(f"note: {outcome.note}")
