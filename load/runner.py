@@ -1,0 +1,298 @@
+"""Runs Locust as a subprocess group and reads back what it measured and what its workers found.
+
+This is the harness side: it never imports Locust or gevent (importing Locust monkey-patches the
+interpreter). It writes world.json, spawns one local Locust process, or a master and N workers,
+tails the workers' findings files while they run, watches the target's health, and bounds the
+whole run in time. Anything that stops Locust from producing a trustworthy result is an
+InfrastructureError: a load run that did not happen must never read as a pass.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from harness.errors import InfrastructureError, TargetUnreachable
+from harness.models import Finding
+from harness.world import World
+from load import contract
+from load.findings_io import FindingsTail
+from load.stats import LoadStats, read_stats
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+_POLL_SECONDS = 0.5
+_HEALTH_EVERY = 2.0
+_HEALTH_STRIKES = 2  # consecutive failed health checks before the target counts as dead
+_STARTUP_GRACE = 30.0  # interpreter start, locustfile import, workers connecting
+_STOP_GRACE = 15.0  # users finishing, stats and CSVs written
+_TERMINATE_WAIT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    target: str
+    users: int
+    seconds: float
+    workers: int = 0
+    switch_users: int = 0
+    check_leaks: bool = True
+    wave_seconds: float = 1.0
+
+    @property
+    def run_time(self) -> int:
+        return max(1, round(self.seconds))
+
+    @property
+    def deadline(self) -> float:
+        return self.run_time + _STARTUP_GRACE + _STOP_GRACE
+
+
+class Cancelled(Exception):
+    """The run was interrupted (ctx.cancel); the subprocesses are already gone."""
+
+
+def locust_command() -> tuple[str, ...]:
+    """This interpreter's `-m locust`, or the command in $CHAPERONE_LOCUST (another venv's)."""
+    override = os.environ.get(contract.ENV_LOCUST, "").strip()
+    if override:
+        return tuple(shlex.split(override))
+    if importlib.util.find_spec("locust") is None:
+        raise InfrastructureError(
+            "Locust is not installed in this environment",
+            "install it (pip install locust) or leave the load suite out of --suites",
+        )
+    return (sys.executable, "-m", "locust")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def commands(plan: LoadPlan, run_dir: Path) -> list[list[str]]:
+    """The Locust command lines: the local process or master first, then any workers."""
+    base = [*locust_command(), "-f", str(LOCUSTFILE)]
+    main = [
+        *base,
+        "--headless",
+        *("-u", str(plan.users), "-r", str(plan.users), "-t", f"{plan.run_time}s"),
+        *("-H", plan.target),
+        *("--csv", str(run_dir / contract.CSV_PREFIX), "--csv-full-history"),
+        # Locust appends ".json" to this name itself.
+        *("--json-file", str(run_dir / Path(contract.JSON_FILE).stem)),
+        "--only-summary",
+        # Failed requests are measured by the SLOs; a non-zero exit must mean Locust broke.
+        *("--exit-code-on-error", "0"),
+        *("--stop-timeout", "2"),
+        *("--logfile", str(run_dir / contract.LOG_FILE), "--loglevel", "INFO"),
+    ]
+    if plan.workers <= 0:
+        return [main]
+    port = str(_free_port())
+    main += [
+        "--master",
+        *("--master-bind-host", "127.0.0.1", "--master-bind-port", port),
+        *("--expect-workers", str(plan.workers), "--expect-workers-max-wait", "30"),
+    ]
+    workers = [
+        [
+            *base,
+            "--worker",
+            *("--master-host", "127.0.0.1", "--master-port", port),
+            *("--logfile", str(run_dir / f"worker-{i}.log"), "--loglevel", "INFO"),
+        ]
+        for i in range(plan.workers)
+    ]
+    return [main, *workers]
+
+
+def environment(plan: LoadPlan, run_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            contract.ENV_WORLD: str(run_dir / contract.WORLD_FILE),
+            contract.ENV_FINDINGS: str(run_dir / contract.FINDINGS_DIR),
+            contract.ENV_CHECK: "1" if plan.check_leaks else "0",
+            contract.ENV_SWITCH_USERS: str(plan.switch_users),
+            contract.ENV_WAVE_SECONDS: str(plan.wave_seconds),
+            contract.ENV_WORKERS: str(max(1, plan.workers)),
+        }
+    )
+    return env
+
+
+class LocustGroup:
+    """The spawned processes, each in its own session so a signal reaches its children too."""
+
+    def __init__(self, argvs: Sequence[Sequence[str]], env: dict[str, str], run_dir: Path):
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._signalled: set[int] = set()  # a process we stopped did not crash
+        self._run_dir = run_dir
+        try:
+            for i, argv in enumerate(argvs):
+                out = (run_dir / f"process-{i}.out").open("wb")
+                with out:
+                    self.processes.append(
+                        subprocess.Popen(
+                            list(argv),
+                            env=env,
+                            cwd=run_dir,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL,
+                            start_new_session=True,
+                        )
+                    )
+        except OSError as exc:
+            self.terminate()
+            raise InfrastructureError(
+                f"cannot start Locust ({argvs[0][0]}: {exc.strerror or exc})",
+                "install Locust into the environment Chaperone runs in",
+            ) from exc
+
+    @property
+    def main(self) -> subprocess.Popen[bytes]:
+        return self.processes[0]
+
+    def finished(self) -> bool:
+        return all(p.poll() is not None for p in self.processes)
+
+    def terminate(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                self._signalled.add(process.pid)
+            _signal_group(process, signal.SIGTERM)
+        ends = time.monotonic() + _TERMINATE_WAIT
+        for process in self.processes:
+            try:
+                process.wait(max(0.1, ends - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+    def failure(self) -> str | None:
+        """Why the run is untrustworthy, from exit codes; None when every process exited 0."""
+        for i, process in enumerate(self.processes):
+            if process.returncode not in (0, None) and process.pid not in self._signalled:
+                tail = _tail(self._run_dir / f"process-{i}.out") or _tail(
+                    self._run_dir / contract.LOG_FILE
+                )
+                role = "Locust" if i == 0 else f"Locust worker {i}"
+                return f"{role} exited with code {process.returncode}: {tail}"
+        return None
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+class HealthWatch:
+    """Polls the target's /healthz; a dead target makes the run's numbers meaningless."""
+
+    def __init__(self, target: str) -> None:
+        self._url = target.rstrip("/") + "/healthz"
+        self._strikes = 0
+        self._next = time.monotonic() + _HEALTH_EVERY
+
+    def check(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + _HEALTH_EVERY
+        try:
+            alive = httpx.get(self._url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            alive = False
+        self._strikes = 0 if alive else self._strikes + 1
+        if self._strikes >= _HEALTH_STRIKES:
+            raise TargetUnreachable(
+                f"the target stopped answering {self._url} during the load run",
+                "check the target's logs; it may have crashed under load",
+            )
+
+
+def run_locust(
+    plan: LoadPlan, world: World, run_dir: Path, cancel: threading.Event
+) -> Generator[Finding, None, LoadStats]:
+    """Run Locust, yielding findings as the workers write them; returns the statistics.
+
+    Findings found before a failure are always yielded before the error is raised.
+    """
+    run_dir = run_dir.resolve()  # Locust runs with run_dir as its working directory
+    _clear_previous(run_dir)
+    world.save(run_dir / contract.WORLD_FILE)
+    findings_dir = run_dir / contract.FINDINGS_DIR
+    findings_dir.mkdir(exist_ok=True)
+    tail = FindingsTail(findings_dir)
+    group = LocustGroup(commands(plan, run_dir), environment(plan, run_dir), run_dir)
+    try:
+        yield from _supervise(group, plan, tail, cancel)
+    except GeneratorExit:
+        group.terminate()
+        raise
+    except BaseException:
+        group.terminate()
+        yield from tail.read_new()
+        raise
+    group.terminate()
+    yield from tail.read_new()
+    failure = group.failure()
+    if failure:
+        raise InfrastructureError(failure, f"see the Locust logs in {run_dir}")
+    return read_stats(run_dir)
+
+
+def _clear_previous(run_dir: Path) -> None:
+    """An earlier run's CSVs or findings in a reused directory must never be read as this one's."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stale = [*run_dir.glob(f"{contract.CSV_PREFIX}*"), *run_dir.glob("*.log")]
+    stale += (run_dir / contract.FINDINGS_DIR).glob("findings-*.jsonl")
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _supervise(
+    group: LocustGroup, plan: LoadPlan, tail: FindingsTail, cancel: threading.Event
+) -> Generator[Finding, None, None]:
+    health = HealthWatch(plan.target)
+    ends = time.monotonic() + plan.deadline
+    while group.main.poll() is None:
+        if cancel.wait(_POLL_SECONDS):
+            raise Cancelled
+        yield from tail.read_new()
+        health.check()
+        if time.monotonic() > ends:
+            raise InfrastructureError(
+                f"Locust did not finish within {plan.deadline:.0f} s",
+                "the target may be hanging; see the Locust logs in the run directory",
+            )
+    # The master is done; workers quit on its signal and get a moment to write their last lines.
+    stop = time.monotonic() + _TERMINATE_WAIT
+    while not group.finished() and time.monotonic() < stop:
+        time.sleep(0.1)

@@ -1,0 +1,88 @@
+"""The load suite against the real clinic, with real Locust subprocesses.
+
+The detector is proven both ways: it catches the planted `switch-race` fault and stays silent on
+the clean clinic. The suite runs through the real engine; only the suite lookup is pointed at it,
+because the `chaperone.suites` entry point is registered by the installed package metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import engine
+from harness.config import RunOptions, SloThresholds
+from harness.events import Event, FindingRaised, RunFinished, SuiteFinished
+from harness.models import Verdict
+from load.suite import run_load
+from tests.load.clinic_process import Clinic, clinic_process
+
+pytestmark = pytest.mark.integration
+
+LEAK_KINDS = {"canary-leak", "foreign-recording"}
+# The SLO logic has its own unit tests; here CPU is shared with other test runs, so the thresholds
+# are wide enough that only a broken clinic, not a busy machine, can breach them.
+WIDE_SLO = SloThresholds(
+    recordings_list_p95_ms=10_000, media_first_byte_p95_ms=10_000, max_error_rate=0.01, min_rps=5
+)
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+    with clinic_process(tmp_path_factory.mktemp("faulty"), faults="switch-race") as clinic:
+        yield clinic
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+    with clinic_process(tmp_path_factory.mktemp("clean")) as clinic:
+        yield clinic
+
+
+@pytest.fixture(autouse=True)
+def load_suite_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "load_suite", lambda name: run_load)
+
+
+def run(clinic: Clinic, out: Path, **options: object) -> list[Event]:
+    opts = RunOptions(suites=("load",), load_seconds=12, load_users=12, slo=WIDE_SLO, **options)  # type: ignore[arg-type]
+    request = engine.RunRequest(
+        target=clinic.url, options=opts, out_dir=out, support_token=clinic.token
+    )
+    return list(engine.run(request))
+
+
+def suite_result(events: list[Event]) -> SuiteFinished:
+    [done] = [e for e in events if isinstance(e, SuiteFinished)]
+    return done
+
+
+def test_catches_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
+    events = run(faulty, tmp_path)
+    kinds = {e.finding.kind for e in events if isinstance(e, FindingRaised)}
+    assert kinds & LEAK_KINDS, suite_result(events).message
+    assert suite_result(events).verdict is Verdict.FAIL
+    assert isinstance(events[-1], RunFinished)
+    assert events[-1].verdict is Verdict.FAIL
+
+
+def test_clean_clinic_passes_with_no_findings(clean: Clinic, tmp_path: Path) -> None:
+    events = run(clean, tmp_path)
+    done = suite_result(events)
+    assert [e.finding.message for e in events if isinstance(e, FindingRaised)] == []
+    assert done.verdict is Verdict.PASS, done.message
+    assert done.metrics["requests"] > 100  # type: ignore[operator]
+    assert done.metrics["series"], "the HTML plots need the time series"
+
+
+def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
+    events = run(faulty, tmp_path, workers=2)
+    done = suite_result(events)
+    findings = [e.finding for e in events if isinstance(e, FindingRaised)]
+    assert {f.kind for f in findings} & LEAK_KINDS, done.message
+    assert done.metrics["workers"] == 2
+    # Both workers ran users and judged their responses: each wrote its own findings file.
+    assert len(list((tmp_path / "load" / "findings").glob("findings-*.jsonl"))) == 2
+    assert done.verdict is Verdict.FAIL

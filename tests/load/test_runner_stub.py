@@ -1,0 +1,223 @@
+"""The suite end to end with Locust replaced by a stub process that writes Locust's output files.
+
+Covers SLO gating and parsing, findings hand-over, and every way a run can fail to happen.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.config import RunOptions, SloThresholds
+from harness.errors import InfrastructureError, TargetUnreachable
+from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished
+from harness.models import Finding, Severity, Surface, SurfaceKind, Verdict
+from harness.suites import RunContext
+from load import runner
+from load.contract import ENV_LOCUST
+from load.findings_io import finding_to_json
+from load.suite import plan_for, run_load
+from tests.load.locust_csv import write_stats
+from tests.load.worlds import memory_world
+
+FAKE = Path(__file__).with_name("fake_locust.py")
+SLO = SloThresholds(
+    recordings_list_p95_ms=500, media_first_byte_p95_ms=500, max_error_rate=0.05, min_rps=10
+)
+
+
+class _Healthy(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok"}')
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def fake_locust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(ENV_LOCUST, f"{sys.executable} {FAKE}")
+    monkeypatch.setenv("FAKE_FIXTURES", str(tmp_path / "fixtures"))
+    for name in ("FAKE_FINDING", "FAKE_SLEEP", "FAKE_EXIT"):
+        monkeypatch.delenv(name, raising=False)
+    write_stats(tmp_path / "fixtures")
+
+
+def _context(target: str, out: Path, **options: object) -> RunContext:
+    world = memory_world()
+    opts = RunOptions(suites=("load",), load_seconds=1, load_users=6, slo=SLO, **options)  # type: ignore[arg-type]
+    return RunContext(
+        target=target,
+        world=world,
+        options=opts,
+        out_dir=out,
+        judge=lambda obs: [],
+        adapter=None,  # type: ignore[arg-type]
+        loop=None,  # type: ignore[arg-type]
+        reseed=lambda: world,
+    )
+
+
+def _finding_line() -> str:
+    finding = Finding(
+        check="canary-leak",
+        kind="canary-leak",
+        severity=Severity.CRITICAL,
+        message="p1 received data of patient p0",
+        observer="p1",
+        surface=Surface(SurfaceKind.JSON, "GET /api/me/recordings"),
+        step="load/p1/GET /api/me/recordings",
+        time=time.time(),
+        owner="p0",
+    )
+    return json.dumps(finding_to_json(finding))
+
+
+def _run(ctx: RunContext) -> list[Event]:
+    return list(run_load(ctx))
+
+
+def _finished(events: list[Event]) -> SuiteFinished:
+    [done] = [e for e in events if isinstance(e, SuiteFinished)]
+    return done
+
+
+def test_clean_run_within_slo_passes(target: str, tmp_path: Path) -> None:
+    events = _run(_context(target, tmp_path / "out"))
+    done = _finished(events)
+    cases = [e for e in events if isinstance(e, CaseFinished)]
+    assert done.verdict is Verdict.PASS, done.message
+    assert len(cases) == 5 and all(c.verdict is Verdict.PASS for c in cases)
+    assert done.metrics["requests"] == 1000
+    assert [p["t"] for p in done.metrics["series"]] == [0.0, 2.0, 3.0]  # type: ignore[union-attr]
+    assert any(a.endswith("locust_stats.csv") for a in done.artifacts)
+
+
+def test_findings_from_workers_fail_the_suite(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FINDING", _finding_line())
+    events = _run(_context(target, tmp_path / "out"))
+    raised = [e for e in events if isinstance(e, FindingRaised)]
+    assert [(e.finding.kind, e.finding.owner, e.finding.suite) for e in raised] == [
+        ("canary-leak", "p0", "load")
+    ]
+    leak_case = next(e for e in events if isinstance(e, CaseFinished))
+    assert leak_case.verdict is Verdict.FAIL
+    assert leak_case.finding_keys == (raised[0].finding.key,)
+    assert _finished(events).verdict is Verdict.FAIL
+
+
+def test_slo_breach_fails_with_numbers(target: str, tmp_path: Path) -> None:
+    write_stats(tmp_path / "fixtures", list_p95=2500, failures=200, requests=1000)
+    events = _run(_context(target, tmp_path / "out"))
+    failed = [e for e in events if isinstance(e, CaseFinished) and e.verdict is Verdict.FAIL]
+    assert [c.message for c in failed] == [
+        "recordings list p95 2500 ms breaches 500 ms",
+        "error rate 20.00% (200/1000 failed) breaches 5.00%",
+    ]
+    assert _finished(events).verdict is Verdict.FAIL
+
+
+def test_locust_crash_is_an_error_after_its_findings(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FINDING", _finding_line())
+    monkeypatch.setenv("FAKE_EXIT", "3")
+    seen: list[Event] = []
+    with pytest.raises(InfrastructureError, match="Locust exited with code 3"):
+        for event in run_load(_context(target, tmp_path / "out")):
+            seen.append(event)
+    assert [type(e).__name__ for e in seen] == ["SuiteStarted", "FindingRaised"]
+
+
+def test_missing_locust_is_an_error(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_LOCUST, str(tmp_path / "no-such-locust"))
+    with pytest.raises(InfrastructureError, match="cannot start Locust"):
+        _run(_context(target, tmp_path / "out"))
+
+
+def test_dead_target_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "30")
+    monkeypatch.setattr(runner, "_HEALTH_EVERY", 0.2)
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens
+    started = time.monotonic()
+    with pytest.raises(TargetUnreachable, match="stopped answering"):
+        _run(_context(dead, tmp_path / "out"))
+    assert time.monotonic() - started < 15
+
+
+def test_overrunning_locust_is_killed(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "60")
+    monkeypatch.setattr(runner, "_STARTUP_GRACE", 0.0)
+    monkeypatch.setattr(runner, "_STOP_GRACE", 1.0)
+    started = time.monotonic()
+    with pytest.raises(InfrastructureError, match="did not finish within 2 s"):
+        _run(_context(target, tmp_path / "out"))
+    assert time.monotonic() - started < 15
+
+
+def test_cancel_stops_locust_and_ends_in_error(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "60")
+    ctx = _context(target, tmp_path / "out")
+    threading.Timer(1.0, ctx.cancel.set).start()
+    started = time.monotonic()
+    done = _finished(_run(ctx))
+    assert done.verdict is Verdict.ERROR
+    assert "interrupted" in done.message
+    assert time.monotonic() - started < 15
+
+
+def test_plan_splits_users_between_switching_and_browsing() -> None:
+    world = memory_world()  # 4 patients x 2 appointments
+    plan = plan_for("http://t", RunOptions(load_users=12), world)
+    assert (plan.users, plan.switch_users) == (12, 6)
+    assert plan_for("http://t", RunOptions(load_users=3), world).switch_users == 2
+    assert plan_for("http://t", RunOptions(load_users=40), world).switch_users == 8
+    assert plan_for("http://t", RunOptions(load_users=1), world).switch_users == 0
+
+
+def test_workers_get_one_master_and_n_workers(tmp_path: Path) -> None:
+    plan = runner.LoadPlan(target="http://t", users=4, seconds=5, workers=2, switch_users=2)
+    master, *workers = runner.commands(plan, tmp_path)
+    assert "--master" in master and master[master.index("--expect-workers") + 1] == "2"
+    port = master[master.index("--master-bind-port") + 1]
+    assert len(workers) == 2
+    assert all("--worker" in w and w[w.index("--master-port") + 1] == port for w in workers)
+    assert master[master.index("-t") + 1] == "5s"
+
+
+def test_a_reused_directory_never_reports_the_previous_run(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FINDING", _finding_line())
+    assert _finished(_run(_context(target, tmp_path / "out"))).verdict is Verdict.FAIL
+    monkeypatch.delenv("FAKE_FINDING")
+    monkeypatch.setenv("FAKE_FIXTURES", str(tmp_path / "nowhere"))  # this run writes no CSVs
+    with pytest.raises(InfrastructureError, match="Locust wrote no statistics"):
+        _run(_context(target, tmp_path / "out"))
