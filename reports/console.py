@@ -67,6 +67,9 @@ def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(epoch))
 
 
+MAX_FINDING_LINES = 30
+
+
 class ConsoleReporter:
     """Feed it every engine event (`handle`), then call `summary` once reports are written."""
 
@@ -82,6 +85,7 @@ class ConsoleReporter:
         self._mask = Redactor(secrets)
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._shown: set[str] = set()
 
     # -- events -------------------------------------------------------------------------
 
@@ -142,6 +146,15 @@ class ConsoleReporter:
             self._progress.advance(self._tasks[suite])
 
     def _finding(self, suite: str, finding: Finding) -> None:
+        # The same leak is seen on every later look; the report counts repeats, the terminal
+        # shows each distinct finding once and stops listing after a screenful.
+        if finding.key in self._shown:
+            return
+        self._shown.add(finding.key)
+        if len(self._shown) > MAX_FINDING_LINES:
+            if len(self._shown) == MAX_FINDING_LINES + 1:
+                self._line(f"[{suite}] ... more findings; the report lists every one")
+            return
         if self.plain:
             self._line(f"[{suite}] FINDING {finding_line(finding)}")
             return
