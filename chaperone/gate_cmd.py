@@ -15,7 +15,8 @@ from flags.cli import BackendKind
 from flags.cli import enable as enable_flag
 from flags.gate import build_verdict, check_target_allowed, gate_options, write_gate_verdict
 from flags.policy import DEFAULT_POLICY, Policy, load_policy
-from flags.verdict import gate_key
+from flags.verdict import GateVerdict, gate_key
+from harness.config import RunOptions
 from harness.engine import RunRequest
 from harness.errors import ExitCode, UsageError
 from harness.models import Verdict
@@ -86,28 +87,39 @@ def gate_command(
         check_target_allowed(rules, target)
     options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
     out_dir = check_out(out)
-    reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
     with target_of(target, support_token, faults) as (url, token):
-        check_target_allowed(rules, url)
-        request = RunRequest(url, options, out_dir, token, build=build)
-        result, paths = execute(request, reporter)
+        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options)
+    if verdict.verdict != Verdict.PASS.value:
+        raise typer.Exit(int(ExitCode.ERROR if verdict.verdict == "error" else ExitCode.FAIL))
+    if enable:
+        enable_after_gate(
+            rules, policy, verdict_path, build, env, backend, state, unleash_url, rollout
+        )
+
+
+def run_gate(
+    rules: Policy, url: str, token: str, build: str, out_dir: Path, options: RunOptions
+) -> tuple[GateVerdict, Path]:
+    """Run the suites through the console reporter, write the reports and the signed verdict."""
+    check_target_allowed(rules, url)
+    reporter = ConsoleReporter(secrets=[token])
+    request = RunRequest(url, options, out_dir, token, build=build)
+    result, paths = execute(request, reporter)
     verdict = build_verdict(rules, result, build, url)
     verdict_path = write_gate_verdict(verdict, out_dir)
     reporter.summary(result, paths)
-    console = Console(stderr=False)
+    console = Console()
     console.print(f"gate verdict: {verdict.verdict} for build {build} -> {verdict_path}")
     if verdict.verdict != Verdict.PASS.value:
         console.print(f"{rules.flag} stays off: " + _why(verdict.suites))
-        raise typer.Exit(int(ExitCode.ERROR if verdict.verdict == "error" else ExitCode.FAIL))
-    if enable:
-        _enable(rules, policy, verdict_path, build, env, backend, state, unleash_url, rollout)
+    return verdict, verdict_path
 
 
 def _why(suites: Mapping[str, str]) -> str:
     return ", ".join(f"{name} {result}" for name, result in suites.items() if result != "pass")
 
 
-def _enable(
+def enable_after_gate(
     rules: Policy,
     policy: Path,
     verdict: Path,
