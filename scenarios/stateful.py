@@ -40,15 +40,29 @@ from harness.world import World
 PATIENTS = 2
 CLINICIANS = 1
 MAX_STEPS = 12
+# Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
+SHRINK_SECONDS = 45.0
+
+
+class _ShrinkBudgetSpent(BaseException):
+    """Stops Hypothesis once shrinking has used its time; the shortest failure so far stands.
+    A BaseException, so Hypothesis does not mistake it for a failure of the example."""
 
 
 @dataclass
 class _Outcome:
-    """What the runs left behind. The last failing run Hypothesis makes is the minimal one."""
+    """What the runs left behind: the shortest failing run seen (shrinking makes it minimal)."""
 
     examples: int = 0
     failure: tuple[tuple[Step, ...], list[Finding]] | None = None
     events: queue.Queue[Event] = field(default_factory=queue.Queue)
+    shrink_deadline: float | None = None  # set when the first failure is found
+
+    def failed(self, steps: tuple[Step, ...], found: list[Finding], budget: float) -> None:
+        if self.failure is None or len(steps) <= len(self.failure[0]):
+            self.failure = (steps, found)
+        if self.shrink_deadline is None:
+            self.shrink_deadline = time.monotonic() + budget
 
 
 @dataclass
@@ -64,6 +78,8 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
     class CallMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
+            if outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline:
+                raise _ShrinkBudgetSpent
             outcome.examples += 1
             population = make_population(ctx.options.seed, PATIENTS, CLINICIANS, 1)
             self.world: World = ctx.loop.run(ctx.adapter.seed(population), timeout=60)
@@ -139,7 +155,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                 self.changed = False
                 self._check_lists()
             if self.found:
-                outcome.failure = (tuple(self.steps), list(self.found))
+                outcome.failed(tuple(self.steps), list(self.found), SHRINK_SECONDS)
                 raise AssertionError(f"{len(self.found)} finding(s) after {len(self.steps)} steps")
 
         def _check_lists(self) -> None:
@@ -191,8 +207,8 @@ def _explore(ctx: RunContext, outcome: _Outcome, errors: list[BaseException]) ->
     )
     try:
         run_state_machine_as_test(_machine(ctx, outcome), settings=config)
-    except AssertionError:
-        return  # the failure (minimal, after shrinking) is in outcome.failure
+    except (AssertionError, _ShrinkBudgetSpent):
+        return  # the failure (the shortest one found) is in outcome.failure
     except BaseException as exc:  # handed to the suite's thread, which fails closed
         errors.append(exc)
 
