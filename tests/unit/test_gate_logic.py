@@ -1,0 +1,78 @@
+"""The gate's verdict is stricter than the run's: a required suite that is missing, errored or
+failed on any seed blocks the flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flags.gate import build_verdict, check_target_allowed, decide, gate_options, suite_results
+from flags.policy import DEFAULT_POLICY, load_policy
+from harness.errors import UsageError
+from harness.events import Event, FindingRaised, RunFinished, RunStarted, SuiteFinished
+from harness.models import Verdict
+from reports.result import RunCollector, RunResult
+from tests.reports.streams import finding
+
+POLICY = load_policy(DEFAULT_POLICY)
+
+
+def result_of(suites: dict[str, Verdict], findings: int = 0) -> RunResult:
+    names = tuple(suites)
+    events: list[Event] = [RunStarted("r1", "http://127.0.0.1:1", 0, names, 0.0, "b1")]
+    events += [FindingRaised("switch", finding(suite="switch")) for _ in range(findings)]
+    events += [SuiteFinished(n, v, 1.0, 1.0) for n, v in suites.items()]
+    events.append(RunFinished(Verdict.merge(*suites.values()), 1.0, 2.0))
+    return RunCollector().consume(events)
+
+
+ALL_PASS = {s: Verdict.PASS for s in POLICY.required_suites}
+
+
+def test_every_required_suite_passed_is_a_pass() -> None:
+    result = result_of({**ALL_PASS, "switch@seed=1": Verdict.PASS})
+    assert decide(POLICY, result) is Verdict.PASS
+    assert set(suite_results(POLICY, result).values()) == {"pass"}
+
+
+def test_a_missing_required_suite_is_an_error_not_a_pass() -> None:
+    partial = {k: v for k, v in ALL_PASS.items() if k != "browser"}
+    assert decide(POLICY, result_of(partial)) is Verdict.ERROR
+    assert suite_results(POLICY, result_of(partial))["browser"] == "missing"
+
+
+def test_a_failure_on_a_later_seed_fails_the_suite() -> None:
+    result = result_of({**ALL_PASS, "switch@seed=1": Verdict.FAIL}, findings=1)
+    assert suite_results(POLICY, result)["switch"] == "fail"
+    assert decide(POLICY, result) is Verdict.FAIL
+
+
+def test_error_beats_fail() -> None:
+    result = result_of({**ALL_PASS, "load": Verdict.ERROR, "switch": Verdict.FAIL}, findings=1)
+    assert decide(POLICY, result) is Verdict.ERROR
+
+
+def test_verdict_is_bound_to_build_policy_and_expiry() -> None:
+    verdict = build_verdict(POLICY, result_of(ALL_PASS), "build-7", "http://127.0.0.1:1")
+    assert verdict.build == "build-7" and verdict.verdict == "pass"
+    assert len(verdict.policy_hash) == 64
+    assert verdict.expires_at > verdict.created_at
+
+
+@pytest.mark.parametrize("url", ["https://clinic.production.example", "http://10.0.0.8:80"])
+def test_targets_outside_the_policy_are_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="allowed_targets"):
+        check_target_allowed(POLICY, url)
+
+
+def test_gate_options_follow_the_policy_minimums() -> None:
+    options = gate_options(POLICY, seed=10, patients=2)
+    assert options.patients == POLICY.min_patients
+    assert options.extra_seeds == tuple(range(11, 10 + POLICY.min_seeds))
+    assert options.suites == tuple(POLICY.required_suites)
+    assert options.slo.min_rps == POLICY.slo.min_rps
+
+
+def test_policy_path_exists() -> None:
+    assert Path(DEFAULT_POLICY).exists()
