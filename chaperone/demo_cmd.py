@@ -47,7 +47,12 @@ def demo_command(
     fault: Annotated[str, typer.Option(help="Fault planted in the 'faulty build'.")] = (
         INCIDENT_FAULT
     ),
-    watch_seconds: Annotated[float, typer.Option(help="How long to watch after enabling.")] = 15.0,
+    watch_seconds: Annotated[
+        float,
+        typer.Option(
+            help="Longest watch after enabling (it ends once the last rollout stage is clean)."
+        ),
+    ] = 40.0,
 ) -> None:
     """Show the gate blocking the 2020 incident's bug, then passing and enabling the fix.
 

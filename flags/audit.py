@@ -6,6 +6,7 @@ Who turned a flag on, with which verdict, is what an incident review asks first.
 
 from __future__ import annotations
 
+import getpass
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,15 @@ class AuditEntry(BaseModel):
 
 
 def current_actor(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+    return explicit or os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
+
+
+def _login_name() -> str:
+    """CI runners and containers often have no $USER; the uid's name is still an answer."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def now_utc() -> datetime:
