@@ -26,9 +26,13 @@ def free_port() -> int:
 
 
 def _bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
     if not found:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed; run `apt-get install -y postgresql`")
+        raise RuntimeError(
+            f"PostgreSQL's {name} is not installed; run `apt-get install -y postgresql`"
+        )
     return found
 
 
@@ -50,15 +54,29 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         subprocess.run(
-            _as_postgres(_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                         "-c", f'CREATE DATABASE "{name}"'),
-            check=True, capture_output=True, timeout=30,
+            _as_postgres(
+                _bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ),
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres(_bin("pg_ctl"), "-D", self.datadir, "-m", "immediate", "stop"),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres(_bin("pg_ctl"), "-D", self.datadir, "-m", "immediate", "stop"),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(os.path.dirname(self.datadir), ignore_errors=True)
 
 
@@ -68,14 +86,43 @@ def start_postgres() -> PostgresServer:
     datadir = os.path.join(base, "data")
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
-    subprocess.run(_as_postgres(_bin("initdb"), "-D", datadir, "-U", "postgres", "-A", "trust",
-                                "--no-sync", "-E", "UTF8"),
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _as_postgres(
+            _bin("initdb"),
+            "-D",
+            datadir,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     port = free_port()
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(_as_postgres(_bin("pg_ctl"), "-D", datadir, "-o", opts, "-l",
-                                os.path.join(base, "log"), "-w", "-t", "60", "start"),
-                   check=True, capture_output=True, timeout=90)
+    subprocess.run(
+        _as_postgres(
+            _bin("pg_ctl"),
+            "-D",
+            datadir,
+            "-o",
+            opts,
+            "-l",
+            os.path.join(base, "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ),
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
     server = PostgresServer(port=port, datadir=datadir)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

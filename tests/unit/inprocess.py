@@ -22,7 +22,11 @@ def transport(data_dir: Path, faults: frozenset[str] = frozenset()) -> httpx.ASG
     return httpx.ASGITransport(app=create_app(settings))
 
 
-def run_inprocess(tmp: Path, options: RunOptions, faults: frozenset[str] = frozenset()) -> list[Event]:
+def run_inprocess(
+    tmp: Path, options: RunOptions, faults: frozenset[str] = frozenset()
+) -> list[Event]:
     (tmp / "clinic").mkdir(exist_ok=True)
-    request = RunRequest(BASE, options, tmp / "out", TOKEN, transport=transport(tmp / "clinic", faults))
+    request = RunRequest(
+        BASE, options, tmp / "out", TOKEN, transport=transport(tmp / "clinic", faults)
+    )
     return list(run(request))

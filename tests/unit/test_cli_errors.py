@@ -31,8 +31,9 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str)
 
 
 def test_bad_target_url(tmp_path: Path) -> None:
-    done = chaperone("run", "--target", "clinic.local", "--support-token", "t",
-                     "--out", str(tmp_path))
+    done = chaperone(
+        "run", "--target", "clinic.local", "--support-token", "t", "--out", str(tmp_path)
+    )
     assert_one_line_error(done, "not an http(s) URL", "--target http://")
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -43,8 +44,9 @@ def test_target_without_support_token(tmp_path: Path) -> None:
 
 
 def test_unreachable_target_is_exit_2_with_an_error_report(tmp_path: Path) -> None:
-    done = chaperone("run", "--target", "http://127.0.0.1:9", "--support-token", "t",
-                     "--out", str(tmp_path))
+    done = chaperone(
+        "run", "--target", "http://127.0.0.1:9", "--support-token", "t", "--out", str(tmp_path)
+    )
     assert done.returncode == 2
     assert '"verdict": "error"' in (tmp_path / "report.json").read_text()
 
@@ -52,8 +54,15 @@ def test_unreachable_target_is_exit_2_with_an_error_report(tmp_path: Path) -> No
 def test_unwritable_out(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    done = chaperone("run", "--target", "http://127.0.0.1:9", "--support-token", "t",
-                     "--out", str(blocker / "sub"))
+    done = chaperone(
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--support-token",
+        "t",
+        "--out",
+        str(blocker / "sub"),
+    )
     assert_one_line_error(done, "cannot write to --out", "writable directory")
 
 
@@ -74,8 +83,18 @@ def test_gate_without_signing_key(tmp_path: Path) -> None:
 
 
 def test_gate_refuses_a_target_outside_allowed_targets_before_any_traffic(tmp_path: Path) -> None:
-    done = chaperone("gate", "--build", "b1", "--target", "https://clinic.production.example",
-                     "--support-token", "t", "--out", str(tmp_path), CHAPERONE_GATE_KEY="k")
+    done = chaperone(
+        "gate",
+        "--build",
+        "b1",
+        "--target",
+        "https://clinic.production.example",
+        "--support-token",
+        "t",
+        "--out",
+        str(tmp_path),
+        CHAPERONE_GATE_KEY="k",
+    )
     assert_one_line_error(done, "not in the policy's allowed_targets")
     assert not (tmp_path / "report.json").exists()
 
@@ -83,8 +102,16 @@ def test_gate_refuses_a_target_outside_allowed_targets_before_any_traffic(tmp_pa
 def test_gate_with_a_broken_policy(tmp_path: Path) -> None:
     policy = tmp_path / "p.yaml"
     policy.write_text("flag: video-switch\nrequried_suites: [switch]\n")
-    done = chaperone("gate", "--build", "b1", "--policy", str(policy), "--out", str(tmp_path),
-                     CHAPERONE_GATE_KEY="k")
+    done = chaperone(
+        "gate",
+        "--build",
+        "b1",
+        "--policy",
+        str(policy),
+        "--out",
+        str(tmp_path),
+        CHAPERONE_GATE_KEY="k",
+    )
     assert_one_line_error(done, "did you mean 'required_suites'?")
 
 

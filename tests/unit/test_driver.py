@@ -32,7 +32,9 @@ def test_range_response_records_its_byte_range() -> None:
 
     async def go() -> tuple[int, int] | None:
         driver = Driver("http://clinic.test", transport=httpx.MockTransport(handler))
-        obs = await driver.request("a", "s", "GET", "/m", "GET /m", headers={"Range": "bytes=10-19"})
+        obs = await driver.request(
+            "a", "s", "GET", "/m", "GET /m", headers={"Range": "bytes=10-19"}
+        )
         await driver.aclose()
         return obs.byte_range
 

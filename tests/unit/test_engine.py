@@ -7,7 +7,14 @@ import pytest
 
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
-from harness.events import EngineError, Event, FindingRaised, RunFinished, SuiteFinished, SuiteStarted
+from harness.events import (
+    EngineError,
+    Event,
+    FindingRaised,
+    RunFinished,
+    SuiteFinished,
+    SuiteStarted,
+)
 from harness.models import Verdict
 from harness.suites import RunContext
 from tests.unit.inprocess import run_inprocess
