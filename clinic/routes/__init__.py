@@ -1,0 +1,1 @@
+"""HTTP routers: JSON API, pages and the staging support API."""

@@ -1,0 +1,177 @@
+"""Request and response bodies (the OpenAPI contract in API.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _storable(value: str) -> str:
+    # Neither database stores NUL or lone surrogates; refuse them here so they are a 422, not a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+LongText = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    username: Text
+    password: Text
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Literal["patient", "clinician"]
+    display_name: str
+
+
+class LoginResponse(BaseModel):
+    token: str
+    user: UserOut
+
+
+class MeOut(UserOut):
+    nhs_number: str | None
+    notes: str | None
+
+
+class AppointmentOut(BaseModel):
+    id: int
+    patient_id: int
+    patient_name: str
+    clinician_id: int
+    clinician_name: str
+    reason: str
+    starts_at: str
+    consultation_id: int
+
+
+class AppointmentList(BaseModel):
+    items: list[AppointmentOut]
+
+
+class RecordingOut(BaseModel):
+    id: int
+    consultation_id: int
+    appointment_id: int
+    patient_id: int
+    patient_name: str
+    mode: Literal["audio", "video"]
+    source: Literal["call", "switch"]
+    title: str
+    created_at: datetime
+    media_size: int
+
+
+class RecordingPage(BaseModel):
+    items: list[RecordingOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class RecordingList(BaseModel):
+    items: list[RecordingOut]
+
+
+class MediaTokenOut(BaseModel):
+    token: str
+    url: str
+    expires_in: int
+
+
+class ConsultationOut(BaseModel):
+    id: int
+    appointment_id: int
+    patient_id: int
+    clinician_id: int
+    status: Literal["scheduled", "active", "ended"]
+    mode: Literal["audio", "video"]
+    switches: int
+    participants: list[str]
+
+
+class SwitchRequest(Strict):
+    mode: Literal["audio", "video"]
+
+
+class PatientOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    nhs_number: str | None
+
+
+class PatientList(BaseModel):
+    items: list[PatientOut]
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+class Health(BaseModel):
+    status: str
+    faults: list[str]
+
+
+class SeedPatient(Strict):
+    username: Text
+    password: Text
+    display_name: Text
+    nhs_number: Text
+    notes: LongText = ""
+
+
+class SeedClinician(Strict):
+    username: Text
+    password: Text
+    display_name: Text
+    patients: list[Text] = []
+
+
+class SeedAppointment(Strict):
+    patient: Text
+    clinician: Text
+    reason: Text
+    starts_at: Text
+
+
+class SeedRequest(Strict):
+    patients: list[SeedPatient] = []
+    clinicians: list[SeedClinician] = []
+    appointments: list[SeedAppointment] = []
+
+
+class SeededAppointment(BaseModel):
+    id: int
+    consultation_id: int
+    patient: str
+    clinician: str
+
+
+class SeedResponse(BaseModel):
+    patients: dict[str, int]
+    clinicians: dict[str, int]
+    appointments: list[SeededAppointment]
+
+
+class SupportState(BaseModel):
+    patients: int
+    clinicians: int
+    appointments: int
+    recordings: int
