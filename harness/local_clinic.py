@@ -86,8 +86,8 @@ def local_clinic(
         str(port),
         "--data-dir",
         str(directory),
-        "--flags-file",
-        str(flags),
+        # A real Unleash (--unleash-url in extra_args) replaces the bootstrap file.
+        *([] if "--unleash-url" in extra_args else ["--flags-file", str(flags)]),
         *(["--faults", ",".join(faults)] if faults else []),
         *extra_args,
     ]
