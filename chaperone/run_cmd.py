@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import ValidationError
 
-from harness.config import RunOptions
+from harness.config import RunOptions, SloThresholds
 from harness.engine import RunRequest, run
 from harness.errors import ConfigError, ExitCode, UsageError
 from harness.local_clinic import local_clinic
@@ -98,6 +98,19 @@ def build_options(**fields: object) -> RunOptions:
         raise ConfigError(f"--{field.replace('_', '-')}: {error['msg']}", "see --help") from None
 
 
+def slo_options(list_ms: float, media_ms: float, error_rate: float, rps: float) -> SloThresholds:
+    try:
+        return SloThresholds(
+            recordings_list_p95_ms=list_ms,
+            media_first_byte_p95_ms=media_ms,
+            max_error_rate=error_rate,
+            min_rps=rps,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"SLO {error['loc'][0]}: {error['msg']}", "see --help") from None
+
+
 @contextlib.contextmanager
 def target_of(
     target: str | None, support_token: str | None, faults: str
@@ -149,6 +162,19 @@ def run_command(
     workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
     build: Annotated[str, typer.Option(help="Build id recorded in the report.")] = "",
+    chromium: Annotated[
+        str, typer.Option(help="Chromium binary for --suite browser.")
+    ] = "/usr/bin/chromium",
+    slo_list_p95_ms: Annotated[
+        float, typer.Option(help="Load SLO: p95 of the recordings list, ms.")
+    ] = 1500.0,
+    slo_media_p95_ms: Annotated[
+        float, typer.Option(help="Load SLO: p95 of the media first byte, ms.")
+    ] = 1500.0,
+    slo_max_error_rate: Annotated[
+        float, typer.Option(help="Load SLO: highest failed-request share (0..1).")
+    ] = 0.01,
+    slo_min_rps: Annotated[float, typer.Option(help="Load SLO: lowest requests/second.")] = 5.0,
 ) -> None:
     """Drive the suites against a target, check every byte each actor receives, write reports.
 
@@ -169,6 +195,8 @@ def run_command(
         seed=seed,
         workers=workers,
         load_seconds=load_seconds,
+        chromium=chromium,
+        slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),
     )
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])

@@ -70,7 +70,24 @@ class LoopThread:
         finally:
             future.cancel()
 
+    def cancel_all(self, timeout: float = 10.0) -> None:
+        """Cancel every task still running (an interrupted suite's requests) and wait for them,
+        so none outlives the target it talks to or logs an unretrieved exception later."""
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self.loop.is_running():
+            try:
+                self.run(shutdown(), timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                return
+
     def close(self) -> None:
+        self.cancel_all()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         if not self.loop.is_running():

@@ -89,6 +89,7 @@ def run(request: RunRequest) -> Iterator[Event]:
         message = f"internal error: {type(exc).__name__}: {exc}"
         yield EngineError(suite="", message=message, time=time.time())
     finally:
+        loop.cancel_all()
         if adapter is not None:
             _close(loop, adapter)
         loop.close()

@@ -1,0 +1,48 @@
+"""Ctrl-C mid-run writes a partial report with verdict `error` and keeps every finding so far."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_ctrl_c_keeps_findings_and_reports_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chaperone",
+            "run",
+            "--faults",
+            "switch-recording-misattribution",
+            "--patients",
+            "4",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "FINDING" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, "".join(seen) + rest
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == "error"
+    assert report["interrupted"] is True
+    assert report["findings"], "findings gathered before Ctrl-C must be kept"
+    assert "Traceback" not in rest
