@@ -27,6 +27,7 @@ app = typer.Typer(
 
 
 def _mount() -> None:
+    from chaperone.demo_cmd import demo_command
     from chaperone.gate_cmd import gate_command
     from chaperone.replay_cmd import replay_command
     from chaperone.run_cmd import run_command
@@ -37,6 +38,7 @@ def _mount() -> None:
 
     app.command("run")(run_command)
     app.command("gate")(gate_command)
+    app.command("demo")(demo_command)
     app.command("watch")(watch_command)
     app.command("replay")(replay_command)
     app.command("selftest")(selftest_command)

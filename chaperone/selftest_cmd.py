@@ -64,7 +64,7 @@ def selftest_command(
         faults=_faults(faults_only), clean_seeds=_seeds(seeds, quick), quick=quick, browser=browser
     )
     out_dir = check_out(out)
-    console = Console()
+    console = Console(soft_wrap=True)  # one line per run, even in a narrow CI log
     outcomes = _run_all(plan, out_dir, console)
     card = Scorecard.from_outcomes(outcomes, machine_facts(), quick=quick)
     paths = write_scorecard(card, out_dir)
@@ -96,6 +96,9 @@ def _run_all(plan: SelftestPlan, out_dir: Path, console: Console) -> list[RunOut
         console.print(f"[{index}/{len(runs)}] {_label(planned)}: {', '.join(planned.suites)} ...")
         outcome = execute(plan, planned, out_dir)
         console.print(f"[{index}/{len(runs)}] {_label(planned)}: {_line(outcome)}")
+        if outcome.result is not None and outcome.result.interrupted:
+            # The engine turns Ctrl-C into an event and carries on; the selftest must stop.
+            raise KeyboardInterrupt
         outcomes.append(outcome)
     return outcomes
 

@@ -1,0 +1,1 @@
+"""Speed figures for the README: `python -m bench --out DIR` writes DIR/bench.json."""

@@ -1,0 +1,37 @@
+"""How long the full gate takes on the clean local clinic (goal: <= 180 s on 2 cores).
+
+Runs `python -m chaperone gate --build bench` as a user would, in a subprocess, with a
+throwaway signing key, and times it end to end (clinic start-up included).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GOAL_SECONDS = 180.0
+
+
+def main(out: Path) -> dict[str, object]:
+    out.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "chaperone", "gate", "--build", "bench", "--out", str(out)]
+    env = {**os.environ, "CHAPERONE_GATE_KEY": secrets.token_hex(16)}
+    log = out / "gate.log"
+    started = time.monotonic()
+    with log.open("wb") as sink:
+        code = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=env).returncode
+    seconds = round(time.monotonic() - started, 1)
+    figures: dict[str, object] = {
+        "gate_seconds_clean": seconds,
+        "gate_goal_seconds": GOAL_SECONDS,
+        "gate_exit_code": code,
+    }
+    if code != 0:
+        # A gate that does not pass on the clean build measured something else than the gate.
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        figures["error"] = f"gate exited {code} on the clean clinic: {' | '.join(tail)}"
+    return figures

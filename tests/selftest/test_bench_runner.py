@@ -1,0 +1,45 @@
+"""bench's runner: a part that raises is recorded as an error, the others are still written,
+and the exit code says something failed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import choose, main
+
+
+def good(out: Path) -> dict[str, object]:
+    return {"oracle_mb_per_s": 123.4, "where": out.name}
+
+
+def broken(out: Path) -> dict[str, object]:
+    raise RuntimeError("the clinic at http://127.0.0.1:1 did not start")
+
+
+def test_failing_part_is_recorded_and_the_rest_written(tmp_path: Path) -> None:
+    code = main(["--out", str(tmp_path)], parts={"oracle": good, "load": broken})
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert code == 1
+    assert data["oracle_mb_per_s"] == 123.4
+    assert data["parts"]["oracle"]["where"] == "oracle"
+    assert data["parts"]["load"] == {
+        "error": "RuntimeError: the clinic at http://127.0.0.1:1 did not start"
+    }
+    assert data["failed"] == ["load"]
+    assert data["machine"]["cpu_count"] >= 1
+    assert "Traceback" in (tmp_path / "load" / "error.txt").read_text()
+
+
+def test_all_parts_passing_exits_zero(tmp_path: Path) -> None:
+    assert main(["--out", str(tmp_path)], parts={"oracle": good}) == 0
+    assert json.loads((tmp_path / "bench.json").read_text())["failed"] == []
+
+
+def test_only_selects_a_subset_and_rejects_unknown_parts() -> None:
+    assert list(choose("oracle, shrink")) == ["oracle", "shrink"]
+    assert list(choose(None)) == ["oracle", "load", "gate", "shrink"]
+    with pytest.raises(SystemExit, match="unknown part orcale"):
+        choose("orcale")

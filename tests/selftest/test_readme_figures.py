@@ -1,0 +1,98 @@
+"""scripts/readme_figures.py: the README section is rendered from the JSON files and swapped in
+between the markers, leaving the rest of the README untouched."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "readme_figures.py"
+
+SELFTEST = {
+    "faults": {
+        "recording-idor": {
+            "detected": True,
+            "suites": ["access"],
+            "findings": 3,
+            "by_suite": {"access": 3},
+            "suites_run": ["switch", "access", "stateful"],
+        },
+        "switch-race": {
+            "detected": False,
+            "suites": [],
+            "findings": 0,
+            "by_suite": {},
+            "suites_run": ["switch", "access", "stateful", "load"],
+        },
+    },
+    "clean": {"runs": 5, "runs_with_findings": 0, "errors": 1},
+    "machine": {"cpu_count": 2, "python": "3.11.9", "platform": "Linux-x86_64"},
+}
+BENCH = {
+    "oracle_mb_per_s": 87.5,
+    "shrink_steps": 4,
+    "shrink_patients": 2,
+    "failed": ["gate"],
+    "machine": {"cpu_count": 2, "python": "3.11.9", "platform": "Linux-x86_64"},
+}
+
+
+@pytest.fixture(scope="module")
+def figures() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("readme_figures", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_section_holds_the_matrix_clean_runs_and_bench(figures: ModuleType) -> None:
+    section = figures.render(SELFTEST, BENCH)
+    assert section.startswith(figures.START) and section.endswith(figures.END)
+    assert "| planted fault | switch | access | stateful | load | detected |" in section
+    assert "| `recording-idor` | 0 | **3** | 0 | - | yes |" in section
+    assert "| `switch-race` | 0 | 0 | 0 | 0 | **no** |" in section
+    assert "1 of 2 planted faults detected" in section
+    assert "5 seed(s): 0 run(s) with findings, 1 run(s) with errors" in section
+    assert "| leak oracle throughput (10,000 canaries) | 87.5 MB/s |" in section
+    assert "| gate | not measured (error) |" in section
+    assert "Machine: 2 CPU(s), Python 3.11.9, Linux-x86_64." in section
+    assert "load suite, bare" not in section  # not measured, so not shown
+
+
+def test_markers_are_replaced_and_the_rest_kept(figures: ModuleType, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"# Title\n\nintro\n\n{figures.START}\nold numbers 42\n{figures.END}\n\n## After\n"
+    )
+    selftest, bench = tmp_path / "selftest.json", tmp_path / "bench.json"
+    selftest.write_text(json.dumps(SELFTEST))
+    bench.write_text(json.dumps(BENCH))
+    args = ["--selftest", str(selftest), "--bench", str(bench), "--readme", str(readme)]
+    assert figures.main(args) == 0
+    text = readme.read_text()
+    assert "old numbers 42" not in text
+    assert text.startswith("# Title\n\nintro\n\n" + figures.START)
+    assert text.endswith(figures.END + "\n\n## After\n")
+    assert text.count(figures.START) == 1 and "87.5 MB/s" in text
+    assert figures.main(args) == 0
+    assert readme.read_text() == text  # regenerating is idempotent
+
+
+def test_missing_markers_print_the_section(
+    figures: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n")
+    selftest, bench = tmp_path / "selftest.json", tmp_path / "bench.json"
+    selftest.write_text(json.dumps(SELFTEST))
+    bench.write_text(json.dumps(BENCH))
+    figures.main(["--selftest", str(selftest), "--bench", str(bench), "--readme", str(readme)])
+    assert readme.read_text() == "# Title\n"
+    out = capsys.readouterr()
+    assert out.out.startswith(figures.START) and "no <!-- figures:start -->" in out.err
+    assert figures.replace_section("x", "y") is None

@@ -1,0 +1,57 @@
+"""`chaperone selftest` end to end: bad input is one line and exit 2; a quick run over two
+planted faults and one clean seed writes a scorecard that catches both and passes the clean
+build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FAULTS = ("recording-idor", "switch-recording-misattribution")
+
+
+def selftest(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "chaperone", "selftest", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600)
+
+
+def test_unknown_fault_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = selftest("--faults-only", "recording-idr", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "unknown fault 'recording-idr' (did you mean 'recording-idor'?)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "selftest.json").exists()
+
+
+def test_zero_seeds_is_a_usage_error(tmp_path: Path) -> None:
+    done = selftest("--seeds", "0", "--out", str(tmp_path))
+    assert done.returncode == 2 and "--seeds 1 or more" in done.stderr
+
+
+@pytest.mark.integration
+def test_quick_selftest_detects_both_faults_and_passes_clean(tmp_path: Path) -> None:
+    done = selftest(
+        "--quick", "--faults-only", ",".join(FAULTS), "--seeds", "1", "--out", str(tmp_path)
+    )
+    data = json.loads((tmp_path / "selftest.json").read_text())
+    assert set(data["faults"]) == set(FAULTS)
+    for name in FAULTS:
+        fault = data["faults"][name]
+        assert fault["detected"], (name, done.stdout[-2000:])
+        assert fault["findings"] > 0 and fault["suites"]
+        assert set(fault["suites"]) <= set(fault["suites_run"])
+        assert (Path(fault["report_dir"]) / "report.json").is_file()
+    assert "access" in data["faults"]["recording-idor"]["suites"]
+    assert "switch" in data["faults"]["switch-recording-misattribution"]["suites"]
+    assert data["clean"]["runs"] == 1
+    assert data["clean"]["runs_with_findings"] == 0, done.stdout[-2000:]
+    assert data["clean"]["errors"] == 0, done.stdout[-2000:]
+    assert data["machine"]["cpu_count"] >= 1
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "2/2 faults detected" in done.stdout.replace("\n", " ")
+    page = (tmp_path / "selftest.html").read_text()
+    assert "recording-idor" in page and "<script" not in page
