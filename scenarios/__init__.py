@@ -1,0 +1,1 @@
+"""Scenario suites: switch, access, stateful and browser."""
