@@ -163,8 +163,12 @@ class Finding:
 
     @property
     def key(self) -> str:
-        """Same leak seen twice (same check, owner, observer, surface) is one finding."""
-        raw = "|".join([self.check, self.kind, self.owner or "", self.observer, str(self.surface)])
+        """Same leak seen twice by one suite (same check, owner, observer, surface) is one
+        finding. The suite is part of the key so each suite is credited with what it found;
+        a repeat of a suite under another seed (`switch@seed=3`) is the same suite."""
+        suite = self.suite.split("@", 1)[0]
+        fields = [suite, self.check, self.kind, self.owner or "", self.observer, str(self.surface)]
+        raw = "|".join(fields)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     @property

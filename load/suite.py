@@ -80,8 +80,8 @@ def _drive(
         except StopIteration as done:
             stats: LoadStats = done.value
             return stats
+        found = dataclasses.replace(found, suite=SUITE)  # before its key: the key names it
         if found.key not in findings:
-            found = dataclasses.replace(found, suite=SUITE)
             findings[found.key] = found
             yield FindingRaised(SUITE, found)
 

@@ -178,7 +178,10 @@ class BrowserRun:
         self.pages += 1
         if name in ("profile", "clinician"):
             self.recordings[user.actor.id] = len(owner_ids)
-        found = [*self.ctx.judge(obs), *foreign_recordings(self.ctx.world, obs, owner_ids)]
+        found = [
+            replace(f, suite=SUITE)  # before the keys are taken: the key names the suite
+            for f in (*self.ctx.judge(obs), *foreign_recordings(self.ctx.world, obs, owner_ids))
+        ]
         seen = {k for keys in self.keys.values() for k in keys}
         fresh = _unique([f for f in found if f.key not in seen])
         if not fresh:

@@ -7,26 +7,19 @@ clinic that does not come up fails the test, never skips it.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from harness.adapters.clinic import ClinicAdapter
 from harness.aio import LoopThread
 from harness.config import RunOptions
+from harness.local_clinic import local_clinic, stop
 from harness.oracles import Judge
 from harness.population import make_population
 from harness.suites import RunContext
 from harness.world import World
-from tests.services.postgres import free_port
-
-STARTUP_SECONDS = 30.0
 
 
 @dataclass
@@ -37,61 +30,15 @@ class Clinic:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop(self.process)
 
 
 @contextlib.contextmanager
 def run_clinic(tmp: Path, faults: str = "") -> Iterator[Clinic]:
-    port, token = free_port(), f"t-{secrets.token_hex(8)}"
-    log = tmp / "clinic.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "chaperone",
-        "clinic",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp / "data"),
-        "--support-token",
-        token,
-    ]
-    if faults:
-        cmd += ["--faults", faults]
-    (tmp / "data").mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        clinic = Clinic(
-            f"http://127.0.0.1:{port}",
-            token,
-            subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT),
-            log,
-        )
-    try:
-        _wait_healthy(clinic)
-        yield clinic
-    finally:
-        clinic.stop()
-
-
-def _wait_healthy(clinic: Clinic) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if clinic.process.poll() is not None:
-            raise RuntimeError(f"clinic exited: {clinic.log.read_text(errors='replace')}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{clinic.url}/healthz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"clinic did not become healthy: {clinic.log.read_text(errors='replace')}")
+    """The real clinic subprocess, started the way the CLI starts it (harness.local_clinic)."""
+    names = tuple(f for f in faults.split(",") if f)
+    with local_clinic(names, data_dir=tmp / "data") as clinic:
+        yield Clinic(clinic.url, clinic.support_token, clinic.process, clinic.log)
 
 
 @contextlib.contextmanager

@@ -72,15 +72,19 @@ def passing_run() -> list[Event]:
 
 
 def failing_run() -> list[Event]:
-    """switch leaks p1's note to p2 twice (one finding) and p3's name to p2 once."""
-    leak = finding()
+    """switch leaks p1's note to p2 twice (one finding) and p3's name to p2 once.
+    As real suites do, findings carry their suite before their keys are taken."""
+    leak = finding(suite="switch")
     return [
         start("switch", "access"),
         SuiteStarted("switch", 3, T0),
         FindingRaised("switch", leak),
-        FindingRaised("switch", finding(time=T0 + 4)),
+        FindingRaised("switch", finding(time=T0 + 4, suite="switch")),
         FindingRaised(
-            "switch", finding(owner="p3", kind=CanaryKind.NAME, time=T0 + 2, label="patient name")
+            "switch",
+            finding(
+                owner="p3", kind=CanaryKind.NAME, time=T0 + 2, label="patient name", suite="switch"
+            ),
         ),
         CaseFinished("switch", "switch-p2", Verdict.FAIL, 1.5, "leak", (leak.key,)),
         CaseFinished("switch", "switch-p1", Verdict.PASS, 1.0),
