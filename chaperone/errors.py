@@ -11,6 +11,10 @@ import typer
 
 from harness.errors import ChaperoneError, ExitCode
 
+# Typer turns a KeyboardInterrupt that escapes a command into exit code 130; an interrupted run
+# has not proven anything, so it is an error (2) like any other.
+INTERRUPTED_BY_TYPER = 130
+
 
 def run_guarded(app: typer.Typer) -> int:
     try:
@@ -31,6 +35,9 @@ def run_guarded(app: typer.Typer) -> int:
     except Exception:  # a bug: show everything so it can be reported
         sys.stderr.write("chaperone: internal error (this is a bug in Chaperone):\n")
         traceback.print_exc()
+        return int(ExitCode.ERROR)
+    if result == INTERRUPTED_BY_TYPER:
+        sys.stderr.write("chaperone: interrupted\n")
         return int(ExitCode.ERROR)
     if isinstance(result, int):
         return result

@@ -4,6 +4,7 @@ report.html. With no --target it starts the reference clinic locally (the embedd
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,9 @@ from pydantic import ValidationError
 from harness.config import RunOptions, SloThresholds
 from harness.engine import RunRequest, run
 from harness.errors import ConfigError, ExitCode, UsageError
+from harness.events import Interrupted, RunFinished
 from harness.local_clinic import local_clinic
+from harness.models import Verdict
 from harness.suites import DEFAULT_SUITES, available_suites
 from reports.console import ConsoleReporter
 from reports.result import RunResult, exit_code
@@ -134,14 +137,28 @@ def target_of(
 
 
 def execute(request: RunRequest, reporter: ConsoleReporter) -> tuple[RunResult, dict[str, Path]]:
-    """Run the engine through the reporter; the reports are written even after Ctrl-C."""
+    """Run the engine through the reporter; the reports are written even after Ctrl-C.
+
+    Ctrl-C usually lands inside the engine, which reports it as an event. When it lands in
+    the reporter instead, the run is closed here the same way, so the report still says
+    `interrupted` with verdict `error` and keeps every finding so far."""
+    events = run(request)
+    interrupted = False
     try:
-        for event in run(request):
+        for event in events:
             reporter.handle(event)
+    except KeyboardInterrupt:
+        interrupted = True
+        events.close()  # the engine's own cleanup: cancel requests, close the client
+        now = time.time()
+        reporter.handle(Interrupted(time=now))
+        reporter.handle(RunFinished(verdict=Verdict.ERROR, seconds=0.0, time=now))
     finally:
         reporter.close()
         result = reporter.collector.result()
         paths = write_all(result, request.out_dir, secrets=[request.support_token])
+    if interrupted:
+        raise KeyboardInterrupt
     return result, paths
 
 

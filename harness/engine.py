@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -52,7 +52,7 @@ class RunRequest:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
-def run(request: RunRequest) -> Iterator[Event]:
+def run(request: RunRequest) -> Generator[Event, None, None]:
     started = time.time()
     options = request.options
     yield RunStarted(
