@@ -16,6 +16,7 @@ app = typer.Typer(
         "Chaperone drives a staging deployment with synthetic patients and clinicians, checks "
         "every byte each of them receives for other patients' data, and enables a feature flag "
         "only when every gate passes.\n\n"
+        "New here? `chaperone demo` shows the whole story in a few minutes, with no setup.\n\n"
         "Exit codes: 0 pass, 1 findings or failed gate, 2 error (bad input, config, "
         "infrastructure)."
     ),
@@ -36,11 +37,12 @@ def _mount() -> None:
     from clinic.cli import app as clinic_app
     from flags.cli import app as flags_app
 
+    # In the order a newcomer needs them: the story, a run, the gate, then the tools around it.
+    app.command("demo")(demo_command)
     app.command("run")(run_command)
     app.command("gate")(gate_command)
-    app.command("demo")(demo_command)
-    app.command("watch")(watch_command)
     app.command("replay")(replay_command)
+    app.command("watch")(watch_command)
     app.command("selftest")(selftest_command)
     app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
     app.add_typer(
