@@ -31,7 +31,7 @@ from harness.engine import RunRequest, run
 from harness.errors import ChaperoneError, ExitCode
 from harness.events import Event, FindingRaised
 from harness.local_clinic import local_clinic
-from harness.models import Verdict
+from harness.models import Finding, Verdict
 from reports.files import write_atomic
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
@@ -236,13 +236,30 @@ def score_fault(outcome: RunOutcome) -> FaultScore:
         name=planned.name,
         detected=bool(result.findings),
         suites=tuple(_ordered(counts)),
-        findings=len(result.findings),
+        findings=distinct_leaks(result),
         seconds=outcome.seconds,
         by_suite=counts,
         suites_run=planned.suites,
         verdict=result.verdict.value,
         errors=_error_lines(result, outcome.secrets),
         report_dir=outcome.report_dir,
+    )
+
+
+def distinct_leaks(result: RunResult) -> int:
+    """Findings across the whole run, a leak confirmed by several suites counted once. The
+    run result keeps one record per suite (its keys name the suite), so that each suite is
+    credited; the scorecard's total is about leaks, not about who saw them."""
+    return len({_leak_identity(r.finding) for r in result.findings})
+
+
+def _leak_identity(finding: Finding) -> tuple[str, ...]:
+    return (
+        finding.check,
+        finding.kind,
+        finding.owner or "",
+        finding.observer,
+        str(finding.surface),
     )
 
 
