@@ -98,8 +98,7 @@ def demo_command(
             enabled = True
             console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
             watched = (
-                _watch(clinic.url, clinic.support_token, state, out_dir, watch_seconds, rules.flag)
-                == 0
+                _watch(clinic.url, clinic.support_token, state, out_dir, watch_seconds, policy) == 0
             )
     console.print(Rule("summary"))
     flag_history(
@@ -133,8 +132,9 @@ def _gate(
     return verdict.verdict
 
 
-def _watch(url: str, token: str, state: Path, out_dir: Path, seconds: float, flag: str) -> int:
-    """Watch runs as its own command, exactly as a release manager would start it."""
+def _watch(url: str, token: str, state: Path, out_dir: Path, seconds: float, policy: Path) -> int:
+    """Watch runs as its own command, exactly as a release manager would start it: it raises
+    the rollout through the policy's stages while every probe stays clean."""
     argv = [
         sys.executable,
         "-m",
@@ -142,8 +142,9 @@ def _watch(url: str, token: str, state: Path, out_dir: Path, seconds: float, fla
         "watch",
         "--target",
         url,
-        "--flag",
-        flag,
+        "--policy",
+        str(policy),
+        "--stages",
         "--env",
         "development",
         "--backend",
@@ -151,7 +152,7 @@ def _watch(url: str, token: str, state: Path, out_dir: Path, seconds: float, fla
         "--state",
         str(state),
         "--interval",
-        "3",
+        "2",
         "--duration",
         str(seconds),
         "--out",
