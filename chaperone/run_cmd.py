@@ -19,7 +19,7 @@ from harness.errors import ConfigError, ExitCode, UsageError
 from harness.events import Interrupted, RunFinished
 from harness.local_clinic import local_clinic
 from harness.models import Verdict
-from harness.suites import DEFAULT_SUITES, available_suites
+from harness.suites import DEFAULT_SUITES, check_suite_names
 from reports.console import ConsoleReporter
 from reports.result import RunResult, exit_code
 from reports.writer import write_all
@@ -83,16 +83,11 @@ def check_out(out: Path) -> Path:
 
 
 def build_options(**fields: object) -> RunOptions:
-    suites = fields.get("suites") or DEFAULT_SUITES
-    known = available_suites()
-    for name in suites:  # type: ignore[attr-defined]
-        if name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(known)}"
-            raise UsageError(f"unknown suite '{name}'", hint)
-    fields["suites"] = tuple(suites)  # type: ignore[arg-type]
+    requested = fields.get("suites")
+    suites = tuple(map(str, requested)) if isinstance(requested, list | tuple) else ()
+    suites = suites or DEFAULT_SUITES
+    check_suite_names(suites)
+    fields["suites"] = suites
     try:
         return RunOptions(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:

@@ -223,7 +223,3 @@ def _errored(name: str, started: float, message: str) -> SuiteFinished:
         time=time.time(),
         message=message,
     )
-
-
-def findings_of(events: list[Event]) -> list[FindingRaised]:
-    return [e for e in events if isinstance(e, FindingRaised)]

@@ -12,7 +12,6 @@ sequentially; the outcome says so rather than pretending.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,12 +159,3 @@ def _same(seen: Finding, original: Finding) -> bool:
         original.owner,
         original.observer,
     )
-
-
-def load_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read {path}: {exc}", "pass the report.json a run wrote"
-        ) from None

@@ -8,8 +8,9 @@ a team can ship its own suite as a package.
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -62,14 +63,18 @@ def available_suites() -> dict[str, Callable[[], Suite]]:
     return found
 
 
-def load_suite(name: str) -> Suite:
+def check_suite_names(names: Iterable[str]) -> None:
+    """Refuse an unknown suite name with a suggestion, before anything runs."""
     suites = available_suites()
-    if name not in suites:
-        import difflib
+    for name in names:
+        if name not in suites:
+            close = difflib.get_close_matches(name, suites, n=1)
+            choices = ", ".join(sorted(suites))
+            hint = f"did you mean '{close[0]}'?" if close else f"choose from {choices}"
+            raise UsageError(f"unknown suite '{name}'", hint)
 
-        close = difflib.get_close_matches(name, suites, n=1)
-        choices = ", ".join(sorted(suites))
-        hint = f"did you mean '{close[0]}'?" if close else f"choose from {choices}"
-        raise UsageError(f"unknown suite '{name}'", hint)
-    suite: Suite = suites[name]()
+
+def load_suite(name: str) -> Suite:
+    check_suite_names([name])
+    suite: Suite = available_suites()[name]()
     return suite

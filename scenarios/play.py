@@ -8,9 +8,8 @@ phases, each one step applied to every patient at the same moment.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.adapters import Session
@@ -31,7 +30,7 @@ class Recorder:
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)
-        found = [_with(f, suite=self.suite, repro=repro) for f in self.ctx.judge(obs)]
+        found = [replace(f, suite=self.suite, repro=repro) for f in self.ctx.judge(obs)]
         self.events.put_nowait(StepFinished(self.suite, obs.step, obs.actor, obs.status, obs.time))
         for finding in found:
             self.findings.append(finding)
@@ -40,12 +39,6 @@ class Recorder:
 
     def emit(self, event: Event) -> None:
         self.events.put_nowait(event)
-
-
-def _with(finding: Finding, **changes: Any) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, **changes)
 
 
 async def drain(work: Coroutine[Any, Any, None], recorder: Recorder) -> AsyncIterator[Event]:
@@ -161,7 +154,3 @@ def _detail(obs: Observation) -> str:
 def everyone(play: Play) -> list[str]:
     """Patients and clinicians: `look` is done by every actor, since leaks show on lists."""
     return [a.id for a in play.ctx.world.actors.values() if a.role is not Role.ANONYMOUS]
-
-
-def now() -> float:
-    return time.time()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -290,8 +289,3 @@ def _world_from(base_url: str, population: Population, data: dict[str, Any]) -> 
         appointments=appointments,
         server_ids={str(k): int(v) for k, v in data["patients"].items()},
     )
-
-
-def media_resource(url: str) -> str:
-    """The media URL without its token, naming the resource in findings."""
-    return urlsplit(url).path
