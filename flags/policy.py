@@ -5,28 +5,25 @@ the field and suggests a fix."""
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import itertools
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     WithJsonSchema,
     field_validator,
 )
-from pydantic_core import ErrorDetails
 
-from harness.errors import ConfigError
+from harness.acceptance import AcceptedExposure
+from harness.modelfile import load_model
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "video-switch.yaml"
 SCHEMA_PATH = Path(__file__).parent / "policy.schema.json"
@@ -93,6 +90,23 @@ class Policy(_Strict):
     verdict_ttl: Duration
     rollout_stages: list[RolloutStage] = Field(min_length=1)
     allowed_targets: list[str] = Field(min_length=1, description="host patterns (fnmatch)")
+    profile: str = Field(
+        "clinic",
+        min_length=1,
+        description="the target profile the gate drives: a built-in name (clinic) or a path "
+        "to a profile YAML, relative to this policy file",
+    )
+    min_coverage: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="share of planned reads that must really be checked (a live session, no "
+        "5xx, no timeout); less makes the verdict `error`",
+    )
+    accepted_exposures: list[AcceptedExposure] = Field(
+        default_factory=list,
+        description="known exposures that do not fail the gate until they expire",
+    )
 
     @field_validator("required_suites")
     @classmethod
@@ -140,83 +154,7 @@ def target_allowed(patterns: list[str], url: str) -> bool:
 
 
 def load_policy(path: Path | str) -> Policy:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read policy {path}: {exc.strerror}",
-            "pass --policy with the path of a policy YAML file",
-        ) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise ConfigError(
-            f"policy {path} is not valid YAML{line}", "fix the syntax (indentation, colons, quotes)"
-        ) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"policy {path} must be a mapping of fields", f"see {SCHEMA_PATH.name} for the fields"
-        )
-    try:
-        return Policy.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_error(path, _most_useful(exc.errors())) from None
-
-
-def _most_useful(errors: list[ErrorDetails]) -> ErrorDetails:
-    # A misspelt key also shows up as the real key "missing"; the spelling is the actual mistake.
-    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-
-
-def _config_error(path: Path, error: ErrorDetails) -> ConfigError:
-    loc = error["loc"]
-    where = ".".join(str(part) for part in loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return ConfigError(
-            f"policy {path}: {_unknown_field(loc)}",
-            f"remove it or fix the spelling; see {SCHEMA_PATH.name}",
-        )
-    if error["type"] == "missing":
-        return ConfigError(
-            f"policy {path}: field '{where}' is required", f"add it; see {SCHEMA_PATH.name}"
-        )
-    message = error["msg"].removeprefix("Value error, ")
-    return ConfigError(
-        f"policy {path}: field '{where}': {message}",
-        f"see {SCHEMA_PATH.name} for the allowed values",
-    )
-
-
-def _unknown_field(loc: tuple[int | str, ...]) -> str:
-    name = str(loc[-1])
-    prefix = ".".join(str(part) for part in loc[:-1])
-    shown = f"{prefix}.{name}" if prefix else name
-    close = difflib.get_close_matches(name, _fields_at(loc[:-1]), n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown field '{shown}'{hint}"
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    model: type[BaseModel] = Policy
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        nested = _model_in(model.model_fields[part].annotation)
-        if nested is None:
-            return []
-        model = nested
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+    return load_model(Policy, path, "policy", SCHEMA_PATH.name)
 
 
 def canonical_json(data: object) -> bytes:
