@@ -43,7 +43,8 @@ def test_non_utf8_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_misspelt_field_inside_a_free_named_mapping_gets_a_suggestion(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown field 'items.b.wieght' \(did you mean 'weight'"):
+    hint = r"unknown field 'items.b.wieght' \(did you mean 'weight'"
+    with pytest.raises(ConfigError, match=hint):
         _load(tmp_path, "name: a\nitems: {b: {wieght: 3}}\n")
 
 
