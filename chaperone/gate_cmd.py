@@ -20,6 +20,7 @@ from harness.config import RunOptions
 from harness.engine import RunRequest
 from harness.errors import ExitCode, UsageError
 from harness.models import Verdict
+from harness.profile import LoadedProfile, load_profile
 from reports.console import ConsoleReporter
 
 PolicyOpt = Annotated[
@@ -86,9 +87,10 @@ def gate_command(
     if target is not None:
         check_target_allowed(rules, target)
     options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
+    loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
     out_dir = check_out(out)
-    with target_of(target, support_token, faults) as (url, token):
-        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options)
+    with target_of(target, support_token, faults, loaded) as (url, token):
+        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options, loaded)
     if verdict.verdict != Verdict.PASS.value:
         raise typer.Exit(int(ExitCode.ERROR if verdict.verdict == "error" else ExitCode.FAIL))
     if enable:
@@ -98,12 +100,19 @@ def gate_command(
 
 
 def run_gate(
-    rules: Policy, url: str, token: str, build: str, out_dir: Path, options: RunOptions
+    rules: Policy,
+    url: str,
+    token: str,
+    build: str,
+    out_dir: Path,
+    options: RunOptions,
+    profile: LoadedProfile | None = None,
 ) -> tuple[GateVerdict, Path]:
     """Run the suites through the console reporter, write the reports and the signed verdict."""
     check_target_allowed(rules, url)
     reporter = ConsoleReporter(secrets=[token])
-    request = RunRequest(url, options, out_dir, token, build=build)
+    loaded = profile or load_profile(rules.profile)
+    request = RunRequest(url, options, out_dir, token, profile=loaded, build=build)
     result, paths = execute(request, reporter)
     verdict = build_verdict(rules, result, build, url)
     verdict_path = write_gate_verdict(verdict, out_dir)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 
 from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, target_of
-from harness.adapters import make_adapter
+from harness.adapters import make_target
 from harness.aio import LoopThread
 from harness.errors import ExitCode
+from harness.profile import LoadedProfile, load_profile
 from harness.replay import pick_finding, replay
 from reports.json_report import load_report
 
@@ -32,7 +35,11 @@ def replay_command(
     target: TargetOpt = None,
     support_token: SupportOpt = None,
     faults: FaultsOpt = "",
-    adapter: Annotated[str, typer.Option(help="Target adapter.")] = "clinic",
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Target profile (default: the one the run used, from world.json)."),
+    ] = None,
+    adapter: Annotated[str, typer.Option(help="Target adapter.")] = "profile",
 ) -> None:
     """Re-run the minimal steps of one finding against a target.
 
@@ -50,9 +57,10 @@ def replay_command(
         f"replaying {chosen.key}: {chosen.kind} {chosen.owner} -> {chosen.observer} "
         f"({len(chosen.repro)} steps, suite {chosen.suite})"
     )
-    with target_of(target, support_token, faults) as (url, token):
+    loaded = _profile(report.parent, profile)
+    with target_of(target, support_token, faults, loaded) as (url, token):
         loop = LoopThread()
-        driver = make_adapter(adapter, url, token)
+        driver = make_target(loaded.profile, url, token, None, adapter, str(loaded.directory))
         try:
             outcome = replay(chosen, driver, loop, report.parent)
         finally:
@@ -67,3 +75,19 @@ def replay_command(
     console.print("[green]does not reproduce[/] against this target")
     if outcome.note:
         console.print(f"note: {outcome.note}")
+
+
+def _profile(run_dir: Path, explicit: str | None) -> LoadedProfile:
+    """The profile the run used (kept in world.json), unless one is named."""
+    if explicit is not None:
+        return load_profile(explicit)
+    world = run_dir / "world.json"
+    try:
+        document = json.loads(world.read_text(encoding="utf-8")).get("profile") or {}
+    except (OSError, ValueError):
+        document = {}
+    if not document:
+        return load_profile("clinic")
+    copy = run_dir / "profile.used.yaml"
+    copy.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return load_profile(copy)

@@ -4,6 +4,7 @@ report.html. With no --target it starts the reference clinic locally (the embedd
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from harness.errors import ConfigError, ExitCode, UsageError
 from harness.events import Interrupted, RunFinished
 from harness.local_clinic import local_clinic
 from harness.models import Verdict
+from harness.profile import LoadedProfile, load_profile
 from harness.suites import DEFAULT_SUITES, check_suite_names
 from reports.console import ConsoleReporter
 from reports.result import RunResult, exit_code
@@ -109,9 +111,23 @@ def slo_options(list_ms: float, media_ms: float, error_rate: float, rps: float) 
         raise ConfigError(f"SLO {error['loc'][0]}: {error['msg']}", "see --help") from None
 
 
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="Target profile: a built-in name (clinic) or a profile YAML describing your app "
+        "(see docs/targets.md). `chaperone profile check` shows what it will drive.",
+    ),
+]
+
+
+def profile_of(name_or_path: str) -> LoadedProfile:
+    return load_profile(name_or_path)
+
+
 @contextlib.contextmanager
 def target_of(
-    target: str | None, support_token: str | None, faults: str
+    target: str | None, support_token: str | None, faults: str, profile: LoadedProfile
 ) -> Iterator[tuple[str, str]]:
     """Yields (url, support token): the given target, or a freshly started local clinic."""
     if target is not None:
@@ -119,13 +135,23 @@ def target_of(
             raise UsageError(
                 "--faults only applies to the local clinic", "drop --target or --faults"
             )
-        if not support_token:
-            raise UsageError(
-                "no support token for the target's staging support API",
-                "pass --support-token or set CHAPERONE_SUPPORT_TOKEN",
-            )
-        yield check_target(target), support_token
+        token = support_token or ""
+        if profile.profile.needs_support():
+            env = profile.profile.support.token_env if profile.profile.support else ""
+            token = token or os.environ.get(env, "")
+            if not token:
+                raise UsageError(
+                    f"profile '{profile.profile.name}' uses a staging support API, but no "
+                    "support token was given",
+                    f"set {env} (or pass --support-token)",
+                )
+        yield check_target(target), token
         return
+    if profile.profile.name != "clinic":
+        raise UsageError(
+            f"no --target for profile '{profile.profile.name}'",
+            "pass --target with the URL of your staging deployment",
+        )
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
     with local_clinic(names) as clinic:
         yield clinic.url, clinic.support_token
@@ -167,9 +193,12 @@ def run_command(
         Path, typer.Option(help="Directory for report.json, junit.xml, report.html.")
     ] = Path("chaperone-out"),
     support_token: SupportOpt = None,
+    profile: ProfileOpt = "clinic",
     adapter: Annotated[
-        str, typer.Option(help="Target adapter (entry point group chaperone.adapters).")
-    ] = "clinic",
+        str,
+        typer.Option(help="Target adapter for what YAML cannot say (entry points "
+                     "chaperone.adapters); the default drives the profile."),
+    ] = "profile",
     faults: FaultsOpt = "",
     workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
@@ -212,8 +241,11 @@ def run_command(
     )
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
-    with target_of(target, support_token, faults) as (url, token):
-        request = RunRequest(url, options, out_dir, token, adapter=adapter, build=build)
+    loaded = profile_of(profile)
+    with target_of(target, support_token, faults, loaded) as (url, token):
+        request = RunRequest(
+            url, options, out_dir, token, profile=loaded, adapter=adapter, build=build
+        )
         result, paths = execute(request, reporter)
     reporter.summary(result, paths)
     code = exit_code(result)

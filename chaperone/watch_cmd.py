@@ -38,6 +38,7 @@ from flags.watch import (
 )
 from harness.errors import ExitCode, InfrastructureError, UsageError
 from harness.local_clinic import local_clinic
+from harness.profile import LoadedProfile, load_profile
 
 _EXIT = {"clean": ExitCode.PASS, "flag-off": ExitCode.PASS, "leak": ExitCode.FAIL}
 
@@ -106,6 +107,7 @@ def watch_command(
     2 error (target or backend unreachable, bad input).
     """
     rules = load_policy(policy)
+    loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
     name = flag or rules.flag
     if stages:
         _check_stages(rules, name, env)
@@ -128,10 +130,10 @@ def watch_command(
     )
     with (
         _open_backend(backend, state, None, unleash_url) as flags,
-        _target(target, support_token, faults, flags, plan) as (url, token),
+        _target(target, support_token, faults, flags, plan, loaded) as (url, token),
     ):
         check_target_allowed(rules, url)
-        outcome = _run(plan, flags, url, token, patients, seed, out_dir)
+        outcome = _run(plan, flags, url, token, patients, seed, out_dir, loaded)
     code = _EXIT.get(outcome, ExitCode.ERROR)  # anything unknown is an error, never a pass
     if code is not ExitCode.PASS:
         raise typer.Exit(int(code))
@@ -157,9 +159,10 @@ def _target(
     faults: str,
     flags: FlagBackend,
     plan: WatchPlan,
+    profile: LoadedProfile,
 ) -> Iterator[tuple[str, str]]:
     if target is not None:
-        with target_of(target, support_token, faults) as pair:
+        with target_of(target, support_token, faults, profile) as pair:
             yield pair
         return
     assert isinstance(flags, LocalBackend)  # checked by the caller
@@ -179,9 +182,10 @@ def _run(
     patients: int,
     seed: int,
     out: Path,
+    profile: LoadedProfile,
 ) -> str:
     console = Console()
-    probe = SwitchProbe(url, token, patients=patients, seed=seed)
+    probe = SwitchProbe(url, token, patients=patients, seed=seed, profile=profile)
     try:
         _preflight(probe)
         for event in watch(plan, probe, flags):

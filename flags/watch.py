@@ -30,7 +30,8 @@ from flags.backends.base import FlagBackend, FlagState
 from flags.policy import RolloutStage
 from harness.errors import ChaperoneError, InfrastructureError, UsageError
 from harness.facade import Chaperone
-from harness.models import Exposure, Finding, Observation, Severity
+from harness.models import Exposure, Finding, Severity
+from harness.profile import LoadedProfile
 from reports.exposures import build_exposures
 from reports.files import write_atomic
 from reports.redact import Redactor
@@ -39,7 +40,6 @@ WATCH_ACTOR = "chaperone-watch"
 # Actions that mean "the flag was turned on", in Chaperone's audit log and in the backends'
 # own event stores (LocalBackend's "enable", Unleash's event type).
 _ENABLE_ACTIONS = frozenset({"enable", "feature-environment-enabled"})
-_FLAG_OFF_FOR_USER = 403
 
 Outcome = Literal["clean", "leak", "error", "flag-off"]
 
@@ -391,52 +391,52 @@ def _limit_reached(
 
 @dataclass
 class SwitchProbe:
-    """Each round: a fresh small world; every patient joins, switches to video and ends;
-    then every actor (patients and clinicians) looks at everything it can reach."""
+    """Each round: a fresh small world; every owner runs the profile's feature flows (join,
+    switch to video, end, in the clinic); then every user looks at everything it can reach."""
 
     target: str
     support_token: str
     patients: int = 3
     clinicians: int = 1
     seed: int = 0
-    adapter: str = "clinic"
+    profile: LoadedProfile | str = "clinic"
+    adapter: str = "profile"
     _client: Chaperone | None = field(default=None, init=False, repr=False)
 
     def check(self) -> None:
         """Connect once before the watch starts: a wrong --target or token is a usage
         problem to report, not a reason to pull the flag."""
-        self._connect()
+        client = self._connect()
+        if client.adapter.profile.feature is None:
+            raise UsageError(
+                f"profile '{client.adapter.profile.name}' has no `feature:` section",
+                "add feature: {flows: [...], gated: FLOW} so watch knows what to exercise",
+            )
 
     def __call__(self, round_no: int) -> ProbeResult:
         client = self._connect()
+        feature = client.adapter.profile.feature
+        assert feature is not None  # check() refused a profile without one
         # A new seed each round gives new usernames, so a partial rollout's hash buckets are
         # sampled afresh instead of testing the same few patients forever.
         client.seed(seed=self.seed + round_no, patients=self.patients, clinicians=self.clinicians)
         findings: list[Finding] = []
-        for patient in client.patients:
-            findings += self._judge(client, client.act(patient, "join"))
-        switches = [client.act(p, "switch", "video") for p in client.patients]
-        for obs in switches:
-            findings += self._judge(client, obs)
-        for patient in client.patients:
-            findings += self._judge(client, client.act(patient, "end"))
-        for actor in client.patients + client.clinicians:
+        switched = refused = 0
+        for flow in feature.flows:
+            for owner in client.owners:
+                result = client.act(owner, flow)
+                findings += client.judge_all(list(result.observations))
+                if flow == feature.gated:
+                    switched += int(result.ok)
+                    refused += int(result.status in feature.refused)
+        for actor in client.owners + client.observers:
             findings += client.look(actor)
-        return ProbeResult(
-            tuple(findings),
-            switched=sum(1 for o in switches if o.status == 200),
-            refused=sum(1 for o in switches if o.status == _FLAG_OFF_FOR_USER),
-        )
+        return ProbeResult(tuple(findings), switched=switched, refused=refused)
 
     def _connect(self) -> Chaperone:
         if self._client is None:
-            self._client = Chaperone(self.target, self.support_token, self.adapter)
+            self._client = Chaperone(self.target, self.support_token, self.profile, self.adapter)
         return self._client
-
-    @staticmethod
-    def _judge(client: Chaperone, obs: Observation) -> list[Finding]:
-        assert client.judge is not None  # seed() sets it
-        return list(client.judge(obs))
 
     def close(self) -> None:
         if self._client is not None:

@@ -43,3 +43,9 @@ class RunOptions(BaseModel):
     # Stateful suite (Hypothesis)
     stateful_examples: int = Field(30, ge=1)
     timeout_seconds: float = Field(900.0, gt=0, description="a suite running longer is an error")
+    min_coverage: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="share of reads that must really be checked; less makes the run an error",
+    )

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from harness.adapters import DEFAULT_ADAPTER, TargetAdapter, make_adapter
+from harness.adapters import DEFAULT_ADAPTER, Target, make_target
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.errors import ChaperoneError
 from harness.events import (
+    CoverageReported,
     EngineError,
     Event,
     FindingRaised,
@@ -32,7 +33,8 @@ from harness.events import (
 )
 from harness.models import Verdict
 from harness.oracles import Judge
-from harness.population import make_population
+from harness.population import Counts, make_population
+from harness.profile import LoadedProfile, load_profile
 from harness.suites import RunContext, load_suite
 from harness.world import World
 
@@ -45,7 +47,8 @@ class RunRequest:
     target: str
     options: RunOptions
     out_dir: Path
-    support_token: str
+    support_token: str = ""
+    profile: LoadedProfile = field(default_factory=lambda: load_profile("clinic"))
     adapter: str = DEFAULT_ADAPTER
     build: str = ""
     transport: httpx.AsyncBaseTransport | None = None  # in-process target, for tests
@@ -65,10 +68,15 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
     )
     verdicts: list[Verdict] = []
     loop = LoopThread()
-    adapter: TargetAdapter | None = None
+    adapter: Target | None = None
     try:
-        adapter = make_adapter(
-            request.adapter, request.target, request.support_token, request.transport
+        adapter = make_target(
+            request.profile.profile,
+            request.target,
+            request.support_token,
+            request.transport,
+            request.adapter,
+            str(request.profile.directory),
         )
         ctx = _context(request, adapter, loop)
         for name in options.suites:
@@ -98,14 +106,14 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
     )
 
 
-def _close(loop: LoopThread, adapter: TargetAdapter) -> None:
+def _close(loop: LoopThread, adapter: Target) -> None:
     try:
         loop.run(adapter.aclose(), timeout=10)
     except Exception:  # closing must not mask the run's own outcome
         return
 
 
-def _context(request: RunRequest, adapter: TargetAdapter, loop: LoopThread) -> RunContext:
+def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunContext:
     options = request.options
     request.out_dir.mkdir(parents=True, exist_ok=True)
     loop.run(adapter.check(), timeout=60)
@@ -125,11 +133,11 @@ def _context(request: RunRequest, adapter: TargetAdapter, loop: LoopThread) -> R
     return ctx
 
 
-def _seed(loop: LoopThread, adapter: TargetAdapter, options: RunOptions) -> World:
-    population = make_population(
-        options.seed, options.patients, options.clinicians, options.appointments_per_patient
-    )
-    return loop.run(adapter.seed(population), timeout=120)
+def _seed(loop: LoopThread, adapter: Target, options: RunOptions) -> World:
+    counts = Counts(options.patients, options.clinicians, options.appointments_per_patient)
+    population = make_population(adapter.profile, options.seed, counts)
+    world: World = loop.run(adapter.seed(population), timeout=300)
+    return world
 
 
 def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
@@ -177,6 +185,8 @@ def _run_suite(
     timer = threading.Timer(ctx.options.timeout_seconds, ctx.cancel.set)
     timer.daemon = True
     timer.start()
+    ctx.adapter.coverage.suite = label
+    retries = ctx.adapter.retries
     try:
         suite = load_suite(name)
         for raw in suite(ctx):
@@ -186,6 +196,7 @@ def _run_suite(
             yield event
     except ChaperoneError as exc:
         yield EngineError(suite=label, message=exc.one_line(), time=time.time())
+        yield _coverage(ctx, label, retries)
         yield _errored(label, started, exc.one_line())
         return Verdict.ERROR
     except KeyboardInterrupt:
@@ -196,6 +207,7 @@ def _run_suite(
                 "raise the timeout or shrink the run"
             )
             yield EngineError(suite=label, message=message, time=time.time())
+            yield _coverage(ctx, label, retries)
             yield _errored(label, started, message)
             return Verdict.ERROR
         ctx.cancel.set()
@@ -204,15 +216,26 @@ def _run_suite(
     except Exception as exc:  # a bug in a suite still fails closed, with the reason kept
         message = f"internal error in suite '{label}': {type(exc).__name__}: {exc}"
         yield EngineError(suite=label, message=message, time=time.time())
+        yield _coverage(ctx, label, retries)
         yield _errored(label, started, message)
         return Verdict.ERROR
     finally:
         timer.cancel()
+    yield _coverage(ctx, label, retries)
     if verdict is None:
         message = f"suite '{label}' ended without a verdict"
         yield EngineError(suite=label, message=message, time=time.time())
         return Verdict.ERROR
     return verdict
+
+
+def _coverage(ctx: RunContext, label: str, retries_before: int) -> CoverageReported:
+    return CoverageReported(
+        suite=label,
+        rows=tuple(ctx.adapter.coverage.rows(label)),
+        retries=ctx.adapter.retries - retries_before,
+        unfilled=tuple(ctx.adapter.unfilled_routes()),
+    )
 
 
 def _errored(name: str, started: float, message: str) -> SuiteFinished:

@@ -5,7 +5,8 @@
     │   └── ConfigError            an invalid config / policy / report file (exit 2)
     ├── InfrastructureError        something we needed was not there: target, Unleash,
     │   │                          Chromium, Locust, PostgreSQL (exit 2)
-    │   └── TargetUnreachable      the system under test did not answer
+    │   ├── TargetUnreachable      the system under test did not answer
+    │   └── NoEffect               the scenario had no effect: nothing proven (exit 2)
     ├── GateRefused                a flag action was refused (unsafe enablement) (exit 1)
     └── InternalError              a bug in Chaperone itself (exit 2, with a traceback)
 
@@ -57,6 +58,11 @@ class InfrastructureError(ChaperoneError):
 
 class TargetUnreachable(InfrastructureError):
     """The deployment under test did not answer."""
+
+
+class NoEffect(InfrastructureError):
+    """A positive control failed: the scenario ran, but the target showed no sign of it (an
+    owner never saw their own data). A target that does nothing must never pass."""
 
 
 class GateRefused(ChaperoneError):

@@ -7,6 +7,7 @@ A run is a stream:
         StepFinished*  (progress; one per driven action)
         FindingRaised* (as soon as an oracle fires)
         CaseFinished*  (one per scenario / check, becomes a JUnit test case)
+      CoverageReported (what the suite really checked)
       SuiteFinished
     RunFinished        (always last, also after an error or Ctrl-C)
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.coverage import CoverageRow
 from harness.models import Finding, Verdict
 
 
@@ -62,6 +64,19 @@ class CaseFinished:
     seconds: float
     message: str = ""
     finding_keys: tuple[str, ...] = ()
+    # Why the case did not apply ("the profile has no flow switch_to_video"); such a case
+    # is reported as not applicable, never as passed.
+    skipped: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReported:
+    """What one suite really checked: every read, as whom, about whose data."""
+
+    suite: str
+    rows: tuple[CoverageRow, ...]
+    retries: int = 0  # transient faults the driver survived
+    unfilled: tuple[str, ...] = ()  # discovered routes whose parameters had no value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,7 @@ Event = (
     | StepFinished
     | FindingRaised
     | CaseFinished
+    | CoverageReported
     | SuiteFinished
     | EngineError
     | Interrupted

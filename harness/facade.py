@@ -1,45 +1,68 @@
 """A synchronous facade over one seeded world, for QA engineers' own pytest scenarios.
 
 def test_my_flow(chaperone):
-    p0, p1 = chaperone.patients[:2]
+    p0, p1 = chaperone.owners[:2]
     chaperone.act(p0, "join"); chaperone.act(p1, "join")
-    chaperone.act(p0, "switch", "video")
+    chaperone.act(p0, "switch_to_video")
     assert chaperone.look(p1) == []        # findings: nobody sees what they may not
+
+Flow names are the target profile's (`chaperone.flows` lists them).
 """
 
 from __future__ import annotations
 
-from harness.adapters import DEFAULT_ADAPTER, Session, TargetAdapter, make_adapter
+from harness.adapters import DEFAULT_ADAPTER, FlowResult, Session, Target, make_target
 from harness.aio import LoopThread
 from harness.models import Finding, Observation
 from harness.oracles import Judge
-from harness.population import make_population
+from harness.population import Counts, make_population
+from harness.profile import LoadedProfile, load_profile
 from harness.world import World
 
 
 class Chaperone:
-    def __init__(self, target: str, support_token: str, adapter: str = DEFAULT_ADAPTER) -> None:
+    def __init__(
+        self,
+        target: str,
+        support_token: str = "",
+        profile: LoadedProfile | str = "clinic",
+        adapter: str = DEFAULT_ADAPTER,
+    ) -> None:
+        loaded = load_profile(profile) if isinstance(profile, str) else profile
         self.loop = LoopThread()
-        self.adapter: TargetAdapter = make_adapter(adapter, target, support_token)
+        self.adapter: Target = make_target(
+            loaded.profile, target, support_token, None, adapter, str(loaded.directory)
+        )
         self.loop.run(self.adapter.check(), timeout=60)
         self._sessions: dict[str, Session] = {}
         self.world: World | None = None
         self.judge: Judge | None = None
 
     def seed(self, seed: int = 0, patients: int = 3, clinicians: int = 1) -> World:
-        population = make_population(seed, patients, clinicians, 2)
-        self.world = self.loop.run(self.adapter.seed(population), timeout=120)
+        population = make_population(self.adapter.profile, seed, Counts(patients, clinicians, 2))
+        self.world = self.loop.run(self.adapter.seed(population), timeout=300)
         self.judge = Judge.from_world(self.world, listing=self.adapter.listing)
         self._sessions.clear()
         return self.world
 
     @property
-    def patients(self) -> list[str]:
-        return [a.id for a in self._world.patients]
+    def owners(self) -> list[str]:
+        """Users who own resources (patients, in the clinic): who drives flows."""
+        owning = {r.owner for r in self._world.resources}
+        return [a.id for a in self._world.actors.values() if a.id in owning]
 
     @property
-    def clinicians(self) -> list[str]:
-        return [a.id for a in self._world.clinicians]
+    def observers(self) -> list[str]:
+        """Everyone else (clinicians, in the clinic)."""
+        owners = set(self.owners)
+        return [a.id for a in self._world.actors.values() if a.id not in owners]
+
+    patients = owners
+    clinicians = observers
+
+    @property
+    def flows(self) -> list[str]:
+        return sorted(self.adapter.profile.flows)
 
     @property
     def _world(self) -> World:
@@ -53,19 +76,24 @@ class Chaperone:
             self._sessions[actor] = self.loop.run(login, timeout=30)
         return self._sessions[actor]
 
-    def act(self, patient: str, action: str, arg: str = "", appointment: int = 0) -> Observation:
-        """Drive the patient's call: join, leave, switch (arg video/audio) or end."""
-        consultation = self._world.appointments_of(patient)[appointment].consultation_id
-        call = self.adapter.act(
-            self.session(patient), f"pytest/{patient}/{action}", action, consultation, arg
-        )
-        return self.loop.run(call, timeout=30)
+    def act(self, actor: str, flow: str, resource: int = 0) -> FlowResult:
+        """Run the profile's `flow` as `actor` on their `resource`-th resource of its kind."""
+        spec = self.adapter.profile.flows[flow]
+        target = None
+        if spec.resource is not None:
+            target = self._world.resources_of(actor, spec.resource)[resource]
+        call = self.adapter.flow(self.session(actor), flow, target, f"pytest/{actor}/{flow}")
+        result: FlowResult = self.loop.run(call, timeout=30)
+        return result
+
+    def judge_all(self, observations: list[Observation]) -> list[Finding]:
+        assert self.judge is not None, "call seed() first"
+        return [f for obs in observations for f in self.judge(obs)]
 
     def look(self, actor: str) -> list[Finding]:
         """Everything the actor can reach, judged by every oracle."""
-        assert self.judge is not None
-        surfaces = self.adapter.surfaces(self.session(actor), f"pytest/{actor}/look")
-        return [f for obs in self.loop.run(surfaces, timeout=60) for f in self.judge(obs)]
+        surfaces = self.adapter.look(self.session(actor), f"pytest/{actor}/look")
+        return self.judge_all(self.loop.run(surfaces, timeout=120))
 
     def close(self) -> None:
         self.loop.run(self.adapter.aclose(), timeout=10)

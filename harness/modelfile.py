@@ -33,6 +33,14 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and key_node.value.lower() not in ("true", "false"):
+            # YAML 1.1 reads on/off/yes/no as booleans, so `on: x` silently loses its key.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key '{key_node.value}' reads as a boolean in YAML; write it quoted",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-
-class Role(enum.StrEnum):
-    PATIENT = "patient"
-    CLINICIAN = "clinician"
-    ANONYMOUS = "anonymous"
+from typing import Any
 
 
 class CanaryKind(enum.StrEnum):
+    """Data kinds the population generator knows how to shape. A profile may name any other
+    kind (a canary's kind is a plain string); these are only the common ones."""
+
     NAME = "name"
     NOTE = "note"
     NHS_NUMBER = "nhs_number"
     REASON = "reason"
+    EMAIL = "email"
+    PASSWORD = "password"
+    PHONE = "phone"
     MEDIA = "media"
 
 
@@ -35,6 +37,11 @@ class SurfaceKind(enum.StrEnum):
     REDIRECT = "redirect"
     MEDIA = "media"
     DOM = "dom"  # what a browser rendered (text and attributes)
+    WS = "ws"  # a message pushed over a WebSocket / SSE
+    MAIL = "mail"  # an e-mail the target sent
+    SMS = "sms"  # a text message the target sent
+    PDF = "pdf"  # text extracted from a downloaded PDF
+    CSV = "csv"  # a downloaded CSV export
     OTHER = "other"
 
 
@@ -65,35 +72,41 @@ class Verdict(enum.StrEnum):
 
 
 ANONYMOUS_ID = "anonymous"
+ANONYMOUS_ROLE = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A synthetic user. `id` is the username the harness seeded it under."""
+    """A synthetic user. `id` is the harness's name for it; `role` is the profile's role name;
+    `vars` holds its generated fields and what creating it captured (a server id ...)."""
 
     id: str
-    role: Role
+    role: str
     display_name: str = ""
-    password: str = ""
-    # Patients a clinician is assigned to (their data is visible to that clinician).
-    assigned: frozenset[str] = frozenset()
+    vars: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_anonymous(self) -> bool:
-        return self.role is Role.ANONYMOUS
+        return self.role == ANONYMOUS_ROLE
+
+    @property
+    def password(self) -> str:
+        return str(self.vars.get("password", ""))
 
 
-ANONYMOUS = Actor(id=ANONYMOUS_ID, role=Role.ANONYMOUS)
+ANONYMOUS = Actor(id=ANONYMOUS_ID, role=ANONYMOUS_ROLE)
 
 
 @dataclass(frozen=True, slots=True)
 class Canary:
-    """A unique value planted in one patient's data. Seeing it proves that datum arrived."""
+    """A unique value planted in one user's data. Seeing it proves that datum arrived."""
 
     value: str
-    owner: str  # the patient actor id that owns it
-    kind: CanaryKind
-    label: str = ""  # human description: "appointment reason", "recording media" ...
+    owner: str  # the actor id that owns it
+    kind: str  # the data kind: name, note, password ... (CanaryKind holds the common ones)
+    label: str = ""  # human description: "display name", "appointment reason" ...
+    resource: str = ""  # the resource it belongs to ("appointment:p0-ab12:3"), "" for the user
+    shown: bool = True  # the app shows it back to its owner (a positive control expects that)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,21 @@ class Observation:
     # For a 206 Range response: (first byte, last byte) of the full resource, inclusive.
     byte_range: tuple[int, int] | None = None
     surface_hint: SurfaceKind | None = None  # set by drivers that know (browser DOM)
+    # The read this was, when the access suite may repeat it as someone else ("" otherwise).
+    read: str = ""
+    sent_body: bytes = b""  # the request body, for repeating a read that is a POST
+    sent_content_type: str = ""
+    # Whose data this read was about, when the read was of someone else's entity.
+    about: str = ""
+
+    @property
+    def sent_at(self) -> float:
+        return self.time - self.elapsed
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """When the server could have produced it: from sending the request to the reply."""
+        return (self.time - self.elapsed, self.time)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -137,8 +165,8 @@ class Step:
     """One action of a reproduction: enough to replay it against a fresh target."""
 
     actor: str
-    action: str  # join, leave, switch, end, recordings, appointments, profile, recording, media
-    arg: str = ""  # e.g. the mode for switch, the patient whose recording for recording/media
+    action: str  # a flow name, look, request (an original read), replay (the repeat)
+    arg: str = ""  # the resource index for a flow; the method and URL for request/replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +182,7 @@ class Finding:
     step: str
     time: float
     owner: str | None = None  # whose data it was, for exposures
-    canary_kind: CanaryKind | None = None
+    canary_kind: str | None = None
     evidence: str = ""  # redacted context, never the raw patient-like value
     suite: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=())

@@ -1,17 +1,27 @@
-"""Synthetic patients, clinicians and appointments, with a canary in every patient datum.
+"""The synthetic population a profile describes: users of every role, their resources and
+relations, with a canary in every private datum and none in a public one.
 
 Everything is drawn from one `random.Random(seed)`, so a run is reproducible from `--seed`.
-Names look like names ("Ada Zq4k2m9x1p Lovelace") because targets validate and render them like
-real data; the canary inside is what the oracle looks for.
+Values look like the data they stand for ("Ada Zq4k... Lovelace", "zq4k...@example.test")
+because targets validate and render them like real data; the canary inside is what the oracle
+looks for. Public fields (usernames, titles the app lists for everyone) get unique values with
+no canary, so they can never cause a false positive.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from harness.canaries import OwnershipModel, make_canary
-from harness.models import Canary, CanaryKind
+from harness.canaries import Grant, OwnershipModel, Visibility, make_canary
+from harness.errors import ConfigError
+from harness.models import Canary
+from harness.profile.model import Count, FieldSpec, TargetProfile
+from harness.profile.template import render
+
+__all__ = ["Counts", "Planned", "PlannedUser", "Population", "make_population"]
 
 _FIRST = ("Ada", "Ben", "Cara", "Dev", "Esme", "Femi", "Gita", "Hal", "Ines", "Jon", "Kemi", "Luca")
 _LAST = ("Lovelace", "Okafor", "Patel", "Nowak", "Byrne", "Singh", "Moreau", "Haddad", "Quinn")
@@ -19,37 +29,187 @@ _CONDITIONS = ("rash", "cough", "back pain", "migraine", "asthma review", "blood
 
 
 @dataclass(frozen=True, slots=True)
-class PatientSpec:
-    username: str
-    password: str
-    display_name: str
-    nhs_number: str
-    notes: str
+class Counts:
+    """The sizes the CLI controls; a profile's `count: patients` reads `patients` from here."""
+
+    patients: int = 6
+    clinicians: int = 2
+    appointments: int = 6
+
+    def of(self, count: Count) -> int:
+        return count if isinstance(count, int) else int(getattr(self, count))
 
 
 @dataclass(frozen=True, slots=True)
-class ClinicianSpec:
-    username: str
-    password: str
-    display_name: str
-    patients: tuple[str, ...]
+class PlannedUser:
+    id: str
+    role: str
+    index: int
+    fields: Mapping[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def display_name(self) -> str:
+        for name in ("display_name", "name", "full_name", "username"):
+            if name in self.fields:
+                return str(self.fields[name])
+        return self.id
 
 
 @dataclass(frozen=True, slots=True)
-class AppointmentSpec:
-    patient: str
-    clinician: str
-    reason: str
-    starts_at: str
+class Planned:
+    """A resource to create: owner's n-th of `kind`, with its generated fields."""
+
+    kind: str
+    owner: str
+    index: int
+    fields: Mapping[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.owner}:{self.index}"
 
 
 @dataclass(frozen=True, slots=True)
 class Population:
     seed: int
-    patients: tuple[PatientSpec, ...]
-    clinicians: tuple[ClinicianSpec, ...]
-    appointments: tuple[AppointmentSpec, ...]
+    tag: str
+    users: tuple[PlannedUser, ...]
+    resources: tuple[Planned, ...]
+    relations: tuple[tuple[str, str, str], ...]  # (relation, observer, owner)
     ownership: OwnershipModel
+
+    def of_role(self, role: str) -> tuple[PlannedUser, ...]:
+        return tuple(u for u in self.users if u.role == role)
+
+
+def make_population(profile: TargetProfile, seed: int, counts: Counts | None = None) -> Population:
+    counts = counts or Counts()
+    rng = random.Random(seed)
+    tag = f"{rng.randrange(16**6):06x}"
+    planter = _Planter(rng)
+    users: list[PlannedUser] = []
+    for role, spec in profile.roles.items():
+        prefix = spec.id_prefix or role
+        for i in range(counts.of(spec.count)):
+            uid = f"{prefix}{i}-{tag}"
+            scope = {"run": {"tag": tag, "seed": seed}, "index": i, "id": uid}
+            values = planter.fields(spec.fields, uid, "", scope, role)
+            users.append(PlannedUser(uid, role, i, values))
+    relations = _relate(profile, users)
+    resources: list[Planned] = []
+    for kind, rspec in profile.resources.items():
+        for owner in (u for u in users if u.role == rspec.owner):
+            for k in range(counts.of(rspec.count)):
+                key = f"{kind}:{owner.id}:{k}"
+                scope = {"run": {"tag": tag, "seed": seed}, "index": k, "id": f"{owner.id}-{k}"}
+                values = planter.fields(rspec.fields, owner.id, key, scope, kind)
+                resources.append(Planned(kind, owner.id, k, values))
+    see_all = [u.id for u in users if u.role in profile.see_all]
+    grants = [Grant(observer, owner, relation) for relation, observer, owner in relations]
+    return Population(
+        seed=seed,
+        tag=tag,
+        users=tuple(users),
+        resources=tuple(resources),
+        relations=tuple(relations),
+        ownership=OwnershipModel(tuple(planter.canaries), Visibility(grants, see_all)),
+    )
+
+
+def _relate(profile: TargetProfile, users: list[PlannedUser]) -> list[tuple[str, str, str]]:
+    pairs: list[tuple[str, str, str]] = []
+    for name, relation in profile.relations.items():
+        observers = [u.id for u in users if u.role == relation.observer]
+        owners = [u.id for u in users if u.role == relation.owner]
+        if not observers:
+            continue
+        for i, owner in enumerate(owners):
+            chosen = observers if relation.assign == "all" else [observers[i % len(observers)]]
+            pairs += [(name, observer, owner) for observer in chosen if observer != owner]
+    return pairs
+
+
+class _Planter:
+    """Generates field values, planting a distinct canary in each private one."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.canaries: list[Canary] = []
+        self._taken: set[str] = set()
+
+    def fields(
+        self,
+        specs: Mapping[str, FieldSpec],
+        owner: str,
+        resource: str,
+        scope: Mapping[str, Any],
+        label_prefix: str,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, spec in specs.items():
+            if spec.value is not None:
+                values[name] = render(spec.value, {**scope, **values})
+            elif spec.public:
+                values[name] = _public(spec.kind, name, scope)
+            else:
+                value, token = self._unique(spec.kind)
+                values[name] = value
+                label = f"{label_prefix} {name.replace('_', ' ')}"
+                canary = Canary(token, owner, spec.kind, label, resource, spec.expect_seen)
+                self.canaries.append(canary)
+        return values
+
+    def _unique(self, kind: str) -> tuple[str, str]:
+        """A value whose token no other canary of the world has: two owners of one token
+        would make every sighting of it a false leak."""
+        for _ in range(1000):
+            value, token = _private(self.rng, kind, make_canary(self.rng))
+            if token not in self._taken:
+                self._taken.add(token)
+                return value, token
+        raise ConfigError(f"ran out of distinct {kind} values", "use fewer users or another kind")
+
+
+def _public(kind: str, name: str, scope: Mapping[str, Any]) -> str:
+    """Unique, canary-free values for data that is public by design."""
+    uid = str(scope["id"])
+    if kind == "email":
+        return f"{uid}@example.test"
+    if kind in ("datetime", "date"):
+        index = int(scope["index"])
+        day = f"2026-12-{1 + index % 28:02d}"
+        return day if kind == "date" else f"{day}T{9 + index % 8:02d}:00:00"
+    if kind == "username":
+        return uid
+    return f"{name}-{uid}"
+
+
+def _private(rng: random.Random, kind: str, canary: str) -> tuple[str, str]:
+    """(the value to plant, the canary token inside it). Most kinds wrap a `zq...` token; an
+    NHS-like number or a phone number is its own token."""
+    if kind == "name":
+        return f"{rng.choice(_FIRST)} {canary.capitalize()} {rng.choice(_LAST)}", canary
+    if kind == "email":
+        return f"{canary}@example.test", canary
+    if kind == "note":
+        return f"Allergic to penicillin & <latex>; ref {canary}", canary
+    if kind == "password":
+        return f"Pw-{canary}", canary
+    if kind == "reason":
+        return f"Follow-up: {rng.choice(_CONDITIONS)} ({canary})", canary
+    if kind == "nhs_number":
+        number = _nhs_like(rng)
+        return number, number
+    if kind == "phone":
+        number = f"+447700900{rng.randrange(1000):03d}"
+        return number, number
+    if kind == "username":
+        return f"u{canary}", canary
+    if kind in ("datetime", "date"):
+        raise ConfigError(
+            f"a {kind} field cannot carry a canary", "mark it `public: true` or use kind text"
+        )
+    return f"{kind.replace('_', ' ')} {canary}", canary
 
 
 def _nhs_like(rng: random.Random) -> str:
@@ -58,62 +218,3 @@ def _nhs_like(rng: random.Random) -> str:
     # and its fixed "99" start keeps the matcher's prefix filter on (see harness.matcher).
     digits = "".join(rng.choice("0123456789") for _ in range(7))
     return f"999 {digits[:3]} {digits[3:]}"
-
-
-def make_population(
-    seed: int, patients: int, clinicians: int, appointments_per_patient: int = 2
-) -> Population:
-    rng = random.Random(seed)
-    tag = f"{rng.randrange(16**6):06x}"
-    canaries: list[Canary] = []
-    patient_specs: list[PatientSpec] = []
-    for i in range(patients):
-        username = f"p{i}-{tag}"
-        name_canary, note_canary = make_canary(rng), make_canary(rng)
-        name = f"{rng.choice(_FIRST)} {name_canary.capitalize()} {rng.choice(_LAST)}"
-        nhs = _nhs_like(rng)
-        notes = f"Allergic to penicillin & <latex>; ref {note_canary}"
-        patient_specs.append(PatientSpec(username, f"pw-{make_canary(rng)}", name, nhs, notes))
-        canaries += [
-            Canary(name_canary, username, CanaryKind.NAME, "patient name"),
-            Canary(note_canary, username, CanaryKind.NOTE, "clinical notes"),
-            Canary(nhs, username, CanaryKind.NHS_NUMBER, "NHS number"),
-        ]
-    assigned: dict[str, list[str]] = {f"c{j}-{tag}": [] for j in range(clinicians)}
-    clinician_names = list(assigned)
-    for i, patient in enumerate(patient_specs):
-        assigned[clinician_names[i % clinicians]].append(patient.username)
-    clinician_specs = tuple(
-        ClinicianSpec(c, f"pw-{make_canary(rng)}", f"Dr {rng.choice(_LAST)} {j}", tuple(ps))
-        for j, (c, ps) in enumerate(assigned.items())
-    )
-    appointment_specs: list[AppointmentSpec] = []
-    for i, patient in enumerate(patient_specs):
-        for k in range(appointments_per_patient):
-            reason_canary = make_canary(rng)
-            reason = f"Follow-up: {rng.choice(_CONDITIONS)} ({reason_canary})"
-            appointment_specs.append(
-                AppointmentSpec(
-                    patient.username,
-                    clinician_names[i % clinicians],
-                    reason,
-                    f"2026-12-{1 + (i + k) % 28:02d}T{9 + k % 8:02d}:00:00",
-                )
-            )
-            canaries.append(
-                Canary(reason_canary, patient.username, CanaryKind.REASON, "appointment reason")
-            )
-    visibility = {
-        p: [c.username for c in clinician_specs if p in c.patients] for p in assigned_all(assigned)
-    }
-    return Population(
-        seed=seed,
-        patients=tuple(patient_specs),
-        clinicians=clinician_specs,
-        appointments=tuple(appointment_specs),
-        ownership=OwnershipModel.build(canaries, visibility),
-    )
-
-
-def assigned_all(assigned: dict[str, list[str]]) -> list[str]:
-    return [p for ps in assigned.values() for p in ps]

@@ -1,13 +1,15 @@
 """Replays one finding's reproduction against a target and says whether it still reproduces.
 
 The run directory holds what is needed to rebuild the same synthetic population: `world.json`
-(seed) and `options.json` (how many patients, clinicians, appointments). The steps are run in
-order, one at a time; `look` steps have the observer read everything they can reach. Access
-matrix findings (`request` / `replay` steps) are rebuilt generically: the owner's call is
-driven and recorded, the owner reads their recordings, and the observer repeats those reads.
+(the seed, and the target profile the run used) and `options.json` (how many users). The steps
+are run in order, one at a time; `look` steps have the observer read everything they can reach.
+Access-matrix findings (`request` / `replay` steps) are rebuilt generically: the owner's first
+applicable scenario is driven, the owner looks, and the observer repeats the owner's reads.
 
-Findings that needed concurrency (the original ran phases at once) may not reproduce
-sequentially; the outcome says so rather than pretending.
+A finding reproduces only if the replay raises one with its exact identity: the same kind,
+observer, owner and surface (which names the route). A different leak between the same two
+users is not the same bug. Findings that needed concurrency may not reproduce sequentially; the
+outcome says so rather than pretending.
 """
 
 from __future__ import annotations
@@ -15,28 +17,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters import Session, TargetAdapter
+from harness.adapters import Session, Target
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.errors import ConfigError, UsageError
 from harness.models import Finding, Observation, Step
 from harness.oracles import Judge
-from harness.population import make_population
+from harness.population import Counts, make_population
 from harness.world import World
 
-STATEFUL_POPULATION = (2, 1, 1)  # patients, clinicians, appointments: scenarios.stateful's
+STATEFUL_COUNTS = Counts(patients=2, clinicians=1, appointments=1)  # scenarios.stateful's
+_SKIP = ("look", "request", "replay", "pause")
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayOutcome:
     reproduced: bool
     steps: int
-    findings: tuple[Finding, ...]  # what the replay saw that matches the original
+    findings: tuple[Finding, ...]  # what the replay saw that matches the original exactly
     note: str = ""
 
 
-def population_for(finding: Finding, run_dir: Path) -> tuple[int, int, int, int]:
-    """(seed, patients, clinicians, appointments per patient) the finding was seen with."""
+def population_for(finding: Finding, run_dir: Path) -> tuple[int, Counts]:
+    """(seed, counts) the finding was seen with."""
     try:
         options = RunOptions.model_validate_json((run_dir / "options.json").read_text())
     except (OSError, ValueError) as exc:
@@ -48,9 +51,9 @@ def population_for(finding: Finding, run_dir: Path) -> tuple[int, int, int, int]
     if "@seed=" in finding.suite:
         seed = int(finding.suite.split("@seed=", 1)[1])
     if finding.suite == "stateful":
-        patients, clinicians, appointments = STATEFUL_POPULATION
-        return seed, patients, clinicians, appointments
-    return seed, options.patients, options.clinicians, options.appointments_per_patient
+        return seed, STATEFUL_COUNTS
+    counts = Counts(options.patients, options.clinicians, options.appointments_per_patient)
+    return seed, counts
 
 
 def pick_finding(findings: list[Finding], key: str) -> Finding:
@@ -68,7 +71,7 @@ def pick_finding(findings: list[Finding], key: str) -> Finding:
 
 
 class Replayer:
-    def __init__(self, adapter: TargetAdapter, loop: LoopThread, world: World) -> None:
+    def __init__(self, adapter: Target, loop: LoopThread, world: World) -> None:
         self.adapter = adapter
         self.loop = loop
         self.world = world
@@ -91,71 +94,75 @@ class Replayer:
         for obs in observations:
             self.seen += self.judge(obs)
 
-    def call(self, step: Step) -> None:
-        mode, _, index = step.arg.rpartition(":") if ":" in step.arg else ("", "", step.arg)
-        appointments = self.world.appointments_of(step.actor)
-        k = int(index) if index.isdigit() and int(index) < len(appointments) else 0
-        action = "join" if step.action == "rejoin" else step.action
-        arg = mode or (step.arg if action == "switch" else "")
-        act = self.adapter.act(
-            self.session(step.actor),
-            f"replay/{step.actor}/{action}",
-            action,
-            appointments[k].consultation_id,
-            arg,
+    def flow(self, step: Step) -> None:
+        spec = self.adapter.profile.flows[step.action]
+        resource = None
+        if spec.resource is not None:
+            mine = self.world.resources_of(step.actor, spec.resource)
+            index = int(step.arg) if step.arg.isdigit() else 0
+            resource = mine[index % len(mine)] if mine else None
+        run = self.adapter.flow(
+            self.session(step.actor), step.action, resource, f"replay/{step.actor}/{step.action}"
         )
-        self.observe([self.loop.run(act, timeout=30)])
+        self.observe(list(self.loop.run(run, timeout=30).observations))
 
     def look(self, actor: str) -> list[Observation]:
-        surfaces = self.adapter.surfaces(self.session(actor), f"replay/{actor}/look")
-        observed = self.loop.run(surfaces, timeout=60)
+        surfaces = self.adapter.look(self.session(actor), f"replay/{actor}/look")
+        observed: list[Observation] = self.loop.run(surfaces, timeout=120)
         self.observe(observed)
         return observed
 
     def run(self, steps: tuple[Step, ...]) -> None:
         for step in steps:
-            if step.action in ("join", "rejoin", "leave", "switch", "end"):
-                self.call(step)
-            elif step.action in ("look", "profile", "recordings", "appointments"):
+            if step.action == "look":
                 self.look(step.actor)
+            elif step.action not in _SKIP and self.adapter.has_flow(step.action):
+                self.flow(step)
 
-    def access(self, owner: str, observer: str) -> None:
-        """The access-matrix case rebuilt: owner records a call, observer repeats owner's reads."""
-        self.run((Step(owner, "join"), Step(owner, "switch", "video:0"), Step(owner, "end")))
-        reads = [o for o in self.look(owner) if o.method == "GET" and o.status < 400]
+    def access_case(self, owner: str, observer: str, flows: list[str]) -> None:
+        for name in flows:
+            self.flow(Step(owner, name, "0"))
+        reads = [o for o in self.look(owner) if o.read and o.status < 400]
         replays = [self.adapter.replay_as(self.session(observer), o) for o in reads]
         self.observe([o for o in (self.loop.run(r, timeout=30) for r in replays) if o])
 
 
-def replay(
-    finding: Finding, adapter: TargetAdapter, loop: LoopThread, run_dir: Path
-) -> ReplayOutcome:
-    seed, patients, clinicians, appointments = population_for(finding, run_dir)
-    population = make_population(seed, patients, clinicians, appointments)
+def owner_flows(adapter: Target) -> list[str]:
+    """The flows of the first built-in call scenario the profile supports, else none: enough
+    to make the owner's reads hold the data an access leak exposed."""
+    wanted = ["join", "switch_to_video", "end"]
+    return [f for f in wanted if adapter.has_flow(f)] if adapter.has_flow("join") else []
+
+
+def replay(finding: Finding, adapter: Target, loop: LoopThread, run_dir: Path) -> ReplayOutcome:
+    seed, counts = population_for(finding, run_dir)
+    population = make_population(adapter.profile, seed, counts)
     loop.run(adapter.check(), timeout=60)
-    world = loop.run(adapter.seed(population), timeout=120)
+    world: World = loop.run(adapter.seed(population), timeout=300)
     player = Replayer(adapter, loop, world)
     actions = {s.action for s in finding.repro}
     if "replay" in actions and finding.owner:
-        player.access(finding.owner, finding.observer)
+        player.access_case(finding.owner, finding.observer, owner_flows(adapter))
     else:
         player.run(finding.repro)
         player.look(finding.observer)
-    same = tuple(f for f in player.seen if _same(f, finding))
+    same = tuple(f for f in player.seen if same_identity(f, finding))
     note = (
         ""
         if same or finding.suite.split("@")[0] != "switch"
         else (
-            "the original ran each phase for all patients at once; sequential replay may miss "
+            "the original ran each phase for all owners at once; sequential replay may miss "
             "faults that need concurrency (try `chaperone run --suite load`)"
         )
     )
     return ReplayOutcome(bool(same), len(finding.repro), same, note)
 
 
-def _same(seen: Finding, original: Finding) -> bool:
-    return (seen.kind, seen.owner, seen.observer) == (
+def same_identity(seen: Finding, original: Finding) -> bool:
+    """The same bug: same kind, observer, owner and surface (the surface names the route)."""
+    return (seen.kind, seen.owner, seen.observer, str(seen.surface)) == (
         original.kind,
         original.owner,
         original.observer,
+        str(original.surface),
     )

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Protocol
 
-from harness.adapters import TargetAdapter
+from harness.adapters import Target
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.errors import UsageError
@@ -35,7 +35,7 @@ class RunContext:
     options: RunOptions
     out_dir: Path
     judge: Callable[[Observation], list[Finding]]
-    adapter: TargetAdapter
+    adapter: Target
     loop: LoopThread
     support_token: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -1,7 +1,9 @@
 """The seeded world: the synthetic population as it exists on the target after seeding.
 
-It is what every suite starts from, and it is written to `world.json` so that processes the
-harness spawns (Locust workers) judge responses with exactly the same ownership model.
+It is what every suite starts from: the actors (with what creating them captured, such as a
+server id), the resources they own, the canaries and who may see whose data. It is written to
+`world.json` with the target profile inside, so a process the harness spawns (a Locust worker,
+a replay) judges responses with exactly the same ownership model and list parsing.
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ from typing import Any
 
 from harness.canaries import OwnershipModel
 from harness.errors import ConfigError
-from harness.models import Actor, Role
+from harness.models import Actor
+
+__all__ = ["Resource", "World"]
 
 
 @dataclass(frozen=True, slots=True)
-class SeededAppointment:
-    id: int
-    consultation_id: int
-    patient: str  # actor id
-    clinician: str  # actor id
+class Resource:
+    """Something a user created (a book, an appointment): its fields and captured ids."""
+
+    kind: str
+    owner: str  # actor id
+    index: int  # the owner's n-th resource of this kind
+    vars: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.owner}:{self.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,82 +41,88 @@ class World:
     seed: int
     actors: Mapping[str, Actor]
     ownership: OwnershipModel
-    appointments: tuple[SeededAppointment, ...]
-    # Server-side ids of patients, so an oracle can map `patient_id` fields back to actors.
-    server_ids: Mapping[str, int] = field(default_factory=dict)
+    resources: tuple[Resource, ...] = ()
+    # The target profile as a plain document: workers rebuild list parsing from it.
+    profile: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    tag: str = ""  # unique per seeded population; usernames carry it
 
-    @property
-    def patients(self) -> tuple[Actor, ...]:
-        return tuple(a for a in self.actors.values() if a.role is Role.PATIENT)
+    def of_role(self, *roles: str) -> tuple[Actor, ...]:
+        return tuple(a for a in self.actors.values() if a.role in roles)
 
-    @property
-    def clinicians(self) -> tuple[Actor, ...]:
-        return tuple(a for a in self.actors.values() if a.role is Role.CLINICIAN)
+    def owners(self) -> tuple[Actor, ...]:
+        """Actors that own resources or private data: who drives flows on their own things."""
+        owning = {r.owner for r in self.resources} | self.ownership.owners()
+        return tuple(a for a in self.actors.values() if a.id in owning)
 
-    def actor_for_server_id(self, server_id: int) -> str | None:
-        for name, sid in self.server_ids.items():
-            if sid == server_id:
-                return name
+    def resources_of(self, owner: str, kind: str | None = None) -> tuple[Resource, ...]:
+        return tuple(
+            r for r in self.resources if r.owner == owner and (kind is None or r.kind == kind)
+        )
+
+    def actor_by_var(self, var: str, value: Any) -> str | None:
+        """The actor whose variable `var` (a server id, a username) equals `value`."""
+        wanted = str(value)
+        for actor in self.actors.values():
+            if var in actor.vars and str(actor.vars[var]) == wanted:
+                return actor.id
         return None
 
-    def expected_appointments(self, actor: str) -> int:
-        """How many appointments `actor` should see: their own, or their patients'."""
-        who = self.actors[actor]
-        if who.role is Role.CLINICIAN:
-            return sum(1 for a in self.appointments if a.patient in who.assigned)
-        return sum(1 for a in self.appointments if a.patient == actor)
-
-    def appointments_of(self, patient: str) -> tuple[SeededAppointment, ...]:
-        return tuple(a for a in self.appointments if a.patient == patient)
+    def expected_count(
+        self, observer: str, kind: str, window: tuple[float, float] | None = None
+    ) -> int:
+        """How many resources of `kind` `observer` may see: theirs and related owners'."""
+        return sum(
+            1
+            for r in self.resources
+            if r.kind == kind and self.ownership.may_see(observer, r.owner, window)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "seed": self.seed,
+            "tag": self.tag,
             "actors": [
                 {
                     "id": a.id,
-                    "role": str(a.role),
+                    "role": a.role,
                     "display_name": a.display_name,
-                    "password": a.password,
-                    "assigned": sorted(a.assigned),
+                    "vars": dict(a.vars),
                 }
                 for a in self.actors.values()
             ],
-            "appointments": [
-                {
-                    "id": a.id,
-                    "consultation_id": a.consultation_id,
-                    "patient": a.patient,
-                    "clinician": a.clinician,
-                }
-                for a in self.appointments
+            "resources": [
+                {"kind": r.kind, "owner": r.owner, "index": r.index, "vars": dict(r.vars)}
+                for r in self.resources
             ],
-            "server_ids": dict(self.server_ids),
             "ownership": self.ownership.to_json(),
+            "profile": dict(self.profile),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> World:
         try:
             actors = {
-                a["id"]: Actor(
-                    id=a["id"],
-                    role=Role(a["role"]),
-                    display_name=a["display_name"],
-                    password=a["password"],
-                    assigned=frozenset(a["assigned"]),
+                str(a["id"]): Actor(
+                    id=str(a["id"]),
+                    role=str(a["role"]),
+                    display_name=str(a.get("display_name", "")),
+                    vars=dict(a.get("vars", {})),
                 )
                 for a in data["actors"]
             }
-            appointments = tuple(SeededAppointment(**a) for a in data["appointments"])
+            resources = tuple(
+                Resource(str(r["kind"]), str(r["owner"]), int(r["index"]), dict(r["vars"]))
+                for r in data.get("resources", [])
+            )
             return cls(
                 target=str(data["target"]),
                 seed=int(data["seed"]),
                 actors=actors,
                 ownership=OwnershipModel.from_json(data["ownership"]),
-                appointments=appointments,
-                server_ids={str(k): int(v) for k, v in data["server_ids"].items()},
+                resources=resources,
+                profile=dict(data.get("profile", {})),
+                tag=str(data.get("tag", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(

@@ -1,22 +1,28 @@
-"""The runtime every scenario shares: logged-in actors, step functions, and the recorder that has
-every observation judged and turned into events.
+"""The runtime every scenario shares: logged-in actors, phases, and the recorder that has every
+observation judged and turned into events.
 
-Step functions are small and registered by name in STEPS, so a scenario is plain data: a list of
-phases, each one step applied to every patient at the same moment.
+A scenario is plain data: phases, each a flow name from the target profile, `look` or
+`pause:SECONDS`, applied to every owner at the same moment (the incident needed two users and a
+mid-call state change). A flow acts on the owner's n-th resource of the flow's `resource` kind,
+n being the scenario's slot, so each scenario uses fresh calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.adapters import Session
 from harness.errors import InfrastructureError
 from harness.events import Event, FindingRaised, StepFinished
-from harness.models import Finding, Observation, Role, Step
+from harness.models import Finding, Observation, Step
 from harness.suites import RunContext
+from harness.world import Resource
+from scenarios.controls import Witness
+
+REJOIN = "rejoin"  # a phase that runs the profile's `rejoin` flow, or `join` again
 
 
 class Recorder:
@@ -27,6 +33,7 @@ class Recorder:
         self.ctx = ctx
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.findings: list[Finding] = []
+        self.witness = Witness(ctx.world)
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)
@@ -55,24 +62,55 @@ async def drain(work: Coroutine[Any, Any, None], recorder: Recorder) -> AsyncIte
         task.cancel()
 
 
+def flow_name(ctx: RunContext, phase: str) -> str:
+    """The profile flow a phase runs (`rejoin` falls back to `join`)."""
+    if phase == REJOIN and not ctx.adapter.has_flow(REJOIN):
+        return "join"
+    return phase
+
+
+def missing_flows(ctx: RunContext, phases: tuple[str, ...]) -> list[str]:
+    """Flows these phases need that the profile lacks (the scenario is then not applicable)."""
+    needed = {flow_name(ctx, p) for p in phases if p != "look" and not p.startswith("pause")}
+    return sorted(f for f in needed if not ctx.adapter.has_flow(f))
+
+
 @dataclass
 class Play:
-    """One scenario in progress: who is logged in, which call each patient uses, what happened."""
+    """One scenario in progress: who is logged in, which slot it uses, what happened."""
 
     ctx: RunContext
     recorder: Recorder
     name: str
-    appointment: int  # index into each patient's seeded appointments
+    slot: int  # index into each owner's resources of a flow's kind
     sessions: dict[str, Session] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
+    lookers: set[str] = field(default_factory=set)
 
-    @property
-    def patients(self) -> list[str]:
-        return [a.id for a in self.ctx.world.patients]
+    def actors_for(self, flow: str) -> list[str]:
+        """Who runs `flow`: the owners of its resource kind, or users of its roles."""
+        spec = self.ctx.adapter.profile.flows[flow]
+        world = self.ctx.world
+        if spec.resource is not None:
+            owners = {r.owner for r in world.resources if r.kind == spec.resource}
+            roles = set(spec.as_)
+            return [
+                a.id
+                for a in world.actors.values()
+                if a.id in owners and (not roles or a.role in roles)
+            ]
+        roles = set(spec.as_) or set(self.ctx.adapter.profile.owner_roles())
+        return [a.id for a in world.actors.values() if a.role in roles]
 
-    def consultation(self, patient: str) -> int:
-        appointments = self.ctx.world.appointments_of(patient)
-        return appointments[self.appointment % len(appointments)].consultation_id
+    def resource(self, actor: str, flow: str) -> Resource | None:
+        kind = self.ctx.adapter.profile.flows[flow].resource
+        if kind is None:
+            return None
+        mine = self.ctx.world.resources_of(actor, kind)
+        return mine[self.slot % len(mine)] if mine else None
+
+    def everyone(self) -> list[str]:
+        return [a.id for a in self.ctx.world.actors.values() if not a.is_anonymous]
 
     async def session(self, actor: str) -> Session:
         if actor not in self.sessions:
@@ -82,75 +120,47 @@ class Play:
     def step_name(self, actor: str, action: str) -> str:
         return f"{self.recorder.suite}/{self.name}/{actor}/{action}"
 
+    async def run_phase(self, phase: str) -> None:
+        if phase.startswith("pause"):
+            await asyncio.sleep(float(phase.partition(":")[2] or 0.05))
+            return
+        if phase == "look":
+            await asyncio.gather(*(look(self, actor) for actor in self.everyone()))
+            return
+        flow = flow_name(self.ctx, phase)
+        await asyncio.gather(*(run_flow(self, actor, flow) for actor in self.actors_for(flow)))
 
-StepFn = Callable[[Play, str, str], Awaitable[None]]
 
-
-async def call_action(play: Play, patient: str, action: str, arg: str = "") -> None:
-    session = await play.session(patient)
-    step = Step(patient, action, f"{arg}:{play.appointment}" if arg else str(play.appointment))
+async def run_flow(play: Play, actor: str, flow: str) -> None:
+    session = await play.session(actor)
+    resource = play.resource(actor, flow)
+    step = Step(actor, flow, str(play.slot) if resource is not None else "")
     play.steps.append(step)
-    obs = await play.ctx.adapter.act(
-        session,
-        play.step_name(patient, f"{action}{'-' + arg if arg else ''}"),
-        action,
-        play.consultation(patient),
-        arg,
-    )
-    play.recorder.observe(obs, tuple(play.steps))
-    if 400 <= obs.status < 500:
+    result = await play.ctx.adapter.flow(session, flow, resource, play.step_name(actor, flow))
+    for obs in result.observations:
+        play.recorder.observe(obs, tuple(play.steps))
+    if not result.ok:
         # The flow itself could not be driven: nothing was proven, so this is not a pass.
+        obs = result.last
         raise InfrastructureError(
-            f"{obs.method} {obs.url} as {patient} answered {obs.status}: {_detail(obs)}",
-            "make sure the feature flag is on in staging and the target follows its contract",
+            f"flow {flow} as {actor}: {obs.method} {obs.url.split('?', 1)[0]} answered "
+            f"{obs.status}: {_detail(obs)}",
+            "make sure the feature flag is on in staging and the profile's flows match the app",
         )
 
 
-async def look(play: Play, actor: str, _: str = "") -> None:
-    """Fetch everything the actor can reach and have every byte judged."""
+async def look(play: Play, actor: str) -> None:
+    """Read everything the actor can reach and have every byte judged."""
     session = await play.session(actor)
     play.steps.append(Step(actor, "look"))
+    play.lookers.add(actor)
     repro = tuple(play.steps)
-    for obs in await play.ctx.adapter.surfaces(session, play.step_name(actor, "look")):
+    seen = await play.ctx.adapter.look(session, play.step_name(actor, "look"))
+    for obs in seen:
         play.recorder.observe(obs, repro)
-
-
-async def join(play: Play, patient: str, _: str = "") -> None:
-    await call_action(play, patient, "join")
-
-
-async def leave(play: Play, patient: str, _: str = "") -> None:
-    await call_action(play, patient, "leave")
-
-
-async def switch(play: Play, patient: str, mode: str) -> None:
-    await call_action(play, patient, "switch", mode)
-
-
-async def end(play: Play, patient: str, _: str = "") -> None:
-    await call_action(play, patient, "end")
-
-
-async def pause(play: Play, _actor: str, seconds: str) -> None:
-    await asyncio.sleep(float(seconds))
-
-
-STEPS: dict[str, StepFn] = {
-    "join": join,
-    "rejoin": join,
-    "leave": leave,
-    "switch": switch,
-    "end": end,
-    "look": look,
-    "pause": pause,
-}
+    play.recorder.witness.look(actor, seen, f"{play.name} step {len(play.steps)}")
 
 
 def _detail(obs: Observation) -> str:
     text = obs.body[:200].decode("utf-8", "replace")
     return text.replace("\n", " ")
-
-
-def everyone(play: Play) -> list[str]:
-    """Patients and clinicians: `look` is done by every actor, since leaks show on lists."""
-    return [a.id for a in play.ctx.world.actors.values() if a.role is not Role.ANONYMOUS]

@@ -1,23 +1,29 @@
-"""The `stateful` suite: a Hypothesis state machine over actors and calls.
+"""The `stateful` suite: a Hypothesis state machine over users and the profile's flows.
 
-Hypothesis picks sequences of join / switch / leave / rejoin / end / look across a few patients
-and a clinician; the invariant is the oracle ("nobody received anything they may not see").
-When it fails, Hypothesis shrinks the sequence; the last run it makes is the minimal
-reproduction, which is saved (`stateful-repro.json`, `stateful-repro.txt`) and reported.
+Hypothesis picks sequences of flows (join, switch_to_video, leave, end ... whatever the profile
+offers) across two owners, and looks by any user; the invariant is the oracle ("nobody received
+anything they may not see"), checked on every user's lists after each change. When it fails,
+Hypothesis shrinks the sequence; the last failing run is the minimal reproduction, saved as
+`stateful-repro.json` / `stateful-repro.txt` and reported.
 
-Each example starts from a freshly reset and seeded target, so examples are independent.
+Flows declare the states of their resource they apply in (`from`) and leave it in (`to`); a
+rule asks for a flow, and the machine does the nearest meaningful thing (join before a switch)
+so few generated steps are wasted. A flow answering one of its `conflict` statuses is a no-op.
+Hypothesis's seed comes from `--seed`, so each seed explores other paths; the number of
+distinct paths explored is reported. Each example starts from a freshly reset target.
 """
 
 from __future__ import annotations
 
 import json
 import queue
+import random
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -34,16 +40,18 @@ from harness.events import (
 )
 from harness.models import Finding, Observation, Step, Verdict
 from harness.oracles import Judge
-from harness.population import make_population
+from harness.population import Counts, make_population
+from harness.profile.model import FlowSpec
 from harness.suites import RunContext
-from harness.world import World
+from harness.world import Resource, World
 
-# Two patients are all the incident needed; fewer actors also make Hypothesis's search denser.
-PATIENTS = 2
-CLINICIANS = 1
+# Two owners are all the incident needed; fewer actors also make Hypothesis's search denser.
+OWNERS = 2
+OBSERVERS = 1
 MAX_STEPS = 12
 # Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
 SHRINK_SECONDS = 30.0
+COUNTS = Counts(patients=OWNERS, clinicians=OBSERVERS, appointments=1)
 
 
 @dataclass
@@ -55,6 +63,8 @@ class _Outcome:
     events: queue.Queue[Event] = field(default_factory=queue.Queue)
     shrink_deadline: float | None = None  # set when the first failure is found
     flaky: bool = False  # the failure did not reproduce on every replay (timing-dependent)
+    paths: set[tuple[Step, ...]] = field(default_factory=set)
+    requests: int = 0
 
     def failed(self, steps: tuple[Step, ...], found: list[Finding], budget: float) -> None:
         if self.failure is None or len(steps) <= len(self.failure[0]):
@@ -63,17 +73,16 @@ class _Outcome:
             self.shrink_deadline = time.monotonic() + budget
 
 
-@dataclass
-class _Call:
-    status: str = "scheduled"  # scheduled, active, ended
-    mode: str = "audio"
-    present: bool = False
+def _flows(ctx: RunContext) -> list[str]:
+    """Flows on a resource the owners hold: the ones a state machine can sequence."""
+    return sorted(n for n, f in ctx.adapter.profile.flows.items() if f.resource is not None)
 
 
 def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
-    patients = st.integers(0, PATIENTS - 1)
+    flows = _flows(ctx)
+    profile = ctx.adapter.profile
 
-    class CallMachine(RuleBasedStateMachine):
+    class FlowMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             if outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline:
@@ -81,15 +90,21 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                 # look like a flaky example. _explore tells it apart from a real cancel.
                 raise KeyboardInterrupt
             outcome.examples += 1
-            population = make_population(ctx.options.seed, PATIENTS, CLINICIANS, 1)
+            population = make_population(profile, ctx.options.seed, COUNTS)
             self.world: World = ctx.loop.run(ctx.adapter.seed(population), timeout=60)
             self.judge = Judge.from_world(self.world, listing=ctx.adapter.listing)
-            self.names = [a.id for a in self.world.patients]
+            owners = {r.owner for r in self.world.resources}
+            self.owners = [a.id for a in self.world.actors.values() if a.id in owners]
             self.sessions: dict[str, Session] = {}
-            self.calls = {name: _Call() for name in self.names}
+            self.states: dict[str, str] = {
+                r.key: profile.resources[r.kind].initial_state for r in self.world.resources
+            }
             self.steps: list[Step] = []
             self.found: list[Finding] = []
-            self.changed = False  # a call changed since the last check of everyone's lists
+            self.changed = False  # a flow changed something since the last check of lists
+
+        def teardown(self) -> None:
+            outcome.paths.add(tuple(self.steps))
 
         def _session(self, actor: str) -> Session:
             if actor not in self.sessions:
@@ -98,62 +113,55 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
             return self.sessions[actor]
 
         def _observe(self, obs: Observation) -> None:
+            outcome.requests += 1
             outcome.events.put(StepFinished("stateful", obs.step, obs.actor, obs.status, obs.time))
             self.found += self.judge(obs)
 
-        def _act(self, index: int, action: str, arg: str = "") -> None:
-            name = self.names[index]
-            self.steps.append(Step(name, action, f"{arg}:0" if arg else "0"))
-            consultation = self.world.appointments_of(name)[0].consultation_id
-            act = ctx.adapter.act(
-                self._session(name), f"stateful/{name}/{action}", action, consultation, arg
-            )
-            self._observe(ctx.loop.run(act, timeout=30))
-            self.changed = True
+        def _run(self, owner: str, name: str, resource: Resource) -> None:
+            self.steps.append(Step(owner, name, "0"))
+            run = ctx.adapter.flow(self._session(owner), name, resource, f"stateful/{owner}/{name}")
+            result = ctx.loop.run(run, timeout=30)
+            for obs in result.observations:
+                self._observe(obs)
+            if result.ok:
+                spec = profile.flows[name]
+                if spec.to_state is not None:
+                    self.states[resource.key] = spec.to_state
+                self.changed = True
+            elif not result.conflict:
+                obs = result.last
+                raise InfrastructureError(
+                    f"flow {name} as {owner} answered {obs.status} ({obs.method} "
+                    f"{obs.url.split('?', 1)[0]})",
+                    "make sure the feature flag is on in staging and the profile's flows match",
+                )
 
-        # Rules do the nearest meaningful thing instead of nothing (switching while not in
-        # the call joins first), so few generated steps are wasted and the search stays dense.
-        def _ensure_joined(self, p: int) -> bool:
-            call = self.calls[self.names[p]]
-            if call.status == "ended":
-                return False
-            if not call.present:
-                self._act(p, "join")
-                call.status, call.present = "active", True
-            return True
+        @rule(p=st.integers(0, OWNERS - 1), name=st.sampled_from(flows or ["none"]))
+        def act(self, p: int, name: str) -> None:
+            if name not in profile.flows or not self.owners:
+                return
+            owner = self.owners[p % len(self.owners)]
+            spec = profile.flows[name]
+            mine = self.world.resources_of(owner, spec.resource)
+            if not mine:
+                return
+            resource = mine[0]
+            state = self.states[resource.key]
+            if not _applies(spec, state):
+                # The nearest meaningful thing: a flow from here into a state `name` applies in.
+                bridge = _bridge(profile.flows, state, spec)
+                if bridge is None:
+                    return
+                self._run(owner, bridge, resource)
+                if not _applies(spec, self.states[resource.key]):
+                    return
+            self._run(owner, name, resource)
 
-        @rule(p=patients)
-        def join(self, p: int) -> None:
-            self._ensure_joined(p)
-
-        @rule(p=patients, mode=st.sampled_from(["video", "audio"]))
-        def switch(self, p: int, mode: str) -> None:
-            call = self.calls[self.names[p]]
-            if self._ensure_joined(p):
-                mode = mode if call.mode != mode else ("audio" if mode == "video" else "video")
-                self._act(p, "switch", mode)
-                call.mode = mode
-
-        @rule(p=patients)
-        def rejoin(self, p: int) -> None:
-            call = self.calls[self.names[p]]
-            if call.status == "active" and call.present:
-                self._act(p, "leave")
-                call.present = False
-            self._ensure_joined(p)
-
-        @rule(p=patients)
-        def end(self, p: int) -> None:
-            call = self.calls[self.names[p]]
-            if call.status == "active" and call.present:
-                self._act(p, "end")
-                call.status, call.present = "ended", False
-
-        @rule(who=st.integers(0, PATIENTS + CLINICIANS - 1))
+        @rule(who=st.integers(0, OWNERS + OBSERVERS - 1))
         def look(self, who: int) -> None:
-            actor = list(self.world.actors)[who]
+            actor = list(self.world.actors)[who % len(self.world.actors)]
             self.steps.append(Step(actor, "look"))
-            surfaces = ctx.adapter.surfaces(self._session(actor), f"stateful/{actor}/look")
+            surfaces = ctx.adapter.look(self._session(actor), f"stateful/{actor}/look")
             for obs in ctx.loop.run(surfaces, timeout=60):
                 self._observe(obs)
 
@@ -169,10 +177,12 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                 raise AssertionError(f"{len(self.found)} finding(s) after {len(self.steps)} steps")
 
         def _check_lists(self) -> None:
-            """After every change, every actor's lists (where the incident showed) are read."""
+            """After every change, every user's lists (where the incident showed) are read."""
             for actor in self.world.actors:
                 before = len(self.found)
-                lists = ctx.adapter.lists(self._session(actor), f"stateful/{actor}/lists")
+                lists = ctx.adapter.look(
+                    self._session(actor), f"stateful/{actor}/lists", lists_only=True
+                )
                 for obs in ctx.loop.run(lists, timeout=30):
                     self._observe(obs)
                 if len(self.found) > before:
@@ -180,7 +190,26 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                     self.steps.append(Step(actor, "look"))
                     return
 
-    return CallMachine
+    return FlowMachine
+
+
+def _applies(spec: FlowSpec, state: str) -> bool:
+    return not spec.from_states or state in spec.from_states
+
+
+def _bridge(flows: dict[str, FlowSpec], state: str, wanted: FlowSpec) -> str | None:
+    """A flow that applies in `state` and leaves the resource where `wanted` applies."""
+    for name, spec in sorted(flows.items()):
+        lands = spec.to_state
+        useful = lands is not None and lands != state and _applies(wanted, lands)
+        if spec.resource == wanted.resource and _applies(spec, state) and useful:
+            return name
+    return None
+
+
+def hypothesis_seed(run_seed: int) -> int:
+    """Each `--seed` explores its own paths; the same seed explores the same ones."""
+    return random.Random(f"chaperone-stateful-{run_seed}").getrandbits(64)
 
 
 def run_stateful(ctx: RunContext) -> Iterator[Event]:
@@ -209,14 +238,15 @@ def _explore(ctx: RunContext, outcome: _Outcome, errors: list[BaseException]) ->
         stateful_step_count=MAX_STEPS,
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=False,
         verbosity=Verbosity.quiet,
         suppress_health_check=list(HealthCheck),
         phases=(Phase.generate, Phase.shrink),
         report_multiple_bugs=False,
     )
+    machine = seed(hypothesis_seed(ctx.options.seed))(_machine(ctx, outcome))
     try:
-        run_state_machine_as_test(_machine(ctx, outcome), settings=config)
+        run_state_machine_as_test(machine, settings=config)
     except AssertionError:
         return  # the failure (the shortest one found) is in outcome.failure
     except Flaky:
@@ -239,23 +269,32 @@ def _explore(ctx: RunContext, outcome: _Outcome, errors: list[BaseException]) ->
 
 
 def _conclude(ctx: RunContext, outcome: _Outcome, started: float) -> Iterator[Event]:
-    metrics: dict[str, object] = {"examples": outcome.examples}
+    metrics: dict[str, object] = {
+        "examples": outcome.examples,
+        "paths": len(outcome.paths),
+        "requests": outcome.requests,
+        "hypothesis_seed": hypothesis_seed(ctx.options.seed),
+    }
     artifacts: tuple[str, ...] = ()
     findings: list[Finding] = []
     if outcome.failure is not None:
         steps, found = outcome.failure
         findings = [replace(f, suite="stateful", repro=steps) for f in found]
-        names = make_population(ctx.options.seed, PATIENTS, CLINICIANS, 1).patients
-        patients = {s.actor for s in steps} & {p.username for p in names}
-        metrics |= {"shrink_steps": len(steps), "shrink_patients": len(patients)}
+        population = make_population(ctx.adapter.profile, ctx.options.seed, COUNTS)
+        involved = {s.actor for s in steps} & {r.owner for r in population.resources}
+        metrics |= {"shrink_steps": len(steps), "shrink_patients": len(involved)}
         artifacts = _save_repro(ctx, steps, findings)
         for finding in findings:
             yield FindingRaised("stateful", finding)
     verdict = Verdict.FAIL if findings else Verdict.PASS
-    message = _describe(outcome) if findings else f"{outcome.examples} examples, no finding"
+    message = (
+        _describe(outcome)
+        if findings
+        else f"{outcome.examples} examples, {len(outcome.paths)} distinct paths, no finding"
+    )
     yield CaseFinished(
         "stateful",
-        "call-state-machine",
+        "flow-state-machine",
         verdict,
         time.time() - started,
         message=message,
@@ -288,8 +327,7 @@ def format_step(step: Step) -> str:
 def _save_repro(ctx: RunContext, steps: tuple[Step, ...], found: list[Finding]) -> tuple[str, ...]:
     data = {
         "seed": ctx.options.seed,
-        "patients": PATIENTS,
-        "clinicians": CLINICIANS,
+        "counts": {"patients": COUNTS.patients, "clinicians": COUNTS.clinicians},
         "steps": [{"actor": s.actor, "action": s.action, "arg": s.arg} for s in steps],
         "findings": [{"kind": f.kind, "owner": f.owner, "observer": f.observer} for f in found],
     }

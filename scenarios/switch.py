@@ -1,14 +1,15 @@
-"""The `switch` suite: multi-user audio->video flows, every patient at once.
+"""The `switch` suite: multi-user flows, every owner at once, then everyone looks.
 
-A scenario is data: phases of (step, argument). Each phase runs its step for every patient
-concurrently (asyncio.gather), because the incident needed two users and a mid-call state
-change; `look` phases are done by every actor, patients and clinicians. To add a scenario,
-append a Scenario to SCENARIOS; new step functions go in scenarios.play.STEPS.
+A scenario is data: phases, each a flow of the target profile (`join`, `switch_to_video` ...),
+`look` or `pause:SECONDS`. Each phase runs for every owner concurrently (asyncio.gather),
+because the incident needed two users and a mid-call state change; `look` phases are done by
+every user. A scenario whose flows the profile lacks is reported as not applicable, never as
+passed; `look-around` needs no flow, so every target gets at least that. A profile may add its
+own scenarios (`scenarios:`), which run after these.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -16,59 +17,60 @@ from dataclasses import dataclass
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import Verdict
 from harness.suites import RunContext
-from scenarios.play import STEPS, Play, Recorder, drain, everyone
-
-Phase = tuple[str, str]
+from scenarios.play import Play, Recorder, drain, missing_flows
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
-    phases: tuple[Phase, ...]
+    phases: tuple[str, ...]
 
-
-LOOK: Phase = ("look", "")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "switch-mid-call",
         "every patient joins, then all switch audio->video mid-call, then end",
-        (("join", ""), ("pause", "0.05"), ("switch", "video"), LOOK, ("end", ""), LOOK),
+        ("join", "pause:0.05", "switch_to_video", "look", "end", "look"),
     ),
     Scenario(
         "repeated-switches",
         "video, audio, video again in one call",
-        (
-            ("join", ""),
-            ("switch", "video"),
-            ("switch", "audio"),
-            ("switch", "video"),
-            ("end", ""),
-            LOOK,
-        ),
+        ("join", "switch_to_video", "switch_to_audio", "switch_to_video", "end", "look"),
     ),
     Scenario(
         "switch-back-to-audio",
         "video then back to audio before the end",
-        (("join", ""), ("switch", "video"), LOOK, ("switch", "audio"), ("end", ""), LOOK),
+        ("join", "switch_to_video", "look", "switch_to_audio", "end", "look"),
     ),
     Scenario(
         "rejoin-after-switch",
         "switch to video, drop out, rejoin the same call",
-        (("join", ""), ("switch", "video"), ("leave", ""), ("rejoin", ""), LOOK, ("end", ""), LOOK),
+        ("join", "switch_to_video", "leave", "rejoin", "look", "end", "look"),
     ),
     Scenario(
         "switch-near-end",
         "switch to video and end the call straight away",
-        (("join", ""), ("switch", "video"), ("end", ""), LOOK),
+        ("join", "switch_to_video", "end", "look"),
     ),
     Scenario(
         "concurrent-switch-storm",
         "all patients switch at the same instant, twice",
-        (("join", ""), ("switch", "video"), ("switch", "audio"), LOOK, ("end", ""), LOOK),
+        ("join", "switch_to_video", "switch_to_audio", "look", "end", "look"),
+    ),
+    Scenario(
+        "look-around",
+        "every user reads everything it can reach (needs no flow)",
+        ("look",),
     ),
 )
+
+
+def scenarios_for(ctx: RunContext) -> list[Scenario]:
+    extra = [
+        Scenario(s.name, s.description, tuple(s.phases)) for s in ctx.adapter.profile.scenarios
+    ]
+    return [*SCENARIOS, *extra]
 
 
 def run_switch(ctx: RunContext) -> Iterator[Event]:
@@ -78,14 +80,24 @@ def run_switch(ctx: RunContext) -> Iterator[Event]:
 
 async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
     started = time.time()
-    yield SuiteStarted("switch", total_steps=len(SCENARIOS), time=started)
+    scenarios = scenarios_for(ctx)
+    yield SuiteStarted("switch", total_steps=len(scenarios), time=started)
     verdicts: list[Verdict] = []
-    for index, scenario in enumerate(SCENARIOS):
+    slot = 0
+    applicable = 0
+    for scenario in scenarios:
+        missing = missing_flows(ctx, scenario.phases)
+        if missing:
+            yield _not_applicable(scenario, missing)
+            continue
+        applicable += 1
         recorder = Recorder("switch", ctx)
-        play = Play(ctx, recorder, scenario.name, appointment=index)
+        play = Play(ctx, recorder, scenario.name, slot=slot)
+        slot += 1 if len(scenario.phases) > 1 else 0
         t0 = time.time()
         async for event in drain(_play(play, scenario), recorder):
             yield event
+        recorder.witness.verdict(bool(recorder.findings), play.lookers)
         verdict = Verdict.FAIL if recorder.findings else Verdict.PASS
         verdicts.append(verdict)
         yield CaseFinished(
@@ -101,14 +113,19 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         Verdict.merge(*verdicts),
         time.time() - started,
         time.time(),
-        metrics={"scenarios": len(SCENARIOS), "patients": len(ctx.world.patients)},
+        metrics={
+            "scenarios": applicable,
+            "not_applicable": len(scenarios) - applicable,
+            "owners": len(ctx.world.owners()),
+        },
     )
 
 
+def _not_applicable(scenario: Scenario, missing: list[str]) -> CaseFinished:
+    reason = f"not applicable: the profile has no flow {', '.join(missing)}"
+    return CaseFinished("switch", scenario.name, Verdict.PASS, 0.0, reason, skipped=reason)
+
+
 async def _play(play: Play, scenario: Scenario) -> None:
-    for action, arg in scenario.phases:
-        step = STEPS[action]
-        actors = everyone(play) if action == "look" else play.patients
-        if action == "pause":
-            actors = actors[:1]
-        await asyncio.gather(*(step(play, actor, arg) for actor in actors))
+    for phase in scenario.phases:
+        await play.run_phase(phase)

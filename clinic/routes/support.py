@@ -146,3 +146,40 @@ def _add_appointment(
     return SeededAppointment(
         id=appointment.id, consultation_id=call.id, patient=patient_name, clinician=clinician_name
     )
+
+
+# -- one entity at a time (what a target profile's create steps call) -------------------------
+
+
+@router.post("/users")
+def add_user(body: dict[str, str], state: State) -> dict[str, object]:
+    role = body.get("role", "")
+    if role not in ("patient", "clinician"):
+        raise HTTPException(422, "role must be patient or clinician")
+    with state.db.write() as session:
+        if session.scalar(select(User).where(User.username == body.get("username", ""))):
+            raise HTTPException(409, f"username {body.get('username')!r} already exists")
+        user = _add_user(
+            session, body["username"], body["password"], role, body.get("display_name", "")
+        )
+        if role == "patient":
+            user.nhs_number, user.notes = body.get("nhs_number", ""), body.get("notes", "")
+        session.flush()
+        return {"id": user.id, "username": user.username}
+
+
+@router.post("/assignments")
+def add_assignment(body: dict[str, str], state: State) -> Ok:
+    with state.db.write() as session:
+        clinician = _user(session, body["clinician"], "clinician")
+        patient = _user(session, body["patient"], "patient")
+        session.add(Assignment(clinician_id=clinician.id, patient_id=patient.id))
+    return Ok()
+
+
+@router.post("/appointments")
+def add_one_appointment(body: dict[str, str], state: State) -> SeededAppointment:
+    with state.db.write() as session:
+        return _add_appointment(
+            session, body["patient"], body["clinician"], body["reason"], body["starts_at"]
+        )

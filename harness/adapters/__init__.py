@@ -1,49 +1,101 @@
-"""Target adapters: how the harness talks to one kind of deployment.
+"""Targets: how the harness talks to one deployment, in app-neutral terms.
 
-An adapter seeds synthetic actors through the deployment's staging support API, logs actors in,
-lists everything an actor can reach (appointments, recordings, pages, media), drives a
-consultation (join, switch, leave/rejoin, end), and says which responses are listings. Every
-call returns Observations; judging them is the oracles' job.
+A target seeds a population, logs users in, looks at everything a user can reach, runs named
+flows, repeats a read as someone else, and says which responses are lists of whose entities.
+Every call returns Observations; judging them is the oracles' job.
 
-Adapters are found through the entry-point group `chaperone.adapters`; the reference clinic's
-adapter is the built-in `clinic`. A new adapter is one class of about a page: see ARCHITECTURE.md.
+The default target is driven by a YAML profile (`harness.adapters.profile.ProfileTarget`): a
+new app needs a profile, not code. For what YAML cannot say, a Python class implementing
+`Target` (usually a ProfileTarget subclass overriding one method) is registered in the
+entry-point group `chaperone.adapters` and named by `--adapter`.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
+from harness.coverage import Coverage
 from harness.errors import UsageError
 from harness.models import Actor, Observation
 from harness.oracles import Listing
 from harness.population import Population
-from harness.world import World
+from harness.profile.model import TargetProfile
+from harness.world import Resource, World
 
 ADAPTER_GROUP = "chaperone.adapters"
-DEFAULT_ADAPTER = "clinic"
+DEFAULT_ADAPTER = "profile"
+
+__all__ = [
+    "ADAPTER_GROUP",
+    "DEFAULT_ADAPTER",
+    "FlowResult",
+    "Session",
+    "Target",
+    "TargetFactory",
+    "available_adapters",
+    "make_target",
+]
+
+
+@dataclass
+class Session:
+    """A logged-in user (or the anonymous client, with no credentials). Mutable: a re-login
+    replaces the credentials in place, so every holder of the session gets the new ones."""
+
+    actor: Actor
+    captures: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    obtained: float = field(default_factory=time.time)
+    generation: int = 0
+
+    def credentials(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token, if the session has one (Playwright and Locust reuse it)."""
+        value = self.captures.get("token")
+        return str(value) if value is not None else None
+
+    @property
+    def cookie(self) -> str | None:
+        return self.credentials().get("Cookie")
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
-    """A logged-in actor (or the anonymous client, with no credentials)."""
+class FlowResult:
+    """What a flow did: every response, and whether each step answered as expected."""
 
-    actor: Actor
-    token: str | None = None
-    cookie: str | None = None
+    observations: tuple[Observation, ...]
+    ok: bool
+    status: int = 0  # the status of the step that stopped it (0 if all went well)
+    conflict: bool = False  # that status means "not possible in this state"
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
 
 
-class TargetAdapter(Protocol):
+class Target(Protocol):
     """What the harness needs from a deployment. All methods return what was received."""
 
     base_url: str
+    profile: TargetProfile
+    coverage: Coverage
 
     async def check(self) -> None:
-        """Raise TargetUnreachable / UsageError if the target or its support API is unusable."""
+        """Raise TargetUnreachable / UsageError if the target (or its support API) is unusable."""
 
     async def seed(self, population: Population) -> World:
         """Reset the staging data and create this population. Returns the seeded world."""
@@ -52,52 +104,70 @@ class TargetAdapter(Protocol):
 
     def anonymous(self) -> Session: ...
 
-    async def surfaces(self, session: Session, step: str) -> list[Observation]:
-        """Fetch everything this actor can reach: lists, pages, each recording and its media."""
+    def has_flow(self, name: str) -> bool: ...
 
-    async def lists(self, session: Session, step: str) -> list[Observation]:
-        """Only the actor's lists (recordings, appointments): the cheap part of `surfaces`."""
+    async def flow(
+        self, session: Session, name: str, resource: Resource | None, step: str
+    ) -> FlowResult:
+        """Run a named flow as `session`, on one of its resources."""
 
-    async def act(
-        self, session: Session, step: str, action: str, consultation_id: int, arg: str = ""
-    ) -> Observation:
-        """Drive a call: action is join, leave, switch (arg = mode) or end."""
+    async def look(
+        self, session: Session, step: str, *, lists_only: bool = False
+    ) -> list[Observation]:
+        """Read everything this user can reach (or only its entity lists)."""
 
     async def replay_as(self, session: Session, observation: Observation) -> Observation | None:
-        """Re-issue a read someone else made, with this session's credentials (access matrix).
-        None when the request is not safe to replay (it would change state)."""
+        """Repeat someone else's read with this session's credentials (the access matrix).
+        None when the read is not safe to repeat."""
 
     def listing(self, observation: Observation) -> Listing | None:
-        """Says whether this response lists recordings or appointments, and whose."""
+        """Says whether this response lists entities, and whose each item is."""
+
+    def world_changed(self, world: World) -> None:
+        """A suite reseeded: forget what users saw in the previous world."""
+
+    @property
+    def retries(self) -> int:
+        """Transient faults survived so far (counted in the report)."""
+
+    def unfilled_routes(self) -> list[str]:
+        """Discovered routes whose parameters no observed value could fill."""
+
+    def set_overflow(self, sink: Callable[[Observation], None] | None) -> None:
+        """Where the parts of a body past the response cap go to be judged."""
 
     async def aclose(self) -> None: ...
 
 
-class AdapterFactory(Protocol):
+class TargetFactory(Protocol):
     def __call__(
         self,
+        profile: TargetProfile,
         base_url: str,
-        support_token: str,
+        support_token: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
-    ) -> TargetAdapter: ...
+        profile_dir: str = ".",
+    ) -> Target: ...
 
 
-def available_adapters() -> dict[str, AdapterFactory]:
-    found: dict[str, AdapterFactory] = {}
+def available_adapters() -> dict[str, TargetFactory]:
+    found: dict[str, TargetFactory] = {}
     for ep in entry_points(group=ADAPTER_GROUP):
         found[ep.name] = ep.load()
     return found
 
 
-def make_adapter(
-    name: str,
+def make_target(
+    profile: TargetProfile,
     base_url: str,
-    support_token: str,
+    support_token: str = "",
     transport: httpx.AsyncBaseTransport | None = None,
-) -> TargetAdapter:
+    adapter: str = DEFAULT_ADAPTER,
+    profile_dir: str = ".",
+) -> Target:
     adapters = available_adapters()
-    if name not in adapters:
-        close = difflib.get_close_matches(name, adapters, n=1)
+    if adapter not in adapters:
+        close = difflib.get_close_matches(adapter, adapters, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"installed: {', '.join(adapters)}"
-        raise UsageError(f"unknown adapter '{name}'", hint)
-    return adapters[name](base_url, support_token, transport)
+        raise UsageError(f"unknown adapter '{adapter}'", hint)
+    return adapters[adapter](profile, base_url, support_token, transport, profile_dir)

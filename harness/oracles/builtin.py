@@ -17,7 +17,7 @@ from harness.oracles.registry import oracle
 from harness.oracles.surfaces import Part, parts, where
 from harness.world import World
 
-__all__ = ["appointment_count", "canary_leak", "recording_ownership", "server_error"]
+__all__ = ["canary_leak", "list_count", "list_ownership", "server_error"]
 
 
 @oracle("canary-leak")
@@ -26,7 +26,7 @@ def canary_leak(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
     seen: set[tuple[str, SurfaceKind]] = set()
     for part, hit in _hits(obs, ctx):
         canary = hit.canary
-        if ctx.world.ownership.may_see(obs.actor, canary.owner):
+        if ctx.world.ownership.may_see(obs.actor, canary.owner, obs.window):
             continue
         if (canary.value, part.kind) in seen:
             continue
@@ -39,7 +39,7 @@ def _hits(obs: Observation, ctx: OracleContext) -> Iterator[tuple[Part, Hit]]:
         unescape = part.kind is not SurfaceKind.MEDIA  # nothing decodes escapes in media
         for hit in ctx.matcher.scan(part.data, unescape=unescape):
             yield part, hit
-    if obs.status == 206 and obs.byte_range is not None and obs.body:
+    if obs.byte_range is not None and obs.body:
         yield from _seam_hits(obs, ctx)
 
 
@@ -74,25 +74,28 @@ def _leak(obs: Observation, part: Part, hit: Hit) -> Finding:
     )
 
 
-@oracle("recording-ownership")
-def recording_ownership(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
-    """A recordings list holds only the observer's own, or (clinician) assigned patients'."""
+@oracle("list-ownership")
+def list_ownership(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
+    """A list holds only items of owners the observer may see (their own, their patients')."""
     listing = ctx.listing(obs)
-    if listing is None or listing.kind != "recording":
+    if listing is None:
         return
-    yield from _foreign(obs, ctx.world, listing, "recording-ownership", "foreign-recording")
+    yield from _foreign(obs, ctx.world, listing)
 
 
-@oracle("appointment-count")
-def appointment_count(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
-    """An appointments list has exactly the seeded count; more is the leak, fewer is data loss."""
+@oracle("list-count")
+def list_count(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
+    """An `exact` list holds exactly the observer's visible resources of its kind: more is a
+    leak, fewer is data loss. Judged only on a list that is complete on one page."""
     listing = ctx.listing(obs)
-    if listing is None or listing.kind != "appointment":
+    if listing is None or not listing.exact or not listing.complete:
         return
-    seen, expected = len(listing.owners), _expected_appointments(ctx.world, obs.actor)
+    if obs.actor not in ctx.world.actors:
+        return
+    seen = len(listing.owners)
+    expected = ctx.world.expected_count(obs.actor, listing.kind, obs.window)
     if seen != expected:
-        yield _count_finding(obs, seen, expected)
-    yield from _foreign(obs, ctx.world, listing, "appointment-count", "foreign-appointment")
+        yield _count_finding(obs, listing.kind, seen, expected)
 
 
 @oracle("server-error")
@@ -112,27 +115,15 @@ def server_error(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
         )
 
 
-def _may_hold(world: World, observer: str, owner: str | None) -> bool:
-    if owner is None:
-        return False
-    actor = world.actors.get(observer)
-    return owner == observer or (actor is not None and owner in actor.assigned)
-
-
-def _expected_appointments(world: World, observer: str) -> int:
-    return world.expected_appointments(observer) if observer in world.actors else 0
-
-
-def _foreign(
-    obs: Observation, world: World, listing: Listing, check: str, kind: str
-) -> Iterator[Finding]:
+def _foreign(obs: Observation, world: World, listing: Listing) -> Iterator[Finding]:
     surface = Surface(SurfaceKind.JSON, where(obs))
+    kind = f"foreign-{listing.kind}"
     for owner, count in Counter(listing.owners).items():
-        if _may_hold(world, obs.actor, owner):
+        if owner is not None and world.ownership.may_see(obs.actor, owner, obs.window):
             continue
-        whose = f"patient {owner}" if owner is not None else "an unknown patient"
+        whose = f"user {owner}" if owner is not None else "an unknown user"
         yield Finding(
-            check=check,
+            check="list-ownership",
             kind=kind,
             severity=Severity.CRITICAL,
             message=f"{obs.actor}'s {listing.kind} list holds {count} item(s) of {whose}",
@@ -146,19 +137,19 @@ def _foreign(
         )
 
 
-def _count_finding(obs: Observation, seen: int, expected: int) -> Finding:
+def _count_finding(obs: Observation, kind: str, seen: int, expected: int) -> Finding:
     surface = Surface(SurfaceKind.JSON, where(obs))
     more = seen > expected
     return Finding(
-        check="appointment-count",
-        kind="appointment-count",
+        check="list-count",
+        kind=f"{kind}-count",
         severity=Severity.HIGH if more else Severity.MEDIUM,
-        message=f"{obs.actor} sees {seen} appointment(s), expected {expected}"
+        message=f"{obs.actor} sees {seen} {kind}(s), expected {expected}"
         + (" (someone else's are listed)" if more else " (some are missing)"),
         observer=obs.actor,
         surface=surface,
         step=obs.step,
         time=obs.time,
-        evidence=f"{seen} appointment(s) in {surface.where}, {expected} seeded",
+        evidence=f"{seen} {kind}(s) in {surface.where}, {expected} seeded",
         extra=(("seen", str(seen)), ("expected", str(expected))),
     )

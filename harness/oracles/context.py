@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from harness.matcher import CanaryMatcher
 from harness.media import RangeAssembler
@@ -17,13 +16,19 @@ __all__ = ["Listing", "ListingParser", "OracleContext", "no_listing"]
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """A response that lists recordings or appointments, with the actor owning each item.
+    """A response that lists entities (recordings, appointments, books ...), with the actor
+    owning each item and each item's id.
 
-    An owner of None is a server id the world does not know: it counts as foreign.
+    An owner of None is a server id the world does not know: it counts as foreign. `exact`
+    lists must hold exactly the observer's visible resources of the same kind; the count is
+    only judged on a `complete` list (one page holding all of it).
     """
 
-    kind: Literal["recording", "appointment"]
+    kind: str
     owners: tuple[str | None, ...]
+    ids: tuple[str, ...] = ()
+    exact: bool = False
+    complete: bool = True
 
 
 ListingParser = Callable[[Observation], Listing | None]

@@ -1,0 +1,96 @@
+"""Coverage: which reads were really checked, as whom, about whose data.
+
+"No finding" must mean "looked and saw the right data". A read that got a 401 a re-login could
+not cure, a 5xx, a timeout or nothing at all proves nothing, so it is counted as lost, never as
+clean. Every read the harness makes is recorded here under (route, observer, owner):
+
+    checked   the observer had a live session and the target answered (2xx, 3xx, or a 4xx
+              denial confirmed by a session check)
+    lost      the answer proves nothing (reason kept: 401 after re-login, 5xx, timeout ...)
+
+The verdict is `error` when the checked share falls below the policy's `min_coverage`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Coverage", "CoverageRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """How often `observer` read `route` about `owner`'s data, and what came of it."""
+
+    suite: str
+    route: str
+    observer: str
+    owner: str
+    checked: int
+    lost: int
+    reasons: tuple[tuple[str, int], ...] = ()
+
+
+class Coverage:
+    """A thread-safe tally. Suites share one per run; each suite's rows are reported with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checked: Counter[tuple[str, str, str, str]] = Counter()
+        self._lost: Counter[tuple[str, str, str, str]] = Counter()
+        self._reasons: dict[tuple[str, str, str, str], Counter[str]] = {}
+        self.suite = ""
+
+    def checked(self, route: str, observer: str, owner: str) -> None:
+        with self._lock:
+            self._checked[(self.suite, route, observer, owner)] += 1
+
+    def lost(self, route: str, observer: str, owner: str, reason: str) -> None:
+        key = (self.suite, route, observer, owner)
+        with self._lock:
+            self._lost[key] += 1
+            self._reasons.setdefault(key, Counter())[reason] += 1
+
+    def rows(self, suite: str | None = None) -> list[CoverageRow]:
+        with self._lock:
+            keys = sorted(set(self._checked) | set(self._lost))
+            return [
+                CoverageRow(
+                    *key,
+                    checked=self._checked[key],
+                    lost=self._lost[key],
+                    reasons=tuple(sorted(self._reasons.get(key, Counter()).items())),
+                )
+                for key in keys
+                if suite is None or key[0] == suite
+            ]
+
+    def absorb(self, rows: Iterable[CoverageRow]) -> None:
+        """Add rows counted elsewhere (a Locust worker, a browser page)."""
+        with self._lock:
+            for row in rows:
+                key = (row.suite, row.route, row.observer, row.owner)
+                self._checked[key] += row.checked
+                if row.lost:
+                    self._lost[key] += row.lost
+                    self._reasons.setdefault(key, Counter()).update(dict(row.reasons))
+
+
+def ratio(rows: Iterable[CoverageRow]) -> float | None:
+    """Checked share of all recorded reads; None when nothing was read at all."""
+    checked = lost = 0
+    for row in rows:
+        checked += row.checked
+        lost += row.lost
+    total = checked + lost
+    return None if total == 0 else checked / total
+
+
+def lost_reasons(rows: Iterable[CoverageRow]) -> Mapping[str, int]:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts.update(dict(row.reasons))
+    return dict(counts)

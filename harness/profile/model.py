@@ -1,0 +1,455 @@
+"""The target profile: one YAML file that says, in the app's own words, how to drive it.
+
+    roles ──► users (fields: private ones carry canaries, public ones never do; create steps)
+    relations ──► who may see whose data (a clinician sees the patients assigned to them)
+    resources ──► what each user creates (a book, an appointment), with create steps
+    auth ──► login steps, how the credential is applied, re-login on 401 or age
+    entities ──► lists the app returns, and which item belongs to whom
+    reads ──► what a user looks at (explicit, and discovered from the OpenAPI document)
+    flows ──► named multi-step actions (join, switch_to_video ...) the scenarios refer to
+    browser, load ──► what the browser and load suites drive
+
+Every HTTP step is a request, then what it captures, then what it expects (Hurl's rhythm).
+Strings may hold `{{placeholders}}` (see harness.profile.template). Secrets come from the
+environment (`{{env.NAME}}`), never from the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "AuthSpec",
+    "BrowserFlow",
+    "BrowserSpec",
+    "Capture",
+    "DiscoverSpec",
+    "EntitySpec",
+    "FeatureSpec",
+    "FieldSpec",
+    "FlowSpec",
+    "HttpStep",
+    "LoadSpec",
+    "OwnerSpec",
+    "PageSpec",
+    "ReadSpec",
+    "RelationSpec",
+    "ResourceSpec",
+    "RoleSpec",
+    "ScenarioSpec",
+    "SupportSpec",
+    "TargetProfile",
+]
+
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+# A count is a number, or the name of a run option that scales it.
+Count = int | Literal["patients", "clinicians", "appointments"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Capture(_Strict):
+    """Where a captured value comes from. A bare string in YAML is a JSON pointer."""
+
+    json_pointer: str | None = Field(
+        None, alias="json", description="RFC 6901 pointer into the JSON body, e.g. /auth_token"
+    )
+    header: str | None = Field(None, description="a response header")
+    cookie: str | None = Field(None, description="a cookie the response sets")
+    regex: str | None = Field(None, description="first group of a regex over the body text")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pointer_shorthand(cls, value: Any) -> Any:
+        return {"json": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Capture:
+        given = [x for x in (self.json_pointer, self.header, self.cookie, self.regex) if x]
+        if len(given) != 1:
+            raise ValueError("a capture takes exactly one of json, header, cookie, regex")
+        if self.regex is not None:
+            try:
+                compiled = re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from None
+            if compiled.groups < 1:
+                raise ValueError(f"regex {self.regex!r} needs a (group) to capture")
+        if self.json_pointer is not None and not self.json_pointer.startswith("/"):
+            raise ValueError(f"JSON pointer {self.json_pointer!r} must start with '/'")
+        return self
+
+
+class HttpStep(_Strict):
+    """One request. Written `- post: /path` (any HTTP method as the key), then its options."""
+
+    method: str
+    path: str = Field(description="path (and query) on the target; may hold {{placeholders}}")
+    json_body: Any = Field(None, alias="json", description="JSON body (templated recursively)")
+    form: dict[str, str] | None = Field(None, description="form-encoded body")
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: Literal["session", "none", "support"] = Field(
+        "session",
+        description="session: as the acting user; none: no credentials; support: the staging "
+        "support API's credentials",
+    )
+    capture: dict[str, Capture] = Field(default_factory=dict)
+    expect: list[int] = Field(
+        default_factory=list, description="statuses that mean success (default: any 2xx)"
+    )
+    range: Literal["halves"] | None = Field(
+        None, description="fetch the body in two Range requests, as a media player would"
+    )
+    route: str | None = Field(
+        None,
+        description="the route to report this request under, e.g. 'GET /media/{id}', when the "
+        "path is a captured URL",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_key(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or "method" in value:
+            return value
+        found = [m for m in METHODS if m in value]
+        if len(found) != 1:
+            raise ValueError(
+                "a step names exactly one HTTP method as its key, e.g. `- get: /api/me`"
+            )
+        data = dict(value)
+        method = found[0]
+        data["path"] = data.pop(method)
+        data["method"] = method.upper()
+        return data
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not (path.startswith("/") or path.startswith("{{")):
+            raise ValueError(f"path {path!r} must start with '/' (it is relative to --target)")
+        return path
+
+    @field_validator("expect")
+    @classmethod
+    def _statuses(cls, statuses: list[int]) -> list[int]:
+        bad = [s for s in statuses if not 100 <= s <= 599]
+        if bad:
+            raise ValueError(f"{bad} are not HTTP statuses")
+        return statuses
+
+
+Steps = list[HttpStep]
+
+
+class FieldSpec(_Strict):
+    """One datum of a user or resource. Private fields carry a canary; public ones never do."""
+
+    kind: str = Field(
+        "text",
+        description="what the datum is (name, email, note, password, nhs_number, phone, title, "
+        "reason, username, datetime, text, or any word): shapes the generated value",
+    )
+    public: bool = Field(False, description="public by design: never gets a canary")
+    value: str | None = Field(None, description="a fixed value or template instead of generated")
+    expect_seen: bool = Field(
+        True,
+        description="the owner should see this datum somewhere (a positive control); false for "
+        "data the app never shows back, such as a password",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+
+class RoleSpec(_Strict):
+    count: Count = Field(
+        "patients", description="how many users: a number, or 'patients'/'clinicians' (CLI)"
+    )
+    id_prefix: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9]*$", description="actor ids look like <prefix><n>-<tag>"
+    )
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    create: Steps = Field(default_factory=list, description="steps that create one user")
+    owns_data: bool = Field(
+        True, description="users of this role own private data (others only observe)"
+    )
+
+
+class RelationSpec(_Strict):
+    """`observer` users may see the data of the `owner` users they are related to."""
+
+    observer: str
+    owner: str
+    assign: Literal["round_robin", "all"] = Field(
+        "round_robin", description="round_robin: each owner gets one observer; all: everyone"
+    )
+    create: Steps = Field(
+        default_factory=list,
+        description="steps that create one pair; {{observer.*}} and {{owner.*}} are in scope",
+    )
+
+
+class ResourceSpec(_Strict):
+    owner: str = Field(description="the role that owns these resources")
+    count: Count = Field(1, description="per owner: a number, or 'appointments' (CLI)")
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    create: Steps = Field(min_length=1)
+    as_: Literal["owner", "support", "none"] = Field(
+        "owner", alias="as", description="who runs the create steps"
+    )
+    initial_state: str = Field(
+        "initial", description="the state flows see first (their `from` lists name states)"
+    )
+
+
+class SupportSpec(_Strict):
+    """A staging support API. Present only if the profile needs one: then (and only then) the
+    run asks for a support token."""
+
+    token_env: str = Field("CHAPERONE_SUPPORT_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    headers: dict[str, str] = Field(
+        description="headers carrying the token, e.g. {X-Support-Token: '{{support.token}}'}"
+    )
+
+
+class ReloginSpec(_Strict):
+    on_status: list[int] = Field([401], description="statuses that mean the session expired")
+    every_seconds: float = Field(
+        0, ge=0, description="log in again before a session gets this old (0: only on status)"
+    )
+
+
+class AuthSpec(_Strict):
+    login: Steps = Field(min_length=1, description="steps that log {{user}} in")
+    apply_headers: dict[str, str] = Field(
+        default_factory=dict,
+        alias="headers",
+        description="headers every request of the session carries, e.g. "
+        "{Authorization: 'Bearer {{token}}'}",
+    )
+    cookies: dict[str, str] = Field(default_factory=dict, description="cookies the session sends")
+    check: HttpStep | None = Field(
+        None,
+        description="a read that answers 2xx for any live session: tells a denial from an "
+        "expired session",
+    )
+    relogin: ReloginSpec = ReloginSpec()
+
+
+class OwnerSpec(_Strict):
+    """How an item of a list names its owner: a JSON pointer into the item, compared with a
+    variable of each user (a captured server id, or the username)."""
+
+    field: str = Field(description="JSON pointer into the item, e.g. /patient_id")
+    var: str = Field("id", description="the user variable it equals, e.g. id or username")
+
+
+class PageSpec(_Strict):
+    """How a list continues. The harness walks every page up to `max_pages`."""
+
+    next: Literal["link-header", "json", "html", "cursor", "page", "offset"] = Field(
+        description="link-header: RFC 8288 rel=next; json: a URL at `pointer`; html: an "
+        "<a rel=next>; cursor: a token at `pointer` sent as `param`; page: ?param=N+1; "
+        "offset: ?param=offset+len(items)"
+    )
+    pointer: str | None = Field(None, description="JSON pointer for json/cursor")
+    param: str | None = Field(None, description="query parameter for cursor/page/offset")
+    max_pages: int = Field(50, ge=1, le=10_000)
+
+
+class EntitySpec(_Strict):
+    """Things the app lists (recordings, appointments): the oracle checks each item's owner."""
+
+    lists: list[str] = Field(
+        min_length=1, description="routes that list these, e.g. 'GET /api/me/recordings'"
+    )
+    items: str = Field("/items", description="JSON pointer to the array of items")
+    id: str = Field("/id", description="JSON pointer into an item to its id")
+    owner: OwnerSpec | None = None
+    exact: bool = Field(
+        False,
+        description="the list shows exactly the observer's visible resources of the same "
+        "name (a count check: more is a leak, fewer is data loss)",
+    )
+
+
+class ReadSpec(_Strict):
+    """What a user looks at. Either one request (`- get: ...`) or `steps` (a chain whose later
+    steps use earlier captures). `each` repeats it for every entity of that kind the user has
+    seen in a list."""
+
+    name: str | None = None
+    roles: list[str] = Field(default_factory=list, description="who does it (default: all)")
+    each: str | None = Field(None, description="an entity or resource kind to repeat over")
+    steps: Steps = Field(min_length=1)
+    page: PageSpec | None = None
+    replay: bool = Field(True, description="the access suite may repeat it as other users")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_request(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or "steps" in value:
+            return value
+        data = dict(value)
+        outer = {k: data.pop(k) for k in ("name", "roles", "each", "page", "replay") if k in data}
+        return {**outer, "steps": [data]}
+
+
+class DiscoverSpec(_Strict):
+    """Reads found in the OpenAPI document: every GET, path parameters filled from values the
+    run has observed (ids in lists, captures)."""
+
+    openapi: str = Field(description="URL path (e.g. /openapi.json) or a file path")
+    exclude: list[str] = Field(default_factory=list, description="routes never read (fnmatch)")
+    max_per_route: int = Field(4, ge=1, le=100, description="filled URLs per route per user")
+
+
+class FlowSpec(_Strict):
+    """A named action a scenario refers to. `resource` binds it to one of the actor's
+    resources (the n-th appointment for the n-th scenario)."""
+
+    steps: Steps = Field(min_length=1)
+    resource: str | None = Field(
+        None, description="the resource kind it acts on; {{<kind>.*}} is in scope"
+    )
+    as_: list[str] = Field(
+        default_factory=list,
+        alias="as",
+        description="roles that perform it (default: the resource's owner role)",
+    )
+    conflict: list[int] = Field(
+        default_factory=list,
+        description="statuses meaning 'not possible in this state' (fine when exploring)",
+    )
+    from_states: list[str] = Field(
+        default_factory=list, alias="from", description="states of `on` it applies in"
+    )
+    to_state: str | None = Field(None, alias="to", description="the state it leaves `on` in")
+    creates: str | None = Field(
+        None, description="an entity kind this flow makes appear in the owner's lists"
+    )
+
+
+class ScenarioSpec(_Strict):
+    name: Name
+    description: str = ""
+    phases: list[str] = Field(
+        min_length=1, description="flow names, `look`, or `pause:SECONDS`, run for every owner"
+    )
+
+
+class BrowserFlow(_Strict):
+    page: str | None = Field(None, description="open this page first (templated)")
+    click: str | None = Field(None, description="then click this selector")
+
+
+class BrowserSpec(_Strict):
+    login_page: str = "/login"
+    login_fields: dict[str, str] = Field(description="selector -> templated value")
+    login_submit: str = "button[type=submit]"
+    pages: dict[str, list[str]] = Field(
+        default_factory=dict, description="role -> pages to read after the flows"
+    )
+    flows: dict[str, BrowserFlow] = Field(default_factory=dict)
+    row: str | None = Field(None, description="selector of one listed item (for highlighting)")
+    row_owner_attr: str | None = Field(None, description="attribute naming the item's owner id")
+
+
+class LoadRead(_Strict):
+    read: str = Field(description="a read's route, e.g. 'GET /api/me/recordings'")
+    weight: int = Field(1, ge=1)
+
+
+class LoadFlow(_Strict):
+    flow: str
+    weight: int = Field(1, ge=1)
+
+
+class LoadSpec(_Strict):
+    reads: list[LoadRead] = Field(default_factory=list)
+    flows: list[LoadFlow] = Field(default_factory=list)
+    slo_routes: dict[str, str] = Field(
+        default_factory=dict, description="SLO name -> route whose p95 it reads"
+    )
+
+
+class FeatureSpec(_Strict):
+    """How to exercise the flagged feature, for `watch` probes: the flows each owner runs, the
+    one the flag gates, and the statuses meaning "the flag is off for this user"."""
+
+    flows: list[str] = Field(min_length=1)
+    gated: str
+    refused: list[int] = Field([403])
+
+
+class TargetProfile(_Strict):
+    name: Name
+    description: str = ""
+    health: HttpStep | None = Field(None, description="a request that proves the app is up")
+    support: SupportSpec | None = None
+    reset: Steps = Field(default_factory=list, description="steps that empty the staging data")
+    roles: dict[Name, RoleSpec] = Field(min_length=1)
+    relations: dict[Name, RelationSpec] = Field(default_factory=dict)
+    see_all: list[str] = Field(default_factory=list, description="roles that may see everyone's")
+    resources: dict[Name, ResourceSpec] = Field(default_factory=dict)
+    auth: AuthSpec
+    entities: dict[Name, EntitySpec] = Field(default_factory=dict)
+    reads: list[ReadSpec] = Field(default_factory=list)
+    discover: DiscoverSpec | None = None
+    unsafe: list[str] = Field(
+        default_factory=list, description="routes never read nor replayed (fnmatch), e.g. resets"
+    )
+    flows: dict[Name, FlowSpec] = Field(default_factory=dict)
+    scenarios: list[ScenarioSpec] = Field(default_factory=list)
+    browser: BrowserSpec | None = None
+    load: LoadSpec | None = None
+    feature: FeatureSpec | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> TargetProfile:
+        roles = set(self.roles)
+        named = [("see_all", r) for r in self.see_all]
+        named += [(f"relations.{n}", r.observer) for n, r in self.relations.items()]
+        named += [(f"relations.{n}", r.owner) for n, r in self.relations.items()]
+        named += [(f"resources.{n}.owner", r.owner) for n, r in self.resources.items()]
+        named += [(f"reads[{i}].roles", r) for i, s in enumerate(self.reads) for r in s.roles]
+        named += [(f"flows.{n}.as", r) for n, f in self.flows.items() for r in f.as_]
+        for where, role in named:
+            if role not in roles:
+                raise ValueError(f"{where} names role '{role}', which is not under roles")
+        kinds = set(self.entities) | set(self.resources)
+        for i, read in enumerate(self.reads):
+            if read.each is not None and read.each not in kinds:
+                raise ValueError(f"reads[{i}].each names '{read.each}': not an entity/resource")
+        for name, flow in self.flows.items():
+            if flow.resource is not None and flow.resource not in self.resources:
+                raise ValueError(
+                    f"flows.{name}.resource names '{flow.resource}', which is not a resource"
+                )
+        if self.feature is not None:
+            for needed in (*self.feature.flows, self.feature.gated):
+                if needed not in self.flows:
+                    raise ValueError(f"feature names flow '{needed}', which is not under flows")
+        for scenario in self.scenarios:
+            for phase in scenario.phases:
+                base = phase.split(":", 1)[0]
+                if base not in (*self.flows, "look", "pause"):
+                    raise ValueError(
+                        f"scenario '{scenario.name}' phase '{phase}' is not a flow, look or pause"
+                    )
+        return self
+
+    def needs_support(self) -> bool:
+        """Does any step use the staging support API (so a support token is required)?"""
+        return self.support is not None
+
+    def owner_roles(self) -> list[str]:
+        return [name for name, role in self.roles.items() if role.owns_data]
