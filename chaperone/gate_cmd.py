@@ -110,7 +110,7 @@ def run_gate(
 ) -> tuple[GateVerdict, Path]:
     """Run the suites through the console reporter, write the reports and the signed verdict."""
     check_target_allowed(rules, url)
-    reporter = ConsoleReporter(secrets=[token])
+    reporter = ConsoleReporter(secrets=[token], accepted=rules.accepted_exposures)
     loaded = profile or load_profile(rules.profile)
     request = RunRequest(url, options, out_dir, token, profile=loaded, build=build)
     result, paths = execute(request, reporter)

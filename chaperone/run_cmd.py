@@ -196,8 +196,10 @@ def run_command(
     profile: ProfileOpt = "clinic",
     adapter: Annotated[
         str,
-        typer.Option(help="Target adapter for what YAML cannot say (entry points "
-                     "chaperone.adapters); the default drives the profile."),
+        typer.Option(
+            help="Target adapter for what YAML cannot say (entry points "
+            "chaperone.adapters); the default drives the profile."
+        ),
     ] = "profile",
     faults: FaultsOpt = "",
     workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,

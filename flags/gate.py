@@ -49,6 +49,7 @@ def gate_options(
         timeout_seconds=timeout_seconds,
         load_seconds=load_seconds,
         workers=workers,
+        min_coverage=policy.min_coverage,
     )
 
 
@@ -84,7 +85,7 @@ def build_verdict(
         target=target,
         flag=policy.flag,
         suites=suite_results(policy, result),
-        findings=len(result.findings),
+        findings=len(result.failing_findings),
         created_at=created,
         expires_at=created + timedelta(seconds=float(policy.verdict_ttl)),
         run_id=result.run_id,

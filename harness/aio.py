@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -97,3 +97,27 @@ class LoopThread:
 class _Raised:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+
+
+async def each_bounded(
+    items: Iterable[T], work: Callable[[T], Awaitable[None]], limit: int
+) -> None:
+    """Run `work(item)` for every item with at most `limit` at once.
+
+    A fixed pool of workers pulls from one iterator, instead of one task per item behind a
+    semaphore: thousands of pending tasks make every `asyncio.all_tasks()` scan (anyio does
+    one per worker-thread call) quadratic, and hold memory for work not yet started. The
+    first failure cancels the rest and is raised.
+    """
+    source = iter(items)
+
+    async def worker() -> None:
+        for item in source:
+            await work(item)
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, limit))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()

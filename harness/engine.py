@@ -30,6 +30,7 @@ from harness.events import (
     RunFinished,
     RunStarted,
     SuiteFinished,
+    WorldSeeded,
 )
 from harness.models import Verdict
 from harness.oracles import Judge
@@ -65,6 +66,8 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
         suites=planned_suites(options),
         time=started,
         build=request.build,
+        profile=request.profile.profile.name,
+        min_coverage=options.min_coverage,
     )
     verdicts: list[Verdict] = []
     loop = LoopThread()
@@ -79,11 +82,13 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
             str(request.profile.directory),
         )
         ctx = _context(request, adapter, loop)
+        yield _seeded(ctx, request)
         for name in options.suites:
             verdicts.append((yield from _run_suite(name, ctx)))
         for seed in options.extra_seeds:
             ctx.options = options.model_copy(update={"seed": seed})
             ctx.reseed()
+            yield _seeded(ctx, request)
             for name in (s for s in options.suites if s in REPEATED_SUITES):
                 verdicts.append((yield from _run_suite(name, ctx, label=f"{name}@seed={seed}")))
     except KeyboardInterrupt:
@@ -104,6 +109,11 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
     yield RunFinished(
         verdict=Verdict.merge(*verdicts), seconds=time.time() - started, time=time.time()
     )
+
+
+def _seeded(ctx: RunContext, request: RunRequest) -> WorldSeeded:
+    roles = tuple((a.id, a.role) for a in ctx.world.actors.values())
+    return WorldSeeded(ctx.world.seed, roles, request.profile.digest, time.time())
 
 
 def _close(loop: LoopThread, adapter: Target) -> None:

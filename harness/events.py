@@ -3,6 +3,7 @@
 A run is a stream:
 
     RunStarted
+      WorldSeeded      (after seeding, once per seed: who is who)
       SuiteStarted
         StepFinished*  (progress; one per driven action)
         FindingRaised* (as soon as an oracle fires)
@@ -30,6 +31,18 @@ class RunStarted:
     suites: tuple[str, ...]
     time: float
     build: str = ""
+    profile: str = ""  # the target profile's name
+    min_coverage: float = 0.0  # below this checked share of reads the run is an error
+
+
+@dataclass(frozen=True, slots=True)
+class WorldSeeded:
+    """The synthetic population exists on the target (once per seed)."""
+
+    seed: int
+    roles: tuple[tuple[str, str], ...]  # (actor id, role)
+    profile_digest: str = ""
+    time: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,7 @@ class RunFinished:
 
 Event = (
     RunStarted
+    | WorldSeeded
     | SuiteStarted
     | StepFinished
     | FindingRaised

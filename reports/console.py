@@ -14,7 +14,7 @@ The verdict it prints comes from its own `RunCollector`, the same rule every rep
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -30,6 +30,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from harness.acceptance import AcceptedExposure
+from harness.adapters.listing import base_route
 from harness.events import (
     CaseFinished,
     EngineError,
@@ -43,6 +45,7 @@ from harness.events import (
     SuiteStarted,
 )
 from harness.models import Finding, Verdict
+from reports.groups import group_findings
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
 
@@ -68,6 +71,8 @@ def _clock(epoch: float) -> str:
 
 
 MAX_FINDING_LINES = 30
+MAX_GROUP_LINES = 20
+MAX_EXPOSURE_ROWS = 40
 
 
 class ConsoleReporter:
@@ -78,14 +83,15 @@ class ConsoleReporter:
         console: Console | None = None,
         plain: bool | None = None,
         secrets: Iterable[str] = (),
+        accepted: Sequence[AcceptedExposure] = (),
     ) -> None:
         self.console = console if console is not None else Console()
         self.plain = not self.console.is_terminal if plain is None else plain
-        self.collector = RunCollector()
+        self.collector = RunCollector(accepted)
         self._mask = Redactor(secrets)
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
-        self._shown: set[str] = set()
+        self._shown: set[tuple[str, ...]] = set()
 
     # -- events -------------------------------------------------------------------------
 
@@ -146,11 +152,13 @@ class ConsoleReporter:
             self._progress.advance(self._tasks[suite])
 
     def _finding(self, suite: str, finding: Finding) -> None:
-        # The same leak is seen on every later look; the report counts repeats, the terminal
-        # shows each distinct finding once and stops listing after a screenful.
-        if finding.key in self._shown:
+        # One bug shows on every later look, for every user: the terminal shows the first
+        # finding of each cause (see reports.groups) and stops listing after a screenful; the
+        # summary and the reports count the rest.
+        cause = _cause(finding)
+        if cause in self._shown:
             return
-        self._shown.add(finding.key)
+        self._shown.add(cause)
         if len(self._shown) > MAX_FINDING_LINES:
             if len(self._shown) == MAX_FINDING_LINES + 1:
                 self._line(f"[{suite}] ... more findings; the report lists every one")
@@ -186,8 +194,10 @@ class ConsoleReporter:
         """Counts, the exposure table and where the reports are. Call after writing them."""
         self.close()
         self._line(_counts(result))
+        self._groups(result)
+        self._coverage(result)
         if self.plain:
-            for e in result.exposures:
+            for e in result.exposures[:MAX_EXPOSURE_ROWS]:
                 self._line(
                     f"exposure: {e.owner} -> {e.observer}: {', '.join(e.what)} via "
                     f"{', '.join(e.surfaces)}; {e.findings}x, first {_clock(e.first_seen)} UTC"
@@ -197,6 +207,45 @@ class ConsoleReporter:
         for kind, path in (paths or {}).items():
             self._line(f"{kind} report: {path}")
         self.verdict_line(result)
+
+    def _groups(self, result: RunResult) -> None:
+        accepted = [r.key for r in result.findings if r.accepted]
+        groups = group_findings(result.findings, accepted)
+        if not groups:
+            return
+        self._line(f"{len(groups)} cause(s) behind {len(result.findings)} finding(s):")
+        for group in groups[:MAX_GROUP_LINES]:
+            note = " [accepted]" if group.accepted else ""
+            steps = len(group.shortest.repro)
+            self._line(
+                self._mask(
+                    f"  [{group.key}] {group.severity} {group.title}: {group.count}x, "
+                    f"{len(group.exposures)} exposure(s), shortest repro {steps} step(s){note}"
+                )
+            )
+        if len(groups) > MAX_GROUP_LINES:
+            self._line(f"  ... {len(groups) - MAX_GROUP_LINES} more; the reports list all")
+
+    def _coverage(self, result: RunResult) -> None:
+        share = result.coverage
+        if share is None:
+            return
+        lost = sum(r.lost for r in result.coverage_rows)
+        checked = sum(r.checked for r in result.coverage_rows)
+        retries = f", {result.retries} transient fault(s) retried" if result.retries else ""
+        self._line(
+            f"coverage: {share:.1%} of {checked + lost} reads really checked "
+            f"(minimum {result.min_coverage:.0%}), {lost} lost{retries}"
+        )
+
+
+def _cause(finding: Finding) -> tuple[str, ...]:
+    return (
+        finding.kind,
+        base_route(finding.surface.where),
+        str(finding.surface.kind),
+        str(finding.canary_kind or ""),
+    )
 
 
 def _new_progress(console: Console) -> Progress:
@@ -212,15 +261,19 @@ def _new_progress(console: Console) -> Progress:
 
 def _counts(result: RunResult) -> str:
     cases = len(result.cases)
-    bad = sum(c.verdict is not Verdict.PASS for c in result.cases)
+    bad = sum(c.verdict is not Verdict.PASS and not c.skipped for c in result.cases)
+    skipped = sum(bool(c.skipped) for c in result.cases)
     severities: dict[str, int] = {}
     for record in result.findings:
         key = str(record.finding.severity)
         severities[key] = severities.get(key, 0) + 1
     by_severity = ", ".join(f"{n} {s}" for s, n in sorted(severities.items()))
+    accepted = sum(1 for r in result.findings if r.accepted)
     return (
-        f"{len(result.suites)} suite(s), {cases} case(s) ({bad} not passed), "
-        f"{len(result.findings)} finding(s)"
+        f"{len(result.suites)} suite(s), {cases} case(s) ({bad} not passed"
+        + (f", {skipped} not applicable" if skipped else "")
+        + f"), {len(result.findings)} finding(s)"
+        + (f" ({accepted} accepted)" if accepted else "")
         + (f" ({by_severity})" if by_severity else "")
         + f", {len(result.exposures)} exposure(s), {len(result.errors)} error(s)"
     )
@@ -230,7 +283,7 @@ def _exposure_table(result: RunResult, mask: Redactor) -> Table:
     table = Table(title="Exposures: whose data reached whom")
     for column in ("Owner", "Observer", "What", "Surfaces", "Count", "First seen (UTC)"):
         table.add_column(column)
-    for e in result.exposures:
+    for e in result.exposures[:MAX_EXPOSURE_ROWS]:
         table.add_row(
             Text(e.owner),
             Text(e.observer),
@@ -239,4 +292,6 @@ def _exposure_table(result: RunResult, mask: Redactor) -> Table:
             str(e.findings),
             _clock(e.first_seen),
         )
+    if len(result.exposures) > MAX_EXPOSURE_ROWS:
+        table.caption = f"{len(result.exposures) - MAX_EXPOSURE_ROWS} more in report.json"
     return table

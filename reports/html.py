@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.events import CaseFinished
 from harness.models import Verdict
 from reports.files import write_atomic
+from reports.groups import group_findings, repro_text
 from reports.redact import redact_result
 from reports.result import FindingRecord, RunResult, SuiteResult
 from reports.svg import SEVERITY_COLOURS, Mark, Span, esc, heatmap, line_plot, timeline
@@ -49,7 +50,9 @@ def render_html(result: RunResult, base_dir: Path) -> str:
     sections = [
         _header(result),
         _summary(result),
+        _groups(result),
         _exposures(result),
+        _coverage(result),
         _timeline(result),
         *(_suite_section(s, result.cases_for(s.name), base_dir) for s in result.suites),
         _findings(result.findings),
@@ -85,6 +88,8 @@ def _header(result: RunResult) -> str:
         ("Build", result.build or "unknown"),
         ("Seed", "unknown" if result.seed is None else result.seed),
         ("Run id", result.run_id),
+        ("Profile", f"{result.profile or '-'} {result.profile_digest[:12]}".strip()),
+        ("Coverage", _share(result)),
         ("Started", _clock(result.started)),
         ("Duration", f"{result.seconds:.1f}s"),
     ]
@@ -95,6 +100,99 @@ def _header(result: RunResult) -> str:
         f'<table class="meta">{rows}</table>'
         + (f"<p>Why:</p><ul>{reasons}</ul>" if reasons else "")
         + "</header>"
+    )
+
+
+def _share(result: RunResult) -> str:
+    share = result.coverage
+    if share is None:
+        return "nothing read"
+    return f"{share:.1%} of reads really checked (minimum {result.min_coverage:.0%})"
+
+
+def _groups(result: RunResult) -> str:
+    accepted = [r.key for r in result.findings if r.accepted]
+    groups = group_findings(result.findings, accepted)
+    if not groups:
+        return ""
+    rows = [
+        [
+            f"<code>{esc(g.key)}</code>",
+            f'<span class="sev" style="color:{SEVERITY_COLOURS.get(str(g.severity), "#555")}">'
+            f"{esc(g.severity)}</span>" + (" (accepted)" if g.accepted else ""),
+            esc(g.title),
+            str(g.count),
+            esc(", ".join(f"{o}\u2192{b}" for o, b in g.exposures[:8]))
+            + (f" (+{len(g.exposures) - 8})" if len(g.exposures) > 8 else ""),
+            esc(", ".join(g.suites)),
+            f"<pre>{esc(repro_text(g.shortest.repro))}</pre>",
+        ]
+        for g in groups
+    ]
+    intro = (
+        f"<p>{len(result.findings)} finding(s) come down to {len(groups)} cause(s): same kind, "
+        "route, surface, data and the scenario step where they first appeared.</p>"
+    )
+    return (
+        "<h2>Causes</h2>"
+        + intro
+        + _table(
+            ["Group", "Severity", "Cause", "Count", "Exposures", "Suites", "Shortest reproduction"],
+            rows,
+        )
+    )
+
+
+def _coverage(result: RunResult) -> str:
+    rows = result.coverage_rows
+    if not rows:
+        return "<h2>Coverage</h2><p>No read was recorded.</p>"
+    roles = dict(result.roles)
+    cells: dict[tuple[str, str], list[int]] = {}
+    pairs: dict[str, list[str]] = {}
+    for row in rows:
+        observer = roles.get(row.observer, row.observer)
+        owner = "own" if row.owner == row.observer else roles.get(row.owner, row.owner)
+        cell = cells.setdefault((row.route, f"{observer} \u2192 {owner}"), [0, 0])
+        cell[0] += row.checked
+        cell[1] += row.lost
+        if row.lost:
+            reasons = ", ".join(f"{r} x{n}" for r, n in row.reasons)
+            pairs.setdefault(row.route, []).append(
+                f"{row.observer} about {row.owner}: {row.lost} lost ({reasons})"
+            )
+    columns = sorted({c for _, c in cells})
+    routes = sorted({r for r, _ in cells})
+    table_rows = []
+    for route in routes:
+        line = [f"<code>{esc(route)}</code>"]
+        for column in columns:
+            checked, lost = cells.get((route, column), [0, 0])
+            text = (
+                "-" if checked + lost == 0 else f"{checked}" + (f" / {lost} lost" if lost else "")
+            )
+            style = ' style="background:#fdd"' if lost else ""
+            line.append(f"<span{style}>{esc(text)}</span>")
+        lost_detail = pairs.get(route)
+        if lost_detail:
+            items = "".join(f"<li>{esc(p)}</li>" for p in lost_detail[:50])
+            line[0] += f"<details><summary>lost reads</summary><ul>{items}</ul></details>"
+        table_rows.append(line)
+    unfilled = "".join(f"<li><code>{esc(u)}</code></li>" for u in result.unfilled)
+    note = (
+        f"<p>Checked: the reader had a live session and the target answered (including a "
+        f"denial). Lost: a 401 that a re-login did not cure, a 5xx, or no answer. "
+        f"{_share(result)}; {result.retries} transient fault(s) retried.</p>"
+    )
+    return (
+        "<h2>Coverage</h2>"
+        + note
+        + _table(["Read", *(esc(c) for c in columns)], table_rows)
+        + (
+            f"<p>Discovered routes no observed value could fill:</p><ul>{unfilled}</ul>"
+            if unfilled
+            else ""
+        )
     )
 
 
@@ -266,7 +364,14 @@ def _finding_row(record: FindingRecord) -> list[str]:
         esc(f.step),
         esc(_clock(record.first_seen)),
         str(record.occurrences),
-        esc(f.message) + evidence + (f"<br>repro: <code>{esc(repro)}</code>" if repro else ""),
+        esc(f.message)
+        + evidence
+        + (f"<br>repro: <code>{esc(repro)}</code>" if repro else "")
+        + (
+            f"<br><b>accepted</b> until {esc(record.accepted_until)}: {esc(record.accepted)}"
+            if record.accepted
+            else ""
+        ),
     ]
 
 

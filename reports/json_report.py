@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.coverage import CoverageRow, lost_reasons
 from harness.errors import ConfigError
 from harness.events import CaseFinished
 from harness.models import (
-    CanaryKind,
     Exposure,
     Finding,
     Severity,
@@ -26,10 +26,12 @@ from harness.models import (
     Verdict,
 )
 from reports.files import write_atomic
+from reports.groups import FindingGroup, group_findings
 from reports.redact import redact_result
 from reports.result import FindingRecord, RunError, RunResult, SuiteResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 2 added coverage, groups, accepted exposures, skipped cases
 REPORT_FIX = "pass the report.json that `chaperone run` wrote into its --out directory"
 
 
@@ -62,11 +64,13 @@ class FindingDoc(_Doc):
     step: str
     time: float
     owner: str | None = None
-    canary_kind: CanaryKind | None = None
+    canary_kind: str | None = None
     evidence: str = ""
     suite: str = ""
     extra: list[tuple[str, str]] = []
     repro: list[StepDoc] = []
+    accepted: str = ""
+    accepted_until: str = ""
 
 
 class SuiteDoc(_Doc):
@@ -88,6 +92,45 @@ class CaseDoc(_Doc):
     seconds: float
     message: str = ""
     finding_keys: list[str] = []
+    skipped: str = ""
+
+
+class CoverageRowDoc(_Doc):
+    suite: str
+    route: str
+    observer: str
+    owner: str
+    checked: int
+    lost: int
+    reasons: list[tuple[str, int]] = []
+
+
+class CoverageDoc(_Doc):
+    ratio: float | None = None
+    minimum: float = 0.0
+    checked: int = 0
+    lost: int = 0
+    lost_reasons: dict[str, int] = {}
+    retries: int = 0
+    unfilled_routes: list[str] = []
+    rows: list[CoverageRowDoc] = []
+
+
+class GroupDoc(_Doc):
+    key: str
+    title: str
+    kind: str
+    route: str
+    surface: str
+    data: str
+    step: str
+    severity: Severity
+    count: int
+    findings: list[str]
+    exposures: list[tuple[str, str]]
+    suites: list[str]
+    accepted: bool
+    shortest_repro: list[StepDoc]
 
 
 class ExposureDoc(_Doc):
@@ -131,6 +174,11 @@ class ReportDoc(_Doc):
     findings: list[FindingDoc]
     exposures: list[ExposureDoc]
     errors: list[ErrorDoc]
+    profile: str = ""
+    profile_digest: str = ""
+    roles: dict[str, str] = {}
+    coverage: CoverageDoc = CoverageDoc()
+    groups: list[GroupDoc] = []
 
 
 def report_schema() -> dict[str, Any]:
@@ -160,7 +208,7 @@ def load_report(path: Path) -> RunResult:
 
 
 def _validate(raw: object, path: Path) -> ReportDoc:
-    if isinstance(raw, dict) and raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+    if isinstance(raw, dict) and raw.get("schema_version", SCHEMA_VERSION) not in READABLE_VERSIONS:
         raise ConfigError(
             f"{path} has schema_version {raw['schema_version']!r}, this Chaperone reads "
             f"{SCHEMA_VERSION}",
@@ -200,6 +248,60 @@ def to_doc(result: RunResult) -> ReportDoc:
         findings=[_finding_doc(r) for r in result.findings],
         exposures=[ExposureDoc.model_validate(e, from_attributes=True) for e in result.exposures],
         errors=[ErrorDoc.model_validate(e, from_attributes=True) for e in result.errors],
+        profile=result.profile,
+        profile_digest=result.profile_digest,
+        roles=dict(result.roles),
+        coverage=_coverage_doc(result),
+        groups=[_group_doc(g) for g in group_findings(result.findings, _accepted(result))],
+    )
+
+
+def _accepted(result: RunResult) -> list[str]:
+    return [r.key for r in result.findings if r.accepted]
+
+
+def _coverage_doc(result: RunResult) -> CoverageDoc:
+    rows = result.coverage_rows
+    return CoverageDoc(
+        ratio=result.coverage,
+        minimum=result.min_coverage,
+        checked=sum(r.checked for r in rows),
+        lost=sum(r.lost for r in rows),
+        lost_reasons=dict(lost_reasons(rows)),
+        retries=result.retries,
+        unfilled_routes=list(result.unfilled),
+        rows=[
+            CoverageRowDoc(
+                suite=r.suite,
+                route=r.route,
+                observer=r.observer,
+                owner=r.owner,
+                checked=r.checked,
+                lost=r.lost,
+                reasons=list(r.reasons),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _group_doc(group: FindingGroup) -> GroupDoc:
+    shortest = group.shortest
+    return GroupDoc(
+        key=group.key,
+        title=group.title,
+        kind=group.kind,
+        route=group.route,
+        surface=group.surface,
+        data=group.data,
+        step=group.step,
+        severity=group.severity,
+        count=group.count,
+        findings=[r.key for r in group.records],
+        exposures=[tuple(p) for p in group.exposures],
+        suites=list(group.suites),
+        accepted=group.accepted,
+        shortest_repro=[StepDoc(actor=s.actor, action=s.action, arg=s.arg) for s in shortest.repro],
     )
 
 
@@ -231,6 +333,7 @@ def _case_doc(case: CaseFinished) -> CaseDoc:
         seconds=case.seconds,
         message=case.message,
         finding_keys=list(case.finding_keys),
+        skipped=case.skipped,
     )
 
 
@@ -255,6 +358,8 @@ def _finding_doc(record: FindingRecord) -> FindingDoc:
         suite=f.suite,
         extra=list(f.extra),
         repro=[StepDoc(actor=s.actor, action=s.action, arg=s.arg) for s in f.repro],
+        accepted=record.accepted,
+        accepted_until=record.accepted_until,
     )
 
 
@@ -276,6 +381,16 @@ def from_doc(doc: ReportDoc) -> RunResult:
         finished=doc.finished,
         verdict=doc.verdict,
         reasons=tuple(doc.reasons),
+        profile=doc.profile,
+        profile_digest=doc.profile_digest,
+        coverage_rows=tuple(
+            CoverageRow(r.suite, r.route, r.observer, r.owner, r.checked, r.lost, tuple(r.reasons))
+            for r in doc.coverage.rows
+        ),
+        min_coverage=doc.coverage.minimum,
+        retries=doc.coverage.retries,
+        unfilled=tuple(doc.coverage.unfilled_routes),
+        roles=dict(doc.roles),
     )
 
 
@@ -302,6 +417,7 @@ def _case_from(doc: CaseDoc) -> CaseFinished:
         seconds=doc.seconds,
         message=doc.message,
         finding_keys=tuple(doc.finding_keys),
+        skipped=doc.skipped,
     )
 
 
@@ -322,7 +438,14 @@ def _record_from(doc: FindingDoc) -> FindingRecord:
         extra=tuple(doc.extra),
         repro=tuple(Step(s.actor, s.action, s.arg) for s in doc.repro),
     )
-    return FindingRecord(finding, doc.occurrences, doc.first_seen, doc.last_seen)
+    return FindingRecord(
+        finding,
+        doc.occurrences,
+        doc.first_seen,
+        doc.last_seen,
+        doc.accepted,
+        doc.accepted_until,
+    )
 
 
 def _exposure_from(doc: ExposureDoc) -> Exposure:

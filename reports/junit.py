@@ -1,9 +1,12 @@
-"""junit.xml: one <testsuite> per suite, one <testcase> per scenario/check.
+"""junit.xml: one <testsuite> per suite, one <testcase> per scenario/check, and one failing
+<testcase> per group of findings (grouped by cause, see reports.groups) in a `findings` suite.
 
+A scenario that found leaks points at its groups instead of repeating them, so one bug is one
+red line in CI, not a hundred. A scenario that did not apply to the target is <skipped>.
 CI systems only look at testcases, so anything that makes the run fail or error without a
 failing case (an engine error, a suite that never finished, a suite whose own verdict is worse
-than its cases', an interruption) gets a synthetic testcase too: the CI page is never greener
-than the verdict.
+than its cases', lost coverage, an interruption) gets a synthetic testcase too: the CI page is
+never greener than the verdict.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.events import CaseFinished
 from harness.models import Verdict
 from reports.files import write_atomic
+from reports.groups import FindingGroup, group_findings, repro_text
 from reports.redact import redact_result
 from reports.result import RunResult
 
 RUN_SUITE = "chaperone"  # holds run-level problems that belong to no suite
+GROUP_SUITE = "findings"  # one failing case per group of findings
 
 
 @dataclass
@@ -28,6 +34,7 @@ class _Case:
     verdict: Verdict
     message: str = ""
     detail: str = ""
+    skipped: str = ""
 
 
 @dataclass
@@ -56,19 +63,43 @@ def build_junit(result: RunResult) -> ET.Element:
 
 def _collect(result: RunResult) -> list[_Suite]:
     names = list(dict.fromkeys([*result.suites_requested, *(s.name for s in result.suites)]))
-    suites = [_suite_cases(result, name) for name in names]
+    groups = group_findings(result.findings, [r.key for r in result.findings if r.accepted])
+    group_of = {r.key: g for g in groups for r in g.records}
+    suites = [_suite_cases(result, name, group_of) for name in names]
+    if groups:
+        suites.append(_Suite(GROUP_SUITE, 0.0, [_group_case(g) for g in groups]))
     run_level = _run_level_cases(result, set(names))
     if run_level:
         suites.append(_Suite(RUN_SUITE, 0.0, run_level))
     return suites
 
 
-def _suite_cases(result: RunResult, name: str) -> _Suite:
+def _group_case(group: FindingGroup) -> _Case:
+    shortest = group.shortest
+    pairs = ", ".join(f"{o} -> {b}" for o, b in group.exposures[:10])
+    more = f" (+{len(group.exposures) - 10} more)" if len(group.exposures) > 10 else ""
+    detail = "\n".join(
+        [
+            shortest.message,
+            f"{group.count} occurrence(s) in {len(group.records)} finding(s), suites "
+            f"{', '.join(group.suites)}",
+            f"exposures: {pairs}{more}" if pairs else "exposures: none",
+            "shortest reproduction:",
+            repro_text(shortest.repro) or "(none recorded)",
+        ]
+    )
+    if group.accepted:
+        reason = group.records[0].accepted
+        return _Case(
+            f"[{group.key}] {group.title}", 0.0, Verdict.PASS, skipped=f"accepted: {reason}"
+        )
+    verdict = Verdict.FAIL
+    return _Case(f"[{group.key}] {group.title}", 0.0, verdict, shortest.message, detail)
+
+
+def _suite_cases(result: RunResult, name: str, group_of: dict[str, FindingGroup]) -> _Suite:
     messages = {r.key: r.finding.message for r in result.findings}
-    cases = [
-        _Case(c.name, c.seconds, c.verdict, c.message, _detail(c.finding_keys, messages, c.message))
-        for c in result.cases_for(name)
-    ]
+    cases = [_scenario_case(c, group_of, messages) for c in result.cases_for(name)]
     cases += [
         _Case(f"{name}: engine error", 0.0, Verdict.ERROR, e.message, e.message)
         for e in result.errors
@@ -81,6 +112,23 @@ def _suite_cases(result: RunResult, name: str) -> _Suite:
     if Verdict.merge(verdict, worst) != worst:
         cases.append(_suite_verdict_case(result, name, verdict))
     return _Suite(name, seconds, cases)
+
+
+def _scenario_case(
+    case: CaseFinished, group_of: dict[str, FindingGroup], messages: dict[str, str]
+) -> _Case:
+    if case.skipped:
+        return _Case(case.name, case.seconds, Verdict.PASS, skipped=case.skipped)
+    keys = [k for k in case.finding_keys if k in group_of]
+    groups = list(dict.fromkeys(group_of[k].key for k in keys))
+    if case.verdict is Verdict.FAIL and keys and all(group_of[k].accepted for k in keys):
+        return _Case(case.name, case.seconds, Verdict.PASS, case.message)
+    if not groups:
+        return _Case(case.name, case.seconds, case.verdict, case.message, case.message)
+    # One line per cause, not one per repeat: the groups' own cases hold the details.
+    firsts = dict.fromkeys(messages[group_of[k].records[0].key] for k in keys)
+    detail = "\n".join([f"{case.message}; finding group(s) {', '.join(groups)}", *firsts])
+    return _Case(case.name, case.seconds, case.verdict, case.message, detail)
 
 
 def _suite_verdict_case(result: RunResult, name: str, verdict: Verdict) -> _Case:
@@ -100,12 +148,15 @@ def _run_level_cases(result: RunResult, suites: set[str]) -> list[_Case]:
         cases.append(_Case("interrupted", 0.0, Verdict.ERROR, "the run was interrupted"))
     if not result.run_finished:
         cases.append(_Case("run finished", 0.0, Verdict.ERROR, "the run never finished"))
+    share = result.coverage
+    if share is not None:
+        low = share < result.min_coverage
+        message = (
+            f"{share:.1%} of reads really checked (minimum {result.min_coverage:.0%}); "
+            f"{sum(r.lost for r in result.coverage_rows)} lost"
+        )
+        cases.append(_Case("coverage", 0.0, Verdict.ERROR if low else Verdict.PASS, message))
     return cases
-
-
-def _detail(keys: tuple[str, ...], messages: dict[str, str], fallback: str) -> str:
-    found = [messages[k] for k in keys if k in messages]
-    return "\n".join(found) if found else fallback
 
 
 def _suite_element(suite: _Suite) -> ET.Element:
@@ -118,7 +169,9 @@ def _suite_element(suite: _Suite) -> ET.Element:
 
 def _case_element(suite: str, case: _Case) -> ET.Element:
     element = ET.Element("testcase", classname=suite, name=case.name, time=f"{case.seconds:.3f}")
-    if case.verdict is not Verdict.PASS:
+    if case.skipped:
+        ET.SubElement(element, "skipped", message=case.skipped)
+    elif case.verdict is not Verdict.PASS:
         tag = "failure" if case.verdict is Verdict.FAIL else "error"
         child = ET.SubElement(element, tag, message=case.message or tag, type=case.verdict)
         child.text = case.detail or case.message
@@ -129,5 +182,5 @@ def _set_counts(element: ET.Element, cases: list[_Case], seconds: float) -> None
     element.set("tests", str(len(cases)))
     element.set("failures", str(sum(c.verdict is Verdict.FAIL for c in cases)))
     element.set("errors", str(sum(c.verdict is Verdict.ERROR for c in cases)))
-    element.set("skipped", "0")
+    element.set("skipped", str(sum(bool(c.skipped) for c in cases)))
     element.set("time", f"{seconds:.3f}")

@@ -7,20 +7,27 @@ and `exit_code` the only one that turns that into a process exit code.
 Precedence (Jepsen's checker merge: error beats fail beats pass, unknown is never a pass):
 
 1. ERROR if the engine reported an error, the run was interrupted, a requested suite never
-   finished, no `RunFinished` arrived, or any suite or the engine itself said ERROR;
-2. FAIL if any finding was raised or any suite said FAIL;
+   finished, no `RunFinished` arrived, any suite or the engine itself said ERROR, or the share
+   of reads really checked (coverage) fell below the minimum;
+2. FAIL if any finding was raised (accepted exposures excepted) or any suite said FAIL;
 3. PASS otherwise.
+
+An accepted exposure (a policy's suppression baseline, unexpired) is still recorded and shown;
+it only does not count towards FAIL.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.acceptance import AcceptedExposure, acceptance_for
+from harness.coverage import CoverageRow, lost_reasons, ratio
 from harness.errors import ExitCode
 from harness.events import (
     CaseFinished,
+    CoverageReported,
     EngineError,
     Event,
     FindingRaised,
@@ -29,6 +36,7 @@ from harness.events import (
     RunStarted,
     SuiteFinished,
     SuiteStarted,
+    WorldSeeded,
 )
 from harness.models import Exposure, Finding, Verdict
 from reports.exposures import build_exposures
@@ -56,6 +64,8 @@ class FindingRecord:
     occurrences: int
     first_seen: float
     last_seen: float
+    accepted: str = ""  # why it is an accepted exposure ("" if it is not)
+    accepted_until: str = ""  # the acceptance's last day, ISO date
 
     @property
     def key(self) -> str:
@@ -87,6 +97,22 @@ class RunResult:
     finished: float | None
     verdict: Verdict
     reasons: tuple[str, ...] = ()  # why the verdict is not PASS, one line each
+    profile: str = ""
+    profile_digest: str = ""
+    coverage_rows: tuple[CoverageRow, ...] = ()
+    min_coverage: float = 0.0
+    retries: int = 0  # transient faults survived
+    unfilled: tuple[str, ...] = ()  # discovered routes nothing could fill
+    roles: Mapping[str, str] = field(default_factory=dict)  # actor id -> role
+
+    @property
+    def coverage(self) -> float | None:
+        """The share of reads really checked; None when nothing was read."""
+        return ratio(self.coverage_rows)
+
+    @property
+    def failing_findings(self) -> tuple[FindingRecord, ...]:
+        return tuple(r for r in self.findings if not r.accepted)
 
     @property
     def seconds(self) -> float:
@@ -112,16 +138,23 @@ def decide_verdict(
     errors: int,
     interrupted: bool,
     run_finished: Verdict | None,
+    coverage: Sequence[CoverageRow] = (),
+    min_coverage: float = 0.0,
+    accepted: int = 0,
 ) -> tuple[Verdict, tuple[str, ...]]:
-    """Apply the precedence in the module docstring; return the verdict and its reasons."""
+    """Apply the precedence in the module docstring; return the verdict and its reasons.
+    `findings` counts findings that are not accepted exposures."""
     suites = list(suites)
     why_error = _error_reasons(list(requested), suites, errors, interrupted, run_finished)
+    why_error += _coverage_reasons(coverage, min_coverage)
     if why_error:
         return Verdict.ERROR, tuple(why_error)
     why_fail = [f"suite '{s.name}' failed" for s in suites if s.verdict is Verdict.FAIL]
     if findings:
         why_fail.insert(0, f"{findings} finding(s)")
-    if run_finished is not Verdict.PASS and not why_fail:
+    # The engine merged the suites' own verdicts, which knew nothing of accepted exposures:
+    # when some findings were accepted, the suites as judged here have the last word.
+    if run_finished is not Verdict.PASS and not why_fail and not accepted:
         why_fail.append(f"the engine reported {run_finished}")
     if why_fail:
         return Verdict.FAIL, tuple(why_fail)
@@ -157,6 +190,19 @@ def _error_reasons(
     return reasons
 
 
+def _coverage_reasons(rows: Sequence[CoverageRow], minimum: float) -> list[str]:
+    share = ratio(rows)
+    if share is None or share >= minimum:
+        return []
+    lost = sum(r.lost for r in rows)
+    top = sorted(lost_reasons(rows).items(), key=lambda kv: -kv[1])[:3]
+    why = ", ".join(f"{reason} x{count}" for reason, count in top)
+    return [
+        f"coverage {share:.1%} is below the minimum {minimum:.0%}: {lost} read(s) proved "
+        f"nothing ({why})"
+    ]
+
+
 def exit_code(result: RunResult) -> ExitCode:
     """The process exit code for a run: error 2, fail 1, pass 0."""
     return {
@@ -177,7 +223,13 @@ class _SuiteState:
 class RunCollector:
     """Event handler that remembers a run. Feed it every event, then call `result()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, accepted: Sequence[AcceptedExposure] = ()) -> None:
+        self._accepted = tuple(accepted)
+        self._coverage: list[CoverageRow] = []
+        self._retries = 0
+        self._unfilled: set[str] = set()
+        self._roles: dict[str, str] = {}
+        self._digest = ""
         self._start: RunStarted | None = None
         self._finish: RunFinished | None = None
         self._suites: dict[str, _SuiteState] = {}
@@ -198,6 +250,13 @@ class RunCollector:
                 self._add_finding(event)
             case CaseFinished():
                 self._cases.append(event)
+            case CoverageReported():
+                self._coverage += event.rows
+                self._retries += event.retries
+                self._unfilled |= set(event.unfilled)
+            case WorldSeeded():
+                self._roles.update(dict(event.roles))
+                self._digest = event.profile_digest or self._digest
             case SuiteFinished():
                 self._suite(event.suite).finished = event
             case EngineError():
@@ -208,6 +267,15 @@ class RunCollector:
                 self._finish = event
             case _:
                 self._count_step(event)
+
+    def _only_accepted(self, suite: str) -> bool:
+        """Every failing case of `suite` failed on accepted findings and nothing else."""
+        failing = [c for c in self._cases if c.suite == suite and c.verdict is Verdict.FAIL]
+        return bool(failing) and all(
+            c.finding_keys
+            and all(k in self._records and self._records[k].accepted for k in c.finding_keys)
+            for c in failing
+        )
 
     def consume(self, events: Iterable[Event]) -> RunResult:
         for event in events:
@@ -238,16 +306,35 @@ class RunCollector:
             last_seen=max(seen.last_seen, finding.time),
         )
 
+    def _accept(self) -> dict[str, FindingRecord]:
+        """Each record marked with the acceptance that covers it, if any."""
+        marked: dict[str, FindingRecord] = {}
+        for key, record in self._records.items():
+            entry = acceptance_for(record.finding, self._accepted, self._roles)
+            marked[key] = (
+                dataclasses.replace(
+                    record, accepted=entry.reason, accepted_until=entry.expires.isoformat()
+                )
+                if entry is not None
+                else record
+            )
+        return marked
+
     def result(self) -> RunResult:
+        self._records = self._accept()
         suites = tuple(self._suite_result(s) for s in self._suites.values())
         requested = self._start.suites if self._start else ()
+        minimum = self._start.min_coverage if self._start else 0.0
         verdict, reasons = decide_verdict(
             requested=requested,
             suites=suites,
-            findings=len(self._records),
+            findings=sum(1 for r in self._records.values() if not r.accepted),
             errors=len(self._errors),
             interrupted=self._interrupted,
             run_finished=self._finish.verdict if self._finish else None,
+            coverage=self._coverage,
+            min_coverage=minimum,
+            accepted=sum(1 for r in self._records.values() if r.accepted),
         )
         return RunResult(
             run_id=self._start.run_id if self._start else "",
@@ -266,14 +353,24 @@ class RunCollector:
             finished=self._finish.time if self._finish else None,
             verdict=verdict,
             reasons=reasons,
+            profile=self._start.profile if self._start else "",
+            profile_digest=self._digest,
+            coverage_rows=tuple(self._coverage),
+            min_coverage=minimum,
+            retries=self._retries,
+            unfilled=tuple(sorted(self._unfilled)),
+            roles=dict(self._roles),
         )
 
     def _suite_result(self, state: _SuiteState) -> SuiteResult:
         done = state.finished
-        own_findings = any(r.finding.suite == state.name for r in self._records.values())
+        mine = [r for r in self._records.values() if r.finding.suite == state.name]
+        own_findings = any(not r.accepted for r in mine)
         # A suite that says PASS while its oracles raised findings is contradictory; the
         # findings win, so the suite row can never show green over a leak.
         reported = done.verdict if done else Verdict.ERROR
+        if reported is Verdict.FAIL and not own_findings and self._only_accepted(state.name):
+            reported = Verdict.PASS  # it failed on accepted exposures alone
         verdict = Verdict.merge(reported, Verdict.FAIL) if own_findings else reported
         return SuiteResult(
             name=state.name,

@@ -17,13 +17,13 @@ suite ran, the first flow scenario (or a look) is driven first so there is somet
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.adapters import Session
+from harness.aio import each_bounded
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import ANONYMOUS_ID, Observation, Step, Verdict
 from harness.suites import RunContext
@@ -109,7 +109,10 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
     started = time.time()
     recorder = Recorder("access", ctx)
     if not any(o.read for o in ctx.journal):
-        warm = next((s for s in scenarios_for(ctx) if not missing_flows(ctx, s.phases)), None)
+        warm = next(
+            (s for s in scenarios_for(ctx) if not missing_flows(ctx.adapter.has_flow, s.phases)),
+            None,
+        )
         if warm is not None:
             play = Play(ctx, recorder, f"warm-up/{warm.name}", slot=len(scenarios_for(ctx)))
             async for event in drain(_warm(play, warm.phases), recorder):
@@ -150,14 +153,12 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
     sessions: dict[str, Session] = {ANONYMOUS_ID: ctx.adapter.anonymous()}
     for who in sorted({r.observer for r in replays} - {ANONYMOUS_ID}):
         sessions[who] = await ctx.adapter.login(ctx.world.actors[who])
-    limit = asyncio.Semaphore(CONCURRENCY)
     witness = recorder.witness
     problems: list[str] = []
 
     async def replay(item: Replay) -> None:
         original = item.original
-        async with limit:
-            obs = await ctx.adapter.replay_as(sessions[item.observer], original)
+        obs = await ctx.adapter.replay_as(sessions[item.observer], original)
         if obs is None:
             return
         repro = (
@@ -168,7 +169,7 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
         if item.why == "owner" and witness.saw([original]) and not witness.saw([obs]):
             problems.append(f"{item.observer} repeating their own {original.endpoint}")
 
-    await asyncio.gather(*(replay(item) for item in replays))
+    await each_bounded(replays, replay, CONCURRENCY)
     if problems and not recorder.findings:
         witness.problems.append(
             f"the owner's own repeat lost their data ({len(problems)} read(s), e.g. {problems[0]})"

@@ -10,7 +10,7 @@ n being the scenario's slot, so each scenario uses fresh calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,17 +62,17 @@ async def drain(work: Coroutine[Any, Any, None], recorder: Recorder) -> AsyncIte
         task.cancel()
 
 
-def flow_name(ctx: RunContext, phase: str) -> str:
+def flow_name(has_flow: Callable[[str], bool], phase: str) -> str:
     """The profile flow a phase runs (`rejoin` falls back to `join`)."""
-    if phase == REJOIN and not ctx.adapter.has_flow(REJOIN):
+    if phase == REJOIN and not has_flow(REJOIN):
         return "join"
     return phase
 
 
-def missing_flows(ctx: RunContext, phases: tuple[str, ...]) -> list[str]:
+def missing_flows(has_flow: Callable[[str], bool], phases: tuple[str, ...]) -> list[str]:
     """Flows these phases need that the profile lacks (the scenario is then not applicable)."""
-    needed = {flow_name(ctx, p) for p in phases if p != "look" and not p.startswith("pause")}
-    return sorted(f for f in needed if not ctx.adapter.has_flow(f))
+    needed = {flow_name(has_flow, p) for p in phases if p != "look" and not p.startswith("pause")}
+    return sorted(f for f in needed if not has_flow(f))
 
 
 @dataclass
@@ -127,7 +127,7 @@ class Play:
         if phase == "look":
             await asyncio.gather(*(look(self, actor) for actor in self.everyone()))
             return
-        flow = flow_name(self.ctx, phase)
+        flow = flow_name(self.ctx.adapter.has_flow, phase)
         await asyncio.gather(*(run_flow(self, actor, flow) for actor in self.actors_for(flow)))
 
 

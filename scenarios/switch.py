@@ -86,7 +86,7 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
     slot = 0
     applicable = 0
     for scenario in scenarios:
-        missing = missing_flows(ctx, scenario.phases)
+        missing = missing_flows(ctx.adapter.has_flow, scenario.phases)
         if missing:
             yield _not_applicable(scenario, missing)
             continue

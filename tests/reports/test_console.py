@@ -71,8 +71,12 @@ def test_summary_lists_counts_exposures_and_paths() -> None:
     assert lines[0] == (
         "2 suite(s), 3 case(s) (1 not passed), 2 finding(s) (2 critical), 2 exposure(s), 0 error(s)"
     )
-    assert "exposure: p1 -> p2: note via json:GET /api/me/recordings; 2x, first" in lines[1]
-    assert "exposure: p3 -> p2: patient name" in lines[2]
+    # One line per cause, then the exposures: the flood of repeats is counted, not listed.
+    assert lines[1] == "2 cause(s) behind 2 finding(s):"
+    assert any(line.startswith("  [") and "canary-leak" in line for line in lines[2:4])
+    exposures = [line for line in lines if line.startswith("exposure:")]
+    assert "exposure: p1 -> p2: note via json:GET /api/me/recordings; 2x, first" in exposures[0]
+    assert "exposure: p3 -> p2: patient name" in exposures[1]
     assert "json report: out/report.json" in lines
     assert lines[-1].startswith("verdict: FAIL")
 

@@ -32,8 +32,22 @@ def test_failing_case_carries_finding_messages(tmp_path: Path) -> None:
     assert counts(switch) == (2, 1, 0)
     failure = switch.find("testcase[@name='switch-p2']/failure")
     assert failure is not None and "p1's note reached p2" in failure.text
-    assert counts(root) == (3, 1, 0)
+    assert "finding group(s)" in failure.text
     assert float(switch.get("time")) == 5.0
+
+
+def test_one_failing_case_per_group_of_findings(tmp_path: Path) -> None:
+    result = RunCollector().consume(failing_run())
+    root = parse(tmp_path, failing_run())
+    groups = root.find("testsuite[@name='findings']")
+    assert groups is not None
+    # failing_run raises two distinct causes (a note on one route, a name on another)
+    assert counts(groups) == (2, 2, 0)
+    assert len(result.findings) == 2
+    texts = [c.find("failure").text for c in groups]
+    assert all("shortest reproduction:" in t and "exposures:" in t for t in texts)
+    # the switch scenario, the access check and the two causes
+    assert counts(root) == (5, 3, 0)
 
 
 def test_errors_get_their_own_testcases(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from harness.models import (
     CanaryKind,
     Finding,
     Observation,
-    Role,
     Severity,
     Surface,
     SurfaceKind,
@@ -34,7 +33,8 @@ from harness.oracles import (
     registered_oracles,
     registry,
 )
-from harness.world import SeededAppointment, World
+from harness.world import World
+from tests.worlds import make_world as build_world
 
 RNG = random.Random(42)
 PATIENTS = ("p1", "p2", "p3")
@@ -50,22 +50,11 @@ CANARY = {
 
 
 def make_world() -> World:
-    actors = {p: Actor(p, Role.PATIENT) for p in PATIENTS}
-    actors["c1"] = Actor("c1", Role.CLINICIAN, assigned=frozenset({"p1"}))
-    actors["c2"] = Actor("c2", Role.CLINICIAN, assigned=frozenset({"p2", "p3"}))
-    visibility = {"p1": {"c1"}, "p2": {"c2"}, "p3": {"c2"}}
-    appointments = (
-        SeededAppointment(1, 11, "p1", "c1"),
-        SeededAppointment(2, 12, "p1", "c1"),
-        SeededAppointment(3, 13, "p2", "c2"),
-        SeededAppointment(4, 14, "p3", "c2"),
-    )
-    return World(
-        target="http://127.0.0.1:1",
-        seed=42,
-        actors=actors,
-        ownership=OwnershipModel.build(CANARY.values(), visibility),
-        appointments=appointments,
+    return build_world(
+        PATIENTS,
+        {"c1": ["p1"], "c2": ["p2", "p3"]},
+        CANARY.values(),
+        appointments={"p1": 2, "p2": 1, "p3": 1},
         server_ids={"p1": 101, "p2": 102, "p3": 103},
     )
 
@@ -259,12 +248,12 @@ def test_split_media_fetched_by_its_owner_is_silent() -> None:
 # -- listing oracles ---------------------------------------------------------------------
 
 
-def listing_of(kind: str, *owners: str | None):  # type: ignore[no-untyped-def]
-    return lambda o: Listing(kind, owners)  # type: ignore[arg-type]
+def listing_of(kind: str, *owners: str | None, exact: bool = False):  # type: ignore[no-untyped-def]
+    return lambda o: Listing(kind, owners, exact=exact)
 
 
-def test_recording_ownership_fires_on_foreign_and_unknown_owners() -> None:
-    j = judge("recording-ownership", listing=listing_of("recording", "p2", "p3", "p3", None))
+def test_list_ownership_fires_on_foreign_and_unknown_owners() -> None:
+    j = judge("list-ownership", listing=listing_of("recording", "p2", "p3", "p3", None))
     findings = j(obs("p2"))
     assert {(f.kind, f.owner, f.severity) for f in findings} == {
         ("foreign-recording", "p3", Severity.CRITICAL),
@@ -273,42 +262,51 @@ def test_recording_ownership_fires_on_foreign_and_unknown_owners() -> None:
     assert dict(next(f for f in findings if f.owner == "p3").extra)["items"] == "2"
 
 
-def test_recording_ownership_silent_for_own_and_assigned() -> None:
-    assert (
-        judge("recording-ownership", listing=listing_of("recording", "p2", "p2"))(obs("p2")) == []
-    )
-    assert (
-        judge("recording-ownership", listing=listing_of("recording", "p2", "p3"))(obs("c2")) == []
-    )
-    assert judge("recording-ownership")(obs("p2")) == []  # no adapter listing: nothing to say
+def test_list_ownership_silent_for_own_and_assigned() -> None:
+    assert judge("list-ownership", listing=listing_of("recording", "p2", "p2"))(obs("p2")) == []
+    assert judge("list-ownership", listing=listing_of("recording", "p2", "p3"))(obs("c2")) == []
+    assert judge("list-ownership")(obs("p2")) == []  # no listing parser: nothing to say
 
 
-def test_appointment_count_more_is_high_fewer_is_medium() -> None:
-    more = judge("appointment-count", listing=listing_of("appointment", "p1", "p1", "p1"))(
+def test_list_ownership_follows_relations_over_time() -> None:
+    """A clinician whose care relation ended sees a foreign item from then on, not before."""
+    world = make_world()
+    world.ownership.visibility.revoke("c2", "p3", "", at=1000.0)
+    ctx = OracleContext.for_world(world, listing_of("recording", "p3"))
+    j = Judge(ctx, ["list-ownership"])
+    during = obs("c2", elapsed=5.0, time=1002.0)  # sent before the change completed
+    after = obs("c2", elapsed=1.0, time=1010.0)
+    assert j(during) == []
+    assert [(f.kind, f.owner) for f in j(after)] == [("foreign-recording", "p3")]
+
+
+def test_list_count_more_is_high_fewer_is_medium() -> None:
+    more = judge("list-count", listing=listing_of("appointment", "p1", "p1", "p1", exact=True))(
         obs("p1")
     )
-    fewer = judge("appointment-count", listing=listing_of("appointment", "p1"))(obs("p1"))
+    fewer = judge("list-count", listing=listing_of("appointment", "p1", exact=True))(obs("p1"))
     assert [(f.kind, f.severity) for f in more] == [("appointment-count", Severity.HIGH)]
     assert [(f.kind, f.severity) for f in fewer] == [("appointment-count", Severity.MEDIUM)]
     assert dict(more[0].extra) == {"seen": "3", "expected": "2"}
 
 
-def test_appointment_count_checks_owners_too() -> None:
-    findings = judge("appointment-count", listing=listing_of("appointment", "p2", "p3"))(obs("p2"))
+def test_list_count_and_ownership_both_fire_on_a_foreign_item() -> None:
+    listing = listing_of("appointment", "p2", "p3", exact=True)
+    findings = judge("list-count", "list-ownership", listing=listing)(obs("p2"))
     assert {(f.kind, f.owner) for f in findings} == {
         ("appointment-count", None),
         ("foreign-appointment", "p3"),
     }
 
 
-def test_appointment_count_silent_when_exact() -> None:
-    assert (
-        judge("appointment-count", listing=listing_of("appointment", "p1", "p1"))(obs("p1")) == []
-    )
-    assert (
-        judge("appointment-count", listing=listing_of("appointment", "p2", "p3"))(obs("c2")) == []
-    )
-    assert judge("appointment-count", listing=listing_of("recording", "p9"))(obs("p1")) == []
+def test_list_count_silent_when_exact_or_not_an_exact_list() -> None:
+    assert judge("list-count", listing=listing_of("appointment", "p1", "p1", exact=True))(
+        obs("p1")
+    ) == []
+    assert judge("list-count", listing=listing_of("appointment", "p2", "p3", exact=True))(
+        obs("c2")
+    ) == []
+    assert judge("list-count", listing=listing_of("recording", "p9"))(obs("p1")) == []
 
 
 def test_server_error_fires_on_5xx_only() -> None:
@@ -326,7 +324,7 @@ def test_server_error_fires_on_5xx_only() -> None:
 
 
 def test_builtins_are_registered() -> None:
-    assert {"canary-leak", "recording-ownership", "appointment-count", "server-error"} <= set(
+    assert {"canary-leak", "list-ownership", "list-count", "server-error"} <= set(
         registered_oracles()
     )
 

@@ -1,36 +1,74 @@
+"""The population a profile describes: canaries only in private fields, relations as data."""
+
 from __future__ import annotations
 
-from harness.models import CanaryKind
-from harness.population import make_population
+import pytest
+
+from harness.errors import ConfigError
+from harness.population import Counts, make_population
+from harness.profile import load_profile
+from harness.profile.model import TargetProfile
+
+CLINIC = load_profile("clinic").profile
+VAMPI = load_profile("examples/targets/vampi.yaml").profile
 
 
 def test_same_seed_same_population_other_seed_differs() -> None:
-    a, b, c = make_population(7, 4, 2), make_population(7, 4, 2), make_population(8, 4, 2)
-    assert a == b
+    counts = Counts(4, 2, 1)
+    a, b = make_population(CLINIC, 7, counts), make_population(CLINIC, 7, counts)
+    c = make_population(CLINIC, 8, counts)
+    assert [u.fields for u in a.users] == [u.fields for u in b.users]
+    assert a.ownership.canaries == b.ownership.canaries
     assert a.ownership.canaries != c.ownership.canaries
 
 
-def test_every_patient_datum_carries_a_unique_canary() -> None:
-    pop = make_population(1, 5, 2, appointments_per_patient=3)
+def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> None:
+    pop = make_population(CLINIC, 1, Counts(5, 2, 3))
     values = [c.value for c in pop.ownership.canaries]
     assert len(values) == len(set(values))
-    for patient in pop.patients:
-        kinds = {c.kind for c in pop.ownership.for_owner(patient.username)}
-        assert kinds == {CanaryKind.NAME, CanaryKind.NOTE, CanaryKind.NHS_NUMBER, CanaryKind.REASON}
-        name_canary = next(
-            c.value for c in pop.ownership.for_owner(patient.username) if c.kind is CanaryKind.NAME
-        )
-        assert name_canary in patient.display_name.lower()
-    assert len(pop.appointments) == 15
+    for patient in pop.of_role("patient"):
+        own = {c.kind for c in pop.ownership.for_owner(patient.id)}
+        assert own == {"name", "note", "nhs_number", "password", "reason"}
+        name = next(c.value for c in pop.ownership.for_owner(patient.id) if c.kind == "name")
+        assert name in patient.fields["display_name"].lower()
+        # the username is public by design: it must never hold a canary
+        assert not any(v in patient.fields["username"].lower() for v in values)
+    for clinician in pop.of_role("clinician"):
+        # a clinician's name is shown to patients: public, no canary
+        assert {c.kind for c in pop.ownership.for_owner(clinician.id)} == {"password"}
+    assert len(pop.resources) == 15
 
 
-def test_visibility_is_owner_plus_assigned_clinician_only() -> None:
-    pop = make_population(3, 4, 2)
-    for clinician in pop.clinicians:
-        for patient in pop.patients:
-            allowed = pop.ownership.may_see(clinician.username, patient.username)
-            assert allowed == (patient.username in clinician.patients)
-    p0, p1 = pop.patients[0].username, pop.patients[1].username
+def test_password_canaries_are_not_expected_to_be_shown_back() -> None:
+    pop = make_population(VAMPI, 0, Counts(3, 1, 1))
+    shown = {c.kind: c.shown for c in pop.ownership.canaries}
+    assert shown == {"password": False, "note": True}
+
+
+def test_visibility_follows_the_relations_only() -> None:
+    pop = make_population(CLINIC, 3, Counts(4, 2, 1))
+    care = {(observer, owner) for _, observer, owner in pop.relations}
+    for clinician in pop.of_role("clinician"):
+        for patient in pop.of_role("patient"):
+            allowed = pop.ownership.may_see(clinician.id, patient.id)
+            assert allowed == ((clinician.id, patient.id) in care)
+    p0, p1 = (p.id for p in pop.of_role("patient")[:2])
     assert pop.ownership.may_see(p0, p0)
     assert not pop.ownership.may_see(p1, p0)
     assert not pop.ownership.may_see("anonymous", p0)
+
+
+def test_see_all_roles_see_everyone() -> None:
+    doc = CLINIC.model_dump(by_alias=True, exclude_none=True)
+    doc["see_all"] = ["clinician"]
+    profile = TargetProfile.model_validate(doc)
+    pop = make_population(profile, 0, Counts(3, 1, 1))
+    clinician = pop.of_role("clinician")[0].id
+    assert all(pop.ownership.may_see(clinician, p.id) for p in pop.of_role("patient"))
+
+
+def test_a_date_cannot_carry_a_canary() -> None:
+    doc = VAMPI.model_dump(by_alias=True, exclude_none=True)
+    doc["roles"]["user"]["fields"]["born"] = {"kind": "date"}
+    with pytest.raises(ConfigError, match="cannot carry a canary"):
+        make_population(TargetProfile.model_validate(doc), 0, Counts(1, 1, 1))

@@ -1,0 +1,168 @@
+"""`chaperone profile`: check a target profile against a live app, show its schema, list the
+built-in ones. `check` is the first thing to run on a new app: it validates the file, seeds one
+user of every role, logs each in, looks as each, and prints the coverage plan."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chaperone.run_cmd import SupportOpt, check_target
+from harness.adapters import make_target
+from harness.aio import LoopThread
+from harness.models import Observation
+from harness.population import Counts, make_population
+from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile_schema_text
+from scenarios.play import missing_flows
+from scenarios.switch import SCENARIOS
+
+app = typer.Typer(
+    name="profile",
+    help="Target profiles: describe your app in YAML, then check it against a staging URL.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def check(
+    profile: Annotated[str, typer.Argument(help="Profile YAML, or a built-in name (clinic).")],
+    target: Annotated[str, typer.Option(help="Base URL of a staging instance of the app.")],
+    support_token: SupportOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable plan.")] = False,
+) -> None:
+    """Validate PROFILE, log every role in, create one user of each, and print the coverage
+    plan: which reads and flows will run, as whom, and how often.
+
+    It resets the target's data (the profile's `reset:` steps), like every run does: point it
+    at staging only.
+
+    Example:
+
+      chaperone profile check examples/targets/vampi.yaml --target http://127.0.0.1:5055
+    """
+    loaded = load_profile(profile)
+    url = check_target(target)
+    spec = loaded.profile
+    token = support_token or ""
+    if spec.support is not None and not token:
+        token = os.environ.get(spec.support.token_env, "")
+    loop = LoopThread()
+    adapter = make_target(spec, url, token, None, "profile", str(loaded.directory))
+    try:
+        loop.run(adapter.check(), timeout=60)
+        population = make_population(spec, 0, Counts(patients=1, clinicians=1, appointments=1))
+        world = loop.run(adapter.seed(population), timeout=300)
+        seen: dict[str, list[Observation]] = {}
+        for actor in world.actors.values():
+            session = loop.run(adapter.login(actor), timeout=60)
+            seen[actor.id] = loop.run(adapter.look(session, "profile-check"), timeout=300)
+        plan = _plan(seen, {a.id: a.role for a in world.actors.values()})
+        unfilled = adapter.unfilled_routes()
+    finally:
+        loop.run(adapter.aclose(), timeout=10)
+        loop.close()
+    flows = sorted(spec.flows)
+    scenarios = {s.name: missing_flows(spec.flows.__contains__, s.phases) for s in SCENARIOS}
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "profile": spec.name,
+                    "digest": loaded.digest,
+                    "reads": plan,
+                    "flows": flows,
+                    "scenarios": scenarios,
+                    "unfilled": unfilled,
+                },
+                sort_keys=True,
+            )
+        )
+        return
+    _print(Console(), spec.name, loaded.digest, plan, flows, scenarios, unfilled)
+
+
+def _plan(
+    seen: dict[str, list[Observation]], roles: dict[str, str]
+) -> dict[str, dict[str, dict[str, object]]]:
+    """route -> role -> {reads per look, statuses seen}."""
+    plan: dict[str, dict[str, dict[str, object]]] = defaultdict(dict)
+    for actor, observations in seen.items():
+        role = roles[actor]
+        by_route: dict[str, Counter[int]] = defaultdict(Counter)
+        for obs in observations:
+            by_route[obs.endpoint][obs.status] += 1
+        for route, statuses in by_route.items():
+            plan[route][role] = {
+                "per_look": sum(statuses.values()),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            }
+    return dict(plan)
+
+
+def _print(
+    console: Console,
+    name: str,
+    digest: str,
+    plan: dict[str, dict[str, dict[str, object]]],
+    flows: list[str],
+    scenarios: dict[str, list[str]],
+    unfilled: list[str],
+) -> None:
+    console.print(f"profile [bold]{name}[/] ({digest[:12]}): every role logged in and looked")
+    roles = sorted({role for row in plan.values() for role in row})
+    table = Table(title="Coverage plan: reads per look, as whom (HTTP statuses seen)")
+    table.add_column("Read")
+    for role in roles:
+        table.add_column(role)
+    for route in sorted(plan):
+        cells = []
+        for role in roles:
+            info = plan[route].get(role)
+            if info is None:
+                cells.append("-")
+                continue
+            statuses = info["statuses"]
+            assert isinstance(statuses, dict)
+            shown = " ".join(f"{k}x{v}" for k, v in statuses.items())
+            cells.append(f"{info['per_look']} ({shown})")
+        table.add_row(route, *cells)
+    console.print(table)
+    console.print(f"flows: {', '.join(flows) or 'none'}")
+    for scenario, missing in scenarios.items():
+        state = "runs" if not missing else f"not applicable (no flow {', '.join(missing)})"
+        console.print(f"  scenario {scenario}: {state}")
+    if unfilled:
+        console.print(
+            "discovered routes no observed value could fill (not read): " + ", ".join(unfilled)
+        )
+
+
+@app.command()
+def schema(
+    write: Annotated[
+        bool, typer.Option("--write", help=f"Rewrite {SCHEMA_PATH.name} in the package.")
+    ] = False,
+) -> None:
+    """Print the profile JSON Schema (editors validate YAML with it)."""
+    text = profile_schema_text()
+    if write:
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {SCHEMA_PATH}")
+        return
+    typer.echo(text, nl=False)
+
+
+@app.command("list")
+def list_profiles() -> None:
+    """The built-in profiles."""
+    for name in builtin_profiles():
+        typer.echo(name)
