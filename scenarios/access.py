@@ -170,8 +170,14 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
             problems.append(f"{item.observer} repeating their own {original.endpoint}")
 
     await each_bounded(replays, replay, CONCURRENCY)
-    if problems and not recorder.findings:
+    if problems:
         witness.problems.append(
             f"the owner's own repeat lost their data ({len(problems)} read(s), e.g. {problems[0]})"
         )
-    witness.verdict(bool(recorder.findings), set())
+    originals = {id(r.original): r.original for r in replays}.values()
+    owners_reads = [o for o in originals if witness.expects(o.actor)]
+    if owners_reads and not any(witness.saw([o]) for o in owners_reads):
+        witness.problems.append(
+            f"none of the {len(owners_reads)} reads to repeat held their owner's own data"
+        )
+    witness.verdict(recorder.findings, set())

@@ -29,7 +29,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from harness.adapters import Session
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, NoEffect
 from harness.events import (
     CaseFinished,
     Event,
@@ -38,12 +38,13 @@ from harness.events import (
     SuiteFinished,
     SuiteStarted,
 )
-from harness.models import Finding, Observation, Step, Verdict
+from harness.models import Finding, Observation, Severity, Step, Verdict
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile.model import FlowSpec
 from harness.suites import RunContext
 from harness.world import Resource, World
+from scenarios.controls import Witness
 
 # Two owners are all the incident needed; fewer actors also make Hypothesis's search denser.
 OWNERS = 2
@@ -65,6 +66,7 @@ class _Outcome:
     flaky: bool = False  # the failure did not reproduce on every replay (timing-dependent)
     paths: set[tuple[Step, ...]] = field(default_factory=set)
     requests: int = 0
+    blind_looks: list[str] = field(default_factory=list)  # owners who saw none of their data
 
     def failed(self, steps: tuple[Step, ...], found: list[Finding], budget: float) -> None:
         if self.failure is None or len(steps) <= len(self.failure[0]):
@@ -93,6 +95,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
             population = make_population(profile, ctx.options.seed, COUNTS)
             self.world: World = ctx.loop.run(ctx.adapter.seed(population), timeout=60)
             self.judge = Judge.from_world(self.world, listing=ctx.adapter.listing)
+            self.witness = Witness(self.world)
             owners = {r.owner for r in self.world.resources}
             self.owners = [a.id for a in self.world.actors.values() if a.id in owners]
             self.sessions: dict[str, Session] = {}
@@ -162,8 +165,11 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
             actor = list(self.world.actors)[who % len(self.world.actors)]
             self.steps.append(Step(actor, "look"))
             surfaces = ctx.adapter.look(self._session(actor), f"stateful/{actor}/look")
-            for obs in ctx.loop.run(surfaces, timeout=60):
+            seen = ctx.loop.run(surfaces, timeout=60)
+            for obs in seen:
                 self._observe(obs)
+            if self.witness.expects(actor) and not self.witness.saw(seen):
+                outcome.blind_looks.append(f"{actor} saw none of their own data in a look")
 
         @invariant()
         def nobody_sees_what_they_may_not(self) -> None:
@@ -227,6 +233,16 @@ def run_stateful(ctx: RunContext) -> Iterator[Event]:
             continue
     if errors:
         raise errors[0]
+    leaked = outcome.failure is not None and any(
+        f.is_exposure or f.severity is Severity.CRITICAL for f in outcome.failure[1]
+    )
+    if outcome.blind_looks and not leaked:
+        raise NoEffect(
+            f"scenario had no effect: {outcome.blind_looks[0]} "
+            f"({len(outcome.blind_looks)} such look(s))",
+            "check the target is the app the profile describes and that its reads return the "
+            "user's own data",
+        )
     # The examples reset the target; put the run's own world back for the suites after us.
     ctx.reseed()
     yield from _conclude(ctx, outcome, started)

@@ -97,7 +97,7 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         t0 = time.time()
         async for event in drain(_play(play, scenario), recorder):
             yield event
-        recorder.witness.verdict(bool(recorder.findings), play.lookers)
+        recorder.witness.verdict(recorder.findings, play.lookers)
         verdict = Verdict.FAIL if recorder.findings else Verdict.PASS
         verdicts.append(verdict)
         yield CaseFinished(

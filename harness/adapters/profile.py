@@ -177,9 +177,7 @@ class ProfileTarget:
         spec = self.profile.discover
         assert spec is not None
         local = self.profile_dir / spec.openapi
-        if not spec.openapi.startswith("/") or (
-            local.is_file() and not spec.openapi.startswith("/")
-        ):
+        if local.is_file() or not spec.openapi.startswith("/"):
             try:
                 text = local.read_text(encoding="utf-8")
             except OSError as exc:

@@ -10,11 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.canaries import OwnershipModel, make_canary
+from harness.canaries import make_canary
 from harness.errors import ConfigError, UsageError
 from harness.models import (
     ANONYMOUS_ID,
-    Actor,
     Canary,
     CanaryKind,
     Finding,
@@ -300,12 +299,14 @@ def test_list_count_and_ownership_both_fire_on_a_foreign_item() -> None:
 
 
 def test_list_count_silent_when_exact_or_not_an_exact_list() -> None:
-    assert judge("list-count", listing=listing_of("appointment", "p1", "p1", exact=True))(
-        obs("p1")
-    ) == []
-    assert judge("list-count", listing=listing_of("appointment", "p2", "p3", exact=True))(
-        obs("c2")
-    ) == []
+    assert (
+        judge("list-count", listing=listing_of("appointment", "p1", "p1", exact=True))(obs("p1"))
+        == []
+    )
+    assert (
+        judge("list-count", listing=listing_of("appointment", "p2", "p3", exact=True))(obs("c2"))
+        == []
+    )
     assert judge("list-count", listing=listing_of("recording", "p9"))(obs("p1")) == []
 
 

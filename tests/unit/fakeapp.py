@@ -1,0 +1,149 @@
+"""A tiny app behind httpx.MockTransport, described by a profile, for ProfileTarget unit tests.
+
+Users sign up and log in for a bearer token that the test can expire at will; each user has a
+name and notes; notes are listed in pages. Knobs let a test make the app misbehave: expire every
+token, answer 401 forever, answer 5xx, leak everyone's notes, or do nothing at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from harness.profile.model import TargetProfile
+
+PER_PAGE = 2
+
+
+@dataclass
+class FakeApp:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> username
+    logins: int = 0
+    expire_all: bool = False  # every token is refused once (a forced expiry)
+    refuse_forever: bool = False  # 401 whatever the token (a broken session)
+    fail_5xx: bool = False
+    leak: bool = False  # /notes lists everyone's notes
+    requests: list[str] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        path, query = request.url.path, parse_qs(urlsplit(str(request.url)).query)
+        if request.method == "POST" and path == "/reset":
+            self.users.clear()
+            self.tokens.clear()
+            return httpx.Response(200, json={"ok": True})
+        if request.method == "POST" and path == "/signup":
+            body = json.loads(request.content)
+            uid = len(self.users) + 1
+            notes = [f"note {i} by {body['name']}" for i in range(3)]
+            self.users[body["username"]] = {**body, "id": uid, "notes": notes}
+            return httpx.Response(200, json={"id": uid})
+        if request.method == "POST" and path == "/login":
+            body = json.loads(request.content)
+            user = self.users.get(body["username"])
+            if user is None or user["password"] != body["password"]:
+                return httpx.Response(401, json={"detail": "bad credentials"})
+            self.logins += 1
+            token = f"t{self.logins}"
+            self.tokens[token] = body["username"]
+            return httpx.Response(200, json={"token": token})
+        return self._authed(request, path, query)
+
+    def _authed(
+        self, request: httpx.Request, path: str, query: dict[str, list[str]]
+    ) -> httpx.Response:
+        auth = request.headers.get("authorization", "").removeprefix("Bearer ")
+        username = self.tokens.get(auth)
+        if self.refuse_forever or username is None:
+            return httpx.Response(401, json={"detail": "log in"})
+        if self.expire_all:
+            self.tokens.clear()
+            self.expire_all = False
+            return httpx.Response(401, json={"detail": "expired"})
+        if self.fail_5xx:
+            return httpx.Response(503, text="down")
+        user = self.users[username]
+        if path == "/me":
+            return httpx.Response(200, json={"username": username, "name": user["name"]})
+        if path == "/notes":
+            return self._notes(user, int(query.get("page", ["1"])[0]))
+        if path.startswith("/notes/"):
+            return self._note(user, path.rsplit("/", 1)[1])
+        return httpx.Response(404, json={"detail": "no such route"})
+
+    def _all_notes(self) -> list[dict[str, Any]]:
+        return [
+            {"id": f"{u['id']}-{i}", "owner_id": u["id"], "text": note}
+            for u in self.users.values()
+            for i, note in enumerate(u.get("notes", []))
+        ]
+
+    def _notes(self, user: dict[str, Any], page: int) -> httpx.Response:
+        items = [n for n in self._all_notes() if self.leak or n["owner_id"] == user["id"]]
+        chunk = items[(page - 1) * PER_PAGE : page * PER_PAGE]
+        more = page * PER_PAGE < len(items)
+        headers = {"link": f'</notes?page={page + 1}>; rel="next"'} if more else {}
+        return httpx.Response(200, json={"items": chunk}, headers=headers)
+
+    def _note(self, user: dict[str, Any], ident: str) -> httpx.Response:
+        note = next((n for n in self._all_notes() if n["id"] == ident), None)
+        if note is None or (note["owner_id"] != user["id"] and not self.leak):
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, json=note)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handler)
+
+
+PROFILE = {
+    "name": "fake",
+    "reset": [{"post": "/reset", "auth": "none"}],
+    "roles": {
+        "user": {
+            "count": "patients",
+            "fields": {
+                "username": {"kind": "username", "public": True},
+                "password": {"kind": "password", "expect_seen": False},
+                "name": "name",
+            },
+            "create": [
+                {
+                    "post": "/signup",
+                    "auth": "none",
+                    "json": {
+                        "username": "{{user.username}}",
+                        "password": "{{user.password}}",
+                        "name": "{{user.name}}",
+                    },
+                    "capture": {"id": "/id"},
+                }
+            ],
+        }
+    },
+    "auth": {
+        "login": [
+            {
+                "post": "/login",
+                "json": {"username": "{{user.username}}", "password": "{{user.password}}"},
+                "capture": {"token": "/token"},
+            }
+        ],
+        "headers": {"Authorization": "Bearer {{token}}"},
+        "check": {"get": "/me"},
+    },
+    "entities": {"note": {"lists": ["GET /notes"], "owner": {"field": "/owner_id", "var": "id"}}},
+    "reads": [
+        {"get": "/me"},
+        {"get": "/notes", "page": {"next": "link-header"}},
+        {"get": "/notes/{{note.id}}", "each": "note"},
+    ],
+}
+
+
+def profile(**changes: Any) -> TargetProfile:
+    return TargetProfile.model_validate({**PROFILE, **changes})

@@ -1,0 +1,189 @@
+"""ProfileTarget against a small in-process app: sessions that expire, coverage that is never
+silent, lists walked to their end, unsafe reads never repeated, values discovered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.adapters.profile import ProfileTarget
+from harness.errors import ConfigError
+from harness.models import Observation
+from harness.oracles import Judge
+from harness.population import Counts, make_population
+from harness.world import World
+from tests.unit.fakeapp import FakeApp, profile
+
+BASE = "http://fake.test"
+
+
+@pytest.fixture
+def app() -> FakeApp:
+    return FakeApp()
+
+
+def _target(app: FakeApp, **changes: Any) -> ProfileTarget:
+    return ProfileTarget(profile(**changes), BASE, transport=app.transport())
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _seed_and_look(target: ProfileTarget, users: int = 2) -> tuple[World, list[Observation]]:
+    world = await target.seed(make_population(target.profile, 0, Counts(users, 1, 1)))
+    seen: list[Observation] = []
+    for actor in world.actors.values():
+        seen += await target.look(await target.login(actor), "test/look")
+    return world, seen
+
+
+def _coverage(target: ProfileTarget) -> tuple[int, int, dict[str, int]]:
+    rows = target.coverage.rows()
+    reasons: dict[str, int] = {}
+    for row in rows:
+        for reason, count in row.reasons:
+            reasons[reason] = reasons.get(reason, 0) + count
+    return sum(r.checked for r in rows), sum(r.lost for r in rows), reasons
+
+
+def test_a_look_walks_every_page_and_reads_every_entity(app: FakeApp) -> None:
+    target = _target(app)
+    world, seen = _run(_seed_and_look(target))
+    routes = [o.endpoint for o in seen]
+    assert routes.count("GET /notes") == 2 and routes.count("GET /notes (page 2)") == 2
+    assert routes.count("GET /notes/{id}") == 6  # 3 notes each, both pages followed
+    checked, lost, _ = _coverage(target)
+    assert lost == 0 and checked == len(seen)
+    judge = Judge.from_world(world, listing=target.listing)
+    assert [f for o in seen for f in judge(o)] == []
+
+
+def test_an_expired_session_is_logged_in_again_and_nothing_is_lost(app: FakeApp) -> None:
+    target = _target(app)
+
+    async def scenario() -> tuple[int, list[Observation], int]:
+        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        session = await target.login(next(iter(world.actors.values())))
+        app.expire_all = True
+        seen = await target.look(session, "test/look")
+        return session.generation, seen, app.logins
+
+    generation, seen, logins = _run(scenario())
+    assert generation == 2 and logins == 2
+    assert all(o.status == 200 for o in seen)
+    assert _coverage(target)[1] == 0
+
+
+def test_a_401_that_a_relogin_does_not_cure_is_lost_coverage_not_clean(app: FakeApp) -> None:
+    target = _target(app)
+
+    async def scenario() -> list[Observation]:
+        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        session = await target.login(next(iter(world.actors.values())))
+        app.refuse_forever = True
+        return await target.look(session, "test/look")
+
+    seen = _run(scenario())
+    assert seen and all(o.status == 401 for o in seen)
+    checked, lost, reasons = _coverage(target)
+    assert checked == 0 and lost == len(seen)
+    assert reasons == {"HTTP 401 after re-login": len(seen)}
+
+
+def test_a_5xx_is_lost_coverage(app: FakeApp) -> None:
+    target = _target(app)
+
+    async def scenario() -> None:
+        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        session = await target.login(next(iter(world.actors.values())))
+        app.fail_5xx = True
+        await target.look(session, "test/look")
+
+    _run(scenario())
+    assert _coverage(target)[2] == {"HTTP 503": 2}
+
+
+def test_a_denial_with_a_live_session_is_a_check_that_passed(app: FakeApp) -> None:
+    """Repeating someone else's note as another user gets 404: checked, not lost."""
+    target = _target(app)
+
+    async def scenario() -> Observation | None:
+        world, seen = await _seed_and_look(target)
+        note = next(o for o in seen if o.endpoint == "GET /notes/{id}")
+        other = next(a for a in world.actors.values() if a.id != note.actor)
+        return await target.replay_as(await target.login(other), note)
+
+    repeat = _run(scenario())
+    assert repeat is not None and repeat.status == 404
+    assert _coverage(target)[1] == 0
+
+
+def test_a_leak_on_page_two_is_found(app: FakeApp) -> None:
+    app.leak = True
+    target = _target(app)
+    world, seen = _run(_seed_and_look(target))
+    judge = Judge.from_world(world, listing=target.listing)
+    findings = [f for o in seen for f in judge(o)]
+    where = {f.surface.where for f in findings}
+    assert "GET /notes (page 2)" in where or "GET /notes (page 3)" in where
+    assert {f.kind for f in findings} >= {"canary-leak", "foreign-note"}
+
+
+def test_the_page_bound_is_reported_as_lost_coverage(app: FakeApp) -> None:
+    reads = [{"get": "/me"}, {"get": "/notes", "page": {"next": "link-header", "max_pages": 1}}]
+    target = _target(app, reads=reads)
+    _run(_seed_and_look(target, users=1))
+    assert _coverage(target)[2] == {"page bound reached (1 pages)": 1}
+
+
+def test_unsafe_reads_are_never_repeated(app: FakeApp) -> None:
+    target = _target(app, unsafe=["GET /notes*"])
+
+    async def scenario() -> list[Observation | None]:
+        world, seen = await _seed_and_look(target)
+        notes = [o for o in seen if o.endpoint.startswith("GET /notes")]
+        other = await target.login(next(iter(world.actors.values())))
+        return [await target.replay_as(other, o) for o in notes]
+
+    repeats = _run(scenario())
+    assert repeats and all(r is None for r in repeats)
+
+
+def test_a_missing_placeholder_is_one_line_naming_it(app: FakeApp) -> None:
+    reads = [{"get": "/me/{{user.nickname}}"}]
+    target = _target(app, reads=reads)
+    with pytest.raises(ConfigError, match=r"\{\{user.nickname\}\} has no value"):
+        _run(_seed_and_look(target, users=1))
+
+
+def test_discovered_reads_are_filled_from_observed_values(app: FakeApp, tmp_path: Path) -> None:
+    document = {
+        "openapi": "3.0.0",
+        "paths": {
+            "/me": {"get": {}},
+            "/notes/{id}": {"get": {}},
+            "/ghosts/{ghost_id}": {"get": {}},
+            "/reset": {"get": {}},
+        },
+    }
+    (tmp_path / "doc.json").write_text(json.dumps(document))
+    changes = {
+        "reads": [{"get": "/notes", "page": {"next": "link-header"}}],
+        "unsafe": ["GET /reset"],
+        "discover": {"openapi": "doc.json"},
+    }
+    target = ProfileTarget(
+        profile(**changes), BASE, transport=app.transport(), profile_dir=str(tmp_path)
+    )
+    _run(target.check())
+    _, seen = _run(_seed_and_look(target, users=1))
+    routes = {o.endpoint for o in seen}
+    assert {"GET /me", "GET /notes/{id}"} <= routes
+    assert "GET /reset" not in routes and "GET /reset" not in app.requests
+    assert target.unfilled_routes() == ["GET /ghosts/{ghost_id}"]
+    assert all(o.read for o in seen if o.endpoint == "GET /notes/{id}")
