@@ -1,0 +1,97 @@
+"""Target profiles: one YAML, a committed JSON Schema, one-line errors that say how to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.profile import SCHEMA_PATH, load_profile, profile_schema_text
+from harness.profile.template import render, render_value, route_of
+
+ROOT = Path(__file__).resolve().parents[2]
+VAMPI = ROOT / "examples" / "targets" / "vampi.yaml"
+
+
+def test_the_committed_schema_is_current() -> None:
+    assert SCHEMA_PATH.read_text() == profile_schema_text(), (
+        "run `chaperone profile schema --write` and commit the schema"
+    )
+    assert json.loads(SCHEMA_PATH.read_text())["title"] == "Chaperone target profile"
+
+
+def test_built_in_and_example_profiles_load() -> None:
+    assert load_profile("clinic").profile.name == "clinic"
+    vampi = load_profile(VAMPI)
+    assert vampi.profile.name == "vampi" and len(vampi.digest) == 64
+
+
+def test_the_vampi_profile_is_short_and_has_no_python() -> None:
+    lines = VAMPI.read_text().splitlines()
+    assert len(lines) <= 80
+    assert not list(VAMPI.parent.glob("*.py"))
+
+
+def _profile(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+def _vampi_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = VAMPI.read_text()
+    assert old in text
+    return _profile(tmp_path, text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  relogin:", "  relgoin:", "unknown field 'auth.relgoin' (did you mean 'relogin'?)"),
+        ("    owner: user", "    owner: admin", "names role 'admin', which is not under roles"),
+        ("{get: /me}", "{gte: /me}", "a step names exactly one HTTP method"),
+        ("capture: {token: /auth_token}", "capture: {token: auth_token}", "must start with '/'"),
+        ("each: book", "each: bok", "not an entity/resource"),
+    ],
+)
+def test_mistakes_are_one_line_with_the_fix(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_profile(_vampi_with(tmp_path, old, new))
+    assert message in caught.value.one_line()
+    assert "\n" not in caught.value.one_line()
+
+
+def test_yaml_on_as_a_key_is_caught(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="reads as a boolean"):
+        load_profile(_profile(tmp_path, "name: x\non: y\n"))
+
+
+def test_an_unknown_built_in_lists_the_real_ones() -> None:
+    with pytest.raises(ConfigError, match="built-in: clinic"):
+        load_profile("clnic")
+
+
+def test_templates_keep_types_and_name_what_is_missing() -> None:
+    scope = {"user": {"id": 7, "name": "Ada"}, "token": "t"}
+    assert render_value({"id": "{{user.id}}", "who": "{{ user.name }}!"}, scope) == {
+        "id": 7,
+        "who": "Ada!",
+    }
+    assert render("Bearer {{token}}", scope) == "Bearer t"
+    with pytest.raises(ConfigError, match=r"\{\{user.email\}\} has no value here; user has: id"):
+        render("{{user.email}}", scope)
+    assert route_of("get", "/api/recordings/{{recording.id}}/media?x=1") == (
+        "GET /api/recordings/{id}/media"
+    )
+
+
+def test_env_placeholders_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_SECRET", "s3")
+    assert render("{{env.APP_SECRET}}", {}) == "s3"
+    monkeypatch.delenv("APP_SECRET")
+    with pytest.raises(ConfigError, match="export APP_SECRET"):
+        render("{{env.APP_SECRET}}", {})

@@ -1,0 +1,71 @@
+"""`chaperone replay` reproduces a finding only by its exact identity: the same kind, observer,
+owner and surface (route). A different leak between the same two users is another bug."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.adapters.profile import ProfileTarget
+from harness.aio import LoopThread
+from harness.config import RunOptions
+from harness.events import FindingRaised
+from harness.models import Finding
+from harness.profile import load_profile
+from harness.replay import replay, same_identity
+from tests.unit.inprocess import BASE, TOKEN, run_inprocess, transport
+
+OPTIONS = RunOptions(suites=("switch", "access"), patients=3, clinicians=1)
+
+
+def _findings(tmp: Path, fault: str) -> list[Finding]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    events = run_inprocess(tmp, OPTIONS, frozenset({fault}))
+    return [e.finding for e in events if isinstance(e, FindingRaised)]
+
+
+def _replay(finding: Finding, run_dir: Path, clinic_dir: Path, faults: frozenset[str]) -> bool:
+    clinic_dir.mkdir(exist_ok=True)
+    loop = LoopThread()
+    target = ProfileTarget(
+        load_profile("clinic").profile, BASE, TOKEN, transport(clinic_dir, faults)
+    )
+    try:
+        return replay(finding, target, loop, run_dir).reproduced
+    finally:
+        loop.run(target.aclose(), timeout=10)
+        loop.close()
+
+
+def test_an_access_finding_reproduces_on_the_faulty_build_and_not_on_the_fix(
+    tmp_path: Path,
+) -> None:
+    found = _findings(tmp_path, "recording-idor")
+    idor = next(
+        f for f in found if f.suite == "access" and f.surface.where == "GET /api/recordings/{id}"
+    )
+    run_dir = tmp_path / "out"
+    assert _replay(idor, run_dir, tmp_path / "faulty", frozenset({"recording-idor"}))
+    assert not _replay(idor, run_dir, tmp_path / "fixed", frozenset())
+
+
+def test_another_leak_between_the_same_users_is_not_a_reproduction(tmp_path: Path) -> None:
+    """The media token leak exposes the same owners to the same observers, on another route:
+    replaying the metadata IDOR against that build must say it no longer reproduces."""
+    found = _findings(tmp_path, "recording-idor")
+    idor = next(
+        f for f in found if f.suite == "access" and f.surface.where == "GET /api/recordings/{id}"
+    )
+    other = _findings(tmp_path / "other", "media-token-unbound")
+    assert any((f.owner, f.observer) == (idor.owner, idor.observer) for f in other)
+    assert not any(same_identity(f, idor) for f in other)
+    assert not _replay(
+        idor, tmp_path / "out", tmp_path / "media", frozenset({"media-token-unbound"})
+    )
+
+
+def test_a_switch_finding_replays_its_steps(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "switch-recording-misattribution")
+    leak = next(f for f in found if f.suite == "switch" and f.owner != f.observer)
+    assert any(step.action == "switch_to_video" for step in leak.repro)
+    fault = frozenset({"switch-recording-misattribution"})
+    assert _replay(leak, tmp_path / "out", tmp_path / "again", fault)
