@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-
 from harness.adapters.clinic import ClinicAdapter
+
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.events import SuiteFinished

@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, check_out, execute, target_of
+from chaperone.run_cmd import (
+    FaultsOpt,
+    ListenOpt,
+    SupportOpt,
+    TargetOpt,
+    check_out,
+    execute,
+    notification_sinks,
+    target_of,
+)
 from flags.cli import BackendKind
 from flags.cli import enable as enable_flag
 from flags.gate import build_verdict, check_target_allowed, gate_options, write_gate_verdict
@@ -21,6 +30,7 @@ from harness.engine import RunRequest
 from harness.errors import ExitCode, UsageError
 from harness.models import Verdict
 from harness.profile import LoadedProfile, load_profile
+from harness.sinks import Sinks
 from reports.console import ConsoleReporter
 
 PolicyOpt = Annotated[
@@ -33,6 +43,7 @@ def gate_command(
     policy: PolicyOpt = DEFAULT_POLICY,
     target: TargetOpt = None,
     support_token: SupportOpt = None,
+    listen: ListenOpt = "",
     out: Annotated[Path, typer.Option(help="Directory for verdict.json and the reports.")] = Path(
         "chaperone-gate"
     ),
@@ -89,8 +100,11 @@ def gate_command(
     options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
     loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
     out_dir = check_out(out)
-    with target_of(target, support_token, faults, loaded) as (url, token):
-        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options, loaded)
+    with (
+        notification_sinks(loaded, listen) as sinks,
+        target_of(target, support_token, faults, loaded, sinks) as (url, token),
+    ):
+        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options, loaded, sinks)
     if verdict.verdict != Verdict.PASS.value:
         raise typer.Exit(int(ExitCode.ERROR if verdict.verdict == "error" else ExitCode.FAIL))
     if enable:
@@ -107,12 +121,13 @@ def run_gate(
     out_dir: Path,
     options: RunOptions,
     profile: LoadedProfile | None = None,
+    sinks: Sinks | None = None,
 ) -> tuple[GateVerdict, Path]:
     """Run the suites through the console reporter, write the reports and the signed verdict."""
     check_target_allowed(rules, url)
     reporter = ConsoleReporter(secrets=[token], accepted=rules.accepted_exposures)
     loaded = profile or load_profile(rules.profile)
-    request = RunRequest(url, options, out_dir, token, profile=loaded, build=build)
+    request = RunRequest(url, options, out_dir, token, profile=loaded, build=build, sinks=sinks)
     result, paths = execute(request, reporter)
     verdict = build_verdict(rules, result, build, url)
     verdict_path = write_gate_verdict(verdict, out_dir)

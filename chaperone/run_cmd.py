@@ -21,6 +21,7 @@ from harness.events import Interrupted, RunFinished
 from harness.local_clinic import local_clinic
 from harness.models import Verdict
 from harness.profile import LoadedProfile, load_profile
+from harness.sinks import Sinks
 from harness.suites import DEFAULT_SUITES, check_suite_names
 from reports.console import ConsoleReporter
 from reports.result import RunResult, exit_code
@@ -125,11 +126,51 @@ def profile_of(name_or_path: str) -> LoadedProfile:
     return load_profile(name_or_path)
 
 
+ListenOpt = Annotated[
+    str,
+    typer.Option(
+        help="Where the harness listens for the target's e-mail (SMTP) and text messages (an "
+        "SMS webhook), for profiles with `notifications:`: HOST:SMTP_PORT,SMS_PORT. Configure "
+        "staging to send there. Default: 127.0.0.1 on free ports (the local clinic is wired "
+        "to them itself).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def notification_sinks(profile: LoadedProfile, listen: str = "") -> Iterator[Sinks | None]:
+    """The SMTP and SMS sinks, running, when the profile says notifications arrive there."""
+    if profile.profile.notifications is None:
+        yield None
+        return
+    host, smtp_port, sms_port = _listen(listen)
+    with Sinks(host, smtp_port, sms_port) as sinks:
+        yield sinks
+
+
+def _listen(spec: str) -> tuple[str, int, int]:
+    if not spec:
+        return "127.0.0.1", 0, 0
+    host, _, ports = spec.rpartition(":")
+    smtp, _, sms = ports.partition(",")
+    if not host or not smtp.isdigit() or not sms.isdigit():
+        raise UsageError(
+            f"--listen '{spec}' is not HOST:SMTP_PORT,SMS_PORT",
+            "pass something like --listen 0.0.0.0:2525,8025",
+        )
+    return host, int(smtp), int(sms)
+
+
 @contextlib.contextmanager
 def target_of(
-    target: str | None, support_token: str | None, faults: str, profile: LoadedProfile
+    target: str | None,
+    support_token: str | None,
+    faults: str,
+    profile: LoadedProfile,
+    sinks: Sinks | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """Yields (url, support token): the given target, or a freshly started local clinic."""
+    """Yields (url, support token): the given target, or a freshly started local clinic
+    (wired to the notification sinks, when there are any)."""
     if target is not None:
         if faults:
             raise UsageError(
@@ -153,7 +194,8 @@ def target_of(
             "pass --target with the URL of your staging deployment",
         )
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
-    with local_clinic(names) as clinic:
+    wiring = ("--smtp", sinks.smtp_address, "--sms-webhook", sinks.sms_url) if sinks else ()
+    with local_clinic(names, extra_args=wiring) as clinic:
         yield clinic.url, clinic.support_token
 
 
@@ -194,6 +236,7 @@ def run_command(
     ] = Path("chaperone-out"),
     support_token: SupportOpt = None,
     profile: ProfileOpt = "clinic",
+    listen: ListenOpt = "",
     adapter: Annotated[
         str,
         typer.Option(
@@ -244,9 +287,19 @@ def run_command(
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
     loaded = profile_of(profile)
-    with target_of(target, support_token, faults, loaded) as (url, token):
+    with (
+        notification_sinks(loaded, listen) as sinks,
+        target_of(target, support_token, faults, loaded, sinks) as (url, token),
+    ):
         request = RunRequest(
-            url, options, out_dir, token, profile=loaded, adapter=adapter, build=build
+            url,
+            options,
+            out_dir,
+            token,
+            profile=loaded,
+            adapter=adapter,
+            build=build,
+            sinks=sinks,
         )
         result, paths = execute(request, reporter)
     reporter.summary(result, paths)

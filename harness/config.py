@@ -25,7 +25,7 @@ class RunOptions(BaseModel):
     patients: int = Field(6, ge=2, le=10_000, description="synthetic patients to seed")
     clinicians: int = Field(2, ge=1, le=1_000, description="synthetic clinicians to seed")
     appointments_per_patient: int = Field(
-        6, ge=1, le=50, description="each scenario uses a fresh appointment (call) per patient"
+        10, ge=1, le=50, description="each scenario uses a fresh appointment (call) per patient"
     )
     seed: int = Field(0, description="makes canaries, names and schedules reproducible")
     suites: tuple[str, ...] = ("switch", "access", "stateful")

@@ -36,6 +36,7 @@ from harness.models import Verdict
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile import LoadedProfile, load_profile
+from harness.sinks import Sinks
 from harness.suites import RunContext, load_suite
 from harness.world import World
 
@@ -53,6 +54,7 @@ class RunRequest:
     adapter: str = DEFAULT_ADAPTER
     build: str = ""
     transport: httpx.AsyncBaseTransport | None = None  # in-process target, for tests
+    sinks: Sinks | None = None  # where notifications arrive (started by the caller)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -137,6 +139,7 @@ def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunConte
         adapter=adapter,
         loop=loop,
         support_token=request.support_token,
+        sinks=request.sinks,
     )
     ctx.reseed = _reseeder(ctx, request)
     _save_run_files(ctx, options)

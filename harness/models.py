@@ -142,6 +142,7 @@ class Observation:
     sent_content_type: str = ""
     # Whose data this read was about, when the read was of someone else's entity.
     about: str = ""
+    entity: str = ""  # "kind:id" of the listed entity this read was about, if any
 
     @property
     def sent_at(self) -> float:

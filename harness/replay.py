@@ -96,13 +96,19 @@ class Replayer:
 
     def flow(self, step: Step) -> None:
         spec = self.adapter.profile.flows[step.action]
-        resource = None
+        resource, owner = None, step.actor
         if spec.resource is not None:
             mine = self.world.resources_of(step.actor, spec.resource)
             index = int(step.arg) if step.arg.isdigit() else 0
             resource = mine[index % len(mine)] if mine else None
+        elif step.arg in self.world.actors:
+            owner = step.arg  # a flow on an owner's behalf (a transfer, a deletion)
         run = self.adapter.flow(
-            self.session(step.actor), step.action, resource, f"replay/{step.actor}/{step.action}"
+            self.session(step.actor),
+            step.action,
+            resource,
+            f"replay/{step.actor}/{step.action}",
+            owner=owner,
         )
         self.observe(list(self.loop.run(run, timeout=30).observations))
 

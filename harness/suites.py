@@ -22,6 +22,7 @@ from harness.config import RunOptions
 from harness.errors import UsageError
 from harness.events import Event
 from harness.models import Finding, Observation
+from harness.sinks import Sinks
 from harness.world import World
 
 SUITE_GROUP = "chaperone.suites"
@@ -45,6 +46,8 @@ class RunContext:
     # `judge` in place and returns the new world. Suites that need unused calls (load,
     # browser) or their own state (stateful) call it first.
     reseed: Callable[[], World] = field(default=lambda: _no_reseed())
+    # The SMTP / SMS sinks the target's notifications arrive at (None: the profile has none).
+    sinks: Sinks | None = None
 
 
 def _no_reseed() -> World:

@@ -18,6 +18,8 @@ from harness.adapters import Session
 from harness.errors import InfrastructureError
 from harness.events import Event, FindingRaised, StepFinished
 from harness.models import Finding, Observation, Step
+from harness.push import PushListener
+from harness.sinks import observations_of
 from harness.suites import RunContext
 from harness.world import Resource
 from scenarios.controls import Witness
@@ -86,11 +88,15 @@ class Play:
     sessions: dict[str, Session] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     lookers: set[str] = field(default_factory=set)
+    listeners: dict[str, PushListener] = field(default_factory=dict)
 
     def actors_for(self, flow: str) -> list[str]:
-        """Who runs `flow`: the owners of its resource kind, or users of its roles."""
+        """Whose `flow` it is: the owners of its resource (or entity) kind, or users of its
+        roles. (A `by` flow is still the owner's: a related observer performs it.)"""
         spec = self.ctx.adapter.profile.flows[flow]
         world = self.ctx.world
+        if spec.entity is not None:
+            return [o.id for o in world.owners() if o.id in {r.owner for r in world.resources}]
         if spec.resource is not None:
             owners = {r.owner for r in world.resources if r.kind == spec.resource}
             roles = set(spec.as_)
@@ -126,24 +132,58 @@ class Play:
             return
         if phase == "look":
             await asyncio.gather(*(look(self, actor) for actor in self.everyone()))
+            await self.collect(notifications=True)
             return
         flow = flow_name(self.ctx.adapter.has_flow, phase)
         await asyncio.gather(*(run_flow(self, actor, flow) for actor in self.actors_for(flow)))
+        await self.collect(notifications=False)
+
+    async def open_push(self) -> None:
+        """One push channel per user for the scenario's length (if the app has any)."""
+        for actor in self.everyone():
+            listener = await self.ctx.adapter.listen(await self.session(actor))
+            if listener is not None:
+                self.listeners[actor] = listener
+
+    async def close_push(self) -> None:
+        await self.collect(notifications=True)
+        for listener in self.listeners.values():
+            await listener.stop()
+        self.listeners.clear()
+
+    async def collect(self, notifications: bool) -> None:
+        """Judge what was pushed to users, and (after a look) the notifications sent."""
+        repro = tuple(self.steps)
+        for actor, listener in self.listeners.items():
+            for obs in listener.drain(self.step_name(actor, "push")):
+                self.recorder.observe(obs, repro)
+        sinks = self.ctx.sinks
+        if not notifications or sinks is None:
+            return
+        await self.ctx.adapter.flush_notifications()
+        book = self.ctx.adapter.recipients()
+        for obs in observations_of(sinks.drain(), book, f"{self.recorder.suite}/{self.name}"):
+            self.recorder.observe(obs, repro)
 
 
-async def run_flow(play: Play, actor: str, flow: str) -> None:
-    session = await play.session(actor)
-    resource = play.resource(actor, flow)
-    step = Step(actor, flow, str(play.slot) if resource is not None else "")
+async def run_flow(play: Play, owner: str, flow: str) -> None:
+    """Run `flow` for `owner`: as the owner, or as the observer related to them (`by`)."""
+    performer = play.ctx.adapter.performer(flow, owner)
+    if performer is None:
+        return  # nobody is related to this owner any more: there is nobody to perform it
+    session = await play.session(performer)
+    resource = play.resource(owner, flow)
+    step = Step(performer, flow, str(play.slot) if resource is not None else owner)
     play.steps.append(step)
-    result = await play.ctx.adapter.flow(session, flow, resource, play.step_name(actor, flow))
+    name = play.step_name(performer, flow)
+    result = await play.ctx.adapter.flow(session, flow, resource, name, owner=owner)
     for obs in result.observations:
         play.recorder.observe(obs, tuple(play.steps))
     if not result.ok:
         # The flow itself could not be driven: nothing was proven, so this is not a pass.
         obs = result.last
         raise InfrastructureError(
-            f"flow {flow} as {actor}: {obs.method} {obs.url.split('?', 1)[0]} answered "
+            f"flow {flow} as {performer}: {obs.method} {obs.url.split('?', 1)[0]} answered "
             f"{obs.status}: {_detail(obs)}",
             "make sure the feature flag is on in staging and the profile's flows match the app",
         )

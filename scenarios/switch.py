@@ -58,6 +58,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         "all patients switch at the same instant, twice",
         ("join", "switch_to_video", "switch_to_audio", "look", "end", "look"),
     ),
+    # Relations that change mid-run: after each change, every user's reads are judged against
+    # the relations now in force (the ownership model is time-versioned).
+    Scenario(
+        "consent-withdrawn",
+        "a patient withdraws consent to share a recording with their clinician",
+        ("join", "switch_to_video", "end", "look", "withdraw_consent", "look"),
+    ),
+    Scenario(
+        "recording-deleted",
+        "a patient deletes a recording: gone for everyone",
+        ("join", "switch_to_video", "end", "look", "delete_recording", "look"),
+    ),
+    Scenario(
+        "patient-transferred",
+        "the clinician hands the patient over to another clinician",
+        ("join", "switch_to_video", "end", "look", "transfer", "look"),
+    ),
+    Scenario(
+        "care-ended",
+        "the clinician discharges the patient: the care relation ends",
+        ("join", "switch_to_video", "end", "look", "discharge", "look"),
+    ),
     Scenario(
         "look-around",
         "every user reads everything it can reach (needs no flow)",
@@ -127,5 +149,9 @@ def _not_applicable(scenario: Scenario, missing: list[str]) -> CaseFinished:
 
 
 async def _play(play: Play, scenario: Scenario) -> None:
-    for phase in scenario.phases:
-        await play.run_phase(phase)
+    await play.open_push()
+    try:
+        for phase in scenario.phases:
+            await play.run_phase(phase)
+    finally:
+        await play.close_push()

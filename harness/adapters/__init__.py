@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -28,6 +28,9 @@ from harness.oracles import Listing
 from harness.population import Population
 from harness.profile.model import TargetProfile
 from harness.world import Resource, World
+
+if TYPE_CHECKING:
+    from harness.push import PushListener
 
 ADAPTER_GROUP = "chaperone.adapters"
 DEFAULT_ADAPTER = "profile"
@@ -107,9 +110,26 @@ class Target(Protocol):
     def has_flow(self, name: str) -> bool: ...
 
     async def flow(
-        self, session: Session, name: str, resource: Resource | None, step: str
+        self,
+        session: Session,
+        name: str,
+        resource: Resource | None,
+        step: str,
+        owner: str | None = None,
     ) -> FlowResult:
-        """Run a named flow as `session`, on one of its resources."""
+        """Run a named flow as `session`, on one of `owner`'s resources (or entities)."""
+
+    def performer(self, name: str, owner: str) -> str | None:
+        """Who runs flow `name` for `owner` (the owner, or a related observer); None: nobody."""
+
+    async def listen(self, session: Session) -> PushListener | None:
+        """Open the user's push channel (WebSocket), if the app has one."""
+
+    async def flush_notifications(self) -> None:
+        """Return once the target has sent every queued notification (if it can say)."""
+
+    def recipients(self) -> dict[str, dict[str, str]]:
+        """channel -> address -> actor id: who a notification sent to an address reached."""
 
     async def look(
         self, session: Session, step: str, *, lists_only: bool = False

@@ -32,15 +32,17 @@ from harness.adapters.discovery import (
     parse_document,
 )
 from harness.adapters.listing import Entity, EntityParser, next_page, page_route
+from harness.canaries import Denial
 from harness.coverage import Coverage
 from harness.driver import Driver, Overflow
 from harness.errors import ConfigError, InfrastructureError, TargetUnreachable, UsageError
 from harness.models import ANONYMOUS, Actor, Observation
 from harness.oracles import Listing
 from harness.population import Planned, PlannedUser, Population
-from harness.profile.model import HttpStep, ReadSpec, TargetProfile
+from harness.profile.model import FlowSpec, HttpStep, ReadSpec, TargetProfile
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 from harness.profile.template import render, route_of
+from harness.push import PushListener
 from harness.world import Resource, World
 
 __all__ = ["ProfileTarget"]
@@ -406,11 +408,55 @@ class ProfileTarget:
 
     # -- flows --------------------------------------------------------------------------------
 
+    def performer(self, name: str, owner: str) -> str | None:
+        """Who runs flow `name` for `owner`: the owner, or (`by: relation`) the observer
+        related to them now; None when nobody is."""
+        spec = self.profile.flows[name]
+        if spec.by is None:
+            return owner
+        related = self.world.ownership.visibility.related(spec.by, owner)
+        return related[0] if related else None
+
+    def entities_of(self, owner: str, kind: str) -> list[Entity]:
+        """Entities of `kind` owned by `owner` that someone has seen in a list, oldest first,
+        not yet denied to everyone (a deleted recording is not acted on again)."""
+        found: dict[str, Entity] = {}
+        for seen in self._seen.values():
+            for key, entity in seen.items():
+                if entity.kind == kind and entity.owner == owner:
+                    found.setdefault(key, entity)
+        gone = {f"{d.kind}:{d.entity}" for d in self.world.ownership.visibility.denials()}
+        return [e for k, e in found.items() if k not in gone]
+
     async def flow(
-        self, session: Session, name: str, resource: Resource | None, step: str
+        self,
+        session: Session,
+        name: str,
+        resource: Resource | None,
+        step: str,
+        owner: str | None = None,
     ) -> FlowResult:
         spec = self.profile.flows[name]
-        scope = self._scope(session.actor, resource)
+        whose = owner or (resource.owner if resource is not None else session.actor.id)
+        subject = self.world.actors.get(whose, session.actor) if self._world else session.actor
+        scope = self._scope(subject, resource)
+        scope["user"] = _vars(session.actor)
+        scope["owner"] = _vars(subject)
+        entity = None
+        if spec.entity is not None:
+            candidates = self.entities_of(subject.id, spec.entity)
+            if not candidates:
+                raise InfrastructureError(
+                    f"flow {name} for {subject.id}: no {spec.entity} of theirs was ever listed",
+                    "run a flow that creates one (and a look) before this one",
+                )
+            entity = candidates[-1]
+            scope[spec.entity] = dict(entity.item)
+        if spec.effect is not None and spec.effect.relation is not None:
+            moved_to = self._next_observer(spec.effect.relation, subject.id)
+            if moved_to is not None:
+                scope[f"{spec.effect.relation}_next"] = _vars(self.world.actors[moved_to])
+        started = time.time()
         captures: dict[str, Any] = {}
         seen: list[Observation] = []
         for http_step in spec.steps:
@@ -427,7 +473,88 @@ class ProfileTarget:
                     f"flow {name} as {session.actor.id}: {prep.route} gave no {exc.args[0]}",
                     "fix the flow's capture in the profile",
                 ) from None
+        if spec.effect is not None:
+            why = f"{name} for {subject.id}"
+            self._apply(why, spec, subject.id, entity, started, time.time(), scope)
         return FlowResult(tuple(seen), True)
+
+    def _next_observer(self, relation: str, owner: str) -> str | None:
+        """Another observer of the relation's role, not related to `owner` now (the one a
+        transfer moves the owner to): the next one after the current, in id order."""
+        spec = self.profile.relations[relation]
+        role = [
+            a.id
+            for a in sorted(self.world.actors.values(), key=lambda a: a.id)
+            if a.role == spec.observer
+        ]
+        current = self.world.ownership.visibility.related(relation, owner)
+        free = [a for a in role if a not in current]
+        if not free:
+            return None
+        after = [a for a in free if current and a > current[0]]
+        return (after or free)[0]
+
+    def _apply(
+        self,
+        why: str,
+        spec: FlowSpec,
+        owner: str,
+        entity: Entity | None,
+        started: float,
+        done: float,
+        scope: Mapping[str, Any],
+    ) -> None:
+        """Record what the flow changed, so later reads are judged by the new relations: an
+        ended relation from when the change completed, a new one from when it started."""
+        effect = spec.effect
+        assert effect is not None
+        visibility = self.world.ownership.visibility
+        if effect.relation is not None:
+            for observer in visibility.related(effect.relation, owner, at=started):
+                visibility.revoke(observer, owner, effect.relation, at=done)
+            target = scope.get(f"{effect.relation}_next")
+            if effect.change == "move" and isinstance(target, Mapping):
+                visibility.grant(str(target["actor"]), owner, effect.relation, since=started)
+            return
+        if entity is None:
+            return
+        observers: frozenset[str] = frozenset()
+        if effect.to == "related":
+            observers = frozenset(visibility.observers_of(owner, at=started))
+        visibility.deny(Denial(entity.kind, entity.id, done, observers, reason=why))
+
+    # -- push and notifications --------------------------------------------------------------
+
+    async def listen(self, session: Session) -> PushListener | None:
+        push = self.profile.push
+        if push is None or push.websocket is None:
+            return None
+        url = "ws" + self.base_url.removeprefix("http") + push.websocket
+        listener = PushListener(session, url, f"WS {push.websocket}")
+        await listener.start()
+        return listener
+
+    async def flush_notifications(self) -> None:
+        spec = self.profile.notifications
+        if spec is None or spec.flush is None:
+            return
+        await self._setup_step(spec.flush, self._scope(ANONYMOUS), "flush notifications")
+
+    def recipients(self) -> dict[str, dict[str, str]]:
+        """channel -> address -> actor: who a notification sent to an address reached."""
+        spec = self.profile.notifications
+        book: dict[str, dict[str, str]] = {}
+        if spec is None or self._world is None:
+            return book
+        for channel, rule in (("mail", spec.mail), ("sms", spec.sms)):
+            if rule is None:
+                continue
+            book[channel] = {
+                str(a.vars[rule.recipient]).lower(): a.id
+                for a in self._world.actors.values()
+                if rule.recipient in a.vars
+            }
+        return book
 
     # -- looking ------------------------------------------------------------------------------
 
@@ -462,7 +589,9 @@ class ProfileTarget:
                     continue
                 done.add(mark)
                 scope = {**self._scope(actor), read.each: item}
-                seen += await self._read(session, read, scope, step, owner or "")
+                got = await self._read(session, read, scope, step, owner or "")
+                entity = key if read.each in self.profile.entities else ""
+                seen += [replace(o, entity=entity) for o in got] if entity else got
         seen += await self._discover(session, step, pool)
         return seen
 

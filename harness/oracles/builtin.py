@@ -14,10 +14,10 @@ from harness.media import resource_key
 from harness.models import Finding, Observation, Severity, Surface, SurfaceKind
 from harness.oracles.context import Listing, OracleContext
 from harness.oracles.registry import oracle
-from harness.oracles.surfaces import Part, parts, where
+from harness.oracles.surfaces import Part, body_kind, parts, where
 from harness.world import World
 
-__all__ = ["canary_leak", "list_count", "list_ownership", "server_error"]
+__all__ = ["canary_leak", "entity_denied", "list_count", "list_ownership", "server_error"]
 
 
 @oracle("canary-leak")
@@ -153,3 +153,48 @@ def _count_finding(obs: Observation, kind: str, seen: int, expected: int) -> Fin
         evidence=f"{seen} {kind}(s) in {surface.where}, {expected} seeded",
         extra=(("seen", str(seen)), ("expected", str(expected))),
     )
+
+
+@oracle("entity-denied")
+def entity_denied(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
+    """An entity served or listed after it was denied to the observer: a recording shared
+    again after consent was withdrawn, still there after it was deleted. Judged against the
+    denials in force before the request was sent."""
+    visibility = ctx.world.ownership.visibility
+    if not visibility.denials():
+        return
+    if obs.entity and 200 <= obs.status < 300:
+        kind, _, ident = obs.entity.partition(":")
+        denial = visibility.denied(obs.actor, kind, ident, obs.window)
+        if denial is not None:
+            yield _denied(obs, kind, ident, obs.about or obs.actor, denial.reason, "served")
+    listing = ctx.listing(obs)
+    if listing is None:
+        return
+    for ident, owner in zip(listing.ids, listing.owners, strict=False):
+        denial = visibility.denied(obs.actor, listing.kind, ident, obs.window)
+        if denial is not None:
+            yield _denied(obs, listing.kind, ident, owner or "", denial.reason, "listed")
+
+
+def _denied(obs: Observation, kind: str, ident: str, owner: str, why: str, how: str) -> Finding:
+    surface = Surface(_surface_kind(obs), where(obs))
+    other = owner != obs.actor
+    return Finding(
+        check="entity-denied",
+        kind=f"denied-{kind}-{how}",
+        severity=Severity.CRITICAL if other else Severity.HIGH,
+        message=f"{obs.actor} was {how} {kind} {ident} of {owner or 'an unknown user'} after "
+        f"it was withdrawn ({why})",
+        observer=obs.actor,
+        surface=surface,
+        step=obs.step,
+        time=obs.time,
+        owner=owner or None,
+        evidence=f"{kind} {ident} {how} in {surface.where} after: {why}",
+        extra=(("entity", f"{kind}:{ident}"),),
+    )
+
+
+def _surface_kind(obs: Observation) -> SurfaceKind:
+    return body_kind(obs)

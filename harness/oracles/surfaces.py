@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
 from harness.models import Observation, SurfaceKind
 
-__all__ = ["Part", "body_kind", "parts", "where"]
+__all__ = ["Part", "body_kind", "parts", "pdf_text", "where"]
 
 _MEDIA_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 
@@ -46,6 +50,10 @@ def body_kind(obs: Observation) -> SurfaceKind:
         return SurfaceKind.JSON
     if "html" in content_type:
         return SurfaceKind.HTML
+    if "pdf" in content_type or obs.body[:5] == b"%PDF-":
+        return SurfaceKind.PDF
+    if "csv" in content_type:
+        return SurfaceKind.CSV
     if obs.byte_range is not None or content_type.startswith(_MEDIA_TYPES):
         return SurfaceKind.MEDIA
     return SurfaceKind.OTHER
@@ -55,7 +63,12 @@ def parts(obs: Observation) -> Iterator[Part]:
     """The body, the Location header, then every other header in one buffer (one scan)."""
     if obs.body:
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
-        yield Part(body_kind(obs), obs.body, offset)
+        kind = body_kind(obs)
+        if kind is SurfaceKind.PDF:
+            # What a person reads is the text, not the compressed bytes: judge both.
+            yield Part(SurfaceKind.PDF, pdf_text(obs.body))
+            kind = SurfaceKind.MEDIA
+        yield Part(kind, obs.body, offset)
     location = obs.header("location")
     if location:
         yield Part(SurfaceKind.REDIRECT, location.encode("utf-8", "replace"))
@@ -75,3 +88,13 @@ def _headers(obs: Observation) -> Iterator[Part]:
         size += len(line)
     if chunks:
         yield Part(SurfaceKind.HEADER, b"".join(chunks), headers=tuple(starts))
+
+
+def pdf_text(data: bytes) -> bytes:
+    """The text a PDF shows (pypdf), or b"" if it does not parse: the raw bytes are still
+    judged as media, so an unreadable PDF is never silently skipped."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return "\n".join(page.extract_text() or "" for page in reader.pages).encode()
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
+        return b""

@@ -27,14 +27,17 @@ __all__ = [
     "BrowserSpec",
     "Capture",
     "DiscoverSpec",
+    "EffectSpec",
     "EntitySpec",
     "FeatureSpec",
     "FieldSpec",
     "FlowSpec",
     "HttpStep",
     "LoadSpec",
+    "NotificationSpec",
     "OwnerSpec",
     "PageSpec",
+    "PushSpec",
     "ReadSpec",
     "RelationSpec",
     "ResourceSpec",
@@ -312,6 +315,25 @@ class DiscoverSpec(_Strict):
     max_per_route: int = Field(4, ge=1, le=100, description="filled URLs per route per user")
 
 
+class EffectSpec(_Strict):
+    """How a flow changes who may see what, recorded the moment the flow completes:
+    `relation` + `change` (move: to another observer of the same role; end: nobody), or
+    `deny` an entity kind the flow acted on, to the owner's related observers or everyone."""
+
+    relation: str | None = None
+    change: Literal["move", "end"] | None = None
+    deny: str | None = None
+    to: Literal["related", "everyone"] = "related"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EffectSpec:
+        if (self.relation is None) == (self.deny is None):
+            raise ValueError("an effect either changes a `relation` or `deny`s an entity kind")
+        if self.relation is not None and self.change is None:
+            raise ValueError("a relation effect needs `change: move` or `change: end`")
+        return self
+
+
 class FlowSpec(_Strict):
     """A named action a scenario refers to. `resource` binds it to one of the actor's
     resources (the n-th appointment for the n-th scenario)."""
@@ -336,6 +358,17 @@ class FlowSpec(_Strict):
     creates: str | None = Field(
         None, description="an entity kind this flow makes appear in the owner's lists"
     )
+    by: str | None = Field(
+        None,
+        description="a relation name: the flow is performed by the owner's related observer "
+        "(a clinician transferring their patient), not the owner",
+    )
+    entity: str | None = Field(
+        None,
+        description="an entity kind: the flow acts on the owner's most recent entity of that "
+        "kind seen in a list ({{<kind>.*}} in scope), e.g. a recording to delete",
+    )
+    effect: EffectSpec | None = None
 
 
 class ScenarioSpec(_Strict):
@@ -390,6 +423,27 @@ class FeatureSpec(_Strict):
     refused: list[int] = Field([403])
 
 
+class PushSpec(_Strict):
+    websocket: str | None = Field(
+        None, description="path of a WebSocket that pushes events to a logged-in user"
+    )
+
+
+class RecipientSpec(_Strict):
+    recipient: str = Field(description="the user variable holding the address (email, phone)")
+
+
+class NotificationSpec(_Strict):
+    """Where a target's notifications arrive: the harness runs an SMTP server and an SMS
+    webhook sink (`--smtp-listen`, `--sms-listen`); staging must be configured to use them."""
+
+    mail: RecipientSpec | None = None
+    sms: RecipientSpec | None = None
+    flush: HttpStep | None = Field(
+        None, description="a call that returns once every queued notification was sent"
+    )
+
+
 class TargetProfile(_Strict):
     name: Name
     description: str = ""
@@ -412,6 +466,8 @@ class TargetProfile(_Strict):
     browser: BrowserSpec | None = None
     load: LoadSpec | None = None
     feature: FeatureSpec | None = None
+    push: PushSpec | None = None
+    notifications: NotificationSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> TargetProfile:
@@ -433,6 +489,18 @@ class TargetProfile(_Strict):
             if flow.resource is not None and flow.resource not in self.resources:
                 raise ValueError(
                     f"flows.{name}.resource names '{flow.resource}', which is not a resource"
+                )
+        for name, flow in self.flows.items():
+            if flow.by is not None and flow.by not in self.relations:
+                raise ValueError(f"flows.{name}.by names '{flow.by}', which is not a relation")
+            if flow.entity is not None and flow.entity not in self.entities:
+                raise ValueError(f"flows.{name}.entity names '{flow.entity}': not an entity")
+            effect = flow.effect
+            if effect is not None and effect.relation and effect.relation not in self.relations:
+                raise ValueError(f"flows.{name}.effect names relation '{effect.relation}'")
+            if effect is not None and effect.deny and effect.deny != flow.entity:
+                raise ValueError(
+                    f"flows.{name}.effect denies '{effect.deny}' but acts on entity '{flow.entity}'"
                 )
         if self.feature is not None:
             for needed in (*self.feature.flows, self.feature.gated):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.adapters.clinic import ClinicAdapter
+
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.local_clinic import local_clinic, stop
