@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, target_of
+from chaperone.run_cmd import AllowOpt, FaultsOpt, SupportOpt, TargetOpt, check_allowed, target_of
+from flags.policy import DEFAULT_POLICY
 from harness.adapters import make_adapter
 from harness.aio import LoopThread
 from harness.errors import ExitCode
@@ -33,6 +34,7 @@ def replay_command(
     support_token: SupportOpt = None,
     faults: FaultsOpt = "",
     adapter: Annotated[str, typer.Option(help="Target adapter.")] = "clinic",
+    policy: AllowOpt = DEFAULT_POLICY,
 ) -> None:
     """Re-run the minimal steps of one finding against a target.
 
@@ -41,8 +43,9 @@ def replay_command(
 
     Example:
 
-      chaperone replay out/report.json --finding 3f2a --target http://staging:8000
+      chaperone replay out/report.json --finding 3f2a --target http://127.0.0.1:8000
     """
+    check_allowed(policy, target)
     result = load_report(report)
     chosen = pick_finding([r.finding for r in result.findings], finding)
     console = Console()
