@@ -157,10 +157,12 @@ def enable(desk: Desk, ask: EnableAsk, key: VerifyKey | None) -> tuple[FlagState
     return after, proven
 
 
-def disable(desk: Desk, flag: str, env: str, reason: str = "") -> FlagState:
+def disable(
+    desk: Desk, flag: str, env: str, reason: str = "", action: str = "disable"
+) -> FlagState:
     """The kill switch: the flag goes off even if the audit log is unwritable (Unaudited is
     raised afterwards, with the flag already off)."""
-    line = desk.line("disable", flag, env, reason=reason)
+    line = desk.line(action, flag, env, reason=reason)
     unwritten: list[str] = []
     intent = _try_append(desk, unwritten, **line, phase="intent", result="pending")
     link = {"intent": intent.seq} if intent is not None else {}

@@ -321,20 +321,22 @@ def _verify(name: str, log_path: Path, flags: FlagBackend, as_json: bool) -> Non
 
 
 def _audit_table(name: str, entries: list[audit.AuditEntry]) -> Table:
+    """One row per action: an intent is shown only while it has no outcome (a killed run)."""
+    closed = {e.intent for e in entries if e.intent is not None}
     table = Table(title=f"audit log for {name}")
-    for column in ("#", "when", "who", "action", "phase", "env", "result", "build", "reason"):
+    for column in ("when", "who", "action", "env", "result", "build", "reason"):
         table.add_column(column)
     for e in entries:
+        if e.phase == "intent" and e.seq in closed:
+            continue
         who = e.actor + (f" ({e.ci})" if e.ci else "")
         who += f" for {e.claimed_actor}" if e.claimed_actor else ""
         table.add_row(
-            str(e.seq),
             e.at.isoformat(timespec="seconds"),
             escape(who),
             e.action,
-            e.phase,
             e.env,
-            e.result,
+            "no outcome" if e.phase == "intent" else e.result,
             escape(e.build or ""),
             escape(redact(e.reason)),
         )

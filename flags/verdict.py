@@ -239,6 +239,8 @@ def read_signed(path: Path, key: VerifyKey) -> GateVerdict:
 def _read_document(path: Path) -> dict[str, Any]:
     hint = "pass --verdict with the verdict.json a gate run wrote"
     try:
+        if not path.exists():
+            raise GateRefused(f"verdict {path} is unreadable (no such file)", hint)
         if not path.is_file():
             raise GateRefused(f"verdict {path} is not a regular file", hint)
         with path.open("rb") as handle:

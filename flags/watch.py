@@ -261,7 +261,9 @@ class _Guard:
         deadline, pauses = self.clock() + self.plan.disable_deadline, iter(_RETRY_PAUSES)
         while True:
             try:
-                actions.disable(self.desk, self.plan.flag, self.plan.env, reason)
+                actions.disable(
+                    self.desk, self.plan.flag, self.plan.env, reason, action="auto-disable"
+                )
                 return "", ""
             except actions.Unaudited as exc:
                 return "", exc.problem
