@@ -117,8 +117,8 @@ def gate_command(
 
       chaperone gate --build 1.4.2 --faults switch-recording-misattribution   # blocked
     """
-    bound = bind_policy(policy)
     key = load_signing_key(signing_key_file)  # a bad key is found before any traffic
+    bound = bind_policy(policy)
     if build_digest is not None and not _SHA256.match(build_digest):
         raise UsageError(f"--build-digest '{build_digest}' is not a sha256", "pass 64 hex digits")
     if target is not None:
