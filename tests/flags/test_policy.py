@@ -121,7 +121,7 @@ def test_a_profile_edit_changes_the_policy_digest(policy_file: Path) -> None:
 
 def test_a_missing_profile_is_one_config_error(tmp_path: Path) -> None:
     path = write_policy(tmp_path / "p", profile="./nowhere.yaml")
-    with pytest.raises(ConfigError, match="nowhere.yaml cannot be read") as info:
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml cannot be read") as info:
         bind_policy(path)
     assert "\n" not in info.value.one_line()
 

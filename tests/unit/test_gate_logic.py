@@ -106,7 +106,7 @@ def test_out_of_range_gate_options_are_one_config_error(changes: dict, option: s
     ],
 )
 def test_targets_outside_the_policy_are_refused(url: str) -> None:
-    with pytest.raises(UsageError, match="allowed_targets|looks like production"):
+    with pytest.raises(UsageError, match=r"allowed_targets|looks like production"):
         check_target_allowed(POLICY, url)
 
 
