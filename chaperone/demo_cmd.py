@@ -76,26 +76,18 @@ def demo_command(
     actions.pin(desk_for(backend, state.with_name("audit.jsonl"), None), bound.policy.flag, bound)
 
     console.print(Rule(f"1/4 faulty build ({fault}): the gate must block it"))
-    blocked = _gate(bound, out_dir / "faulty", "demo-faulty", (fault,), key)
+    blocked, _ = _gate(bound, out_dir / "faulty", "demo-faulty", (fault,), key)
     console.print(Rule("2/4 fixed build: the gate must pass it"))
-    with local_clinic((), flags_file=backend.ensure_clinic_file("development")) as clinic:
-        passed, verdict_path = run_gate(
-            bound,
-            clinic.url,
-            clinic.support_token,
-            "demo-fixed",
-            check_out(out_dir / "fixed"),
-            gate_options(bound.policy, seed=0),
-            key,
-            reference=True,
-        )
-        enabled = watched = False
-        if passed.verdict == "pass":
-            console.print(Rule("3/4 enable the flag on the local backend (verdict-checked)"))
-            where = Where(BackendKind.local, state, None, "")
-            enable_after_gate(verdict_path, "demo-fixed", "development", where, None, key.public())
-            enabled = True
-            console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
+    passed, verdict_path = _gate(bound, out_dir / "fixed", "demo-fixed", (), key)
+    enabled = watched = False
+    if passed == "pass":
+        console.print(Rule("3/4 enable the flag on the local backend (verdict-checked)"))
+        where = Where(BackendKind.local, state, None, "")
+        enable_after_gate(verdict_path, "demo-fixed", "development", where, None, key.public())
+        enabled = True
+        console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
+        # The live build follows the flag: its clinic reads the backend's development file.
+        with local_clinic((), flags_file=backend.ensure_clinic_file("development")) as clinic:
             watch = _Watch(clinic.url, clinic.support_token, state, out_dir, policy)
             watched = watch.run(watch_seconds, verdict_path, public_key) == 0
     console.print(Rule("summary"))
@@ -110,8 +102,8 @@ def demo_command(
         audit_path=None,
         as_json=False,
     )
-    ok = blocked == "fail" and passed.verdict == "pass" and enabled and watched
-    _summary(console, out_dir, blocked, passed.verdict, enabled, watched, ok)
+    ok = blocked == "fail" and passed == "pass" and enabled and watched
+    _summary(console, out_dir, blocked, passed, enabled, watched, ok)
     if not ok:
         raise typer.Exit(int(ExitCode.FAIL))
 
@@ -128,9 +120,10 @@ def _demo_keys(out_dir: Path) -> tuple[SigningKey, Path]:
 
 def _gate(
     bound: BoundPolicy, out: Path, build: str, faults: tuple[str, ...], key: SigningKey
-) -> str:
+) -> tuple[str, Path]:
+    """A staging clinic of its own, with the feature on (its flags file starts ON), gated."""
     with local_clinic(faults) as clinic:
-        verdict, _ = run_gate(
+        verdict, path = run_gate(
             bound,
             clinic.url,
             clinic.support_token,
@@ -140,7 +133,7 @@ def _gate(
             key,
             reference=True,
         )
-    return verdict.verdict
+    return verdict.verdict, path
 
 
 @dataclass(frozen=True)
