@@ -19,7 +19,7 @@ app = typer.Typer(
         "only when every gate passes.\n\n"
         "New here? `chaperone demo` shows the whole story in a few minutes, with no setup.\n\n"
         "Exit codes: 0 pass, 1 findings or failed gate, 2 error (bad input, config, "
-        "infrastructure)."
+        "infrastructure); `watch` alone: 3 a leak it could not switch off."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
