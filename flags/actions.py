@@ -2,19 +2,19 @@
 
     intent line (fsynced) -> the backend changes -> outcome line
 
-A refusal is one `record` line. Enabling, pinning and revoking never happen without their
-intent on disk. Disabling is the kill switch: it happens even when the audit log cannot be
-written, and then fails loudly (`Unaudited`) after the flag is off.
+A refusal is one `record` line. Enabling, raising a rollout and pinning never happen without
+their intent on disk. Disabling (the kill switch) and revoking only make things safer: they
+happen even when the audit log cannot be written, and then fail loudly (`Unaudited`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flags.audit import AuditEntry, AuditError, AuditLog, Identity
 from flags.backends.base import FlagBackend, FlagState
@@ -24,6 +24,7 @@ from flags.verdict import EnableRequest, Proven, build_digest_of, file_sha256, v
 from harness.errors import ChaperoneError, GateRefused, InfrastructureError, UsageError
 
 ALL_ENVIRONMENTS = "*"
+T = TypeVar("T")
 
 
 class Unaudited(AuditError):
@@ -162,13 +163,23 @@ def disable(
 ) -> FlagState:
     """The kill switch: the flag goes off even if the audit log is unwritable (Unaudited is
     raised afterwards, with the flag already off)."""
-    line = desk.line(action, flag, env, reason=reason)
+
+    def change() -> FlagState:
+        after = desk.backend.disable(flag, env)
+        confirm(after, enabled=False, rollout=None)
+        return after
+
+    return _restrictive(desk, change, desk.line(action, flag, env, reason=reason))
+
+
+def _restrictive(desk: Desk, change: Callable[[], T], line: dict[str, Any]) -> T:
+    """A change that only ever makes things safer (off, revoked) is never blocked by the audit
+    log: it is written ahead when it can be, and an unwritable log is reported afterwards."""
     unwritten: list[str] = []
     intent = _try_append(desk, unwritten, **line, phase="intent", result="pending")
     link = {"intent": intent.seq} if intent is not None else {}
     try:
-        after = desk.backend.disable(flag, env)
-        confirm(after, enabled=False, rollout=None)
+        done = change()
     except BaseException as exc:
         result, why = _classify(exc)
         _try_append(
@@ -178,10 +189,11 @@ def disable(
     _try_append(desk, unwritten, **line, phase="outcome", result="done", **link)
     if unwritten:
         raise Unaudited(
-            f"{flag} is off in {env}, but the audit log could not be written: {unwritten[0]}",
-            "fix the audit log's path or disk; the flag itself is off",
+            f"{line['action']} of {line['flag']} in {line['env']} is done, but the audit log "
+            f"could not be written: {unwritten[0]}",
+            "fix the audit log's path or disk; the change itself is in force",
         )
-    return after
+    return done
 
 
 def _try_append(desk: Desk, unwritten: list[str], **fields: Any) -> AuditEntry | None:

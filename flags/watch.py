@@ -273,15 +273,22 @@ class _Guard:
                 self.sleep(next(pauses, _RETRY_PAUSES[-1]))
 
     def revoke_live(self, reason: str) -> tuple[str | None, str]:
-        """Revoke the build that is live, so its verdict cannot turn the flag back on."""
-        try:
-            live = self.backend.live_build(self.plan.flag, self.plan.env)
-            if live is None:
-                return None, ""
-            actions.revoke(self.desk, self.plan.flag, live, None, reason, self.plan.env)
-        except ChaperoneError as exc:
-            return None, f"revocation failed: {exc.one_line()}"
-        return live, ""
+        """Revoke the build that is live, so its verdict cannot turn the flag back on.
+        Retried like the kill switch; returns (the revoked digest, a problem to report)."""
+        deadline, pauses = self.clock() + self.plan.disable_deadline, iter(_RETRY_PAUSES)
+        while True:
+            try:
+                live = self.backend.live_build(self.plan.flag, self.plan.env)
+                if live is None:
+                    return None, ""
+                actions.revoke(self.desk, self.plan.flag, live, None, reason, self.plan.env)
+                return live, ""
+            except actions.Unaudited as exc:
+                return live, exc.problem
+            except ChaperoneError as exc:
+                if self.clock() >= deadline:
+                    return None, f"revocation failed: {exc.one_line()}"
+                self.sleep(next(pauses, _RETRY_PAUSES[-1]))
 
 
 def _one_round(

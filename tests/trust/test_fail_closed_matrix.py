@@ -278,6 +278,7 @@ def test_M1_watch_writes_the_incident_when_the_audit_log_fails(tmp_path: Path, b
     disabled = next(e for e in events if isinstance(e, AutoDisabled))
     assert disabled.disabled_at is not None and backend.enabled is False
     assert disabled.audit_error  # said, not swallowed
+    assert disabled.revoked == "feed" * 16 and backend.revoked_builds == {"feed" * 16}
     json_path, _ = write_incident(build_incident(disabled, plan, backend, "http://t"), tmp_path)
     assert json.loads(json_path.read_text())["exposures"]
 
