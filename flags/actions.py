@@ -236,8 +236,7 @@ def revoke(
     reason: str,
     env: str = ALL_ENVIRONMENTS,
 ) -> None:
-    """Record a build as revoked for `flag`: `enable` refuses it from now on."""
-    with write_ahead(
-        desk, "revoke", flag, env, build=build, build_digest=build_digest, reason=reason
-    ):
-        desk.backend.revoke(flag, build_digest)
+    """Record a build as revoked for `flag`: `enable` refuses it from now on. Like the kill
+    switch, it is never blocked by an unwritable audit log."""
+    line = desk.line("revoke", flag, env, build=build, build_digest=build_digest, reason=reason)
+    _restrictive(desk, lambda: desk.backend.revoke(flag, build_digest), line)
