@@ -222,7 +222,8 @@ def pin(desk: Desk, flag: str, bound: BoundPolicy, replace: bool = False) -> str
     except ChaperoneError as exc:
         record_refusal(desk, "pin", flag, ALL_ENVIRONMENTS, exc, **fields)
         raise
-    reason = f"policy {old[:12] if old else 'none'} -> {bound.digest[:12]} ({bound.uri})"
+    shown = Path(bound.uri).name
+    reason = f"policy {old[:12] if old else 'none'} -> {bound.digest[:12]} ({shown})"
     with write_ahead(desk, "pin", flag, ALL_ENVIRONMENTS, reason=reason, **fields):
         desk.backend.set_pin(flag, bound.digest, bound.policy.environments)
     return old
