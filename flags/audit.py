@@ -24,7 +24,7 @@ import fcntl
 import hashlib
 import os
 import pwd
-import secrets
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -178,9 +178,17 @@ class _Link:
     log: str
 
 
+def log_id_for(path: Path) -> str:
+    """A log's id names where it lives (host and absolute path): a log deleted and started
+    afresh at the same place has the same id, so the backend's head still speaks for it, while
+    another machine's log for the same flag has its own."""
+    where = f"{socket.gethostname()}:{Path(path).resolve()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
+
+
 def _next_link(path: Path, last: bytes | None) -> _Link:
     if last is None:
-        return _Link(1, GENESIS, secrets.token_hex(4))
+        return _Link(1, GENESIS, log_id_for(path))
     try:
         previous = AuditEntry.model_validate_json(last)
     except ValidationError:
@@ -282,9 +290,21 @@ def verify(path: Path, heads: Mapping[str, AuditHead]) -> Verification:
     raws = _raw_lines(path)
     report.lines = len(raws)
     hashes: dict[int, str] = {}
+    expected = log_id_for(path)
     log_id, open_intents = _walk(raws, report, hashes)
+    if log_id and log_id != expected:
+        report.problems.append(
+            f"the log's id {log_id} is not the one for {path} on this host ({expected}): "
+            "it was replaced by another log"
+        )
     for log, head in sorted(heads.items()):
-        _check_head(head, log == log_id, hashes, report, path)
+        if log == expected:
+            _check_head(head, hashes, report)
+        else:
+            report.notes.append(
+                f"the backend also anchors audit log {log} (line {head.seq}), kept on another "
+                "host or path: verify it there"
+            )
     for seq in sorted(open_intents):
         report.notes.append(f"line {seq}: an intent with no outcome (the command was killed?)")
     return report
@@ -327,13 +347,11 @@ def _check_link(
         )
 
 
-def _check_head(
-    head: AuditHead, ours: bool, hashes: dict[int, str], report: Verification, path: Path
-) -> None:
-    if not ours:
+def _check_head(head: AuditHead, hashes: dict[int, str], report: Verification) -> None:
+    if not hashes:
         report.problems.append(
-            f"the backend holds the head of audit log {head.log} (line {head.seq}), which "
-            f"{path} does not continue: the log was deleted or replaced"
+            f"the log is missing or empty, but the backend's head for it is line {head.seq}: "
+            "it was deleted or replaced"
         )
     elif head.seq not in hashes:
         last = max(hashes, default=0)

@@ -102,8 +102,25 @@ def test_a_deleted_log_is_detected_through_the_backend_head(tmp_path: Path) -> N
     path, backend = _chained(tmp_path)
     path.unlink()
     assert any("deleted or replaced" in p for p in _problems(path, backend))
-    _record(_log(path, LocalBackend(tmp_path / "other-state.json")))  # a fresh log elsewhere
-    assert any("deleted or replaced" in p for p in _problems(path, backend))
+    # Started afresh at the same place (anchored elsewhere, to hide it): still found out.
+    _record(_log(path, LocalBackend(tmp_path / "other-state.json")))
+    assert any("truncated" in p for p in _problems(path, backend))
+
+
+def test_a_log_with_a_forged_id_is_a_replaced_log(tmp_path: Path) -> None:
+    path, backend = _chained(tmp_path)
+    own = audit.read(path)[0].log
+    path.write_text(path.read_text().replace(own, "f00dcafe"))
+    assert any("replaced by another log" in p for p in _problems(path, backend))
+
+
+def test_another_hosts_log_for_the_same_flag_is_a_note_not_a_problem(tmp_path: Path) -> None:
+    path, backend = _chained(tmp_path)
+    elsewhere, _ = _chained(tmp_path / "ci-runner")  # its own log, anchored on its own state
+    backend.set_audit_head("video-switch", audit.AuditHead("0badf00d", 3, "ab" * 32))
+    report = audit.verify(path, backend.audit_heads("video-switch"))
+    assert report.intact and any("another host or path" in n for n in report.notes)
+    assert elsewhere != path
 
 
 def test_an_intent_without_outcome_is_reported(tmp_path: Path) -> None:
