@@ -108,6 +108,8 @@ def build_verdict(
     deployment: such a verdict proves the harness, not the build."""
     policy, created = bound.policy, now or datetime.now(UTC)
     coverage = getattr(result, "coverage", None)
+    # Once accepted exposures exist (the lead's RunResult), only the failing ones count.
+    failing = getattr(result, "failing_findings", result.findings)
     return GateVerdict(
         verdict=decide(policy, result).value,
         build=build,
@@ -121,7 +123,7 @@ def build_verdict(
         flag=policy.flag,
         reference=reference,
         suites=suite_results(policy, result),
-        findings=len(result.findings),
+        findings=len(failing),
         coverage=coverage if isinstance(coverage, float | int) else None,
         exposures=len(result.exposures),
         created_at=created,
