@@ -3,6 +3,7 @@ mounts them and turns errors into one line and an exit code (error > fail > pass
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -18,7 +19,7 @@ app = typer.Typer(
         "only when every gate passes.\n\n"
         "New here? `chaperone demo` shows the whole story in a few minutes, with no setup.\n\n"
         "Exit codes: 0 pass, 1 findings or failed gate, 2 error (bad input, config, "
-        "infrastructure)."
+        "infrastructure); `watch` alone: 3 a leak it could not switch off."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -30,6 +31,7 @@ app = typer.Typer(
 def _mount() -> None:
     from chaperone.demo_cmd import demo_command
     from chaperone.gate_cmd import gate_command
+    from chaperone.keys_cmd import app as keys_app
     from chaperone.profile_cmd import app as profile_app
     from chaperone.replay_cmd import replay_command
     from chaperone.run_cmd import run_command
@@ -54,10 +56,18 @@ def _mount() -> None:
     app.add_typer(
         flags_app,
         name="flags",
-        help="Show, enable (with a verdict), disable and audit feature flags.",
+        help="Pin, enable (with a verdict), disable, revoke and audit feature flags.",
     )
+    app.add_typer(keys_app, name="keys", help="The gate's Ed25519 signing key pair.")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM (a CI job cancelled, `kill`) unwinds like Ctrl-C: reports are closed, the local
+    # clinic is stopped, and the run counts as an error.
+    raise KeyboardInterrupt
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     _mount()
     sys.exit(run_guarded(app))

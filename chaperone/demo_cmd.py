@@ -1,18 +1,21 @@
 """`chaperone demo`: the whole story in one command, with no setup.
 
+0. A throwaway gate key pair is made, and the demo policy is pinned on the local backend.
 1. A faulty build of the clinic (the 2020 incident's bug) is gated: blocked, with findings.
 2. The fixed build is gated: passes, and the verdict is signed.
 3. The flag is enabled on the local backend, through the same checks as `flags enable`.
 4. `watch` probes the live build for a short while with the flag on.
 Then the verdicts, the audit history and the report paths.
+
+Both gates drive the bundled clinic, so their verdicts are reference verdicts: they may enable
+`development` only, which is where the demo enables.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,13 +23,16 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
-from chaperone.gate_cmd import enable_after_gate, run_gate
+from chaperone.gate_cmd import Where, enable_after_gate, run_gate
 from chaperone.run_cmd import check_out
-from flags.cli import BackendKind
+from flags import actions
+from flags.backends.local import LocalBackend
+from flags.cli import BackendKind, desk_for
 from flags.cli import history as flag_history
 from flags.gate import gate_options
-from flags.policy import Policy, load_policy
-from flags.verdict import KEY_ENV
+from flags.keys import PUBLIC_NAME, SigningKey, new_signing_key
+from flags.policy import BoundPolicy, bind_policy
+from harness.childenv import child_env
 from harness.errors import ExitCode
 from harness.local_clinic import local_clinic
 
@@ -61,105 +67,94 @@ def demo_command(
     the story went as it should: faulty build blocked, fixed build passed and enabled, watch
     clean.
     """
-    rules = load_policy(policy)
-    os.environ.setdefault(KEY_ENV, secrets.token_hex(16))  # a demo-only signing key
+    bound = bind_policy(policy)
     out_dir = check_out(out)
     console = Console()
     state = out_dir / "flags" / "flags-state.json"
-    state.parent.mkdir(parents=True, exist_ok=True)
+    key, public_key = _demo_keys(out_dir)
+    backend = LocalBackend(state)
+    actions.pin(desk_for(backend, state.with_name("audit.jsonl"), None), bound.policy.flag, bound)
 
     console.print(Rule(f"1/4 faulty build ({fault}): the gate must block it"))
-    blocked = _gate(rules, out_dir / "faulty", "demo-faulty", (fault,), None)
+    blocked, _ = _gate(bound, out_dir / "faulty", "demo-faulty", (fault,), key)
     console.print(Rule("2/4 fixed build: the gate must pass it"))
-    flags_file = state.with_name("flags.json")
-    with local_clinic((), flags_file=flags_file) as clinic:
-        passed, verdict_path = run_gate(
-            rules,
-            clinic.url,
-            clinic.support_token,
-            "demo-fixed",
-            check_out(out_dir / "fixed"),
-            gate_options(rules, seed=0),
-        )
-        enabled = watched = False
-        if passed.verdict == "pass":
-            console.print(Rule("3/4 enable the flag on the local backend (verdict-checked)"))
-            enable_after_gate(
-                rules,
-                policy,
-                verdict_path,
-                "demo-fixed",
-                "development",
-                BackendKind.local,
-                state,
-                "",
-                None,
-            )
-            enabled = True
-            console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
-            watched = (
-                _watch(clinic.url, clinic.support_token, state, out_dir, watch_seconds, policy) == 0
-            )
+    passed, verdict_path = _gate(bound, out_dir / "fixed", "demo-fixed", (), key)
+    enabled = watched = False
+    if passed == "pass":
+        console.print(Rule("3/4 enable the flag on the local backend (verdict-checked)"))
+        where = Where(BackendKind.local, state, None, "")
+        enable_after_gate(verdict_path, "demo-fixed", "development", where, None, key.public())
+        enabled = True
+        console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
+        # The live build follows the flag: its clinic reads the backend's development file.
+        with local_clinic((), flags_file=backend.ensure_clinic_file("development")) as clinic:
+            watch = _Watch(clinic.url, clinic.support_token, state, out_dir, policy)
+            watched = watch.run(watch_seconds, verdict_path, public_key) == 0
     console.print(Rule("summary"))
     flag_history(
-        name=rules.flag,
+        name=bound.policy.flag,
         env=None,
+        verify=False,
         backend=BackendKind.local,
         state=state,
-        bootstrap_out=None,
+        flags_dir=None,
         unleash_url="",
         audit_path=None,
         as_json=False,
     )
-    ok = blocked == "fail" and passed.verdict == "pass" and enabled and watched
-    _summary(console, out_dir, blocked, passed.verdict, enabled, watched, ok)
+    ok = blocked == "fail" and passed == "pass" and enabled and watched
+    _summary(console, out_dir, blocked, passed, enabled, watched, ok)
     if not ok:
         raise typer.Exit(int(ExitCode.FAIL))
 
 
+def _demo_keys(out_dir: Path) -> tuple[SigningKey, Path]:
+    """A throwaway key pair: the private half stays in this process, the public half is what
+    the watch (a separate command, as in real life) verifies with."""
+    key = new_signing_key()
+    public = out_dir / "keys" / PUBLIC_NAME
+    public.parent.mkdir(parents=True, exist_ok=True)
+    public.write_bytes(key.public().pem())
+    return key, public
+
+
 def _gate(
-    rules: Policy, out: Path, build: str, faults: tuple[str, ...], flags_file: Path | None
-) -> str:
-    with local_clinic(faults, flags_file=flags_file) as clinic:
-        verdict, _ = run_gate(
-            rules,
+    bound: BoundPolicy, out: Path, build: str, faults: tuple[str, ...], key: SigningKey
+) -> tuple[str, Path]:
+    """A staging clinic of its own, with the feature on (its flags file starts ON), gated."""
+    with local_clinic(faults) as clinic:
+        verdict, path = run_gate(
+            bound,
             clinic.url,
             clinic.support_token,
             build,
             check_out(out),
-            gate_options(rules, seed=0),
+            gate_options(bound.policy, seed=0),
+            key,
+            reference=True,
         )
-    return verdict.verdict
+    return verdict.verdict, path
 
 
-def _watch(url: str, token: str, state: Path, out_dir: Path, seconds: float, policy: Path) -> int:
+@dataclass(frozen=True)
+class _Watch:
     """Watch runs as its own command, exactly as a release manager would start it: it raises
-    the rollout through the policy's stages while every probe stays clean."""
-    argv = [
-        sys.executable,
-        "-m",
-        "chaperone",
-        "watch",
-        "--target",
-        url,
-        "--policy",
-        str(policy),
-        "--stages",
-        "--env",
-        "development",
-        "--backend",
-        "local",
-        "--state",
-        str(state),
-        "--interval",
-        "2",
-        "--duration",
-        str(seconds),
-        "--out",
-        str(out_dir / "watch"),
-    ]
-    env = {**os.environ, "CHAPERONE_SUPPORT_TOKEN": token}
-    return subprocess.run(argv, env=env, check=False).returncode
+    the rollout through the pinned policy's stages while every probe stays clean."""
+
+    url: str
+    token: str
+    state: Path
+    out_dir: Path
+    policy: Path
+
+    def run(self, seconds: float, verdict: Path, public_key: Path) -> int:
+        argv = [sys.executable, "-m", "chaperone", "watch", "--target", self.url]
+        argv += ["--policy", str(self.policy), "--stages", "--verdict", str(verdict)]
+        argv += ["--verify-key", str(public_key), "--env", "development", "--backend", "local"]
+        argv += ["--state", str(self.state), "--interval", "2", "--duration", str(seconds)]
+        argv += ["--out", str(self.out_dir / "watch")]
+        env = child_env({"CHAPERONE_SUPPORT_TOKEN": self.token})
+        return subprocess.run(argv, env=env, check=False).returncode
 
 
 def _summary(

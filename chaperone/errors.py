@@ -16,18 +16,27 @@ from harness.errors import ChaperoneError, ExitCode
 INTERRUPTED_BY_TYPER = 130
 
 
+def _show_usage_error(exc: Exception) -> None:
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        sys.stderr.write(f"chaperone: error: {exc}\n")
+
+
 def run_guarded(app: typer.Typer) -> int:
     try:
         result = app(standalone_mode=False)
     except ChaperoneError as exc:
         sys.stderr.write(f"chaperone: error: {exc.one_line()}\n")
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         sys.stderr.write("chaperone: interrupted\n")
         return int(ExitCode.ERROR)
-    except click.ClickException as exc:
-        # Usage errors from the argument parser: one line, plus the hint to --help.
-        exc.show()
+    except (click.ClickException, typer.TyperException) as exc:
+        # Usage errors from the argument parser (click's, or the copy of click that newer
+        # Typer releases carry): one line, plus the hint to --help.
+        _show_usage_error(exc)
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("chaperone: interrupted\n")

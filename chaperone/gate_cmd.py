@@ -3,12 +3,15 @@ build, and (with --enable) turn the flag on only if that verdict passed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chaperone.run_cmd import (
     FaultsOpt,
@@ -20,11 +23,19 @@ from chaperone.run_cmd import (
     notification_sinks,
     target_of,
 )
-from flags.cli import BackendKind
-from flags.cli import enable as enable_flag
-from flags.gate import build_verdict, check_target_allowed, gate_options, write_gate_verdict
-from flags.policy import DEFAULT_POLICY, Policy, load_policy
-from flags.verdict import GateVerdict, gate_key
+from flags import actions, audit
+from flags.cli import BackendKind, FlagsDir, audit_path_for, desk_for, open_backend
+from flags.gate import (
+    build_verdict,
+    check_target_allowed,
+    discard_old_verdict,
+    gate_options,
+    without_credentials,
+    write_gate_verdict,
+)
+from flags.keys import SigningKey, VerifyKey, load_signing_key
+from flags.policy import DEFAULT_POLICY, BoundPolicy, bind_policy
+from flags.verdict import GateVerdict, file_sha256, read_signed
 from harness.config import RunOptions
 from harness.engine import RunRequest
 from harness.errors import ExitCode, UsageError
@@ -36,6 +47,7 @@ from reports.console import ConsoleReporter
 PolicyOpt = Annotated[
     Path, typer.Option(help="Release policy YAML (schema: flags/policy.schema.json).")
 ]
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def gate_command(
@@ -49,14 +61,30 @@ def gate_command(
     ),
     seed: Annotated[int, typer.Option(help="First seed; the policy's min_seeds follow it.")] = 0,
     patients: Annotated[
-        int | None, typer.Option(help="More patients than the policy's minimum.")
+        int | None, typer.Option(help="More patients than the policy's minimum.", min=2, max=10_000)
     ] = None,
     faults: FaultsOpt = "",
     timeout: Annotated[
-        float, typer.Option(help="Seconds any one suite may take before the gate errors.")
+        float,
+        typer.Option(
+            help="Seconds any one suite may take before the gate errors.", min=1, max=86_400
+        ),
     ] = 900.0,
-    load_seconds: Annotated[float, typer.Option(help="Duration of the load suite.")] = 20.0,
-    workers: Annotated[int, typer.Option(help="Locust worker processes.")] = 0,
+    load_seconds: Annotated[
+        float, typer.Option(help="Duration of the load suite.", min=1, max=3_600)
+    ] = 20.0,
+    workers: Annotated[int, typer.Option(help="Locust worker processes.", min=0, max=32)] = 0,
+    signing_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The gate's Ed25519 private key (PEM). Default: CHAPERONE_GATE_SIGNING_KEY.",
+            show_default=False,
+        ),
+    ] = None,
+    build_digest: Annotated[
+        str | None,
+        typer.Option(help="sha256 of the build artefact (default: sha256 of the build id)."),
+    ] = None,
     enable: Annotated[
         bool, typer.Option("--enable", help="Enable the flag if the gate passes.")
     ] = False,
@@ -67,6 +95,7 @@ def gate_command(
     state: Annotated[Path, typer.Option(help="Local backend state file.")] = Path(
         ".chaperone/flags-state.json"
     ),
+    flags_dir: FlagsDir = None,
     unleash_url: Annotated[
         str,
         typer.Option(
@@ -75,65 +104,99 @@ def gate_command(
     ] = ("http://127.0.0.1:4242"),
     rollout: Annotated[
         int | None,
-        typer.Option(help="Enable at this percent (default: the policy's first rollout stage)."),
+        typer.Option(
+            help="Enable at this percent (default: the pinned policy's first rollout stage).",
+            min=1,
+            max=100,
+        ),
     ] = None,
 ) -> None:
     """Run every suite the policy requires and write a signed verdict bound to --build.
 
-    The verdict is `error` if any required suite errored, timed out, was skipped or could not
-    reach the target; `fail` on any finding or breached SLO; `pass` only otherwise. With
-    --enable the flag is turned on (through the same checks as `chaperone flags enable`) only
-    on a pass. Without --target the reference clinic is started locally.
+    The verdict (verdict.json: an in-toto attestation in a DSSE envelope, signed with the
+    gate's Ed25519 key) is `error` if any required suite errored, timed out, was skipped or
+    could not reach the target; `fail` on any finding or breached SLO; `pass` only otherwise.
+    Without --target the bundled reference clinic is started locally, and the verdict is a
+    reference verdict: it proves the harness, not the build, and enables only development.
+    With --enable the flag is turned on (through the same checks as `chaperone flags enable`,
+    against the policy pinned on the flag) only on a pass.
 
     Examples:
 
-      CHAPERONE_GATE_KEY=secret chaperone gate --build 1.4.2
+      CHAPERONE_GATE_SIGNING_KEY="$(cat gate.key)" chaperone gate --build 1.4.2
 
-      chaperone gate --build 1.4.2 --enable --env development --backend local
+      CHAPERONE_SUPPORT_TOKEN=... chaperone gate --build 1.4.2 --target https://clinic.staging.example
 
       chaperone gate --build 1.4.2 --faults switch-recording-misattribution   # blocked
     """
-    rules = load_policy(policy)
-    gate_key()  # a missing signing key is found before any traffic, not after the run
+    key = load_signing_key(signing_key_file)  # a bad key is found before any traffic
+    bound = bind_policy(policy)
+    if build_digest is not None and not _SHA256.match(build_digest):
+        raise UsageError(f"--build-digest '{build_digest}' is not a sha256", "pass 64 hex digits")
     if target is not None:
-        check_target_allowed(rules, target)
-    options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
-    loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
+        check_target_allowed(bound.policy, target)
+    options = gate_options(bound.policy, seed, patients, timeout, load_seconds, workers)
+    loaded = load_profile(bound.policy.profile_path(policy))
     out_dir = check_out(out)
+    discard_old_verdict(out_dir)
     with (
         notification_sinks(loaded, listen) as sinks,
         target_of(target, support_token, faults, loaded, sinks) as (url, token),
     ):
-        verdict, verdict_path = run_gate(rules, url, token, build, out_dir, options, loaded, sinks)
+        verdict, verdict_path = run_gate(
+            bound,
+            url,
+            token,
+            build,
+            out_dir,
+            options,
+            key,
+            reference=target is None,
+            build_digest=build_digest,
+            profile=loaded,
+            sinks=sinks,
+        )
     if verdict.verdict != Verdict.PASS.value:
         raise typer.Exit(int(ExitCode.ERROR if verdict.verdict == "error" else ExitCode.FAIL))
     if enable:
-        enable_after_gate(
-            rules, policy, verdict_path, build, env, backend, state, unleash_url, rollout
-        )
+        where = Where(backend, state, flags_dir, unleash_url)
+        enable_after_gate(verdict_path, build, env, where, rollout, key.public(), build_digest)
 
 
 def run_gate(
-    rules: Policy,
+    bound: BoundPolicy,
     url: str,
     token: str,
     build: str,
     out_dir: Path,
     options: RunOptions,
+    key: SigningKey,
+    *,
+    reference: bool,
+    build_digest: str | None = None,
     profile: LoadedProfile | None = None,
     sinks: Sinks | None = None,
 ) -> tuple[GateVerdict, Path]:
     """Run the suites through the console reporter, write the reports and the signed verdict."""
+    rules = bound.policy
     check_target_allowed(rules, url)
     reporter = ConsoleReporter(secrets=[token], accepted=rules.accepted_exposures)
-    loaded = profile or load_profile(rules.profile)
+    loaded = profile or load_profile(rules.profile_path(bound.uri))
     request = RunRequest(url, options, out_dir, token, profile=loaded, build=build, sinks=sinks)
     result, paths = execute(request, reporter)
-    verdict = build_verdict(rules, result, build, url)
-    verdict_path = write_gate_verdict(verdict, out_dir)
+    report_digest = file_sha256(paths["json"]) if "json" in paths else None
+    inputs = [(paths["json"].name, report_digest)] if report_digest else []
+    verdict = build_verdict(
+        bound, result, build, url, reference=reference, build_digest=build_digest, inputs=inputs
+    )
+    verdict_path = write_gate_verdict(verdict, out_dir, key)
     reporter.summary(result, paths)
-    console = Console()
-    console.print(f"gate verdict: {verdict.verdict} for build {build} -> {verdict_path}")
+    console = Console(highlight=False)
+    kind = " (reference: enables development only)" if reference else ""
+    console.print(
+        f"gate verdict: {verdict.verdict}{kind} for build {escape(build)} against "
+        f"{escape(without_credentials(url))} -> {verdict_path}"
+    )
     if verdict.verdict != Verdict.PASS.value:
         console.print(f"{rules.flag} stays off: " + _why(verdict.suites))
     return verdict, verdict_path
@@ -143,31 +206,29 @@ def _why(suites: Mapping[str, str]) -> str:
     return ", ".join(f"{name} {result}" for name, result in suites.items() if result != "pass")
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where the flag lives, for --enable."""
+
+    backend: BackendKind
+    state: Path
+    flags_dir: Path | None
+    unleash_url: str
+
+
 def enable_after_gate(
-    rules: Policy,
-    policy: Path,
     verdict: Path,
     build: str,
     env: str,
-    backend: BackendKind,
-    state: Path,
-    unleash_url: str,
+    where: Where,
     rollout: int | None,
+    key: VerifyKey,
+    build_digest: str | None = None,
 ) -> None:
-    percent = rollout if rollout is not None else rules.rollout_stages[0].percent
-    if not 1 <= percent <= 100:
-        raise UsageError(f"--rollout {percent} is not a percentage", "pass 1..100")
-    enable_flag(
-        name=rules.flag,
-        env=env,
-        verdict=verdict,
-        build=build,
-        policy=policy,
-        rollout=percent,
-        backend=backend,
-        state=state,
-        bootstrap_out=None,
-        unleash_url=unleash_url,
-        audit_path=None,
-        actor=None,
-    )
+    """The same checks as `chaperone flags enable`, with the public half of the gate's key."""
+    flag = read_signed(verdict, key).flag
+    ask = actions.EnableAsk(flag, env, verdict, build, audit.now_utc(), rollout, build_digest)
+    with open_backend(where.backend, where.state, where.flags_dir, where.unleash_url) as flags:
+        desk = desk_for(flags, audit_path_for(None, where.state), None)
+        after, _ = actions.enable(desk, ask, key)
+    Console().print(f"{flag} enabled in {env} at {after.rollout}% for build {escape(build)}")

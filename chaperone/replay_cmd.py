@@ -10,7 +10,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, target_of
+from chaperone.run_cmd import AllowOpt, FaultsOpt, SupportOpt, TargetOpt, check_allowed, target_of
+from flags.policy import DEFAULT_POLICY
 from harness.adapters import make_target
 from harness.aio import LoopThread
 from harness.errors import ExitCode
@@ -40,6 +41,7 @@ def replay_command(
         typer.Option(help="Target profile (default: the one the run used, from world.json)."),
     ] = None,
     adapter: Annotated[str, typer.Option(help="Target adapter.")] = "profile",
+    policy: AllowOpt = DEFAULT_POLICY,
 ) -> None:
     """Re-run the minimal steps of one finding against a target.
 
@@ -48,8 +50,9 @@ def replay_command(
 
     Example:
 
-      chaperone replay out/report.json --finding 3f2a --target http://staging:8000
+      chaperone replay out/report.json --finding 3f2a --target http://127.0.0.1:8000
     """
+    check_allowed(policy, target)
     result = load_report(report)
     chosen = pick_finding([r.finding for r in result.findings], finding)
     console = Console()

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import ValidationError
 
+from flags.gate import check_target_allowed
+from flags.policy import DEFAULT_POLICY, load_policy
 from harness.config import RunOptions, SloThresholds
 from harness.engine import RunRequest, run
 from harness.errors import ConfigError, ExitCode, UsageError
@@ -52,6 +54,14 @@ SupportOpt = Annotated[
         show_default=False,
     ),
 ]
+AllowOpt = Annotated[
+    Path,
+    typer.Option(
+        "--policy",
+        help="Policy whose allowed_targets a --target must match: a run starts by resetting "
+        "the target's data, so it only ever goes to staging hosts.",
+    ),
+]
 FaultsOpt = Annotated[
     str,
     typer.Option(
@@ -69,6 +79,12 @@ def check_target(target: str) -> str:
             "pass something like --target http://127.0.0.1:8000",
         )
     return target.rstrip("/")
+
+
+def check_allowed(policy: Path, target: str | None) -> None:
+    """Refuse a --target outside the policy's allowed_targets before any traffic."""
+    if target is not None:
+        check_target_allowed(load_policy(policy), check_target(target))
 
 
 def check_out(out: Path) -> Path:
@@ -261,6 +277,7 @@ def run_command(
         float, typer.Option(help="Load SLO: highest failed-request share (0..1).")
     ] = 0.01,
     slo_min_rps: Annotated[float, typer.Option(help="Load SLO: lowest requests/second.")] = 5.0,
+    policy: AllowOpt = DEFAULT_POLICY,
 ) -> None:
     """Drive the suites against a target, check every byte each actor receives, write reports.
 
@@ -270,10 +287,11 @@ def run_command(
 
       chaperone run --faults switch-recording-misattribution   # watch it get caught
 
-      chaperone run --target http://staging:8000 --support-token T --suite switch --seed 7
+      CHAPERONE_SUPPORT_TOKEN=... chaperone run --target http://127.0.0.1:8000 --suite switch
 
     Exit codes: 0 no findings, 1 findings, 2 error (the verdict is then `error`, never pass).
     """
+    check_allowed(policy, target)
     options = build_options(
         suites=suite,
         patients=patients,

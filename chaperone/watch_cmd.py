@@ -11,16 +11,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, check_out, target_of
 from flags import audit
-from flags.backends import bootstrap
 from flags.backends.base import FlagBackend
 from flags.backends.local import DEFAULT_STATE, LocalBackend
-from flags.cli import BackendKind, _open_backend
+from flags.cli import BackendKind, FlagsDir, VerifyKeyOpt, open_backend
 from flags.gate import check_target_allowed
-from flags.policy import DEFAULT_POLICY, Policy, load_policy
+from flags.keys import load_verify_key
+from flags.policy import DEFAULT_POLICY, RolloutStage, load_policy
+from flags.verdict import build_digest_of, policy_under_pin, read_signed
 from flags.watch import (
+    DISABLE_DEADLINE,
     AutoDisabled,
     FlagTurnedOff,
     RolloutHeld,
@@ -36,11 +39,16 @@ from flags.watch import (
     watch,
     write_incident,
 )
-from harness.errors import ExitCode, InfrastructureError, UsageError
+from harness.errors import ExitCode, GateRefused, InfrastructureError, UsageError
 from harness.local_clinic import local_clinic
 from harness.profile import LoadedProfile, load_profile
 
-_EXIT = {"clean": ExitCode.PASS, "flag-off": ExitCode.PASS, "leak": ExitCode.FAIL}
+_EXIT = {
+    "clean": ExitCode.PASS,
+    "flag-off": ExitCode.PASS,
+    "leak": ExitCode.FAIL,
+    "flag-still-on": ExitCode.FLAG_STILL_ON,
+}
 
 
 def watch_command(
@@ -57,16 +65,35 @@ def watch_command(
     ] = None,
     rounds: Annotated[int | None, typer.Option(help="Stop after this many rounds.", min=1)] = None,
     stages: Annotated[
-        bool, typer.Option("--stages", help="Raise the rollout through the policy's stages.")
+        bool,
+        typer.Option(
+            "--stages",
+            help="Raise the rollout through the pinned policy's stages (needs --verdict).",
+        ),
     ] = False,
+    verdict: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --stages: the verdict that enabled the live build; its pinned policy "
+            "gives the stages."
+        ),
+    ] = None,
+    verify_key: VerifyKeyOpt = None,
+    disable_deadline: Annotated[
+        float,
+        typer.Option(help="Keep retrying the kill switch this many seconds.", min=1.0),
+    ] = DISABLE_DEADLINE,
     stage_seconds_scale: Annotated[
         float, typer.Option(help="Multiply every stage's watch_seconds (demos, tests).", min=0.0)
     ] = 1.0,
-    policy: Annotated[Path, typer.Option(help="Release policy YAML.")] = DEFAULT_POLICY,
+    policy: Annotated[
+        Path, typer.Option(help="Policy whose allowed_targets the probes may reach.")
+    ] = DEFAULT_POLICY,
     backend: Annotated[BackendKind, typer.Option(help="Where the flag lives.")] = (
         BackendKind.local
     ),
     state: Annotated[Path, typer.Option(help="Local backend state file.")] = DEFAULT_STATE,
+    flags_dir: FlagsDir = None,
     unleash_url: Annotated[
         str,
         typer.Option(
@@ -90,66 +117,84 @@ def watch_command(
     switch refused with 403 (flag off for that patient in a partial rollout) is not an error.
     On the first leak the flag is disabled at once (audited as `auto-disable` by
     chaperone-watch) and DIR/incident.json + incident.md name every exposure with the times of
-    enablement, detection and disable. If the target stops answering the flag is disabled too,
-    since safety can no longer be shown. With --stages the rollout is raised to the next stage
-    only after the current stage's watch period stayed clean. Without --target the reference
-    clinic is started locally, reading the local backend's flags file.
+    enablement, detection and disable, and the live build is revoked so its verdict cannot turn
+    the flag back on. If the target stops answering the flag is disabled too, since safety can
+    no longer be shown. The kill switch is retried until it works or --disable-deadline passes.
+    With --stages the rollout is raised through the stages of the policy pinned on the flag
+    (read from --verdict, checked with the public key) only after each stage stayed clean.
+    Without --target the reference clinic is started locally, reading the local backend's
+    flags file for --env.
 
     Examples:
 
-      chaperone watch --env development --interval 30 --stages
+      chaperone watch --env development --interval 30 --stages --verdict gate/verdict.json
 
       chaperone watch --faults switch-recording-misattribution --interval 1 --rounds 5
 
-      chaperone watch --target http://staging:8000 --support-token T --duration 3600
+      CHAPERONE_SUPPORT_TOKEN=... chaperone watch --target http://staging:8000 --duration 3600
 
     Exit codes: 0 clean (or the flag was turned off by someone else), 1 leak (flag disabled),
-    2 error (target or backend unreachable, bad input).
+    2 error (target lost and flag disabled, backend unreachable, bad input), 3 the watch found
+    a reason to turn the flag off and could NOT (disable it by hand now).
     """
     rules = load_policy(policy)
-    loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
+    loaded = load_profile(rules.profile_path(policy))
     name = flag or rules.flag
-    if stages:
-        _check_stages(rules, name, env)
     if target is None and backend is not BackendKind.local:
         raise UsageError(
             "without --target the local clinic reads the local backend's flags file",
             "pass --backend local, or --target a clinic wired to Unleash",
         )
+    if stages and verdict is None:
+        raise UsageError(
+            "--stages raises the rollout through the pinned policy's stages",
+            "pass --verdict with the verdict that enabled the live build",
+        )
     out_dir = check_out(out)
-    plan = WatchPlan(
-        flag=name,
-        env=env,
-        interval=interval,
-        audit_path=audit_path or state.with_name(audit.DEFAULT_AUDIT.name),
-        backend_name=backend.value,
-        rounds=rounds,
-        duration=duration,
-        stages=tuple(rules.rollout_stages) if stages else (),
-        stage_seconds_scale=stage_seconds_scale,
-    )
-    with (
-        _open_backend(backend, state, None, unleash_url) as flags,
-        _target(target, support_token, faults, flags, plan, loaded) as (url, token),
-    ):
-        check_target_allowed(rules, url)
-        outcome = _run(plan, flags, url, token, patients, seed, out_dir, loaded)
+    with open_backend(backend, state, flags_dir, unleash_url) as flags:
+        steps = _pinned_stages(flags, name, env, verdict, verify_key) if stages else ()
+        plan = WatchPlan(
+            flag=name,
+            env=env,
+            interval=interval,
+            audit_path=audit_path or state.with_name(audit.DEFAULT_AUDIT.name),
+            backend_name=backend.value,
+            rounds=rounds,
+            duration=duration,
+            stages=steps,
+            stage_seconds_scale=stage_seconds_scale,
+            disable_deadline=disable_deadline,
+        )
+        with _target(target, support_token, faults, flags, plan, loaded) as (url, token):
+            check_target_allowed(rules, url)
+            outcome = _run(plan, flags, url, token, patients, seed, out_dir, loaded)
     code = _EXIT.get(outcome, ExitCode.ERROR)  # anything unknown is an error, never a pass
     if code is not ExitCode.PASS:
         raise typer.Exit(int(code))
 
 
-def _check_stages(rules: Policy, flag: str, env: str) -> None:
-    if flag != rules.flag:
-        raise UsageError(
-            f"the policy's stages are for flag '{rules.flag}', not '{flag}'",
-            "pass --policy with this flag's policy",
+def _pinned_stages(
+    flags: FlagBackend, flag: str, env: str, verdict: Path | None, key_file: Path | None
+) -> tuple[RolloutStage, ...]:
+    """The stages of the policy pinned on the flag, as carried by a genuine verdict for the
+    live build: whoever starts the watch cannot choose faster stages than the release's."""
+    assert verdict is not None  # checked by the caller
+    proven = read_signed(verdict, load_verify_key(key_file))
+    policy = policy_under_pin(proven, flag, flags.pin(flag))
+    live = flags.live_build(flag, env)
+    digest = build_digest_of(proven.build)
+    if live is not None and live != digest:
+        raise GateRefused(
+            f"verdict is for build '{proven.build}', which is not the build live in {env}",
+            "pass the verdict that enabled the live build",
         )
-    if env not in rules.environments:
-        raise UsageError(
-            f"environment '{env}' is not in the policy's environments {rules.environments}",
-            "add it to the policy or pick another --env",
+    if digest in flags.revoked(flag):
+        raise GateRefused(f"build '{proven.build}' is revoked", "nothing to roll out")
+    if env not in policy.environments:
+        raise GateRefused(
+            f"environment '{env}' is not in the pinned policy's environments", "pick another --env"
         )
+    return tuple(policy.rollout_stages)
 
 
 @contextlib.contextmanager
@@ -166,11 +211,11 @@ def _target(
             yield pair
         return
     assert isinstance(flags, LocalBackend)  # checked by the caller
-    # The clinic writes its flags file with the flag ON when the file is missing, so render
-    # the backend's real state first: the local clinic must see what the backend says.
-    bootstrap.write(flags.bootstrap_out, [flags.status(plan.flag, plan.env)])
+    # The clinic writes its flags file with the flag ON when the file is missing, so the
+    # backend's file for this environment must exist first.
+    flags_file = flags.ensure_clinic_file(plan.env)
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
-    with local_clinic(names, flags_file=flags.bootstrap_out) as clinic:
+    with local_clinic(names, flags_file=flags_file) as clinic:
         yield clinic.url, clinic.support_token
 
 
@@ -262,13 +307,18 @@ def _round_line(event: RoundDone) -> str:
 
 
 def _disabled_line(event: AutoDisabled) -> str:
+    revoked = f"; build {event.revoked[:12]} revoked" if event.revoked else ""
+    unaudited = f"; NOT audited: {escape(event.audit_error)}" if event.audit_error else ""
     if event.disabled_at is None:
         return (
-            f"[red bold]LEAK and the flag could NOT be disabled: {event.error}[/] "
-            "- disable it by hand now (`chaperone flags disable`)"
+            f"[red bold]LEAK and the flag could NOT be disabled: {escape(event.error)}[/] "
+            f"- disable it by hand now (`chaperone flags disable`){revoked}{unaudited}"
         )
     lag = event.disabled_at - event.detected_at
-    return f"[red bold]flag auto-disabled[/] {lag:.2f}s after detection: {event.reason}"
+    return (
+        f"[red bold]flag auto-disabled[/] {lag:.2f}s after detection: "
+        f"{escape(event.reason)}{revoked}{unaudited}"
+    )
 
 
 def _lost_line(event: TargetLost) -> str:

@@ -1,28 +1,40 @@
 """The gate: turns a policy and a run's result into one signed verdict bound to a build.
 
 Fail closed throughout: a required suite that is missing, skipped or errored is not a pass; a
-target outside the policy's allowed_targets is refused before any traffic; the verdict is
-signed (HMAC, CHAPERONE_GATE_KEY) so `flags enable` can prove where it came from.
+target outside the policy's allowed_targets is refused before any traffic; the verdict is an
+in-toto attestation signed with the gate's Ed25519 key (flags.verdict), so `flags enable` can
+prove where it came from with the public key alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from flags.policy import Policy, policy_hash
-from flags.verdict import GateVerdict, SuiteResult, write_verdict
+from pydantic import ValidationError
+
+from flags.keys import SigningKey
+from flags.policy import BoundPolicy, Policy, looks_like_production
+from flags.verdict import GateVerdict, SuiteResult, build_digest_of, write_verdict
 from harness.config import RunOptions, SloThresholds
-from harness.errors import UsageError
+from harness.errors import ConfigError, UsageError
 from harness.models import Verdict
 from reports.result import RunResult
+
+VERDICT_FILE = "verdict.json"
 
 
 def check_target_allowed(policy: Policy, url: str) -> None:
     """Synthetic-data traffic only ever goes to hosts the policy names (never production)."""
     if not policy.target_allowed(url):
-        host = urlsplit(url).hostname or url
+        host = urlsplit(url).hostname or without_credentials(url)
+        if looks_like_production(host):
+            raise UsageError(
+                f"target host '{host}' looks like production; synthetic patients never go there",
+                "gate a staging deployment",
+            )
         raise UsageError(
             f"target host '{host}' is not in the policy's allowed_targets "
             f"({', '.join(policy.allowed_targets)})",
@@ -38,19 +50,27 @@ def gate_options(
     load_seconds: float = 20.0,
     workers: int = 0,
 ) -> RunOptions:
-    """The run the policy asks for: at least its patients, clinicians and seeds."""
-    return RunOptions(
-        suites=tuple(policy.required_suites),
-        patients=max(policy.min_patients, patients or 0),
-        clinicians=policy.min_clinicians,
-        seed=seed,
-        extra_seeds=tuple(seed + i for i in range(1, policy.min_seeds)),
-        slo=SloThresholds(**policy.slo.model_dump()),
-        timeout_seconds=timeout_seconds,
-        load_seconds=load_seconds,
-        workers=workers,
-        min_coverage=policy.min_coverage,
-    )
+    """The run the policy asks for: at least its patients, clinicians and seeds. Out-of-range
+    numbers are one ConfigError naming the option, before any traffic."""
+    try:
+        return RunOptions(
+            suites=tuple(policy.required_suites),
+            patients=max(policy.min_patients, patients or 0),
+            clinicians=policy.min_clinicians,
+            seed=seed,
+            extra_seeds=tuple(seed + i for i in range(1, policy.min_seeds)),
+            slo=SloThresholds(**policy.slo.model_dump()),
+            timeout_seconds=timeout_seconds,
+            load_seconds=load_seconds,
+            workers=workers,
+            min_coverage=policy.min_coverage,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = {"timeout_seconds": "timeout"}.get(str(error["loc"][0]), str(error["loc"][0]))
+        raise ConfigError(
+            f"--{name.replace('_', '-')}: {error['msg']}", "see `chaperone gate --help`"
+        ) from None
 
 
 def suite_results(policy: Policy, result: RunResult) -> dict[str, SuiteResult]:
@@ -75,22 +95,58 @@ def decide(policy: Policy, result: RunResult) -> Verdict:
 
 
 def build_verdict(
-    policy: Policy, result: RunResult, build: str, target: str, now: datetime | None = None
+    bound: BoundPolicy,
+    result: RunResult,
+    build: str,
+    target: str,
+    *,
+    reference: bool,
+    build_digest: str | None = None,
+    inputs: Sequence[tuple[str, str]] = (),
+    now: datetime | None = None,
 ) -> GateVerdict:
-    created = now or datetime.now(UTC)
+    """`reference` is True when the gate drove the bundled clinic instead of the build's own
+    deployment: such a verdict proves the harness, not the build."""
+    policy, created = bound.policy, now or datetime.now(UTC)
+    coverage = getattr(result, "coverage", None)
+    # Once accepted exposures exist (the lead's RunResult), only the failing ones count.
+    failing = getattr(result, "failing_findings", result.findings)
     return GateVerdict(
         verdict=decide(policy, result).value,
         build=build,
-        policy_hash=policy_hash(policy),
-        target=target,
+        build_digest=(build_digest or build_digest_of(build)).lower(),
+        policy_hash=bound.digest,
+        policy_uri=Path(bound.uri).name,
+        policy=bound.document,
+        profile_uri=bound.profile_uri,
+        profile_sha256=bound.profile_sha256,
+        target=without_credentials(target),
         flag=policy.flag,
+        reference=reference,
         suites=suite_results(policy, result),
-        findings=len(result.failing_findings),
+        findings=len(failing),
+        coverage=coverage if isinstance(coverage, float | int) else None,
+        exposures=len(result.exposures),
         created_at=created,
         expires_at=created + timedelta(seconds=float(policy.verdict_ttl)),
         run_id=result.run_id,
+        inputs=tuple(inputs),
     )
 
 
-def write_gate_verdict(verdict: GateVerdict, out_dir: Path) -> Path:
-    return write_verdict(verdict, out_dir / "verdict.json")
+def without_credentials(url: str) -> str:
+    """The URL with any user:password@ removed: a verdict and a report name hosts, not logins."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def write_gate_verdict(verdict: GateVerdict, out_dir: Path, key: SigningKey) -> Path:
+    return write_verdict(verdict, out_dir / VERDICT_FILE, key)
+
+
+def discard_old_verdict(out_dir: Path) -> None:
+    """A gate re-run in the same --out first removes the old verdict: if this run is killed, no
+    earlier pass is left behind for `flags enable` to pick up."""
+    (out_dir / VERDICT_FILE).unlink(missing_ok=True)

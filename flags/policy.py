@@ -10,8 +10,10 @@ import hashlib
 import itertools
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,10 +25,18 @@ from pydantic import (
 )
 
 from harness.acceptance import AcceptedExposure
+from harness.errors import ConfigError
 from harness.modelfile import load_model
+from harness.profile import resolve_profile
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "video-switch.yaml"
 SCHEMA_PATH = Path(__file__).parent / "policy.schema.json"
+# Upper bounds: a policy is a reviewed file, but a typo (an extra zero) must not turn a gate
+# into an hours-long run or a memory blow-up, nor a verdict into a licence that never expires.
+MAX_PATIENTS = 1_000
+MAX_CLINICIANS = 200
+MAX_SEEDS = 20
+MAX_VERDICT_TTL = 30 * 86_400
 
 Suite = Literal["switch", "access", "stateful", "load", "browser"]
 
@@ -81,13 +91,19 @@ class RolloutStage(_Strict):
 
 class Policy(_Strict):
     flag: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    environments: list[str] = Field(min_length=1)
+    environments: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]] = Field(
+        min_length=1
+    )
     required_suites: list[Suite] = Field(min_length=1)
     slo: SloThresholds
-    min_patients: int = Field(ge=2, description="a leak needs at least two patients")
-    min_clinicians: int = Field(ge=1)
-    min_seeds: int = Field(ge=1, description="distinct random seeds the suites must run with")
-    verdict_ttl: Duration
+    min_patients: int = Field(
+        ge=2, le=MAX_PATIENTS, description="a leak needs at least two patients"
+    )
+    min_clinicians: int = Field(ge=1, le=MAX_CLINICIANS)
+    min_seeds: int = Field(
+        ge=1, le=MAX_SEEDS, description="distinct random seeds the suites must run with"
+    )
+    verdict_ttl: Annotated[Duration, Field(le=MAX_VERDICT_TTL)]
     rollout_stages: list[RolloutStage] = Field(min_length=1)
     allowed_targets: list[str] = Field(min_length=1, description="host patterns (fnmatch)")
     profile: str = Field(
@@ -139,18 +155,27 @@ class Policy(_Strict):
         """True if the URL is http(s) and its host matches one of allowed_targets."""
         return target_allowed(self.allowed_targets, url)
 
+    def profile_path(self, policy_file: Path | str) -> Path:
+        """The target profile file: a built-in name resolves to harness/profiles/<name>.yaml,
+        anything else is a path relative to the policy file (harness.profile's one rule)."""
+        return resolve_profile(self.profile, Path(policy_file).parent)
+
 
 def target_allowed(patterns: list[str], url: str) -> bool:
-    from urllib.parse import urlsplit
-
+    """The host must match a pattern and carry no production label: a broad pattern such as
+    `*.example` must not let `clinic.prod.example` through."""
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not host or looks_like_production(host):
         return False
     return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in patterns)
+
+
+def looks_like_production(host: str) -> bool:
+    return bool(_PRODUCTION_LABEL.search(host))
 
 
 def load_policy(path: Path | str) -> Policy:
@@ -162,8 +187,45 @@ def canonical_json(data: object) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def policy_hash(policy: Policy) -> str:
-    return hashlib.sha256(canonical_json(policy.model_dump(mode="json"))).hexdigest()
+def policy_digest(document: dict[str, Any], profile_sha256: str) -> str:
+    """The effective policy: the policy's canonical JSON and the profile it drives. A profile
+    edit (say, a private field marked public) changes what the gate checks, so it changes this
+    digest, and a pin on the old digest refuses verdicts gated under the edited profile."""
+    bound = {"policy": document, "profile_sha256": profile_sha256}
+    return hashlib.sha256(canonical_json(bound)).hexdigest()
+
+
+@dataclass(frozen=True)
+class BoundPolicy:
+    """A policy together with the exact profile file it resolved to: what a verdict names."""
+
+    policy: Policy
+    uri: str
+    profile_uri: str
+    profile_sha256: str
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return self.policy.model_dump(mode="json")
+
+    @property
+    def digest(self) -> str:
+        return policy_digest(self.document, self.profile_sha256)
+
+
+def bind_policy(path: Path | str) -> BoundPolicy:
+    """Load the policy and hash the profile it names; a missing profile is a ConfigError."""
+    policy = load_policy(path)
+    profile = policy.profile_path(path)
+    try:
+        data = profile.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"policy {path} names profile '{policy.profile}', but {profile} cannot be read "
+            f"({exc.strerror or type(exc).__name__})",
+            "give `profile:` a built-in profile name or a path relative to the policy file",
+        ) from None
+    return BoundPolicy(policy, str(path), policy.profile, hashlib.sha256(data).hexdigest())
 
 
 def policy_schema_text() -> str:

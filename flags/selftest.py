@@ -35,7 +35,7 @@ from harness.models import Finding, Verdict
 from reports.files import write_atomic
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
-from reports.svg import esc, heat_colour
+from reports.scorecard_html import render_html
 from reports.writer import write_all
 
 BASE_SUITES = ("switch", "access", "stateful")
@@ -355,102 +355,11 @@ class Scorecard:
         }
 
 
-# -- the HTML scorecard ------------------------------------------------------------------
-
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:4px 8px}
-th{background:#f3f3f3;text-align:left}td.n{text-align:center;min-width:4em}
-.badge{display:inline-block;padding:.15em .6em;border-radius:4px;color:#fff;font-weight:bold}
-.pass{background:#2e7d32}.fail{background:#c62828}.error{background:#6a1b9a}.muted{color:#999}
-"""
-
-_BADGES = {ExitCode.PASS: "pass", ExitCode.FAIL: "fail", ExitCode.ERROR: "error"}
-
-
-def render_html(card: Scorecard) -> str:
-    """One self-contained page: no scripts, no external files, every value escaped."""
-    status = _BADGES[card.exit_code()]
-    parts = [
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{CSS}</style>',
-        "<title>Chaperone selftest</title></head><body><h1>Chaperone selftest ",
-        f'<span class="badge {status}">{status.upper()}</span></h1>',
-        f"<p>{'Quick mode' if card.quick else 'Full run'}: {len(card.faults)} planted "
-        f"fault(s), {len(card.clean)} clean seed(s).</p>",
-        "<h2>Planted faults \u00d7 suites</h2>",
-        "<p>Each cell: findings that suite raised against the clinic with that fault planted; "
-        "\u2013 means the suite did not run.</p>",
-        _matrix(card),
-        "<h2>Clean clinic</h2>",
-        _clean_table(card.clean),
-        _problems(card),
-        "<h2>Machine</h2>",
-        _rows(card.machine.items()),
-        "</body></html>",
-    ]
-    return "".join(parts)
-
-
-def _matrix(card: Scorecard) -> str:
-    columns = card.suites()
-    peak = max((n for f in card.faults for n in f.by_suite.values()), default=0)
-    head = "".join(f"<th>{esc(c)}</th>" for c in ["fault", *columns, "detected", "seconds"])
-    body = []
-    for fault in card.faults:
-        cells = [_matrix_cell(fault, column, peak) for column in columns]
-        mark = "\u2713" if fault.detected else "\u2717 " + esc(fault.infra_error or "missed")
-        body.append(
-            f"<tr><th>{esc(fault.name)}</th>{''.join(cells)}"
-            f'<td class="n">{mark}</td><td class="n">{fault.seconds:.0f}</td></tr>'
-        )
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _matrix_cell(fault: FaultScore, suite: str, peak: int) -> str:
-    if suite not in fault.suites_run:
-        return '<td class="n muted">\u2013</td>'
-    count = fault.by_suite.get(suite, 0)
-    return f'<td class="n" style="background:{heat_colour(count, peak)}">{count}</td>'
-
-
-def _clean_table(clean: Sequence[CleanScore]) -> str:
-    head = "<tr><th>seed</th><th>suites</th><th>findings</th><th>result</th><th>seconds</th></tr>"
-    rows = [
-        f"<tr><td>{c.seed}</td><td>{esc(', '.join(c.suites_run))}</td>"
-        f'<td class="n">{c.findings}</td><td>{esc(_clean_status(c))}</td>'
-        f'<td class="n">{c.seconds:.0f}</td></tr>'
-        for c in clean
-    ]
-    return f"<table>{head}{''.join(rows)}</table>"
-
-
-def _clean_status(score: CleanScore) -> str:
-    if score.infra_error:
-        return f"error: {score.infra_error}"
-    if score.errored:
-        return "error: " + "; ".join(score.errors)
-    return "fail" if score.failed else "pass"
-
-
-def _problems(card: Scorecard) -> str:
-    lines = [f"infrastructure: {e}" for e in card.infra_errors]
-    lines += [f"{f.name}: {e}" for f in card.faults for e in f.errors]
-    if not lines:
-        return ""
-    items = "".join(f"<li>{esc(line)}</li>" for line in lines)
-    return f"<h2>Errors</h2><ul>{items}</ul>"
-
-
-def _rows(items: Iterable[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
-    return f"<table>{body}</table>"
-
-
 def write_scorecard(card: Scorecard, out_dir: Path) -> dict[str, Path]:
     """selftest.json and selftest.html, each written atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(card.as_json(), indent=1, sort_keys=False)
+    data = card.as_json()
     return {
-        "json": write_atomic(out_dir / "selftest.json", data + "\n"),
-        "html": write_atomic(out_dir / "selftest.html", render_html(card)),
+        "json": write_atomic(out_dir / "selftest.json", json.dumps(data, indent=1) + "\n"),
+        "html": write_atomic(out_dir / "selftest.html", render_html(data)),
     }

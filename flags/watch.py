@@ -23,9 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from flags import audit
+from flags import actions, audit
 from flags.backends.base import FlagBackend, FlagState
 from flags.policy import RolloutStage
 from harness.errors import ChaperoneError, InfrastructureError, UsageError
@@ -33,15 +31,21 @@ from harness.facade import Chaperone
 from harness.models import Exposure, Finding, Severity
 from harness.profile import LoadedProfile
 from reports.exposures import build_exposures
-from reports.files import write_atomic
+from reports.incident import Incident, IncidentExposure, IncidentFinding, write_incident
 from reports.redact import Redactor
 
 WATCH_ACTOR = "chaperone-watch"
+# The kill switch is retried this long (seconds) before the watch gives up and exits 3: a short
+# Unleash outage must not end a watch with a leaking flag still on.
+DISABLE_DEADLINE = 60.0
+_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
 # Actions that mean "the flag was turned on", in Chaperone's audit log and in the backends'
 # own event stores (LocalBackend's "enable", Unleash's event type).
 _ENABLE_ACTIONS = frozenset({"enable", "feature-environment-enabled"})
 
-Outcome = Literal["clean", "leak", "error", "flag-off"]
+# flag-still-on: the watch had a reason to turn the flag off (a leak, a lost target) and could
+# not, within its deadline. Someone must act by hand.
+Outcome = Literal["clean", "leak", "error", "flag-off", "flag-still-on"]
 
 
 # -- what a probe round reports ---------------------------------------------------------------
@@ -82,6 +86,7 @@ class WatchPlan:
     duration: float | None = None
     stages: tuple[RolloutStage, ...] = ()
     stage_seconds_scale: float = 1.0
+    disable_deadline: float = DISABLE_DEADLINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,8 @@ class AutoDisabled:
     disabled_at: float | None  # None: the backend refused; the flag may still be on
     reason: str
     error: str = ""
+    revoked: str | None = None  # digest of the live build, now revoked
+    audit_error: str = ""  # the audit log could not be written (the flag is off regardless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,7 @@ class TargetLost:
     problem: str
     disabled_at: float | None
     error: str = ""
+    audit_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +196,7 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[WatchEvent]:
     """Probe every `plan.interval` seconds until a limit, a leak or an error; see module doc."""
+    guard = _Guard(plan, backend, clock, sleep)
     start = _require_enabled(plan, backend)
     progress = _Progress(stage=current_stage(plan.stages, start), since=clock(), rollout=start)
     yield WatchStarted(plan.flag, plan.env, start, clock())
@@ -201,7 +210,7 @@ def watch(
             yield WatchFinished("flag-off", round_no - 1, state.rollout)
             return
         progress.rollout = state.rollout
-        outcome = yield from _one_round(plan, probe, backend, progress, round_no, clock)
+        outcome = yield from _one_round(guard, probe, progress, round_no)
         if outcome is not None:
             yield WatchFinished(outcome, round_no, progress.rollout)
             return
@@ -232,35 +241,87 @@ def _require_enabled(plan: WatchPlan, backend: FlagBackend) -> int:
     return state.rollout
 
 
+@dataclass
+class _Guard:
+    """What a round needs to act: the plan, the backend, the audit desk and the clock."""
+
+    plan: WatchPlan
+    backend: FlagBackend
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    desk: actions.Desk = field(init=False)
+
+    def __post_init__(self) -> None:
+        log = audit.AuditLog(self.plan.audit_path, anchor=self.backend.set_audit_head)
+        self.desk = actions.Desk(self.backend, log, audit.identity(WATCH_ACTOR))
+
+    def kill(self, reason: str) -> tuple[str, str]:
+        """Turn the flag off, retrying until it is off or the deadline passes. Returns (the
+        last error if it is still on, the audit problem if the change went unrecorded)."""
+        deadline, pauses = self.clock() + self.plan.disable_deadline, iter(_RETRY_PAUSES)
+        while True:
+            try:
+                actions.disable(
+                    self.desk, self.plan.flag, self.plan.env, reason, action="auto-disable"
+                )
+                return "", ""
+            except actions.Unaudited as exc:
+                return "", exc.problem
+            except ChaperoneError as exc:
+                if self.clock() >= deadline:
+                    return exc.one_line(), ""
+                self.sleep(next(pauses, _RETRY_PAUSES[-1]))
+
+    def revoke_live(self, reason: str) -> tuple[str | None, str]:
+        """Revoke the build that is live, so its verdict cannot turn the flag back on.
+        Retried like the kill switch; returns (the revoked digest, a problem to report)."""
+        deadline, pauses = self.clock() + self.plan.disable_deadline, iter(_RETRY_PAUSES)
+        while True:
+            try:
+                live = self.backend.live_build(self.plan.flag, self.plan.env)
+                if live is None:
+                    return None, ""
+                actions.revoke(self.desk, self.plan.flag, live, None, reason, self.plan.env)
+                return live, ""
+            except actions.Unaudited as exc:
+                return live, exc.problem
+            except ChaperoneError as exc:
+                if self.clock() >= deadline:
+                    return None, f"revocation failed: {exc.one_line()}"
+                self.sleep(next(pauses, _RETRY_PAUSES[-1]))
+
+
 def _one_round(
-    plan: WatchPlan,
-    probe: Probe,
-    backend: FlagBackend,
-    progress: _Progress,
-    round_no: int,
-    clock: Callable[[], float],
+    guard: _Guard, probe: Probe, progress: _Progress, round_no: int
 ) -> Generator[WatchEvent, None, Outcome | None]:
     """Yields this round's events; returns an outcome if the watch must stop here."""
     try:
         result = probe(round_no)
     except (InfrastructureError, TimeoutError) as exc:
         problem = exc.one_line() if isinstance(exc, ChaperoneError) else "the target timed out"
-        yield _fail_closed(plan, backend, round_no, problem, clock)
-        return "error"
+        lost = _fail_closed(guard, round_no, problem)
+        yield lost
+        return "error" if lost.disabled_at is not None else "flag-still-on"
+    except ValueError as exc:
+        # A target answering something that is not its API (an HTML error page where JSON was
+        # due) has stopped proving anything, like one that stopped answering.
+        lost = _fail_closed(guard, round_no, f"the target answered garbage ({type(exc).__name__})")
+        yield lost
+        return "error" if lost.disabled_at is not None else "flag-still-on"
     except Exception as exc:
         # A probe that crashed proves nothing either: kill the flag, then surface the bug.
-        _disable(plan, backend, f"probe failed in watch round {round_no} ({type(exc).__name__})")
+        guard.kill(f"probe failed in watch round {round_no} ({type(exc).__name__})")
         raise
-    yield RoundDone(round_no, progress.rollout, result, clock())
+    yield RoundDone(round_no, progress.rollout, result, guard.clock())
     if result.leaks:
-        event = _auto_disable(plan, backend, round_no, progress.rollout, result, clock)
+        event = _auto_disable(guard, round_no, progress.rollout, result)
         yield event
-        return "leak" if event.disabled_at is not None else "error"
+        return "leak" if event.disabled_at is not None else "flag-still-on"
     progress.switched += result.switched
     if result.findings and not progress.held:
         progress.held = True
         yield RolloutHeld(round_no, f"{len(result.findings)} finding(s): {_names(result)}")
-    raised = _maybe_raise(plan, backend, progress, round_no, clock)
+    raised = _maybe_raise(guard, progress, round_no)
     if raised is not None:
         yield raised
     return None
@@ -270,65 +331,30 @@ def _names(result: ProbeResult) -> str:
     return ", ".join(sorted({f.kind for f in result.findings}))
 
 
-def _auto_disable(
-    plan: WatchPlan,
-    backend: FlagBackend,
-    round_no: int,
-    rollout: int,
-    result: ProbeResult,
-    clock: Callable[[], float],
-) -> AutoDisabled:
-    detected = clock()
+def _auto_disable(guard: _Guard, round_no: int, rollout: int, result: ProbeResult) -> AutoDisabled:
+    detected = guard.clock()
     first = min(result.leaks, key=lambda f: f.time)
     reason = f"leak in watch round {round_no}: {first.kind} - {first.message}"
-    error = _disable(plan, backend, reason)
-    disabled = None if error else clock()
-    return AutoDisabled(round_no, rollout, result.findings, detected, disabled, reason, error)
-
-
-def _fail_closed(
-    plan: WatchPlan,
-    backend: FlagBackend,
-    round_no: int,
-    problem: str,
-    clock: Callable[[], float],
-) -> TargetLost:
-    reason = f"target unreachable in watch round {round_no}, safety unproven: {problem}"
-    error = _disable(plan, backend, reason)
-    return TargetLost(round_no, problem, None if error else clock(), error)
-
-
-def _disable(plan: WatchPlan, backend: FlagBackend, reason: str) -> str:
-    """Turn the flag off and audit it; returns the error text if the backend failed."""
-    try:
-        after = backend.disable(plan.flag, plan.env)
-        error = "" if not after.enabled else "the backend still reports the flag enabled"
-    except ChaperoneError as exc:
-        error = exc.one_line()
-    if error:
-        _audit(plan, "auto-disable", f"{reason}; disable failed: {error}", failed=True)
-    else:
-        _audit(plan, "auto-disable", reason)
-    return error
-
-
-def _audit(
-    plan: WatchPlan, action: str, reason: str, rollout: int | None = None, failed: bool = False
-) -> None:
-    audit.append(
-        plan.audit_path,
-        audit.AuditEntry(
-            at=audit.now_utc(),
-            actor=WATCH_ACTOR,
-            action=action,
-            flag=plan.flag,
-            env=plan.env,
-            backend=plan.backend_name,
-            result="error" if failed else "done",
-            reason=reason,
-            rollout=rollout,
-        ),
+    error, audit_error = guard.kill(reason)
+    disabled = None if error else guard.clock()
+    revoked, revoke_error = guard.revoke_live(reason)
+    return AutoDisabled(
+        round_no,
+        rollout,
+        result.findings,
+        detected,
+        disabled,
+        reason,
+        error,
+        revoked,
+        "; ".join(filter(None, (audit_error, revoke_error))),
     )
+
+
+def _fail_closed(guard: _Guard, round_no: int, problem: str) -> TargetLost:
+    reason = f"target unreachable in watch round {round_no}, safety unproven: {problem}"
+    error, audit_error = guard.kill(reason)
+    return TargetLost(round_no, problem, None if error else guard.clock(), error, audit_error)
 
 
 # -- staged rollout ---------------------------------------------------------------------------
@@ -351,21 +377,25 @@ def _stage_proven(plan: WatchPlan, progress: _Progress, now: float) -> bool:
 
 
 def _maybe_raise(
-    plan: WatchPlan,
-    backend: FlagBackend,
-    progress: _Progress,
-    round_no: int,
-    clock: Callable[[], float],
-) -> RolloutRaised | None:
+    guard: _Guard, progress: _Progress, round_no: int
+) -> RolloutRaised | RolloutHeld | None:
+    plan, clock = guard.plan, guard.clock
     following = progress.stage + 1
     if not plan.stages or following >= len(plan.stages):
         return None
     if not _stage_proven(plan, progress, clock()):
         return None
     to = plan.stages[following].percent
-    after = backend.set_rollout(plan.flag, plan.env, to)
     reason = f"stage {progress.rollout}% stayed clean for {clock() - progress.since:.0f}s"
-    _audit(plan, "raise-rollout", reason, rollout=after.rollout)
+    # A raise reaches more patients: like an enable, it never happens unaudited.
+    try:
+        with actions.write_ahead(
+            guard.desk, "raise-rollout", plan.flag, plan.env, rollout=to, reason=reason
+        ):
+            after = guard.backend.set_rollout(plan.flag, plan.env, to)
+    except audit.AuditError as exc:
+        progress.held = True
+        return RolloutHeld(round_no, f"the audit log cannot be written ({exc.problem})")
     event = RolloutRaised(round_no, progress.rollout, after.rollout, clock())
     progress.stage, progress.since, progress.switched = following, clock(), 0
     progress.rollout = after.rollout
@@ -450,55 +480,6 @@ class SwitchProbe:
 # -- the incident report ----------------------------------------------------------------------
 
 
-class IncidentExposure(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    owner: str
-    observer: str
-    what: list[str]
-    surfaces: list[str]
-    first_seen: datetime
-    last_seen: datetime
-    findings: int
-
-
-class IncidentFinding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    check: str
-    kind: str
-    severity: str
-    observer: str
-    owner: str | None
-    surface: str
-    step: str
-    at: datetime
-    message: str
-    evidence: str
-
-
-class Incident(BaseModel):
-    """incident.json: what a breach notification and a post-incident review need."""
-
-    model_config = ConfigDict(frozen=True)
-
-    flag: str
-    env: str
-    backend: str
-    target: str
-    round: int
-    rollout_at_detection: int
-    enabled_at: datetime | None
-    enabled_source: str | None
-    detected_at: datetime
-    disabled_at: datetime | None
-    disable_error: str
-    reason: str
-    exposures: list[IncidentExposure]
-    findings: list[IncidentFinding]
-
-
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -507,12 +488,15 @@ def last_enabled(
     flag: str, env: str, backend: FlagBackend, audit_path: Path
 ) -> tuple[datetime | None, str | None]:
     """When the flag was last turned on in `env`, from Chaperone's audit log and the backend's
-    own events (whichever is later), and which of the two said so."""
-    seen: list[tuple[datetime, str]] = [
-        (e.at, "audit")
-        for e in audit.read(audit_path, flag)
-        if e.env == env and e.action in _ENABLE_ACTIONS and e.result == "done"
-    ]
+    own events (whichever is later), and which of the two said so. Either source may be
+    unreadable: the incident is still written with what the other one says."""
+    seen: list[tuple[datetime, str]] = []
+    with contextlib.suppress(ChaperoneError):
+        seen += [
+            (e.at, "audit")
+            for e in audit.read(audit_path, flag)
+            if e.env == env and e.action in _ENABLE_ACTIONS and e.result == "done"
+        ]
     with contextlib.suppress(ChaperoneError):
         seen += [
             (e.at, f"{backend.name} backend")
@@ -546,6 +530,8 @@ def build_incident(
         detected_at=_utc(event.detected_at),
         disabled_at=_utc(event.disabled_at) if event.disabled_at is not None else None,
         disable_error=mask(event.error),
+        revoked_build=event.revoked,
+        audit_error=mask(event.audit_error),
         reason=mask(event.reason),
         exposures=[_exposure(e, mask) for e in build_exposures(event.findings)],
         findings=[_finding(f, mask) for f in event.findings],
@@ -578,43 +564,6 @@ def _finding(finding: Finding, mask: Redactor) -> IncidentFinding:
         message=mask(finding.message),
         evidence=mask(finding.evidence),
     )
-
-
-def write_incident(incident: Incident, out: Path) -> tuple[Path, Path]:
-    """Writes incident.json and a short incident.md into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    json_path = write_atomic(out / "incident.json", incident.model_dump_json(indent=2) + "\n")
-    md_path = write_atomic(out / "incident.md", incident_markdown(incident))
-    return json_path, md_path
-
-
-def _when(at: datetime | None) -> str:
-    return at.isoformat(timespec="seconds") if at is not None else "unknown"
-
-
-def incident_markdown(incident: Incident) -> str:
-    off = _when(incident.disabled_at) if incident.disabled_at else "NOT DISABLED - do it by hand"
-    lines = [
-        f"# Incident: {incident.flag} leaked patient data in {incident.env}",
-        "",
-        f"- enabled: {_when(incident.enabled_at)} ({incident.enabled_source or 'no record'})",
-        f"- detected: {_when(incident.detected_at)} (watch round {incident.round}, "
-        f"rollout {incident.rollout_at_detection}%)",
-        f"- disabled: {off}",
-        f"- reason: {incident.reason}",
-        "",
-        "## Exposures (whose data reached whom)",
-        "",
-        "| owner | observer | what | surfaces | first seen |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {e.owner} | {e.observer} | {', '.join(e.what)} | {', '.join(e.surfaces)} "
-        f"| {_when(e.first_seen)} |"
-        for e in incident.exposures
-    ]
-    lines += ["", f"{len(incident.findings)} finding(s); details in incident.json.", ""]
-    return "\n".join(lines)
 
 
 __all__ = [

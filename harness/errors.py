@@ -25,6 +25,9 @@ class ExitCode(IntEnum):
     PASS = 0
     FAIL = 1
     ERROR = 2
+    # Only `watch`: it found a reason to turn the flag off (a leak, a lost target) and could
+    # not. Distinct from 1 and 2 because someone must act by hand, now.
+    FLAG_STILL_ON = 3
 
 
 class ChaperoneError(Exception):

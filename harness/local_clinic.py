@@ -3,11 +3,17 @@
 `chaperone run` / `gate` / `demo` without `--target` use it, so the product works on a fresh
 machine with no staging deployment. It is a real server on 127.0.0.1 (uvicorn, SQLite in a
 temporary data dir), not an in-process fake.
+
+It never outlives its parent: the context manager stops it on any exit, and the kernel sends it
+SIGTERM when the parent dies without a chance to (kill -9), through PR_SET_PDEATHSIG. It starts
+with a scrubbed environment (harness.childenv): only its own support token, no gate key and no
+Unleash admin token.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import shutil
@@ -17,13 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from harness.childenv import child_env
 from harness.errors import InfrastructureError
+
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -92,10 +101,15 @@ def local_clinic(
         *extra_args,
     ]
     log = directory / "clinic.log"
-    env = {**os.environ, "CHAPERONE_SUPPORT_TOKEN": token}
+    env = child_env({"CHAPERONE_SUPPORT_TOKEN": token})
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            argv, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
     clinic = LocalClinic(f"http://127.0.0.1:{port}", token, directory, flags, process, log)
     try:
@@ -105,6 +119,24 @@ def local_clinic(
         stop(process)
         if owned:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A hook for the child, between fork and exec: ask the kernel for SIGTERM when the parent
+    dies (Linux; elsewhere the context manager's cleanup is all there is). libc is loaded here,
+    in the parent; the child only makes two system calls."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.childenv import child_env
 from harness.errors import InfrastructureError, TargetUnreachable
 from harness.models import Finding
 from harness.world import World
@@ -121,7 +122,8 @@ def commands(plan: LoadPlan, run_dir: Path) -> list[list[str]]:
 
 
 def environment(plan: LoadPlan, run_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    """Locust's environment: ours without credentials (it needs none: it reads world.json)."""
+    env = child_env()
     env.update(
         {
             contract.ENV_WORLD: str(run_dir / contract.WORLD_FILE),

@@ -24,6 +24,8 @@ MIN_SECRET_LENGTH = 3
 _HEADER_NAMES = r"(?:authorization|proxy-authorization|x-support-token|x-api-key|cookie|set-cookie)"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Credentials inside a URL: scheme://user:password@host -> scheme://[REDACTED]@host.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@"), rf"\g<1>{MASK}@"),
     # "Authorization: Bearer abc" / "X-Support-Token: abc" as a header line.
     (re.compile(rf"(?im)^(\s*{_HEADER_NAMES}\s*:\s*)(\S.*?)\s*$"), rf"\g<1>{MASK}"),
     # ('Authorization', 'abc') tuples and "Authorization": "abc" JSON pairs.

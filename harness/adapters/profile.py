@@ -314,9 +314,11 @@ class ProfileTarget:
         try:
             return capture_all(step, obs.headers, obs.body)
         except KeyError as exc:
+            kind = (obs.content_type or "no content type").split(";")[0]
             raise InfrastructureError(
-                f"could not {what}: {prep.method} {prep.path} gave no {exc.args[0]}",
-                "fix the step's capture in the profile",
+                f"could not {what}: {prep.method} {prep.path.split('?', 1)[0]} answered "
+                f"{obs.status} {kind} without what the profile captures ({exc.args[0]})",
+                "check that --target is the app the profile describes (and the step's capture)",
             ) from None
 
     # -- sessions -----------------------------------------------------------------------------

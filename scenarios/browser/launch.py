@@ -12,6 +12,7 @@ import os
 from playwright.async_api import Browser, Playwright
 from playwright.async_api import Error as PlaywrightError
 
+from harness.childenv import child_env
 from harness.errors import InfrastructureError
 
 # Flags that keep a headless Chromium quiet and offline except for the target.
@@ -42,7 +43,10 @@ async def launch_chromium(playwright: Playwright, path: str) -> Browser:
     check_chromium(path)
     try:
         return await playwright.chromium.launch(
-            executable_path=path, headless=True, args=list(CHROMIUM_ARGS)
+            executable_path=path,
+            headless=True,
+            args=list(CHROMIUM_ARGS),
+            env=dict[str, str | float | bool](child_env()),  # no gate key, no admin token
         )
     except PlaywrightError as exc:
         raise InfrastructureError(

@@ -9,41 +9,79 @@ from typing import Any
 
 import pytest
 import typer
+import yaml
 
 from chaperone.errors import run_guarded
+from flags.backends.local import LocalBackend
 from flags.cli import app as flags_app
-from flags.policy import DEFAULT_POLICY, Policy, load_policy, policy_hash
-from flags.verdict import GateVerdict, write_verdict
+from flags.keys import SigningKey, new_signing_key
+from flags.policy import DEFAULT_POLICY, BoundPolicy, Policy, bind_policy
+from flags.verdict import GateVerdict, build_digest_of, write_verdict
 
-GATE_KEY = "test-gate-key-0123456789"
 BUILD = "build-2026.11.26-abc123"
+# One key pair for the whole session: the gate's private half signs test verdicts, the public
+# half is all the commands under test get.
+SIGNING: SigningKey = new_signing_key()
+PUBLIC_PEM = SIGNING.public().pem().decode()
+# The clinic's own profile, copied next to test policies: its bytes go into the policy digest,
+# and a gate run drives the target through it.
+PROFILE_TEXT = (
+    Path(__file__).resolve().parents[2] / "harness" / "profiles" / "clinic.yaml"
+).read_text()
 
 
 @pytest.fixture(autouse=True)
-def gate_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("CHAPERONE_GATE_KEY", GATE_KEY)
-    monkeypatch.setenv("USER", "tester")
+def gate_keys(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
+    monkeypatch.setenv("CHAPERONE_GATE_PUBLIC_KEY", PUBLIC_PEM)
+    monkeypatch.delenv("CHAPERONE_GATE_SIGNING_KEY", raising=False)
     monkeypatch.delenv("UNLEASH_URL", raising=False)
-    return GATE_KEY
+    return SIGNING
+
+
+def write_policy(directory: Path, **changes: Any) -> Path:
+    """The shipped release policy, pointed at a profile file written next to it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load(DEFAULT_POLICY.read_text())
+    raw.update({"profile": "./profile.yaml", **changes})
+    (directory / "profile.yaml").write_text(PROFILE_TEXT)
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 
 
 @pytest.fixture
-def policy() -> Policy:
-    return load_policy(DEFAULT_POLICY)
+def policy_file(tmp_path: Path) -> Path:
+    return write_policy(tmp_path / "policy")
 
 
-def make_verdict(policy: Policy, **overrides: Any) -> GateVerdict:
+@pytest.fixture
+def bound(policy_file: Path) -> BoundPolicy:
+    return bind_policy(policy_file)
+
+
+@pytest.fixture
+def policy(bound: BoundPolicy) -> Policy:
+    return bound.policy
+
+
+def make_verdict(bound: BoundPolicy, **overrides: Any) -> GateVerdict:
     now = datetime.now(UTC)
     fields: dict[str, Any] = {
         "verdict": "pass",
         "build": BUILD,
-        "policy_hash": policy_hash(policy),
+        "build_digest": build_digest_of(overrides.get("build", BUILD)),
+        "policy_hash": bound.digest,
+        "policy_uri": "policy.yaml",
+        "policy": bound.document,
+        "profile_uri": bound.profile_uri,
+        "profile_sha256": bound.profile_sha256,
         "target": "http://127.0.0.1:8000",
-        "flag": policy.flag,
-        "suites": {suite: "pass" for suite in policy.required_suites},
+        "flag": bound.policy.flag,
+        "reference": False,
+        "suites": {suite: "pass" for suite in bound.policy.required_suites},
         "findings": 0,
         "created_at": now - timedelta(minutes=5),
-        "expires_at": now + timedelta(seconds=policy.verdict_ttl),
+        "expires_at": now + timedelta(seconds=bound.policy.verdict_ttl - 600),
         "run_id": "run-1",
     }
     fields.update(overrides)
@@ -51,13 +89,23 @@ def make_verdict(policy: Policy, **overrides: Any) -> GateVerdict:
 
 
 @pytest.fixture
-def verdict_file(tmp_path: Path, policy: Policy) -> Callable[..., Path]:
-    def write(**overrides: Any) -> Path:
-        path = tmp_path / "verdict.json"
-        write_verdict(make_verdict(policy, **overrides), path, GATE_KEY.encode())
+def verdict_file(tmp_path: Path, bound: BoundPolicy) -> Callable[..., Path]:
+    counter = iter(range(1_000_000))
+
+    def write(key: SigningKey = SIGNING, **overrides: Any) -> Path:
+        path = tmp_path / f"verdict-{next(counter)}.json"
+        write_verdict(make_verdict(bound, **overrides), path, key)
         return path
 
     return write
+
+
+@pytest.fixture
+def state(tmp_path: Path, bound: BoundPolicy) -> Path:
+    """A local backend whose flag has the test policy pinned (set directly, not audited)."""
+    path = tmp_path / "flags-state.json"
+    LocalBackend(path).set_pin(bound.policy.flag, bound.digest, bound.policy.environments)
+    return path
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flags.backends.base import AuditHead
 from flags.backends.bootstrap import render
 from flags.backends.local import LocalBackend
 from harness.errors import UsageError
@@ -20,14 +21,30 @@ def test_enable_rollout_disable_roundtrip(tmp_path: Path) -> None:
     assert flags.set_rollout("video-switch", "development", 50).rollout == 50
     off = flags.disable("video-switch", "development")
     assert (off.enabled, off.rollout) == (False, 50)
-    assert not flags.status("video-switch", "production").enabled
     assert [e.action for e in flags.history("video-switch")] == ["enable", "set-rollout", "disable"]
 
 
-def test_bootstrap_file_is_unleash_client_features_format(tmp_path: Path) -> None:
-    out = tmp_path / "clinic" / "flags.json"
-    LocalBackend(tmp_path / "state.json", out).enable("video-switch", "development", 25)
-    document = json.loads(out.read_text())
+def test_each_environment_has_its_own_clinic_file(tmp_path: Path) -> None:
+    """M3: the clinic's flags file names one environment; a change in one never reaches
+    another, and an environment the backend does not know is an error, not a silent no-op."""
+    flags = LocalBackend(tmp_path / "state.json")
+    flags.declare_environments(["development", "production"])
+    flags.enable("video-switch", "development", 25)
+    assert not flags.status("video-switch", "production").enabled
+    dev = json.loads(flags.clinic_file("development").read_text())
+    prod = json.loads(flags.clinic_file("production").read_text())
+    assert [f["enabled"] for f in dev["features"]] == [True]
+    assert prod["features"] == [] and prod["chaperone"]["env"] == "production"
+    with pytest.raises(UsageError, match="did you mean 'development'"):
+        flags.disable("video-switch", "developmnet")
+    with pytest.raises(UsageError, match="not an environment name"):
+        flags.clinic_file("../etc")
+
+
+def test_clinic_file_is_unleash_client_features_format(tmp_path: Path) -> None:
+    flags = LocalBackend(tmp_path / "state.json", tmp_path / "clinic")
+    flags.enable("video-switch", "development", 25, build_digest="ab" * 32)
+    document = json.loads((tmp_path / "clinic" / "flags-development.json").read_text())
     assert document["version"] == 1
     (feature,) = document["features"]
     assert feature["name"] == "video-switch" and feature["enabled"] is True
@@ -38,24 +55,22 @@ def test_bootstrap_file_is_unleash_client_features_format(tmp_path: Path) -> Non
             "parameters": {"rollout": "25", "stickiness": "default", "groupId": "video-switch"},
         }
     ]
-    LocalBackend(tmp_path / "state.json", out).disable("video-switch", "development")
-    assert json.loads(out.read_text())["features"][0]["enabled"] is False
+    assert flags.live_build("video-switch", "development") == "ab" * 32
+    flags.disable("video-switch", "development")
+    assert json.loads(flags.clinic_file("development").read_text())["features"][0]["enabled"] is (
+        False
+    )
 
 
-def test_bootstrap_defaults_to_state_sibling(tmp_path: Path) -> None:
-    LocalBackend(tmp_path / "state.json").enable("video-switch", "development")
-    assert json.loads((tmp_path / "flags.json").read_text())["features"][0]["enabled"] is True
-
-
-def test_unleash_client_reads_the_bootstrap(tmp_path: Path) -> None:
+def test_unleash_client_reads_the_clinic_file(tmp_path: Path) -> None:
     """The clinic's client must see exactly what we wrote: evaluate it with UnleashClient."""
     from UnleashClient import UnleashClient
     from UnleashClient.cache import FileCache
 
-    out = tmp_path / "flags.json"
-    LocalBackend(tmp_path / "state.json", out).enable("video-switch", "development", 100)
+    flags = LocalBackend(tmp_path / "state.json")
+    flags.enable("video-switch", "development", 100, build_digest="cd" * 32)
     cache = FileCache("chaperone-test", directory=str(tmp_path / "cache"))
-    cache.bootstrap_from_dict(json.loads(out.read_text()))
+    cache.bootstrap_from_dict(json.loads(flags.clinic_file("development").read_text()))
     client = UnleashClient(
         url="http://127.0.0.1:9",
         app_name="t",
@@ -70,11 +85,24 @@ def test_unleash_client_reads_the_bootstrap(tmp_path: Path) -> None:
         client.destroy()
 
 
+def test_trust_records(tmp_path: Path) -> None:
+    flags = LocalBackend(tmp_path / "state.json")
+    assert flags.pin("video-switch") is None and flags.revoked("video-switch") == frozenset()
+    flags.set_pin("video-switch", "a" * 64, ["development", "production"])
+    assert flags.pin("video-switch") == "a" * 64
+    assert flags.environments() == ["development", "production"]
+    flags.revoke("video-switch", "b" * 64)
+    assert flags.revoked("video-switch") == {"b" * 64}
+    flags.set_audit_head("video-switch", AuditHead("log1", 3, "c" * 64))
+    flags.set_audit_head("video-switch", AuditHead("log1", 5, "d" * 64))
+    assert flags.audit_heads("video-switch") == {"log1": AuditHead("log1", 5, "d" * 64)}
+
+
 def test_state_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = tmp_path / "state.json"
-    flags = LocalBackend(state)
+    flags = LocalBackend(tmp_path / "state.json")
     flags.enable("video-switch", "development")
-    before = state.read_text()
+    clinic_file = flags.clinic_file("development")
+    before = clinic_file.read_text()
 
     def crash(src: object, dst: object) -> None:
         raise OSError("disk full")
@@ -82,14 +110,14 @@ def test_state_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         flags.disable("video-switch", "development")
-    assert state.read_text() == before  # the old state is intact, never half-written
-    assert json.loads(state.read_text())["flags"]["video-switch"]["environments"]["development"][
-        "enabled"
-    ]
+    assert clinic_file.read_text() == before  # the old state is intact, never half-written
+    monkeypatch.undo()
+    assert flags.status("video-switch", "development").enabled
 
 
 def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
+    LocalBackend(state).declare_environments([f"env{i}" for i in range(4)])
 
     def toggle(env: str) -> None:
         for _ in range(10):
@@ -103,10 +131,14 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
     assert len(LocalBackend(state).history("video-switch")) == 40
 
 
-def test_corrupt_state_is_a_usage_error(tmp_path: Path) -> None:
+def test_corrupt_files_are_usage_errors(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text("{oops")
     with pytest.raises(UsageError, match="not valid JSON"):
+        LocalBackend(state).status("video-switch", "development")
+    state.unlink()
+    LocalBackend(state).clinic_file("development").write_text("[]")
+    with pytest.raises(UsageError, match="has no 'features'"):
         LocalBackend(state).status("video-switch", "development")
 
 

@@ -9,11 +9,12 @@ from flags.policy import (
     DEFAULT_POLICY,
     SCHEMA_PATH,
     Policy,
+    bind_policy,
     load_policy,
-    policy_hash,
     policy_schema_text,
 )
 from harness.errors import ConfigError
+from tests.flags.conftest import write_policy
 
 
 def _write(tmp_path: Path, data: object) -> Path:
@@ -26,7 +27,8 @@ def _raw() -> dict:
     return yaml.safe_load(DEFAULT_POLICY.read_text())
 
 
-def test_shipped_policy_loads(policy: Policy) -> None:
+def test_shipped_policy_loads() -> None:
+    policy = load_policy(DEFAULT_POLICY)
     assert policy.flag == "video-switch"
     assert policy.verdict_ttl == 24 * 3600
     assert [s.percent for s in policy.rollout_stages][-1] == 100
@@ -71,6 +73,11 @@ def test_misspelled_nested_field_names_its_path(tmp_path: Path) -> None:
         (lambda r: r.pop("slo"), "field 'slo' is required"),
         (lambda r: r.update(allowed_targets=["*"]), "matches every host"),
         (lambda r: r.update(allowed_targets=["api.prod.example.com"]), "looks like production"),
+        # Upper bounds (L1, L2): found when the policy loads, not after the gate has run.
+        (lambda r: r.update(verdict_ttl="99999999999d"), "verdict_ttl"),
+        (lambda r: r.update(min_seeds=100_000_000), "min_seeds"),
+        (lambda r: r.update(min_patients=10**9), "min_patients"),
+        (lambda r: r.update(environments=["../etc"]), "environments.0"),
     ],
 )
 def test_invalid_policy_names_the_field(tmp_path: Path, mutate, expected: str) -> None:
@@ -96,12 +103,52 @@ def test_ttl_units(tmp_path: Path, ttl: object) -> None:
     assert load_policy(_write(tmp_path, raw)).verdict_ttl == 86400
 
 
-def test_policy_hash_is_stable_and_sensitive(tmp_path: Path, policy: Policy) -> None:
-    raw = _raw()
-    raw["verdict_ttl"] = "1d"  # same meaning, different spelling: same hash
-    assert policy_hash(load_policy(_write(tmp_path, raw))) == policy_hash(policy)
-    raw["min_patients"] = policy.min_patients + 1
-    assert policy_hash(load_policy(_write(tmp_path, raw))) != policy_hash(policy)
+def test_policy_digest_is_stable_and_sensitive(tmp_path: Path, policy_file: Path) -> None:
+    digest = bind_policy(policy_file).digest
+    same = write_policy(tmp_path / "same", verdict_ttl="1d")  # same meaning, other spelling
+    assert bind_policy(same).digest == digest
+    more = write_policy(tmp_path / "more", min_patients=9)
+    assert bind_policy(more).digest != digest
+
+
+def test_a_profile_edit_changes_the_policy_digest(policy_file: Path) -> None:
+    """The pin binds the profile too: marking a private field public is a different policy."""
+    before = bind_policy(policy_file).digest
+    profile = policy_file.parent / "profile.yaml"
+    profile.write_text(profile.read_text() + "public_fields: [recordings]\n")
+    assert bind_policy(policy_file).digest != before
+
+
+def test_a_missing_profile_is_one_config_error(tmp_path: Path) -> None:
+    path = write_policy(tmp_path / "p", profile="./nowhere.yaml")
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml cannot be read") as info:
+        bind_policy(path)
+    assert "\n" not in info.value.one_line()
+
+
+def test_profile_path_resolution(tmp_path: Path, policy: Policy) -> None:
+    assert policy.model_copy(update={"profile": "clinic"}).profile_path(tmp_path / "p.yaml") == (
+        Path(__import__("harness").__file__).parent / "profiles" / "clinic.yaml"
+    )
+    relative = policy.model_copy(update={"profile": "../profiles/x.yaml"})
+    assert relative.profile_path(tmp_path / "pol" / "p.yaml") == tmp_path / "pol/../profiles/x.yaml"
+
+
+def test_duplicate_keys_in_a_policy_are_refused(tmp_path: Path) -> None:
+    """L8: a key given twice is an error, not "the last one wins"."""
+    text = DEFAULT_POLICY.read_text() + "min_seeds: 1\n"
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_policy(path)
+
+
+def test_a_non_utf8_policy_is_one_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(DEFAULT_POLICY.read_bytes().replace(b"audio", b"\xe9audio"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert "\n" not in info.value.one_line()
 
 
 @pytest.mark.parametrize(
@@ -117,6 +164,9 @@ def test_policy_hash_is_stable_and_sensitive(tmp_path: Path, policy: Policy) -> 
         ("https://clinic.staging.example.evil.com", False),
         ("ftp://127.0.0.1", False),
         ("not a url", False),
+        # L7: a production label is refused whatever the patterns say.
+        ("https://clinic.prod.staging.example", False),
+        ("https://live.staging.example", False),
     ],
 )
 def test_target_allowed(policy: Policy, url: str, allowed: bool) -> None:

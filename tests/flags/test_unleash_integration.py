@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flags.conftest import BUILD
+from tests.flags.conftest import BUILD, write_policy
 from tests.services.postgres import free_port, postgres
 from tests.services.unleash import UnleashServer, unleash_server
 
@@ -67,11 +67,29 @@ def _rollouts(feature: dict) -> list[str]:
     return [s["parameters"]["rollout"] for s in feature.get("strategies", [])]
 
 
+def _pin(cli, url: str, tmp_path: Path, policy: Path, *extra: str):
+    return cli("pin", "video-switch", *_args(url, tmp_path)[2:], "--policy", str(policy), *extra)
+
+
+def _tags(server: UnleashServer, flag: str) -> dict[str, list[str]]:
+    import httpx
+
+    body = httpx.get(
+        f"{server.url}/api/admin/features/{flag}/tags",
+        headers={"Authorization": server.admin_token},
+    ).json()
+    found: dict[str, list[str]] = {}
+    for tag in body["tags"]:
+        found.setdefault(tag["type"], []).append(tag["value"])
+    return found
+
+
 def test_enable_rollout_disable_history(
-    cli, admin: UnleashServer, tmp_path: Path, verdict_file
+    cli, admin: UnleashServer, tmp_path: Path, verdict_file, bound
 ) -> None:
     url, flag = admin.url, "video-switch"
     assert _status(cli, url, tmp_path, flag)["exists"] is False
+    assert _pin(cli, url, tmp_path, Path(bound.uri)).code == 0
 
     result = cli(
         "enable",
@@ -91,6 +109,7 @@ def test_enable_rollout_disable_history(
         "env": "development",
         "exists": True,
         "flag": flag,
+        "pin": bound.digest,
         "rollout": 25,
     }
     assert _status(cli, url, tmp_path, flag, "production")["enabled"] is False
@@ -141,7 +160,8 @@ def test_enable_rollout_disable_history(
         "feature-environment-enabled",
         "feature-environment-disabled",
     } <= set(kinds)
-    assert [(e["action"], e["result"]) for e in history["audit"]] == [
+    assert [(e["action"], e["result"]) for e in history["audit"] if e["phase"] != "intent"] == [
+        ("pin", "done"),
         ("enable", "done"),
         ("enable", "done"),
         ("enable", "refused"),
@@ -196,3 +216,48 @@ def test_unleash_down_is_exit_2_and_nothing_enabled(
     # the live server never heard of any of it
     assert _status(cli, admin.url, tmp_path, flag)["exists"] is False
     assert admin.admin_token not in result.out + result.err
+
+
+def test_pin_revoke_and_chain_head_live_on_the_unleash_flag(
+    cli, admin: UnleashServer, tmp_path: Path, verdict_file, bound
+) -> None:
+    url, flag = admin.url, "video-switch"
+    args = _args(url, tmp_path)
+    for env in ("development", "production"):  # a fresh start whatever ran before
+        cli("disable", flag, *_args(url, tmp_path, env))
+    assert _pin(cli, url, tmp_path, Path(bound.uri), "--replace").code == 0
+    assert _status(cli, url, tmp_path, flag)["pin"] == bound.digest
+    assert len(_tags(admin, flag)["chaperone-pin"]) == 1
+
+    other = write_policy(tmp_path / "other", min_seeds=3)
+    refused = _pin(cli, url, tmp_path, other)
+    assert refused.code == 1 and "--replace" in refused.err
+    assert _pin(cli, url, tmp_path, other, "--replace").code == 0
+    assert _status(cli, url, tmp_path, flag)["pin"] not in (None, bound.digest)
+    assert len(_tags(admin, flag)["chaperone-pin"]) == 1  # replaced, not stacked
+
+    stale = cli("enable", flag, *args, "--verdict", str(verdict_file()), "--build", BUILD)
+    assert stale.code == 1 and "does not match the policy pinned" in stale.err
+    assert _pin(cli, url, tmp_path, Path(bound.uri), "--replace").code == 0
+    enabled = cli("enable", flag, *args, "--verdict", str(verdict_file()), "--build", BUILD)
+    assert enabled.code == 0, enabled.err
+    assert _status(cli, url, tmp_path, flag)["rollout"] == bound.policy.rollout_stages[0].percent
+    assert len(_tags(admin, flag)["chaperone-live"]) == 1
+
+    assert cli("revoke", flag, *args[2:], "--build", BUILD).code == 0
+    again = cli("enable", flag, *args, "--verdict", str(verdict_file()), "--build", BUILD)
+    assert again.code == 1 and "revoked" in again.err
+
+    verify = cli("history", flag, *args[2:], "--verify")
+    assert verify.code == 0 and "intact" in verify.out, verify.out + verify.err
+    log = tmp_path / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-2]))
+    truncated = cli("history", flag, *args[2:], "--verify")
+    assert truncated.code == 1 and "truncated" in truncated.out
+    log.unlink()
+    deleted = cli("history", flag, *args[2:], "--verify")
+    assert deleted.code == 1 and "deleted or replaced" in deleted.out
+
+    events = json.loads(cli("history", flag, *args[2:], "--json").out)["backend"]
+    assert "feature-tagged" in {e["action"] for e in events}  # Unleash audits pins itself

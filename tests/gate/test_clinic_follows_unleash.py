@@ -14,17 +14,17 @@ import httpx
 import pytest
 
 from flags.gate import build_verdict
-from flags.policy import DEFAULT_POLICY, load_policy
+from flags.policy import bind_policy
 from flags.verdict import write_verdict
 from harness.events import RunFinished, RunStarted, SuiteFinished
 from harness.local_clinic import LocalClinic, local_clinic
 from harness.models import Verdict
 from reports.result import RunCollector
+from tests.flags.conftest import PUBLIC_PEM, SIGNING, write_policy
 from tests.services.postgres import postgres
 from tests.services.unleash import UnleashServer, unleash_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-KEY = "unleash-gate-key"
 FLAG = "video-switch"
 
 
@@ -34,19 +34,26 @@ def unleash() -> Iterator[UnleashServer]:
         yield server
 
 
-def passing_verdict(path: Path, build: str) -> Path:
-    policy = load_policy(DEFAULT_POLICY)
-    names = tuple(policy.required_suites)
+def passing_verdict(path: Path, build: str, policy_file: Path) -> Path:
+    bound = bind_policy(policy_file)
+    names = tuple(bound.policy.required_suites)
     events = [RunStarted("r", "http://127.0.0.1:1", 0, names, 0.0, build)]
     events += [SuiteFinished(n, Verdict.PASS, 1.0, 1.0) for n in names]
     events.append(RunFinished(Verdict.PASS, 1.0, 1.0))
-    verdict = build_verdict(policy, RunCollector().consume(events), build, "http://127.0.0.1:1")
-    os.environ["CHAPERONE_GATE_KEY"] = KEY
-    return write_verdict(verdict, path)
+    result = RunCollector().consume(events)
+    verdict = build_verdict(bound, result, build, "http://127.0.0.1:1", reference=False)
+    return write_verdict(verdict, path, SIGNING)
 
 
-def flags_cli(unleash: UnleashServer, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "UNLEASH_ADMIN_TOKEN": unleash.admin_token, "CHAPERONE_GATE_KEY": KEY}
+def flags_cli(
+    unleash: UnleashServer, tmp: Path, *args: str, env_name: str | None = "development"
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "UNLEASH_ADMIN_TOKEN": unleash.admin_token,
+        "CHAPERONE_GATE_PUBLIC_KEY": PUBLIC_PEM,
+    }
+    where = ["--env", env_name] if env_name else []
     return subprocess.run(
         [
             sys.executable,
@@ -54,8 +61,7 @@ def flags_cli(unleash: UnleashServer, tmp: Path, *args: str) -> subprocess.Compl
             "chaperone",
             "flags",
             *args,
-            "--env",
-            "development",
+            *where,
             "--backend",
             "unleash",
             "--unleash-url",
@@ -119,9 +125,23 @@ def test_clinic_shows_and_hides_the_switch_with_the_flag(
     with local_clinic(extra_args=extra) as clinic:
         assert flags_cli(unleash, tmp_path, "disable", FLAG).returncode == 0
         wait_for(clinic, shown=False)
-        verdict = passing_verdict(tmp_path / "verdict.json", "b9")
+        policy_file = write_policy(tmp_path / "policy")
+        pinned = flags_cli(
+            unleash, tmp_path, "pin", FLAG, "--policy", str(policy_file), env_name=None
+        )
+        assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+        verdict = passing_verdict(tmp_path / "verdict.json", "b9", policy_file)
         enabled = flags_cli(
-            unleash, tmp_path, "enable", FLAG, "--verdict", str(verdict), "--build", "b9"
+            unleash,
+            tmp_path,
+            "enable",
+            FLAG,
+            "--verdict",
+            str(verdict),
+            "--build",
+            "b9",
+            "--rollout",
+            "100",  # the first stage (5%) might not include the one test patient
         )
         assert enabled.returncode == 0, enabled.stdout + enabled.stderr
         assert wait_for(clinic, shown=True) < 20

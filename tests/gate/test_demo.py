@@ -3,6 +3,7 @@ the fixed build, enable the flag through the verdict checks, and watch it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from flags.backends.local import LocalBackend
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def predicate(path: Path) -> dict:
+    return json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))["predicate"]
+
+
 def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     done = subprocess.run(
@@ -24,15 +29,14 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    faulty = json.loads((out / "faulty" / "verdict.json").read_text())
-    fixed = json.loads((out / "fixed" / "verdict.json").read_text())
-    assert faulty["verdict"] == "fail" and faulty["findings"] > 0
-    assert fixed["verdict"] == "pass" and fixed["findings"] == 0
+    faulty, fixed = (predicate(out / name / "verdict.json") for name in ("faulty", "fixed"))
+    assert faulty["result"] == "fail" and faulty["findings"] > 0
+    assert fixed["result"] == "pass" and fixed["findings"] == 0
+    assert fixed["reference"] is True  # the bundled clinic: enables development only
     exposures = json.loads((out / "faulty" / "report.json").read_text())["exposures"]
     assert exposures and all(e["owner"] != e["observer"] for e in exposures)
-    state = LocalBackend(out / "flags" / "flags-state.json", None).status(
-        "video-switch", "development"
-    )
-    assert state.enabled
+    backend = LocalBackend(out / "flags" / "flags-state.json")
+    assert backend.status("video-switch", "development").enabled
+    assert backend.pin("video-switch") == fixed["policy"]["digest"]["sha256"]
     assert "demo: the gate did its job" in done.stdout
     assert "Traceback" not in done.stderr

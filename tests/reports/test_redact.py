@@ -42,3 +42,12 @@ def test_known_values_are_masked_longest_first() -> None:
 
 def test_unleash_prefix_is_kept_for_debugging() -> None:
     assert redact("default:development.abcdef123456") == f"default:development.{MASK}"
+
+
+def test_credentials_in_urls_are_masked() -> None:
+    """L3: `user:password@` in --target must not reach a report or the console."""
+    text = "GET http://ann:hunter2secret@127.0.0.1:9/api/me failed; see https://h.example/x?a=b@c"
+    masked = redact(text)
+    assert "hunter2secret" not in masked and "ann:" not in masked
+    assert "http://[REDACTED]@127.0.0.1:9/api/me" in masked
+    assert masked.endswith("https://h.example/x?a=b@c")  # an @ after the path is not a login

@@ -13,13 +13,13 @@ from flags.selftest import (
     FindingTally,
     Scorecard,
     SelftestPlan,
-    render_html,
     score_clean,
     score_fault,
     write_scorecard,
 )
 from harness.errors import ExitCode
 from harness.events import FindingRaised
+from reports.scorecard_html import render_html
 from tests.reports.streams import finding
 from tests.selftest.results import clean, fault, run, unfinished
 
@@ -153,7 +153,7 @@ def test_json_shape(tmp_path: Path) -> None:
 
 def test_html_is_self_contained_and_escaped() -> None:
     scorecard = card([fault("<b>x</b>", run(leaks={"switch": 1}))], [clean(0, run())])
-    page = render_html(scorecard)
+    page = render_html(scorecard.as_json())
     assert "<script" not in page and "http" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert "PASS" in page

@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
+from flags.keys import new_signing_key
 from tests.services.vampi import Vampi, available, vampi
+
+SIGNING_PEM = new_signing_key().pem().decode()
 
 pytestmark = [
     pytest.mark.integration,
@@ -45,7 +48,7 @@ def fixed() -> Iterator[Vampi]:
 
 
 def gate(app: Vampi, policy: str, out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    env = {**os.environ, "CHAPERONE_GATE_KEY": "vampi-test-gate-key-0123456789"}
+    env = {**os.environ, "CHAPERONE_GATE_SIGNING_KEY": SIGNING_PEM}
     cmd = [
         sys.executable,
         "-m",

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from flags.keys import new_signing_key
+from tests.flags.conftest import write_policy
+
+SIGNING_PEM = new_signing_key().pem().decode()
+
 
 def chaperone(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAPERONE_")}
@@ -79,23 +84,33 @@ def test_too_few_patients(tmp_path: Path, patients: str) -> None:
 
 def test_gate_without_signing_key(tmp_path: Path) -> None:
     done = chaperone("gate", "--build", "b1", "--out", str(tmp_path))
-    assert_one_line_error(done, "CHAPERONE_GATE_KEY is not set")
+    assert_one_line_error(done, "CHAPERONE_GATE_SIGNING_KEY is not set", "keys generate")
 
 
-def test_gate_refuses_a_target_outside_allowed_targets_before_any_traffic(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("https://clinic.production.example", "looks like production"),
+        ("https://clinic.example.com", "not in the policy's allowed_targets"),
+    ],
+)
+def test_gate_refuses_a_target_outside_allowed_targets_before_any_traffic(
+    tmp_path: Path, target: str, needle: str
+) -> None:
     done = chaperone(
         "gate",
         "--build",
         "b1",
+        "--policy",
+        str(write_policy(tmp_path / "policy")),
         "--target",
-        "https://clinic.production.example",
-        "--support-token",
-        "t",
+        target,
         "--out",
         str(tmp_path),
-        CHAPERONE_GATE_KEY="k",
+        CHAPERONE_GATE_SIGNING_KEY=SIGNING_PEM,
+        CHAPERONE_SUPPORT_TOKEN="t",
     )
-    assert_one_line_error(done, "not in the policy's allowed_targets")
+    assert_one_line_error(done, needle)
     assert not (tmp_path / "report.json").exists()
 
 
@@ -110,7 +125,7 @@ def test_gate_with_a_broken_policy(tmp_path: Path) -> None:
         str(policy),
         "--out",
         str(tmp_path),
-        CHAPERONE_GATE_KEY="k",
+        CHAPERONE_GATE_SIGNING_KEY=SIGNING_PEM,
     )
     assert_one_line_error(done, "did you mean 'required_suites'?")
 
@@ -123,7 +138,17 @@ def test_replay_of_a_missing_report(tmp_path: Path) -> None:
 def test_help_teaches() -> None:
     done = chaperone("--help")
     assert done.returncode == 0
-    for command in ("demo", "run", "gate", "replay", "watch", "flags", "clinic", "selftest"):
+    for command in (
+        "demo",
+        "run",
+        "gate",
+        "replay",
+        "watch",
+        "flags",
+        "keys",
+        "clinic",
+        "selftest",
+    ):
         assert command in done.stdout
     run_help = chaperone("run", "--help").stdout
     assert "Examples" in run_help and "Exit codes" in run_help

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from flags.gate import build_verdict, check_target_allowed, decide, gate_options, suite_results
-from flags.policy import DEFAULT_POLICY, load_policy
-from harness.errors import UsageError
+from flags.gate import (
+    build_verdict,
+    check_target_allowed,
+    decide,
+    gate_options,
+    suite_results,
+    without_credentials,
+)
+from flags.policy import DEFAULT_POLICY, bind_policy, load_policy
+from flags.verdict import build_digest_of
+from harness.errors import ConfigError, UsageError
 from harness.events import Event, FindingRaised, RunFinished, RunStarted, SuiteFinished
 from harness.models import Verdict
 from reports.result import RunCollector, RunResult
@@ -53,16 +61,52 @@ def test_error_beats_fail() -> None:
     assert decide(POLICY, result) is Verdict.ERROR
 
 
-def test_verdict_is_bound_to_build_policy_and_expiry() -> None:
-    verdict = build_verdict(POLICY, result_of(ALL_PASS), "build-7", "http://127.0.0.1:1")
+def test_verdict_is_bound_to_build_policy_and_expiry(tmp_path: Path) -> None:
+    from tests.flags.conftest import write_policy
+
+    bound = bind_policy(write_policy(tmp_path))
+    url = "http://ann:pw@127.0.0.1:1"
+    verdict = build_verdict(bound, result_of(ALL_PASS), "build-7", url, reference=False)
     assert verdict.build == "build-7" and verdict.verdict == "pass"
-    assert len(verdict.policy_hash) == 64
+    assert verdict.build_digest == build_digest_of("build-7")
+    assert verdict.policy_hash == bound.digest and verdict.policy == bound.document
     assert verdict.expires_at > verdict.created_at
+    assert verdict.target == "http://127.0.0.1:1"  # L3: no credentials in a verdict
+    reference = build_verdict(bound, result_of(ALL_PASS), "b", url, reference=True)
+    assert reference.reference is True
 
 
-@pytest.mark.parametrize("url", ["https://clinic.production.example", "http://10.0.0.8:80"])
+def test_without_credentials() -> None:
+    assert without_credentials("https://u:p@h.example:8/x?y") == "https://h.example:8/x?y"
+    assert without_credentials("https://h.example/x") == "https://h.example/x"
+
+
+@pytest.mark.parametrize(
+    ("changes", "option"),
+    [
+        ({"timeout_seconds": 0}, "--timeout"),
+        ({"patients": 20_000}, "--patients"),
+        ({"workers": -1}, "--workers"),
+        ({"load_seconds": 0}, "--load-seconds"),
+    ],
+)
+def test_out_of_range_gate_options_are_one_config_error(changes: dict, option: str) -> None:
+    """L1: these were tracebacks."""
+    with pytest.raises(ConfigError, match=option) as info:
+        gate_options(POLICY, seed=0, **changes)
+    assert "\n" not in info.value.one_line()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://clinic.production.example",
+        "http://10.0.0.8:80",
+        "https://clinic.prod.staging.example",
+    ],
+)
 def test_targets_outside_the_policy_are_refused(url: str) -> None:
-    with pytest.raises(UsageError, match="allowed_targets"):
+    with pytest.raises(UsageError, match=r"allowed_targets|looks like production"):
         check_target_allowed(POLICY, url)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flags.backends.base import BackendEvent, FlagState
+from flags.backends.base import AuditHead, BackendEvent, FlagState
 from flags.watch import ProbeResult
 from harness.errors import InfrastructureError
 from harness.models import Finding, Severity, Surface, SurfaceKind
@@ -31,9 +31,13 @@ class FakeBackend:
     enabled: bool = True
     rollout: int = 100
     reachable: bool = True
-    disable_fails: bool = False
+    disable_fails: bool | int = False  # True: always; a number: that many times, then works
     events: list[BackendEvent] = field(default_factory=list)
     name: str = "fake"
+    live: str | None = "feed" * 16
+    revoked_builds: set[str] = field(default_factory=set)
+    heads: dict[str, AuditHead] = field(default_factory=dict)
+    pinned: str | None = None
 
     def _check(self) -> None:
         if not self.reachable:
@@ -46,9 +50,12 @@ class FakeBackend:
     def ensure_flag(self, flag: str) -> None:
         self._check()
 
-    def enable(self, flag: str, env: str, rollout: int = 100) -> FlagState:
+    def enable(
+        self, flag: str, env: str, rollout: int = 100, build_digest: str | None = None
+    ) -> FlagState:
         self._check()
         self.enabled, self.rollout = True, rollout
+        self.live = build_digest or self.live
         return self.status(flag, env)
 
     def set_rollout(self, flag: str, env: str, percent: int) -> FlagState:
@@ -60,13 +67,40 @@ class FakeBackend:
     def disable(self, flag: str, env: str) -> FlagState:
         self.log.append("disable")
         self._check()
-        if self.disable_fails:
+        if self.disable_fails is True or (
+            self.disable_fails is not False and self.disable_fails > 0
+        ):
+            if self.disable_fails is not True:
+                self.disable_fails -= 1
             raise InfrastructureError("Unleash answered 503", "check the Unleash server log")
         self.enabled = False
         return self.status(flag, env)
 
     def history(self, flag: str) -> list[BackendEvent]:
         return list(self.events)
+
+    def pin(self, flag: str) -> str | None:
+        return self.pinned
+
+    def set_pin(self, flag: str, digest: str, environments: object) -> None:
+        self.pinned = digest
+
+    def revoked(self, flag: str) -> frozenset[str]:
+        return frozenset(self.revoked_builds)
+
+    def revoke(self, flag: str, build_digest: str) -> None:
+        self._check()
+        self.log.append(f"revoke {build_digest[:4]}")
+        self.revoked_builds.add(build_digest)
+
+    def live_build(self, flag: str, env: str) -> str | None:
+        return self.live
+
+    def audit_heads(self, flag: str) -> dict[str, AuditHead]:
+        return dict(self.heads)
+
+    def set_audit_head(self, flag: str, head: AuditHead) -> None:
+        self.heads[head.log] = head
 
 
 Step = ProbeResult | BaseException

@@ -41,9 +41,9 @@ def test_local_clinic_needs_the_local_backend(cli: Cli) -> None:
     assert err.strip().count("\n") == 0 and "pass --backend local" in err
 
 
-def test_stages_of_another_flags_policy_are_refused(cli: Cli) -> None:
-    code, _, err = cli("--flag", "other-flag", "--stages")
-    assert code == 2 and "not 'other-flag'" in err
+def test_stages_come_from_a_verdict_under_the_pin_not_from_the_caller(cli: Cli) -> None:
+    code, _, err = cli("--stages")
+    assert code == 2 and "pass --verdict" in err
 
 
 def test_unreachable_target_at_start_leaves_the_flag_alone(cli: Cli, tmp_path: Path) -> None:

@@ -4,19 +4,21 @@ flags file, driven by the real CLI in a subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from flags import audit
 from flags.backends.local import LocalBackend
-from flags.policy import DEFAULT_POLICY
+from flags.policy import bind_policy
+from flags.verdict import build_digest_of, write_verdict
 from flags.watch import SwitchProbe, WatchFinished, WatchPlan, watch
 from harness.local_clinic import local_clinic, stop
+from tests.flags.conftest import PUBLIC_PEM, SIGNING, make_verdict, write_policy
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +28,29 @@ FLAG, ENV = "video-switch", "development"
 def chaperone_watch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "chaperone", "watch", "--env", ENV]
     argv += ["--state", str(tmp_path / "flags-state.json"), "--out", str(tmp_path / "out")]
+    env = {**os.environ, "CHAPERONE_GATE_PUBLIC_KEY": PUBLIC_PEM}
     return subprocess.run(
-        [*argv, *args], capture_output=True, text=True, timeout=150, cwd=tmp_path, check=False
+        [*argv, *args],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=tmp_path,
+        check=False,
+        env=env,
     )
+
+
+BUILD = "watched-build"
 
 
 def enabled_backend(tmp_path: Path, rollout: int) -> LocalBackend:
     backend = LocalBackend(tmp_path / "flags-state.json")
-    backend.enable(FLAG, ENV, rollout)
+    backend.enable(FLAG, ENV, rollout, build_digest_of(BUILD))
     return backend
+
+
+def outcomes(tmp_path: Path) -> list[audit.AuditEntry]:
+    return [e for e in audit.read(tmp_path / "audit.jsonl", FLAG) if e.phase != "intent"]
 
 
 def test_leak_disables_the_flag_and_writes_the_incident(tmp_path: Path) -> None:
@@ -52,7 +68,8 @@ def test_leak_disables_the_flag_and_writes_the_incident(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "LEAK" in done.stdout and "auto-disabled" in done.stdout
     assert backend.status(FLAG, ENV).enabled is False
-    clinic_view = json.loads(backend.bootstrap_out.read_text())
+    assert backend.revoked(FLAG) == {build_digest_of(BUILD)}  # H4: its verdict is dead too
+    clinic_view = json.loads(backend.clinic_file(ENV).read_text())
     assert [f["enabled"] for f in clinic_view["features"] if f["name"] == FLAG] == [False]
 
     incident = json.loads((tmp_path / "out" / "incident.json").read_text())
@@ -65,26 +82,28 @@ def test_leak_disables_the_flag_and_writes_the_incident(tmp_path: Path) -> None:
         assert exposure["surfaces"] and exposure["what"] and exposure["first_seen"]
     assert "Exposures" in (tmp_path / "out" / "incident.md").read_text()
 
-    [entry] = audit.read(tmp_path / "audit.jsonl", FLAG)
-    assert (entry.action, entry.actor, entry.result) == ("auto-disable", "chaperone-watch", "done")
+    entry, revoked = outcomes(tmp_path)
+    assert (entry.action, entry.claimed_actor, entry.result) == (
+        "auto-disable",
+        "chaperone-watch",
+        "done",
+    )
     assert "leak in watch round 1" in entry.reason
+    assert (revoked.action, revoked.build_digest) == ("revoke", build_digest_of(BUILD))
 
 
-def test_clean_clinic_is_raised_through_the_stages(tmp_path: Path) -> None:
-    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
-    policy["rollout_stages"] = [
-        {"percent": 50, "watch_seconds": 600},
-        {"percent": 100, "watch_seconds": 600},
-    ]
-    policy_path = tmp_path / "policy.yaml"
-    policy_path.write_text(yaml.safe_dump(policy))
+def test_clean_clinic_is_raised_through_the_pinned_stages(tmp_path: Path) -> None:
+    stages = [{"percent": 50, "watch_seconds": 600}, {"percent": 100, "watch_seconds": 600}]
+    bound = bind_policy(write_policy(tmp_path / "policy", rollout_stages=stages))
     backend = enabled_backend(tmp_path, 50)
+    backend.set_pin(FLAG, bound.digest, bound.policy.environments)
+    verdict = write_verdict(make_verdict(bound, build=BUILD), tmp_path / "verdict.json", SIGNING)
 
     done = chaperone_watch(
         tmp_path,
         "--stages",
-        "--policy",
-        str(policy_path),
+        "--verdict",
+        str(verdict),
         "--stage-seconds-scale",
         "0.002",
         "--interval",
@@ -101,8 +120,7 @@ def test_clean_clinic_is_raised_through_the_stages(tmp_path: Path) -> None:
     rounds = [line for line in done.stdout.splitlines() if line.startswith("round ")]
     full = [line for line in rounds if "rollout 100%" in line]
     assert full and all("clean" in line and " 0 flag-off" in line for line in full)
-    entries = audit.read(tmp_path / "audit.jsonl", FLAG)
-    assert [(e.action, e.rollout) for e in entries] == [("raise-rollout", 100)]
+    assert [(e.action, e.rollout) for e in outcomes(tmp_path)] == [("raise-rollout", 100)]
     assert not (tmp_path / "out" / "incident.json").exists()
 
 
@@ -116,7 +134,7 @@ def test_target_dying_mid_watch_disables_the_flag(tmp_path: Path) -> None:
         backend_name="local",
         rounds=3,
     )
-    with local_clinic(flags_file=backend.bootstrap_out) as clinic:
+    with local_clinic(flags_file=backend.clinic_file(ENV)) as clinic:
         probe = SwitchProbe(clinic.url, clinic.support_token)
         try:
             events = list(watch(plan, probe, backend, sleep=lambda _s: stop(clinic.process)))
@@ -126,5 +144,5 @@ def test_target_dying_mid_watch_disables_the_flag(tmp_path: Path) -> None:
     assert [type(e).__name__ for e in events[-3:]] == ["RoundDone", "TargetLost", "WatchFinished"]
     assert events[-1] == WatchFinished("error", 2, 100)
     assert backend.status(FLAG, ENV).enabled is False
-    [entry] = audit.read(tmp_path / "audit.jsonl", FLAG)
+    [entry] = outcomes(tmp_path)
     assert entry.action == "auto-disable" and "target unreachable" in entry.reason

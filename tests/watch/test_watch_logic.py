@@ -29,6 +29,8 @@ from flags.watch import (
 from harness.errors import InfrastructureError, TargetUnreachable, UsageError
 from tests.watch.fakes import FakeBackend, FakeClock, ScriptedProbe, leak, server_error, utc
 
+WATCH = (audit.os_user(), "chaperone-watch")  # who the audit says acted, and for whom
+
 STAGES = (
     RolloutStage(percent=10, watch_seconds=10),
     RolloutStage(percent=50, watch_seconds=10),
@@ -55,6 +57,11 @@ def run(
     return list(watch(plan, probe, backend, clock=clock, sleep=clock.sleep))
 
 
+def outcomes(tmp_path: Path) -> list[audit.AuditEntry]:
+    """The audit lines that say how an action ended (intents are checked elsewhere)."""
+    return [e for e in audit.read(tmp_path / "audit.jsonl") if e.phase != "intent"]
+
+
 @pytest.fixture
 def log() -> list[str]:
     return []
@@ -72,15 +79,22 @@ def test_leak_on_round_k_disables_before_round_k_plus_1(
     probe = ScriptedProbe(log, {3: ProbeResult((leak(),), switched=3)})
     events = run(plan_for(tmp_path), probe, backend, clock)
 
-    assert log == ["probe 1", "probe 2", "probe 3", "disable"]
+    assert log == ["probe 1", "probe 2", "probe 3", "disable", "revoke feed"]
     assert backend.enabled is False
     disabled = next(e for e in events if isinstance(e, AutoDisabled))
     assert disabled.round == 3 and disabled.disabled_at is not None
     assert disabled.disabled_at - disabled.detected_at < plan_for(tmp_path).interval
+    assert disabled.revoked == "feed" * 16 and backend.revoked_builds == {"feed" * 16}
     assert events[-1] == WatchFinished("leak", 3, 100)
-    [entry] = audit.read(tmp_path / "audit.jsonl")
-    assert (entry.action, entry.actor, entry.result) == ("auto-disable", "chaperone-watch", "done")
+    entry, revoked = outcomes(tmp_path)
+    assert (entry.action, entry.result) == ("auto-disable", "done")
+    assert (entry.actor, entry.claimed_actor) == WATCH
     assert "canary-leak" in entry.reason and "p2 received data of patient p0" in entry.reason
+    assert (revoked.action, revoked.build_digest, revoked.result) == (
+        "revoke",
+        "feed" * 16,
+        "done",
+    )
 
 
 def test_clean_rounds_never_disable(tmp_path: Path, log: list[str], clock: FakeClock) -> None:
@@ -107,9 +121,11 @@ def test_stages_raise_only_after_each_clean_watch_period(
     assert raised == [(3, 10, 50), (5, 50, 100)]
     assert events[-1] == WatchFinished("clean", 7, 100)
     entries = audit.read(tmp_path / "audit.jsonl")
-    assert [(e.action, e.rollout, e.actor) for e in entries] == [
-        ("raise-rollout", 50, "chaperone-watch"),
-        ("raise-rollout", 100, "chaperone-watch"),
+    assert [(e.action, e.phase, e.rollout, e.claimed_actor) for e in entries] == [
+        ("raise-rollout", "intent", 50, "chaperone-watch"),
+        ("raise-rollout", "outcome", 50, "chaperone-watch"),
+        ("raise-rollout", "intent", 100, "chaperone-watch"),
+        ("raise-rollout", "outcome", 100, "chaperone-watch"),
     ]
 
 
@@ -153,7 +169,7 @@ def test_leak_mid_rollout_disables_and_stops_raising(
     plan = plan_for(tmp_path, rounds=None, stages=STAGES)
     events = run(plan, probe, backend, clock)
 
-    assert log == ["probe 1", "probe 2", "probe 3", "set-rollout 50", "probe 4", "disable"]
+    assert log[:6] == ["probe 1", "probe 2", "probe 3", "set-rollout 50", "probe 4", "disable"]
     assert events[-1] == WatchFinished("leak", 4, 50)
 
 
@@ -178,8 +194,9 @@ def test_unreachable_target_disables_the_flag_and_errors(
     lost = next(e for e in events if isinstance(e, TargetLost))
     assert lost.disabled_at is not None and "did not answer" in lost.problem
     assert events[-1].outcome == "error"  # type: ignore[union-attr]
-    [entry] = audit.read(tmp_path / "audit.jsonl")
+    [entry] = outcomes(tmp_path)
     assert entry.action == "auto-disable" and "target unreachable" in entry.reason
+    assert backend.revoked_builds == set()  # a lost target is no proof against the build
 
 
 def test_a_hung_target_counts_as_unreachable(
@@ -200,22 +217,42 @@ def test_a_crashed_probe_disables_then_raises(
         run(plan_for(tmp_path), ScriptedProbe(log, {2: KeyError("items")}), backend, clock)
 
     assert log == ["probe 1", "probe 2", "disable"] and backend.enabled is False
-    [entry] = audit.read(tmp_path / "audit.jsonl")
+    [entry] = outcomes(tmp_path)
     assert "probe failed in watch round 2 (KeyError)" in entry.reason
 
 
-def test_failed_kill_switch_is_an_error_and_audited(
+def test_a_kill_switch_that_never_works_ends_with_flag_still_on(
     tmp_path: Path, log: list[str], clock: FakeClock
 ) -> None:
+    """L9: "leak, flag NOT off" is its own outcome (exit 3), after retrying to the deadline;
+    the build is revoked all the same, so no verdict can turn it on again."""
     backend = FakeBackend(log, disable_fails=True)
     probe = ScriptedProbe(log, {1: ProbeResult((leak(),))})
-    events = run(plan_for(tmp_path), probe, backend, clock)
+    start = clock.now
+    events = run(plan_for(tmp_path, disable_deadline=30.0), probe, backend, clock)
 
     disabled = next(e for e in events if isinstance(e, AutoDisabled))
     assert disabled.disabled_at is None and "503" in disabled.error
-    assert events[-1] == WatchFinished("error", 1, 100)
-    [entry] = audit.read(tmp_path / "audit.jsonl")
-    assert entry.result == "error" and "disable failed" in entry.reason
+    assert events[-1] == WatchFinished("flag-still-on", 1, 100)
+    assert 30.0 <= clock.now - start < 35.0 and log.count("disable") > 10
+    assert backend.revoked_builds == {"feed" * 16}
+    failed = [e for e in outcomes(tmp_path) if e.action == "auto-disable"]
+    assert failed and all(e.result == "error" and "503" in e.reason for e in failed)
+
+
+def test_the_kill_switch_is_retried_through_a_short_outage(
+    tmp_path: Path, log: list[str], clock: FakeClock
+) -> None:
+    """M5: a 3 s Unleash outage no longer ends the watch with the flag on."""
+    backend = FakeBackend(log, disable_fails=4)
+    probe = ScriptedProbe(log, {1: ProbeResult((leak(),))})
+    start = clock.now
+    events = run(plan_for(tmp_path), probe, backend, clock)
+
+    disabled = next(e for e in events if isinstance(e, AutoDisabled))
+    assert disabled.disabled_at is not None and backend.enabled is False
+    assert log.count("disable") == 5 and clock.now - start < 10.0
+    assert events[-1] == WatchFinished("leak", 1, 100)
 
 
 def test_unreachable_backend_is_a_clear_error(
@@ -256,17 +293,14 @@ def test_current_stage(rollout: int, stage: int) -> None:
 def test_last_enabled_takes_the_latest_of_audit_and_backend(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     for at, env in ((2_000.0, "development"), (3_000.0, "production")):
-        audit.append(
-            path,
-            audit.AuditEntry(
-                at=utc(at),
-                actor="alice",
-                action="enable",
-                flag="video-switch",
-                env=env,
-                backend="fake",
-                result="done",
-            ),
+        audit.AuditLog(path).append(
+            at=utc(at),
+            actor="alice",
+            action="enable",
+            flag="video-switch",
+            env=env,
+            backend="fake",
+            result="done",
         )
     backend = FakeBackend([])
     assert last_enabled("video-switch", "development", backend, path) == (utc(2_000.0), "audit")
