@@ -1,14 +1,21 @@
 """Throughput of the leak oracle: 10,000 canaries over ~60 MB of mixed responses.
 
-    python bench/oracle_bench.py [out.json]
+    python -m bench.oracle_bench [out.json]
 
 Reports best-of-3 MB/s (wall clock, and per CPU second: steadier on a shared machine) for
 three paths over the same corpus:
   automaton_mb_per_s  pyahocorasick walking every byte (the naive baseline)
-  matcher_mb_per_s    CanaryMatcher.scan of every body (prefilter; escaped views except media)
+  matcher_mb_per_s    CanaryMatcher.scan of every body (escaped views except media)
   oracle_mb_per_s     Judge(canary-leak) on every Observation: surfaces, headers, Range seams,
                       ownership check, findings
 and checks that the oracle found exactly the planted leaks.
+
+`oracle_alternatives` measures every matcher backend (`bench.matchers`) side by side over the
+same corpus in interleaved rounds, both bare and inside the Judge, with its ratio to the
+pre-Hyperscan matcher from the same run. Each must find exactly the planted leaks, give the
+same findings as that matcher, and find every spelling in `spelling_cases`; `chosen` names the
+backend production uses (`harness.matcher.BACKEND`), `fastest_correct` the one this run found
+fastest.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from typing import Any
 
 import ahocorasick
 
+from bench.oracle_alternatives import compare, is_media, spelling_cases
 from harness.canaries import OwnershipModel, make_canary
-from harness.matcher import CanaryMatcher
+from harness.matcher import BACKEND, CanaryMatcher
 from harness.media import RangeAssembler
 from harness.models import Actor, Canary, CanaryKind, Observation, Role
 from harness.oracles import Judge
@@ -161,10 +169,6 @@ def automaton_pass(canaries: tuple[Canary, ...], bodies: list[bytes]) -> Callabl
     return lambda: [list(automaton.iter(body.lower().decode("latin-1"))) for body in bodies]
 
 
-def is_media(o: Observation) -> bool:
-    return o.content_type == "application/octet-stream"
-
-
 def corpus_mix(observations: list[Observation]) -> dict[str, float]:
     mix: dict[str, float] = {}
     for o in observations:
@@ -222,6 +226,9 @@ def main(out: Path) -> dict[str, Any]:
     figures["oracle_mb_per_cpu_s_by_kind"] = by_kind(judge, observations)
     figures["leaks_planted"] = len(planted)
     figures["leaks_found_exactly"] = found == planted
+    figures["oracle_backend"] = BACKEND
+    cases = spelling_cases(world, random.Random(7), json_listing)
+    figures["oracle_alternatives"] = compare(world, observations, planted, cases)
     out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return figures
 
