@@ -2,7 +2,7 @@
 
     python -m bench.oracle_bench [out.json]
 
-Reports best-of-3 MB/s (wall clock, and per CPU second: steadier on a shared machine) for
+Reports best-of-5 MB/s (wall clock, and per CPU second: steadier on a shared machine) for
 three paths over the same corpus:
   automaton_mb_per_s  pyahocorasick walking every byte (the naive baseline)
   matcher_mb_per_s    CanaryMatcher.scan of every body (escaped views except media)
@@ -30,7 +30,7 @@ from typing import Any
 
 import ahocorasick
 
-from bench.oracle_alternatives import compare, is_media, spelling_cases
+from bench.oracle_alternatives import ROUNDS, compare, is_media, spelling_cases
 from harness.canaries import OwnershipModel, make_canary
 from harness.matcher import BACKEND, CanaryMatcher
 from harness.media import RangeAssembler
@@ -183,7 +183,7 @@ def by_kind(judge: Judge, observations: list[Observation]) -> dict[str, float]:
     for kind in corpus_mix(observations):
         subset = [o for o in observations if o.content_type.split(";")[0] == kind]
         megabytes = sum(len(o.body) for o in subset) / 1e6
-        _, cpu = best_of(3, lambda subset=subset: [judge(o) for o in subset])  # type: ignore[misc]
+        _, cpu = best_of(ROUNDS, lambda subset=subset: [judge(o) for o in subset])  # type: ignore[misc]
         figures[kind] = round(megabytes / cpu, 1)
     return figures
 
@@ -220,7 +220,7 @@ def main(out: Path) -> dict[str, Any]:
         "observations": len(observations),
     }
     for name, fn in paths.items():
-        wall, cpu = best_of(3, fn)
+        wall, cpu = best_of(ROUNDS, fn)
         figures[f"{name}_mb_per_s"] = round(megabytes / wall, 1)
         figures[f"{name}_mb_per_cpu_s"] = round(megabytes / cpu, 1)
     figures["oracle_mb_per_cpu_s_by_kind"] = by_kind(judge, observations)
