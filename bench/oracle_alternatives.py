@@ -10,9 +10,9 @@ A backend counts as correct only if, in the Judge, it finds exactly the planted 
 same findings (evidence offsets included) as that matcher, and bare it finds every spelling of
 a foreign canary in `spelling_cases`.
 
-`chosen` is the backend production uses; `fastest_correct` is this run's raw pick, which
-flips between `hyperscan` and `hyperscan+skip-own` from run to run: they differ by a few
-percent, less than a neighbour's load moves either.
+`chosen` is the backend production uses; `fastest_correct` is this run's raw pick, often
+`hyperscan+skip-own`: a few percent ahead on a loaded machine, behind on a quiet one (see
+harness.matcher for why production does not skip).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ synthetic user, inside every remote load worker. `bench` measures the alternativ
   every repeat to Python, Hyperscan only the first. So Python runs once per distinct canary
   present, never once per byte or per occurrence. That is also why the observer's own
   canaries are not skipped here: dropping them before the Python-level work (bench's
-  `hyperscan+skip-own`) gained 1-4%, within the noise, and would tie the matcher to ownership.
+  `hyperscan+skip-own`) moved the oracle's CPU time by -4% to +17% (median +3%) over 12
+  runs, not enough to tie the matcher to who owns what.
 
 Escaped views are decoded only near an escape that could spell a canary character (`&#122;`,
 not Jinja's `&#39;`). The database also holds those escape markers (single-match too): a body
