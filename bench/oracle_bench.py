@@ -1,14 +1,21 @@
 """Throughput of the leak oracle: 10,000 canaries over ~60 MB of mixed responses.
 
-    python bench/oracle_bench.py [out.json]
+    python -m bench.oracle_bench [out.json]
 
-Reports best-of-3 MB/s (wall clock, and per CPU second: steadier on a shared machine) for
+Reports best-of-5 MB/s (wall clock, and per CPU second: steadier on a shared machine) for
 three paths over the same corpus:
   automaton_mb_per_s  pyahocorasick walking every byte (the naive baseline)
-  matcher_mb_per_s    CanaryMatcher.scan of every body (prefilter; escaped views except media)
+  matcher_mb_per_s    CanaryMatcher.scan of every body (escaped views except media)
   oracle_mb_per_s     Judge(canary-leak) on every Observation: surfaces, headers, Range seams,
                       ownership check, findings
 and checks that the oracle found exactly the planted leaks.
+
+`oracle_alternatives` measures every matcher backend (`bench.matchers`) side by side over the
+same corpus in interleaved rounds, both bare and inside the Judge, with its ratio to the
+pre-Hyperscan matcher from the same run. Each must find exactly the planted leaks, give the
+same findings as that matcher, and find every spelling in `spelling_cases`; `chosen` names the
+backend production uses (`harness.matcher.BACKEND`), `fastest_correct` the one this run found
+fastest.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from typing import Any
 
 import ahocorasick
 
+from bench.oracle_alternatives import ROUNDS, compare, is_media, spelling_cases
 from harness.canaries import OwnershipModel, make_canary
-from harness.matcher import CanaryMatcher
+from harness.matcher import BACKEND, CanaryMatcher
 from harness.media import RangeAssembler
-from harness.models import Actor, Canary, CanaryKind, Observation, Role
+from harness.models import Actor, Canary, CanaryKind, Observation
 from harness.oracles import Judge
 from harness.world import World
 
@@ -37,15 +45,16 @@ MEDIA_CHUNK = 1 << 20
 
 def build_world(rng: random.Random) -> World:
     patients = [f"p{i}" for i in range(PATIENTS)]
-    kinds = list(CanaryKind)
+    kinds = [CanaryKind.NAME, CanaryKind.NOTE, CanaryKind.NHS_NUMBER, CanaryKind.REASON]
+    kinds.append(CanaryKind.MEDIA)
     canaries = [
         Canary(make_canary(rng), patients[i % PATIENTS], kinds[i % len(kinds)], "bench")
         for i in range(CANARIES)
     ]
-    actors = {p: Actor(p, Role.PATIENT) for p in patients}
-    actors["c0"] = Actor("c0", Role.CLINICIAN, assigned=frozenset(patients[:10]))
+    actors = {p: Actor(p, "patient") for p in patients}
+    actors["c0"] = Actor("c0", "clinician")
     visibility = {p: {"c0"} for p in patients[:10]}
-    return World("http://127.0.0.1:1", 1, actors, OwnershipModel.build(canaries, visibility), ())
+    return World("http://127.0.0.1:1", 1, actors, OwnershipModel.build(canaries, visibility))
 
 
 def own_values(world: World, patient: str) -> list[str]:
@@ -161,10 +170,6 @@ def automaton_pass(canaries: tuple[Canary, ...], bodies: list[bytes]) -> Callabl
     return lambda: [list(automaton.iter(body.lower().decode("latin-1"))) for body in bodies]
 
 
-def is_media(o: Observation) -> bool:
-    return o.content_type == "application/octet-stream"
-
-
 def corpus_mix(observations: list[Observation]) -> dict[str, float]:
     mix: dict[str, float] = {}
     for o in observations:
@@ -179,7 +184,7 @@ def by_kind(judge: Judge, observations: list[Observation]) -> dict[str, float]:
     for kind in corpus_mix(observations):
         subset = [o for o in observations if o.content_type.split(";")[0] == kind]
         megabytes = sum(len(o.body) for o in subset) / 1e6
-        _, cpu = best_of(3, lambda subset=subset: [judge(o) for o in subset])  # type: ignore[misc]
+        _, cpu = best_of(ROUNDS, lambda subset=subset: [judge(o) for o in subset])  # type: ignore[misc]
         figures[kind] = round(megabytes / cpu, 1)
     return figures
 
@@ -216,12 +221,15 @@ def main(out: Path) -> dict[str, Any]:
         "observations": len(observations),
     }
     for name, fn in paths.items():
-        wall, cpu = best_of(3, fn)
+        wall, cpu = best_of(ROUNDS, fn)
         figures[f"{name}_mb_per_s"] = round(megabytes / wall, 1)
         figures[f"{name}_mb_per_cpu_s"] = round(megabytes / cpu, 1)
     figures["oracle_mb_per_cpu_s_by_kind"] = by_kind(judge, observations)
     figures["leaks_planted"] = len(planted)
     figures["leaks_found_exactly"] = found == planted
+    figures["oracle_backend"] = BACKEND
+    cases = spelling_cases(world, random.Random(7), json_listing)
+    figures["oracle_alternatives"] = compare(world, observations, planted, cases)
     out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return figures
 

@@ -1,4 +1,4 @@
-"""Find canaries in bytes, fast: one Aho-Corasick automaton over every canary.
+"""Find canaries in bytes, fast: one Hyperscan (Vectorscan) database over every canary.
 
 What an observer received can carry a canary in several spellings, and all of them count:
 
@@ -9,51 +9,51 @@ What an observer received can carry a canary in several spellings, and all of th
     percent-coded  %7A%71...        (URLs, Location and Set-Cookie headers)
 
 Speed matters because the oracle reads every byte of every response (media included) for every
-synthetic user. pyahocorasick's PyPI wheel is the unicode build, so the automaton runs over a
-`latin-1` view of the bytes (one code point per byte, so offsets are byte offsets), lower-cased
-first (canaries are matched case-insensitively). Walking it costs 3-4 ms/MB, so:
+synthetic user, inside every remote load worker. `bench` measures the alternatives side by side
+(`oracle_alternatives` in bench.json); Hyperscan won because of two flags:
 
-* Prefilter. Canaries from `make_canary` all start with the same two characters. When the
-  canaries share only a few 2-character prefixes, `bytes.find` (C) locates the candidates and
-  the automaton walks only short windows there (media: a handful per MB). It still decides
-  every match; the prefilter only skips bytes that cannot start one. A body dense with
-  candidates (a listing of the observer's own data), or canaries with many prefixes, are
-  walked whole.
-* The automaton walks 256 KB slices: it copies its input to UCS-4, which stays in cache for a
-  slice and does not for a whole recording (2-3x slower).
-* Escaped views are decoded only near an escape that could spell a canary character
-  (`&#122;`, not Jinja's `&#39;`). A body walked whole gets those escapes from the same walk
-  (they are words of the automaton too); a windowed one from literal-prefixed regexes.
+* Every canary is a case-insensitive literal (`HS_FLAG_CASELESS`), so raw bytes are matched in
+  place: no lower-cased copy, no text view, no slicing.
+* `HS_FLAG_SINGLEMATCH` reports each canary once per scan, its first occurrence. A listing of
+  the observer's own data repeats their few canaries thousands of times; an automaton reports
+  every repeat to Python, Hyperscan only the first. So Python runs once per distinct canary
+  present, never once per byte or per occurrence. That is also why the observer's own
+  canaries are not skipped here: dropping them before the Python-level work (bench's
+  `hyperscan+skip-own`) moved the oracle's CPU time by -4% to +17% (median +3%) over 12
+  runs, not enough to tie the matcher to who owns what.
+
+Escaped views are decoded only near an escape that could spell a canary character (`&#122;`,
+not Jinja's `&#39;`). The database also holds those escape markers (single-match too): a body
+without one costs nothing more, and one with any gets every escape located by literal-prefixed
+regexes (C speed) and decoded in windows around them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import ahocorasick
+import hyperscan
 
 from harness.models import Canary
 
-__all__ = ["CanaryMatcher", "Hit"]
+__all__ = ["BACKEND", "CanaryMatcher", "Hit"]
 
-_PREFIX = 2
-_MAX_PREFIXES = 4  # one find() pass over the bytes per prefix
-# Candidates closer than this share one walk; a body denser than one per this many bytes is
-# walked whole. Per window, Python overhead costs about as much as walking this many bytes.
-_DENSE = 512
-_SLICE = 1 << 18
+BACKEND = "hyperscan"
+
 _MAX_ESCAPE = 10  # longest escape we decode for one character: "&#x0007a;"
 # Only the escapes that can spell a canary. An escaped backslash is deliberately left alone,
 # so a "u007a" after it still reads as "z": that may over-report, never under-report.
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
 
 # Escapes of code points 0x30-0x7f, which hold every ASCII letter and digit.
-# Each regex has a literal prefix, so `re` scans in C at GB/s; the leading byte is checked
-# first with `in` (memchr) so a body without it skips that regex entirely.
+# Each regex has a literal prefix, so `re` scans in C; the leading byte is checked first with
+# `in` (memchr) so a body without it skips that regex entirely.
 _ASCII_ESCAPES = (
     (
         b"&",
@@ -64,8 +64,8 @@ _ASCII_ESCAPES = (
     (b"\\", re.compile(rb"\\u00[3-7][0-9a-fA-F]")),
     (b"%", re.compile(rb"%[3-7][0-9a-fA-F]")),
 )
-# The same escapes as automaton words (over a lower-cased view, a superset of the regexes):
-# a body the automaton walks whole reports its escapes on the way, and skips the regexes.
+# The same escapes as case-insensitive literals (a superset of the regexes): the scan reports
+# whether any is present, and only then do the regexes run.
 _ASCII_MARKERS = (
     *(f"&#{d}" for d in "01456789"),
     *(f"&#x{d}" for d in "034567"),
@@ -73,13 +73,14 @@ _ASCII_MARKERS = (
     *(f"%{d}" for d in "34567"),
 )
 _ANY_MARKERS = ("&#", "\\u", "\\/", "%")
-_LONGEST_MARKER = max(map(len, _ASCII_MARKERS + _ANY_MARKERS))
 # Any escape at all, for canaries that use characters outside 0x30-0x7f.
 _ANY_ESCAPES = (
     (b"&", re.compile(rb"&#[xX]?[0-9a-fA-F]{1,7}")),
     (b"\\", re.compile(rb"\\u[0-9a-fA-F]{4}|\\/")),
     (b"%", re.compile(rb"%[0-9a-fA-F]{2}")),
 )
+Escapes = tuple[tuple[bytes, re.Pattern[bytes]], ...]
+_FLAGS = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,25 +92,27 @@ class Hit:
 
 
 class CanaryMatcher:
-    """All canaries of a world in one automaton. Matching is case-insensitive."""
+    """All canaries of a world in one database. Matching is case-insensitive.
+
+    Safe to share between threads: each thread scans with its own Hyperscan scratch space.
+    """
 
     def __init__(self, canaries: Iterable[Canary]) -> None:
         self.canaries: tuple[Canary, ...] = tuple(canaries)
         self._by_value: dict[str, tuple[Canary, ...]] = {}
         for canary in self.canaries:
             key = canary.value.lower()
-            self._by_value[key] = (*self._by_value.get(key, ()), canary)
+            if key:  # an empty value would match everywhere; it is no canary
+                self._by_value[key] = (*self._by_value.get(key, ()), canary)
         self.max_length = max((len(v) for v in self._by_value), default=0)
-        alphabet = "".join(self._by_value)
-        ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in alphabet)
-        self._escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
+        ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in "".join(self._by_value))
+        self._escapes: Escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
         markers = _ASCII_MARKERS if ascii_only else _ANY_MARKERS
-        self._automaton = _build_automaton(self._by_value, markers)
-        self._needles = _prefilter_needles(self._by_value)
-        # Upper-case letters that could begin a shouted canary; absent ones spare a lower() copy.
-        self._upper = tuple(
-            {ch.encode() for needle in self._needles or () for ch in needle.upper() if ch.isupper()}
-        )
+        # Pattern id -> (canary value, or "" for an escape marker; its length in bytes).
+        patterns = _patterns(self._by_value, markers)
+        self._patterns = tuple((value, len(spelling)) for value, spelling in patterns)
+        self._database = _compile(patterns) if self._by_value else None
+        self._local = threading.local()
 
     def __len__(self) -> int:
         return len(self.canaries)
@@ -119,118 +122,87 @@ class CanaryMatcher:
 
         `unescape=False` skips the escaped views: right for media bytes, which nothing decodes.
         """
-        if not self._by_value:
+        if self._database is None:
             return []
         found: dict[str, int] = {}  # lower-cased value -> first start
-        marks: list[int] = []  # escape markers the automaton met on the way
-        view, lowered, spans = self._raw_spans(data)
-        for begin, end in spans:
-            self._walk_bytes(view, begin, end, lowered, found, marks)
-        if unescape:
-            whole = spans == [(0, len(data))]
-            for begin, end in self._escaped_spans(marks if whole else self._escape_marks(data)):
+        escaped = self._scan(data, 0, found)
+        if unescape and escaped:
+            for begin, end in escaped_windows(data, self._escapes, self.max_length):
                 text = _unescape(data[begin:end].decode("latin-1")).lower()
-                self._walk(text, begin, found, None)
+                # surrogatepass: a JSON "\ud83d" decodes to a lone surrogate
+                self._scan(text.encode("utf-8", "surrogatepass"), begin, found)
         hits = [Hit(c, start) for value, start in found.items() for c in self._by_value[value]]
         hits.sort(key=lambda hit: hit.start)
         return hits
 
-    def _walk_bytes(
-        self,
-        view: bytes,
-        begin: int,
-        end: int,
-        lowered: bool,
-        found: dict[str, int],
-        marks: list[int],
-    ) -> None:
-        """Walk [begin, end) in slices: the automaton reads a UCS-4 copy of its input, which
-        stays in cache for a slice and does not for a whole recording (2-3x slower)."""
-        overlap = max(self.max_length, _LONGEST_MARKER) - 1
-        for at in range(begin, end, _SLICE):
-            chunk = view[at : min(at + _SLICE, end) + overlap]
-            self._walk((chunk if lowered else chunk.lower()).decode("latin-1"), at, found, marks)
+    def _scan(self, data: bytes, offset: int, found: dict[str, int]) -> bool:
+        """Record each canary's first start in `found`; was any escape marker seen?"""
+        patterns = self._patterns
+        marked = False
 
-    def _walk(self, text: str, offset: int, found: dict[str, int], marks: list[int] | None) -> None:
-        for end, value in self._automaton.iter(text):
-            if value:
-                if value not in found:
-                    found[value] = offset + end - len(value) + 1
-            elif marks is not None:
-                marks.append(offset + end)
+        def on_match(pattern: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            nonlocal marked
+            value, length = patterns[pattern]
+            if not value:
+                marked = True
+            elif value not in found:
+                found[value] = offset + to - length
 
-    # -- the raw (case-insensitive) view ---------------------------------------------------
+        assert self._database is not None
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        return marked
 
-    def _raw_spans(self, data: bytes) -> tuple[bytes, bool, list[tuple[int, int]]]:
-        """Where the automaton must walk (everywhere, or only around prefix candidates), over
-        which view of `data`, and whether that view is already lower-cased."""
-        everything = [(0, len(data))]
-        if self._needles is None:
-            return data, False, everything
-        lowered = any(ch in data for ch in self._upper)
-        view = data.lower() if lowered else data  # copy only when a shouted canary can exist
-        starts: list[int] = []
-        limit = len(data) // _DENSE + 1
-        for needle in self._needles:
-            for at in _find_all(view, needle.encode("latin-1")):
-                starts.append(at)
-                if len(starts) > limit:
-                    # A listing full of the observer's own canaries: one walk beats a window each.
-                    return view, lowered, everything
-        starts.sort()
-        return view, lowered, list(_merge(starts, self.max_length, gap=_DENSE))
-
-    # -- escaped views -----------------------------------------------------------------------
-
-    def _escape_marks(self, data: bytes) -> list[int]:
-        """Escape markers by regex, for bodies the automaton only walked in windows."""
-        return [
-            m.start()
-            for lead, pattern in self._escapes
-            if lead in data
-            for m in pattern.finditer(data)
-        ]
-
-    def _escaped_spans(self, marks: list[int]) -> Iterator[tuple[int, int]]:
-        reach = self.max_length * _MAX_ESCAPE
-        return _merge((max(0, m - reach) for m in sorted(marks)), 2 * reach)
+    def _scratch(self) -> hyperscan.Scratch:
+        """This thread's scratch space: Hyperscan refuses one scratch in two scans at once."""
+        scratch: hyperscan.Scratch | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._database)
+        return scratch
 
 
-def _build_automaton(
+def escaped_windows(data: bytes, escapes: Escapes, max_length: int) -> Iterator[tuple[int, int]]:
+    """Windows around every escape that could spell a character of a canary."""
+    marks = sorted(
+        m.start() for lead, pattern in escapes if lead in data for m in pattern.finditer(data)
+    )
+    reach = max_length * _MAX_ESCAPE
+    return _merge((max(0, m - reach) for m in marks), 2 * reach)
+
+
+def _patterns(
     by_value: dict[str, tuple[Canary, ...]], markers: tuple[str, ...]
-) -> ahocorasick.Automaton:
-    """Canaries map to themselves; escape markers map to "" (a canary is never empty)."""
-    automaton = ahocorasick.Automaton()
-    for marker in markers:
-        automaton.add_word(marker, "")
-    for value in by_value:
-        automaton.add_word(value, value)
-    if by_value:
-        automaton.make_automaton()
-    return automaton
+) -> list[tuple[str, bytes]]:
+    """(canary value, or "" for an escape marker; the bytes to find), in pattern-id order."""
+    spellings = [(value, spelling) for value in by_value for spelling in _spellings(value)]
+    return spellings + [("", marker.encode()) for marker in markers]
 
 
-def _prefilter_needles(by_value: dict[str, tuple[Canary, ...]]) -> tuple[str, ...] | None:
-    """The distinct lower-case prefixes, or None when the prefilter would not pay off."""
-    if not by_value or min(len(v) for v in by_value) < _PREFIX:
-        return None
-    if any(not v.isascii() for v in by_value):
-        return None  # lower-casing non-ASCII in a latin-1 view is not byte-for-byte
-    prefixes = tuple(sorted({v[:_PREFIX] for v in by_value}))
-    return prefixes if len(prefixes) <= _MAX_PREFIXES else None
+def _spellings(value: str) -> list[bytes]:
+    """UTF-8 (what a target sends) and, where it exists, latin-1 (one byte per character, as
+    raw bytes were always read). The same bytes for an ASCII canary."""
+    spellings = [value.encode("utf-8")]
+    with contextlib.suppress(UnicodeEncodeError):
+        if (latin := value.encode("latin-1")) != spellings[0]:
+            spellings.append(latin)
+    return spellings
 
 
-def _find_all(data: bytes, needle: bytes) -> Iterator[int]:
-    at = data.find(needle)
-    while at != -1:
-        yield at
-        at = data.find(needle, at + 1)
+def _compile(patterns: list[tuple[str, bytes]]) -> hyperscan.Database:
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=[spelling for _, spelling in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=_FLAGS,
+        literal=True,
+    )
+    return database
 
 
 def _merge(starts: Iterable[int], width: int, gap: int = 0) -> Iterator[tuple[int, int]]:
     """Windows [start, start + width) merged where they overlap or lie within `gap` bytes.
 
-    `starts` must be sorted. Walking a short gap costs less than one more Python-level window.
+    `starts` must be sorted.
     """
     span: tuple[int, int] | None = None
     for start in starts:

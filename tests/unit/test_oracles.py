@@ -203,6 +203,31 @@ def test_clean_response_is_silent() -> None:
     assert judge()(obs("p2", own)) == []
 
 
+def dense_listing(*owners: str) -> bytes:
+    """A listing as the target renders it: every item repeats its owner's data."""
+    rows = [
+        {"title": f"Dr {CANARY[(o, k)].value.capitalize()}", "n": CANARY[(o, k)].value.upper()}
+        for o in owners
+        for k in (CanaryKind.NAME, CanaryKind.REASON)
+    ]
+    return json.dumps({"items": rows * 300}).encode()
+
+
+@pytest.mark.parametrize(("observer", "owners"), [("p2", ("p2",)), ("c2", ("p2", "p3"))])
+def test_one_foreign_canary_in_a_listing_full_of_visible_ones(observer, owners) -> None:
+    # The observer's own canaries (a patient) or their assigned patients' (a clinician) fill
+    # the body; the single foreign one is still found, with its exact offset as evidence.
+    listing = dense_listing(*owners)
+    assert judge("canary-leak")(obs(observer, listing)) == []
+    at = len(listing) // 2
+    body = listing[:at] + leak("p1", CanaryKind.NAME).encode() + listing[at:]
+    findings = judge("canary-leak")(obs(observer, body))
+    assert [(f.owner, f.observer, f.canary_kind) for f in findings] == [
+        ("p1", observer, CanaryKind.NAME)
+    ]
+    assert f"at byte {at} of" in findings[0].evidence
+
+
 # -- Range responses ----------------------------------------------------------------------
 
 
