@@ -14,6 +14,9 @@ from playwright.async_api import Page
 
 from harness.models import Observation, SurfaceKind
 
+# Rows to outline when the profile names none: list items and table rows.
+DEFAULT_ROWS = "li, tr"
+
 _SNAPSHOT_JS = """() => {
   const attrs = [];
   for (const el of document.querySelectorAll('*')) {
@@ -24,26 +27,26 @@ _SNAPSHOT_JS = """() => {
           document.documentElement.outerHTML].join('\\n\\n');
 }"""
 
-# Marks list items that hold another patient's data, for the screenshot a finding carries.
-_HIGHLIGHT_JS = """([canaries, patientIds]) => {
+# Marks rows that hold data the reader may not see, for the screenshot a finding carries.
+_HIGHLIGHT_JS = """(rows, [attr, canaries, owners]) => {
   let marked = 0;
-  for (const li of document.querySelectorAll('li')) {
-    const text = (li.textContent + ' ' + Array.from(li.attributes).map(a => a.value).join(' '))
+  for (const row of rows) {
+    const text = (row.textContent + ' ' + Array.from(row.attributes).map(a => a.value).join(' '))
       .toLowerCase();
-    const foreignId = patientIds.includes(li.getAttribute('data-patient-id') || '');
-    if (foreignId || canaries.some(c => text.includes(c))) {
-      li.style.outline = '4px solid #d00';
-      li.style.background = '#ffd6d6';
-      li.setAttribute('data-chaperone-leak', 'true');
+    const foreignOwner = attr !== null && owners.includes(row.getAttribute(attr) || '');
+    if (foreignOwner || canaries.some(c => text.includes(c))) {
+      row.style.outline = '4px solid #d00';
+      row.style.background = '#ffd6d6';
+      row.setAttribute('data-chaperone-leak', 'true');
       marked += 1;
     }
   }
   return marked;
 }"""
 
-_RECORDING_OWNERS_JS = """() => Array.from(
-  document.querySelectorAll('section#recordings li.recording'),
-  li => li.getAttribute('data-patient-id') || '')"""
+_ROW_OWNERS_JS = """(rows, attr) => rows
+  .map(row => row.getAttribute(attr))
+  .filter(value => value !== null)"""
 
 
 async def snapshot(page: Page) -> bytes:
@@ -57,7 +60,7 @@ async def observe(page: Page, actor: str, step: str, endpoint: str, status: int)
         actor=actor,
         step=step,
         method="GET",
-        url=_path(page.url),
+        url=location(page.url),
         endpoint=endpoint,
         status=status,
         headers=(),
@@ -68,16 +71,22 @@ async def observe(page: Page, actor: str, step: str, endpoint: str, status: int)
     )
 
 
-async def highlight(page: Page, canaries: list[str], patient_ids: list[str]) -> int:
-    marked: int = await page.evaluate(_HIGHLIGHT_JS, [canaries, patient_ids])
+async def highlight(
+    page: Page, rows: str, attr: str | None, canaries: list[str], owners: list[str]
+) -> int:
+    """Outline every row (selector `rows`) showing a foreign canary or naming a foreign owner
+    in `attr`; returns how many were marked."""
+    marked: int = await page.locator(rows).evaluate_all(_HIGHLIGHT_JS, [attr, canaries, owners])
     return marked
 
 
-async def recording_owner_ids(page: Page) -> list[str]:
-    owners: list[str] = await page.evaluate(_RECORDING_OWNERS_JS)
+async def row_owners(page: Page, rows: str, attr: str) -> list[str]:
+    """The owner attribute of every row that has one, in page order."""
+    owners: list[str] = await page.locator(rows).evaluate_all(_ROW_OWNERS_JS, attr)
     return owners
 
 
-def _path(url: str) -> str:
+def location(url: str) -> str:
+    """Path and query of a URL: what a page is reported under."""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
