@@ -402,8 +402,8 @@ class BrowserSpec(_Strict):
     )
     row: str | None = Field(
         None,
-        description="selector of one listed item on the pages (e.g. li): a foreign one is "
-        "outlined in a finding's screenshot",
+        description="CSS selector of one listed item on the pages (e.g. li): a foreign one "
+        "is outlined in a finding's screenshot (default: list items and table rows)",
     )
     row_owner_attr: str | None = Field(
         None,

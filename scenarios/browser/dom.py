@@ -8,6 +8,7 @@ anything both miss (comments, hidden inputs).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from playwright.async_api import Page
@@ -17,20 +18,25 @@ from harness.models import Observation, SurfaceKind
 # Rows to outline when the profile names none: list items and table rows.
 DEFAULT_ROWS = "li, tr"
 
-_SNAPSHOT_JS = """() => {
+_SNAPSHOT_JS = """([rows, attr]) => {
   const attrs = [];
   for (const el of document.querySelectorAll('*')) {
     const tag = el.tagName.toLowerCase();
     for (const a of el.attributes) attrs.push(tag + ' ' + a.name + '=' + a.value);
   }
-  return [document.body ? document.body.innerText : '', attrs.join('\\n'),
-          document.documentElement.outerHTML].join('\\n\\n');
+  const text = [document.body ? document.body.innerText : '', attrs.join('\\n'),
+                document.documentElement.outerHTML].join('\\n\\n');
+  const owners = rows && attr
+    ? Array.from(document.querySelectorAll(rows), row => row.getAttribute(attr))
+        .filter(value => value !== null)
+    : [];
+  return [text, owners];
 }"""
 
 # Marks rows that hold data the reader may not see, for the screenshot a finding carries.
-_HIGHLIGHT_JS = """(rows, [attr, canaries, owners]) => {
+_HIGHLIGHT_JS = """([rows, attr, canaries, owners]) => {
   let marked = 0;
-  for (const row of rows) {
+  for (const row of document.querySelectorAll(rows)) {
     const text = (row.textContent + ' ' + Array.from(row.attributes).map(a => a.value).join(' '))
       .toLowerCase();
     const foreignOwner = attr !== null && owners.includes(row.getAttribute(attr) || '');
@@ -44,19 +50,26 @@ _HIGHLIGHT_JS = """(rows, [attr, canaries, owners]) => {
   return marked;
 }"""
 
-_ROW_OWNERS_JS = """(rows, attr) => rows
-  .map(row => row.getAttribute(attr))
-  .filter(value => value !== null)"""
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    obs: Observation
+    owners: list[str]  # the owner attribute of every row that has one, in page order
 
 
-async def snapshot(page: Page) -> bytes:
-    text: str = await page.evaluate(_SNAPSHOT_JS)
-    return text.encode("utf-8")
-
-
-async def observe(page: Page, actor: str, step: str, endpoint: str, status: int) -> Observation:
-    """The page as `actor` sees it now, with the status the page was served with."""
-    return Observation(
+async def observe(
+    page: Page,
+    actor: str,
+    step: str,
+    endpoint: str,
+    status: int,
+    rows: str | None = None,
+    attr: str | None = None,
+) -> Rendered:
+    """The page as `actor` sees it now, with the status it was served with, and the owners
+    its rows (CSS selector `rows`) name in `attr`. One round trip to the browser."""
+    text, owners = await page.evaluate(_SNAPSHOT_JS, [rows, attr])
+    obs = Observation(
         actor=actor,
         step=step,
         method="GET",
@@ -64,26 +77,21 @@ async def observe(page: Page, actor: str, step: str, endpoint: str, status: int)
         endpoint=endpoint,
         status=status,
         headers=(),
-        body=await snapshot(page),
+        body=str(text).encode("utf-8"),
         time=time.time(),
         content_type="text/plain; charset=utf-8",
         surface_hint=SurfaceKind.DOM,
     )
+    return Rendered(obs, [str(o) for o in owners])
 
 
 async def highlight(
     page: Page, rows: str, attr: str | None, canaries: list[str], owners: list[str]
 ) -> int:
-    """Outline every row (selector `rows`) showing a foreign canary or naming a foreign owner
-    in `attr`; returns how many were marked."""
-    marked: int = await page.locator(rows).evaluate_all(_HIGHLIGHT_JS, [attr, canaries, owners])
+    """Outline every row (CSS selector `rows`) showing a foreign canary or naming a foreign
+    owner in `attr`; returns how many were marked."""
+    marked: int = await page.evaluate(_HIGHLIGHT_JS, [rows, attr, canaries, owners])
     return marked
-
-
-async def row_owners(page: Page, rows: str, attr: str) -> list[str]:
-    """The owner attribute of every row that has one, in page order."""
-    owners: list[str] = await page.locator(rows).evaluate_all(_ROW_OWNERS_JS, attr)
-    return owners
 
 
 def location(url: str) -> str:

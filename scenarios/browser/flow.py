@@ -27,7 +27,7 @@ from harness.profile.model import BrowserSpec
 from harness.profile.template import render, route_of
 from harness.suites import RunContext
 from harness.world import Resource
-from scenarios.browser.dom import observe, row_owners
+from scenarios.browser.dom import observe
 from scenarios.browser.errors import translate
 from scenarios.browser.evidence import Evidence
 from scenarios.browser.launch import launch_chromium
@@ -285,10 +285,10 @@ class BrowserRun:
         """Judge the page as rendered now; a new finding gets a screenshot and the trace."""
         observer, world, spec = user.actor.id, self.ctx.world, self.spec
         self._count(user, route, status)
-        obs = await observe(user.page, observer, step, route, status)
-        owners: list[str] = []
-        if spec.row is not None and spec.row_owner_attr is not None:
-            owners = await row_owners(user.page, spec.row, spec.row_owner_attr)
+        rendered = await observe(
+            user.page, observer, step, route, status, spec.row, spec.row_owner_attr
+        )
+        obs, owners = rendered.obs, rendered.owners
         self.pages += 1
         own = own_rows(world, observer, owners, spec.row_owner_var)
         found = _unique(

@@ -12,7 +12,7 @@ import pytest
 from harness.config import RunOptions
 from harness.coverage import CoverageRow
 from harness.engine import RunRequest, run
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, NoEffect
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
 from harness.models import Finding, Observation, SurfaceKind, Verdict
 from harness.profile import load_profile
@@ -20,7 +20,7 @@ from reports.result import RunCollector
 from scenarios.browser.plan import BROWSER_SCENARIOS
 from scenarios.browser.suite import NO_BROWSER, run_browser
 from scenarios.switch import SCENARIOS
-from tests.browser.conftest import make_context, run_clinic
+from tests.browser.conftest import clinic_profile, make_context, run_clinic
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +111,27 @@ def test_clean_clinic_passes_every_scenario_it_drives(tmp_path: Path) -> None:
     assert coverage and all(r.lost == 0 for r in coverage)
     read = {r.route for r in coverage}
     assert {"PAGE /profile", "PAGE /clinician", "PAGE /consultations/{consultation_id}"} <= read
+
+
+def test_pages_that_never_show_the_owner_their_own_data_are_no_effect(tmp_path: Path) -> None:
+    # The positive control: reading a page with nobody's data (the health check) finds no leak,
+    # and that must not pass. Only look-around applies here (no flow has a control).
+    profile = clinic_profile()
+    assert profile.browser is not None
+    pages = {"patient": ["/healthz"], "clinician": ["/healthz"]}
+    browser = profile.browser.model_copy(update={"pages": pages, "flows": {}})
+    blind = profile.model_copy(update={"browser": browser})
+    seen: list[Event] = []
+    with (
+        run_clinic(tmp_path) as clinic,
+        make_context(clinic, tmp_path / "out", blind, browser_users=2, patients=2) as ctx,
+        pytest.raises(NoEffect, match="saw none of their own data"),
+    ):
+        for event in run_browser(ctx):
+            seen.append(event)
+    assert not _of(seen, FindingRaised)
+    skipped = [c for c in _of(seen, CaseFinished) if c.skipped]
+    assert skipped and all(c.skipped.startswith("not applicable") for c in skipped)
 
 
 def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> None:

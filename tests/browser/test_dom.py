@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from harness.models import SurfaceKind
-from scenarios.browser.dom import DEFAULT_ROWS, highlight, observe, row_owners
+from scenarios.browser.dom import DEFAULT_ROWS, highlight, observe
 from scenarios.browser.launch import launch_chromium
 
 pytestmark = pytest.mark.integration
@@ -31,8 +31,10 @@ def _run(
             browser = await launch_chromium(playwright, "/usr/bin/chromium")
             page = await browser.new_page()
             await page.set_content(PAGE)
-            obs = await observe(page, "p0", "browser/s/p0/look", "PAGE /profile", 200)
-            found = await row_owners(page, "li.recording", "data-patient-id")
+            rendered = await observe(
+                page, "p0", "browser/s/p0/look", "PAGE /profile", 200, "li", "data-patient-id"
+            )
+            obs, found = rendered.obs, rendered.owners
             marked = await highlight(page, rows, attr, canaries, owners)
             flagged = await page.eval_on_selector_all(
                 "[data-chaperone-leak]", "els => els.map(e => e.textContent.trim())"
