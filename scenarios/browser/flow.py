@@ -159,21 +159,33 @@ class BrowserRun:
         return self._actors_for(flow), partial(self._flow, scene, flow)
 
     def _actors_for(self, flow: str) -> list[BrowserUser]:
+        performers = {a.id for a in self.performers(flow)}
+        return [u for u in self.users if u.actor.id in performers]
+
+    def performers(self, flow: str) -> list[Actor]:
         """Who performs `flow`: cast owners of its resource kind (of its roles, if it names
         any), or cast users of its roles when it acts on no resource."""
         spec = self.ctx.adapter.profile.flows[flow]
         roles = set(spec.as_)
         if spec.resource is None:
             roles = roles or set(self.ctx.adapter.profile.owner_roles())
-            return [u for u in self.users if u.actor.role in roles]
-        owners = {a.id for a in self.cast.owners}
+            return [a for a in self.cast.everyone if a.role in roles]
         return [
-            u
-            for u in self.users
-            if u.actor.id in owners
-            and self.ctx.world.resources_of(u.actor.id, spec.resource)
-            and (not roles or u.actor.role in roles)
+            a
+            for a in self.cast.owners
+            if self.ctx.world.resources_of(a.id, spec.resource) and (not roles or a.role in roles)
         ]
+
+    def total_steps(self) -> int:
+        """How many steps the run will report (logins, clicks, page reads), for progress."""
+        total = len(self.cast.everyone)
+        for entry in self.plan:
+            for phase in () if entry.skipped else entry.scenario.phases:
+                if phase == "look":
+                    total += sum(len(self.spec.pages.get(a.role, ())) for a in self.cast.everyone)
+                elif not phase.startswith("pause"):
+                    total += len(self.performers(browser_flow(self.spec, phase)))
+        return total
 
     def _resource(self, actor: str, flow: str, slot: int) -> Resource | None:
         kind = self.ctx.adapter.profile.flows[flow].resource

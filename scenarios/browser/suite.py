@@ -45,8 +45,9 @@ def run_browser(ctx: RunContext) -> Iterator[Event]:
     world = ctx.reseed()
     cast = Cast.pick(world, profile, spec, ctx.options.browser_users)
     plan = make_plan(spec, scenarios_for(ctx), cast.fresh)
-    yield SuiteStarted(SUITE, len(plan), time.time())
-    yield from ctx.loop.stream(BrowserRun(ctx, spec, cast, plan).events(), ctx.cancel)
+    browser_run = BrowserRun(ctx, spec, cast, plan)
+    yield SuiteStarted(SUITE, browser_run.total_steps(), time.time())
+    yield from ctx.loop.stream(browser_run.events(), ctx.cancel)
 
 
 def _checked(profile: TargetProfile, spec: BrowserSpec) -> BrowserSpec:

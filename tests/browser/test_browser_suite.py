@@ -13,7 +13,14 @@ from harness.config import RunOptions
 from harness.coverage import CoverageRow
 from harness.engine import RunRequest, run
 from harness.errors import InfrastructureError, NoEffect
-from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
+from harness.events import (
+    CaseFinished,
+    Event,
+    FindingRaised,
+    StepFinished,
+    SuiteFinished,
+    SuiteStarted,
+)
 from harness.models import Finding, Observation, SurfaceKind, Verdict
 from harness.profile import load_profile
 from reports.result import RunCollector
@@ -99,6 +106,8 @@ def test_clean_clinic_passes_every_scenario_it_drives(tmp_path: Path) -> None:
     assert clicks[("rejoin-after-switch", "leave")] == USERS
     assert clicks[("rejoin-after-switch", "join")] == 2 * USERS  # join, then rejoin
     assert clicks[("rejoin-after-switch", "end")] == USERS
+    # The progress total announced up front is exactly the steps reported.
+    assert _of(events, SuiteStarted)[0].total_steps == len(_of(events, StepFinished))
 
     # Not vacuous: each patient saw exactly their own recordings, one per switch and per end.
     driven = [s for s in SCENARIOS if s.name in BROWSER_SCENARIOS]
