@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -334,7 +335,8 @@ class BrowserRun:
     def _count(self, user: BrowserUser, route: str, status: int) -> None:
         """Coverage: a page read proves something only if it rendered the reader's page."""
         observer, coverage = user.actor.id, self.ctx.adapter.coverage
-        if user.path == self.spec.login_page and route != path_route(self.spec.login_page):
+        login = urlsplit(self.spec.login_page).path
+        if user.path == login and route != path_route(login):
             coverage.lost(route, observer, observer, "sent to the login page")
         elif status >= 500:
             coverage.lost(route, observer, observer, f"HTTP {status}")

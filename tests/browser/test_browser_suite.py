@@ -97,9 +97,9 @@ def test_clean_clinic_passes_every_scenario_it_drives(tmp_path: Path) -> None:
     # Every flow was clicked in the page and answered 200: both directions, the end, the rejoin.
     clicks: Counter[tuple[str, str]] = Counter()
     for step in _of(events, StepFinished):
+        assert step.status == 200, step  # every login, click and page read
         _, scenario, _, what = step.step.split("/")
         if what != "look" and scenario != "setup":
-            assert step.status == 200, step
             clicks[(scenario, what)] += 1
     assert clicks[("switch-back-to-audio", "switch_to_audio")] == USERS
     assert clicks[("repeated-switches", "switch_to_video")] == 2 * USERS
