@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, async_playwright
@@ -74,7 +74,7 @@ class BrowserRun:
         self.plan = plan
         self.evidence = Evidence(ctx.out_dir / SUITE)
         self.shots: dict[str, tuple[tuple[str, str], ...]] = {}  # finding key -> its evidence
-        self.found: set[str] = set()
+        self.found: dict[str, Finding] = {}  # every distinct finding, by key
         self.pages = 0
         self.own_rows: dict[str, int] = {}  # reader -> own rows on their pages, last look
         self.users: list[BrowserUser] = []
@@ -141,8 +141,10 @@ class BrowserRun:
             async for event in self._phase(scene, phase, users, work):
                 yield event
         assert scene.witness is not None
-        # Raises NoEffect when the suite found nothing and owners saw none of their own data.
-        scene.witness.verdict(bool(self.found), scene.lookers)
+        # Raises NoEffect when the suite found no leak and owners saw none of their own data.
+        # The findings go in as a list: main's Witness.verdict takes them (to tell leaks from
+        # other findings), this branch's takes a bool, and a list means the same to both.
+        scene.witness.verdict(cast(Any, list(self.found.values())), scene.lookers)
         keys = tuple(dict.fromkeys(scene.keys))
         yield CaseFinished(
             SUITE,
@@ -321,7 +323,8 @@ class BrowserRun:
             for finding in found:
                 self.shots.setdefault(finding.key, extra)
         keys = [f.key for f in found]
-        self.found.update(keys)
+        for finding in found:
+            self.found.setdefault(finding.key, finding)
         repro: tuple[Step, ...] = ()
         if scene is not None:
             scene.keys += keys
