@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, async_playwright
@@ -144,7 +144,8 @@ class BrowserRun:
         # Raises NoEffect when the suite found no leak and owners saw none of their own data.
         # The findings go in as a list: main's Witness.verdict takes them (to tell leaks from
         # other findings), this branch's takes a bool, and a list means the same to both.
-        scene.witness.verdict(cast(Any, list(self.found.values())), scene.lookers)
+        findings: Any = list(self.found.values())
+        scene.witness.verdict(findings, scene.lookers)
         keys = tuple(dict.fromkeys(scene.keys))
         yield CaseFinished(
             SUITE,
