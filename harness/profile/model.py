@@ -17,6 +17,7 @@ environment (`{{env.NAME}}`), never from the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -380,20 +381,108 @@ class ScenarioSpec(_Strict):
 
 
 class BrowserFlow(_Strict):
-    page: str | None = Field(None, description="open this page first (templated)")
-    click: str | None = Field(None, description="then click this selector")
+    """How a person performs one flow in the page: open `page`, then click `click`. Both are
+    templated with the acting user (`{{user.*}}`) and the flow's resource
+    (`{{appointment.*}}`). The first request the click sends that is not a GET is the flow's
+    outcome: like the API flow, it must succeed (a 2xx or 3xx)."""
+
+    page: str | None = Field(
+        None,
+        description="open this page first (templated path), e.g. "
+        "/consultations/{{appointment.consultation_id}}; omitted: click where the user is",
+    )
+    click: str = Field(
+        description="selector of the control to click (Playwright syntax: CSS such as "
+        "'#switch-to-video', or 'role=button[name=\"Join\"]')"
+    )
+    reloads: bool = Field(
+        True,
+        description="a successful click loads a page (a form post, a script reload): wait "
+        "for it before reading the page",
+    )
+
+    @field_validator("page")
+    @classmethod
+    def _absolute(cls, page: str | None) -> str | None:
+        if page is not None and not page.startswith(("/", "{{")):
+            raise ValueError(f"page {page!r} must start with '/' (it is relative to --target)")
+        return page
 
 
 class BrowserSpec(_Strict):
-    login_page: str = "/login"
-    login_fields: dict[str, str] = Field(description="selector -> templated value")
-    login_submit: str = "button[type=submit]"
-    pages: dict[str, list[str]] = Field(
-        default_factory=dict, description="role -> pages to read after the flows"
+    """What the browser suite drives in a real browser, as a person would: log in through the
+    login form, perform the scenarios' flows by clicking controls, then read each role's
+    pages. The rendered text and attribute values are judged. Selectors use Playwright's
+    syntax (CSS by default). Without this section the browser suite does not apply."""
+
+    login_page: str = Field("/login", description="the page holding the login form")
+    login_fields: dict[str, str] = Field(
+        min_length=1,
+        description="selector -> templated value, e.g. "
+        "{'input[name=username]': '{{user.username}}'}",
     )
-    flows: dict[str, BrowserFlow] = Field(default_factory=dict)
-    row: str | None = Field(None, description="selector of one listed item (for highlighting)")
-    row_owner_attr: str | None = Field(None, description="attribute naming the item's owner id")
+    login_submit: str = Field(
+        "button[type=submit]", description="selector of the control that submits the form"
+    )
+    pages: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="role -> pages it reads after the flows (templated paths), e.g. "
+        "{patient: [/profile]}",
+    )
+    flows: dict[str, BrowserFlow] = Field(
+        default_factory=dict,
+        description="flow name (as under flows) -> the control a person uses for it",
+    )
+    row: str | None = Field(
+        None,
+        description="CSS selector of one listed item on the pages (e.g. li): a foreign one "
+        "is outlined in a finding's screenshot (default: list items and table rows)",
+    )
+    row_owner_attr: str | None = Field(
+        None,
+        description="attribute of a row naming its owner (e.g. data-patient-id): a row of "
+        "someone the reader may not see is a finding even when it shows no canary",
+    )
+    row_owner_var: str = Field(
+        "id", description="the user variable that attribute equals (a captured id, username)"
+    )
+
+    @field_validator("login_page")
+    @classmethod
+    def _login_absolute(cls, page: str) -> str:
+        if not page.startswith("/"):
+            raise ValueError(f"login_page {page!r} must start with '/'")
+        return page
+
+    @field_validator("pages")
+    @classmethod
+    def _pages_absolute(cls, pages: dict[str, list[str]]) -> dict[str, list[str]]:
+        for role, paths in pages.items():
+            for path in paths:
+                if not path.startswith(("/", "{{")):
+                    raise ValueError(f"pages.{role}: {path!r} must start with '/'")
+        return pages
+
+    @model_validator(mode="after")
+    def _owner_needs_rows(self) -> BrowserSpec:
+        if self.row_owner_attr is not None and self.row is None:
+            raise ValueError("row_owner_attr needs row (the selector of the rows it is on)")
+        return self
+
+    def unknown_names(self, roles: Iterable[str], flows: Iterable[str]) -> list[str]:
+        """Roles and flows this section names that the profile does not define."""
+        known_roles, known_flows = set(roles), set(flows)
+        problems = [
+            f"browser.pages names role '{r}', which is not under roles"
+            for r in self.pages
+            if r not in known_roles
+        ]
+        problems += [
+            f"browser.flows names flow '{f}', which is not under flows"
+            for f in self.flows
+            if f not in known_flows
+        ]
+        return problems
 
 
 class LoadRead(_Strict):

@@ -8,76 +8,93 @@ anything both miss (comments, hidden inputs).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from playwright.async_api import Page
 
 from harness.models import Observation, SurfaceKind
 
-_SNAPSHOT_JS = """() => {
+# Rows to outline when the profile names none: list items and table rows.
+DEFAULT_ROWS = "li, tr"
+
+_SNAPSHOT_JS = """([rows, attr]) => {
   const attrs = [];
   for (const el of document.querySelectorAll('*')) {
     const tag = el.tagName.toLowerCase();
     for (const a of el.attributes) attrs.push(tag + ' ' + a.name + '=' + a.value);
   }
-  return [document.body ? document.body.innerText : '', attrs.join('\\n'),
-          document.documentElement.outerHTML].join('\\n\\n');
+  const text = [document.body ? document.body.innerText : '', attrs.join('\\n'),
+                document.documentElement.outerHTML].join('\\n\\n');
+  const owners = rows && attr
+    ? Array.from(document.querySelectorAll(rows), row => row.getAttribute(attr))
+        .filter(value => value !== null)
+    : [];
+  return [text, owners];
 }"""
 
-# Marks list items that hold another patient's data, for the screenshot a finding carries.
-_HIGHLIGHT_JS = """([canaries, patientIds]) => {
+# Marks rows that hold data the reader may not see, for the screenshot a finding carries.
+_HIGHLIGHT_JS = """([rows, attr, canaries, owners]) => {
   let marked = 0;
-  for (const li of document.querySelectorAll('li')) {
-    const text = (li.textContent + ' ' + Array.from(li.attributes).map(a => a.value).join(' '))
+  for (const row of document.querySelectorAll(rows)) {
+    const text = (row.textContent + ' ' + Array.from(row.attributes).map(a => a.value).join(' '))
       .toLowerCase();
-    const foreignId = patientIds.includes(li.getAttribute('data-patient-id') || '');
-    if (foreignId || canaries.some(c => text.includes(c))) {
-      li.style.outline = '4px solid #d00';
-      li.style.background = '#ffd6d6';
-      li.setAttribute('data-chaperone-leak', 'true');
+    const foreignOwner = attr !== null && owners.includes(row.getAttribute(attr) || '');
+    if (foreignOwner || canaries.some(c => text.includes(c))) {
+      row.style.outline = '4px solid #d00';
+      row.style.background = '#ffd6d6';
+      row.setAttribute('data-chaperone-leak', 'true');
       marked += 1;
     }
   }
   return marked;
 }"""
 
-_RECORDING_OWNERS_JS = """() => Array.from(
-  document.querySelectorAll('section#recordings li.recording'),
-  li => li.getAttribute('data-patient-id') || '')"""
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    obs: Observation
+    owners: list[str]  # the owner attribute of every row that has one, in page order
 
 
-async def snapshot(page: Page) -> bytes:
-    text: str = await page.evaluate(_SNAPSHOT_JS)
-    return text.encode("utf-8")
-
-
-async def observe(page: Page, actor: str, step: str, endpoint: str, status: int) -> Observation:
-    """The page as `actor` sees it now, with the status the page was served with."""
-    return Observation(
+async def observe(
+    page: Page,
+    actor: str,
+    step: str,
+    endpoint: str,
+    status: int,
+    rows: str | None = None,
+    attr: str | None = None,
+) -> Rendered:
+    """The page as `actor` sees it now, with the status it was served with, and the owners
+    its rows (CSS selector `rows`) name in `attr`. One round trip to the browser."""
+    text, owners = await page.evaluate(_SNAPSHOT_JS, [rows, attr])
+    obs = Observation(
         actor=actor,
         step=step,
         method="GET",
-        url=_path(page.url),
+        url=location(page.url),
         endpoint=endpoint,
         status=status,
         headers=(),
-        body=await snapshot(page),
+        body=str(text).encode("utf-8"),
         time=time.time(),
         content_type="text/plain; charset=utf-8",
         surface_hint=SurfaceKind.DOM,
     )
+    return Rendered(obs, [str(o) for o in owners])
 
 
-async def highlight(page: Page, canaries: list[str], patient_ids: list[str]) -> int:
-    marked: int = await page.evaluate(_HIGHLIGHT_JS, [canaries, patient_ids])
+async def highlight(
+    page: Page, rows: str, attr: str | None, canaries: list[str], owners: list[str]
+) -> int:
+    """Outline every row (CSS selector `rows`) showing a foreign canary or naming a foreign
+    owner in `attr`; returns how many were marked."""
+    marked: int = await page.evaluate(_HIGHLIGHT_JS, [rows, attr, canaries, owners])
     return marked
 
 
-async def recording_owner_ids(page: Page) -> list[str]:
-    owners: list[str] = await page.evaluate(_RECORDING_OWNERS_JS)
-    return owners
-
-
-def _path(url: str) -> str:
+def location(url: str) -> str:
+    """Path and query of a URL: what a page is reported under."""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -34,6 +34,7 @@ def translate(exc: BaseException, target: str, step: str) -> ChaperoneError:
     if isinstance(exc, PlaywrightTimeout):
         return InfrastructureError(
             f"browser step {step} timed out: {first}",
-            "check that the target serves the pages in clinic/API.md and is not overloaded",
+            "check that the target serves the pages the profile's browser section names and is "
+            "not overloaded",
         )
     return InfrastructureError(f"browser step {step} failed: {first}")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
 
-from harness.models import Role
+from harness.profile.model import BrowserSpec
 from harness.world import World
-from scenarios.browser.dom import highlight
+from scenarios.browser.dom import DEFAULT_ROWS, highlight
 from scenarios.browser.user import BrowserUser
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -22,18 +22,16 @@ def safe_name(*parts: str) -> str:
     return _UNSAFE.sub("_", "-".join(p for p in parts if p)).strip("_")
 
 
-def foreign_to(world: World, observer: str) -> tuple[list[str], list[str]]:
-    """Canary values and server patient ids that `observer` may not see."""
+def foreign_to(world: World, observer: str, var: str) -> tuple[list[str], list[str]]:
+    """Canary values, and the owner values (each user's `var`) that `observer` may not see."""
     may_see = world.ownership.may_see
     canaries = [c.value for c in world.ownership.canaries if not may_see(observer, c.owner)]
-    ids = [
-        str(sid)
-        for name, sid in world.server_ids.items()
-        if world.actors.get(name) is not None
-        and world.actors[name].role is Role.PATIENT
-        and not may_see(observer, name)
+    owners = [
+        str(actor.vars[var])
+        for actor in world.actors.values()
+        if var in actor.vars and not actor.is_anonymous and not may_see(observer, actor.id)
     ]
-    return canaries, ids
+    return canaries, owners
 
 
 @dataclass
@@ -49,10 +47,12 @@ class Evidence:
     def trace_path(self, actor: str) -> Path:
         return self.root / f"trace-{safe_name(actor)}.zip"
 
-    async def screenshot(self, user: BrowserUser, world: World, step: str) -> Path:
-        """The page as it is now, with every item holding foreign data outlined in red."""
-        canaries, ids = foreign_to(world, user.actor.id)
-        await highlight(user.page, canaries, ids)
+    async def screenshot(
+        self, user: BrowserUser, world: World, spec: BrowserSpec, step: str
+    ) -> Path:
+        """The page as it is now, with every row holding foreign data outlined in red."""
+        canaries, owners = foreign_to(world, user.actor.id, spec.row_owner_var)
+        await highlight(user.page, spec.row or DEFAULT_ROWS, spec.row_owner_attr, canaries, owners)
         path = self.root / f"{safe_name(step.replace('/', '-'))}.png"
         await user.page.screenshot(path=str(path), full_page=True)
         self._keep(path)

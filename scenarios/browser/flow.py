@@ -1,199 +1,351 @@
-"""The browser flow, in phases: every user logs in, joins, switches, ends, then reads /profile.
+"""The browser run, in lockstep phases: every user logs in through the form, then each planned
+scenario runs phase by phase: its flows clicked in the page, its looks read from each role's
+pages, every rendered page judged.
 
-Each phase drives every user at once (one browser context each, asyncio.gather) and waits for all
-of them before the next, so every patient is in a call when the switches happen: the 2020 fault
-needed overlapping calls, and a staggered run passes it.
+Each phase drives every user at once (one browser context each, asyncio.gather) and waits for
+all of them before the next, so every owner is in a call when the switches happen: the 2020
+fault needed overlapping calls, and a staggered run passes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from harness.errors import ChaperoneError, InfrastructureError
+from harness.errors import InfrastructureError, TargetUnreachable
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
-from harness.models import Actor, Finding, Step, Verdict
+from harness.models import Actor, Finding, Observation, Step, Verdict
+from harness.profile.model import BrowserSpec
+from harness.profile.template import render, route_of
 from harness.suites import RunContext
-from scenarios.browser.dom import observe, recording_owner_ids
+from harness.world import Resource
+from scenarios.browser.dom import observe
 from scenarios.browser.errors import translate
 from scenarios.browser.evidence import Evidence
 from scenarios.browser.launch import launch_chromium
-from scenarios.browser.listing import foreign_recordings
+from scenarios.browser.listing import foreign_rows, own_rows
+from scenarios.browser.plan import Cast, Entry, browser_flow
 from scenarios.browser.user import BrowserUser
+from scenarios.controls import Witness
 
 SUITE = "browser"
 ACTION_TIMEOUT_MS = 20_000
-PATIENT_STEPS = ("login", "open", "join", "switch", "end", "profile")
-CLINICIAN_STEPS = ("login", "clinician")
+SETUP = "setup"  # the scene name of the login phase, which belongs to no scenario
 
 UserWork = Callable[[BrowserUser], Awaitable[list[Event]]]
 
 
+@dataclass
+class Scene:
+    """One scenario in progress: its resource slot, what everyone did, what was found."""
+
+    name: str
+    slot: int
+    witness: Witness | None = None
+    steps: list[Step] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    lookers: set[str] = field(default_factory=set)
+
+    def step(self, actor: str, what: str) -> str:
+        return f"{SUITE}/{self.name}/{actor}/{what}"
+
+
 @dataclass(frozen=True, slots=True)
-class Cast:
-    patients: tuple[Actor, ...]
-    clinicians: tuple[Actor, ...]
-    calls: dict[str, int]  # patient -> the consultation they drive
-
-    @classmethod
-    def pick(cls, ctx: RunContext) -> Cast:
-        world = ctx.world
-        chosen = [p for p in world.patients if world.appointments_of(p.id)]
-        patients = tuple(chosen[: ctx.options.browser_users])
-        if len(patients) < 2:
-            raise InfrastructureError(
-                "the browser suite needs at least two seeded patients with appointments",
-                "seed more patients (--patients) or check the target's seed API",
-            )
-        ids = {p.id for p in patients}
-        clinicians = tuple(c for c in world.clinicians if c.assigned & ids)
-        calls = {p.id: world.appointments_of(p.id)[0].consultation_id for p in patients}
-        return cls(patients, clinicians, calls)
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.patients) * len(PATIENT_STEPS) + len(self.clinicians) * len(CLINICIAN_STEPS)
+class Judged:
+    obs: Observation
+    events: list[Event]
+    own: int  # rows naming the reader as their owner
 
 
 class BrowserRun:
-    def __init__(self, ctx: RunContext, cast: Cast) -> None:
+    def __init__(self, ctx: RunContext, spec: BrowserSpec, cast: Cast, plan: list[Entry]) -> None:
         self.ctx = ctx
+        self.spec = spec
         self.cast = cast
+        self.plan = plan
         self.evidence = Evidence(ctx.out_dir / SUITE)
-        self.script: list[Step] = []  # every action so far, in phase order, for reproductions
-        self.keys: dict[str, list[str]] = {}  # observer -> keys of the findings they raised
+        self.shots: dict[str, tuple[tuple[str, str], ...]] = {}  # finding key -> its evidence
+        self.found: dict[str, Finding] = {}  # every distinct finding, by key
         self.pages = 0
-        self.recordings: dict[str, int] = {}
+        self.own_rows: dict[str, int] = {}  # reader -> own rows on their pages, last look
         self.users: list[BrowserUser] = []
 
-    async def events(self) -> AsyncGenerator[Event, None]:
+    async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         async with async_playwright() as playwright:
             browser = await launch_chromium(playwright, self.ctx.options.chromium)
             failed = True
             try:
                 await self._start(browser)
-                for name, users, work in self._phases():
+                setup = Scene(SETUP, 0)
+                async for event in self._phase(setup, "login", self.users, self._login):
+                    yield event
+                for entry in self.plan:
                     if self.ctx.cancel.is_set():
                         break
-                    events, error = await self._run_phase(name, users, work)
-                    for event in events:
+                    async for event in self._case(entry):
                         yield event
-                    if error is not None:
-                        raise error
                 failed = self.ctx.cancel.is_set()
                 await self._close_users(keep_all=False)
-                for event in self._cases(time.monotonic() - started):
-                    yield event
                 yield self._finished(time.monotonic() - started)
             finally:
                 await self._close_users(keep_all=failed)
                 await browser.close()
 
-    # -- phases ------------------------------------------------------------------------------
-
     async def _start(self, browser: Browser) -> None:
-        for actor in (*self.cast.patients, *self.cast.clinicians):
+        for actor in self.cast.everyone:
             user = await BrowserUser.start(browser, actor, self.ctx.target, ACTION_TIMEOUT_MS)
             self.users.append(user)
 
-    def _phases(self) -> list[tuple[str, list[BrowserUser], UserWork]]:
-        patients = [u for u in self.users if u.actor.id in self.cast.calls]
-        clinicians = [u for u in self.users if u.actor.id not in self.cast.calls]
-        return [
-            ("login", self.users, self._login),
-            ("open", patients, self._open_call),
-            ("join", patients, self._action("join", "Join")),
-            ("switch", patients, self._action("switch", "Switch to video")),
-            ("end", patients, self._action("end", "End call")),
-            ("profile", patients, self._profile),
-            ("clinician", clinicians, self._clinician_page),
-        ]
-
-    async def _run_phase(
-        self, name: str, users: list[BrowserUser], work: UserWork
-    ) -> tuple[list[Event], ChaperoneError | None]:
+    async def _phase(
+        self, scene: Scene, name: str, users: list[BrowserUser], work: UserWork
+    ) -> AsyncIterator[Event]:
         """Run one phase for every user at once. Events of users that succeeded still count."""
         results = await asyncio.gather(*(work(u) for u in users), return_exceptions=True)
-        events: list[Event] = []
-        error: ChaperoneError | None = None
+        error: Exception | None = None
         for user, result in zip(users, results, strict=True):
             if isinstance(result, BaseException):
-                error = error or translate(result, self.ctx.target, _step(user, name))
-            else:
-                events += result
-        return events, error
+                step = scene.step(user.actor.id, name)
+                error = error or translate(result, self.ctx.target, step)
+                continue
+            for event in result:
+                yield event
+        if error is not None:
+            raise error
+
+    # -- scenarios ---------------------------------------------------------------------------
+
+    async def _case(self, entry: Entry) -> AsyncIterator[Event]:
+        if entry.skipped:
+            name, reason = entry.scenario.name, entry.skipped
+            yield CaseFinished(SUITE, name, Verdict.PASS, 0.0, reason, skipped=reason)
+            return
+        started = time.time()
+        scene = Scene(entry.scenario.name, entry.slot, Witness(self.ctx.world))
+        for phase in entry.scenario.phases:
+            if self.ctx.cancel.is_set():
+                return
+            if phase.startswith("pause"):
+                await asyncio.sleep(float(phase.partition(":")[2] or 0.05))
+                continue
+            users, work = self._work(scene, phase)
+            async for event in self._phase(scene, phase, users, work):
+                yield event
+        assert scene.witness is not None
+        # Raises NoEffect when the suite found no leak and owners saw none of their own data.
+        # The findings go in as a list: main's Witness.verdict takes them (to tell leaks from
+        # other findings), this branch's takes a bool, and a list means the same to both.
+        findings: Any = list(self.found.values())
+        scene.witness.verdict(findings, scene.lookers)
+        keys = tuple(dict.fromkeys(scene.keys))
+        yield CaseFinished(
+            SUITE,
+            scene.name,
+            Verdict.FAIL if keys else Verdict.PASS,
+            time.time() - started,
+            message=f"{len(keys)} finding(s) on rendered pages" if keys else "",
+            finding_keys=keys,
+        )
+
+    def _work(self, scene: Scene, phase: str) -> tuple[list[BrowserUser], UserWork]:
+        if phase == "look":
+            return self.users, partial(self._look, scene)
+        flow = browser_flow(self.spec, phase)
+        return self._actors_for(flow), partial(self._flow, scene, flow)
+
+    def _actors_for(self, flow: str) -> list[BrowserUser]:
+        performers = {a.id for a in self.performers(flow)}
+        return [u for u in self.users if u.actor.id in performers]
+
+    def performers(self, flow: str) -> list[Actor]:
+        """Who performs `flow`: cast owners of its resource kind (of its roles, if it names
+        any), or cast users of its roles when it acts on no resource."""
+        spec = self.ctx.adapter.profile.flows[flow]
+        roles = set(spec.as_)
+        if spec.resource is None:
+            roles = roles or set(self.ctx.adapter.profile.owner_roles())
+            return [a for a in self.cast.everyone if a.role in roles]
+        return [
+            a
+            for a in self.cast.owners
+            if self.ctx.world.resources_of(a.id, spec.resource) and (not roles or a.role in roles)
+        ]
+
+    def total_steps(self) -> int:
+        """How many steps the run will report (logins, clicks, page reads), for progress."""
+        total = len(self.cast.everyone)
+        for entry in self.plan:
+            for phase in () if entry.skipped else entry.scenario.phases:
+                if phase == "look":
+                    total += sum(len(self.spec.pages.get(a.role, ())) for a in self.cast.everyone)
+                elif not phase.startswith("pause"):
+                    total += len(self.performers(browser_flow(self.spec, phase)))
+        return total
+
+    def _resource(self, actor: str, flow: str, slot: int) -> Resource | None:
+        kind = self.ctx.adapter.profile.flows[flow].resource
+        mine = self.ctx.world.resources_of(actor, kind) if kind is not None else ()
+        return mine[slot % len(mine)] if mine else None
+
+    def _scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
+        world = self.ctx.world
+        scope: dict[str, Any] = {
+            "user": {**actor.vars, "actor": actor.id},
+            "run": {"tag": world.tag, "seed": world.seed},
+        }
+        if resource is not None:
+            scope[resource.kind] = dict(resource.vars)
+            owner = world.actors.get(resource.owner, actor)
+            scope["owner"] = {**owner.vars, "actor": owner.id}
+        return scope
+
+    # -- what each user does -----------------------------------------------------------------
 
     async def _login(self, user: BrowserUser) -> list[Event]:
-        status = await user.login()
-        return [_progress(user, "login", status), *await self._look(user, "login", status)]
+        spec, scope = self.spec, self._scope(user.actor)
+        fields = {selector: render(value, scope) for selector, value in spec.login_fields.items()}
+        status = await user.login(spec.login_page, fields, spec.login_submit)
+        step = Scene(SETUP, 0).step(user.actor.id, "login")
+        judged = await self._judge(user, None, step, status, path_route(user.path))
+        return [_progress(user, step, status), *judged.events]
 
-    async def _open_call(self, user: BrowserUser) -> list[Event]:
-        status = await user.goto(f"/consultations/{self.cast.calls[user.actor.id]}")
-        return [_progress(user, "open", status), *await self._look(user, "open", status)]
-
-    def _action(self, action: str, label: str) -> UserWork:
-        arg = "video" if action == "switch" else ""
-
-        async def run(user: BrowserUser) -> list[Event]:
-            call = self.cast.calls[user.actor.id]
-            self.script.append(Step(user.actor.id, action, arg or str(call)))
-            status = await user.press(user.button(label))
-            return [_progress(user, action, status), *await self._look(user, action, status)]
-
-        return run
-
-    async def _profile(self, user: BrowserUser) -> list[Event]:
-        status = await user.goto("/profile")
-        if await user.page.locator("section#recordings").count() == 0:
+    async def _flow(self, scene: Scene, flow: str, user: BrowserUser) -> list[Event]:
+        """Open the flow's page (if the user is not on it), click its control, judge the page
+        it leaves the user on."""
+        actor = user.actor.id
+        resource = self._resource(actor, flow, scene.slot)
+        control = self.spec.flows[flow]
+        events: list[Event] = []
+        path = render(control.page, self._scope(user.actor, resource)) if control.page else ""
+        route = route_of("PAGE", control.page) if control.page else ""
+        if path and user.location != path:
+            opened = await self._read(user, scene, scene.step(actor, f"{flow}/open"), path, route)
+            if opened is None:
+                raise InfrastructureError(
+                    f"flow {flow} as {actor}: {path} did not load in time",
+                    "check that the target is not overloaded",
+                )
+            events += opened.events
+        scene.steps.append(Step(actor, flow, str(scene.slot) if resource is not None else ""))
+        step = scene.step(actor, flow)
+        clicked = await user.click(control.click, control.reloads)
+        if not clicked.ok:
             raise InfrastructureError(
-                f'/profile for {user.actor.id} has no <section id="recordings">',
-                "the browser suite reads the Recordings subsection described in clinic/API.md",
+                f"flow {flow} as {actor}: {control.click} on {user.path} sent {clicked.method} "
+                f"{clicked.path}, answered {clicked.status}: {clicked.detail}",
+                "make sure the feature flag is on in staging and the profile's browser.flows "
+                "match the app",
             )
-        read = Step(user.actor.id, "profile")
-        return [
-            _progress(user, "profile", status),
-            *await self._look(user, "profile", status, read),
-        ]
+        events.append(_progress(user, step, clicked.status))
+        landed = route if path and user.location == path else path_route(user.path)
+        judged = await self._judge(user, scene, step, clicked.landed, landed)
+        return [*events, *judged.events]
 
-    async def _clinician_page(self, user: BrowserUser) -> list[Event]:
-        status = await user.goto("/clinician")
-        read = Step(user.actor.id, "recordings")
-        events = await self._look(user, "clinician", status, read)
-        return [_progress(user, "clinician", status), *events]
+    async def _look(self, scene: Scene, user: BrowserUser) -> list[Event]:
+        """Read each of the role's pages, as a person checking their profile would."""
+        actor = user.actor.id
+        scene.steps.append(Step(actor, "look"))
+        scene.lookers.add(actor)
+        step = scene.step(actor, "look")
+        scope = self._scope(user.actor)
+        events: list[Event] = []
+        seen: list[Observation] = []
+        own = 0
+        for template in self.spec.pages.get(user.actor.role, []):
+            route = route_of("PAGE", template)
+            judged = await self._read(user, scene, step, render(template, scope), route)
+            if judged is None:
+                events.append(_progress(user, step, 0))
+                continue
+            events += [_progress(user, step, judged.obs.status), *judged.events]
+            seen.append(judged.obs)
+            own += judged.own
+        self.own_rows[actor] = own
+        if scene.witness is not None:
+            scene.witness.look(actor, seen, f"{scene.name} step {len(scene.steps)}")
+        return events
 
-    # -- judging what was rendered -----------------------------------------------------------
+    # -- reading and judging what was rendered -----------------------------------------------
 
-    async def _look(
-        self, user: BrowserUser, name: str, status: int, read: Step | None = None
-    ) -> list[Event]:
+    async def _read(
+        self, user: BrowserUser, scene: Scene, step: str, path: str, route: str
+    ) -> Judged | None:
+        """Open a page and judge it. A page that timed out is lost coverage (None); one the
+        target did not answer is lost and ends the run."""
+        observer = user.actor.id
+        coverage = self.ctx.adapter.coverage
+        try:
+            status = await user.goto(path)
+        except PlaywrightTimeout:
+            coverage.lost(route, observer, observer, "timeout")
+            return None
+        except (PlaywrightError, TargetUnreachable) as exc:
+            error = translate(exc, self.ctx.target, step)
+            gone = isinstance(error, TargetUnreachable)
+            coverage.lost(route, observer, observer, "no answer" if gone else "browser error")
+            raise error from None
+        return await self._judge(user, scene, step, status, route)
+
+    async def _judge(
+        self, user: BrowserUser, scene: Scene | None, step: str, status: int, route: str
+    ) -> Judged:
         """Judge the page as rendered now; a new finding gets a screenshot and the trace."""
-        step = _step(user, name)
-        obs = await observe(user.page, user.actor.id, step, _endpoint(user.path), status)
-        owner_ids = await recording_owner_ids(user.page)
+        observer, world, spec = user.actor.id, self.ctx.world, self.spec
+        self._count(user, route, status)
+        rendered = await observe(
+            user.page, observer, step, route, status, spec.row, spec.row_owner_attr
+        )
+        obs, owners = rendered.obs, rendered.owners
         self.pages += 1
-        if name in ("profile", "clinician"):
-            self.recordings[user.actor.id] = len(owner_ids)
-        found = [
-            replace(f, suite=SUITE)  # before the keys are taken: the key names the suite
-            for f in (*self.ctx.judge(obs), *foreign_recordings(self.ctx.world, obs, owner_ids))
+        own = own_rows(world, observer, owners, spec.row_owner_var)
+        found = _unique(
+            [
+                replace(f, suite=SUITE)  # before the keys are taken: the key names the suite
+                for f in (
+                    *self.ctx.judge(obs),
+                    *foreign_rows(world, obs, owners, spec.row_owner_var),
+                )
+            ]
+        )
+        if not found:
+            return Judged(obs, [], own)
+        if any(f.key not in self.shots for f in found):
+            shot = await self.evidence.screenshot(user, world, spec, step)
+            extra = (("screenshot", str(shot)), ("trace", str(self.evidence.trace_path(observer))))
+            for finding in found:
+                self.shots.setdefault(finding.key, extra)
+        keys = [f.key for f in found]
+        for finding in found:
+            self.found.setdefault(finding.key, finding)
+        repro: tuple[Step, ...] = ()
+        if scene is not None:
+            scene.keys += keys
+            repro = tuple(scene.steps)
+        events: list[Event] = [
+            FindingRaised(SUITE, replace(f, repro=repro, extra=(*f.extra, *self.shots[f.key])))
+            for f in found
         ]
-        seen = {k for keys in self.keys.values() for k in keys}
-        fresh = _unique([f for f in found if f.key not in seen])
-        if not fresh:
-            return []
-        shot = await self.evidence.screenshot(user, self.ctx.world, step)
-        extra = (("screenshot", str(shot)), ("trace", str(self.evidence.trace_path(user.actor.id))))
-        repro = (*self.script, *((read,) if read else ()))
-        self.keys.setdefault(user.actor.id, []).extend(f.key for f in fresh)
-        return [
-            FindingRaised(SUITE, replace(f, suite=SUITE, repro=repro, extra=(*f.extra, *extra)))
-            for f in fresh
-        ]
+        return Judged(obs, events, own)
+
+    def _count(self, user: BrowserUser, route: str, status: int) -> None:
+        """Coverage: a page read proves something only if it rendered the reader's page."""
+        observer, coverage = user.actor.id, self.ctx.adapter.coverage
+        login = urlsplit(self.spec.login_page).path
+        if user.path == login and route != path_route(login):
+            coverage.lost(route, observer, observer, "sent to the login page")
+        elif status >= 500:
+            coverage.lost(route, observer, observer, f"HTTP {status}")
+        else:
+            coverage.checked(route, observer, observer)
 
     # -- wrapping up -------------------------------------------------------------------------
 
@@ -201,28 +353,20 @@ class BrowserRun:
         while self.users:
             await self.evidence.close(self.users.pop(), keep_all)
 
-    def _cases(self, seconds: float) -> list[Event]:
-        actors = (*self.cast.patients, *self.cast.clinicians)
-        return [
-            CaseFinished(
-                suite=SUITE,
-                name=f"{SUITE}/{a.id}",
-                verdict=Verdict.FAIL if self.keys.get(a.id) else Verdict.PASS,
-                seconds=seconds,
-                message=f"{len(self.keys.get(a.id, ()))} finding(s) on pages {a.id} saw",
-                finding_keys=tuple(self.keys.get(a.id, ())),
-            )
-            for a in actors
-        ]
-
     def _finished(self, seconds: float) -> SuiteFinished:
-        found = sum(len(k) for k in self.keys.values())
+        ran = [e.scenario.name for e in self.plan if not e.skipped]
+        found = len(self.found)
         if self.ctx.cancel.is_set():
             verdict, message = Verdict.ERROR, "interrupted before every phase ran"
         elif found:
             verdict, message = Verdict.FAIL, f"{found} finding(s) in pages rendered for users"
+        elif not ran:
+            verdict, message = Verdict.ERROR, "no scenario applied, so nothing was checked"
         else:
-            verdict, message = Verdict.PASS, f"{self.pages} rendered pages showed no foreign data"
+            verdict = Verdict.PASS
+            message = (
+                f"{self.pages} rendered pages in {len(ran)} scenario(s) showed no one else's data"
+            )
         return SuiteFinished(
             suite=SUITE,
             verdict=verdict,
@@ -230,27 +374,30 @@ class BrowserRun:
             time=time.time(),
             message=message,
             metrics={
-                "users": len(self.cast.patients),
-                "clinicians": len(self.cast.clinicians),
+                "users": len(self.cast.owners),
+                "observers": len(self.cast.observers),
                 "pages_judged": self.pages,
-                "recordings_seen": dict(self.recordings),
+                "own_rows": dict(self.own_rows),
+                "scenarios": ran,
+                "not_applicable": _skipped(self.plan, "not applicable"),
+                "not_run": _skipped(self.plan, "not run"),
             },
             artifacts=tuple(self.evidence.files),
         )
 
 
-def _step(user: BrowserUser, name: str) -> str:
-    return f"{SUITE}/{user.actor.id}/{name}"
-
-
-def _progress(user: BrowserUser, name: str, status: int) -> StepFinished:
-    return StepFinished(SUITE, _step(user, name), user.actor.id, status, time.time())
-
-
-def _endpoint(path: str) -> str:
+def path_route(path: str) -> str:
     """`PAGE /consultations/{id}` for `/consultations/12`: one surface per page template."""
     parts = ["{id}" if part.isdigit() else part for part in path.split("/")]
     return "PAGE " + "/".join(parts)
+
+
+def _skipped(plan: list[Entry], why: str) -> list[str]:
+    return [e.scenario.name for e in plan if e.skipped.startswith(why)]
+
+
+def _progress(user: BrowserUser, step: str, status: int) -> StepFinished:
+    return StepFinished(SUITE, step, user.actor.id, status, time.time())
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -1,31 +1,51 @@
-"""One synthetic user in their own browser context, driving the clinic's pages as a person would.
+"""One synthetic user in their own browser context, using the target's pages as a person would.
 
-Every method returns the HTTP status of what it did, so the suite can report progress; reading
-and judging the rendered page is left to the caller.
+Every method returns the HTTP status of what it did, so the suite can report progress; what
+to open and click comes from the profile (the suite renders it), and reading and judging the
+rendered page is left to the caller.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, ViewportSize
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PageResponse
 
 from harness.errors import InfrastructureError
 from harness.models import Actor
+from scenarios.browser.dom import location
 from scenarios.browser.errors import target_gone
 
 VIEWPORT = ViewportSize(width=1100, height=800)
 _ERROR_PAGE = "chrome-error://"
 
 
-class _NoReload(Exception):
-    """The call page's script only reloads after a 2xx; a refused action stays on the page."""
+@dataclass(frozen=True, slots=True)
+class Clicked:
+    """The request a click sent (the first that was not a GET) and how it was answered."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+    method: str
+    path: str
+    status: int
+    detail: str = ""  # the start of a refusal's body, for the error message
+    landed: int = 200  # the status of the page the click loaded (the page, if it loaded none)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+class _NoReload(Exception):
+    """A refused action loads no page: leave the navigation wait."""
+
+    def __init__(self, clicked: Clicked) -> None:
+        super().__init__(clicked.status)
+        self.clicked = clicked
 
 
 @dataclass
@@ -48,6 +68,10 @@ class BrowserUser:
     def path(self) -> str:
         return urlsplit(self.page.url).path
 
+    @property
+    def location(self) -> str:
+        return location(self.page.url)
+
     async def goto(self, path: str) -> int:
         response = await self.page.goto(path)
         return self._landed(response, path)
@@ -57,48 +81,63 @@ class BrowserUser:
             raise target_gone(self.target, f"{self.actor.id} {what}: browser error page")
         return response.status if response is not None else 200
 
-    async def login(self) -> int:
-        """Log in through the /login form, as a person would."""
-        await self.goto("/login")
-        await self.page.fill('input[name="username"]', self.actor.id)
-        await self.page.fill('input[name="password"]', self.actor.password)
+    async def login(self, page: str, fields: Mapping[str, str], submit: str) -> int:
+        """Fill the login form on `page` (selector -> value) and submit it."""
+        await self.goto(page)
+        for selector, value in fields.items():
+            await (await self.control(selector)).fill(value)
+        button = await self.control(submit)
         async with self.page.expect_navigation() as nav:
-            await self.page.press('input[name="password"]', "Enter")
+            await button.click()
         status = self._landed(await nav.value, "login")
-        if self.path == "/login":
+        if self.path == urlsplit(page).path:
             raise InfrastructureError(
-                f"the /login form did not accept seeded user {self.actor.id}",
-                "check that the target's page login matches its API login (clinic/API.md)",
+                f"the login form on {page} did not accept seeded user {self.actor.id}",
+                "check browser.login_fields against the form and that the user was created",
             )
         return status
 
-    def button(self, name: str) -> Locator:
-        return self.page.get_by_role("button", name=name, exact=True)
-
-    async def press(self, button: Locator) -> int:
-        """Click a call button: it POSTs to the JSON API and reloads the page on success.
-
-        Returns the API's status. A refused action (409, 403) leaves the page as it was.
-        """
-        if await button.count() == 0:
+    async def control(self, selector: str) -> Locator:
+        """The first element `selector` matches; none is an InfrastructureError naming it."""
+        found = self.page.locator(selector)
+        if await found.count() == 0:
             raise InfrastructureError(
-                f"{self.path} has no button {button} for {self.actor.id}",
-                "is the flag video-switch on for staging users? (Switch to video needs it)",
+                f"{self.path} has no {selector} for {self.actor.id}",
+                "fix the selector in the profile's browser section to match the page (a "
+                "control behind a feature flag needs the flag on for staging users)",
             )
+        return found.first
+
+    async def click(self, selector: str, reloads: bool) -> Clicked:
+        """Click a control and wait for the request it sends (and for the page it loads, when
+        `reloads`). A refused action (a 4xx) loads no page and is returned as it was answered.
+        """
+        control = await self.control(selector)
+        if not reloads:
+            return await self._send(control)
         try:
             async with self.page.expect_navigation() as nav:
-                async with self.page.expect_request(_is_call_action) as sent:
-                    await button.click()
-                api = await (await sent.value).response()
-                if api is None:
-                    raise target_gone(self.target, f"{self.actor.id}: call action got no answer")
-                if not api.ok:
-                    raise _NoReload(api.status)
-            self._landed(await nav.value, "reload")
+                clicked = await self._send(control)
+                if not clicked.ok:
+                    raise _NoReload(clicked)
+            landed = self._landed(await nav.value, "reload")
         except _NoReload as refused:
-            return refused.status
-        return api.status
+            return refused.clicked
+        return replace(clicked, landed=landed)
+
+    async def _send(self, control: Locator) -> Clicked:
+        async with self.page.expect_request(_not_get) as sent:
+            await control.click()
+        request = await sent.value
+        response = await request.response()
+        if response is None:
+            raise target_gone(self.target, f"{self.actor.id}: {request.method} got no answer")
+        detail = ""
+        if response.status >= 400:
+            with contextlib.suppress(PlaywrightError):
+                detail = (await response.text())[:200].replace("\n", " ")
+        return Clicked(request.method, urlsplit(request.url).path, response.status, detail)
 
 
-def _is_call_action(request: Request) -> bool:
-    return request.method == "POST" and "/api/consultations/" in request.url
+def _not_get(request: Request) -> bool:
+    return request.method not in ("GET", "HEAD")

@@ -1,7 +1,8 @@
 """A real clinic subprocess and a RunContext for the browser suite, without the engine.
 
-The clinic is started as `python -m chaperone clinic serve`, exactly as CI and users start it; a
-clinic that does not come up fails the test, never skips it.
+The clinic is started the way the CLI starts it (harness.local_clinic); a clinic that does not
+come up fails the test, never skips it. The target is driven through the clinic's own profile,
+as in a real run; a test may hand in a changed profile.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters.clinic import ClinicAdapter
-
+from harness.adapters import make_target
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.local_clinic import local_clinic, stop
 from harness.oracles import Judge
-from harness.population import make_population
+from harness.population import Counts, make_population
+from harness.profile import load_profile
+from harness.profile.model import TargetProfile
 from harness.suites import RunContext
 from harness.world import World
 
@@ -42,18 +44,27 @@ def run_clinic(tmp: Path, faults: str = "") -> Iterator[Clinic]:
         yield Clinic(clinic.url, clinic.support_token, clinic.process, clinic.log)
 
 
+def clinic_profile() -> TargetProfile:
+    return load_profile("clinic").profile
+
+
 @contextlib.contextmanager
-def make_context(clinic: Clinic, out_dir: Path, **options: object) -> Iterator[RunContext]:
-    """A RunContext as the engine builds it: one loop, one adapter, a judge, a reseed function."""
+def make_context(
+    clinic: Clinic, out_dir: Path, profile: TargetProfile | None = None, **options: object
+) -> Iterator[RunContext]:
+    """A RunContext as the engine builds it: one loop, one target, a judge, a reseed function."""
     opts = RunOptions(**options)  # type: ignore[arg-type]
-    loop, adapter = LoopThread(), ClinicAdapter(clinic.url, clinic.token)
-    population = make_population(
-        opts.seed, opts.patients, opts.clinicians, opts.appointments_per_patient
-    )
+    loop = LoopThread()
+    adapter = make_target(profile or clinic_profile(), clinic.url, clinic.token)
+    adapter.coverage.suite = "browser"
+    counts = Counts(opts.patients, opts.clinicians, opts.appointments_per_patient)
 
     def seed() -> World:
-        return loop.run(adapter.seed(population), timeout=60)
+        population = make_population(adapter.profile, opts.seed, counts)
+        world: World = loop.run(adapter.seed(population), timeout=120)
+        return world
 
+    loop.run(adapter.check(), timeout=60)
     world = seed()
     ctx = RunContext(
         target=clinic.url,

@@ -1,16 +1,33 @@
-"""The browser suite against the real clinic in real Chromium, proven both ways."""
+"""The browser suite against the real clinic in real Chromium, driven by the clinic's profile,
+proven both ways."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from harness.errors import InfrastructureError
-from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
+from harness.config import RunOptions
+from harness.coverage import CoverageRow
+from harness.engine import RunRequest, run
+from harness.errors import InfrastructureError, NoEffect
+from harness.events import (
+    CaseFinished,
+    Event,
+    FindingRaised,
+    StepFinished,
+    SuiteFinished,
+    SuiteStarted,
+)
 from harness.models import Finding, Observation, SurfaceKind, Verdict
-from scenarios.browser.suite import run_browser
-from tests.browser.conftest import make_context, run_clinic
+from harness.profile import load_profile
+from reports.result import RunCollector
+from scenarios.browser.plan import BROWSER_SCENARIOS
+from scenarios.browser.suite import NO_BROWSER, run_browser
+from scenarios.switch import SCENARIOS
+from tests.browser.conftest import clinic_profile, make_context, run_clinic
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +35,13 @@ USERS = 3
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _run(tmp_path: Path, faults: str = "") -> list[Event]:
+def _run(tmp_path: Path, faults: str = "") -> tuple[list[Event], list[CoverageRow]]:
     with (
         run_clinic(tmp_path, faults) as clinic,
         make_context(clinic, tmp_path / "out", browser_users=USERS, patients=4) as ctx,
     ):
-        return list(run_browser(ctx))
+        events = list(run_browser(ctx))
+        return events, ctx.adapter.coverage.rows()
 
 
 def _of(events: list[Event], kind: type) -> list:
@@ -33,9 +51,9 @@ def _of(events: list[Event], kind: type) -> list:
 @pytest.mark.parametrize(
     "fault", ["recordings-unscoped-after-switch", "switch-recording-misattribution"]
 )
-def test_fault_is_seen_on_the_profile_recordings_list(tmp_path: Path, fault: str) -> None:
-    events = _run(tmp_path, fault)
-    findings = [e.finding for e in _of(events, FindingRaised)]
+def test_fault_is_seen_on_the_profile_page(tmp_path: Path, fault: str) -> None:
+    events, _ = _run(tmp_path, fault)
+    findings: list[Finding] = [e.finding for e in _of(events, FindingRaised)]
     on_profile = [
         f
         for f in findings
@@ -43,7 +61,12 @@ def test_fault_is_seen_on_the_profile_recordings_list(tmp_path: Path, fault: str
     ]
     assert on_profile, f"no DOM finding on /profile; got {findings}"
     assert all(f.is_exposure and f.suite == "browser" for f in on_profile)
-    assert any(s.action == "switch" for f in on_profile for s in f.repro)
+    assert any(s.action == "switch_to_video" for f in on_profile for s in f.repro)
+    if fault == "recordings-unscoped-after-switch":
+        # Foreign rows are caught by their owner attribute too, not only by their canaries.
+        assert any(f.check == "browser-row-owner" for f in on_profile)
+    cases = {c.name: c for c in _of(events, CaseFinished)}
+    assert cases["switch-mid-call"].verdict is Verdict.FAIL  # the incident's own scenario
     finished = _of(events, SuiteFinished)[-1]
     assert finished.verdict is Verdict.FAIL
     for finding in on_profile:
@@ -55,21 +78,69 @@ def test_fault_is_seen_on_the_profile_recordings_list(tmp_path: Path, fault: str
         assert shot.parent == tmp_path / "out" / "browser"
 
 
-def test_clean_clinic_passes_after_the_full_flow(tmp_path: Path) -> None:
-    events = _run(tmp_path)
+def test_clean_clinic_passes_every_scenario_it_drives(tmp_path: Path) -> None:
+    events, coverage = _run(tmp_path)
     assert _of(events, FindingRaised) == []
     finished = _of(events, SuiteFinished)[-1]
     assert finished.verdict is Verdict.PASS
     assert finished.artifacts == ()
     cases = _of(events, CaseFinished)
-    assert len(cases) >= USERS and all(c.verdict is Verdict.PASS for c in cases)
-    steps = {e.step.rsplit("/", 1)[-1]: e.status for e in _of(events, StepFinished)}
-    assert all(steps[s] == 200 for s in ("join", "switch", "end", "profile"))
-    # Not vacuous: each patient saw exactly their own audio and video recordings.
-    seen = finished.metrics["recordings_seen"]
-    patients = [c.name.split("/")[1] for c in cases if c.name.split("/")[1].startswith("p")]
-    assert len(patients) == USERS
-    assert all(seen[p] == 2 for p in patients), seen
+    ran = [c for c in cases if not c.skipped]
+    assert [c.name for c in ran] == list(BROWSER_SCENARIOS)
+    assert all(c.verdict is Verdict.PASS for c in ran)
+    left_out = {c.name: c.skipped for c in cases if c.skipped}
+    assert set(left_out) == {"switch-near-end", "concurrent-switch-storm"}
+    assert all(r.startswith("not run: the browser suite is bounded") for r in left_out.values())
+    assert finished.metrics["scenarios"] == list(BROWSER_SCENARIOS)
+    assert finished.metrics["not_run"] == ["switch-near-end", "concurrent-switch-storm"]
+
+    # Every flow was clicked in the page and answered 200: both directions, the end, the rejoin.
+    clicks: Counter[tuple[str, str]] = Counter()
+    for step in _of(events, StepFinished):
+        assert step.status == 200, step  # every login, click and page read
+        _, scenario, _, what = step.step.split("/")
+        if what != "look" and scenario != "setup":
+            clicks[(scenario, what)] += 1
+    assert clicks[("switch-back-to-audio", "switch_to_audio")] == USERS
+    assert clicks[("repeated-switches", "switch_to_video")] == 2 * USERS
+    assert clicks[("rejoin-after-switch", "leave")] == USERS
+    assert clicks[("rejoin-after-switch", "join")] == 2 * USERS  # join, then rejoin
+    assert clicks[("rejoin-after-switch", "end")] == USERS
+    # The progress total announced up front is exactly the steps reported.
+    assert _of(events, SuiteStarted)[0].total_steps == len(_of(events, StepFinished))
+
+    # Not vacuous: each patient saw exactly their own recordings, one per switch and per end.
+    driven = [s for s in SCENARIOS if s.name in BROWSER_SCENARIOS]
+    filed = sum(1 for s in driven for p in s.phases if p.startswith("switch_") or p == "end")
+    own = finished.metrics["own_rows"]
+    patients = [actor for actor in own if actor.startswith("p")]
+    assert len(patients) == USERS and all(own[p] == filed for p in patients), own
+
+    # Every page read counted as checked, none lost, and the profile page was among them.
+    assert coverage and all(r.lost == 0 for r in coverage)
+    read = {r.route for r in coverage}
+    assert {"PAGE /profile", "PAGE /clinician", "PAGE /consultations/{consultation_id}"} <= read
+
+
+def test_pages_that_never_show_the_owner_their_own_data_are_no_effect(tmp_path: Path) -> None:
+    # The positive control: reading a page with nobody's data (the health check) finds no leak,
+    # and that must not pass. Only look-around applies here (no flow has a control).
+    profile = clinic_profile()
+    assert profile.browser is not None
+    pages = {"patient": ["/healthz"], "clinician": ["/healthz"]}
+    browser = profile.browser.model_copy(update={"pages": pages, "flows": {}})
+    blind = profile.model_copy(update={"browser": browser})
+    seen: list[Event] = []
+    with (
+        run_clinic(tmp_path) as clinic,
+        make_context(clinic, tmp_path / "out", blind, browser_users=2, patients=2) as ctx,
+        pytest.raises(NoEffect, match="saw none of their own data"),
+    ):
+        for event in run_browser(ctx):
+            seen.append(event)
+    assert not _of(seen, FindingRaised)
+    skipped = [c for c in _of(seen, CaseFinished) if c.skipped]
+    assert skipped and all(c.skipped.startswith("not applicable") for c in skipped)
 
 
 def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> None:
@@ -81,8 +152,8 @@ def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> 
         judge = ctx.judge
 
         def judge_then_kill(obs: Observation) -> list[Finding]:
-            # The flow runs ahead of the consumer, so the target dies from inside it: right
-            # after the first leak, with later pages (the clinicians') still to load.
+            # The run goes on ahead of the consumer, so the target dies from inside it: right
+            # after the first leak, with later pages and clicks still to come.
             findings = judge(obs)
             if findings:
                 clinic.stop()
@@ -96,3 +167,18 @@ def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> 
                 seen.append(event)
     assert _of(seen, FindingRaised)
     assert not _of(seen, SuiteFinished)
+
+
+def test_a_run_whose_profile_has_no_browser_section_is_an_error(tmp_path: Path) -> None:
+    loaded = load_profile("clinic")
+    bare = dataclasses.replace(loaded, profile=loaded.profile.model_copy(update={"browser": None}))
+    options = RunOptions(suites=("browser",), patients=2, clinicians=1)
+    with run_clinic(tmp_path) as clinic:
+        request = RunRequest(clinic.url, options, tmp_path / "out", clinic.token, profile=bare)
+        result = RunCollector().consume(run(request))
+    assert result.verdict is Verdict.ERROR
+    suite = result.suite("browser")
+    assert suite is not None and suite.verdict is Verdict.ERROR
+    cases = result.cases_for("browser")
+    assert cases and all(c.skipped == NO_BROWSER for c in cases)
+    assert not result.findings

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from playwright.async_api import async_playwright
 
 from harness.canaries import OwnershipModel
 from harness.config import RunOptions
+from harness.coverage import Coverage
 from harness.errors import InfrastructureError
+from harness.profile import load_profile
 from harness.suites import RunContext
 from harness.world import World
 from scenarios.browser.launch import launch_chromium
@@ -29,8 +33,11 @@ def _context(tmp_path: Path, chromium: str) -> RunContext:
         options=RunOptions(chromium=chromium),
         out_dir=tmp_path,
         judge=lambda obs: [],
-        adapter=None,
-        loop=None,
+        # The clinic's profile has a browser section, so the suite goes on to need Chromium.
+        adapter=cast(
+            Any, SimpleNamespace(profile=load_profile("clinic").profile, coverage=Coverage())
+        ),
+        loop=cast(Any, None),
         reseed=reseed,
     )
 
