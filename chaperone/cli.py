@@ -30,6 +30,7 @@ app = typer.Typer(
 def _mount() -> None:
     from chaperone.demo_cmd import demo_command
     from chaperone.gate_cmd import gate_command
+    from chaperone.load_worker_cmd import load_worker_command
     from chaperone.replay_cmd import replay_command
     from chaperone.run_cmd import run_command
     from chaperone.selftest_cmd import selftest_command
@@ -44,6 +45,7 @@ def _mount() -> None:
     app.command("replay")(replay_command)
     app.command("watch")(watch_command)
     app.command("selftest")(selftest_command)
+    app.command("load-worker")(load_worker_command)
     app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
     app.add_typer(
         flags_app,

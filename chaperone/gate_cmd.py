@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, check_out, execute, target_of
+from chaperone.run_cmd import (
+    ExpectWorkersOpt,
+    FaultsOpt,
+    MasterHostOpt,
+    MasterPortOpt,
+    SupportOpt,
+    TargetOpt,
+    check_out,
+    execute,
+    load_master,
+    target_of,
+)
 from flags.cli import BackendKind
 from flags.cli import enable as enable_flag
 from flags.gate import build_verdict, check_target_allowed, gate_options, write_gate_verdict
@@ -46,6 +57,9 @@ def gate_command(
     ] = 900.0,
     load_seconds: Annotated[float, typer.Option(help="Duration of the load suite.")] = 20.0,
     workers: Annotated[int, typer.Option(help="Locust worker processes.")] = 0,
+    expect_workers: ExpectWorkersOpt = 0,
+    master_bind_host: MasterHostOpt = "127.0.0.1",
+    master_bind_port: MasterPortOpt = 0,
     enable: Annotated[
         bool, typer.Option("--enable", help="Enable the flag if the gate passes.")
     ] = False,
@@ -87,6 +101,8 @@ def gate_command(
     if target is not None:
         check_target_allowed(rules, target)
     options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
+    load = load_master(expect_workers, master_bind_host, master_bind_port)
+    options = options.model_copy(update=load)
     loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
     out_dir = check_out(out)
     with target_of(target, support_token, faults, loaded) as (url, token):
