@@ -158,6 +158,8 @@ def worker_command(host: str, port: int, logfile: Path | None = None) -> list[st
     else: the master sends it the world."""
     argv = [*locust_command(), "-f", str(LOCUSTFILE), "--worker"]
     argv += ["--master-host", host, "--master-port", str(port)]
+    # Failed requests are the master's statistics; a worker's exit code says whether it broke.
+    argv += ["--exit-code-on-error", "0"]
     if logfile is not None:
         argv += ["--logfile", str(logfile)]
     return [*argv, "--loglevel", "INFO"]

@@ -1,4 +1,5 @@
-"""The load suite against the real clinic, with real Locust subprocesses.
+"""The load suite against the real clinic, with real Locust subprocesses, driven by the clinic's
+profile.
 
 The detector is proven both ways: it catches the planted `switch-race` fault and stays silent on
 the clean clinic. The suite runs through the real engine; only the suite lookup is pointed at it,
@@ -14,7 +15,7 @@ import pytest
 
 from harness import engine
 from harness.config import RunOptions, SloThresholds
-from harness.events import Event, FindingRaised, RunFinished, SuiteFinished
+from harness.events import CoverageReported, Event, FindingRaised, RunFinished, SuiteFinished
 from harness.models import Verdict
 from load.suite import run_load
 from tests.load.clinic_process import Clinic, clinic_process
@@ -59,6 +60,11 @@ def suite_result(events: list[Event]) -> SuiteFinished:
     return done
 
 
+def coverage(events: list[Event]) -> CoverageReported:
+    [reported] = [e for e in events if isinstance(e, CoverageReported)]
+    return reported
+
+
 def test_catches_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
     events = run(faulty, tmp_path)
     kinds = {e.finding.kind for e in events if isinstance(e, FindingRaised)}
@@ -75,6 +81,17 @@ def test_clean_clinic_passes_with_no_findings(clean: Clinic, tmp_path: Path) -> 
     assert done.verdict is Verdict.PASS, done.message
     assert done.metrics["requests"] > 100  # type: ignore[operator]
     assert done.metrics["series"], "the HTML plots need the time series"
+    # The users took whole calls: joined, switched, ended (the issue: "never end a call").
+    p95 = done.metrics["p95_ms"]
+    assert isinstance(p95, dict)
+    for route in ("join", "switch", "end"):
+        assert f"POST /api/consultations/{{consultation_id}}/{route}" in p95, route
+    # What the Locust users read is the suite's coverage: every read checked, none lost.
+    rows = coverage(events).rows
+    assert {r.suite for r in rows} == {"load"}
+    assert sum(r.checked for r in rows) > 50
+    assert sum(r.lost for r in rows) == 0
+    assert {"GET /api/me/recordings", "GET /api/recordings/{id}/media"} <= {r.route for r in rows}
 
 
 def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
@@ -83,6 +100,8 @@ def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> No
     findings = [e.finding for e in events if isinstance(e, FindingRaised)]
     assert {f.kind for f in findings} & LEAK_KINDS, done.message
     assert done.metrics["workers"] == 2
-    # Both workers ran users and judged their responses: each wrote its own findings file.
-    assert len(list((tmp_path / "load" / "findings").glob("findings-*.jsonl"))) == 2
+    # Both workers ran users and judged their responses: the master kept each one's findings.
+    files = sorted((tmp_path / "load" / "findings").glob("findings-worker-*.jsonl"))
+    assert [f.name for f in files] == ["findings-worker-0.jsonl", "findings-worker-1.jsonl"]
     assert done.verdict is Verdict.FAIL
+    assert sum(r.checked for r in coverage(events).rows) > 50
