@@ -13,6 +13,7 @@ from rich.console import Console
 from chaperone.run_cmd import (
     ExpectWorkersOpt,
     FaultsOpt,
+    JoinSecondsOpt,
     MasterHostOpt,
     MasterPortOpt,
     SupportOpt,
@@ -60,6 +61,7 @@ def gate_command(
     expect_workers: ExpectWorkersOpt = 0,
     master_bind_host: MasterHostOpt = "127.0.0.1",
     master_bind_port: MasterPortOpt = 0,
+    load_join_seconds: JoinSecondsOpt = 30.0,
     enable: Annotated[
         bool, typer.Option("--enable", help="Enable the flag if the gate passes.")
     ] = False,
@@ -101,7 +103,7 @@ def gate_command(
     if target is not None:
         check_target_allowed(rules, target)
     options = gate_options(rules, seed, patients, timeout, load_seconds, workers)
-    load = load_master(expect_workers, master_bind_host, master_bind_port)
+    load = load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds)
     options = options.model_copy(update=load)
     loaded = load_profile(rules.profile, relative_to=Path(policy).parent)
     out_dir = check_out(out)

@@ -79,9 +79,22 @@ MasterPortOpt = Annotated[
 ]
 
 
-def load_master(expect_workers: int, host: str, port: int) -> dict[str, object]:
+JoinSecondsOpt = Annotated[
+    float,
+    typer.Option(help="--suite load: how long the master waits for every worker to join."),
+]
+
+
+def load_master(
+    expect_workers: int, host: str, port: int, join_seconds: float = 30.0
+) -> dict[str, object]:
     """The load master's options, checked as RunOptions checks them."""
-    fields = {"expect_workers": expect_workers, "master_bind_host": host, "master_bind_port": port}
+    fields: dict[str, object] = {
+        "expect_workers": expect_workers,
+        "master_bind_host": host,
+        "master_bind_port": port,
+        "load_join_seconds": join_seconds,
+    }
     build_options(suites=("load",), **fields)
     return fields
 
@@ -232,6 +245,7 @@ def run_command(
     expect_workers: ExpectWorkersOpt = 0,
     master_bind_host: MasterHostOpt = "127.0.0.1",
     master_bind_port: MasterPortOpt = 0,
+    load_join_seconds: JoinSecondsOpt = 30.0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
     build: Annotated[str, typer.Option(help="Build id recorded in the report.")] = "",
     chromium: Annotated[
@@ -266,9 +280,7 @@ def run_command(
         clinicians=clinicians,
         seed=seed,
         workers=workers,
-        expect_workers=expect_workers,
-        master_bind_host=master_bind_host,
-        master_bind_port=master_bind_port,
+        **load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds),
         load_seconds=load_seconds,
         chromium=chromium,
         slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),

@@ -45,7 +45,7 @@ class RunOptions(BaseModel):
     master_bind_port: int = Field(
         0, ge=0, le=65535, description="its port; 0: free (5557 when remote workers join)"
     )
-    join_seconds: float = Field(
+    load_join_seconds: float = Field(
         30.0, gt=0, description="how long the master waits for every worker to join"
     )
     slo: SloThresholds = SloThresholds()

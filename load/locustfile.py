@@ -70,6 +70,8 @@ class _State:
     ready = GeventEvent()
     index = 0  # this process's index among the workers (0 for the local process)
     counters: dict[str, int] = {}
+    # How this process reports that the run cannot be trusted (set by its role).
+    fail: Callable[[str], None] = staticmethod(lambda reason: log.error("chaperone: %s", reason))
 
 
 def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Process:
@@ -113,7 +115,9 @@ class _Local:
     def __init__(self, environment: Environment) -> None:
         world_doc, self.out = _from_environment()
         self.file = FindingsFile(self.out / f"findings-{os.getpid()}.jsonl")
+        self.environment = environment
         _State.process = _build(world_doc, _SETTINGS, self.report)
+        _State.fail = self.fail
         _State.ready.set()
         _listen(environment.events.test_stop, self.flush)
         _listen(environment.events.quitting, self.close)
@@ -121,6 +125,9 @@ class _Local:
 
     def report(self, found: list[Finding]) -> None:
         self.file.write(finding_to_json(f) for f in found)
+
+    def fail(self, reason: str) -> None:
+        _fail_run(self.environment, self.out, reason)
 
     def flush(self, **_: Any) -> None:
         if _State.process is not None:
@@ -213,14 +220,9 @@ class _Master:
                     self.fail(f"load worker(s) {which} never received the world")
 
     def fail(self, reason: str) -> None:
-        if self.failed:
-            return
-        self.failed = True
-        log.error("chaperone: %s", reason)
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / contract.FAILURE_FILE).write_text(reason + "\n", encoding="utf-8")
-        self.environment.process_exit_code = 3
-        gevent.spawn(self.runner.quit)
+        if not self.failed:
+            self.failed = True
+            _fail_run(self.environment, self.out, reason)
 
     def flush(self, **_: Any) -> None:
         write_coverage(self.out, self.coverage)
@@ -237,6 +239,7 @@ class _Worker:
     def __init__(self, environment: Environment, runner: WorkerRunner) -> None:
         self.runner = runner
         runner.register_message(contract.MSG_WORLD, self.on_world)
+        _State.fail = self.fail
         _listen(environment.events.test_stop, self.flush)
         gevent.spawn(self.hello_until_ready)
         gevent.spawn(self.flush_forever)
@@ -254,9 +257,7 @@ class _Worker:
             settings = LoadSettings.from_json(msg.data["settings"])
             _State.process = _build(msg.data["world"], settings, self.report)
         except Exception as exc:  # any reason this worker cannot judge must reach the master
-            reason = f"cannot build the world: {type(exc).__name__}: {exc}"
-            log.error("chaperone: %s", reason)
-            self.runner.send_message(contract.MSG_FAILED, {"reason": reason})
+            self.fail(f"cannot build the world: {type(exc).__name__}: {exc}")
             return
         _State.index = int(msg.data["index"])
         _State.ready.set()
@@ -266,6 +267,10 @@ class _Worker:
         self.runner.send_message(
             contract.MSG_FINDINGS, {"findings": [finding_to_json(f) for f in found]}
         )
+
+    def fail(self, reason: str) -> None:
+        log.error("chaperone: %s", reason)
+        self.runner.send_message(contract.MSG_FAILED, {"reason": reason})
 
     def flush(self, **_: Any) -> None:
         process = _State.process
@@ -283,6 +288,22 @@ class _Worker:
             self.flush()
 
 
+def _fail_run(environment: Environment, out: Path, reason: str) -> None:
+    """The run cannot be trusted: say why where the harness looks, exit non-zero, stop."""
+    log.error("chaperone: %s", reason)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / contract.FAILURE_FILE).write_text(reason + "\n", encoding="utf-8")
+    environment.process_exit_code = 3
+    if environment.runner is not None:
+        gevent.spawn(environment.runner.quit)
+
+
+def _user_error(exception: BaseException | None = None, **_: Any) -> None:
+    """A load user that crashed did not do what the profile asks: its share of the reads and
+    journeys is missing, so the run is an error, not a quieter pass."""
+    _State.fail(f"a load user crashed: {type(exception).__name__}: {exception}")
+
+
 def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
     if isinstance(runner, MasterRunner):
         _Master(environment, runner)
@@ -290,6 +311,8 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         _Worker(environment, runner)
     else:
         _Local(environment)
+    if not isinstance(runner, MasterRunner):
+        _listen(environment.events.user_error, _user_error)
 
 
 _listen(events.init, _on_init)

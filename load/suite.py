@@ -65,7 +65,7 @@ def plan_for(
         expect_workers=options.expect_workers,
         master_host=options.master_bind_host,
         master_port=options.master_bind_port,
-        join_seconds=options.join_seconds,
+        join_seconds=options.load_join_seconds,
         health=_health_path(profile),
         discovered=discovered,
         user_classes=tuple(classes) or ("ReadUser",),

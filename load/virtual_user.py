@@ -55,6 +55,8 @@ class Request:
     ok: Callable[[int], bool]
 
 
+# Sends a request and returns what came back, as an Observation of `request.actor` whose
+# endpoint is `request.prepared.route` (status 0 when nothing came back).
 Send = Callable[[Request], Observation]
 
 
@@ -108,13 +110,15 @@ class VirtualUser:
             for name, value in resource.vars.items():
                 self._pool.add(name, value, own=True)
         self._reads = self.workload.reads_for(actor.role)
+        # Relations do not change during a load run, so the user's own scope is built once.
+        self._scope = self.workload.scope(actor)
 
     # -- sessions -----------------------------------------------------------------------------
 
     def login(self) -> bool:
         """Log in with the profile's steps; False (already counted as a failure) if refused."""
         auth = self.profile.auth
-        scope = self.workload.scope(self.actor)
+        scope = self._scope
         captures: dict[str, Any] = {}
         for step in auth.login:
             prep = replace(prepare(step, {**scope, **captures}), auth="none")
@@ -143,7 +147,7 @@ class VirtualUser:
         check = self.profile.auth.check
         if check is None:
             return False
-        prep = prepare(check, self.workload.scope(self.actor))
+        prep = prepare(check, self._scope)
         obs = self._exchange(prep, f"{prep.route} (session check)", "session-check", "", _always)
         return is_success(check, obs.status)
 
@@ -187,8 +191,8 @@ class VirtualUser:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         headers.update(extra or {})
         step = f"load/{self.actor.id}/{action}"
+        # The client reports it under prep.route, where findings and coverage name it.
         obs = self._send(Request(prep, name, headers, self.actor.id, step, about, ok))
-        obs = replace(obs, endpoint=prep.route)
         checker = self.process.checker
         if checker is not None and obs.status:
             found = checker.check(obs)
@@ -234,7 +238,7 @@ class VirtualUser:
             return self._read_discovered(choice)
         spec = choice.spec
         assert spec is not None
-        scope = self.workload.scope(self.actor)
+        scope = self._scope
         about = ""
         if spec.each is not None:
             picked = self._pick(spec.each, choice.pick)
@@ -269,13 +273,13 @@ class VirtualUser:
         if not lists:
             return []
         spec = self._rng.choice(lists)
-        return self._read_steps(spec, self.workload.scope(self.actor), "", None)
+        return self._read_steps(spec, self._scope, "", None)
 
     def read_lists(self, kind: str) -> list[Observation]:
         """Every list of `kind` this user may read: where a misfiled item shows up."""
         seen: list[Observation] = []
         for spec in self.workload.list_reads(self.actor.role, kind):
-            seen += self._read_steps(spec, self.workload.scope(self.actor), "", None)
+            seen += self._read_steps(spec, self._scope, "", None)
         return seen
 
     def _read_steps(

@@ -15,8 +15,17 @@ import pytest
 
 from harness import engine
 from harness.config import RunOptions, SloThresholds
-from harness.events import CoverageReported, Event, FindingRaised, RunFinished, SuiteFinished
+from harness.events import (
+    CoverageReported,
+    EngineError,
+    Event,
+    FindingRaised,
+    RunFinished,
+    SuiteFinished,
+)
 from harness.models import Verdict
+from harness.profile import LoadedProfile, load_profile
+from harness.profile.model import TargetProfile
 from load.suite import run_load
 from tests.load.clinic_process import Clinic, clinic_process
 
@@ -47,10 +56,17 @@ def load_suite_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "load_suite", lambda name: run_load)
 
 
-def run(clinic: Clinic, out: Path, **options: object) -> list[Event]:
-    opts = RunOptions(suites=("load",), load_seconds=12, load_users=12, slo=WIDE_SLO, **options)  # type: ignore[arg-type]
+def run(
+    clinic: Clinic, out: Path, profile: LoadedProfile | None = None, **options: object
+) -> list[Event]:
+    fields: dict[str, object] = {"load_seconds": 12, "load_users": 12, **options}
+    opts = RunOptions(suites=("load",), slo=WIDE_SLO, **fields)  # type: ignore[arg-type]
     request = engine.RunRequest(
-        target=clinic.url, options=opts, out_dir=out, support_token=clinic.token
+        target=clinic.url,
+        options=opts,
+        out_dir=out,
+        support_token=clinic.token,
+        profile=profile or load_profile("clinic"),
     )
     return list(engine.run(request))
 
@@ -105,3 +121,18 @@ def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> No
     assert [f.name for f in files] == ["findings-worker-0.jsonl", "findings-worker-1.jsonl"]
     assert done.verdict is Verdict.FAIL
     assert sum(r.checked for r in coverage(events).rows) > 50
+
+
+def test_a_load_user_that_crashes_makes_the_run_an_error(clean: Clinic, tmp_path: Path) -> None:
+    """A read the users cannot even build (a placeholder nothing fills) is not a quieter pass:
+    that share of the workload never happened."""
+    loaded = load_profile("clinic")
+    document = loaded.profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["reads"].append({"name": "broken", "get": "/api/me?x={{nothing.here}}"})
+    document["load"]["reads"].append({"read": "broken", "weight": 50})
+    broken = LoadedProfile(TargetProfile.model_validate(document), loaded.path, loaded.digest)
+    events = run(clean, tmp_path, broken, load_seconds=6, load_users=4)
+    [error] = [e.message for e in events if isinstance(e, EngineError)]
+    assert "a load user crashed: ConfigError: placeholder {{nothing.here}}" in error
+    [done] = [e for e in events if isinstance(e, SuiteFinished)]
+    assert done.verdict is Verdict.ERROR

@@ -85,7 +85,7 @@ def test_two_remote_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path
         expect_workers=2,
         master_bind_host="127.0.0.1",
         master_bind_port=port,
-        join_seconds=90,
+        load_join_seconds=90,
     )
     request = engine.RunRequest(
         target=faulty.url, options=options, out_dir=tmp_path / "gate", support_token=faulty.token
@@ -120,7 +120,7 @@ def test_a_remote_worker_that_never_joins_is_an_error(faulty: Clinic, tmp_path: 
         slo=WIDE_SLO,
         expect_workers=1,
         master_bind_port=free_port(),
-        join_seconds=3,
+        load_join_seconds=3,
     )
     request = engine.RunRequest(
         target=faulty.url, options=options, out_dir=tmp_path, support_token=faulty.token

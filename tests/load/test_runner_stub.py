@@ -362,3 +362,28 @@ def test_a_reused_directory_never_reports_the_previous_run(
     monkeypatch.setenv("FAKE_FIXTURES", str(tmp_path / "nowhere"))  # this run writes no CSVs
     with pytest.raises(InfrastructureError, match="Locust wrote no statistics"):
         _run(_context(target, tmp_path / "out"))
+
+
+def test_cli_load_master_options_are_checked_before_any_traffic(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaperone",
+            "run",
+            "--suite",
+            "load",
+            "--expect-workers",
+            "-1",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 2
+    assert "--expect-workers: Input should be greater than or equal to 0" in output
+    assert "Traceback" not in output
