@@ -61,6 +61,16 @@ class LoadSettings:
     workers: int = 1  # processes sharing the users (local and remote workers; 1: local)
     discovered: tuple[DiscoveredRead, ...] = field(default_factory=tuple)
 
+    @property
+    def flow_block(self) -> int:
+        """Journey slots each process may use: its even share, rounded up."""
+        return max(1, -(-self.flow_users // self.workers))
+
+    @property
+    def flow_slots(self) -> int:
+        """All journey slots across processes (some may stay unused)."""
+        return self.flow_block * self.workers
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -92,13 +92,21 @@ def _listen(hook: Any, listener: Callable[..., None]) -> None:
     hook.add_listener(listener)
 
 
-def _slot(kind: str) -> int:
-    """A slot unique across all processes, so two journeys never drive the same resource."""
-    local = _State.counters.get(kind, 0)
-    _State.counters[kind] = local + 1
-    process = _State.process
-    workers = process.settings.workers if process is not None else 1
+def _read_slot() -> int:
+    """Readers spread over the users round robin across processes (two may share one)."""
+    local = _State.counters.get("read", 0)
+    _State.counters["read"] = local + 1
+    workers = _State.process.settings.workers if _State.process is not None else 1
     return local * workers + _State.index % workers
+
+
+def _flow_slot(settings: LoadSettings) -> int:
+    """A journey slot no other user of any process has: each process owns a block of
+    `flow_block` slots, so two journeys never drive the same resource even when Locust gives
+    one worker more journey users than another."""
+    local = _State.counters.get("flow", 0)
+    _State.counters["flow"] = local + 1
+    return (_State.index % settings.workers) * settings.flow_block + local
 
 
 # -- the three process roles ---------------------------------------------------------------
@@ -391,7 +399,7 @@ class ReadUser(_LoadUser):
     def begin(self) -> None:
         process = _State.process
         assert process is not None
-        slot = _slot("read")
+        slot = _read_slot()
         actor = process.workload.reader(slot)
         if actor is not None:
             self.user = VirtualUser(process, actor, self.send, self.rng(slot))
@@ -415,8 +423,8 @@ class FlowUser(_LoadUser):
     def begin(self) -> None:
         process = _State.process
         assert process is not None
-        slot = _slot("flow")
-        assignment = process.workload.assignment(slot, process.settings.flow_users)
+        slot = _flow_slot(process.settings)
+        assignment = process.workload.assignment(slot, process.settings.flow_slots)
         if assignment is not None:
             self.user = VirtualUser(process, assignment.actor, self.send, self.rng(slot))
             self.steps = self.user.journey(assignment)

@@ -94,7 +94,8 @@ def test_clean_clinic_passes_with_no_findings(clean: Clinic, tmp_path: Path) -> 
     events = run(clean, tmp_path)
     done = suite_result(events)
     assert [e.finding.message for e in events if isinstance(e, FindingRaised)] == []
-    assert done.verdict is Verdict.PASS, done.message
+    errors = [e.message for e in events if isinstance(e, EngineError)]
+    assert done.verdict is Verdict.PASS, (done.message, errors)
     assert done.metrics["requests"] > 100  # type: ignore[operator]
     assert done.metrics["series"], "the HTML plots need the time series"
     # The users took whole calls: joined, switched, ended (the issue: "never end a call").

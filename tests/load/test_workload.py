@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.profile.model import TargetProfile
-from load.contract import DiscoveredRead
+from load.contract import DiscoveredRead, LoadSettings
 from load.workload import Workload, resolve
 from tests.load.worlds import clinic_profile, memory_world, of_role, vampi_profile
 
@@ -114,3 +114,24 @@ def test_readers_are_every_user_with_a_read_and_scopes_name_the_relation() -> No
     assert [s.path for r in workload.list_reads("clinician", "recording") for s in r.steps] == [
         "/api/clinician/recordings"
     ]
+
+
+@pytest.mark.parametrize(
+    ("flow_users", "workers", "block"), [(6, 1, 6), (6, 2, 3), (7, 2, 4), (2, 3, 1), (0, 2, 1)]
+)
+def test_each_process_gets_a_block_of_journey_slots(
+    flow_users: int, workers: int, block: int
+) -> None:
+    """Locust may give one worker one journey user more than another; blocks of the rounded-up
+    share keep every slot distinct, and a Workload never lets two slots share a resource."""
+    settings = LoadSettings(flow_users=flow_users, workers=workers)
+    assert (settings.flow_block, settings.flow_slots) == (block, block * workers)
+    world = memory_world(patients=4, appointments=3)
+    workload = Workload(clinic_profile(), world)
+    driven = [
+        r.key
+        for slot in range(settings.flow_slots)
+        if (a := workload.assignment(slot, settings.flow_slots)) is not None
+        for r in a.resources
+    ]
+    assert len(driven) == len(set(driven))
