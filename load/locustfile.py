@@ -183,6 +183,10 @@ class _Master:
 
     def on_hello(self, environment: Environment, msg: Any, **_: Any) -> None:
         index = self.index_of(msg.node_id)
+        if index >= _SETTINGS.workers:
+            # Its journeys would reuse another worker's slots (and resources): refuse the run.
+            self.fail(f"a load worker joined beyond the {_SETTINGS.workers} expected")
+            return
         self.runner.send_message(
             contract.MSG_WORLD, {**self.world, "index": index}, client_id=msg.node_id
         )
