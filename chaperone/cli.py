@@ -32,6 +32,7 @@ def _mount() -> None:
     from chaperone.demo_cmd import demo_command
     from chaperone.gate_cmd import gate_command
     from chaperone.keys_cmd import app as keys_app
+    from chaperone.load_worker_cmd import load_worker_command
     from chaperone.profile_cmd import app as profile_app
     from chaperone.replay_cmd import replay_command
     from chaperone.run_cmd import run_command
@@ -47,6 +48,7 @@ def _mount() -> None:
     app.command("replay")(replay_command)
     app.command("watch")(watch_command)
     app.command("selftest")(selftest_command)
+    app.command("load-worker")(load_worker_command)
     app.add_typer(
         profile_app,
         name="profile",

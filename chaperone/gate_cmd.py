@@ -14,12 +14,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from chaperone.run_cmd import (
+    ExpectWorkersOpt,
     FaultsOpt,
+    JoinSecondsOpt,
     ListenOpt,
+    MasterHostOpt,
+    MasterPortOpt,
     SupportOpt,
     TargetOpt,
     check_out,
     execute,
+    load_master,
     notification_sinks,
     target_of,
 )
@@ -74,6 +79,10 @@ def gate_command(
         float, typer.Option(help="Duration of the load suite.", min=1, max=3_600)
     ] = 20.0,
     workers: Annotated[int, typer.Option(help="Locust worker processes.", min=0, max=32)] = 0,
+    expect_workers: ExpectWorkersOpt = 0,
+    master_bind_host: MasterHostOpt = "127.0.0.1",
+    master_bind_port: MasterPortOpt = 0,
+    load_join_seconds: JoinSecondsOpt = 30.0,
     signing_key_file: Annotated[
         Path | None,
         typer.Option(
@@ -136,6 +145,8 @@ def gate_command(
     if target is not None:
         check_target_allowed(bound.policy, target)
     options = gate_options(bound.policy, seed, patients, timeout, load_seconds, workers)
+    load = load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds)
+    options = options.model_copy(update=load)
     loaded = load_profile(bound.policy.profile_path(policy))
     out_dir = check_out(out)
     discard_old_verdict(out_dir)

@@ -71,6 +71,45 @@ FaultsOpt = Annotated[
 ]
 
 
+ExpectWorkersOpt = Annotated[
+    int,
+    typer.Option(
+        help="--suite load: remote Locust workers to wait for; each joins with "
+        "`chaperone load-worker --master HOST:PORT` from another machine.",
+    ),
+]
+MasterHostOpt = Annotated[
+    str,
+    typer.Option(help="--suite load: where the Locust master listens for workers."),
+]
+MasterPortOpt = Annotated[
+    int,
+    typer.Option(
+        help="--suite load: the master's port (0: a free one, or 5557 with --expect-workers)."
+    ),
+]
+
+
+JoinSecondsOpt = Annotated[
+    float,
+    typer.Option(help="--suite load: how long the master waits for every worker to join."),
+]
+
+
+def load_master(
+    expect_workers: int, host: str, port: int, join_seconds: float = 30.0
+) -> dict[str, object]:
+    """The load master's options, checked as RunOptions checks them."""
+    fields: dict[str, object] = {
+        "expect_workers": expect_workers,
+        "master_bind_host": host,
+        "master_bind_port": port,
+        "load_join_seconds": join_seconds,
+    }
+    build_options(suites=("load",), **fields)
+    return fields
+
+
 def check_target(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -262,6 +301,10 @@ def run_command(
     ] = "profile",
     faults: FaultsOpt = "",
     workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,
+    expect_workers: ExpectWorkersOpt = 0,
+    master_bind_host: MasterHostOpt = "127.0.0.1",
+    master_bind_port: MasterPortOpt = 0,
+    load_join_seconds: JoinSecondsOpt = 30.0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
     build: Annotated[str, typer.Option(help="Build id recorded in the report.")] = "",
     chromium: Annotated[
@@ -298,6 +341,7 @@ def run_command(
         clinicians=clinicians,
         seed=seed,
         workers=workers,
+        **load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds),
         load_seconds=load_seconds,
         chromium=chromium,
         slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),

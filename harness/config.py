@@ -36,6 +36,18 @@ class RunOptions(BaseModel):
     load_users: int = Field(12, ge=1)
     load_seconds: float = Field(20.0, gt=0)
     workers: int = Field(0, ge=0, description="Locust worker processes; 0 runs one local process")
+    expect_workers: int = Field(
+        0, ge=0, description="remote Locust workers (chaperone load-worker) the master waits for"
+    )
+    master_bind_host: str = Field(
+        "127.0.0.1", description="where the Locust master listens for workers"
+    )
+    master_bind_port: int = Field(
+        0, ge=0, le=65535, description="its port; 0: free (5557 when remote workers join)"
+    )
+    load_join_seconds: float = Field(
+        30.0, gt=0, description="how long the master waits for every worker to join"
+    )
     slo: SloThresholds = SloThresholds()
     # Browser suite (Playwright + Debian Chromium)
     browser_users: int = Field(3, ge=2)

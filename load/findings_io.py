@@ -1,15 +1,22 @@
-"""Findings as JSON lines: how Locust processes hand what their leak checks found to the harness.
+"""Findings and coverage rows as JSON: how the Locust side hands what it found to the harness.
 
-Each process appends to its own file, so no two writers ever share one.
+Workers send these documents to the master as Locust messages; the master (or the one local
+process) appends findings to JSON-lines files, one per worker, and rewrites one coverage file,
+which the harness tails while Locust runs. No two writers ever share a file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from harness.models import CanaryKind, Finding, Severity, Step, Surface, SurfaceKind
+from harness.coverage import Coverage, CoverageRow
+from harness.errors import InfrastructureError
+from harness.models import Finding, Severity, Step, Surface, SurfaceKind
+from load.contract import COVERAGE_FILE
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
@@ -43,7 +50,7 @@ def finding_from_json(data: dict[str, Any]) -> Finding:
         step=str(data["step"]),
         time=float(data["time"]),
         owner=data.get("owner"),
-        canary_kind=None if canary_kind is None else CanaryKind(canary_kind),
+        canary_kind=None if canary_kind is None else str(canary_kind),
         evidence=str(data.get("evidence", "")),
         suite=str(data.get("suite", "")),
         extra=tuple((str(k), str(v)) for k, v in data.get("extra", ())),
@@ -75,3 +82,71 @@ class FindingsTail:
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offsets[path] = offset + len(complete)
         return [finding_from_json(json.loads(line)) for line in complete.splitlines() if line]
+
+
+def row_to_json(row: CoverageRow) -> dict[str, Any]:
+    return {
+        "route": row.route,
+        "observer": row.observer,
+        "owner": row.owner,
+        "checked": row.checked,
+        "lost": row.lost,
+        "reasons": [list(pair) for pair in row.reasons],
+    }
+
+
+def row_from_json(data: dict[str, Any], suite: str = "") -> CoverageRow:
+    return CoverageRow(
+        suite=suite,
+        route=str(data["route"]),
+        observer=str(data["observer"]),
+        owner=str(data["owner"]),
+        checked=int(data["checked"]),
+        lost=int(data["lost"]),
+        reasons=tuple((str(k), int(v)) for k, v in data.get("reasons", ())),
+    )
+
+
+class FindingsFile:
+    """Appends findings to one JSON-lines file, a whole line at a time, flushed at once: the
+    harness tails these files during the run."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: IO[str] | None = None
+
+    def write(self, findings: Iterable[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(f) + "\n" for f in findings)
+        if not lines:
+            return
+        if self._file is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._path.open("a", encoding="utf-8")
+        self._file.write(lines)
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def write_coverage(directory: Path, coverage: Coverage) -> None:
+    """Replace the coverage file atomically, so a reader never sees half of it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = [row_to_json(r) for r in coverage.rows()]
+    partial = directory / f".{COVERAGE_FILE}.{os.getpid()}"
+    partial.write_text(json.dumps({"rows": rows}), encoding="utf-8")
+    partial.replace(directory / COVERAGE_FILE)
+
+
+def read_coverage(directory: Path, suite: str) -> list[CoverageRow]:
+    """The coverage rows the Locust side counted, labelled with `suite`; [] if none yet."""
+    path = directory / COVERAGE_FILE
+    if not path.is_file():
+        return []
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        return [row_from_json(r, suite) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InfrastructureError(f"cannot read the load coverage {path}: {exc}") from exc

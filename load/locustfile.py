@@ -1,266 +1,444 @@
-"""The load suite's Locust users. Only Locust imports this file, in its own process.
+"""The load suite's Locust users. Only Locust imports this file, in its own processes.
 
-Two kinds of synthetic user share the run:
+Everything the users do comes from the target profile inside the World (load.workload,
+load.virtual_user); this file only carries their requests over Locust's client and moves the
+world, findings and coverage between Locust processes:
 
-* RetrievalUser logs in as a patient or clinician from world.json and does what the incident's
-  victims did: lists its recordings, opens one, gets a media token and starts playback with a
-  Range request ("media first byte"), and loads its profile page.
-* SwitchUser joins one of its patient's consultations and switches video<->audio in waves that
-  start on the same wall-clock instant in every user of every process, so that switches really
-  are simultaneous (a race only shows up when requests interleave on the server). After each
-  switch it lists its own recordings, which is where a misfiled recording becomes visible.
+* one local process (no workers): reads world.json and the settings from its environment,
+  writes findings and coverage to the run's findings directory;
+* master: reads the same, runs no users, and sends the world and settings to each worker that
+  says hello (a Locust message); writes what the workers send back, one findings file per
+  worker; fails the run (exit code 3, findings/failure.txt) when a worker goes missing, leaves,
+  or cannot build the world;
+* worker (local or `chaperone load-worker` on another machine): touches no file of the run. Its
+  users wait for the world before sending anything; findings and coverage go back as messages.
 
-Every response, of both kinds, is judged by the harness's leak oracle in this process
-(load.checker); findings go to this process's own JSON-lines file.
+Two user classes share the run: ReadUser does the profile's load reads by weight, FlowUser takes
+the profile's load journeys (for the clinic: join, switch in shared wall-clock waves, list the
+recordings after each switch, end the call, then the next appointment).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent.event import Event as GeventEvent
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
-from harness.models import Role
-from harness.world import SeededAppointment, World
+from harness.adapters.listing import EntityParser
+from harness.coverage import Coverage
+from harness.models import Finding, Observation
+from harness.oracles import Judge
+from harness.profile.model import TargetProfile
+from harness.world import World
+from load import contract
 from load.checker import LeakChecker, observation_of
-from load.contract import (
-    ENV_SWITCH_USERS,
-    ENV_WAVE_SECONDS,
-    ENV_WORKERS,
-    ENV_WORLD,
-    MEDIA_FIRST_BYTE,
-    RECORDINGS_LIST,
+from load.contract import LoadSettings
+from load.findings_io import (
+    FindingsFile,
+    finding_to_json,
+    row_from_json,
+    row_to_json,
+    write_coverage,
 )
+from load.virtual_user import Process, Request, VirtualUser
+from load.workload import Workload
 
-# Locust request names that are not the route they hit; everything else is named by its route.
-_ENDPOINTS = {MEDIA_FIRST_BYTE: "GET /api/recordings/{id}/media"}
-_FIRST_CHUNK = "bytes=0-4095"  # a player's first Range request
-_PAGE = 100
+log = logging.getLogger("chaperone.load")
+
+_WORLD_WAIT = 120.0  # how long users of a worker wait for the world before giving up (silently)
+_HELLO_EVERY = 2.0
+_FLUSH_EVERY = 2.0
+_READY_GRACE = 30.0  # after the test starts, every worker must have built the world by then
+_SETTINGS = LoadSettings.from_json(json.loads(os.environ.get(contract.ENV_SETTINGS) or "{}"))
 
 
-class _Shared:
-    """Per-process state: the world, the leak checker and the user slot counters."""
+class _State:
+    """Per-process state shared by the users of this process."""
 
-    world: World | None = None
-    checker: LeakChecker | None = None
-    checker_ready = False
+    process: Process | None = None
+    ready = GeventEvent()
+    index = 0  # this process's index among the workers (0 for the local process)
     counters: dict[str, int] = {}
+    # How this process reports that the run cannot be trusted (set by its role).
+    fail: Callable[[str], None] = staticmethod(lambda reason: log.error("chaperone: %s", reason))
 
 
-def _world() -> World:
-    if _Shared.world is None:
-        _Shared.world = World.load(Path(os.environ[ENV_WORLD]))
-    return _Shared.world
+def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Process:
+    world = World.from_json(world_doc)
+    profile = TargetProfile.model_validate(world.profile)
+    entities = EntityParser(profile, world)
+    checker = (
+        LeakChecker(Judge.from_world(world, listing=entities.listing), entities)
+        if settings.check_leaks
+        else None
+    )
+    workload = Workload(profile, world, settings.discovered)
+    return Process(workload, settings, entities, checker, report)
 
 
-def _checker() -> LeakChecker | None:
-    if not _Shared.checker_ready:
-        _Shared.checker = LeakChecker.from_env()
-        _Shared.checker_ready = True
-    return _Shared.checker
+def _listen(hook: Any, listener: Callable[..., None]) -> None:
+    """Locust's event hooks are untyped."""
+    hook.add_listener(listener)
 
 
-def _slot(environment: Environment, kind: str) -> int:
-    """A slot unique across all processes, so two users never drive the same consultation."""
-    local = _Shared.counters.get(kind, 0)
-    _Shared.counters[kind] = local + 1
-    workers = max(1, int(os.environ.get(ENV_WORKERS, "1") or 1))
-    index = int(getattr(environment.runner, "worker_index", 0) or 0)
-    return local * workers + index % workers
+def _read_slot() -> int:
+    """Readers spread over the users round robin across processes (two may share one)."""
+    local = _State.counters.get("read", 0)
+    _State.counters["read"] = local + 1
+    workers = _State.process.settings.workers if _State.process is not None else 1
+    return local * workers + _State.index % workers
 
 
-def _judge(
-    request_type: str,
-    name: str,
-    response: Any,
-    context: dict[str, Any],
-    exception: BaseException | None = None,
-    url: str | None = None,
-    response_time: float = 0.0,
-    **_: Any,
-) -> None:
-    checker = _checker()
-    status = int(getattr(response, "status_code", 0) or 0)
-    actor = context.get("actor")
-    if checker is None or response is None or status == 0 or not actor:
-        return
-    headers = response.headers.items() if response.headers is not None else ()
-    checker.check(
-        observation_of(
-            actor=str(actor),
-            endpoint=_ENDPOINTS.get(name, name),
-            method=request_type,
-            url=url or "",
+def _flow_slot(settings: LoadSettings) -> int:
+    """A journey slot no other user of any process has: each process owns a block of
+    `flow_block` slots, so two journeys never drive the same resource even when Locust gives
+    one worker more journey users than another."""
+    local = _State.counters.get("flow", 0)
+    _State.counters["flow"] = local + 1
+    return (_State.index % settings.workers) * settings.flow_block + local
+
+
+# -- the three process roles ---------------------------------------------------------------
+
+
+def _from_environment() -> tuple[dict[str, Any], Path]:
+    world_doc = json.loads(Path(os.environ[contract.ENV_WORLD]).read_text(encoding="utf-8"))
+    return world_doc, Path(os.environ[contract.ENV_FINDINGS])
+
+
+class _Local:
+    """No workers: this process runs the users and writes findings and coverage itself."""
+
+    def __init__(self, environment: Environment) -> None:
+        world_doc, self.out = _from_environment()
+        self.file = FindingsFile(self.out / f"findings-{os.getpid()}.jsonl")
+        self.environment = environment
+        _State.process = _build(world_doc, _SETTINGS, self.report)
+        _State.fail = self.fail
+        _State.ready.set()
+        _listen(environment.events.test_stop, self.flush)
+        _listen(environment.events.quitting, self.close)
+        gevent.spawn(self.flush_forever)
+
+    def report(self, found: list[Finding]) -> None:
+        self.file.write(finding_to_json(f) for f in found)
+
+    def fail(self, reason: str) -> None:
+        _fail_run(self.environment, self.out, reason)
+
+    def flush(self, **_: Any) -> None:
+        if _State.process is not None:
+            write_coverage(self.out, _State.process.coverage)
+
+    def flush_forever(self) -> None:
+        while True:
+            gevent.sleep(_FLUSH_EVERY)
+            self.flush()
+
+    def close(self, **_: Any) -> None:
+        self.flush()
+        self.file.close()
+
+
+class _Master:
+    """Hands each worker the world; merges what the workers send back; fails closed."""
+
+    def __init__(self, environment: Environment, runner: MasterRunner) -> None:
+        self.environment = environment
+        self.runner = runner
+        world_doc, self.out = _from_environment()
+        self.world = {"world": world_doc, "settings": _SETTINGS.to_json()}
+        self.indexes: dict[str, int] = {}
+        self.ready: set[str] = set()
+        self.files: dict[int, FindingsFile] = {}
+        self.coverage = Coverage()
+        self.failed = False
+        self.started_at: float | None = None
+        for name, handler in (
+            (contract.MSG_HELLO, self.on_hello),
+            (contract.MSG_READY, self.on_ready),
+            (contract.MSG_FINDINGS, self.on_findings),
+            (contract.MSG_COVERAGE, self.on_coverage),
+            (contract.MSG_FAILED, self.on_failed),
+        ):
+            runner.register_message(name, handler)
+        _listen(environment.events.test_start, self.on_test_start)
+        _listen(environment.events.test_stop, self.flush)
+        _listen(environment.events.quitting, self.close)
+        gevent.spawn(self.watch)
+
+    def index_of(self, client_id: str) -> int:
+        return self.indexes.setdefault(client_id, len(self.indexes))
+
+    def on_hello(self, environment: Environment, msg: Any, **_: Any) -> None:
+        index = self.index_of(msg.node_id)
+        if index >= _SETTINGS.workers:
+            # Its journeys would reuse another worker's slots (and resources): refuse the run.
+            self.fail(f"a load worker joined beyond the {_SETTINGS.workers} expected")
+            return
+        self.runner.send_message(
+            contract.MSG_WORLD, {**self.world, "index": index}, client_id=msg.node_id
+        )
+
+    def on_ready(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.ready.add(msg.node_id)
+        log.info("load worker %s has the world", self.index_of(msg.node_id))
+
+    def on_findings(self, environment: Environment, msg: Any, **_: Any) -> None:
+        index = self.index_of(msg.node_id)
+        if index not in self.files:
+            self.files[index] = FindingsFile(self.out / f"findings-worker-{index}.jsonl")
+        self.files[index].write(msg.data["findings"])
+
+    def on_coverage(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.coverage.absorb(row_from_json(r) for r in msg.data["rows"])
+        self.flush()
+
+    def on_failed(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.fail(f"load worker {self.index_of(msg.node_id)}: {msg.data['reason']}")
+
+    def on_test_start(self, **_: Any) -> None:
+        self.started_at = time.monotonic()
+
+    def watch(self) -> None:
+        """A worker that stops answering, leaves, or never builds the world makes the run's
+        load (and its leak checks) partial: an error, never a pass."""
+        while not self.failed:
+            gevent.sleep(1.0)
+            if self.runner.state not in ("spawning", "running"):
+                continue
+            present = {c.id: c for c in self.runner.clients.all}
+            for client_id, index in list(self.indexes.items()):
+                client = present.get(client_id)
+                if client is None and client_id in self.ready:
+                    self.fail(f"load worker {index} left during the run")
+                elif client is not None and client.state == "missing":
+                    self.fail(f"load worker {index} stopped answering during the run")
+            if self.started_at is not None and time.monotonic() - self.started_at > _READY_GRACE:
+                late = [c for c in present if c not in self.ready]
+                if late:
+                    which = ", ".join(str(self.index_of(c)) for c in late)
+                    self.fail(f"load worker(s) {which} never received the world")
+
+    def fail(self, reason: str) -> None:
+        if not self.failed:
+            self.failed = True
+            _fail_run(self.environment, self.out, reason)
+
+    def flush(self, **_: Any) -> None:
+        write_coverage(self.out, self.coverage)
+
+    def close(self, **_: Any) -> None:
+        self.flush()
+        for file in self.files.values():
+            file.close()
+
+
+class _Worker:
+    """Waits for the world from the master; sends findings and coverage back as messages."""
+
+    def __init__(self, environment: Environment, runner: WorkerRunner) -> None:
+        self.runner = runner
+        runner.register_message(contract.MSG_WORLD, self.on_world)
+        _State.fail = self.fail
+        _listen(environment.events.test_stop, self.flush)
+        gevent.spawn(self.hello_until_ready)
+        gevent.spawn(self.flush_forever)
+
+    def hello_until_ready(self) -> None:
+        # Repeated: a hello sent before the master registered its handler would be lost.
+        while not _State.ready.is_set():
+            self.runner.send_message(contract.MSG_HELLO, {"pid": os.getpid()})
+            _State.ready.wait(_HELLO_EVERY)
+
+    def on_world(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if _State.ready.is_set():
+            return
+        try:
+            settings = LoadSettings.from_json(msg.data["settings"])
+            _State.process = _build(msg.data["world"], settings, self.report)
+        except Exception as exc:  # any reason this worker cannot judge must reach the master
+            self.fail(f"cannot build the world: {type(exc).__name__}: {exc}")
+            return
+        _State.index = int(msg.data["index"])
+        _State.ready.set()
+        self.runner.send_message(contract.MSG_READY, {"index": _State.index})
+
+    def report(self, found: list[Finding]) -> None:
+        self.runner.send_message(
+            contract.MSG_FINDINGS, {"findings": [finding_to_json(f) for f in found]}
+        )
+
+    def fail(self, reason: str) -> None:
+        log.error("chaperone: %s", reason)
+        self.runner.send_message(contract.MSG_FAILED, {"reason": reason})
+
+    def flush(self, **_: Any) -> None:
+        process = _State.process
+        if process is None:
+            return
+        # Counted since the last flush only: the master adds them up.
+        counted, process.coverage = process.coverage, Coverage()
+        rows = [row_to_json(r) for r in counted.rows()]
+        if rows:
+            self.runner.send_message(contract.MSG_COVERAGE, {"rows": rows})
+
+    def flush_forever(self) -> None:
+        while True:
+            gevent.sleep(_FLUSH_EVERY)
+            self.flush()
+
+
+def _fail_run(environment: Environment, out: Path, reason: str) -> None:
+    """The run cannot be trusted: say why where the harness looks, exit non-zero, stop."""
+    log.error("chaperone: %s", reason)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / contract.FAILURE_FILE).write_text(reason + "\n", encoding="utf-8")
+    environment.process_exit_code = 3
+    if environment.runner is not None:
+        gevent.spawn(environment.runner.quit)
+
+
+def _user_error(exception: BaseException | None = None, **_: Any) -> None:
+    """A load user that crashed did not do what the profile asks: its share of the reads and
+    journeys is missing, so the run is an error, not a quieter pass."""
+    _State.fail(f"a load user crashed: {type(exception).__name__}: {exception}")
+
+
+def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+    if isinstance(runner, MasterRunner):
+        _Master(environment, runner)
+    elif isinstance(runner, WorkerRunner):
+        _Worker(environment, runner)
+    else:
+        _Local(environment)
+    if not isinstance(runner, MasterRunner):
+        _listen(environment.events.user_error, _user_error)
+
+
+_listen(events.init, _on_init)
+
+
+# -- the users -----------------------------------------------------------------------------
+
+
+class _LoadUser(FastHttpUser):
+    abstract = True
+    user: VirtualUser | None = None
+
+    def on_start(self) -> None:
+        # Credentials are the profile's (headers, cookies), never a cookie jar's leftovers.
+        self.client.client.cookiejar = None
+        if not _State.ready.wait(_WORLD_WAIT):
+            return  # no world, no traffic: the master reports this worker as never ready
+        self.begin()
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def rng(self, slot: int) -> random.Random:
+        process = _State.process
+        seed = process.workload.world.seed if process is not None else 0
+        return random.Random(f"{seed}:{type(self).__name__}:{slot}")
+
+    def send(self, request: Request) -> Observation:
+        prep = request.prepared
+        body: Any = prep.body_bytes() or None  # Locust's stubs say str, it sends bytes as they are
+        started = time.perf_counter()
+        with self.client.request(
+            prep.method,
+            prep.path,
+            name=request.name,
+            data=body,
+            headers=request.headers,
+            catch_response=True,
+            allow_redirects=False,
+        ) as response:
+            elapsed = time.perf_counter() - started
+            status = int(response.status_code or 0)
+            if request.ok(status):
+                response.success()
+            else:
+                response.failure(f"{request.name} answered {status}")
+            headers = list(response.headers.items()) if response.headers is not None else []
+            content = response.content or b""
+        return observation_of(
+            actor=request.actor,
+            step=request.step,
+            endpoint=prep.route,
+            method=prep.method,
+            url=prep.path,
             status=status,
             headers=headers,
-            body=response.content or b"",
-            elapsed=response_time / 1000,
+            body=content,
+            elapsed=elapsed,
+            about=request.about,
         )
-    )
+
+    def ensure_login(self) -> bool:
+        if self.user is None:
+            return False
+        if self.user.logged_in or self.user.login():
+            return True
+        gevent.sleep(1.0)  # refused: try again later, without hammering the login
+        return False
 
 
-def _close(**_: Any) -> None:
-    if _Shared.checker is not None:
-        _Shared.checker.close()
-
-
-# Locust's EventHook is untyped, hence the ignores.
-events.request.add_listener(_judge)  # type: ignore[no-untyped-call]
-events.quitting.add_listener(_close)  # type: ignore[no-untyped-call]
-
-
-class _ActorUser(FastHttpUser):
-    abstract = True
-    actor_id = ""
-    role = Role.PATIENT
-
-    def context(self) -> dict[str, Any]:
-        return {"actor": self.actor_id}
-
-    def login(self, actor_id: str) -> None:
-        actor = _world().actors[actor_id]
-        self.actor_id, self.role = actor.id, actor.role
-        body = {"username": actor.id, "password": actor.password}
-        with self.client.post(
-            "/api/login", json=body, name="POST /api/login", catch_response=True
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"login as {actor.id} answered {response.status_code}")
-                return
-            # The session cookie lands in the client's jar; the API also gets the bearer token.
-            self.client.auth_header = f"Bearer {response.json()['token']}"
-
-    def get(self, url: str, name: str, **kwargs: Any) -> Any:
-        return self.client.get(url, name=name, allow_redirects=False, **kwargs)
-
-    def list_recordings(self) -> list[dict[str, Any]]:
-        if self.role is Role.CLINICIAN:
-            response = self.get("/api/clinician/recordings", "GET /api/clinician/recordings")
-            return _items(response)
-        response = self.get(f"/api/me/recordings?per_page={_PAGE}", RECORDINGS_LIST)
-        items = _items(response)
-        total = _total(response)
-        if total > _PAGE:
-            # Recordings are listed oldest first; the newest (the ones a race misfiles) are last.
-            last = (total + _PAGE - 1) // _PAGE
-            items += _items(
-                self.get(f"/api/me/recordings?page={last}&per_page={_PAGE}", RECORDINGS_LIST)
-            )
-        return items
-
-
-class RetrievalUser(_ActorUser):
-    """Browses its own recordings and plays one, like a patient opening their profile."""
+class ReadUser(_LoadUser):
+    """Reads what its role may read, picked by the profile's load weights."""
 
     wait_time = constant(0.05)
 
-    def on_start(self) -> None:
-        world = _world()
-        actors = sorted(world.actors)
-        self.login(actors[_slot(self.environment, "retrieval") % len(actors)])
+    def begin(self) -> None:
+        process = _State.process
+        assert process is not None
+        slot = _read_slot()
+        actor = process.workload.reader(slot)
+        if actor is not None:
+            self.user = VirtualUser(process, actor, self.send, self.rng(slot))
 
     @task
-    def browse(self) -> None:
-        recordings = self.list_recordings()
-        if recordings:
-            self.play(random.choice(recordings))
-        page = "/clinician" if self.role is Role.CLINICIAN else "/profile"
-        self.get(page, f"GET {page}")
-
-    def play(self, recording: dict[str, Any]) -> None:
-        rid = recording.get("id")
-        self.get(f"/api/recordings/{rid}", "GET /api/recordings/{id}")
-        token = self.client.post(
-            f"/api/recordings/{rid}/media-token", name="POST /api/recordings/{id}/media-token"
-        )
-        if token.status_code != 200:
+    def read(self) -> None:
+        if not self.ensure_login():
+            gevent.sleep(0.5)
             return
-        self.get(token.json()["url"], MEDIA_FIRST_BYTE, headers={"Range": _FIRST_CHUNK})
+        assert self.user is not None
+        self.user.read_something()
 
 
-class SwitchUser(_ActorUser):
-    """Drives one consultation, switching mode in waves shared with every other SwitchUser."""
+class FlowUser(_LoadUser):
+    """Takes a load journey on each of its resources in turn (for the clinic, its calls)."""
 
     wait_time = constant(0)
-    fixed_count = int(os.environ.get(ENV_SWITCH_USERS, "0") or 0)
-    consultation = 0
-    mode = "audio"
+    fixed_count = _SETTINGS.flow_users
+    steps: Any = None
 
-    def on_start(self) -> None:
-        plan = _switch_plan(_world())
-        appointment = plan[_slot(self.environment, "switch") % len(plan)]
-        self.login(appointment.patient)
-        self.consultation = appointment.consultation_id
-        joined = self.client.post(
-            f"/api/consultations/{self.consultation}/join",
-            name="POST /api/consultations/{id}/join",
-        )
-        if joined.status_code == 200:
-            self.mode = joined.json()["mode"]
+    def begin(self) -> None:
+        process = _State.process
+        assert process is not None
+        slot = _flow_slot(process.settings)
+        assignment = process.workload.assignment(slot, process.settings.flow_slots)
+        if assignment is not None:
+            self.user = VirtualUser(process, assignment.actor, self.send, self.rng(slot))
+            self.steps = self.user.journey(assignment)
 
     @task
-    def wave(self) -> None:
-        _sleep_until_next_wave()
-        self.switch()
-        self.list_recordings()
-
-    def switch(self) -> None:
-        target = "video" if self.mode == "audio" else "audio"
-        with self.client.post(
-            f"/api/consultations/{self.consultation}/switch",
-            json={"mode": target},
-            name="POST /api/consultations/{id}/switch",
-            catch_response=True,
-        ) as response:
-            if response.status_code == 200:
-                self.mode = target
-            elif response.status_code == 409:
-                # Another user switched this call first; our view of its mode is stale.
-                response.success()
-                self.resync()
-            else:
-                response.failure(f"switch to {target} answered {response.status_code}")
-
-    def resync(self) -> None:
-        call = self.get(f"/api/consultations/{self.consultation}", "GET /api/consultations/{id}")
-        if call.status_code == 200:
-            self.mode = call.json()["mode"]
-
-
-def _switch_plan(world: World) -> list[SeededAppointment]:
-    """Every patient's first consultation, then every patient's second, and so on."""
-    by_patient: dict[str, list[SeededAppointment]] = {}
-    for appointment in sorted(world.appointments, key=lambda a: a.id):
-        by_patient.setdefault(appointment.patient, []).append(appointment)
-    rounds = max((len(v) for v in by_patient.values()), default=0)
-    return [
-        by_patient[p][r]
-        for r in range(rounds)
-        for p in sorted(by_patient)
-        if r < len(by_patient[p])
-    ]
-
-
-def _sleep_until_next_wave() -> None:
-    period = float(os.environ.get(ENV_WAVE_SECONDS, "1.0") or 1.0)
-    now = time.time()
-    gevent.sleep((now // period + 1) * period - now)
-
-
-def _items(response: Any) -> list[dict[str, Any]]:
-    if response.status_code != 200:
-        return []
-    items = response.json().get("items", [])
-    return items if isinstance(items, list) else []
-
-
-def _total(response: Any) -> int:
-    if response.status_code != 200:
-        return 0
-    return int(response.json().get("total", 0))
+    def step(self) -> None:
+        if not self.ensure_login():
+            gevent.sleep(0.5)
+            return
+        assert self.user is not None
+        # Once every assigned resource is done, reads keep the load up.
+        if next(self.steps, None) is None and not self.user.read_something():
+            gevent.sleep(_SETTINGS.wave_seconds)

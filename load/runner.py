@@ -1,15 +1,19 @@
 """Runs Locust as a subprocess group and reads back what it measured and what its workers found.
 
 This is the harness side: it never imports Locust or gevent (importing Locust monkey-patches the
-interpreter). It writes world.json, spawns one local Locust process, or a master and N workers,
-tails the workers' findings files while they run, watches the target's health, and bounds the
-whole run in time. Anything that stops Locust from producing a trustworthy result is an
-InfrastructureError: a load run that did not happen must never read as a pass.
+interpreter). It writes world.json, spawns one local Locust process, or a master and N local
+workers (and the master waits for M remote ones: `chaperone load-worker`), tails the findings
+files the master or local process writes while they run, watches the target's health, and
+bounds the whole run in time. Workers get no file and no environment of the run: the master
+hands them the world over Locust's messages. Anything that stops Locust from producing a
+trustworthy result is an InfrastructureError: a load run that did not happen must never read as
+a pass.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -29,6 +33,7 @@ from harness.errors import InfrastructureError, TargetUnreachable
 from harness.models import Finding
 from harness.world import World
 from load import contract
+from load.contract import DiscoveredRead, LoadSettings
 from load.findings_io import FindingsTail
 from load.stats import LoadStats, read_stats
 
@@ -41,23 +46,47 @@ _STOP_GRACE = 15.0  # users finishing, stats and CSVs written
 _TERMINATE_WAIT = 5.0
 
 
+LOCUST_DEFAULT_PORT = 5557
+
+
 @dataclass(frozen=True, slots=True)
 class LoadPlan:
     target: str
     users: int
     seconds: float
-    workers: int = 0
-    switch_users: int = 0
+    workers: int = 0  # local worker processes
+    flow_users: int = 0
     check_leaks: bool = True
     wave_seconds: float = 1.0
+    expect_workers: int = 0  # remote workers (`chaperone load-worker`) the master waits for
+    master_host: str = "127.0.0.1"  # where the master binds
+    master_port: int = 0  # 0: a free port, or Locust's 5557 when remote workers must find it
+    join_seconds: float = 30.0  # how long the master waits for every worker to join
+    health: str | None = "/healthz"  # a path that answers 2xx while the target is up
+    discovered: tuple[DiscoveredRead, ...] = ()
+    user_classes: tuple[str, ...] = ("ReadUser", "FlowUser")
 
     @property
     def run_time(self) -> int:
         return max(1, round(self.seconds))
 
     @property
+    def distributed(self) -> bool:
+        return self.workers + self.expect_workers > 0
+
+    @property
     def deadline(self) -> float:
-        return self.run_time + _STARTUP_GRACE + _STOP_GRACE
+        joining = self.join_seconds if self.distributed else 0.0
+        return self.run_time + joining + _STARTUP_GRACE + _STOP_GRACE
+
+    def settings(self) -> LoadSettings:
+        return LoadSettings(
+            check_leaks=self.check_leaks,
+            flow_users=self.flow_users,
+            wave_seconds=self.wave_seconds,
+            workers=max(1, self.workers + self.expect_workers),
+            discovered=self.discovered,
+        )
 
 
 class Cancelled(Exception):
@@ -84,8 +113,14 @@ def _free_port() -> int:
         return port
 
 
+def master_port(plan: LoadPlan) -> int:
+    if plan.master_port:
+        return plan.master_port
+    return LOCUST_DEFAULT_PORT if plan.expect_workers else _free_port()
+
+
 def commands(plan: LoadPlan, run_dir: Path) -> list[list[str]]:
-    """The Locust command lines: the local process or master first, then any workers."""
+    """The Locust command lines: the local process or master first, then any local workers."""
     base = [*locust_command(), "-f", str(LOCUSTFILE)]
     main = [
         *base,
@@ -101,58 +136,82 @@ def commands(plan: LoadPlan, run_dir: Path) -> list[list[str]]:
         *("--stop-timeout", "2"),
         *("--logfile", str(run_dir / contract.LOG_FILE), "--loglevel", "INFO"),
     ]
-    if plan.workers <= 0:
-        return [main]
-    port = str(_free_port())
+    if not plan.distributed:
+        return [main + list(plan.user_classes)]
+    port = str(master_port(plan))
+    expected = plan.workers + plan.expect_workers
     main += [
         "--master",
-        *("--master-bind-host", "127.0.0.1", "--master-bind-port", port),
-        *("--expect-workers", str(plan.workers), "--expect-workers-max-wait", "30"),
+        *("--master-bind-host", plan.master_host, "--master-bind-port", port),
+        *("--expect-workers", str(expected)),
+        *("--expect-workers-max-wait", str(round(plan.join_seconds))),
+        *plan.user_classes,
     ]
+    connect = "127.0.0.1" if plan.master_host in ("0.0.0.0", "*", "") else plan.master_host
     workers = [
-        [
-            *base,
-            "--worker",
-            *("--master-host", "127.0.0.1", "--master-port", port),
-            *("--logfile", str(run_dir / f"worker-{i}.log"), "--loglevel", "INFO"),
-        ]
-        for i in range(plan.workers)
+        worker_command(connect, int(port), run_dir / f"worker-{i}.log") for i in range(plan.workers)
     ]
     return [main, *workers]
 
 
+def worker_command(host: str, port: int, logfile: Path | None = None) -> list[str]:
+    """A Locust worker of the load suite, joining the master at host:port. It needs nothing
+    else: the master sends it the world."""
+    argv = [*locust_command(), "-f", str(LOCUSTFILE), "--worker"]
+    argv += ["--master-host", host, "--master-port", str(port)]
+    # Failed requests are the master's statistics; a worker's exit code says whether it broke.
+    argv += ["--exit-code-on-error", "0"]
+    if logfile is not None:
+        argv += ["--logfile", str(logfile)]
+    return [*argv, "--loglevel", "INFO"]
+
+
 def environment(plan: LoadPlan, run_dir: Path) -> dict[str, str]:
-    """Locust's environment: ours without credentials (it needs none: it reads world.json)."""
-    env = child_env()
+    """The master's (or local process's) environment, without credentials (Locust needs none:
+    it learns the world from world.json), plus where the world is and where findings go."""
+    env = worker_environment()
     env.update(
         {
             contract.ENV_WORLD: str(run_dir / contract.WORLD_FILE),
             contract.ENV_FINDINGS: str(run_dir / contract.FINDINGS_DIR),
-            contract.ENV_CHECK: "1" if plan.check_leaks else "0",
-            contract.ENV_SWITCH_USERS: str(plan.switch_users),
-            contract.ENV_WAVE_SECONDS: str(plan.wave_seconds),
-            contract.ENV_WORKERS: str(max(1, plan.workers)),
+            contract.ENV_SETTINGS: json.dumps(plan.settings().to_json()),
         }
     )
     return env
 
 
+def worker_environment() -> dict[str, str]:
+    """This process's environment without any of the run's: a worker learns everything from
+    the master."""
+    run_vars = (contract.ENV_WORLD, contract.ENV_FINDINGS, contract.ENV_SETTINGS)
+    return {k: v for k, v in child_env().items() if k not in run_vars}
+
+
 class LocustGroup:
     """The spawned processes, each in its own session so a signal reaches its children too."""
 
-    def __init__(self, argvs: Sequence[Sequence[str]], env: dict[str, str], run_dir: Path):
+    def __init__(
+        self,
+        argvs: Sequence[Sequence[str]],
+        env: dict[str, str],
+        run_dir: Path,
+        plan: LoadPlan | None = None,
+    ):
         self.processes: list[subprocess.Popen[bytes]] = []
         self._signalled: set[int] = set()  # a process we stopped did not crash
         self._run_dir = run_dir
+        self._plan = plan
         try:
             for i, argv in enumerate(argvs):
                 out = (run_dir / f"process-{i}.out").open("wb")
+                # Workers get neither the run's environment nor its directory.
+                cwd = run_dir if i == 0 else _empty_dir(run_dir / f"worker-{i - 1}")
                 with out:
                     self.processes.append(
                         subprocess.Popen(
                             list(argv),
-                            env=env,
-                            cwd=run_dir,
+                            env=env if i == 0 else worker_environment(),
+                            cwd=cwd,
                             stdout=out,
                             stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL,
@@ -188,14 +247,44 @@ class LocustGroup:
 
     def failure(self) -> str | None:
         """Why the run is untrustworthy, from exit codes; None when every process exited 0."""
+        reported = self._run_dir / contract.FINDINGS_DIR / contract.FAILURE_FILE
+        if reported.is_file():
+            return reported.read_text(encoding="utf-8", errors="replace").strip()
         for i, process in enumerate(self.processes):
             if process.returncode not in (0, None) and process.pid not in self._signalled:
+                if i == 0 and _gave_up_waiting(self._run_dir):
+                    return self._never_joined()
                 tail = _tail(self._run_dir / f"process-{i}.out") or _tail(
                     self._run_dir / contract.LOG_FILE
                 )
                 role = "Locust" if i == 0 else f"Locust worker {i}"
                 return f"{role} exited with code {process.returncode}: {tail}"
         return None
+
+    def _never_joined(self) -> str:
+        plan = self._plan
+        if plan is None:
+            return "not every load worker joined the Locust master"
+        expected = plan.workers + plan.expect_workers
+        where = f"{plan.master_host}:{master_port(plan)}"
+        return (
+            f"not all {expected} load worker(s) joined the master at {where} within "
+            f"{plan.join_seconds:.0f} s ({plan.expect_workers} remote: chaperone load-worker "
+            f"--master HOST:PORT)"
+        )
+
+
+def _gave_up_waiting(run_dir: Path) -> bool:
+    try:
+        text = (run_dir / contract.LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "Gave up waiting for workers" in text
+
+
+def _empty_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -216,10 +305,12 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 class HealthWatch:
-    """Polls the target's /healthz; a dead target makes the run's numbers meaningless."""
+    """Polls the profile's health path (2xx while up) or, without one, the target's root (any
+    answer while up); a dead target makes the run's numbers meaningless."""
 
-    def __init__(self, target: str) -> None:
-        self._url = target.rstrip("/") + "/healthz"
+    def __init__(self, target: str, path: str | None = "/healthz") -> None:
+        self._url = target.rstrip("/") + (path or "/")
+        self._any_answer = path is None
         self._strikes = 0
         self._next = time.monotonic() + _HEALTH_EVERY
 
@@ -228,7 +319,8 @@ class HealthWatch:
             return
         self._next = time.monotonic() + _HEALTH_EVERY
         try:
-            alive = httpx.get(self._url, timeout=2.0).status_code == 200
+            status = httpx.get(self._url, timeout=2.0).status_code
+            alive = self._any_answer or 200 <= status < 300
         except httpx.HTTPError:
             alive = False
         self._strikes = 0 if alive else self._strikes + 1
@@ -252,7 +344,7 @@ def run_locust(
     findings_dir = run_dir / contract.FINDINGS_DIR
     findings_dir.mkdir(exist_ok=True)
     tail = FindingsTail(findings_dir)
-    group = LocustGroup(commands(plan, run_dir), environment(plan, run_dir), run_dir)
+    group = LocustGroup(commands(plan, run_dir), environment(plan, run_dir), run_dir, plan)
     try:
         yield from _supervise(group, plan, tail, cancel)
     except GeneratorExit:
@@ -274,7 +366,9 @@ def _clear_previous(run_dir: Path) -> None:
     """An earlier run's CSVs or findings in a reused directory must never be read as this one's."""
     run_dir.mkdir(parents=True, exist_ok=True)
     stale = [*run_dir.glob(f"{contract.CSV_PREFIX}*"), *run_dir.glob("*.log")]
-    stale += (run_dir / contract.FINDINGS_DIR).glob("findings-*.jsonl")
+    findings = run_dir / contract.FINDINGS_DIR
+    stale += findings.glob("findings-*.jsonl")
+    stale += [findings / contract.COVERAGE_FILE, findings / contract.FAILURE_FILE]
     for path in stale:
         path.unlink(missing_ok=True)
 
@@ -282,7 +376,7 @@ def _clear_previous(run_dir: Path) -> None:
 def _supervise(
     group: LocustGroup, plan: LoadPlan, tail: FindingsTail, cancel: threading.Event
 ) -> Generator[Finding, None, None]:
-    health = HealthWatch(plan.target)
+    health = HealthWatch(plan.target, plan.health)
     ends = time.monotonic() + plan.deadline
     while group.main.poll() is None:
         if cancel.wait(_POLL_SECONDS):

@@ -1,11 +1,16 @@
-"""Service-level objectives checked against the load run's statistics."""
+"""Service-level objectives checked against the load run's statistics.
+
+The p95 objectives read the route the profile names for them (`load.slo_routes`); one the
+profile names no route for does not apply to that app (no media, say) and is reported as not
+applicable. One that names a route with no samples is a breach, never a pass.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.config import SloThresholds
-from load.contract import MEDIA_FIRST_BYTE, RECORDINGS_LIST
 from load.stats import LoadStats
 
 
@@ -14,20 +19,28 @@ class SloResult:
     name: str
     ok: bool
     message: str
+    skipped: str = ""  # why it does not apply; such a result is never counted as a pass
 
 
-def evaluate(stats: LoadStats, slo: SloThresholds) -> list[SloResult]:
-    """One result per threshold; a threshold with no samples to judge is a breach, never a pass."""
+def evaluate(stats: LoadStats, slo: SloThresholds, routes: Mapping[str, str]) -> list[SloResult]:
+    """One result per threshold, in a fixed order."""
     return [
-        _p95(stats, RECORDINGS_LIST, "recordings list p95", slo.recordings_list_p95_ms),
-        _p95(stats, MEDIA_FIRST_BYTE, "media first byte p95", slo.media_first_byte_p95_ms),
+        _p95(stats, routes, "recordings_list_p95_ms", "recordings list p95", slo),
+        _p95(stats, routes, "media_first_byte_p95_ms", "media first byte p95", slo),
         _error_rate(stats, slo.max_error_rate),
         _rps(stats, slo.min_rps),
     ]
 
 
-def _p95(stats: LoadStats, request: str, label: str, limit: float) -> SloResult:
+def _p95(
+    stats: LoadStats, routes: Mapping[str, str], key: str, label: str, slo: SloThresholds
+) -> SloResult:
+    limit = float(getattr(slo, key))
     name = f"slo: {label} <= {limit:g} ms"
+    request = routes.get(key)
+    if request is None:
+        reason = f"the profile names no route for {key} (load.slo_routes)"
+        return SloResult(name, True, reason, skipped=reason)
     measured = stats.p95(request)
     if measured is None:
         return SloResult(name, False, f"no '{request}' requests completed, so {label} is unknown")

@@ -1,9 +1,11 @@
 """The load suite: many synthetic users at once, every response leak-checked, SLOs gated.
 
-Registered as `load = "load.suite:run_load"` in the `chaperone.suites` entry-point group. The
-verdict is fail on any leak finding or any breached SLO threshold; a run that could not happen
-(no Locust, Locust crashed, target died) raises InfrastructureError after yielding the findings
-gathered so far, and the engine reports it as an error.
+Registered as `load = "load.suite:run_load"` in the `chaperone.suites` entry-point group. What
+the users do comes from the profile's `load:` section (load.workload). The verdict is fail on any
+leak finding or any breached SLO threshold; a run that could not happen (no Locust, Locust
+crashed, the target died, a worker never joined or went missing) raises InfrastructureError
+after yielding the findings gathered so far, and the engine reports it as an error. What the
+users read is added to the run's coverage under the suite's label, also when the run failed.
 """
 
 from __future__ import annotations
@@ -16,29 +18,72 @@ from pathlib import Path
 from harness.config import RunOptions
 from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished, SuiteStarted
 from harness.models import Finding, Verdict
+from harness.profile.model import TargetProfile
+from harness.profile.steps import prepare
 from harness.suites import RunContext
 from harness.world import World
 from load import contract
+from load.contract import DiscoveredRead
+from load.findings_io import read_coverage
 from load.runner import Cancelled, LoadPlan, run_locust
 from load.slo import evaluate
 from load.stats import LoadStats
+from load.workload import Workload
 
 SUITE = "load"
 LEAK_CASE = "leak check: every response seen by its rightful owner only"
 
 
-def plan_for(target: str, options: RunOptions, world: World, check_leaks: bool = True) -> LoadPlan:
-    """Half the users switch (at least two, so switches can collide), the rest browse."""
+def plan_for(
+    target: str,
+    options: RunOptions,
+    world: World,
+    check_leaks: bool = True,
+    discovered: tuple[DiscoveredRead, ...] = (),
+) -> LoadPlan:
+    """Half the users take journeys (at least two, so flows can collide), the rest read; all
+    of them journey when the profile has no load reads, none when it has no load flows."""
+    profile = TargetProfile.model_validate(world.profile)
+    workload = Workload(profile, world, discovered)  # a profile mistake stops here, in one line
     users = options.load_users
-    switchers = 0 if users < 2 else min(max(2, users // 2), users - 1, len(world.appointments))
+    if not workload.journeys:
+        flow_users = 0
+    elif not workload.reads:
+        flow_users = users
+    else:
+        flow_users = 0 if users < 2 else min(max(2, users // 2), users - 1)
+    flow_users = min(flow_users, workload.flow_resources())
+    counts = (("ReadUser", users - flow_users), ("FlowUser", flow_users))
+    classes = [name for name, n in counts if n]
     return LoadPlan(
         target=target,
         users=users,
         seconds=options.load_seconds,
         workers=options.workers,
-        switch_users=switchers,
+        flow_users=flow_users,
         check_leaks=check_leaks,
+        expect_workers=options.expect_workers,
+        master_host=options.master_bind_host,
+        master_port=options.master_bind_port,
+        join_seconds=options.load_join_seconds,
+        health=_health_path(profile),
+        discovered=discovered,
+        user_classes=tuple(classes) or ("ReadUser",),
     )
+
+
+def _health_path(profile: TargetProfile) -> str | None:
+    if profile.health is None or profile.health.method != "GET":
+        return None
+    return prepare(profile.health, {}).path
+
+
+def _discovered(ctx: RunContext) -> tuple[DiscoveredRead, ...]:
+    """The GET routes the target found in the app's OpenAPI document (workers never see it)."""
+    found = getattr(ctx.adapter, "discovered", None)
+    if found is None:
+        return ()
+    return tuple(DiscoveredRead(d.route, d.path, d.params, d.query) for d in found())
 
 
 def run_load(ctx: RunContext) -> Iterator[Event]:
@@ -49,7 +94,7 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
     started = time.monotonic()
     yield SuiteStarted(SUITE, None, time.time())
     world = ctx.reseed()
-    plan = plan_for(ctx.target, ctx.options, world, check_leaks)
+    plan = plan_for(ctx.target, ctx.options, world, check_leaks, _discovered(ctx))
     run_dir = ctx.out_dir / SUITE
     findings: dict[str, Finding] = {}
     try:
@@ -57,11 +102,21 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
     except Cancelled:
         yield _finished(started, Verdict.ERROR, "interrupted before the load run finished", {})
         return
+    finally:
+        _absorb_coverage(ctx, run_dir)
     leak_case = _leak_case(findings, plan, time.monotonic() - started)
     yield leak_case
+    routes = TargetProfile.model_validate(world.profile).load
     slo_cases = [
-        CaseFinished(SUITE, r.name, Verdict.PASS if r.ok else Verdict.FAIL, 0.0, r.message)
-        for r in evaluate(stats, ctx.options.slo)
+        CaseFinished(
+            SUITE,
+            r.name,
+            Verdict.PASS if r.ok else Verdict.FAIL,
+            0.0,
+            r.message,
+            skipped=r.skipped,
+        )
+        for r in evaluate(stats, ctx.options.slo, routes.slo_routes if routes else {})
     ]
     yield from slo_cases
     verdict = Verdict.merge(leak_case.verdict, *(c.verdict for c in slo_cases))
@@ -86,6 +141,15 @@ def _drive(
             yield FindingRaised(SUITE, found)
 
 
+def _absorb_coverage(ctx: RunContext, run_dir: Path) -> None:
+    """What the Locust users read joins the run's coverage, under this suite's label."""
+    coverage = getattr(ctx.adapter, "coverage", None)
+    if coverage is None:
+        return
+    label = coverage.suite or SUITE
+    coverage.absorb(read_coverage(run_dir / contract.FINDINGS_DIR, label))
+
+
 def _leak_case(findings: dict[str, Finding], plan: LoadPlan, seconds: float) -> CaseFinished:
     if not plan.check_leaks:
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "leak checks were disabled")
@@ -100,8 +164,9 @@ def _metrics(stats: LoadStats, plan: LoadPlan, findings: dict[str, Finding]) -> 
     return {
         **stats.metrics(),
         "users": plan.users,
-        "switch_users": plan.switch_users,
+        "flow_users": plan.flow_users,
         "workers": plan.workers,
+        "remote_workers": plan.expect_workers,
         "seconds": plan.run_time,
         "leak_checks": plan.check_leaks,
         "findings": len(findings),

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "P95_SLOS",
     "AuthSpec",
     "BrowserFlow",
     "BrowserSpec",
@@ -34,6 +35,8 @@ __all__ = [
     "FieldSpec",
     "FlowSpec",
     "HttpStep",
+    "LoadFlow",
+    "LoadRead",
     "LoadSpec",
     "NotificationSpec",
     "OwnerSpec",
@@ -485,22 +488,67 @@ class BrowserSpec(_Strict):
         return problems
 
 
+# The SLOs that read a p95 from a route (harness.config.SloThresholds): a profile names the
+# route each one measures in `load.slo_routes`.
+P95_SLOS = ("recordings_list_p95_ms", "media_first_byte_p95_ms")
+
+
 class LoadRead(_Strict):
-    read: str = Field(description="a read's route, e.g. 'GET /api/me/recordings'")
+    """A read the load suite's users repeat, picked by weight among those their role may do."""
+
+    read: str = Field(
+        description="a read under `reads:` (its name, or the route of one of its steps, e.g. "
+        "'GET /api/me/recordings'), or a GET route discovered from the OpenAPI document"
+    )
     weight: int = Field(1, ge=1)
+    pick: Literal["own", "any"] = Field(
+        "own",
+        description="for an `each` read: own reads an entity the user saw in its own lists or a "
+        "resource it may see; any reads any user's (a title another user's data shows in a "
+        "public list): a denial (403/404) is then expected, the data is a leak",
+    )
 
 
 class LoadFlow(_Strict):
-    flow: str
-    weight: int = Field(1, ge=1)
+    """A journey a load user takes on each of its resources in turn: `flow`, then the `waves`
+    flows in turn, one per wave, `rounds` times, then the `finish` flows; then the same on the
+    user's next resource. Waves start on wall-clock instants every load user in every process
+    shares, so the same flow really overlaps across users (a race only shows when requests
+    interleave). After each flow that `creates` an entity kind, the user reads the lists that
+    show that kind, which is where a misfiled item becomes visible."""
+
+    flow: str = Field(description="the flow that starts the journey, e.g. join")
+    weight: int = Field(1, ge=1, description="share of the flow users that take this journey")
+    waves: list[str] = Field(
+        default_factory=list, description="flows run one per wave, in turn (e.g. the switches)"
+    )
+    rounds: int = Field(4, ge=0, le=1000, description="waves per resource")
+    finish: list[str] = Field(
+        default_factory=list, description="flows that close the journey (e.g. end)"
+    )
 
 
 class LoadSpec(_Strict):
     reads: list[LoadRead] = Field(default_factory=list)
     flows: list[LoadFlow] = Field(default_factory=list)
     slo_routes: dict[str, str] = Field(
-        default_factory=dict, description="SLO name -> route whose p95 it reads"
+        default_factory=dict,
+        description=f"SLO name ({', '.join(P95_SLOS)}) -> the route whose p95 it reads; an SLO "
+        "with no route here does not apply to this app",
     )
+
+    @field_validator("slo_routes")
+    @classmethod
+    def _known_slos(cls, routes: dict[str, str]) -> dict[str, str]:
+        for name in routes:
+            if name not in P95_SLOS:
+                raise ValueError(f"'{name}' is not a p95 SLO; choose from {', '.join(P95_SLOS)}")
+        return routes
+
+    def flow_names(self) -> list[str]:
+        """Every profile flow the journeys name."""
+        names = [n for f in self.flows for n in (f.flow, *f.waves, *f.finish)]
+        return list(dict.fromkeys(names))
 
 
 class FeatureSpec(_Strict):

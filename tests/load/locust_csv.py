@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+RECORDINGS = "GET /api/me/recordings"
+MEDIA = "GET /api/recordings/{id}/media"
+ROUTES = {"recordings_list_p95_ms": RECORDINGS, "media_first_byte_p95_ms": MEDIA}
 _PCTS = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
 STATS_HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -35,10 +38,10 @@ def write_stats(
     directory.mkdir(parents=True, exist_ok=True)
     rows = [
         STATS_HEADER,
-        _stats_row("GET", "GET /api/me/recordings", 400, 0, rps / 2, f"{list_p95:g}"),
+        _stats_row("GET", RECORDINGS, 400, 0, rps / 2, f"{list_p95:g}"),
     ]
     if with_media:
-        rows.append(_stats_row("GET", "media first byte", 300, 0, rps / 4, f"{media_p95:g}"))
+        rows.append(_stats_row("GET", MEDIA, 300, 0, rps / 4, f"{media_p95:g}"))
     rows.append(_stats_row("", "Aggregated", requests, failures, rps, "150"))
     (directory / "stats.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     history = [

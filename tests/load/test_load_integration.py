@@ -1,4 +1,5 @@
-"""The load suite against the real clinic, with real Locust subprocesses.
+"""The load suite against the real clinic, with real Locust subprocesses, driven by the clinic's
+profile.
 
 The detector is proven both ways: it catches the planted `switch-race` fault and stays silent on
 the clean clinic. The suite runs through the real engine; only the suite lookup is pointed at it,
@@ -14,8 +15,17 @@ import pytest
 
 from harness import engine
 from harness.config import RunOptions, SloThresholds
-from harness.events import Event, FindingRaised, RunFinished, SuiteFinished
+from harness.events import (
+    CoverageReported,
+    EngineError,
+    Event,
+    FindingRaised,
+    RunFinished,
+    SuiteFinished,
+)
 from harness.models import Verdict
+from harness.profile import LoadedProfile, load_profile
+from harness.profile.model import TargetProfile
 from load.suite import run_load
 from tests.load.clinic_process import Clinic, clinic_process
 
@@ -46,10 +56,17 @@ def load_suite_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "load_suite", lambda name: run_load)
 
 
-def run(clinic: Clinic, out: Path, **options: object) -> list[Event]:
-    opts = RunOptions(suites=("load",), load_seconds=12, load_users=12, slo=WIDE_SLO, **options)  # type: ignore[arg-type]
+def run(
+    clinic: Clinic, out: Path, profile: LoadedProfile | None = None, **options: object
+) -> list[Event]:
+    fields: dict[str, object] = {"load_seconds": 12, "load_users": 12, **options}
+    opts = RunOptions(suites=("load",), slo=WIDE_SLO, **fields)  # type: ignore[arg-type]
     request = engine.RunRequest(
-        target=clinic.url, options=opts, out_dir=out, support_token=clinic.token
+        target=clinic.url,
+        options=opts,
+        out_dir=out,
+        support_token=clinic.token,
+        profile=profile or load_profile("clinic"),
     )
     return list(engine.run(request))
 
@@ -57,6 +74,11 @@ def run(clinic: Clinic, out: Path, **options: object) -> list[Event]:
 def suite_result(events: list[Event]) -> SuiteFinished:
     [done] = [e for e in events if isinstance(e, SuiteFinished)]
     return done
+
+
+def coverage(events: list[Event]) -> CoverageReported:
+    [reported] = [e for e in events if isinstance(e, CoverageReported)]
+    return reported
 
 
 def test_catches_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
@@ -72,9 +94,21 @@ def test_clean_clinic_passes_with_no_findings(clean: Clinic, tmp_path: Path) -> 
     events = run(clean, tmp_path)
     done = suite_result(events)
     assert [e.finding.message for e in events if isinstance(e, FindingRaised)] == []
-    assert done.verdict is Verdict.PASS, done.message
+    errors = [e.message for e in events if isinstance(e, EngineError)]
+    assert done.verdict is Verdict.PASS, (done.message, errors)
     assert done.metrics["requests"] > 100  # type: ignore[operator]
     assert done.metrics["series"], "the HTML plots need the time series"
+    # The users took whole calls: joined, switched, ended (the issue: "never end a call").
+    p95 = done.metrics["p95_ms"]
+    assert isinstance(p95, dict)
+    for route in ("join", "switch", "end"):
+        assert f"POST /api/consultations/{{consultation_id}}/{route}" in p95, route
+    # What the Locust users read is the suite's coverage: every read checked, none lost.
+    rows = coverage(events).rows
+    assert {r.suite for r in rows} == {"load"}
+    assert sum(r.checked for r in rows) > 50
+    assert sum(r.lost for r in rows) == 0
+    assert {"GET /api/me/recordings", "GET /api/recordings/{id}/media"} <= {r.route for r in rows}
 
 
 def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:
@@ -83,6 +117,23 @@ def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> No
     findings = [e.finding for e in events if isinstance(e, FindingRaised)]
     assert {f.kind for f in findings} & LEAK_KINDS, done.message
     assert done.metrics["workers"] == 2
-    # Both workers ran users and judged their responses: each wrote its own findings file.
-    assert len(list((tmp_path / "load" / "findings").glob("findings-*.jsonl"))) == 2
+    # Both workers ran users and judged their responses: the master kept each one's findings.
+    files = sorted((tmp_path / "load" / "findings").glob("findings-worker-*.jsonl"))
+    assert [f.name for f in files] == ["findings-worker-0.jsonl", "findings-worker-1.jsonl"]
     assert done.verdict is Verdict.FAIL
+    assert sum(r.checked for r in coverage(events).rows) > 50
+
+
+def test_a_load_user_that_crashes_makes_the_run_an_error(clean: Clinic, tmp_path: Path) -> None:
+    """A read the users cannot even build (a placeholder nothing fills) is not a quieter pass:
+    that share of the workload never happened."""
+    loaded = load_profile("clinic")
+    document = loaded.profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["reads"].append({"name": "broken", "get": "/api/me?x={{nothing.here}}"})
+    document["load"]["reads"].append({"read": "broken", "weight": 50})
+    broken = LoadedProfile(TargetProfile.model_validate(document), loaded.path, loaded.digest)
+    events = run(clean, tmp_path, broken, load_seconds=6, load_users=4)
+    [error] = [e.message for e in events if isinstance(e, EngineError)]
+    assert "a load user crashed: ConfigError: placeholder {{nothing.here}}" in error
+    [done] = [e for e in events if isinstance(e, SuiteFinished)]
+    assert done.verdict is Verdict.ERROR

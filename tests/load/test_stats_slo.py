@@ -10,7 +10,7 @@ from harness.config import SloThresholds
 from harness.errors import InfrastructureError
 from load.slo import evaluate
 from load.stats import read_stats
-from tests.load.locust_csv import publish, write_stats
+from tests.load.locust_csv import MEDIA, RECORDINGS, ROUTES, publish, write_stats
 
 LENIENT = SloThresholds(
     recordings_list_p95_ms=500, media_first_byte_p95_ms=500, max_error_rate=0.05, min_rps=10
@@ -24,8 +24,8 @@ def _stats(tmp_path: Path, **numbers: object):
 
 def test_reads_p95_rps_and_failures(tmp_path: Path) -> None:
     stats = _stats(tmp_path, list_p95=123, media_p95=45, requests=2000, failures=10, rps=88.5)
-    assert stats.p95("GET /api/me/recordings") == 123
-    assert stats.p95("media first byte") == 45
+    assert stats.p95(RECORDINGS) == 123
+    assert stats.p95(MEDIA) == 45
     assert stats.total.requests == 2000
     assert stats.total.rps == pytest.approx(88.5)
     assert stats.fail_rate == pytest.approx(0.005)
@@ -39,14 +39,14 @@ def test_series_uses_aggregated_rows_relative_to_start(tmp_path: Path) -> None:
 
 
 def test_all_thresholds_met(tmp_path: Path) -> None:
-    results = evaluate(_stats(tmp_path), LENIENT)
+    results = evaluate(_stats(tmp_path), LENIENT, ROUTES)
     assert len(results) == 4
     assert all(r.ok for r in results), [r.message for r in results]
 
 
 def test_each_breach_fails_with_the_numbers(tmp_path: Path) -> None:
     stats = _stats(tmp_path, list_p95=900, media_p95=700, requests=100, failures=20, rps=3.5)
-    results = {r.name: r for r in evaluate(stats, LENIENT)}
+    results = {r.name: r for r in evaluate(stats, LENIENT, ROUTES)}
     assert not any(r.ok for r in results.values())
     messages = " | ".join(r.message for r in results.values())
     assert "recordings list p95 900 ms breaches 500 ms" in messages
@@ -56,15 +56,34 @@ def test_each_breach_fails_with_the_numbers(tmp_path: Path) -> None:
 
 
 def test_one_breach_leaves_the_others_passing(tmp_path: Path) -> None:
-    results = evaluate(_stats(tmp_path, media_p95=501), LENIENT)
+    results = evaluate(_stats(tmp_path, media_p95=501), LENIENT, ROUTES)
     assert [r.ok for r in results] == [True, False, True, True]
 
 
 def test_missing_samples_are_a_breach_not_a_pass(tmp_path: Path) -> None:
-    results = evaluate(_stats(tmp_path, with_media=False), LENIENT)
+    results = evaluate(_stats(tmp_path, with_media=False), LENIENT, ROUTES)
     media = results[1]
-    assert not media.ok
-    assert "no 'media first byte' requests" in media.message
+    assert not media.ok and not media.skipped
+    assert f"no '{MEDIA}' requests" in media.message
+
+
+def test_an_slo_the_profile_names_no_route_for_does_not_apply(tmp_path: Path) -> None:
+    """An app without media (VAmPI) is not judged on media, and that is never a pass."""
+    stats = _stats(tmp_path, with_media=False, list_p95=900)
+    results = evaluate(stats, LENIENT, {"recordings_list_p95_ms": RECORDINGS})
+    assert (
+        results[1].skipped
+        == "the profile names no route for media_first_byte_p95_ms (load.slo_routes)"
+    )
+    assert not results[0].ok  # the one that does apply still breaches
+    none = evaluate(stats, LENIENT, {})
+    assert [bool(r.skipped) for r in none] == [True, True, False, False]
+
+
+def test_a_p95_is_read_from_the_route_the_profile_names(tmp_path: Path) -> None:
+    stats = _stats(tmp_path, list_p95=900, media_p95=100)
+    swapped = {"recordings_list_p95_ms": MEDIA, "media_first_byte_p95_ms": RECORDINGS}
+    assert [r.ok for r in evaluate(stats, LENIENT, swapped)][:2] == [True, False]
 
 
 def test_missing_stats_file_is_an_infrastructure_error(tmp_path: Path) -> None:

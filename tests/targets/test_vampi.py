@@ -20,14 +20,11 @@ from typing import Any
 import pytest
 
 from flags.keys import new_signing_key
-from tests.services.vampi import Vampi, available, vampi
+from tests.services.vampi import Vampi, vampi
 
 SIGNING_PEM = new_signing_key().pem().decode()
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not available(), reason="../shared/targets/VAmPI is not present"),
-]
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "targets"
@@ -36,14 +33,14 @@ DEBUG = "GET /users/v1/_debug"
 
 
 @pytest.fixture(scope="module")
-def vulnerable() -> Iterator[Vampi]:
-    with vampi(vulnerable=1) as app:
+def vulnerable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vampi]:
+    with vampi(tmp_path_factory.mktemp("vampi1"), vulnerable=True) as app:
         yield app
 
 
 @pytest.fixture(scope="module")
-def fixed() -> Iterator[Vampi]:
-    with vampi(vulnerable=0) as app:
+def fixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vampi]:
+    with vampi(tmp_path_factory.mktemp("vampi0"), vulnerable=False) as app:
         yield app
 
 
@@ -124,7 +121,7 @@ def test_short_lived_tokens_expire_mid_run_and_nothing_is_lost(tmp_path: Path) -
     assert "every_seconds" not in profile
     (tmp_path / "vampi.yaml").write_text(profile)
     env = dict(os.environ)
-    with vampi(vulnerable=0, token_seconds=3) as app:
+    with vampi(tmp_path / "app", vulnerable=False, token_ttl=3) as app:
         cmd = [
             sys.executable,
             "-m",
