@@ -136,6 +136,10 @@ def _print(
             cells.append(f"{info['per_look']} ({shown})")
         table.add_row(route, *cells)
     console.print(table)
+    console.print(
+        "the access suite also repeats each of these reads as other users and anonymously "
+        "(that is where an IDOR shows)"
+    )
     console.print(f"flows: {', '.join(flows) or 'none'}")
     for scenario, missing in scenarios.items():
         state = "runs" if not missing else f"not applicable (no flow {', '.join(missing)})"

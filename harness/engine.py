@@ -199,7 +199,7 @@ def _run_suite(
     timer.daemon = True
     timer.start()
     ctx.adapter.coverage.suite = label
-    retries = ctx.adapter.retries
+    retries = (ctx.adapter.retries, ctx.adapter.relogins)
     try:
         suite = load_suite(name)
         for raw in suite(ctx):
@@ -242,12 +242,13 @@ def _run_suite(
     return verdict
 
 
-def _coverage(ctx: RunContext, label: str, retries_before: int) -> CoverageReported:
+def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageReported:
     return CoverageReported(
         suite=label,
         rows=tuple(ctx.adapter.coverage.rows(label)),
-        retries=ctx.adapter.retries - retries_before,
+        retries=ctx.adapter.retries - before[0],
         unfilled=tuple(ctx.adapter.unfilled_routes()),
+        relogins=ctx.adapter.relogins - before[1],
     )
 
 

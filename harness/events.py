@@ -89,6 +89,7 @@ class CoverageReported:
     suite: str
     rows: tuple[CoverageRow, ...]
     retries: int = 0  # transient faults the driver survived
+    relogins: int = 0  # sessions logged in again (expired, or older than the profile allows)
     unfilled: tuple[str, ...] = ()  # discovered routes whose parameters had no value
 
 

@@ -126,6 +126,8 @@ def validation_error(
             f"{what} {path}: field '{where}' is required", f"add it; see {schema_name}"
         )
     message = error["msg"].removeprefix("Value error, ")
+    if not loc:  # a whole-file check names its own field
+        return ConfigError(f"{what} {path}: {message}", f"see {schema_name}")
     return ConfigError(
         f"{what} {path}: field '{where}': {message}",
         f"see {schema_name} for the allowed values",

@@ -233,6 +233,8 @@ class ConsoleReporter:
         lost = sum(r.lost for r in result.coverage_rows)
         checked = sum(r.checked for r in result.coverage_rows)
         retries = f", {result.retries} transient fault(s) retried" if result.retries else ""
+        if result.relogins:
+            retries += f", {result.relogins} expired session(s) logged in again"
         self._line(
             f"coverage: {share:.1%} of {checked + lost} reads really checked "
             f"(minimum {result.min_coverage:.0%}), {lost} lost{retries}"

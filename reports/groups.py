@@ -55,8 +55,17 @@ class FindingGroup:
         return min((r.finding for r in self.records), key=lambda f: (len(f.repro), f.time))
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        """The fields the data came from ("book secret"), as the profile names them."""
+        found = (dict(r.finding.extra).get("label") or "" for r in self.records)
+        return tuple(sorted({label for label in found if label}))
+
+    @property
     def title(self) -> str:
-        what = f"{self.data} " if self.data else ""
+        what = ""
+        if self.data:
+            named = f" ({', '.join(self.labels)})" if self.labels else ""
+            what = f"{self.data}{named} "
         return f"{self.kind}: {what}on {self.surface}:{self.route} (first at {self.step})"
 
 

@@ -182,7 +182,8 @@ def _coverage(result: RunResult) -> str:
     note = (
         f"<p>Checked: the reader had a live session and the target answered (including a "
         f"denial). Lost: a 401 that a re-login did not cure, a 5xx, or no answer. "
-        f"{_share(result)}; {result.retries} transient fault(s) retried.</p>"
+        f"{_share(result)}; {result.retries} transient fault(s) retried; "
+        f"{result.relogins} session(s) logged in again.</p>"
     )
     return (
         "<h2>Coverage</h2>"

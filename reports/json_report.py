@@ -112,6 +112,7 @@ class CoverageDoc(_Doc):
     lost: int = 0
     lost_reasons: dict[str, int] = {}
     retries: int = 0
+    relogins: int = 0
     unfilled_routes: list[str] = []
     rows: list[CoverageRowDoc] = []
 
@@ -269,6 +270,7 @@ def _coverage_doc(result: RunResult) -> CoverageDoc:
         lost=sum(r.lost for r in rows),
         lost_reasons=dict(lost_reasons(rows)),
         retries=result.retries,
+        relogins=result.relogins,
         unfilled_routes=list(result.unfilled),
         rows=[
             CoverageRowDoc(
@@ -389,6 +391,7 @@ def from_doc(doc: ReportDoc) -> RunResult:
         ),
         min_coverage=doc.coverage.minimum,
         retries=doc.coverage.retries,
+        relogins=doc.coverage.relogins,
         unfilled=tuple(doc.coverage.unfilled_routes),
         roles=dict(doc.roles),
     )

@@ -102,6 +102,7 @@ class RunResult:
     coverage_rows: tuple[CoverageRow, ...] = ()
     min_coverage: float = 0.0
     retries: int = 0  # transient faults survived
+    relogins: int = 0  # sessions logged in again
     unfilled: tuple[str, ...] = ()  # discovered routes nothing could fill
     roles: Mapping[str, str] = field(default_factory=dict)  # actor id -> role
 
@@ -227,6 +228,7 @@ class RunCollector:
         self._accepted = tuple(accepted)
         self._coverage: list[CoverageRow] = []
         self._retries = 0
+        self._relogins = 0
         self._unfilled: set[str] = set()
         self._roles: dict[str, str] = {}
         self._digest = ""
@@ -253,6 +255,7 @@ class RunCollector:
             case CoverageReported():
                 self._coverage += event.rows
                 self._retries += event.retries
+                self._relogins += event.relogins
                 self._unfilled |= set(event.unfilled)
             case WorldSeeded():
                 self._roles.update(dict(event.roles))
@@ -358,6 +361,7 @@ class RunCollector:
             coverage_rows=tuple(self._coverage),
             min_coverage=minimum,
             retries=self._retries,
+            relogins=self._relogins,
             unfilled=tuple(sorted(self._unfilled)),
             roles=dict(self._roles),
         )

@@ -150,6 +150,10 @@ class Target(Protocol):
     def retries(self) -> int:
         """Transient faults survived so far (counted in the report)."""
 
+    @property
+    def relogins(self) -> int:
+        """Sessions logged in again so far (expired or old), counted in the report."""
+
     def unfilled_routes(self) -> list[str]:
         """Discovered routes whose parameters no observed value could fill."""
 

@@ -71,6 +71,7 @@ class ProfileTarget:
         self._world: World | None = None
         self._entities: EntityParser | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self.relogins = 0  # sessions refreshed (expired, or old): the report counts them
         self._alive: dict[tuple[str, int], bool] = {}
         self._seen: dict[str, dict[str, Entity]] = {}  # actor -> entity key -> entity
         self._done: dict[str, set[str]] = {}  # actor -> each-reads already made
@@ -365,6 +366,7 @@ class ProfileTarget:
         async with self._lock(session.actor.id):
             if session.generation == generation:  # nobody refreshed it while we waited
                 await self._login_into(session)
+                self.relogins += 1
 
     async def _fresh(self, session: Session) -> None:
         every = self.profile.auth.relogin.every_seconds

@@ -63,14 +63,15 @@ def _leak(obs: Observation, part: Part, hit: Hit) -> Finding:
         check="canary-leak",
         kind="canary-leak",
         severity=Severity.CRITICAL,
-        message=f"{obs.actor} received data of patient {canary.owner} ({what}) in {surface}",
+        message=f"{obs.actor} received {canary.owner}'s data ({what}) in {surface}",
         observer=obs.actor,
         surface=surface,
         step=obs.step,
         time=obs.time,
         owner=canary.owner,
         canary_kind=canary.kind,
-        evidence=f"canary of patient {canary.owner} ({what}) at {place} of {surface.where}",
+        evidence=f"canary of {canary.owner} ({what}) at {place} of {surface.where}",
+        extra=(("label", canary.label),) if canary.label else (),
     )
 
 
