@@ -53,7 +53,7 @@ class Driver:
         self,
         base_url: str,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 64,
+        max_connections: int = 24,
         max_body: int = MAX_BODY,
         retry_wait: float = 0.2,
     ) -> None:
@@ -63,7 +63,11 @@ class Driver:
             transport=transport,
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections),
+            # httpcore scans every pooled connection on each request: a pool sized to the
+            # harness's concurrency (16 workers), not larger, keeps that scan cheap.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
         self.max_body = max_body
         self.retry_wait = retry_wait
