@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 
 def storable(value: str) -> str:
@@ -105,7 +105,8 @@ class RecordingSlice(BaseModel):
 
 
 class ConsentRequest(Strict):
-    share_with_clinician: bool
+    # Strict: a consent decision is an explicit true or false, never a coerced "no" or 0.
+    share_with_clinician: StrictBool
 
 
 class TransferRequest(Strict):
