@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clinic.models import (
     Appointment,
@@ -28,6 +28,19 @@ def is_assigned(session: Session, clinician_id: int, patient_id: int) -> bool:
         )
     )
     return bool(session.scalar(query))
+
+
+def _care_team_of(
+    patient_id: int | ColumnElement[int] | InstrumentedAttribute[int],
+) -> Select[int]:
+    return select(Assignment.clinician_id).where(
+        Assignment.patient_id == patient_id, Assignment.discharged_at.is_(None)
+    )
+
+
+def care_team(session: Session, patient_id: int) -> list[int]:
+    """The clinicians now caring for a patient."""
+    return list(session.scalars(_care_team_of(patient_id)))
 
 
 def may_see_patient(session: Session, user: User, patient_id: int) -> bool:
@@ -151,7 +164,11 @@ def user_appointments(
 ) -> tuple[list[AppointmentOut], bool]:
     """The user's appointments with id > `after`, oldest first, and whether more follow."""
     if user.role == "clinician":
-        condition: ColumnElement[bool] = Appointment.clinician_id == user.id
+        # Only while the patient is in their care: a transfer or discharge ends it.
+        condition: ColumnElement[bool] = and_(
+            Appointment.clinician_id == user.id,
+            Appointment.clinician_id.in_(_care_team_of(Appointment.patient_id)),
+        )
     else:
         # A patient also sees calls they take part in (e.g. joined on a carer's behalf).
         joined = (

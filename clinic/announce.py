@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from clinic.access import recording_out
+from clinic.access import care_team, recording_out
 from clinic.models import Consultation, Recording, User, as_utc, utcnow
 from clinic.notify import Mail, Message, Sms
 from clinic.state import ClinicState
@@ -51,7 +51,13 @@ def announce(
         session.flush()  # gives the recording its id
         events.append(call_event("recording-filed", call, filed))
         messages = recording_ready(session, state, filed)
-    return Announcement(tuple(events), frozenset({call.patient_id, call.clinician_id}), messages)
+    return Announcement(tuple(events), participants(session, call), messages)
+
+
+def participants(session: Session, call: Consultation) -> frozenset[int]:
+    """Who hears about a call: its patient and the clinicians now caring for them (a transfer
+    or discharge ends that, even for appointments booked before)."""
+    return frozenset({call.patient_id, *care_team(session, call.patient_id)})
 
 
 def deliver(state: ClinicState, announcement: Announcement) -> None:

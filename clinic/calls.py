@@ -30,7 +30,8 @@ SWITCH_DISABLED = f"video switch is disabled: flag {VIDEO_SWITCH} is off"
 def may_drive(session: Session, user: User, call: Consultation) -> bool:
     if user.role == "patient":
         return call.patient_id == user.id
-    return call.clinician_id == user.id or is_assigned(session, user.id, call.patient_id)
+    # The clinicians caring for the patient now, whoever the appointment was booked with.
+    return is_assigned(session, user.id, call.patient_id)
 
 
 def driveable_call(session: Session, user: User, consultation_id: int) -> Consultation:

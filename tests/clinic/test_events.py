@@ -100,3 +100,13 @@ def test_real_server_pushes_events_over_websockets(tmp_path: Path) -> None:
         with connect(ws_url, open_timeout=10) as anonymous, pytest.raises(ConnectionClosed) as end:
             anonymous.recv(timeout=10)
         assert end.value.rcvd is not None and end.value.rcvd.code == 1008
+
+
+def test_a_transferred_patients_old_clinician_hears_nothing(make_world: MakeWorld) -> None:
+    world = make_world()
+    url = f"/api/clinician/patients/{world.ids['alice']}/transfer"
+    assert world.post("dr_grey", url, json={"to_clinician": "dr_hale"}).status_code == 200
+    with world.client.websocket_connect("/ws/events", headers=world.headers("dr_grey")) as grey:
+        world.one_call("alice")  # the appointment was booked with dr_grey before the transfer
+        world.call("bob", "join")
+        assert [e["patient_name"] for e in _until_own(grey, world, "bob")] == [PATIENTS["bob"][0]]

@@ -32,6 +32,11 @@ def test_transfer_moves_the_patient(make_world: MakeWorld) -> None:
     assert world.ids["alice"] in _owners(world, "dr_hale")
     assert world.get("dr_grey", f"/api/recordings/{recording}").status_code == 404
     assert world.get("dr_hale", f"/api/recordings/{recording}").status_code == 200
+    # The appointment was booked with dr_grey; the call is now dr_hale's to take part in.
+    assert {a["patient_name"] for a in world.appointments("dr_grey")} == {PATIENTS["bob"][0]}
+    assert world.call("dr_grey", "join", patient="alice").status_code == 404
+    assert world.call("dr_hale", "join", patient="alice").status_code == 409  # ended
+    assert world.get("dr_grey", "/api/search", params={"q": "alice"}).json()["items"] == []
     assert _transfer(world, "dr_grey", "alice", "dr_hale") == 404  # no longer theirs to move
     assert _transfer(world, "dr_hale", "alice", "dr_hale") == 409
     assert _transfer(world, "dr_hale", "alice", "dr_nobody") == 422
@@ -51,6 +56,7 @@ def test_discharge_ends_the_care_relation(make_world: MakeWorld) -> None:
     assert world.ids["bob"] not in _owners(world, "dr_grey")
     assert world.get("dr_grey", f"/api/recordings/{recording}").status_code == 404
     assert world.post("dr_grey", url).status_code == 404
+    assert {a["patient_id"] for a in world.appointments("dr_grey")} == {world.ids["alice"]}
     assert world.recordings("bob")  # the patient keeps their own recordings
 
 
