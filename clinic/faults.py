@@ -60,7 +60,7 @@ FAULTS: dict[str, str] = {
     ),
     "ws-events-broadcast": (
         "call events on /ws/events go to every connected socket, not only the call's patient "
-        "and clinician"
+        "and the clinicians caring for them"
     ),
     "mail-wrong-recipient": (
         "the 'recording ready' e-mail goes to the patient of the call last joined "
