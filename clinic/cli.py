@@ -30,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 _err = Console(stderr=True, soft_wrap=True, highlight=False)
+KEEP_ALIVE_SECONDS = 75
 
 
 def _fail(message: str) -> typer.Exit:
@@ -87,7 +88,16 @@ def serve(
         sms_webhook=sms_webhook,
     )
     state = _start_state(settings)
-    uvicorn.run(create_app(settings, state), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, state),
+        host=host,
+        port=port,
+        log_level="warning",
+        # Longer than any client's idle-connection expiry (httpx: 5 s), as servers behind a
+        # load balancer are configured: otherwise the server may close an idle keep-alive
+        # connection just as a client reuses it, and that request fails with no response.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 def _check_notifications(smtp: str | None, sms_webhook: str | None) -> None:

@@ -3,41 +3,45 @@ patients (by name) and those patients' shared recordings."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy.orm import Session
 
 from clinic.models import Appointment, Assignment, Recording, User
 from clinic.schemas import SearchHit
 from clinic.state import ClinicState
 
 MAX_HITS = 100
-Ids = ScalarSelect[int]
-Column = ColumnElement[int] | InstrumentedAttribute[int]
 
 
 def search(session: Session, state: ClinicState, user: User, q: str) -> list[SearchHit]:
     if user.role == "clinician":
-        ids: Ids = (
+        team = (
             select(Assignment.patient_id)
             .where(Assignment.clinician_id == user.id, Assignment.discharged_at.is_(None))
             .scalar_subquery()
         )
-        hits = _patients(session, state, ids, q) + _recordings(session, state, ids, q, True)
+        patients = _patients(session, _scope(state, User.id.in_(team)), q)
+        shared = and_(
+            _scope(state, Recording.patient_id.in_(team)),
+            Recording.shared_with_clinician.is_(True),
+        )
+        hits = patients + _recordings(session, shared, q)
     else:
-        mine = select(User.id).where(User.id == user.id).scalar_subquery()
-        hits = _appointments(session, state, mine, q) + _recordings(session, state, mine, q, False)
+        appointments = _appointments(session, _scope(state, Appointment.patient_id == user.id), q)
+        hits = appointments + _recordings(
+            session, _scope(state, Recording.patient_id == user.id), q
+        )
     return hits[:MAX_HITS]
 
 
-def _scope(state: ClinicState, column: Column, ids: Ids) -> ColumnElement[bool]:
-    return true() if state.active("search-unscoped") else column.in_(ids)
+def _scope(state: ClinicState, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return true() if state.active("search-unscoped") else condition
 
 
-def _appointments(session: Session, state: ClinicState, ids: Ids, q: str) -> list[SearchHit]:
+def _appointments(session: Session, scope: ColumnElement[bool], q: str) -> list[SearchHit]:
     query = (
         select(Appointment)
-        .where(_scope(state, Appointment.patient_id, ids))
-        .where(Appointment.reason.icontains(q, autoescape=True))
+        .where(scope, Appointment.reason.icontains(q, autoescape=True))
         .order_by(Appointment.id)
         .limit(MAX_HITS)
     )
@@ -53,17 +57,14 @@ def _appointments(session: Session, state: ClinicState, ids: Ids, q: str) -> lis
     ]
 
 
-def _recordings(
-    session: Session, state: ClinicState, ids: Ids, q: str, shared_only: bool
-) -> list[SearchHit]:
-    condition = and_(
-        _scope(state, Recording.patient_id, ids),
-        Recording.deleted_at.is_(None),
-        Recording.title.icontains(q, autoescape=True),
+def _recordings(session: Session, scope: ColumnElement[bool], q: str) -> list[SearchHit]:
+    query = (
+        select(Recording)
+        .where(scope, Recording.deleted_at.is_(None))
+        .where(Recording.title.icontains(q, autoescape=True))
+        .order_by(Recording.id)
+        .limit(MAX_HITS)
     )
-    if shared_only:
-        condition = and_(condition, Recording.shared_with_clinician.is_(True))
-    query = select(Recording).where(condition).order_by(Recording.id).limit(MAX_HITS)
     return [
         SearchHit(
             kind="recording",
@@ -76,11 +77,10 @@ def _recordings(
     ]
 
 
-def _patients(session: Session, state: ClinicState, ids: Ids, q: str) -> list[SearchHit]:
+def _patients(session: Session, scope: ColumnElement[bool], q: str) -> list[SearchHit]:
     query = (
         select(User)
-        .where(User.role == "patient", _scope(state, User.id, ids))
-        .where(User.display_name.icontains(q, autoescape=True))
+        .where(User.role == "patient", scope, User.display_name.icontains(q, autoescape=True))
         .order_by(User.id)
         .limit(MAX_HITS)
     )
