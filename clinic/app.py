@@ -15,7 +15,17 @@ from fastapi.responses import JSONResponse
 
 from clinic.db import Database
 from clinic.flags import FileFlagSource, FlagSource, UnleashFlagSource
-from clinic.routes import api_account, api_calls, api_recordings, pages, support
+from clinic.notify import Outbox
+from clinic.routes import (
+    api_account,
+    api_calls,
+    api_clinician,
+    api_recordings,
+    api_search,
+    events,
+    pages,
+    support,
+)
 from clinic.settings import ClinicSettings
 from clinic.state import ClinicState
 from clinic.ttlcache import TTLCache
@@ -37,7 +47,11 @@ def build_state(settings: ClinicSettings) -> ClinicState:
     db = Database(settings.database_url)
     db.create_schema()
     return ClinicState(
-        settings=settings, db=db, flags=build_flags(settings), cache=TTLCache(settings.cache_ttl)
+        settings=settings,
+        db=db,
+        flags=build_flags(settings),
+        cache=TTLCache(settings.cache_ttl),
+        outbox=Outbox(settings),
     )
 
 
@@ -47,6 +61,7 @@ def create_app(settings: ClinicSettings, state: ClinicState | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        clinic.outbox.close()
         clinic.flags.close()
         clinic.db.dispose()
 
@@ -58,7 +73,9 @@ def create_app(settings: ClinicSettings, state: ClinicState | None = None) -> Fa
     )
     app.state.clinic = clinic
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    for module in (api_account, api_recordings, api_calls, pages, support):
+    routers = (api_account, api_recordings, api_calls, api_clinician, api_search, events, pages)
+    # The support router goes last: its catch-all 404 must not shadow any other route.
+    for module in (*routers, support):
         app.include_router(module.router)
     return app
 

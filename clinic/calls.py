@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.access import is_assigned
+from clinic.announce import announce, deliver
 from clinic.flags import VIDEO_SWITCH
 from clinic.media import SegmentIdentity, render_media, store_media
 from clinic.models import Consultation, Participant, Recording, User, utcnow
@@ -29,7 +30,8 @@ SWITCH_DISABLED = f"video switch is disabled: flag {VIDEO_SWITCH} is off"
 def may_drive(session: Session, user: User, call: Consultation) -> bool:
     if user.role == "patient":
         return call.patient_id == user.id
-    return call.clinician_id == user.id or is_assigned(session, user.id, call.patient_id)
+    # The clinicians caring for the patient now, whoever the appointment was booked with.
+    return is_assigned(session, user.id, call.patient_id)
 
 
 def driveable_call(session: Session, user: User, consultation_id: int) -> Consultation:
@@ -79,8 +81,10 @@ def join(state: ClinicState, user: User, consultation_id: int) -> ConsultationOu
         session.flush()
         state.calls.current = _ref(call)
         result = consultation_out(session, call)
+        news = announce(session, state, "joined", call)
     # A rejoin may change which appointments the user takes part in.
     state.cache.clear()
+    deliver(state, news)
     return result
 
 
@@ -92,7 +96,10 @@ def leave(state: ClinicState, user: User, consultation_id: int) -> ConsultationO
             raise HTTPException(409, "you are not in this consultation")
         participant.present = False
         session.flush()
-        return consultation_out(session, call)
+        result = consultation_out(session, call)
+        news = announce(session, state, "left", call)
+    deliver(state, news)
+    return result
 
 
 def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> ConsultationOut:
@@ -103,14 +110,16 @@ def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> C
             owner_id = state.calls.current.patient_id
         with state.db.write() as session:
             call = driveable_call(session, user, consultation_id)
-            _file_segment(session, state, snapshot, owner_id, source="switch")
+            filed = _file_segment(session, state, snapshot, owner_id, source="switch")
             call.mode, call.switches, call.segment_no = mode, call.switches + 1, call.segment_no + 1
             _remember_first_switch(session, user)
             session.flush()
             result = consultation_out(session, call)
+            news = announce(session, state, "switched", call, filed)
         state.calls.last_switched = state.calls.resume[consultation_id] = snapshot.ref
     # After the commit, so no reader can cache the list as it was before this recording.
     state.cache.clear()
+    deliver(state, news)
     return result
 
 
@@ -120,12 +129,14 @@ def end(state: ClinicState, user: User, consultation_id: int) -> ConsultationOut
             call = driveable_call(session, user, consultation_id)
             if call.status != "active":
                 raise HTTPException(409, f"consultation is {call.status}, not active")
-            _file_segment(session, state, _snapshot(call), call.patient_id, source="call")
+            filed = _file_segment(session, state, _snapshot(call), call.patient_id, source="call")
             call.status = "ended"
             session.flush()
             result = consultation_out(session, call)
+            news = announce(session, state, "ended", call, filed)
         state.calls.resume.pop(consultation_id, None)
     state.cache.clear()
+    deliver(state, news)
     return result
 
 

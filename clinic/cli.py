@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from clinic.app import build_state, create_app
 from clinic.faults import FAULTS, parse_faults, unknown_fault_message
-from clinic.settings import ClinicSettings, normalise_db_url
+from clinic.settings import ClinicSettings, normalise_db_url, parse_smtp
 from clinic.state import ClinicState
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 _err = Console(stderr=True, soft_wrap=True, highlight=False)
+KEEP_ALIVE_SECONDS = 75
 
 
 def _fail(message: str) -> typer.Exit:
@@ -58,12 +59,19 @@ def serve(
     support_token: Annotated[
         str | None, typer.Option(help="enables /_support", envvar="CHAPERONE_SUPPORT_TOKEN")
     ] = None,
+    smtp: Annotated[
+        str | None, typer.Option(help="HOST:PORT of an SMTP server for patient e-mail")
+    ] = None,
+    sms_webhook: Annotated[
+        str | None, typer.Option(help="URL that receives each SMS as a JSON POST")
+    ] = None,
 ) -> None:
     """Run the clinic with uvicorn in this process."""
     names = parse_faults(faults)
     message = unknown_fault_message(names)
     if message:
         raise _fail(message)
+    _check_notifications(smtp, sms_webhook)
     if flags_file is not None and unleash_url is not None:
         raise _fail("--flags-file and --unleash-url are exclusive; pass only one flag source")
     _check_data_dir(data_dir)
@@ -76,9 +84,33 @@ def serve(
         unleash_url=unleash_url,
         unleash_token=unleash_token,
         support_token=support_token,
+        smtp=smtp,
+        sms_webhook=sms_webhook,
     )
     state = _start_state(settings)
-    uvicorn.run(create_app(settings, state), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, state),
+        host=host,
+        port=port,
+        log_level="warning",
+        # Longer than any client's idle-connection expiry (httpx: 5 s), as servers behind a
+        # load balancer are configured: otherwise the server may close an idle keep-alive
+        # connection just as a client reuses it, and that request fails with no response.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+
+
+def _check_notifications(smtp: str | None, sms_webhook: str | None) -> None:
+    if smtp is not None:
+        try:
+            parse_smtp(smtp)
+        except ValueError as exc:
+            raise _fail(f"{exc}; pass --smtp HOST:PORT") from None
+    if sms_webhook is not None and not sms_webhook.startswith(("http://", "https://")):
+        raise _fail(
+            f"--sms-webhook {sms_webhook!r} is not an http(s) URL; pass e.g. "
+            "http://127.0.0.1:9000/sms"
+        )
 
 
 def _check_data_dir(data_dir: Path) -> None:

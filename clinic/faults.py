@@ -39,6 +39,49 @@ FAULTS: dict[str, str] = {
         "rejoining a call restores the last switched call's context, attaching another "
         "patient's appointment to the rejoining user's list"
     ),
+    "list-scope-lost-after-first-page": (
+        "pages after the first of a patient's recordings list take their offset from the "
+        "unscoped base query, listing everyone's recordings"
+    ),
+    "transfer-keeps-old-access": (
+        "a transfer invalidates only the receiving clinician's cached caseload, so the old "
+        "clinician's recordings list keeps the transferred patient"
+    ),
+    "discharge-keeps-access": (
+        "the caseload query ignores the discharge date, so a discharged patient's recordings "
+        "stay in that clinician's recordings list"
+    ),
+    "consent-withdrawal-ignored": (
+        "the clinician's recordings list ignores the patient's withdrawn consent to share"
+    ),
+    "deleted-recording-still-listed": (
+        "the clinician-side visibility check predates soft delete: a deleted recording stays "
+        "in the clinician's list and its metadata and media are still served to them"
+    ),
+    "ws-events-broadcast": (
+        "call events on /ws/events go to every connected socket, not only the call's patient "
+        "and the clinicians caring for them"
+    ),
+    "mail-wrong-recipient": (
+        "the 'recording ready' e-mail goes to the patient of the call last joined "
+        "(process-wide 'current call') instead of the recording's owner"
+    ),
+    "sms-wrong-recipient": (
+        "the SMS sender's reused payload keeps its first recipient (setdefault), so every "
+        "later 'recording ready' text goes to that one phone"
+    ),
+    "export-unscoped": (
+        "GET /api/me/recordings/export.csv forgets the owner filter and exports every "
+        "patient's recordings"
+    ),
+    "search-unscoped": (
+        "GET /api/search forgets the scope filter: everyone's matching appointments, "
+        "recordings and patients"
+    ),
+    "recording-idor-neighbour": (
+        "an off-by-one in a 'family account' check lets the patient whose user id is the "
+        "owner's + 1 read a recording's metadata (nothing else leaks)"
+    ),
 }
 
 

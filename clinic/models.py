@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored (naive UTC) time as an aware one, so JSON says `Z` as RFC 3339 requires."""
+    return value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -27,11 +32,13 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     nhs_number: Mapped[str | None] = mapped_column(String(40), default=None)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
+    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    phone: Mapped[str | None] = mapped_column(String(40), default=None)
     first_switch_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Assignment(Base):
-    """A clinician looks after a patient."""
+    """A clinician looks after a patient until `discharged_at` (the row stays, for audit)."""
 
     __tablename__ = "assignments"
     __table_args__ = (UniqueConstraint("clinician_id", "patient_id"),)
@@ -39,6 +46,7 @@ class Assignment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    discharged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Appointment(Base):
@@ -87,7 +95,11 @@ class Participant(Base):
 
 
 class Recording(Base):
-    """One filed mode segment; `source` is "switch" if a switch closed it, else "call"."""
+    """One filed mode segment; `source` is "switch" if a switch closed it, else "call".
+
+    The owner may withdraw consent to share it with clinicians, or delete it: deletion is soft
+    (`deleted_at`), and the media file stays on disk until a retention job would purge it.
+    """
 
     __tablename__ = "recordings"
 
@@ -101,8 +113,11 @@ class Recording(Base):
     created_at: Mapped[datetime]
     media_path: Mapped[str] = mapped_column(Text)
     media_size: Mapped[int] = mapped_column(Integer)
+    shared_with_clinician: Mapped[bool] = mapped_column(default=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     patient: Mapped[User] = relationship(lazy="joined")
+    appointment: Mapped[Appointment] = relationship()
 
 
 class MediaToken(Base):

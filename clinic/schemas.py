@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
     # Neither database stores NUL or lone surrogates; refuse them here so they are a 422, not a 500.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -19,8 +19,8 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
-LongText = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
+LongText = Annotated[str, Field(max_length=2000), AfterValidator(storable)]
 
 
 class Strict(BaseModel):
@@ -47,6 +47,14 @@ class LoginResponse(BaseModel):
 class MeOut(UserOut):
     nhs_number: str | None
     notes: str | None
+    email: str | None
+    phone: str | None
+
+
+class Problem(BaseModel):
+    """Every error but a validation error: `{"detail": "..."}`."""
+
+    detail: str
 
 
 class AppointmentOut(BaseModel):
@@ -60,8 +68,11 @@ class AppointmentOut(BaseModel):
     consultation_id: int
 
 
-class AppointmentList(BaseModel):
+class AppointmentPage(BaseModel):
     items: list[AppointmentOut]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null at the end"
+    )
 
 
 class RecordingOut(BaseModel):
@@ -75,6 +86,7 @@ class RecordingOut(BaseModel):
     title: str
     created_at: datetime
     media_size: int
+    shared_with_clinician: bool
 
 
 class RecordingPage(BaseModel):
@@ -82,10 +94,35 @@ class RecordingPage(BaseModel):
     page: int
     per_page: int
     total: int
+    next: str | None = Field(description="the next page's URL; null on the last page")
 
 
-class RecordingList(BaseModel):
+class RecordingSlice(BaseModel):
     items: list[RecordingOut]
+    offset: int
+    limit: int
+    total: int
+
+
+class ConsentRequest(Strict):
+    # Strict: a consent decision is an explicit true or false, never a coerced "no" or 0.
+    share_with_clinician: StrictBool
+
+
+class TransferRequest(Strict):
+    to_clinician: Text
+
+
+class SearchHit(BaseModel):
+    kind: Literal["appointment", "recording", "patient"]
+    id: int
+    patient_id: int
+    patient_name: str
+    text: str = Field(description="what matched: the reason, the title or the patient's name")
+
+
+class SearchResults(BaseModel):
+    items: list[SearchHit]
 
 
 class MediaTokenOut(BaseModel):
@@ -135,6 +172,8 @@ class SeedPatient(Strict):
     display_name: Text
     nhs_number: Text
     notes: LongText = ""
+    email: Text | None = None
+    phone: Text | None = None
 
 
 class SeedClinician(Strict):
@@ -168,6 +207,38 @@ class SeedResponse(BaseModel):
     patients: dict[str, int]
     clinicians: dict[str, int]
     appointments: list[SeededAppointment]
+
+
+class NewUser(Strict):
+    role: Literal["patient", "clinician"]
+    username: Text
+    password: Text
+    display_name: Text
+    nhs_number: Text | None = None
+    notes: LongText | None = None
+    email: Text | None = None
+    phone: Text | None = None
+
+
+class CreatedUser(BaseModel):
+    id: int
+    username: str
+
+
+class NewAssignment(Strict):
+    clinician: Text
+    patient: Text
+
+
+class CreatedAppointment(BaseModel):
+    id: int
+    consultation_id: int
+
+
+class Flushed(BaseModel):
+    ok: bool = Field(description="false if the queue did not drain in time")
+    sent: int = Field(description="notifications delivered since the clinic started")
+    failed: int = Field(description="notifications that could not be delivered (logged)")
 
 
 class SupportState(BaseModel):

@@ -24,6 +24,15 @@ class ClinicSettings(BaseModel):
     media_token_ttl: int = 300
     cache_ttl: float = 3.0
     switch_negotiation_seconds: float = 0.04
+    smtp: str | None = Field(default=None, description="HOST:PORT for 'recording ready' e-mail")
+    sms_webhook: str | None = Field(default=None, description="URL that gets SMS as JSON POSTs")
+
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_smtp(value)
+        return value
 
     @field_validator("faults")
     @classmethod
@@ -50,6 +59,18 @@ class ClinicSettings(BaseModel):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def smtp_address(self) -> tuple[str, int] | None:
+        return parse_smtp(self.smtp) if self.smtp else None
+
+
+def parse_smtp(value: str) -> tuple[str, int]:
+    """`HOST:PORT` as (host, port); anything else raises ValueError naming the expected form."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"SMTP address {value!r} is not HOST:PORT (e.g. 127.0.0.1:1025)")
+    return host, int(port)
 
 
 def normalise_db_url(url: str) -> str:

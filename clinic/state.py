@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
+from clinic.caseload import CaseloadCache
 from clinic.db import Database
+from clinic.events import EventHub
 from clinic.flags import FlagSource
+from clinic.notify import Outbox
 from clinic.registry import CallRegistry
 from clinic.settings import ClinicSettings
 from clinic.ttlcache import TTLCache
@@ -19,12 +23,19 @@ class ClinicState:
     db: Database
     flags: FlagSource
     cache: TTLCache
+    outbox: Outbox
     calls: CallRegistry = field(default_factory=lambda: CallRegistry())
+    caseloads: CaseloadCache = field(default_factory=lambda: CaseloadCache())
+    events: EventHub = field(default_factory=lambda: EventHub())
 
     def active(self, fault: str) -> bool:
         return self.settings.active(fault)
 
 
 def clinic_state(request: Request) -> ClinicState:
-    state: ClinicState = request.app.state.clinic
+    return state_of(request)
+
+
+def state_of(connection: HTTPConnection) -> ClinicState:
+    state: ClinicState = connection.app.state.clinic
     return state

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from clinic.access import user_appointments
 from clinic.auth import COOKIE, CurrentUser, State, login, logout, request_token
 from clinic.flags import VIDEO_SWITCH
 from clinic.models import User
-from clinic.schemas import AppointmentList, Health, LoginRequest, LoginResponse, MeOut, Ok, UserOut
+from clinic.routes.responses import AUTH, BAD_JSON, merge, problem
+from clinic.schemas import AppointmentPage, Health, LoginRequest, LoginResponse, MeOut, Ok, UserOut
 
 router = APIRouter(tags=["account"])
+_CURSOR_PREFIX = "after:"
 
 
 def user_out(user: User) -> UserOut:
@@ -22,7 +29,7 @@ def user_out(user: User) -> UserOut:
     )
 
 
-@router.post("/api/login", responses={401: {"description": "bad credentials"}})
+@router.post("/api/login", responses=merge(BAD_JSON, problem(401, "bad username or password")))
 def api_login(body: LoginRequest, response: Response, state: State) -> LoginResponse:
     found = login(state, body.username, body.password)
     if found is None:
@@ -32,7 +39,7 @@ def api_login(body: LoginRequest, response: Response, state: State) -> LoginResp
     return LoginResponse(token=token, user=user_out(user))
 
 
-@router.post("/api/logout", responses={401: {"description": "not logged in"}})
+@router.post("/api/logout", responses=AUTH)
 def api_logout(request: Request, response: Response, user: CurrentUser, state: State) -> Ok:
     token = request_token(request)
     if token:
@@ -41,22 +48,60 @@ def api_logout(request: Request, response: Response, user: CurrentUser, state: S
     return Ok()
 
 
-@router.get("/api/me", responses={401: {"description": "not logged in"}})
+@router.get("/api/me", responses=AUTH)
 def api_me(user: CurrentUser) -> MeOut:
+    patient = user.role == "patient"
     return MeOut(
         **user_out(user).model_dump(),
-        nhs_number=user.nhs_number if user.role == "patient" else None,
-        notes=user.notes if user.role == "patient" else None,
+        nhs_number=user.nhs_number if patient else None,
+        notes=user.notes if patient else None,
+        email=user.email if patient else None,
+        phone=user.phone if patient else None,
     )
 
 
-@router.get("/api/me/appointments", responses={401: {"description": "not logged in"}})
-def api_my_appointments(user: CurrentUser, state: State) -> AppointmentList:
+@router.get("/api/me/appointments", responses=AUTH)
+def api_my_appointments(
+    user: CurrentUser,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100, description="from next_cursor")] = None,
+) -> AppointmentPage:
+    after = _decode_cursor(cursor) if cursor else 0
     with state.db.read() as session:
-        return AppointmentList(items=user_appointments(session, user))
+        items, more = user_appointments(session, user, after, limit)
+    next_cursor = _encode_cursor(items[-1].id) if more and items else None
+    return AppointmentPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/api/flags", responses={401: {"description": "not logged in"}})
+def _encode_cursor(after_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    value = text.removeprefix(_CURSOR_PREFIX)
+    if (
+        not text.startswith(_CURSOR_PREFIX)
+        or not (value.isascii() and value.isdigit())
+        or len(value) > 12
+    ):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "cursor"),
+                    "msg": "not a cursor this API issued",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return int(value)
+
+
+@router.get("/api/flags", responses=AUTH)
 def api_flags(user: CurrentUser, state: State) -> dict[str, bool]:
     return {VIDEO_SWITCH: state.flags.is_enabled(VIDEO_SWITCH, user.username)}
 

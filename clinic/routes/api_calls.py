@@ -1,32 +1,18 @@
-"""Consultations (join, leave, switch, end) and the clinician's views."""
+"""Consultations: read, join, leave (and rejoin), switch mode, end."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter
 
 from clinic import calls
-from clinic.access import assigned_patients, clinician_recordings
-from clinic.auth import CurrentClinician, CurrentUser, State
+from clinic.auth import CurrentUser, State
 from clinic.routes.params import ConsultationId
-from clinic.schemas import (
-    ConsultationOut,
-    PatientList,
-    PatientOut,
-    RecordingList,
-    SwitchRequest,
-)
+from clinic.routes.responses import AUTH, BAD_JSON, CALL_CONFLICT, CALL_NOT_FOUND, merge, problem
+from clinic.schemas import ConsultationOut, SwitchRequest
 
 router = APIRouter(tags=["consultations"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such consultation you may drive"}
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    **NOT_FOUND,
-    409: {"description": "not possible in the call's current state"},
-}
-CLINICIANS_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "not a clinician"}}
+NOT_FOUND = merge(AUTH, CALL_NOT_FOUND)
+CONFLICT = merge(NOT_FOUND, CALL_CONFLICT)
 
 
 @router.get("/api/consultations/{consultation_id}", responses=NOT_FOUND)
@@ -48,7 +34,7 @@ def api_leave(consultation_id: ConsultationId, user: CurrentUser, state: State) 
 
 @router.post(
     "/api/consultations/{consultation_id}/switch",
-    responses={**CONFLICT, 403: {"description": "flag video-switch is off"}},
+    responses=merge(BAD_JSON, CONFLICT, problem(403, "flag video-switch is off")),
 )
 def api_switch(
     consultation_id: ConsultationId, body: SwitchRequest, user: CurrentUser, state: State
@@ -59,22 +45,3 @@ def api_switch(
 @router.post("/api/consultations/{consultation_id}/end", responses=CONFLICT)
 def api_end(consultation_id: ConsultationId, user: CurrentUser, state: State) -> ConsultationOut:
     return calls.end(state, user, consultation_id)
-
-
-@router.get("/api/clinician/patients", tags=["clinician"], responses=CLINICIANS_ONLY)
-def api_clinician_patients(user: CurrentClinician, state: State) -> PatientList:
-    with state.db.read() as session:
-        patients = assigned_patients(session, user)
-        items = [
-            PatientOut(
-                id=p.id, username=p.username, display_name=p.display_name, nhs_number=p.nhs_number
-            )
-            for p in patients
-        ]
-    return PatientList(items=items)
-
-
-@router.get("/api/clinician/recordings", tags=["clinician"], responses=CLINICIANS_ONLY)
-def api_clinician_recordings(user: CurrentClinician, state: State) -> RecordingList:
-    with state.db.read() as session:
-        return RecordingList(items=clinician_recordings(session, state, user))

@@ -1,28 +1,55 @@
-"""Recordings: the caller's paginated list, metadata, media tokens and ranged media."""
+"""Recordings: the caller's paginated list, metadata, consent, deletion, media tokens, ranged
+media and summary exports."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic.access import patient_recordings, recording_for_metadata, recording_out
+from clinic import exports
+from clinic.access import (
+    patient_recordings,
+    recording_for_metadata,
+    recording_for_token,
+    recording_out,
+    still_servable,
+    visible_recording,
+)
 from clinic.auth import CurrentUser, State
 from clinic.media import RangeNotSatisfiable, parse_range
 from clinic.models import MediaToken, Recording, User, utcnow
 from clinic.routes.params import RecordingId
-from clinic.schemas import MediaTokenOut, RecordingOut, RecordingPage
+from clinic.routes.responses import (
+    AUTH,
+    BAD_JSON,
+    RECORDING_NOT_FOUND,
+    Responses,
+    file_download,
+    merge,
+    problem,
+)
+from clinic.schemas import ConsentRequest, MediaTokenOut, RecordingOut, RecordingPage
 from clinic.state import ClinicState
 
 router = APIRouter(tags=["recordings"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such recording visible to you"}
+LOOKUP = merge(AUTH, RECORDING_NOT_FOUND)
+LINK_HEADER: Responses = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": 'RFC 8288 `<next page URL>; rel="next"`, absent on the last page',
+                "schema": {"type": "string"},
+            }
+        }
+    }
 }
+_OCTETS = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def cache_key(state: ClinicState, request: Request, user: User) -> str:
@@ -31,9 +58,10 @@ def cache_key(state: ClinicState, request: Request, user: User) -> str:
     return f"{scope}{request.url.path}?{request.url.query}"
 
 
-@router.get("/api/me/recordings", responses={401: {"description": "not logged in"}})
+@router.get("/api/me/recordings", responses=merge(AUTH, LINK_HEADER))
 def api_my_recordings(
     request: Request,
+    response: Response,
     user: CurrentUser,
     state: State,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -43,12 +71,28 @@ def api_my_recordings(
     def load() -> RecordingPage:
         with state.db.read() as session:
             items, total = patient_recordings(session, state, user, page, per_page)
-        return RecordingPage(items=items, page=page, per_page=per_page, total=total)
+        more = page * per_page < total
+        url = f"/api/me/recordings?page={page + 1}&per_page={per_page}" if more else None
+        return RecordingPage(items=items, page=page, per_page=per_page, total=total, next=url)
 
-    return state.cache.remember(cache_key(state, request, user), load)
+    result = state.cache.remember(cache_key(state, request, user), load)
+    if result.next is not None:
+        response.headers["Link"] = f'<{result.next}>; rel="next"'
+    return result
 
 
-@router.get("/api/recordings/{recording_id}", responses=NOT_FOUND)
+@router.get(
+    "/api/me/recordings/export.csv",
+    response_class=Response,
+    responses=merge(file_download("text/csv", "all my recordings, one CSV row each"), AUTH),
+)
+def api_export_mine(user: CurrentUser, state: State) -> Response:
+    with state.db.read() as session:
+        text = exports.summary_csv(exports.my_recordings(session, state, user))
+    return _download(text.encode(), "text/csv; charset=utf-8", "my-recordings.csv")
+
+
+@router.get("/api/recordings/{recording_id}", responses=LOOKUP)
 def api_recording(recording_id: RecordingId, user: CurrentUser, state: State) -> RecordingOut:
     with state.db.read() as session:
         recording = recording_for_metadata(session, state, user, recording_id)
@@ -57,11 +101,46 @@ def api_recording(recording_id: RecordingId, user: CurrentUser, state: State) ->
         return recording_out(recording)
 
 
-@router.post("/api/recordings/{recording_id}/media-token", responses=NOT_FOUND)
+@router.delete(
+    "/api/recordings/{recording_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge({204: {"description": "deleted for everyone"}}, LOOKUP),
+)
+def api_delete_recording(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
+    with state.db.write() as session:
+        recording = _owned(session, user, recording_id)
+        recording.deleted_at = utcnow()
+    state.cache.clear()
+    return Response(status_code=204)
+
+
+@router.post("/api/recordings/{recording_id}/consent", responses=merge(BAD_JSON, LOOKUP))
+def api_consent(
+    recording_id: RecordingId, body: ConsentRequest, user: CurrentUser, state: State
+) -> RecordingOut:
+    with state.db.write() as session:
+        recording = _owned(session, user, recording_id)
+        recording.shared_with_clinician = body.share_with_clinician
+        session.flush()
+        result = recording_out(recording)
+    state.cache.clear()
+    return result
+
+
+def _owned(session: Session, user: User, recording_id: int) -> Recording:
+    """Consent and deletion are the owner's alone."""
+    recording = session.get(Recording, recording_id)
+    if recording is None or recording.deleted_at is not None or recording.patient_id != user.id:
+        raise HTTPException(404, "recording not found")
+    return recording
+
+
+@router.post("/api/recordings/{recording_id}/media-token", responses=LOOKUP)
 def api_media_token(recording_id: RecordingId, user: CurrentUser, state: State) -> MediaTokenOut:
     ttl = state.settings.media_token_ttl
     with state.db.write() as session:
-        if recording_for_metadata(session, state, user, recording_id) is None:
+        if recording_for_token(session, state, user, recording_id) is None:
             raise HTTPException(404, "recording not found")
         token = secrets.token_urlsafe(24)
         expires = utcnow() + timedelta(seconds=ttl)
@@ -75,12 +154,16 @@ def api_media_token(recording_id: RecordingId, user: CurrentUser, state: State) 
 @router.get(
     "/api/recordings/{recording_id}/media",
     response_class=Response,
-    responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "media bytes"},
-        206: {"content": {"application/octet-stream": {}}, "description": "a byte range"},
-        403: {"description": "missing or wrong media token"},
-        416: {"description": "range not satisfiable"},
-    },
+    responses=merge(
+        {
+            200: {"content": _OCTETS, "description": "media bytes"},
+            206: {"content": _OCTETS, "description": "a byte range"},
+            416: {"description": "range not satisfiable (no body)"},
+        },
+        AUTH,
+        problem(403, "missing or wrong media token"),
+        problem(404, "recording deleted, no longer shared, or its media is gone"),
+    ),
 )
 def api_media(
     recording_id: RecordingId,
@@ -96,6 +179,40 @@ def api_media(
     except OSError:
         raise HTTPException(404, "media no longer available") from None
     return _ranged(data, range_header)
+
+
+@router.get(
+    "/api/recordings/{recording_id}/summary.csv",
+    response_class=Response,
+    responses=merge(file_download("text/csv", "the recording's summary as CSV"), LOOKUP),
+)
+def api_summary_csv(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
+    with state.db.read() as session:
+        text = exports.summary_csv([_summarisable(session, state, user, recording_id)])
+    return _download(text.encode(), "text/csv; charset=utf-8", f"recording-{recording_id}.csv")
+
+
+@router.get(
+    "/api/recordings/{recording_id}/summary.pdf",
+    response_class=Response,
+    responses=merge(file_download("application/pdf", "the recording's summary as PDF"), LOOKUP),
+)
+def api_summary_pdf(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
+    with state.db.read() as session:
+        data = exports.summary_pdf(_summarisable(session, state, user, recording_id))
+    return _download(data, "application/pdf", f"recording-{recording_id}.pdf")
+
+
+def _summarisable(session: Session, state: ClinicState, user: User, rid: int) -> Recording:
+    recording = visible_recording(session, state, user, rid)
+    if recording is None:
+        raise HTTPException(404, "recording not found")
+    return recording
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    disposition = f'attachment; filename="{filename}"'
+    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def _authorised_media(
@@ -116,7 +233,8 @@ def _authorised_media(
     if grant is None or grant.expires_at < utcnow():
         raise HTTPException(403, "media token is not valid for this recording")
     recording = session.get(Recording, recording_id)
-    if recording is None:
+    # The token is the grant, but consent and deletion can change while it is still alive.
+    if recording is None or not still_servable(state, user, recording):
         raise HTTPException(404, "recording not found")
     return recording
 

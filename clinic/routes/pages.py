@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -25,7 +25,7 @@ from clinic.state import ClinicState
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-PROFILE_RECORDINGS = 100
+PROFILE_PAGE_SIZE = 10
 
 
 def _page_user(request: Request, state: ClinicState) -> User | None:
@@ -73,21 +73,31 @@ def logout_page(request: Request, state: State) -> RedirectResponse:
 
 
 @router.get("/profile")
-def profile(request: Request, state: State) -> Response:
+def profile(
+    request: Request, state: State, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login()
     return templates.TemplateResponse(
-        request, "profile.html", {"user": user, **_profile_lists(state, request, user)}
+        request, "profile.html", {"user": user, **_profile_lists(state, request, user, page)}
     )
 
 
-def _profile_lists(state: ClinicState, request: Request, user: User) -> dict[str, Any]:
+def _profile_lists(state: ClinicState, request: Request, user: User, page: int) -> dict[str, Any]:
 
     def load() -> dict[str, Any]:
         with state.db.read() as session:
-            recordings, _total = patient_recordings(session, state, user, 1, PROFILE_RECORDINGS)
-            return {"appointments": user_appointments(session, user), "recordings": recordings}
+            recordings, total = patient_recordings(session, state, user, page, PROFILE_PAGE_SIZE)
+            appointments, _more = user_appointments(session, user)
+        more = page * PROFILE_PAGE_SIZE < total
+        return {
+            "appointments": appointments,
+            "recordings": recordings,
+            "page": page,
+            "next_page": f"/profile?page={page + 1}" if more else None,
+            "previous_page": f"/profile?page={page - 1}" if page > 1 else None,
+        }
 
     return state.cache.remember(cache_key(state, request, user), load)
 
@@ -117,6 +127,6 @@ def clinician_page(request: Request, state: State) -> Response:
         return templates.TemplateResponse(request, "not_found.html", context, status_code=403)
     with state.db.read() as session:
         patients = assigned_patients(session, user)
-        recordings = clinician_recordings(session, state, user)
+        recordings, _total = clinician_recordings(session, state, user)
     page: dict[str, Any] = {"user": user, "patients": patients, "recordings": recordings}
     return templates.TemplateResponse(request, "clinician.html", page)

@@ -10,3 +10,4 @@ MAX_ID = 2_147_483_647
 
 RecordingId = Annotated[int, Path(ge=1, le=MAX_ID, description="recording id")]
 ConsultationId = Annotated[int, Path(ge=1, le=MAX_ID, description="consultation id")]
+PatientId = Annotated[int, Path(ge=1, le=MAX_ID, description="patient (user) id")]

@@ -1,4 +1,6 @@
-"""The staging support API: reset, seed and count. Invisible (404) without the right token."""
+"""The staging support API: reset, seed (in bulk or one entity at a time), count, and wait for
+outbound notifications. Invisible (404) without the right token, and every other path under
+`/_support` is a 404 too (never a redirect or a 405, which would show the API exists)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,29 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from clinic import care
 from clinic.auth import State, hash_password
 from clinic.models import (
     ALL_TABLES_CHILD_FIRST,
     Appointment,
-    Assignment,
     Consultation,
     Recording,
     User,
 )
-from clinic.schemas import Ok, SeededAppointment, SeedRequest, SeedResponse, SupportState
+from clinic.schemas import (
+    CreatedAppointment,
+    CreatedUser,
+    Flushed,
+    NewAssignment,
+    NewUser,
+    Ok,
+    SeedAppointment,
+    SeededAppointment,
+    SeedPatient,
+    SeedRequest,
+    SeedResponse,
+    SupportState,
+)
 from clinic.state import ClinicState, clinic_state
 
 
@@ -44,7 +59,9 @@ def reset(state: State) -> Ok:
             session.execute(delete(table))
     shutil.rmtree(state.settings.media_dir, ignore_errors=True)
     state.cache.clear()
+    state.caseloads.clear()
     state.calls.reset()
+    state.outbox.reset()
     return Ok()
 
 
@@ -53,9 +70,7 @@ def seed(body: SeedRequest, state: State) -> SeedResponse:
     with state.db.write() as session:
         _refuse_existing(session, body)
         patients = {
-            p.username: _add_patient(
-                session, p.username, p.password, p.display_name, p.nhs_number, p.notes
-            )
+            p.username: _add_patient(session, p.username, p.password, p.display_name, p)
             for p in body.patients
         }
         clinicians = {
@@ -73,6 +88,43 @@ def seed(body: SeedRequest, state: State) -> SeedResponse:
             clinicians={name: user.id for name, user in clinicians.items()},
             appointments=appointments,
         )
+
+
+@router.post("/users")
+def add_user(body: NewUser, state: State) -> CreatedUser:
+    with state.db.write() as session:
+        if session.scalar(select(User.id).where(User.username == body.username)) is not None:
+            raise HTTPException(409, f"username already exists: {body.username}")
+        if body.role == "patient":
+            user = _add_patient(session, body.username, body.password, body.display_name, body)
+        else:
+            user = _add_user(session, body.username, body.password, "clinician", body.display_name)
+        session.flush()
+        return CreatedUser(id=user.id, username=user.username)
+
+
+@router.post("/assignments")
+def add_assignment(body: NewAssignment, state: State) -> Ok:
+    with state.db.write() as session:
+        clinician = _user(session, body.clinician, "clinician")
+        care.assign(session, clinician.id, _user(session, body.patient, "patient").id)
+    state.caseloads.forget(clinician.id)
+    state.cache.clear()
+    return Ok()
+
+
+@router.post("/appointments")
+def add_appointment(body: SeedAppointment, state: State) -> CreatedAppointment:
+    with state.db.write() as session:
+        made = _add_appointment(session, body.patient, body.clinician, body.reason, body.starts_at)
+    return CreatedAppointment(id=made.id, consultation_id=made.consultation_id)
+
+
+@router.post("/notifications/flush")
+def flush_notifications(state: State) -> Flushed:
+    """Blocks until every queued e-mail and SMS has been tried (at most 30 s)."""
+    drained = state.outbox.flush(timeout=30.0)
+    return Flushed(ok=drained, sent=state.outbox.sent, failed=state.outbox.failed)
 
 
 @router.get("/state")
@@ -105,10 +157,11 @@ def _add_user(session: Session, username: str, password: str, role: str, name: s
 
 
 def _add_patient(
-    session: Session, username: str, password: str, name: str, nhs: str, notes: str
+    session: Session, username: str, password: str, name: str, data: SeedPatient | NewUser
 ) -> User:
     user = _add_user(session, username, password, "patient", name)
-    user.nhs_number, user.notes = nhs, notes
+    user.nhs_number, user.notes = data.nhs_number, data.notes or ""
+    user.email, user.phone = data.email, data.phone
     return user
 
 
@@ -122,10 +175,7 @@ def _user(session: Session, username: str, role: str) -> User:
 def _assign(session: Session, body: SeedRequest, clinicians: dict[str, User]) -> None:
     for spec in body.clinicians:
         for name in dict.fromkeys(spec.patients):
-            patient = _user(session, name, "patient")
-            session.add(
-                Assignment(clinician_id=clinicians[spec.username].id, patient_id=patient.id)
-            )
+            care.assign(session, clinicians[spec.username].id, _user(session, name, "patient").id)
 
 
 def _add_appointment(
@@ -148,38 +198,11 @@ def _add_appointment(
     )
 
 
-# -- one entity at a time (what a target profile's create steps call) -------------------------
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-@router.post("/users")
-def add_user(body: dict[str, str], state: State) -> dict[str, object]:
-    role = body.get("role", "")
-    if role not in ("patient", "clinician"):
-        raise HTTPException(422, "role must be patient or clinician")
-    with state.db.write() as session:
-        if session.scalar(select(User).where(User.username == body.get("username", ""))):
-            raise HTTPException(409, f"username {body.get('username')!r} already exists")
-        user = _add_user(
-            session, body["username"], body["password"], role, body.get("display_name", "")
-        )
-        if role == "patient":
-            user.nhs_number, user.notes = body.get("nhs_number", ""), body.get("notes", "")
-        session.flush()
-        return {"id": user.id, "username": user.username}
-
-
-@router.post("/assignments")
-def add_assignment(body: dict[str, str], state: State) -> Ok:
-    with state.db.write() as session:
-        clinician = _user(session, body["clinician"], "clinician")
-        patient = _user(session, body["patient"], "patient")
-        session.add(Assignment(clinician_id=clinician.id, patient_id=patient.id))
-    return Ok()
-
-
-@router.post("/appointments")
-def add_one_appointment(body: dict[str, str], state: State) -> SeededAppointment:
-    with state.db.write() as session:
-        return _add_appointment(
-            session, body["patient"], body["clinician"], body["reason"], body["starts_at"]
-        )
+@router.api_route("", methods=ANY_METHOD)
+@router.api_route("/{unknown:path}", methods=ANY_METHOD)
+def unknown_support_path() -> None:
+    """Any other path or method (including a trailing slash): the same 404 as a wrong token."""
+    raise HTTPException(404, "Not Found")

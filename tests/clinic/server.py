@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from clinic.app import create_app
+from clinic.cli import KEEP_ALIVE_SECONDS
 from clinic.settings import ClinicSettings
 
 
@@ -24,7 +25,13 @@ def _free_port() -> int:
 def running_clinic(settings: ClinicSettings) -> Iterator[str]:
     """Yield the base URL of a clinic serving on 127.0.0.1 until the block ends."""
     port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as `clinic serve` runs it
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

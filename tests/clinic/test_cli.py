@@ -102,3 +102,17 @@ def test_unwritable_flags_file(tmp_path: Path) -> None:
     code, err = _serve(tmp_path, "--flags-file", str(tmp_path / "missing-dir" / "flags.json"))
     assert code == 2
     _assert_one_line(err, "cannot write", "--flags-file")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--smtp", "localhost"], ["'localhost' is not HOST:PORT", "--smtp HOST:PORT"]),
+        (["--smtp", "127.0.0.1:99999"], ["is not HOST:PORT", "--smtp"]),
+        (["--sms-webhook", "ftp://x/sms"], ["not an http(s) URL", "--sms-webhook"]),
+    ],
+)
+def test_bad_notification_targets(tmp_path: Path, args: list[str], needles: list[str]) -> None:
+    code, err = _serve(tmp_path, *args)
+    assert code == 2
+    _assert_one_line(err, *needles)

@@ -17,6 +17,9 @@ PATIENTS = {
 # dr_grey looks after alice and bob; dr_hale only after carol.
 CLINICIANS = {"dr_grey": ("Dr Grey", ["alice", "bob"]), "dr_hale": ("Dr Hale", ["carol"])}
 CLINICIAN_OF = {"alice": "dr_grey", "bob": "dr_grey", "carol": "dr_hale"}
+# Private contact details, for the "recording ready" e-mail and SMS.
+EMAIL = {u: f"{u}@patients.example" for u in PATIENTS}
+PHONE = {u: f"+44 7700 900{i:03d}" for i, u in enumerate(PATIENTS)}
 
 
 def seed_body() -> dict[str, Any]:
@@ -28,6 +31,8 @@ def seed_body() -> dict[str, Any]:
                 "display_name": n,
                 "nhs_number": nhs,
                 "notes": f"notes for {u}",
+                "email": EMAIL[u],
+                "phone": PHONE[u],
             }
             for u, (n, nhs, _) in PATIENTS.items()
         ],
@@ -69,6 +74,20 @@ class World:
 
     def post(self, user: str, url: str, **kw: Any) -> Any:
         return self.client.post(url, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
+
+    def delete(self, user: str, url: str, **kw: Any) -> Any:
+        headers = {**self.headers(user), **kw.pop("headers", {})}
+        return self.client.delete(url, headers=headers, **kw)
+
+    def clinician_recordings(self, user: str) -> list[dict[str, Any]]:
+        response = self.get(user, "/api/clinician/recordings", params={"limit": 100})
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    def one_call(self, user: str) -> None:
+        """Join and end `user`'s call: one recording."""
+        assert self.call(user, "join").status_code == 200
+        assert self.call(user, "end").status_code == 200
 
     def call(
         self, user: str, action: str, mode: str | None = None, patient: str | None = None

@@ -1,0 +1,50 @@
+"""Recording summaries for download: one recording as CSV or PDF, and all of mine as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clinic.models import Recording, User, as_utc
+from clinic.pdf import text_pdf
+from clinic.state import ClinicState
+
+COLUMNS = ("recording_id", "patient_name", "nhs_number", "reason", "title", "mode", "created_at")
+
+
+def _row(recording: Recording) -> tuple[str, ...]:
+    patient = recording.patient
+    return (
+        str(recording.id),
+        patient.display_name,
+        patient.nhs_number or "",
+        recording.appointment.reason,
+        recording.title,
+        recording.mode,
+        as_utc(recording.created_at).isoformat(),
+    )
+
+
+def summary_csv(recordings: list[Recording]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(_row(recording) for recording in recordings)
+    return out.getvalue()
+
+
+def summary_pdf(recording: Recording) -> bytes:
+    labels = ("Recording", "Patient", "NHS number", "Reason", "Title", "Mode", "Created")
+    lines = [f"{label}: {value}" for label, value in zip(labels, _row(recording), strict=True)]
+    return text_pdf("GP Online: recording summary", lines)
+
+
+def my_recordings(session: Session, state: ClinicState, user: User) -> list[Recording]:
+    """Everything the caller owns (and has not deleted), for the "export all" download."""
+    query = select(Recording).where(Recording.deleted_at.is_(None)).order_by(Recording.id)
+    if not state.active("export-unscoped"):
+        query = query.where(Recording.patient_id == user.id)
+    return list(session.scalars(query))
