@@ -23,7 +23,7 @@ from harness.events import Interrupted, RunFinished
 from harness.local_clinic import local_clinic
 from harness.models import Verdict
 from harness.profile import LoadedProfile, load_profile
-from harness.sinks import Sinks
+from harness.sinks import Sinks, clinic_wiring, sinks_for
 from harness.suites import DEFAULT_SUITES, check_suite_names
 from reports.console import ConsoleReporter
 from reports.result import RunResult, exit_code
@@ -199,7 +199,7 @@ def notification_sinks(profile: LoadedProfile, listen: str = "") -> Iterator[Sin
         yield None
         return
     host, smtp_port, sms_port = _listen(listen)
-    with Sinks(host, smtp_port, sms_port) as sinks:
+    with sinks_for(profile.profile, host, (smtp_port, sms_port)) as sinks:
         yield sinks
 
 
@@ -249,8 +249,7 @@ def target_of(
             "pass --target with the URL of your staging deployment",
         )
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
-    wiring = ("--smtp", sinks.smtp_address, "--sms-webhook", sinks.sms_url) if sinks else ()
-    with local_clinic(names, extra_args=wiring) as clinic:
+    with local_clinic(names, extra_args=clinic_wiring(sinks)) as clinic:
         yield clinic.url, clinic.support_token
 
 

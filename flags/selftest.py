@@ -32,6 +32,8 @@ from harness.errors import ChaperoneError, ExitCode
 from harness.events import Event, FindingRaised
 from harness.local_clinic import local_clinic
 from harness.models import Finding, Verdict
+from harness.profile import load_profile
+from harness.sinks import clinic_wiring, sinks_for
 from reports.files import write_atomic
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
@@ -133,13 +135,19 @@ def execute(plan: SelftestPlan, planned: PlannedRun, out_root: Path) -> RunOutco
     out = out_root / planned.directory
     started = time.monotonic()
     try:
-        with local_clinic(planned.faults) as clinic:
+        profile = load_profile("clinic")
+        with (
+            sinks_for(profile.profile) as sinks,
+            local_clinic(planned.faults, extra_args=clinic_wiring(sinks)) as clinic,
+        ):
             request = RunRequest(
                 clinic.url,
                 plan.options(planned.suites, planned.seed),
                 out,
                 clinic.support_token,
+                profile=profile,
                 build=f"selftest-{planned.name}",
+                sinks=sinks,
             )
             tally = FindingTally()
             result = RunCollector().consume(tally.watch(run(request)))

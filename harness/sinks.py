@@ -9,11 +9,12 @@ so "your recording is ready" mailed to the wrong patient is an exposure like any
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,8 +23,9 @@ from aiosmtpd.controller import Controller
 
 from harness.errors import InfrastructureError
 from harness.models import Observation, SurfaceKind
+from harness.profile.model import TargetProfile
 
-__all__ = ["Message", "Sinks", "observations_of"]
+__all__ = ["Message", "Sinks", "clinic_wiring", "observations_of", "sinks_for"]
 
 EXTERNAL = "external:"  # prefix of an observer no synthetic user is: data left the population
 
@@ -170,3 +172,22 @@ def observations_of(
                 )
             )
     return seen
+
+
+@contextlib.contextmanager
+def sinks_for(
+    profile: TargetProfile, host: str = "127.0.0.1", ports: tuple[int, int] = (0, 0)
+) -> Iterator[Sinks | None]:
+    """Running sinks when the profile says notifications arrive there, else None."""
+    if profile.notifications is None:
+        yield None
+        return
+    with Sinks(host, *ports) as sinks:
+        yield sinks
+
+
+def clinic_wiring(sinks: Sinks | None) -> tuple[str, ...]:
+    """`chaperone clinic serve` options that send the local clinic's notifications to `sinks`."""
+    if sinks is None:
+        return ()
+    return ("--smtp", sinks.smtp_address, "--sms-webhook", sinks.sms_url)

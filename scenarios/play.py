@@ -36,6 +36,7 @@ class Recorder:
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.findings: list[Finding] = []
         self.witness = Witness(ctx.world)
+        self.notified = 0  # notifications that reached the sinks during this recorder's run
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)
@@ -163,6 +164,7 @@ class Play:
         await self.ctx.adapter.flush_notifications()
         book = self.ctx.adapter.recipients()
         for obs in observations_of(sinks.drain(), book, f"{self.recorder.suite}/{self.name}"):
+            self.recorder.notified += 1
             self.recorder.observe(obs, repro)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+from harness.errors import NoEffect
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import Verdict
 from harness.suites import RunContext
@@ -107,6 +108,8 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
     verdicts: list[Verdict] = []
     slot = 0
     applicable = 0
+    notified = 0
+    created = False
     for scenario in scenarios:
         missing = missing_flows(ctx.adapter.has_flow, scenario.phases)
         if missing:
@@ -120,6 +123,8 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         async for event in drain(_play(play, scenario), recorder):
             yield event
         recorder.witness.verdict(recorder.findings, play.lookers)
+        notified += recorder.notified
+        created = created or any(_creates(ctx, p) for p in scenario.phases)
         verdict = Verdict.FAIL if recorder.findings else Verdict.PASS
         verdicts.append(verdict)
         yield CaseFinished(
@@ -130,6 +135,7 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
             message=f"{len(recorder.findings)} finding(s)" if recorder.findings else "",
             finding_keys=tuple(f.key for f in recorder.findings),
         )
+    _notifications_arrived(ctx, created, notified)
     yield SuiteFinished(
         "switch",
         Verdict.merge(*verdicts),
@@ -141,6 +147,25 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
             "owners": len(ctx.world.owners()),
         },
     )
+
+
+def _creates(ctx: RunContext, phase: str) -> bool:
+    spec = ctx.adapter.profile.flows.get(phase)
+    return spec is not None and spec.creates is not None
+
+
+def _notifications_arrived(ctx: RunContext, created: bool, notified: int) -> None:
+    """A profile that says notifications arrive at the sinks must see some arrive once flows
+    created things: otherwise staging is not wired to the sinks and nothing was checked."""
+    if ctx.sinks is None or ctx.adapter.profile.notifications is None or not created:
+        return
+    if notified == 0:
+        raise NoEffect(
+            "scenario had no effect on notifications: no e-mail or SMS reached the sinks at "
+            f"{ctx.sinks.smtp_address} (SMTP) and {ctx.sinks.sms_url}",
+            "configure staging to send there (--listen sets the address), or drop "
+            "`notifications:` from the profile",
+        )
 
 
 def _not_applicable(scenario: Scenario, missing: list[str]) -> CaseFinished:
