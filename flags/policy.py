@@ -28,7 +28,7 @@ from harness.modelfile import load_model
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "video-switch.yaml"
 SCHEMA_PATH = Path(__file__).parent / "policy.schema.json"
 
-Suite = Literal["switch", "access", "stateful", "load", "browser"]
+Suite = Literal["switch", "access", "stateful", "load", "browser", "fuzz"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
