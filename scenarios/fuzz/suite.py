@@ -21,13 +21,17 @@ minting tokens): run it after the suites that need fresh calls, and before `acce
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from schemathesis.core.result import Ok
+from schemathesis.core.transport import Response
 from schemathesis.engine import events as st
 
 from harness.errors import InfrastructureError, NoEffect
@@ -40,7 +44,15 @@ from harness.events import (
     SuiteStarted,
 )
 from harness.matcher import CanaryMatcher
-from harness.models import ANONYMOUS, ANONYMOUS_ID, Finding, Step, Verdict
+from harness.models import (
+    ANONYMOUS,
+    ANONYMOUS_ID,
+    Actor,
+    Finding,
+    Observation,
+    Step,
+    Verdict,
+)
 from harness.suites import RunContext
 from scenarios.controls import Witness
 from scenarios.fuzz.contract import Contract, ContractFailure
@@ -100,6 +112,7 @@ class Fuzz:
         self.warm_steps: tuple[Step, ...] = ()
         self.seen_cases: set[str] = set()
         self.owners_seen: set[str] = set()  # actors who received some of their own data
+        self.errors: list[str] = []  # Schemathesis's errors not tied to one operation
         self.base = ""
         self.rotation: Rotation | None = None
 
@@ -118,12 +131,7 @@ class Fuzz:
         pool = value_pool(ctx.world, ctx.journal, ctx.adapter.listing)
         injected = inject_examples(plan.document, pool, self.matcher)
         self.rotation = Rotation(
-            [
-                *sorted(
-                    (a for a in ctx.world.actors.values() if not a.is_anonymous), key=lambda a: a.id
-                ),
-                ANONYMOUS,
-            ],
+            _actors(ctx),
             lambda actor: ctx.loop.run(ctx.adapter.login(actor), timeout=60),
             self.credentials,
             ctx.adapter.profile.auth.relogin.every_seconds,
@@ -169,10 +177,14 @@ class Fuzz:
         if isinstance(event, st.ScenarioFinished):
             yield from self._scenario(event.recorder)
         elif isinstance(event, st.NonFatalError):
-            route = self._route_of_label(event.label)
             note = f"{event.info.title}: {event.info.message}".strip(": ")[:300]
-            self.tallies.setdefault(route, Tally()).errors.append(note)
+            route = self._route_of_label(event.label)
+            if route in self.tallies:
+                self.tallies[route].errors.append(note)
+            else:
+                self.errors.append(f"{event.label}: {note}")
         elif isinstance(event, st.PhaseFinished):
+            yield from self._probes(event.payload)
             skipped = event.phase.skip_reason
             status = str(event.status.value)
             self.phases[str(event.phase.name.value)] = (
@@ -183,6 +195,19 @@ class Fuzz:
                 f"Schemathesis stopped: {type(event.exception).__name__}: {event.exception}",
                 "check the target's OpenAPI document",
             )
+
+    def _probes(self, payload: Any) -> Iterator[Event]:
+        """Schemathesis's capability probes (a NUL byte in a header, an odd path) are sent
+        before any case, outside its hooks; their answers are judged like the rest."""
+        if not isinstance(payload, Ok):
+            return
+        for probe in getattr(payload.ok(), "probes", ()):
+            if probe.response is None:
+                continue
+            received = Response.from_requests(probe.response, verify=True)
+            path = urlsplit(str(received.request.url)).path
+            endpoint = f"{str(received.request.method).upper()} {path}"
+            yield from self._exchange(None, received, time.time(), endpoint)
 
     def _scenario(self, recorder: Any) -> Iterator[Event]:
         """Requests Schemathesis made around its hooks (a check's control request), then the
@@ -226,13 +251,14 @@ class Fuzz:
             self.seen_cases.add(sent.case.id)
             yield from self._exchange(sent.case, sent.response, sent.at)
 
-    def _exchange(self, case: Any, response: Any, at: float) -> Iterator[Event]:
+    def _exchange(self, case: Any, response: Any, at: float, probe: str = "") -> Iterator[Event]:
+        """Judge one response; `case` is None for a probe (then `probe` is its endpoint)."""
         ctx = self.ctx
         request_headers = {k: str(v) for k, v in dict(response.request.headers).items()}
         actor = self.credentials.actor_of(request_headers)
-        operation = self._route(case)
         method = str(response.request.method or "GET").upper()
-        phase = _phase(case)
+        operation = self._route(case) if case is not None else probe
+        phase = _phase(case) if case is not None else "probing"
         step = f"{SUITE}/{phase}/{actor}"
         endpoint = f"{method} {operation.split(' ', 1)[1]}"
         obs = replace(observation_of(actor, step, endpoint, response), time=at)
@@ -241,7 +267,9 @@ class Fuzz:
             obs = replace(obs, read=endpoint)
         ctx.journal.append(obs)
         found = [f for f in ctx.judge(obs) if f.check not in NOT_LEAKS and not echoed(f, carried)]
-        tally = self.tallies.setdefault(operation, Tally())
+        tally = self.tallies.get(operation, Tally()) if case is not None else Tally()
+        if case is not None:
+            self.tallies[operation] = tally
         tally.requests += 1
         tally.actors.add(actor)
         tally.phases.add(phase)
@@ -249,12 +277,12 @@ class Fuzz:
         self._account(obs, actor, endpoint, case)
         yield StepFinished(SUITE, step, actor, obs.status, obs.time)
         for finding in found:
-            finding = replace(finding, suite=SUITE, repro=self._repro(finding, case, actor))
+            finding = replace(finding, suite=SUITE, repro=self._repro(finding, case, obs))
             tally.findings.add(finding.key)
             self.findings.append(finding)
             yield FindingRaised(SUITE, finding)
 
-    def _account(self, obs: Any, actor: str, route: str, case: Any) -> None:
+    def _account(self, obs: Observation, actor: str, route: str, case: Any) -> None:
         """Coverage of valid reads, the positive control, and expired sessions."""
         if actor == ANONYMOUS_ID:
             return
@@ -273,14 +301,14 @@ class Fuzz:
         else:
             coverage.checked(route, actor, actor)
 
-    def _repro(self, finding: Finding, case: Any, actor: str) -> tuple[Step, ...]:
+    def _repro(self, finding: Finding, case: Any, obs: Observation) -> tuple[Step, ...]:
         if finding.key not in self.repros:
-            try:
-                curl = case.as_curl_command()
-            except Exception as exc:  # a case Schemathesis cannot render still has its route
-                curl = f"(no curl: {type(exc).__name__}) {case.method} {case.formatted_path}"
+            curl = f"curl -X {obs.method} '{self.ctx.target.rstrip('/')}{obs.url}'"
+            if case is not None:
+                with contextlib.suppress(Exception):  # a case it cannot render keeps the URL
+                    curl = case.as_curl_command()
             curl = scrub(curl, self.credentials.secrets(), self.matcher)
-            self.repros[finding.key] = (*self.warm_steps, Step(actor, "request", curl))
+            self.repros[finding.key] = (*self.warm_steps, Step(obs.actor, "request", curl))
         return self.repros[finding.key]
 
     # -- the end ------------------------------------------------------------------------------
@@ -346,6 +374,7 @@ class Fuzz:
                 "stopped": stopped or "completed",
                 "relogins": self.rotation.relogins if self.rotation else 0,
                 "warm_up": bool(self.warm_steps),
+                "schemathesis_errors": list(self.errors),
             },
             artifacts=artifacts,
         )
@@ -377,6 +406,14 @@ class Fuzz:
     def _route_of_label(self, label: str) -> str:
         method, _, path = label.partition(" ")
         return f"{method.upper()} {self.base}{path}" if path.startswith("/") else label
+
+
+def _actors(ctx: RunContext) -> list[Actor]:
+    """Every seeded actor, in a stable order, then anonymous."""
+    seeded = sorted(
+        (a for a in ctx.world.actors.values() if not a.is_anonymous), key=lambda a: a.id
+    )
+    return [*seeded, ANONYMOUS]
 
 
 def _phase(case: Any) -> str:
