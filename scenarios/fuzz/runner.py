@@ -1,8 +1,9 @@
-"""Schemathesis, driven as a library: its engine runs its phases over the planned document,
-each case is sent as the next actor in turn, and every response it receives is handed over.
+"""Schemathesis, driven as a library: its engine runs phases over the planned document, each
+case is sent as the next actor of a Rotation, and every response it receives is handed over.
 
     Plan ──► SchemathesisConfig (seed, examples, phases, checks, no caches) ──► schema
-    schema.auth  ◄── Rotation: the next actor's credentials (anonymous takes its turn too)
+    schema.auth  ◄── Rotation: the next actor's credentials from the shared Sessions
+                     (anonymous takes its turn too)
     schema hook after_call ──► Sent queue ──► the suite judges them between engine events
     deadline / ctx.cancel ──► EventStream.stop(): the engine finishes what it is doing
 
@@ -31,7 +32,7 @@ from harness.models import Actor
 from scenarios.fuzz.document import Plan
 from scenarios.fuzz.traffic import REDACTED, Credentials
 
-__all__ = ["CONTRACT_CHECKS", "Rotation", "Runner", "Sent"]
+__all__ = ["CONTRACT_CHECKS", "Rotation", "Runner", "Sent", "Sessions"]
 
 # Schemathesis's own checks the suite runs: server errors and conformance to the document.
 # Checks that assume one identity per run (ignored_auth, object_level_authorization,
@@ -55,29 +56,26 @@ class Sent:
     at: float
 
 
-class Rotation:
-    """Every case goes out as the next actor; a session that expired is logged in again
-    before its next turn."""
+class Sessions:
+    """Everyone's logged-in session, shared by every pass; one that expired (or got too old
+    for the profile's `relogin.every_seconds`) is logged in again before it is used."""
 
     def __init__(
         self,
-        actors: Sequence[Actor],
         login: Callable[[Actor], Session],
         credentials: Credentials,
         every_seconds: float = 0.0,
     ) -> None:
-        self._actors = {a.id: a for a in actors}
         self._login = login
         self._credentials = credentials
         self._every = every_seconds
         self._sessions: dict[str, Session] = {}
         self._stale: set[str] = set()
-        self._turns = itertools.cycle(list(self._actors))
         self._lock = threading.Lock()
         self.relogins = 0
 
-    def start(self) -> None:
-        for actor in self._actors.values():
+    def start(self, actors: Sequence[Actor]) -> None:
+        for actor in actors:
             if not actor.is_anonymous:
                 self._fresh(actor)
 
@@ -88,17 +86,17 @@ class Rotation:
         self._stale.discard(actor.id)
         return session
 
-    def next(self) -> Session | None:
+    def of(self, actor: Actor) -> Session | None:
+        """The actor's live session; None for anonymous."""
+        if actor.is_anonymous:
+            return None
         with self._lock:
-            actor = self._actors[next(self._turns)]
-            if actor.is_anonymous:
-                return None
             session = self._sessions.get(actor.id)
-            old = (
-                session is not None and self._every and time.time() - session.obtained > self._every
-            )
-            if session is None or old or actor.id in self._stale:
-                self.relogins += session is not None
+            if session is None:
+                return self._fresh(actor)
+            old = 0 < self._every < time.time() - session.obtained
+            if old or actor.id in self._stale:
+                self.relogins += 1
                 session = self._fresh(actor)
             return session
 
@@ -107,6 +105,21 @@ class Rotation:
         with self._lock:
             if actor in self._sessions:
                 self._stale.add(actor)
+
+
+class Rotation:
+    """Every case goes out as the next of these actors (one actor: always that one)."""
+
+    def __init__(self, actors: Sequence[Actor], sessions: Sessions) -> None:
+        self.actors = tuple(actors)
+        self._sessions = sessions
+        self._turns = itertools.cycle(self.actors)
+        self._lock = threading.Lock()
+
+    def next(self) -> Session | None:
+        with self._lock:
+            actor = next(self._turns)
+        return self._sessions.of(actor)
 
 
 def _provider(rotation: Rotation) -> type:
@@ -124,8 +137,11 @@ def _provider(rotation: Rotation) -> type:
     return ChaperoneActors
 
 
-def config_for(plan: Plan, options: RunOptions, base_url: str) -> SchemathesisConfig:
-    phases = set(options.fuzz_phases)
+def config_for(
+    plan: Plan, options: RunOptions, base_url: str, phases: Sequence[str] | None = None
+) -> SchemathesisConfig:
+    """Schemathesis's configuration for one pass (`phases`, by default the run's)."""
+    chosen = set(options.fuzz_phases if phases is None else phases)
     return SchemathesisConfig.from_dict(
         {
             "base-url": base_url.rstrip("/") + plan.base_path,
@@ -143,13 +159,13 @@ def config_for(plan: Plan, options: RunOptions, base_url: str) -> SchemathesisCo
                 "no-shrink": True,  # the budget goes to more traffic, not to shrinking
             },
             "phases": {
-                "examples": {"enabled": "examples" in phases, "fill-missing": True},
+                "examples": {"enabled": "examples" in chosen, "fill-missing": True},
                 "coverage": {
-                    "enabled": "coverage" in phases,
+                    "enabled": "coverage" in chosen,
                     "unexpected-methods": list(plan.probes),
                 },
-                "fuzzing": {"enabled": "fuzzing" in phases},
-                "stateful": {"enabled": "stateful" in phases},
+                "fuzzing": {"enabled": "fuzzing" in chosen},
+                "stateful": {"enabled": "stateful" in chosen},
             },
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CONTRACT_CHECKS}},
         }
@@ -157,10 +173,17 @@ def config_for(plan: Plan, options: RunOptions, base_url: str) -> SchemathesisCo
 
 
 class Runner:
-    def __init__(self, plan: Plan, options: RunOptions, base_url: str, rotation: Rotation) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        options: RunOptions,
+        base_url: str,
+        rotation: Rotation,
+        phases: Sequence[str] | None = None,
+    ) -> None:
         self.sent: queue.SimpleQueue[Sent] = queue.SimpleQueue()
         self.stopped = ""  # why the engine was stopped early ("" when it completed)
-        config = config_for(plan, options, base_url)
+        config = config_for(plan, options, base_url, phases)
         self.schema = schemathesis.openapi.from_dict(plan.document, config=config)
         self.schema.auth.auth(refresh_interval=None)(_provider(rotation))
         self.schema.hooks.register_hook_with_name(self._after_call, "after_call")

@@ -4,8 +4,9 @@
             then everyone looks, so that owned data exists and its ids are known
     plan    the profile's OpenAPI document, minus unsafe, own and excluded-method operations
     values  planted data and ids seen become the operations' examples
-    run     Schemathesis's phases (examples, coverage, fuzzing, stateful); each case is sent
-            as the next actor in turn, anonymous included
+    run     Schemathesis's phases: the examples phase once as each actor (anonymous too),
+            so everyone sends every example; then coverage, fuzzing and stateful once, each
+            case sent as the next actor in turn
     judge   every response, as the actor whose credentials it carried: bodies, headers,
             errors, media ranges, list pages; it joins the journal, so the access suite
             repeats its reads as everyone else
@@ -24,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ from scenarios.controls import Witness
 from scenarios.fuzz.contract import Contract, ContractFailure
 from scenarios.fuzz.document import Plan, load_document, not_applicable, plan_operations
 from scenarios.fuzz.examples import inject_examples, value_pool
-from scenarios.fuzz.runner import CONTRACT_CHECKS, Rotation, Runner
+from scenarios.fuzz.runner import CONTRACT_CHECKS, Rotation, Runner, Sessions
 from scenarios.fuzz.traffic import Credentials, echoed, observation_of, scrub, sent_canaries
 from scenarios.play import Play, Recorder, drain, missing_flows
 from scenarios.switch import scenarios_for
@@ -114,7 +115,7 @@ class Fuzz:
         self.owners_seen: set[str] = set()  # actors who received some of their own data
         self.errors: list[str] = []  # Schemathesis's errors not tied to one operation
         self.base = ""
-        self.rotation: Rotation | None = None
+        self.sessions: Sessions | None = None
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -130,22 +131,30 @@ class Fuzz:
         self.tallies = {route: Tally() for route in plan.kept}
         pool = value_pool(ctx.world, ctx.journal, ctx.adapter.listing)
         injected = inject_examples(plan.document, pool, self.matcher)
-        self.rotation = Rotation(
-            _actors(ctx),
+        actors = _actors(ctx)
+        self.sessions = Sessions(
             lambda actor: ctx.loop.run(ctx.adapter.login(actor), timeout=60),
             self.credentials,
             ctx.adapter.profile.auth.relogin.every_seconds,
         )
-        self.rotation.start()
-        runner = Runner(plan, ctx.options, ctx.target, self.rotation)
-        fuzzing = time.time()
-        for event in runner.events(self.deadline, ctx.cancel):
+        self.sessions.start(actors)
+        fuzzing, stopped = time.time(), ""
+        passes = _passes(ctx.options.fuzz_phases, actors)
+        for phases, who in passes:
+            if time.time() >= self.deadline:
+                stopped = "time limit"
+                break
+            runner = Runner(plan, ctx.options, ctx.target, Rotation(who, self.sessions), phases)
+            for event in runner.events(self.deadline, ctx.cancel):
+                yield from self._judge_sent(runner)
+                yield from self._engine_event(event)
             yield from self._judge_sent(runner)
-            yield from self._engine_event(event)
-        yield from self._judge_sent(runner)
-        if ctx.cancel.is_set():
-            raise KeyboardInterrupt
-        yield from self._finish(plan, runner.stopped, injected, time.time() - fuzzing)
+            if ctx.cancel.is_set():
+                raise KeyboardInterrupt
+            if runner.stopped:
+                stopped = runner.stopped
+                break
+        yield from self._finish(plan, stopped, injected, time.time() - fuzzing, len(passes))
 
     def _warm_up(self) -> Iterator[Event]:
         """Owned data for the requests to reach, when no earlier suite made any."""
@@ -289,8 +298,8 @@ class Fuzz:
         if self.witness.saw([obs]):
             self.owners_seen.add(actor)
         relogin = self.ctx.adapter.profile.auth.relogin.on_status
-        if obs.status in relogin and self.rotation is not None:
-            self.rotation.expired(actor)
+        if obs.status in relogin and self.sessions is not None:
+            self.sessions.expired(actor)
         if obs.method not in SAFE or not _positive(case):
             return
         coverage = self.ctx.adapter.coverage
@@ -314,7 +323,7 @@ class Fuzz:
     # -- the end ------------------------------------------------------------------------------
 
     def _finish(
-        self, plan: Plan, stopped: str, injected: int, fuzz_seconds: float
+        self, plan: Plan, stopped: str, injected: int, fuzz_seconds: float, passes: int
     ) -> Iterator[Event]:
         for skipped in plan.skipped:
             yield CaseFinished(
@@ -325,6 +334,10 @@ class Fuzz:
             case = self._operation_case(route, self.tallies.get(route, Tally()), stopped)
             verdicts.append(case.verdict)
             yield case
+        if self.errors:  # part of the run did not happen: never a pass
+            message = f"{len(self.errors)} error(s): {'; '.join(self.errors[:3])}"
+            verdicts.append(Verdict.ERROR)
+            yield CaseFinished(SUITE, "schemathesis", Verdict.ERROR, 0.0, message)
         required = self.ctx.options.fuzz_contract_checks
         for case in self.contract.cases(SUITE, CONTRACT_CHECKS, required):
             verdicts.append(case.verdict)
@@ -372,7 +385,8 @@ class Fuzz:
                 },
                 "phases": dict(self.phases),
                 "stopped": stopped or "completed",
-                "relogins": self.rotation.relogins if self.rotation else 0,
+                "relogins": self.sessions.relogins if self.sessions else 0,
+                "passes": passes,
                 "warm_up": bool(self.warm_steps),
                 "schemathesis_errors": list(self.errors),
             },
@@ -406,6 +420,22 @@ class Fuzz:
     def _route_of_label(self, label: str) -> str:
         method, _, path = label.partition(" ")
         return f"{method.upper()} {self.base}{path}" if path.startswith("/") else label
+
+
+Pass = tuple[tuple[str, ...], tuple[Actor, ...]]  # Schemathesis phases, the actors in turn
+
+
+def _passes(phases: Sequence[str], actors: Sequence[Actor]) -> list[Pass]:
+    """The examples phase once as each actor, so that every actor sends every planted example
+    and every operation at least once; then the generative phases once, each case as the
+    next actor in turn (which also puts different actors on one URL moments apart)."""
+    passes: list[Pass] = []
+    if "examples" in phases:
+        passes += [(("examples",), (actor,)) for actor in actors]
+    rest = tuple(p for p in phases if p != "examples")
+    if rest:
+        passes.append((rest, tuple(actors)))
+    return passes
 
 
 def _actors(ctx: RunContext) -> list[Actor]:

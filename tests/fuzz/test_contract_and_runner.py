@@ -10,7 +10,8 @@ from harness.config import RunOptions
 from harness.models import ANONYMOUS, Actor, Verdict
 from scenarios.fuzz.contract import Contract, ContractFailure
 from scenarios.fuzz.document import Plan
-from scenarios.fuzz.runner import CONTRACT_CHECKS, Rotation, config_for
+from scenarios.fuzz.runner import CONTRACT_CHECKS, Rotation, Sessions, config_for
+from scenarios.fuzz.suite import _passes
 from scenarios.fuzz.traffic import Credentials
 
 
@@ -61,18 +62,39 @@ def test_every_actor_takes_its_turn_and_an_expired_one_logs_in_again() -> None:
         return Session(actor, headers={"Authorization": f"Bearer {actor.id}-{len(logins)}"})
 
     credentials = Credentials(["Authorization"])
-    rotation = Rotation(
-        [Actor("p0", "patient"), Actor("c0", "clinician"), ANONYMOUS], login, credentials
-    )
-    rotation.start()
+    actors = [Actor("p0", "patient"), Actor("c0", "clinician"), ANONYMOUS]
+    sessions = Sessions(login, credentials)
+    sessions.start(actors)
     assert logins == ["p0", "c0"]
+    rotation = Rotation(actors, sessions)
     turns = [rotation.next() for _ in range(6)]
     assert [t.actor.id if t else None for t in turns] == ["p0", "c0", None] * 2
-    rotation.expired("c0")
+    sessions.expired("c0")
     assert [t.actor.id if t else None for t in (rotation.next(), rotation.next())] == ["p0", "c0"]
-    assert logins == ["p0", "c0", "c0"] and rotation.relogins == 1
+    assert logins == ["p0", "c0", "c0"] and sessions.relogins == 1
     assert credentials.actor_of({"Authorization": "Bearer c0-2"}) == "c0"  # the first token
     assert credentials.actor_of({"Authorization": "Bearer c0-3"}) == "c0"  # and the new one
+    alone = Rotation([actors[1]], sessions)  # an examples pass: always the same actor
+    assert {alone.next().actor.id for _ in range(3)} == {"c0"}  # type: ignore[union-attr]
+    assert logins == ["p0", "c0", "c0"]  # the shared session, no new login
+
+
+def test_a_session_older_than_the_profile_allows_is_renewed() -> None:
+    ancient = Sessions(lambda a: Session(a, obtained=0.0), Credentials([]), every_seconds=45)
+    actor = Actor("p0", "patient")
+    first = ancient.of(actor)
+    assert ancient.of(actor) is not first and ancient.relogins == 1
+    fresh = Sessions(lambda a: Session(a), Credentials([]), every_seconds=45)
+    kept = fresh.of(actor)
+    assert fresh.of(actor) is kept and fresh.relogins == 0
+
+
+def test_examples_go_out_as_each_actor_then_the_rest_in_turn() -> None:
+    actors = [Actor("p0", "patient"), Actor("c0", "clinician"), ANONYMOUS]
+    passes = _passes(("examples", "coverage", "fuzzing", "stateful"), actors)
+    assert passes[:3] == [(("examples",), (a,)) for a in actors]
+    assert passes[3] == (("coverage", "fuzzing", "stateful"), tuple(actors))
+    assert _passes(("fuzzing",), actors) == [(("fuzzing",), tuple(actors))]
 
 
 def test_the_schemathesis_configuration_follows_the_run_options() -> None:

@@ -91,6 +91,9 @@ def running_vampi(vulnerable: bool = True, token_ttl: int = 60) -> Iterator[str]
         _wait(url, process, log)
         _create_db(url, log)
         yield url
+    except BaseException:
+        sys.stderr.write(f"VAmPI's log:\n{log.read_text(errors='replace')[-4000:]}\n")
+        raise
     finally:
         _stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
