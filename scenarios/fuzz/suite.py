@@ -114,6 +114,8 @@ class Fuzz:
         self.seen_cases: set[str] = set()
         self.owners_seen: set[str] = set()  # actors who received some of their own data
         self.errors: list[str] = []  # Schemathesis's errors not tied to one operation
+        self.warm_findings: list[Finding] = []
+        self.traffic_keys: set[str] = set()  # leaks raised on Schemathesis's traffic
         self.base = ""
         self.sessions: Sessions | None = None
 
@@ -178,6 +180,7 @@ class Fuzz:
 
         yield from ctx.loop.stream(events(), ctx.cancel)
         self.findings += recorder.findings
+        self.warm_findings = list(recorder.findings)
         self.warm_steps = tuple(play.steps)
 
     # -- Schemathesis's events ----------------------------------------------------------------
@@ -288,6 +291,7 @@ class Fuzz:
         for finding in found:
             finding = replace(finding, suite=SUITE, repro=self._repro(finding, case, obs))
             tally.findings.add(finding.key)
+            self.traffic_keys.add(finding.key)
             self.findings.append(finding)
             yield FindingRaised(SUITE, finding)
 
@@ -373,6 +377,11 @@ class Fuzz:
                 "operations": len(plan.kept),
                 "operations_skipped": len(plan.skipped),
                 "requests": requests,
+                # distinct leaks; one seen by both counts in both (the report keeps only the
+                # first record of a leak, so it cannot tell which traffic found what)
+                "leaks": len({f.key for f in leaks}),
+                "leaks_from_schemathesis": len(self.traffic_keys),
+                "leaks_from_warm_up": len({f.key for f in self.warm_findings}),
                 "requests_by_phase": dict(self.by_phase),
                 "actors": len(actors),
                 "examples": self.ctx.options.fuzz_examples,
