@@ -41,7 +41,7 @@ SuiteOpt = Annotated[
     typer.Option(
         "--suite",
         help="Suite to run (repeatable): switch, access, stateful, load, "
-        "browser. Default: switch, access, stateful.",
+        "browser, fuzz. Default: switch, access, stateful.",
         show_default=False,
     ),
 ]
@@ -320,6 +320,12 @@ def run_command(
     ] = 0.01,
     slo_min_rps: Annotated[float, typer.Option(help="Load SLO: lowest requests/second.")] = 5.0,
     policy: AllowOpt = DEFAULT_POLICY,
+    fuzz_examples: Annotated[
+        int, typer.Option(help="--suite fuzz: Schemathesis examples per operation and phase.")
+    ] = 10,
+    fuzz_seconds: Annotated[
+        float, typer.Option(help="--suite fuzz: time limit of the suite, in seconds.")
+    ] = 300.0,
 ) -> None:
     """Drive the suites against a target, check every byte each actor receives, write reports.
 
@@ -344,6 +350,8 @@ def run_command(
         load_seconds=load_seconds,
         chromium=chromium,
         slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),
+        fuzz_examples=fuzz_examples,
+        fuzz_seconds=fuzz_seconds,
     )
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])

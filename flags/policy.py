@@ -38,7 +38,7 @@ MAX_CLINICIANS = 200
 MAX_SEEDS = 20
 MAX_VERDICT_TTL = 30 * 86_400
 
-Suite = Literal["switch", "access", "stateful", "load", "browser"]
+Suite = Literal["switch", "access", "stateful", "load", "browser", "fuzz"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

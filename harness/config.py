@@ -3,7 +3,12 @@ one JSON Schema."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+FuzzMethod = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+FuzzPhase = Literal["examples", "coverage", "fuzzing", "stateful"]
 
 
 class SloThresholds(BaseModel):
@@ -54,6 +59,29 @@ class RunOptions(BaseModel):
     chromium: str = "/usr/bin/chromium"
     # Stateful suite (Hypothesis)
     stateful_examples: int = Field(30, ge=1)
+    # Fuzz suite (Schemathesis as a library; see scenarios/fuzz)
+    fuzz_examples: int = Field(
+        10, ge=1, le=10_000, description="examples Schemathesis generates per operation and phase"
+    )
+    fuzz_seconds: float = Field(
+        300.0, gt=0, description="time limit of the fuzz suite, warm-up included"
+    )
+    fuzz_methods: tuple[FuzzMethod, ...] = Field(
+        ("GET", "HEAD", "OPTIONS", "POST"),
+        min_length=1,
+        description="HTTP methods the fuzz suite sends, also as wrong-method probes; DELETE, PUT "
+        "and PATCH change or destroy users' data, so they are left out unless named",
+    )
+    fuzz_phases: tuple[FuzzPhase, ...] = Field(
+        ("examples", "coverage", "fuzzing", "stateful"),
+        min_length=1,
+        description="Schemathesis phases the fuzz suite runs",
+    )
+    fuzz_contract_checks: bool = Field(
+        False,
+        description="Schemathesis's own checks (not_a_server_error and the conformance checks) "
+        "fail the fuzz suite; otherwise they are reported and do not fail it",
+    )
     timeout_seconds: float = Field(900.0, gt=0, description="a suite running longer is an error")
     min_coverage: float = Field(
         0.95,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -79,6 +80,7 @@ class ProfileTarget:
         self._discovered: list[Discovered] = []
         self._unfilled: set[str] = set()
         self._routes = RouteTable(())
+        self._canonical: dict[str, str] = {}
         self._unsafe = [*profile.unsafe, *(route_of(s.method, s.path) for s in profile.reset)]
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -199,17 +201,29 @@ class ProfileTarget:
                 )
             text, where = obs.body.decode("utf-8", "replace"), spec.openapi
         document = parse_document(text, where)
-        explicit = {route_of(s.method, s.path) for read in self.profile.reads for s in read.steps}
+        every = [f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item]
+        self._routes = RouteTable(every)
+        # The document's names win: `/api/recordings/{{recording.id}}` in the profile and
+        # `/api/recordings/{recording_id}` in the document are one route.
+        self._canonical = {_shape(route): route for route in every}
+        explicit = {
+            self.canonical(route_of(s.method, s.path))
+            for read in self.profile.reads
+            for s in read.steps
+        }
         own_calls = {
-            route_of(s.method, s.path) for s in [*self.profile.auth.login, *self.profile.reset]
+            self.canonical(route_of(s.method, s.path))
+            for s in [*self.profile.auth.login, *self.profile.reset]
         }
         self._discovered = [
             d
             for d in discovered_routes(document, explicit | own_calls, spec.exclude)
             if not self.is_unsafe(d.route)
         ]
-        every = [f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item]
-        self._routes = RouteTable(every)
+
+    def canonical(self, route: str) -> str:
+        """The OpenAPI document's name for a route, when the app has a document."""
+        return self._canonical.get(_shape(route), route)
 
     async def seed(self, population: Population) -> World:
         for step in self.profile.reset:
@@ -657,11 +671,12 @@ class ProfileTarget:
         return seen
 
     def _routed(self, prep: Prepared) -> Prepared:
-        """A path that came from a capture reports under the document's route for it."""
+        """A path that came from a capture reports under the document's route for it; any
+        other route under the document's name for it."""
         if "{" in prep.route and prep.route.split(" ", 1)[1].startswith("{"):
             found = self._routes.route(prep.method, prep.path)
             return replace(prep, route=found or f"{prep.method} {prep.path.split('?', 1)[0]}")
-        return prep
+        return replace(prep, route=self.canonical(prep.route))
 
     async def _checked(
         self,
@@ -846,6 +861,11 @@ class ProfileTarget:
 
 _DISCOVERED = ReadSpec.model_validate({"get": "/", "name": "discovered"})
 _REPLAYED = ReadSpec.model_validate({"get": "/", "name": "replayed", "replay": False})
+
+
+def _shape(route: str) -> str:
+    """A route with its parameter names erased: the same route under any naming."""
+    return re.sub(r"\{[^}]*\}", "{}", route)
 
 
 def _authenticated(session: Session | None) -> bool:

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def vampi(tmp: Path, *, vulnerable: bool = True, token_ttl: int = 60) -> Iterato
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_up(url, process, log, vulnerable)
-        httpx.get(f"{url}/createdb", timeout=30).raise_for_status()
+        _create_db(url)
         yield Vampi(url, vulnerable, process, log)
     finally:
         process.terminate()
@@ -113,6 +114,16 @@ def vampi(tmp: Path, *, vulnerable: bool = True, token_ttl: int = 60) -> Iterato
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _create_db(url: str) -> None:
+    """VAmPI's /createdb has answered 500 once under load (a SQLite lock): try a few times."""
+    for attempt in range(5):
+        reply = httpx.get(f"{url}/createdb", timeout=30)
+        if reply.status_code == 200:
+            return
+        time.sleep(0.5 * (attempt + 1))
+    reply.raise_for_status()
 
 
 def _wait_up(url: str, process: subprocess.Popen[bytes], log: Path, vulnerable: bool) -> None:
@@ -129,3 +140,13 @@ def _wait_up(url: str, process: subprocess.Popen[bytes], log: Path, vulnerable: 
                 return
         time.sleep(0.2)
     raise RuntimeError(f"VAmPI did not answer at {url} within 60 s; see {log}")
+
+
+@contextlib.contextmanager
+def running_vampi(vulnerable: bool = True, token_ttl: int = 60) -> Iterator[str]:
+    """`vampi()` in its own temporary directory, yielding only the URL."""
+    with (
+        tempfile.TemporaryDirectory(prefix="vampi-") as tmp,
+        vampi(Path(tmp), vulnerable=vulnerable, token_ttl=token_ttl) as app,
+    ):
+        yield app.url

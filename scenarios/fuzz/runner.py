@@ -1,0 +1,221 @@
+"""Schemathesis, driven as a library: its engine runs phases over the planned document, each
+case is sent as the next actor of a Rotation, and every response it receives is handed over.
+
+    Plan ──► SchemathesisConfig (seed, examples, phases, checks, no caches) ──► schema
+    schema.auth  ◄── Rotation: the next actor's credentials from the shared Sessions
+                     (anonymous takes its turn too)
+    schema hook after_call ──► Sent queue ──► the suite judges them between engine events
+    deadline / ctx.cancel ──► EventStream.stop(): the engine finishes what it is doing
+
+Schemathesis runs its cases in worker threads, so what crosses over is a thread-safe queue;
+judging stays in the suite's thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import from_schema
+from schemathesis.engine.events import EngineEvent
+
+from harness.adapters import Session
+from harness.config import RunOptions
+from harness.models import Actor
+from scenarios.fuzz.document import Plan
+from scenarios.fuzz.traffic import REDACTED, Credentials
+
+__all__ = ["CONTRACT_CHECKS", "Rotation", "Runner", "Sent", "Sessions"]
+
+# Schemathesis's own checks the suite runs: server errors and conformance to the document.
+# Checks that assume one identity per run (ignored_auth, object_level_authorization,
+# use_after_free, ensure_resource_availability) are left out: the actor changes every case,
+# and whose data each response holds is the Judge's question, not theirs.
+CONTRACT_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One exchange Schemathesis made, as its worker thread saw it."""
+
+    case: Any  # schemathesis.Case
+    response: Any  # schemathesis.Response
+    at: float
+
+
+class Sessions:
+    """Everyone's logged-in session, shared by every pass; one that expired (or got too old
+    for the profile's `relogin.every_seconds`) is logged in again before it is used."""
+
+    def __init__(
+        self,
+        login: Callable[[Actor], Session],
+        credentials: Credentials,
+        every_seconds: float = 0.0,
+    ) -> None:
+        self._login = login
+        self._credentials = credentials
+        self._every = every_seconds
+        self._sessions: dict[str, Session] = {}
+        self._stale: set[str] = set()
+        self._lock = threading.Lock()
+        self.relogins = 0
+
+    def start(self, actors: Sequence[Actor]) -> None:
+        for actor in actors:
+            if not actor.is_anonymous:
+                self._fresh(actor)
+
+    def _fresh(self, actor: Actor) -> Session:
+        session = self._login(actor)
+        self._credentials.learn(session)
+        self._sessions[actor.id] = session
+        self._stale.discard(actor.id)
+        return session
+
+    def of(self, actor: Actor) -> Session | None:
+        """The actor's live session; None for anonymous."""
+        if actor.is_anonymous:
+            return None
+        with self._lock:
+            session = self._sessions.get(actor.id)
+            if session is None:
+                return self._fresh(actor)
+            old = 0 < self._every < time.time() - session.obtained
+            if old or actor.id in self._stale:
+                self.relogins += 1
+                session = self._fresh(actor)
+            return session
+
+    def expired(self, actor: str) -> None:
+        """The target refused this actor's credentials: log in again before its next turn."""
+        with self._lock:
+            if actor in self._sessions:
+                self._stale.add(actor)
+
+
+class Rotation:
+    """Every case goes out as the next of these actors (one actor: always that one)."""
+
+    def __init__(self, actors: Sequence[Actor], sessions: Sessions) -> None:
+        self.actors = tuple(actors)
+        self._sessions = sessions
+        self._turns = itertools.cycle(self.actors)
+        self._lock = threading.Lock()
+
+    def next(self) -> Session | None:
+        with self._lock:
+            actor = next(self._turns)
+        return self._sessions.of(actor)
+
+
+def _provider(rotation: Rotation) -> type:
+    class ChaperoneActors:
+        """Schemathesis auth provider: the credentials of whoever's turn it is."""
+
+        def get(self, case: Any, context: Any) -> Session | None:
+            return rotation.next()
+
+        def set(self, case: Any, data: Session, context: Any) -> None:
+            case.headers = {**(case.headers or {}), **data.headers}
+            if data.cookies:
+                case.cookies = {**(case.cookies or {}), **data.cookies}
+
+    return ChaperoneActors
+
+
+def config_for(
+    plan: Plan, options: RunOptions, base_url: str, phases: Sequence[str] | None = None
+) -> SchemathesisConfig:
+    """Schemathesis's configuration for one pass (`phases`, by default the run's)."""
+    chosen = set(options.fuzz_phases if phases is None else phases)
+    return SchemathesisConfig.from_dict(
+        {
+            "base-url": base_url.rstrip("/") + plan.base_path,
+            "seed": options.seed,
+            "workers": 1,
+            "continue-on-failure": True,  # a contract failure must not end an operation's traffic
+            "max-redirects": 0,  # a redirect is judged as received, not followed
+            "request-timeout": 30,
+            "cache": {"enabled": False},  # nothing written to disk, nothing carried between runs
+            "output": {"sanitization": {"replacement": REDACTED}},
+            "auth": {"auto-signup": False},
+            "generation": {
+                "max-examples": options.fuzz_examples,
+                "database": "none",
+                "no-shrink": True,  # the budget goes to more traffic, not to shrinking
+            },
+            "phases": {
+                "examples": {"enabled": "examples" in chosen, "fill-missing": True},
+                "coverage": {
+                    "enabled": "coverage" in chosen,
+                    "unexpected-methods": list(plan.probes),
+                },
+                "fuzzing": {"enabled": "fuzzing" in chosen},
+                "stateful": {"enabled": "stateful" in chosen},
+            },
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CONTRACT_CHECKS}},
+        }
+    )
+
+
+class Runner:
+    def __init__(
+        self,
+        plan: Plan,
+        options: RunOptions,
+        base_url: str,
+        rotation: Rotation,
+        phases: Sequence[str] | None = None,
+    ) -> None:
+        self.sent: queue.SimpleQueue[Sent] = queue.SimpleQueue()
+        self.stopped = ""  # why the engine was stopped early ("" when it completed)
+        config = config_for(plan, options, base_url, phases)
+        self.schema = schemathesis.openapi.from_dict(plan.document, config=config)
+        self.schema.auth.auth(refresh_interval=None)(_provider(rotation))
+        self.schema.hooks.register_hook_with_name(self._after_call, "after_call")
+
+    def _after_call(self, context: Any, case: Any, response: Any) -> None:
+        self.sent.put(Sent(case, response, time.time()))
+
+    def events(self, deadline: float, cancel: threading.Event) -> Iterator[EngineEvent]:
+        """The engine's events; it is stopped at `deadline` or when `cancel` is set."""
+        stream = from_schema(self.schema).execute()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                if cancel.is_set() or time.time() >= deadline:
+                    self.stopped = "cancelled" if cancel.is_set() else "time limit"
+                    stream.stop()
+                    return
+
+        watcher = threading.Thread(target=watch, name="chaperone-fuzz-deadline", daemon=True)
+        watcher.start()
+        try:
+            yield from stream
+        finally:
+            done.set()
+            stream.stop()
+            watcher.join(timeout=5)
+
+    def drain(self) -> list[Sent]:
+        items: list[Sent] = []
+        while True:
+            try:
+                items.append(self.sent.get_nowait())
+            except queue.Empty:
+                return items

@@ -1,0 +1,140 @@
+"""The fuzz suite alone against the real clinic (a uvicorn subprocess on SQLite), both ways:
+
+- each planted fault: does the fuzz suite alone catch it, and from which traffic (the warm-up
+  that makes owned data exist, or Schemathesis's own requests)? The faults that show in a
+  single request once that data exists must be caught by Schemathesis's requests; the row of
+  every fault is printed (run with -s to see the matrix);
+- the clean clinic over 5 seeds: no finding, no error, a pass;
+- the time limit stops Schemathesis and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clinic.faults import FAULTS
+from harness.config import RunOptions
+from harness.engine import RunRequest, run
+from harness.events import (
+    CaseFinished,
+    EngineError,
+    FindingRaised,
+    RunFinished,
+    SuiteFinished,
+)
+from harness.local_clinic import LocalClinic, local_clinic
+from harness.models import Verdict
+
+pytestmark = pytest.mark.integration
+
+# Visible in one request once the data exists: a list, a recording, a media range.
+SINGLE_REQUEST = {
+    "switch-recording-misattribution",
+    "recordings-unscoped-after-switch",
+    "recording-idor",
+    "clinician-scope-leak",
+    "media-token-unbound",
+}
+
+
+def chaperone(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaperone", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ),
+    )
+
+
+def _row(fault: str, report: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The fault's matrix row. The report keeps the first record of each leak, so which
+    traffic found what comes from the suite's metrics."""
+    metrics = report["suites"]["fuzz"]["metrics"]
+    fuzz = [f for f in report["findings"] if f["suite"] == "fuzz" and f["kind"] != "contract"]
+    return {
+        "fault": fault,
+        "findings": len(fuzz),
+        "from_schemathesis_traffic": metrics["leaks_from_schemathesis"],
+        "from_warm_up": metrics["leaks_from_warm_up"],
+        "surfaces": sorted({f"{f['surface']['kind']}:{f['surface']['where']}" for f in fuzz}),
+        "requests": metrics["requests"],
+        "verdict": report["verdict"],
+        "suite_seconds": round(report["suites"]["fuzz"]["seconds"], 1),
+        "seconds": round(seconds, 1),
+    }
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fuzz_alone_on_each_fault(fault: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    started = time.time()
+    done = chaperone(
+        "run", "--suite", "fuzz", "--faults", fault, "--patients", "4",
+        "--fuzz-examples", "10", "--out", str(out),
+    )  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    row = _row(fault, report, time.time() - started)
+    print("FUZZ-MATRIX", json.dumps(row))
+    assert "Traceback" not in done.stderr
+    assert not report["errors"], report["errors"]
+    assert report["verdict"] in ("pass", "fail")
+    if fault not in SINGLE_REQUEST:
+        return
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert row["from_schemathesis_traffic"] > 0, row
+    assert report["exposures"]
+    # a leak first seen in Schemathesis's traffic is reproduced by its curl command, with the
+    # credentials redacted (one first seen in the warm-up's look ends with that look)
+    fuzz = [f for f in report["findings"] if f["suite"] == "fuzz" and f["kind"] != "contract"]
+    curls = [f["repro"][-1]["arg"] for f in fuzz if f["repro"][-1]["action"] == "request"]
+    assert curls or row["from_warm_up"], row
+    assert all(c.startswith("curl ") and "<redacted>" in c for c in curls)
+
+
+@pytest.fixture(scope="module")
+def clean_clinic() -> Iterator[LocalClinic]:
+    with local_clinic() as clinic:
+        yield clinic
+
+
+def _fuzz(clinic: LocalClinic, out: Path, **options: Any) -> list[Any]:
+    fields = {"suites": ("fuzz",), "patients": 3, "clinicians": 2, **options}
+    request = RunRequest(clinic.url, RunOptions(**fields), out, clinic.support_token)
+    return list(run(request))
+
+
+def test_clean_clinic_has_no_leak_over_five_seeds(
+    clean_clinic: LocalClinic, tmp_path: Path
+) -> None:
+    for seed in range(5):
+        events = _fuzz(clean_clinic, tmp_path / str(seed), seed=seed, fuzz_examples=3)
+        errors = [e.message for e in events if isinstance(e, EngineError)]
+        findings = [e.finding for e in events if isinstance(e, FindingRaised)]
+        suite = next(e for e in events if isinstance(e, SuiteFinished))
+        assert not errors, (seed, errors)
+        assert not findings, (seed, [f.message for f in findings[:5]])
+        assert suite.metrics["requests"] > 100, suite.metrics  # it did fuzz
+        finished = events[-1]
+        assert isinstance(finished, RunFinished) and finished.verdict is Verdict.PASS
+
+
+def test_the_time_limit_stops_schemathesis(clean_clinic: LocalClinic, tmp_path: Path) -> None:
+    events = _fuzz(clean_clinic, tmp_path, fuzz_seconds=25.0, fuzz_examples=50)
+    suite = next(e for e in events if isinstance(e, SuiteFinished))
+    assert suite.metrics["stopped"] == "time limit", suite.metrics
+    assert suite.seconds < 25.0 + 20.0  # the case in flight finishes, nothing more
+    # an operation the run never reached is an error, never a pass
+    cases = [e for e in events if isinstance(e, CaseFinished) and e.name.split(" ")[0].isupper()]
+    unreached = [c for c in cases if c.verdict is Verdict.ERROR]
+    assert all("not reached" in c.message for c in unreached), [c.message for c in unreached]
+    assert (suite.verdict is Verdict.ERROR) == bool(unreached)
