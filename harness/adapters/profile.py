@@ -433,6 +433,10 @@ class ProfileTarget:
         if spec.by is None:
             return owner
         related = self.world.ownership.visibility.related(spec.by, owner)
+        effect = spec.effect
+        if effect is not None and effect.change == "move" and effect.relation is not None:
+            if self._next_observer(effect.relation, owner) is None:
+                return None  # already with the receiver: nothing to move
         return related[0] if related else None
 
     def entities_of(self, owner: str, kind: str) -> list[Entity]:
@@ -497,20 +501,19 @@ class ProfileTarget:
         return FlowResult(tuple(seen), True)
 
     def _next_observer(self, relation: str, owner: str) -> str | None:
-        """Another observer of the relation's role, not related to `owner` now (the one a
-        transfer moves the owner to): the next one after the current, in id order."""
+        """Where a move takes `owner`: the last observer of the relation's role, in id order;
+        None when that one is already related (such an owner stays put).
+
+        Every move goes one way, into one receiver, so the others only give patients away: a
+        stale cache or grant on the giving side cannot be hidden by a move back into it (two
+        clinicians swapping patients would each refresh their own caseload)."""
         spec = self.profile.relations[relation]
-        role = [
-            a.id
-            for a in sorted(self.world.actors.values(), key=lambda a: a.id)
-            if a.role == spec.observer
-        ]
-        current = self.world.ownership.visibility.related(relation, owner)
-        free = [a for a in role if a not in current]
-        if not free:
+        role = sorted(a.id for a in self.world.actors.values() if a.role == spec.observer)
+        if not role:
             return None
-        after = [a for a in free if current and a > current[0]]
-        return (after or free)[0]
+        target = role[-1]
+        current = self.world.ownership.visibility.related(relation, owner)
+        return None if target in current else target
 
     def _apply(
         self,
@@ -826,7 +829,8 @@ class ProfileTarget:
         route = observation.endpoint
         if observation.sent_body:
             return await self._replay_with_body(session, prep, step, observation, about, extra)
-        return await self._checked(session, prep, step, _REPLAYED, about, extra or None, route)
+        obs = await self._checked(session, prep, step, _REPLAYED, about, extra or None, route)
+        return replace(obs, entity=observation.entity)
 
     async def _replay_with_body(
         self,
@@ -848,7 +852,12 @@ class ProfileTarget:
             content=original.sent_body,
             retry=False,
         )
-        obs = replace(obs, read=original.read, about=about if about != session.actor.id else "")
+        obs = replace(
+            obs,
+            read=original.read,
+            about=about if about != session.actor.id else "",
+            entity=original.entity,
+        )
         await self._count(session, obs, original.endpoint, about)
         return obs
 
