@@ -2,14 +2,19 @@
 
 Every read a user made during the earlier suites is repeated with other users' credentials and
 judged again. Nothing is hand-written per route: IDORs and unbound media tokens fall out of
-repeating what legitimate users did. Repeating every read as every user costs users squared, so
-each read is repeated as:
+repeating what legitimate users did. Repeating every read as every user costs users squared,
+so reads are taken per (route, owner): the owner's recordings' metadata is one group, their
+recordings list another. Of each group, up to `INSTANCES` reads (its first and its last) are
+repeated as:
 
-* its owner (a positive control: the repeat must still reach the owner's own data),
+* the owner (a positive control: the repeat must still reach the owner's own data),
 * one user of every relation class toward the owner (for each role: someone related, who must
   be allowed, and someone unrelated, who must not), and anonymously,
-* a seeded sample of `SAMPLE` more, rotating with the seed so that over consecutive seeds every
-  (owner, observer) pair is covered.
+
+and the group as a whole by a seeded sample of the other users, `ceil(others / seeds)` of them
+(at most `SAMPLE_MAX`), a different window for each seed: over the policy's consecutive seeds,
+every (owner, observer) pair is covered on every route. Cost per group is constant, so the
+whole matrix is linear in users.
 
 Which pairs were really checked is in the coverage rows (route, observer, owner). If no earlier
 suite ran, the first flow scenario (or a look) is driven first so there is something to repeat.
@@ -23,6 +28,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.adapters import Session
+from harness.adapters.listing import base_route
 from harness.aio import each_bounded
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import ANONYMOUS_ID, Observation, Step, Verdict
@@ -31,8 +37,9 @@ from harness.world import World
 from scenarios.play import Play, Recorder, drain, missing_flows
 from scenarios.switch import scenarios_for
 
-CONCURRENCY = 16
-SAMPLE = 2  # extra observers per read, beyond the owner and one per relation class
+CONCURRENCY = 8
+INSTANCES = 2  # reads of one route and owner that are repeated (its first and last)
+SAMPLE_MAX = 8  # sampled observers per route and owner, whatever the population
 
 
 def run_access(ctx: RunContext) -> Iterator[Event]:
@@ -59,33 +66,63 @@ class Replay:
     why: str  # owner, related, unrelated, anonymous, sample
 
 
-def plan(world: World, reads: Sequence[Observation], seed: int) -> list[Replay]:
+def plan(world: World, reads: Sequence[Observation], seed: int, seeds: int = 1) -> list[Replay]:
     """Who repeats which read (see module docstring). Deterministic for a world and seed."""
     actors = sorted(a.id for a in world.actors.values() if not a.is_anonymous)
-    index = {actor: i for i, actor in enumerate(actors)}
-    done: dict[str, int] = defaultdict(int)
-    per_owner: dict[str, int] = defaultdict(int)
-    ordered = sorted(reads, key=lambda o: (o.about or o.actor, o.method, o.url, o.byte_range or ()))
-    for obs in ordered:
-        per_owner[obs.about or obs.actor] += 1
+    groups: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    for obs in sorted(reads, key=lambda o: (o.method, o.url, o.byte_range or ())):
+        groups[(obs.about or obs.actor, base_route(obs.endpoint))].append(obs)
     replays: list[Replay] = []
-    for obs in ordered:
-        owner = obs.about or obs.actor
-        chosen: dict[str, str] = {owner: "owner"} if owner in index else {}
-        chosen.setdefault(obs.actor, "owner")
-        for why, candidate in _class_representatives(world, actors, owner, obs, seed):
-            chosen.setdefault(candidate, why)
-        rest = [a for a in actors if a not in chosen]
-        if rest:
-            turn = (seed * per_owner[owner] + done[owner]) * SAMPLE
-            for j in range(min(SAMPLE, len(rest))):
-                chosen.setdefault(rest[(turn + j) % len(rest)], "sample")
-        done[owner] += 1
-        replays += [Replay(obs, who, why) for who, why in chosen.items() if who != obs.actor]
-        replays.append(Replay(obs, ANONYMOUS_ID, "anonymous"))
-        if obs.actor != owner or owner not in index:
-            continue
-        replays.append(Replay(obs, obs.actor, "owner"))
+    for (owner, route), members in sorted(groups.items()):
+        picked = _spread(members)
+        for index, obs in enumerate(picked):
+            replays += _controls(world, actors, owner, obs, seed + index)
+        others = _others(actors, owner)
+        size = min(SAMPLE_MAX, len(others), max(1, -(-len(others) // max(1, seeds))))
+        start = (seed * size + _stable(owner, route)) % max(1, len(others))
+        for j in range(size):
+            who = others[(start + j) % len(others)]
+            obs = picked[j % len(picked)]
+            if who != obs.actor:
+                replays.append(Replay(obs, who, "sample"))
+    return replays
+
+
+def _spread(members: list[Observation]) -> list[Observation]:
+    """The group's first and last reads: enough of one route and owner to repeat."""
+    if len(members) <= INSTANCES:
+        return members
+    step = (len(members) - 1) / (INSTANCES - 1)
+    return [members[round(i * step)] for i in range(INSTANCES)]
+
+
+def _others(actors: list[str], owner: str) -> list[str]:
+    """Everyone but the owner, in a fixed order that starts after the owner: the same order
+    under every seed (ids differ between seeds only in their common tag)."""
+    if owner not in actors:
+        return list(actors)
+    at = actors.index(owner)
+    return actors[at + 1 :] + actors[:at]
+
+
+def _stable(owner: str, route: str) -> int:
+    """A per-group offset that does not depend on the seed's tag in actor ids."""
+    prefix = owner.split("-", 1)[0]
+    return sum(map(ord, prefix + route))
+
+
+def _controls(
+    world: World, actors: list[str], owner: str, obs: Observation, seed: int
+) -> list[Replay]:
+    chosen: dict[str, str] = {}
+    if owner in world.actors:
+        chosen[owner] = "owner"
+    for why, candidate in _class_representatives(world, actors, owner, obs, seed):
+        chosen.setdefault(candidate, why)
+    replays = [Replay(obs, who, why) for who, why in chosen.items() if who != obs.actor]
+    if obs.actor == owner:
+        replays.append(Replay(obs, owner, "owner"))
+    replays.append(Replay(obs, ANONYMOUS_ID, "anonymous"))
     return replays
 
 
@@ -101,7 +138,7 @@ def _class_representatives(
         unrelated = [a for a in members if a not in related]
         for why, group in (("related", related), ("unrelated", unrelated)):
             if group:
-                picks.append((why, group[(seed + len(obs.url)) % len(group)]))
+                picks.append((why, group[seed % len(group)]))
     return picks
 
 
@@ -118,7 +155,8 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
             async for event in drain(_warm(play, warm.phases), recorder):
                 yield event
     reads = unique_reads(ctx.journal)
-    replays = plan(ctx.world, reads, ctx.options.seed)
+    seeds = 1 + len(ctx.options.extra_seeds)
+    replays = plan(ctx.world, reads, ctx.options.seed, seeds)
     yield SuiteStarted("access", total_steps=len(replays), time=started)
     async for event in drain(_matrix(ctx, recorder, replays), recorder):
         yield event
@@ -174,9 +212,10 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
             Step(item.observer, "replay", f"{original.method} {original.url}"),
         )
         recorder.observe(obs, repro)
-        if item.why == "owner" and witness.saw([original]) and not witness.saw([obs]):
-            if not _withdrawn(ctx, obs):  # a deleted recording is meant to be gone
-                problems.append(f"{item.observer} repeating their own {original.endpoint}")
+        lost = witness.saw([original]) and not witness.saw([obs])
+        # (a recording the owner deleted since is meant to be gone)
+        if item.why == "owner" and lost and not _withdrawn(ctx, obs):
+            problems.append(f"{item.observer} repeating their own {original.endpoint}")
 
     await each_bounded(replays, replay, CONCURRENCY)
     if problems:

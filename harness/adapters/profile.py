@@ -800,8 +800,10 @@ class ProfileTarget:
             if not paths and route.params:
                 self._unfilled.add(route.route)
             for path in paths:
-                if route.params and f"discover|{path}" in done:
-                    continue  # a filled route names one resource: read it once per user
+                if f"discover|{path}" in done:
+                    # A discovered read names one resource (or a fixed page): it is read once
+                    # per user, unlike the lists the profile walks on every look.
+                    continue
                 done.add(f"discover|{path}")
                 prep = Prepared("GET", path, route.route)
                 seen.append(await self._checked(session, prep, step, _DISCOVERED, ""))

@@ -164,7 +164,9 @@ class Fuzz:
         if any(o.read for o in ctx.journal):
             return
         scenarios = scenarios_for(ctx)
-        warm = next((s for s in scenarios if not missing_flows(ctx.adapter.has_flow, s.phases)), None)
+        warm = next(
+            (s for s in scenarios if not missing_flows(ctx.adapter.has_flow, s.phases)), None
+        )
         if warm is None:
             return
         recorder = Recorder(SUITE, ctx)
