@@ -4,9 +4,10 @@ report.html. With no --target it starts the reference clinic locally (the embedd
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -138,6 +139,22 @@ def check_out(out: Path) -> Path:
             f"cannot write to --out {out}: {exc.strerror or exc}", "pass a writable directory"
         ) from None
     return out
+
+
+def check_scenarios(profile: LoadedProfile, names: Sequence[str]) -> None:
+    """Refuse an unknown --scenario before anything runs."""
+    from scenarios.switch import all_scenarios
+
+    known = {s.name for s in all_scenarios(profile.profile.scenarios)}
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"choose from {', '.join(sorted(known))}"
+            )
+            raise UsageError(f"unknown scenario '{name}'", hint)
 
 
 def build_options(**fields: object) -> RunOptions:
@@ -282,6 +299,15 @@ def execute(request: RunRequest, reporter: ConsoleReporter) -> tuple[RunResult, 
 def run_command(
     target: TargetOpt = None,
     suite: SuiteOpt = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="Only this switch scenario (repeatable), e.g. switch-mid-call, "
+            "patient-transferred. Default: all of them.",
+            show_default=False,
+        ),
+    ] = None,
     patients: Annotated[int, typer.Option(help="Synthetic patients to seed (>= 2).")] = 6,
     clinicians: Annotated[int, typer.Option(help="Synthetic clinicians to seed.")] = 2,
     seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 0,
@@ -340,8 +366,11 @@ def run_command(
     Exit codes: 0 no findings, 1 findings, 2 error (the verdict is then `error`, never pass).
     """
     check_allowed(policy, target)
+    loaded = profile_of(profile)
+    check_scenarios(loaded, scenario or ())
     options = build_options(
         suites=suite,
+        scenarios=tuple(scenario or ()),
         patients=patients,
         clinicians=clinicians,
         seed=seed,
@@ -355,7 +384,6 @@ def run_command(
     )
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
-    loaded = profile_of(profile)
     with (
         notification_sinks(loaded, listen) as sinks,
         target_of(target, support_token, faults, loaded, sinks) as (url, token),

@@ -34,6 +34,9 @@ class RunOptions(BaseModel):
     )
     seed: int = Field(0, description="makes canaries, names and schedules reproducible")
     suites: tuple[str, ...] = ("switch", "access", "stateful")
+    scenarios: tuple[str, ...] = Field(
+        (), description="only these switch scenarios (by name); empty: every scenario"
+    )
     extra_seeds: tuple[int, ...] = Field(
         (), description="seeds to repeat the scenario suites (switch, access) with, after `seed`"
     )

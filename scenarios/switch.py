@@ -10,13 +10,15 @@ own scenarios (`scenarios:`), which run after these.
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
-from harness.errors import NoEffect
+from harness.errors import NoEffect, UsageError
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import Verdict
+from harness.profile.model import ScenarioSpec
 from harness.suites import RunContext
 from scenarios.play import Play, Recorder, drain, missing_flows
 
@@ -89,11 +91,24 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-def scenarios_for(ctx: RunContext) -> list[Scenario]:
-    extra = [
-        Scenario(s.name, s.description, tuple(s.phases)) for s in ctx.adapter.profile.scenarios
-    ]
+def all_scenarios(profile_scenarios: Iterable[ScenarioSpec] = ()) -> list[Scenario]:
+    extra = [Scenario(s.name, s.description, tuple(s.phases)) for s in profile_scenarios]
     return [*SCENARIOS, *extra]
+
+
+def scenarios_for(ctx: RunContext) -> list[Scenario]:
+    """The scenarios this run drives: every one, or those `--scenario` names."""
+    every = all_scenarios(ctx.adapter.profile.scenarios)
+    wanted = ctx.options.scenarios
+    if not wanted:
+        return every
+    known = {s.name for s in every}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(sorted(known))}"
+        raise UsageError(f"unknown scenario '{unknown[0]}'", hint)
+    return [s for s in every if s.name in wanted]
 
 
 def run_switch(ctx: RunContext) -> Iterator[Event]:

@@ -434,9 +434,9 @@ class ProfileTarget:
             return owner
         related = self.world.ownership.visibility.related(spec.by, owner)
         effect = spec.effect
-        if effect is not None and effect.change == "move" and effect.relation is not None:
-            if self._next_observer(effect.relation, owner) is None:
-                return None  # already with the receiver: nothing to move
+        relation = effect.relation if effect is not None and effect.change == "move" else None
+        if relation is not None and self._next_observer(relation, owner) is None:
+            return None  # already with the receiver: nothing to move
         return related[0] if related else None
 
     def entities_of(self, owner: str, kind: str) -> list[Entity]:
