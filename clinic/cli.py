@@ -6,10 +6,9 @@ line on stderr naming the problem and the fix, with exit code 2.
 
 from __future__ import annotations
 
-import sys
-
 import errno
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated

@@ -90,6 +90,7 @@ def test_the_plan_is_deterministic_for_a_seed_and_rotates_with_it() -> None:
     world = _world(20, 4)
     reads = _reads(world, 6)
     assert plan(world, reads, 1, 3) == plan(world, reads, 1, 3)
+
     def sampled(seed: int) -> set[tuple[str, str, str]]:
         return {
             (r.original.endpoint, r.original.actor, r.observer)
