@@ -65,10 +65,15 @@ def parts(obs: Observation) -> Iterator[Part]:
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
         kind = body_kind(obs)
         if kind is SurfaceKind.PDF:
-            # What a person reads is the text, not the compressed bytes: judge both.
-            yield Part(SurfaceKind.PDF, pdf_text(obs.body))
-            kind = SurfaceKind.MEDIA
-        yield Part(kind, obs.body, offset)
+            # What a person reads is the text, not the (often compressed) bytes; a PDF that
+            # yields no text is judged as raw bytes instead, never skipped.
+            text = pdf_text(obs.body)
+            if text.strip():
+                yield Part(SurfaceKind.PDF, text)
+            else:
+                yield Part(SurfaceKind.MEDIA, obs.body, offset)
+        else:
+            yield Part(kind, obs.body, offset)
     location = obs.header("location")
     if location:
         yield Part(SurfaceKind.REDIRECT, location.encode("utf-8", "replace"))

@@ -79,8 +79,13 @@ def render_value(value: Any, scope: Scope) -> Any:
 
 
 def route_of(method: str, path: str) -> str:
-    """The route a templated path reports under: `{{recording.id}}` -> `{id}`, no query."""
+    """The route a templated path reports under, named as OpenAPI documents usually name it:
+    `{{recording.id}}` -> `{recording_id}`, `{{book.book_title}}` -> `{book_title}`; no query."""
     bare = path.split("?", 1)[0]
-    return f"{method.upper()} " + PLACEHOLDER.sub(
-        lambda m: "{" + m.group(1).split(".")[-1] + "}", bare
-    )
+    return f"{method.upper()} " + PLACEHOLDER.sub(_param, bare)
+
+
+def _param(match: re.Match[str]) -> str:
+    parts = match.group(1).split(".")
+    name = f"{parts[-2]}_id" if parts[-1] == "id" and len(parts) > 1 else parts[-1]
+    return "{" + name + "}"

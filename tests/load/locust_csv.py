@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 RECORDINGS = "GET /api/me/recordings"
-MEDIA = "GET /api/recordings/{id}/media"
+MEDIA = "GET /api/recordings/{recording_id}/media"
 ROUTES = {"recordings_list_p95_ms": RECORDINGS, "media_first_byte_p95_ms": MEDIA}
 _PCTS = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
 STATS_HEADER = (

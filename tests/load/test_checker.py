@@ -126,7 +126,7 @@ def test_observation_keeps_path_query_range_and_whose_data() -> None:
     obs = observation_of(
         actor="p0",
         step="load/p0/media",
-        endpoint="GET /api/recordings/{id}/media",
+        endpoint="GET /api/recordings/{recording_id}/media",
         method="GET",
         url="http://127.0.0.1:8000/api/recordings/3/media?token=abc",
         status=206,

@@ -212,14 +212,14 @@ def test_a_foreign_item_in_a_list_is_found_and_each_reads_follow_what_was_seen()
     h.app.on("GET", r"/api/recordings/(\d+)", lambda r, m: _json(200, {"id": int(m.group(1))}))
     user = h.user(me)
     user.login()
-    [meta] = [r for r in h.process.workload.reads if r.label == "GET /api/recordings/{id}"]
+    [meta] = [r for r in h.process.workload.reads if r.label == "GET /api/recordings/{recording_id}"]
     first = user.read(meta)  # nothing seen yet: reads the list first
     assert [o.endpoint for o in first] == ["GET /api/me/recordings"]
     [opened] = user.read(meta)
     assert opened.url == "/api/recordings/41" and opened.about == other
     kinds = {(f.kind, f.owner) for f in h.found}
     assert kinds == {("foreign-recording", other), ("canary-leak", other)}
-    assert _rows(h)["GET /api/recordings/{id}"] == (1, 0, ())
+    assert _rows(h)["GET /api/recordings/{recording_id}"] == (1, 0, ())
 
 
 def test_lists_are_walked_to_their_last_page() -> None:

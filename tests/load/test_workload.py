@@ -26,7 +26,7 @@ def test_clinic_reads_and_journey_resolve() -> None:
     by_label = {r.label: r for r in reads}
     assert by_label["GET /api/me/recordings"].route == "GET /api/me/recordings"
     assert by_label["recording media"].each == "recording"
-    assert by_label["recording media"].route == "GET /api/recordings/{id}/media"
+    assert by_label["recording media"].route == "GET /api/recordings/{recording_id}/media"
     assert by_label["GET /api/me/recordings"].applies_to("patient")
     assert not by_label["GET /api/me/recordings"].applies_to("clinician")
     assert (journey.start, journey.waves, journey.finish) == (

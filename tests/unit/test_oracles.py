@@ -153,7 +153,7 @@ def test_canary_leak_on_every_body_surface(name, kw, render, surface) -> None:
     assert finding.severity is Severity.CRITICAL and finding.canary_kind is CanaryKind.REASON
     assert finding.step == "switch/p3/switch-to-video" and finding.time == 1000.0
     assert leak() not in finding.evidence + finding.message
-    assert "patient p3 (appointment reason)" in finding.evidence
+    assert "canary of p3 (appointment reason)" in finding.evidence
 
 
 def test_canary_in_a_header_and_in_a_redirect_location() -> None:

@@ -85,7 +85,7 @@ def test_templates_keep_types_and_name_what_is_missing() -> None:
     with pytest.raises(ConfigError, match=r"\{\{user.email\}\} has no value here; user has: id"):
         render("{{user.email}}", scope)
     assert route_of("get", "/api/recordings/{{recording.id}}/media?x=1") == (
-        "GET /api/recordings/{id}/media"
+        "GET /api/recordings/{recording_id}/media"
     )
 
 

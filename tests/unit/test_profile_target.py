@@ -56,7 +56,7 @@ def test_a_look_walks_every_page_and_reads_every_entity(app: FakeApp) -> None:
     world, seen = _run(_seed_and_look(target))
     routes = [o.endpoint for o in seen]
     assert routes.count("GET /notes") == 2 and routes.count("GET /notes (page 2)") == 2
-    assert routes.count("GET /notes/{id}") == 6  # 3 notes each, both pages followed
+    assert routes.count("GET /notes/{note_id}") == 6  # 3 notes each, both pages followed
     checked, lost, _ = _coverage(target)
     assert lost == 0 and checked == len(seen)
     judge = Judge.from_world(world, listing=target.listing)
@@ -114,7 +114,7 @@ def test_a_denial_with_a_live_session_is_a_check_that_passed(app: FakeApp) -> No
 
     async def scenario() -> Observation | None:
         world, seen = await _seed_and_look(target)
-        note = next(o for o in seen if o.endpoint == "GET /notes/{id}")
+        note = next(o for o in seen if o.endpoint == "GET /notes/{note_id}")
         other = next(a for a in world.actors.values() if a.id != note.actor)
         return await target.replay_as(await target.login(other), note)
 
@@ -166,7 +166,7 @@ def test_discovered_reads_are_filled_from_observed_values(app: FakeApp, tmp_path
         "openapi": "3.0.0",
         "paths": {
             "/me": {"get": {}},
-            "/notes/{id}": {"get": {}},
+            "/notes/{note_id}": {"get": {}},
             "/ghosts/{ghost_id}": {"get": {}},
             "/reset": {"get": {}},
         },
@@ -183,7 +183,7 @@ def test_discovered_reads_are_filled_from_observed_values(app: FakeApp, tmp_path
     _run(target.check())
     _, seen = _run(_seed_and_look(target, users=1))
     routes = {o.endpoint for o in seen}
-    assert {"GET /me", "GET /notes/{id}"} <= routes
+    assert {"GET /me", "GET /notes/{note_id}"} <= routes
     assert "GET /reset" not in routes and "GET /reset" not in app.requests
     assert target.unfilled_routes() == ["GET /ghosts/{ghost_id}"]
-    assert all(o.read for o in seen if o.endpoint == "GET /notes/{id}")
+    assert all(o.read for o in seen if o.endpoint == "GET /notes/{note_id}")
