@@ -45,6 +45,12 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """No flakes: 10 clean gates with a busy process on every core (`-- --out DIR`)."""
+    session.run(PY, "-m", "bench", "--only", "soak", *(session.posargs or ["--out", "soak-out"]))
+
+
+@nox.session
 def selftest(session: nox.Session) -> None:
     """The full detection scorecard: every planted fault, and the clean clinic over many seeds."""
     session.run(PY, "-m", "chaperone", "selftest", *(session.posargs or ["--out", "selftest-out"]))

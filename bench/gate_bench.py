@@ -1,11 +1,15 @@
-"""How long the full gate takes on the clean local clinic (goal: <= 180 s on 2 cores).
+"""How long the full gate takes on the clean local clinic with the release policy
+(flags/policies/video-switch.yaml: 20 patients, 4 clinicians, 3 seeds, every suite; goal:
+<= 180 s on 2 cores).
 
 Runs `python -m chaperone gate --build bench` as a user would, in a subprocess, with a
-throwaway signing key, and times it end to end (clinic start-up included).
+throwaway signing key, and times it end to end (clinic start-up included). The per-suite
+seconds come from the gate's report.json.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +17,15 @@ import time
 from pathlib import Path
 
 from flags.keys import SIGNING_KEY_ENV, new_signing_key
+
+
+def _suite_seconds(report: Path) -> dict[str, float]:
+    try:
+        suites = json.loads(report.read_text(encoding="utf-8"))["suites"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {name: round(float(s["seconds"]), 1) for name, s in suites.items()}
+
 
 GOAL_SECONDS = 180.0
 
@@ -27,9 +40,11 @@ def main(out: Path) -> dict[str, object]:
         code = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=env).returncode
     seconds = round(time.monotonic() - started, 1)
     figures: dict[str, object] = {
-        "gate_seconds_clean": seconds,
+        "gate_seconds_release_policy": seconds,
+        "gate_seconds_clean": seconds,  # the old key, kept for comparison with earlier runs
         "gate_goal_seconds": GOAL_SECONDS,
         "gate_exit_code": code,
+        "gate_suite_seconds": _suite_seconds(out / "report.json"),
     }
     if code != 0:
         # A gate that does not pass on the clean build measured something else than the gate.
