@@ -332,7 +332,10 @@ class VirtualUser:
         visited: set[str] = set()
         current = prep
         for page in range(1, read.page.max_pages + 1):
-            obs = self._checked(current, page_route(prep.route, page), about, ok)
+            # A later page reports under its page route ("... (page 2)"), as in the harness:
+            # a list's count is only judged on a first page with nothing after it.
+            paged = replace(current, route=page_route(prep.route, page))
+            obs = self._checked(paged, paged.route, about, ok)
             seen.append(obs)
             visited.add(current.path)
             if obs.status != 200:

@@ -109,7 +109,7 @@ def test_readers_are_every_user_with_a_read_and_scopes_name_the_relation() -> No
     assert scope["appointment"]["consultation_id"] == appointment.vars["consultation_id"]
     assert scope["care"]["actor"] == world.ownership.visibility.related("care", patient)[0]
     assert [s.path for r in workload.list_reads("patient", "recording") for s in r.steps] == [
-        "/api/me/recordings?per_page=100"
+        "/api/me/recordings?per_page=10"
     ]
     assert [s.path for r in workload.list_reads("clinician", "recording") for s in r.steps] == [
         "/api/clinician/recordings"
