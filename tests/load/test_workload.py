@@ -112,7 +112,7 @@ def test_readers_are_every_user_with_a_read_and_scopes_name_the_relation() -> No
         "/api/me/recordings?per_page=10"
     ]
     assert [s.path for r in workload.list_reads("clinician", "recording") for s in r.steps] == [
-        "/api/clinician/recordings"
+        "/api/clinician/recordings?limit=25"
     ]
 
 
