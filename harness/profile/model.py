@@ -16,6 +16,7 @@ environment (`{{env.NAME}}`), never from the file.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
@@ -608,7 +609,7 @@ class TargetProfile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> TargetProfile:
-        roles = set(self.roles)
+        roles = sorted(self.roles)
         named = [("see_all", r) for r in self.see_all]
         named += [(f"relations.{n}", r.observer) for n, r in self.relations.items()]
         named += [(f"relations.{n}", r.owner) for n, r in self.relations.items()]
@@ -616,40 +617,53 @@ class TargetProfile(_Strict):
         named += [(f"reads[{i}].roles", r) for i, s in enumerate(self.reads) for r in s.roles]
         named += [(f"flows.{n}.as", r) for n, f in self.flows.items() for r in f.as_]
         for where, role in named:
-            if role not in roles:
-                raise ValueError(f"{where} names role '{role}', which is not under roles")
-        kinds = set(self.entities) | set(self.resources)
+            _known(where, "role", role, roles, "roles")
+        kinds = sorted(set(self.entities) | set(self.resources))
         for i, read in enumerate(self.reads):
-            if read.each is not None and read.each not in kinds:
-                raise ValueError(f"reads[{i}].each names '{read.each}': not an entity/resource")
+            if read.each is not None:
+                _known(f"reads[{i}].each", "entity or resource", read.each, kinds, "entities")
         for name, flow in self.flows.items():
-            if flow.resource is not None and flow.resource not in self.resources:
-                raise ValueError(
-                    f"flows.{name}.resource names '{flow.resource}', which is not a resource"
+            if flow.resource is not None:
+                _known(
+                    f"flows.{name}.resource",
+                    "resource",
+                    flow.resource,
+                    sorted(self.resources),
+                    "resources",
                 )
-        for name, flow in self.flows.items():
-            if flow.by is not None and flow.by not in self.relations:
-                raise ValueError(f"flows.{name}.by names '{flow.by}', which is not a relation")
-            if flow.entity is not None and flow.entity not in self.entities:
-                raise ValueError(f"flows.{name}.entity names '{flow.entity}': not an entity")
+            if flow.by is not None:
+                _known(f"flows.{name}.by", "relation", flow.by, sorted(self.relations), "relations")
+            if flow.entity is not None:
+                _known(
+                    f"flows.{name}.entity", "entity", flow.entity, sorted(self.entities), "entities"
+                )
             effect = flow.effect
-            if effect is not None and effect.relation and effect.relation not in self.relations:
-                raise ValueError(f"flows.{name}.effect names relation '{effect.relation}'")
+            if effect is not None and effect.relation:
+                _known(
+                    f"flows.{name}.effect.relation",
+                    "relation",
+                    effect.relation,
+                    sorted(self.relations),
+                    "relations",
+                )
             if effect is not None and effect.deny and effect.deny != flow.entity:
                 raise ValueError(
-                    f"flows.{name}.effect denies '{effect.deny}' but acts on entity '{flow.entity}'"
+                    f"flows.{name}.effect denies '{effect.deny}' but acts on entity "
+                    f"'{flow.entity}'; deny the entity the flow acts on"
                 )
         if self.feature is not None:
             for needed in (*self.feature.flows, self.feature.gated):
-                if needed not in self.flows:
-                    raise ValueError(f"feature names flow '{needed}', which is not under flows")
+                _known("feature", "flow", needed, sorted(self.flows), "flows")
         for scenario in self.scenarios:
             for phase in scenario.phases:
                 base = phase.split(":", 1)[0]
-                if base not in (*self.flows, "look", "pause"):
-                    raise ValueError(
-                        f"scenario '{scenario.name}' phase '{phase}' is not a flow, look or pause"
-                    )
+                _known(
+                    f"scenario '{scenario.name}' phase",
+                    "flow, look or pause",
+                    base,
+                    [*sorted(self.flows), "look", "pause"],
+                    "flows",
+                )
         return self
 
     def needs_support(self) -> bool:
@@ -658,3 +672,13 @@ class TargetProfile(_Strict):
 
     def owner_roles(self) -> list[str]:
         return [name for name, role in self.roles.items() if role.owns_data]
+
+
+def _known(where: str, what: str, name: str, choices: list[str], section: str) -> None:
+    """Refuse a reference to something the profile does not define, naming the nearest one."""
+    if name in choices:
+        return
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"define it under {section}"
+    known = ", ".join(choices) if choices else "none"
+    raise ValueError(f"{where} names {what} '{name}', which is not defined ({hint} known: {known})")

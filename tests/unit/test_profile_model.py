@@ -50,10 +50,11 @@ def _vampi_with(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "message"),
     [
         ("  relogin:", "  relgoin:", "unknown field 'auth.relgoin' (did you mean 'relogin'?)"),
-        ("    owner: user", "    owner: admin", "names role 'admin', which is not under roles"),
+        ("    owner: user", "    owner: admin", "names role 'admin', which is not defined"),
         ("{get: /me}", "{gte: /me}", "a step names exactly one HTTP method"),
         ("capture: {token: /auth_token}", "capture: {token: auth_token}", "must start with '/'"),
-        ("each: book", "each: bok", "not an entity/resource"),
+        ("each: book", "each: bok", "names entity or resource 'bok', which is not defined"),
+        ("each: book", "each: books", "(did you mean 'book'?"),
     ],
 )
 def test_mistakes_are_one_line_with_the_fix(
