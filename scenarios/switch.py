@@ -119,6 +119,7 @@ def run_switch(ctx: RunContext) -> Iterator[Event]:
 async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
     started = time.time()
     scenarios = scenarios_for(ctx)
+    _enough_fresh_resources(ctx, scenarios)
     yield SuiteStarted("switch", total_steps=len(scenarios), time=started)
     verdicts: list[Verdict] = []
     slot = 0
@@ -162,6 +163,34 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
             "owners": len(ctx.world.owners()),
         },
     )
+
+
+def _enough_fresh_resources(ctx: RunContext, scenarios: list[Scenario]) -> None:
+    """Each multi-step scenario plays on its own fresh resource (call) of every owner: reusing
+    one would act on a call an earlier scenario ended, and the app would rightly refuse."""
+    profile = ctx.adapter.profile
+    playing = [
+        s
+        for s in scenarios
+        if len(s.phases) > 1 and not missing_flows(ctx.adapter.has_flow, s.phases)
+    ]
+    kinds = {
+        spec.resource
+        for s in playing
+        for phase in s.phases
+        if (spec := profile.flows.get(phase.split(":", 1)[0])) is not None
+        and spec.resource is not None
+    }
+    for kind in sorted(kinds):
+        owners = {r.owner for r in ctx.world.resources if r.kind == kind}
+        have = min((len(ctx.world.resources_of(o, kind)) for o in owners), default=0)
+        if have < len(playing):
+            raise UsageError(
+                f"{len(playing)} switch scenarios each need a fresh {kind} per owner, "
+                f"but owners have {have}",
+                f"seed at least {len(playing)} per owner (appointments_per_patient, or the "
+                f"profile's resources.{kind}.count), or run fewer with --scenario",
+            )
 
 
 def _creates(ctx: RunContext, phase: str) -> bool:
