@@ -450,6 +450,15 @@ class BrowserSpec(_Strict):
     row_owner_var: str = Field(
         "id", description="the user variable that attribute equals (a captured id, username)"
     )
+    next_page: str | None = Field(
+        None,
+        description="selector of a page's link to its next page (e.g. 'a[rel=next]'): the "
+        "suite follows it, as a person paging through their recordings would, and judges "
+        "every page; without it only the first page of each is read",
+    )
+    max_pages: int = Field(
+        50, ge=1, le=1000, description="at most this many pages are followed from one page"
+    )
 
     @field_validator("login_page")
     @classmethod

@@ -269,10 +269,39 @@ class BrowserRun:
             events += [_progress(user, step, judged.obs.status), *judged.events]
             seen.append(judged.obs)
             own += judged.own
+            # Later pages belong to this look's step: no step of their own, so the progress
+            # total announced up front stays exact.
+            async for later in self._later_pages(user, scene, step, route):
+                events += later.events
+                seen.append(later.obs)
+                own += later.own
         self.own_rows[actor] = own
         if scene.witness is not None:
             scene.witness.look(actor, seen, f"{scene.name} step {len(scene.steps)}")
         return events
+
+    async def _later_pages(
+        self, user: BrowserUser, scene: Scene, step: str, route: str
+    ) -> AsyncIterator[Judged]:
+        """Follow the page's next-page link while there is one: a leak on page three is as
+        visible to a person as one on page one."""
+        selector = self.spec.next_page
+        if selector is None:
+            return
+        visited = {user.page.url}
+        for _ in range(self.spec.max_pages - 1):
+            url = await user.next_page(selector)
+            if url is None or url in visited:
+                return
+            visited.add(url)
+            judged = await self._read(user, scene, step, url, route)
+            if judged is None:
+                return
+            yield judged
+        if await user.next_page(selector) is not None:
+            # Pages past the limit were not read: say so rather than call them clean.
+            observer = user.actor.id
+            self.ctx.adapter.coverage.lost(route, observer, observer, "past max_pages")
 
     # -- reading and judging what was rendered -----------------------------------------------
 

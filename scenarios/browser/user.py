@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, ViewportSize
 from playwright.async_api import Error as PlaywrightError
@@ -71,6 +71,19 @@ class BrowserUser:
     @property
     def location(self) -> str:
         return location(self.page.url)
+
+    async def next_page(self, selector: str) -> str | None:
+        """The absolute URL the page's next-page link points to, if it has one on the target
+        (a link elsewhere is never followed: traffic stays on the target)."""
+        link = self.page.locator(selector).first
+        if await link.count() == 0:
+            return None
+        href = await link.get_attribute("href")
+        if not href:
+            return None
+        url = urljoin(self.page.url, href)
+        here, there = urlsplit(self.page.url), urlsplit(url)
+        return url if (here.scheme, here.netloc) == (there.scheme, there.netloc) else None
 
     async def goto(self, path: str) -> int:
         response = await self.page.goto(path)
