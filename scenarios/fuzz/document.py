@@ -6,6 +6,9 @@
         unsafe            the profile's `unsafe` routes and its reset steps (VAmPI's
                           `GET /createdb` wipes the database)
         harness's own     the profile's login steps and its staging support calls
+        relational        a step of a flow with an `effect` (transfer, discharge, consent
+                          withdrawal): sent by the fuzzer, it would change who may see what
+                          behind the oracle's back, and every later read would be misjudged
         method            a method the run does not include (DELETE, PUT, PATCH by default)
     wrong-method probes ──► included methods only, and none that a kept path declares for an
                             operation that was skipped as unsafe
@@ -114,6 +117,13 @@ def own_routes(profile: TargetProfile) -> list[str]:
     return sorted({route_of(s.method, s.path) for s in steps})
 
 
+def relational_routes(profile: TargetProfile) -> list[str]:
+    """Routes of flows that change visibility: only the scenarios that record the change in the
+    time-versioned ownership model may send them."""
+    steps = [s for flow in profile.flows.values() if flow.effect is not None for s in flow.steps]
+    return sorted({route_of(s.method, s.path) for s in steps})
+
+
 def _pattern(route: str) -> str:
     """A profile route as an fnmatch pattern: any path parameter matches any parameter."""
     return _PARAM.sub("*", route)
@@ -132,6 +142,7 @@ def plan_operations(
         _pattern(p) for p in (*profile.unsafe, *(route_of(s.method, s.path) for s in profile.reset))
     ]
     own = [_pattern(p) for p in own_routes(profile)]
+    relational = [_pattern(p) for p in relational_routes(profile)]
     included = {m.upper() for m in methods}
     kept_doc = copy.deepcopy(dict(document))
     paths: dict[str, Any] = {}
@@ -145,7 +156,7 @@ def plan_operations(
         refused: set[str] = set()
         for method in (m for m in HTTP_METHODS if isinstance(item.get(m), Mapping)):
             route = f"{method.upper()} {base}{raw_path}"
-            reason = _why_not(route, method.upper(), unsafe, own, included)
+            reason = _why_not(route, method.upper(), unsafe, own, relational, included)
             if reason is None:
                 keep_item[method] = copy.deepcopy(item[method])
                 kept.append(route)
@@ -162,12 +173,19 @@ def plan_operations(
 
 
 def _why_not(
-    route: str, method: str, unsafe: list[str], own: list[str], included: set[str]
+    route: str,
+    method: str,
+    unsafe: list[str],
+    own: list[str],
+    relational: list[str],
+    included: set[str],
 ) -> str | None:
     if _matches(route, unsafe):
         return "unsafe"
     if _matches(route, own):
         return "own"
+    if _matches(route, relational):
+        return "relational"
     if method not in included:
         return "method"
     return None
@@ -177,6 +195,8 @@ def _explain(skipped: list[Skipped], included: set[str]) -> list[Skipped]:
     text = {
         "unsafe": "never sent: the profile lists it as unsafe (or it resets the target)",
         "own": "never sent: the harness's own login, reset or staging support call",
+        "relational": "never sent: a flow's step that changes who may see what (the scenarios "
+        "that drive it record the change; fuzzed, it would go unrecorded)",
         "method": f"never sent: its method is not in fuzz_methods ({', '.join(sorted(included))})",
     }
     return [Skipped(s.route, text[s.reason]) for s in skipped]

@@ -34,6 +34,21 @@ def test_clinic_plan_never_sends_login_logout_or_support(tmp_path: Path) -> None
     assert "POST /api/login" not in sent and "POST /api/logout" not in sent
 
 
+def test_clinic_plan_never_changes_relations_behind_the_oracles_back(tmp_path: Path) -> None:
+    """A fuzzed transfer or discharge would change who may see what with no record of it in
+    the ownership model: every later read would be misjudged (it made the clean clinic's
+    clinicians 'miss' the appointments of patients the fuzzer had discharged)."""
+    plan = plan_operations(clinic_document(tmp_path), clinic_profile(), DEFAULT_METHODS)
+    reasons = _reasons(plan)
+    for route in (
+        "POST /api/clinician/patients/{patient_id}/transfer",
+        "POST /api/clinician/patients/{patient_id}/discharge",
+        "POST /api/recordings/{recording_id}/consent",
+    ):
+        assert route not in plan.kept
+        assert "changes who may see what" in reasons[route], reasons[route]
+
+
 def test_vampi_plan_keeps_the_database_and_the_users() -> None:
     profile = load_profile(VAMPI_PROFILE).profile
     document = yaml.safe_load(VAMPI_DOCUMENT.read_text())
