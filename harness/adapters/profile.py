@@ -49,6 +49,7 @@ from harness.world import Resource, World
 __all__ = ["ProfileTarget"]
 
 _SEED_CONCURRENCY = 8
+_RESET_ATTEMPTS = 4
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
 
@@ -190,7 +191,7 @@ class ProfileTarget:
                     f"cannot read the OpenAPI document {local}: {exc.strerror}",
                     "fix discover.openapi (a URL path on the target, or a file)",
                 ) from None
-            where = str(local)
+            document = parse_document(text, str(local))
         else:
             prep = Prepared("GET", spec.openapi, f"GET {spec.openapi}", auth="none")
             obs = await self._once(None, prep, "discover", ANONYMOUS, True)
@@ -199,8 +200,15 @@ class ProfileTarget:
                     f"the target answered {obs.status} for its OpenAPI document {spec.openapi}",
                     "fix discover.openapi, or drop discover: to use explicit reads only",
                 )
-            text, where = obs.body.decode("utf-8", "replace"), spec.openapi
-        document = parse_document(text, where)
+            try:
+                document = parse_document(obs.body.decode("utf-8", "replace"), spec.openapi)
+            except ConfigError as exc:
+                # Name what came back: an HTML maintenance page is not a broken profile.
+                raise ConfigError(
+                    f"the target answered {obs.content_type or 'no content type'} for its "
+                    f"OpenAPI document {spec.openapi}: {exc.problem}",
+                    exc.fix,
+                ) from None
         every = [f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item]
         self._routes = RouteTable(every)
         # The document's names win: `/api/recordings/{{recording.id}}` in the profile and
@@ -227,7 +235,9 @@ class ProfileTarget:
 
     async def seed(self, population: Population) -> World:
         for step in self.profile.reset:
-            await self._setup_step(step, {}, "reset")
+            # A reset is idempotent, so a 5xx is retried: VAmPI's `GET /createdb` picks random
+            # unique book titles and answers 500 on a collision, one reset in five or so.
+            await self._setup_step(step, {}, "reset", attempts=_RESET_ATTEMPTS)
         limit = asyncio.Semaphore(_SEED_CONCURRENCY)
         scope_run = {"run": {"tag": population.tag, "seed": population.seed}}
         users = await asyncio.gather(
@@ -313,6 +323,7 @@ class ProfileTarget:
         what: str,
         session: Session | None = None,
         auth: str | None = None,
+        attempts: int = 1,
     ) -> dict[str, Any]:
         prep = prepare(step, scope)
         if auth is not None:
@@ -320,6 +331,11 @@ class ProfileTarget:
         elif prep.auth == "session" and session is None:
             prep = replace(prep, auth="none")  # nobody is logged in while seeding
         obs = await self._send(session, prep, f"seed/{what}", retry=False)
+        for attempt in range(1, attempts):
+            if obs.status < 500:
+                break
+            await asyncio.sleep(0.2 * attempt)
+            obs = await self._send(session, prep, f"seed/{what}", retry=False)
         if not is_success(step, obs.status):
             raise InfrastructureError(
                 f"could not {what}: {prep.method} {prep.path.split('?', 1)[0]} answered "

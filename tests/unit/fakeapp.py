@@ -28,12 +28,16 @@ class FakeApp:
     refuse_forever: bool = False  # 401 whatever the token (a broken session)
     fail_5xx: bool = False
     leak: bool = False  # /notes lists everyone's notes
+    reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
     requests: list[str] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         path, query = request.url.path, parse_qs(urlsplit(str(request.url)).query)
         if request.method == "POST" and path == "/reset":
+            if self.reset_failures > 0:
+                self.reset_failures -= 1
+                return httpx.Response(500, json={"detail": "UNIQUE constraint failed"})
             self.users.clear()
             self.tokens.clear()
             return httpx.Response(200, json={"ok": True})

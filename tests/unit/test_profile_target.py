@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.adapters.profile import ProfileTarget
-from harness.errors import ConfigError
+from harness.errors import ConfigError, InfrastructureError
 from harness.models import Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
@@ -61,6 +61,17 @@ def test_a_look_walks_every_page_and_reads_every_entity(app: FakeApp) -> None:
     assert lost == 0 and checked == len(seen)
     judge = Judge.from_world(world, listing=target.listing)
     assert [f for o in seen for f in judge(o)] == []
+
+
+def test_a_reset_that_answers_5xx_is_retried_and_one_that_keeps_failing_is_an_error(
+    app: FakeApp,
+) -> None:
+    app.reset_failures = 2
+    _run(_seed_and_look(_target(app)))
+    assert app.requests.count("POST /reset") == 3 and app.users
+    app.reset_failures = 100
+    with pytest.raises(InfrastructureError, match="could not reset: POST /reset answered 500"):
+        _run(_seed_and_look(_target(app)))
 
 
 def test_an_expired_session_is_logged_in_again_and_nothing_is_lost(app: FakeApp) -> None:
