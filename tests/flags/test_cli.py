@@ -203,7 +203,7 @@ def test_pin_is_audited_and_a_change_needs_replace(cli, tmp_path: Path, bound) -
     state = tmp_path / "s" / "flags-state.json"
     args = ["--backend", "local", "--state", str(state)]
     assert cli("pin", "video-switch", "--policy", bound.uri, *args).code == 0
-    other = write_policy(tmp_path / "other", min_seeds=3)
+    other = write_policy(tmp_path / "other", min_seeds=5)  # differs from the shipped policy
     refused = cli("pin", "video-switch", "--policy", str(other), *args)
     assert refused.code == 1 and "--replace" in refused.err
     done = cli("pin", "video-switch", "--policy", str(other), "--replace", *args)

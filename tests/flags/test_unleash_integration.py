@@ -229,7 +229,7 @@ def test_pin_revoke_and_chain_head_live_on_the_unleash_flag(
     assert _status(cli, url, tmp_path, flag)["pin"] == bound.digest
     assert len(_tags(admin, flag)["chaperone-pin"]) == 1
 
-    other = write_policy(tmp_path / "other", min_seeds=3)
+    other = write_policy(tmp_path / "other", min_seeds=5)  # differs from the shipped policy
     refused = _pin(cli, url, tmp_path, other)
     assert refused.code == 1 and "--replace" in refused.err
     assert _pin(cli, url, tmp_path, other, "--replace").code == 0

@@ -40,6 +40,6 @@ def test_all_parts_passing_exits_zero(tmp_path: Path) -> None:
 
 def test_only_selects_a_subset_and_rejects_unknown_parts() -> None:
     assert list(choose("oracle, shrink")) == ["oracle", "shrink"]
-    assert list(choose(None)) == ["oracle", "load", "gate", "shrink"]
+    assert list(choose(None)) == ["oracle", "load", "gate", "shrink", "scaling", "soak"]
     with pytest.raises(SystemExit, match="unknown part orcale"):
         choose("orcale")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from flags.keys import new_signing_key
+from tests.gate.test_gate_fail_closed import verdict_result
 from tests.services.vampi import Vampi, vampi
 
 SIGNING_PEM = new_signing_key().pem().decode()
@@ -89,7 +90,7 @@ def test_vulnerable_vampi_fails_on_the_bola_and_debug(vulnerable: Vampi, tmp_pat
     assert {f["canary_kind"] for f in bola} == {"note"}  # the book's secret
     assert all(f["owner"] != f["observer"] for f in bola)
     assert_full_coverage(report)
-    assert json.loads((tmp_path / "verdict.json").read_text())["verdict"] == "fail"
+    assert verdict_result(tmp_path / "verdict.json") == "fail"
 
 
 def test_fixed_vampi_fails_on_debug_alone(fixed: Vampi, tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_fixed_vampi_passes_with_debug_accepted(fixed: Vampi, tmp_path: Path) ->
     assert report["verdict"] == "pass"
     # still reported, marked accepted, never hidden
     assert routes(report, accepted=True) == {DEBUG} and routes(report, accepted=False) == set()
-    assert json.loads((tmp_path / "verdict.json").read_text())["verdict"] == "pass"
+    assert verdict_result(tmp_path / "verdict.json") == "pass"
     assert_full_coverage(report)
 
 

@@ -28,7 +28,7 @@ def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> N
     assert len(values) == len(set(values))
     for patient in pop.of_role("patient"):
         own = {c.kind for c in pop.ownership.for_owner(patient.id)}
-        assert own == {"name", "note", "nhs_number", "password", "reason"}
+        assert own == {"name", "note", "nhs_number", "password", "reason", "email", "phone"}
         name = next(c.value for c in pop.ownership.for_owner(patient.id) if c.kind == "name")
         assert name in patient.fields["display_name"].lower()
         # the username is public by design: it must never hold a canary

@@ -13,17 +13,27 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clinic.app import create_app
+from clinic.settings import ClinicSettings
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
 from harness.events import EngineError, RunFinished
 from harness.models import Verdict
 
 
-def _stub(reply: str) -> httpx.MockTransport:
+def _clinic_openapi(tmp: Path) -> dict[str, object]:
+    # The stub publishes the clinic's real document, so the harness discovers the same reads
+    # it would on the clinic and the only difference is that none of them shows anything.
+    return create_app(ClinicSettings(data_dir=tmp / "clinic")).openapi()
+
+
+def _stub(reply: str, openapi: dict[str, object]) -> httpx.MockTransport:
     counter = iter(range(1, 10_000))
 
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == "/openapi.json":
+            return httpx.Response(200, json=openapi)
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
         if path.startswith("/_support/"):
@@ -48,7 +58,13 @@ def test_a_target_that_does_nothing_is_an_error_never_a_pass(
     tmp_path: Path, reply: str, suite: str
 ) -> None:
     options = RunOptions(suites=(suite,), patients=2, clinicians=1, stateful_examples=2)
-    request = RunRequest("http://stub.test", options, tmp_path, "token", transport=_stub(reply))
+    request = RunRequest(
+        "http://stub.test",
+        options,
+        tmp_path,
+        "token",
+        transport=_stub(reply, _clinic_openapi(tmp_path)),
+    )
     events = list(run(request))
     finished = events[-1]
     assert isinstance(finished, RunFinished) and finished.verdict is Verdict.ERROR
