@@ -306,7 +306,9 @@ def _one_round(
         # The profile was fine when the watch connected (`check`); a target that now answers
         # something its profile cannot read (an HTML page for its OpenAPI document) has
         # stopped proving anything: fail closed, as for a target that stopped answering.
-        lost = _fail_closed(guard, round_no, f"the target stopped matching its profile: {exc.problem}")
+        lost = _fail_closed(
+            guard, round_no, f"the target stopped matching its profile: {exc.problem}"
+        )
         yield lost
         return "error" if lost.disabled_at is not None else "flag-still-on"
     except ValueError as exc:

@@ -108,7 +108,9 @@ def test_clean_clinic_passes_with_no_findings(clean: Clinic, tmp_path: Path) -> 
     assert {r.suite for r in rows} == {"load"}
     assert sum(r.checked for r in rows) > 50
     assert sum(r.lost for r in rows) == 0
-    assert {"GET /api/me/recordings", "GET /api/recordings/{recording_id}/media"} <= {r.route for r in rows}
+    assert {"GET /api/me/recordings", "GET /api/recordings/{recording_id}/media"} <= {
+        r.route for r in rows
+    }
 
 
 def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> None:

@@ -212,7 +212,9 @@ def test_a_foreign_item_in_a_list_is_found_and_each_reads_follow_what_was_seen()
     h.app.on("GET", r"/api/recordings/(\d+)", lambda r, m: _json(200, {"id": int(m.group(1))}))
     user = h.user(me)
     user.login()
-    [meta] = [r for r in h.process.workload.reads if r.label == "GET /api/recordings/{recording_id}"]
+    [meta] = [
+        r for r in h.process.workload.reads if r.label == "GET /api/recordings/{recording_id}"
+    ]
     first = user.read(meta)  # nothing seen yet: reads the list first
     assert [o.endpoint for o in first] == ["GET /api/me/recordings"]
     [opened] = user.read(meta)
