@@ -1,5 +1,5 @@
-"""`python -m bench --out DIR [--only oracle,load,gate,shrink]`: every speed figure in one
-JSON file, DIR/bench.json.
+"""`python -m bench --out DIR [--only oracle,load,gate,shrink,selftest]`: every speed figure in
+one JSON file, DIR/bench.json.
 
 Each part runs on its own: a part that raises is recorded as {"error": "..."} and the others
 are still measured and written; the exit code is then 1. Headline figures (oracle_mb_per_s,
@@ -53,7 +53,19 @@ def _shrink(out: Path) -> Mapping[str, Any]:
     return shrink_bench.main(out)
 
 
-PARTS: dict[str, Part] = {"oracle": _oracle, "load": _load, "gate": _gate, "shrink": _shrink}
+def _selftest(out: Path) -> Mapping[str, Any]:
+    from bench import selftest_bench
+
+    return selftest_bench.main(out)
+
+
+PARTS: dict[str, Part] = {
+    "oracle": _oracle,
+    "load": _load,
+    "gate": _gate,
+    "shrink": _shrink,
+    "selftest": _selftest,
+}
 
 
 def run_parts(parts: Mapping[str, Part], out: Path, console: Console) -> dict[str, Any]:
