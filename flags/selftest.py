@@ -43,7 +43,9 @@ CLEAN_SUITES = ("switch", "access")  # every clean seed, with every scenario
 DEFAULT_CLEAN_SEEDS = 20
 QUICK_FAULTS = ("recording-idor", "switch-recording-misattribution")
 FUZZ_EXAMPLES = 5
-FUZZ_SECONDS = 25.0  # the examples pass (every actor, every planted id) ends well within it
+# Bounded by time, not by phase: the examples pass (each actor in turn sending every planted
+# id) comes first, and the first actors' passes already reach other owners' data.
+FUZZ_SECONDS = 30.0
 LOAD_SECONDS = 8.0
 
 MID_CALL = ("switch-mid-call",)
@@ -101,7 +103,10 @@ TARGETS: dict[str, Targeting] = {
     "search-unscoped": Targeting(SWITCH_ACCESS, fuzz=True),
     # It leaks to exactly one other patient: found only at the release policy's size, where
     # the access matrix's seeded sample covers every (owner, observer) pair over three seeds.
-    "recording-idor-neighbour": Targeting(("access",), patients=20, clinicians=4, extra_seeds=2),
+    # The fuzz suite's examples pass sends every planted id as every actor, neighbour included.
+    "recording-idor-neighbour": Targeting(
+        ("access",), patients=20, clinicians=4, extra_seeds=2, fuzz=True
+    ),
 }
 
 
@@ -201,7 +206,17 @@ class SelftestPlan(BaseModel):
         )
         if not target.fuzz:
             return [main]
-        return [main, replace(main, suites=("fuzz",), part="fuzz", scenarios=MID_CALL)]
+        # The fuzz suite alone, at the smallest population: one warm-up call per patient.
+        fuzz = replace(
+            main,
+            suites=("fuzz",),
+            part="fuzz",
+            scenarios=MID_CALL,
+            patients=3,
+            clinicians=2,
+            extra_seeds=0,
+        )
+        return [main, fuzz]
 
     def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
         """Switch and access with every scenario for each seed; on the first seed, every
@@ -319,6 +334,7 @@ class FaultScore:
     infra_error: str | None = None
     report_dir: str = ""
     runs: tuple[Mapping[str, object], ...] = ()
+    fuzz: Mapping[str, object] | None = None  # what the fuzz-only run's own traffic found
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -334,7 +350,27 @@ class FaultScore:
             "infrastructure_error": self.infra_error,
             "report_dir": self.report_dir,
             "runs": [dict(r) for r in self.runs],
+            "fuzz": dict(self.fuzz) if self.fuzz is not None else None,
         }
+
+
+def fuzz_details(outcomes: Sequence[RunOutcome]) -> dict[str, object] | None:
+    """How the fuzz-only run found what it found. Its warm-up drives one scenario first (so
+    there is owned data to request), and the suite's findings include what that saw; the
+    matrix's fuzz column counts only the leaks its generated requests reached."""
+    result = next((o.result for o in outcomes if o.planned.part == "fuzz" and o.result), None)
+    suite = result.suite("fuzz") if result is not None else None
+    if result is None or suite is None:
+        return None
+    metrics = suite.metrics
+    return {
+        "findings": findings_by_suite(result).get("fuzz", 0),
+        "from_fuzz_traffic": metrics.get("leaks_from_schemathesis", 0),
+        "from_warm_up": metrics.get("leaks_from_warm_up", 0),
+        "requests": metrics.get("requests", 0),
+        "requests_by_phase": metrics.get("requests_by_phase", {}),
+        "stopped": metrics.get("stopped", ""),
+    }
 
 
 def score_fault(outcomes: Sequence[RunOutcome]) -> FaultScore:
@@ -361,6 +397,7 @@ def score_fault(outcomes: Sequence[RunOutcome]) -> FaultScore:
         infra_error="; ".join(infra) or None,
         report_dir=main.report_dir,
         runs=tuple(_run_json(o) for o in outcomes),
+        fuzz=fuzz_details(outcomes),
     )
 
 

@@ -36,7 +36,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         "<h2>Planted faults \u00d7 suites</h2>",
         "<p>Each cell: findings that suite raised against the clinic with that fault planted; "
         "\u2013 means the suite did not run. The fuzz column comes from a separate run of the "
-        "fuzz suite alone.</p>",
+        "fuzz suite alone and counts the leaks its own generated requests reached.</p>",
         _matrix(faults, data["suites"]),
         "<h2>Clean clinic</h2>",
         _clean_table(seeds),
@@ -49,7 +49,7 @@ def render_html(data: Mapping[str, Any]) -> str:
 
 
 def _matrix(faults: Mapping[str, Mapping[str, Any]], columns: list[str]) -> str:
-    peak = max((n for f in faults.values() for n in f["by_suite"].values()), default=0)
+    peak = max((_count(f, c) for f in faults.values() for c in columns), default=0)
     names = ["fault", *columns, "detected", "scenarios", "seconds"]
     head = "".join(f"<th>{esc(c)}</th>" for c in names)
     body = []
@@ -80,8 +80,17 @@ def _seed_count(data: Mapping[str, Any]) -> int:
 def _matrix_cell(fault: Mapping[str, Any], suite: str, peak: int) -> str:
     if suite not in fault["suites_run"]:
         return '<td class="n muted">\u2013</td>'
-    count = int(fault["by_suite"].get(suite, 0))
+    count = _count(fault, suite)
     return f'<td class="n" style="background:{heat_colour(count, peak)}">{count}</td>'
+
+
+def _count(fault: Mapping[str, Any], suite: str) -> int:
+    """The fuzz column counts the leaks the fuzz suite's own requests reached, not what its
+    warm-up scenario saw (that is the switch suite's work)."""
+    details = fault.get("fuzz") if suite == "fuzz" else None
+    if details:
+        return int(details.get("from_fuzz_traffic", 0))
+    return int(fault["by_suite"].get(suite, 0))
 
 
 def _clean_table(seeds: list[Mapping[str, Any]]) -> str:

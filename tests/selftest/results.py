@@ -22,6 +22,7 @@ def events(
     error: str = "",
     fail: str = "",
     suites: Sequence[str] = SUITES,
+    metrics: dict[str, dict[str, object]] | None = None,
 ) -> Run:
     """`leaks` maps a suite label (`switch`, `switch@seed=1`, ...) to how many distinct findings
     it raises. Every suite raises the same leaks first (p10, p11, ...), as suites confirming
@@ -34,7 +35,7 @@ def events(
         owners = [f"p{n + 10}" + (f"-{tag}" if tag else "") for n in range(count)]
         stream += [FindingRaised(name, finding(owner=owner)) for owner in owners]
         verdict = Verdict.FAIL if count or name == fail else Verdict.PASS
-        stream += suite_ok(name, T0 + 3 * index, verdict)
+        stream += suite_ok(name, T0 + 3 * index, verdict, metrics=(metrics or {}).get(name, {}))
     if error:
         stream.append(EngineError("access", error, T0 + 9))
     verdict = Verdict.ERROR if error else Verdict.FAIL if leaks or fail else Verdict.PASS

@@ -68,6 +68,20 @@ def test_fuzz_run_fills_the_fuzz_column_and_a_shared_leak_counts_once() -> None:
     assert score.report_dir == "/out/faults/recording-idor/main"
 
 
+def test_fuzz_details_say_what_its_own_traffic_found() -> None:
+    metrics = {"leaks_from_schemathesis": 2, "leaks_from_warm_up": 3, "stopped": "time limit"}
+    result = run(leaks={"fuzz": 4}, suites=("fuzz",), metrics={"fuzz": metrics})
+    score = score_fault([fault("a", run()), fault("a", result, part="fuzz")])
+    assert score.fuzz is not None
+    assert {k: score.fuzz[k] for k in ("findings", "from_fuzz_traffic", "from_warm_up")} == {
+        "findings": 4,
+        "from_fuzz_traffic": 2,
+        "from_warm_up": 3,
+    }
+    assert score.fuzz["stopped"] == "time limit"
+    assert score_fault([fault("b", run())]).fuzz is None  # no fuzz run, no details
+
+
 def test_fuzz_alone_finding_it_is_a_detection() -> None:
     main = fault("f", run())
     fuzz = fault("f", run(leaks={"fuzz": 1}, suites=("fuzz",)), part="fuzz")
@@ -171,6 +185,7 @@ def test_json_shape(tmp_path: Path) -> None:
         "errors": [],
         "infrastructure_error": None,
         "report_dir": "/out/faults/recording-idor/main",
+        "fuzz": None,
     }
     assert runs[0]["command"].startswith("chaperone run --suite=switch --suite=access")
     assert runs[0]["exit_code"] == 1 and runs[0]["seeds"] == [0]
@@ -197,9 +212,10 @@ def test_html_is_self_contained_and_escaped() -> None:
 
 
 def test_html_matrix_has_a_fuzz_column_with_dashes_where_it_did_not_run() -> None:
+    metrics = {"fuzz": {"leaks_from_schemathesis": 4, "leaks_from_warm_up": 5}}
     fuzzed = [
         fault("a", run(leaks={"access": 1})),
-        fault("a", run(leaks={"fuzz": 4}, suites=("fuzz",)), part="fuzz"),
+        fault("a", run(leaks={"fuzz": 7}, suites=("fuzz",), metrics=metrics), part="fuzz"),
     ]
     page = render_html(
         card([*fuzzed, fault("b", run(leaks={"switch": 1}))], [clean(0, run())]).as_json()
@@ -208,4 +224,4 @@ def test_html_matrix_has_a_fuzz_column_with_dashes_where_it_did_not_run() -> Non
     row_b = page.split("<tr><th>b</th>", 1)[1].split("</tr>", 1)[0]
     assert row_b.count("\u2013") == 1  # b had no fuzz run
     row_a = page.split("<tr><th>a</th>", 1)[1].split("</tr>", 1)[0]
-    assert ">4</td>" in row_a
+    assert ">4</td>" in row_a and ">7</td>" not in row_a  # its own traffic's leaks only
