@@ -61,5 +61,6 @@ def scorecard_figures(data: dict[str, Any]) -> dict[str, object]:
         "selftest_clean_false_positives": clean.get("runs_with_findings", 0),
         "selftest_clean_errors": clean.get("errors", 0),
         "selftest_jobs": data.get("jobs", 1),
+        "selftest_cpu_seconds": data.get("cpu_seconds", 0.0),
         "selftest_runs": data.get("runs", 0),
     }

@@ -24,6 +24,7 @@ from flags.selftest import (
     RunOutcome,
     Scorecard,
     SelftestPlan,
+    children_cpu_seconds,
     load_average,
     machine_facts,
     score_clean,
@@ -95,13 +96,18 @@ def selftest_command(
     workers = jobs or default_jobs()
     console = Console(soft_wrap=True)  # one line per run, even in a narrow CI log
     machine = {**machine_facts(), "load_average_start": load_average()}
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu_seconds()
     runs = plan.runs()
     console.print(f"selftest: {len(runs)} runs, {workers} at a time -> {out_dir}")
     outcomes = dispatch(runs, Launcher(out_dir), workers, _printer(console))
     machine["load_average_end"] = load_average()
     card = Scorecard.from_outcomes(
-        outcomes, machine, quick=quick, seconds=time.monotonic() - started, jobs=workers
+        outcomes,
+        machine,
+        quick=quick,
+        seconds=time.monotonic() - started,
+        jobs=workers,
+        cpu_seconds=children_cpu_seconds() - cpu,
     )
     paths = write_scorecard(card, out_dir)
     _summary(card, paths, console)
@@ -159,7 +165,7 @@ def _summary(card: Scorecard, paths: dict[str, Path], console: Console) -> None:
     console.print(
         f"selftest: {caught}/{len(card.faults)} faults detected, "
         f"{quiet}/{len(card.clean)} clean runs clean, in {card.seconds:.0f}s with "
-        f"{card.jobs} job(s) -> {paths['json']}, {paths['html']}"
+        f"{card.jobs} job(s) ({card.cpu_seconds:.0f} CPU-s) -> {paths['json']}, {paths['html']}"
     )
     if card.undetected:
         console.print(f"[bold red]missed:[/] {', '.join(card.undetected)}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -468,6 +469,13 @@ def machine_facts() -> dict[str, object]:
     }
 
 
+def children_cpu_seconds() -> float:
+    """User and system time of every finished child process and the children it waited for
+    (a run's clinic and Locust processes included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages: other work on a shared machine slows every run."""
     try:
@@ -484,6 +492,9 @@ class Scorecard:
     quick: bool = False
     seconds: float = 0.0  # the whole selftest, wall clock
     jobs: int = 1
+    # CPU time of every run (harness, clinic, Locust), whoever else shares the machine:
+    # divided by the cores, the shortest the selftest can take there.
+    cpu_seconds: float = 0.0
 
     @classmethod
     def from_outcomes(
@@ -493,6 +504,7 @@ class Scorecard:
         quick: bool = False,
         seconds: float = 0.0,
         jobs: int = 1,
+        cpu_seconds: float = 0.0,
     ) -> Scorecard:
         by_fault: dict[str, list[RunOutcome]] = {}
         clean: list[CleanScore] = []
@@ -502,7 +514,7 @@ class Scorecard:
             else:
                 clean.append(score_clean(outcome))
         faults = tuple(score_fault(_main_first(runs)) for runs in by_fault.values())
-        return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs)
+        return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs, cpu_seconds)
 
     @property
     def infra_errors(self) -> list[str]:
@@ -543,6 +555,7 @@ class Scorecard:
             "quick": self.quick,
             "seconds": round(self.seconds, 1),
             "jobs": self.jobs,
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "runs": len(self.clean) + sum(len(f.runs) for f in self.faults),
             "suites": self.suites(),
             "infrastructure_errors": self.infra_errors,

@@ -89,9 +89,11 @@ def duration_line(selftest: Mapping[str, Any]) -> str:
         return ""
     runs = selftest.get("runs")
     what = f"{runs} runs" if runs is not None else "the runs"
+    cpu = selftest.get("cpu_seconds")
+    spent = f", {float(cpu):.0f} CPU-seconds in all" if cpu else ""
     return (
         f"The whole selftest ({what}) took {float(selftest['seconds']):.0f} s with "
-        f"{selftest.get('jobs', 1)} run(s) at a time."
+        f"{selftest.get('jobs', 1)} run(s) at a time{spent}."
     )
 
 

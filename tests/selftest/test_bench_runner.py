@@ -51,6 +51,7 @@ def test_selftest_figures_come_from_its_scorecard() -> None:
         "faults": {"a": {"detected": True}, "b": {"detected": False}},
         "clean": {"runs": 22, "seed_count": 20, "runs_with_findings": 1, "errors": 0},
         "jobs": 2,
+        "cpu_seconds": 1010.2,
         "runs": 48,
     }
     assert scorecard_figures(data) == {
@@ -61,5 +62,6 @@ def test_selftest_figures_come_from_its_scorecard() -> None:
         "selftest_clean_false_positives": 1,
         "selftest_clean_errors": 0,
         "selftest_jobs": 2,
+        "selftest_cpu_seconds": 1010.2,
         "selftest_runs": 48,
     }

@@ -52,6 +52,7 @@ SELFTEST_WITH_FUZZ = {
     "clean": {"runs": 22, "seed_count": 20, "runs_with_findings": 0, "errors": 0},
     "seconds": 512.3,
     "jobs": 2,
+    "cpu_seconds": 1010.2,
     "runs": 48,
     "machine": {
         "cpu_count": 2,
@@ -99,7 +100,10 @@ def test_fuzz_column_seeds_and_duration(figures: ModuleType) -> None:
     assert "| `mail-wrong-recipient` | **2** | - | - | - | yes |" in section
     assert "| `switch-race` | - | - | **40** | - | yes |" in section
     assert "3 of 3 planted faults detected; the clean clinic over 20 seed(s) (22 runs)" in section
-    assert "The whole selftest (48 runs) took 512 s with 2 run(s) at a time." in section
+    assert (
+        "The whole selftest (48 runs) took 512 s with 2 run(s) at a time, 1010 CPU-seconds in all."
+        in section
+    )
     assert "1-minute load average 1.5 at the start" in section
     assert "fuzz = leaks reached by the fuzz suite's own generated requests" in section
 

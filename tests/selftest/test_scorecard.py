@@ -17,7 +17,9 @@ MACHINE = {"cpu_count": 2, "python": "3.11.9", "platform": "Linux"}
 
 
 def card(faults, cleans) -> Scorecard:  # type: ignore[no-untyped-def]
-    return Scorecard.from_outcomes([*faults, *cleans], MACHINE, seconds=321.0, jobs=2)
+    return Scorecard.from_outcomes(
+        [*faults, *cleans], MACHINE, seconds=321.0, jobs=2, cpu_seconds=600.04
+    )
 
 
 def test_fault_with_findings_is_detected_by_the_suites_that_found_it() -> None:
@@ -200,6 +202,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert [s["name"] for s in data["clean"]["seeds"]] == ["seed-0", "seed-1", "seed-0/load"]
     assert data["machine"] == MACHINE
     assert (data["seconds"], data["jobs"], data["runs"]) == (321.0, 2, 4)
+    assert data["cpu_seconds"] == 600.0
     assert data["exit_code"] == 0
 
 
