@@ -24,7 +24,6 @@ from flags.selftest import (
     RunOutcome,
     Scorecard,
     SelftestPlan,
-    children_cpu_seconds,
     load_average,
     machine_facts,
     score_clean,
@@ -96,7 +95,7 @@ def selftest_command(
     workers = jobs or default_jobs()
     console = Console(soft_wrap=True)  # one line per run, even in a narrow CI log
     machine = {**machine_facts(), "load_average_start": load_average()}
-    started, cpu = time.monotonic(), children_cpu_seconds()
+    started = time.monotonic()
     runs = plan.runs()
     console.print(f"selftest: {len(runs)} runs, {workers} at a time -> {out_dir}")
     outcomes = dispatch(runs, Launcher(out_dir), workers, _printer(console))
@@ -107,7 +106,6 @@ def selftest_command(
         quick=quick,
         seconds=time.monotonic() - started,
         jobs=workers,
-        cpu_seconds=children_cpu_seconds() - cpu,
     )
     paths = write_scorecard(card, out_dir)
     _summary(card, paths, console)

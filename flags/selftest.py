@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -251,6 +250,7 @@ class RunOutcome:
     report_dir: str
     infra_error: str | None = None
     exit_code: int | None = None
+    cpu_seconds: float = 0.0  # the run's processes: harness, clinic, Locust
 
 
 def base_suite(label: str) -> str:
@@ -312,6 +312,7 @@ def _run_json(outcome: RunOutcome) -> dict[str, object]:
         "clinicians": planned.clinicians,
         "seeds": [planned.seed + i for i in range(planned.extra_seeds + 1)],
         "seconds": round(outcome.seconds, 1),
+        "cpu_seconds": round(outcome.cpu_seconds, 1),
         "verdict": _verdict(outcome).value,
         "exit_code": outcome.exit_code,
         "findings": len(outcome.result.findings) if outcome.result else 0,
@@ -327,6 +328,7 @@ class FaultScore:
     suites: tuple[str, ...]  # suites whose findings caught it
     findings: int
     seconds: float
+    cpu_seconds: float = 0.0
     by_suite: Mapping[str, int] = field(default_factory=dict)
     suites_run: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
@@ -343,6 +345,7 @@ class FaultScore:
             "suites": list(self.suites),
             "findings": self.findings,
             "seconds": round(self.seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "by_suite": dict(self.by_suite),
             "suites_run": list(self.suites_run),
             "scenarios": list(self.scenarios),
@@ -390,6 +393,7 @@ def score_fault(outcomes: Sequence[RunOutcome]) -> FaultScore:
         suites=tuple(_ordered(s for s, n in counts.items() if n)),
         findings=len(leaks),
         seconds=sum(o.seconds for o in outcomes),
+        cpu_seconds=sum(o.cpu_seconds for o in outcomes),
         by_suite={s: counts[s] for s in _ordered(counts) if counts[s]},
         suites_run=tuple(_ordered(s for o in outcomes for s in o.planned.suites)),
         scenarios=main.planned.scenarios,
@@ -415,6 +419,7 @@ class CleanScore:
     report_dir: str = ""
     part: str = "main"
     scenarios: tuple[str, ...] = ()
+    cpu_seconds: float = 0.0
 
     @property
     def name(self) -> str:
@@ -428,6 +433,7 @@ class CleanScore:
             "failed": self.failed,
             "errored": self.errored,
             "seconds": round(self.seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "suites_run": list(self.suites_run),
             "scenarios": list(self.scenarios),
             "errors": list(self.errors),
@@ -451,6 +457,7 @@ def score_clean(outcome: RunOutcome) -> CleanScore:
         report_dir=outcome.report_dir,
         part=planned.part,
         scenarios=planned.scenarios,
+        cpu_seconds=outcome.cpu_seconds,
     )
 
 
@@ -469,13 +476,6 @@ def machine_facts() -> dict[str, object]:
     }
 
 
-def children_cpu_seconds() -> float:
-    """User and system time of every finished child process and the children it waited for
-    (a run's clinic and Locust processes included)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages: other work on a shared machine slows every run."""
     try:
@@ -492,9 +492,6 @@ class Scorecard:
     quick: bool = False
     seconds: float = 0.0  # the whole selftest, wall clock
     jobs: int = 1
-    # CPU time of every run (harness, clinic, Locust), whoever else shares the machine:
-    # divided by the cores, the shortest the selftest can take there.
-    cpu_seconds: float = 0.0
 
     @classmethod
     def from_outcomes(
@@ -504,7 +501,6 @@ class Scorecard:
         quick: bool = False,
         seconds: float = 0.0,
         jobs: int = 1,
-        cpu_seconds: float = 0.0,
     ) -> Scorecard:
         by_fault: dict[str, list[RunOutcome]] = {}
         clean: list[CleanScore] = []
@@ -514,7 +510,13 @@ class Scorecard:
             else:
                 clean.append(score_clean(outcome))
         faults = tuple(score_fault(_main_first(runs)) for runs in by_fault.values())
-        return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs, cpu_seconds)
+        return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every run (harness, clinic, Locust), whoever else shared the machine:
+        divided by the cores, the shortest the selftest could take there."""
+        return sum(f.cpu_seconds for f in self.faults) + sum(c.cpu_seconds for c in self.clean)
 
     @property
     def infra_errors(self) -> list[str]:

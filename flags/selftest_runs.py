@@ -35,6 +35,7 @@ from reports.json_report import load_report
 
 RUN_TIMEOUT = 900.0  # seconds; longer than any targeted run takes on 2 busy cores
 STOP_GRACE = 15.0  # a stopped run closes its reports and its clinic within this
+POLL_SECONDS = 0.1
 LOG_NAME = "chaperone.log"
 
 
@@ -59,85 +60,109 @@ class Launcher:
         self.command = tuple(command)
         self.env = dict(env) if env is not None else child_env()
         self._lock = threading.Lock()
-        self._live: set[subprocess.Popen[bytes]] = set()
+        self._live: set[Child] = set()
         self._stopping = False
 
     def __call__(self, planned: PlannedRun) -> RunOutcome:
         out = (self.out_root / planned.directory).resolve()
         started = time.monotonic()
-        code, problem = self._execute(planned, out)
+        code, cpu, problem = self._execute(planned, out)
         seconds = time.monotonic() - started
         problem = problem or unexpected_exit(code)
         if problem is not None:
-            return RunOutcome(planned, None, seconds, str(out), problem, code)
+            return RunOutcome(planned, None, seconds, str(out), problem, code, cpu)
         try:
             result = load_report(out / "report.json")
         except ChaperoneError:
             why = last_error(out / LOG_NAME) or f"exited with code {code} and wrote no report"
-            return RunOutcome(planned, None, seconds, str(out), why, code)
-        return RunOutcome(planned, result, seconds, str(out), None, code)
+            return RunOutcome(planned, None, seconds, str(out), why, code, cpu)
+        return RunOutcome(planned, result, seconds, str(out), None, code, cpu)
 
-    def _execute(self, planned: PlannedRun, out: Path) -> tuple[int | None, str | None]:
-        """(exit code, why the run could not be carried out)."""
+    def _execute(self, planned: PlannedRun, out: Path) -> tuple[int | None, float, str | None]:
+        """(exit code, CPU seconds, why the run could not be carried out)."""
         shutil.rmtree(out, ignore_errors=True)  # a stale report must never pass for this run's
         out.mkdir(parents=True, exist_ok=True)
         argv = [*self.command, *planned.arguments(out)]
         with (out / LOG_NAME).open("wb") as log, self._lock:
             if self._stopping:
-                return None, "interrupted"
+                return None, 0.0, "interrupted"
             try:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=self.env,
-                    start_new_session=True,  # its own group: a signal reaches its children too
+                child = Child(
+                    subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=self.env,
+                        start_new_session=True,  # its own group: signals reach its children
+                    )
                 )
             except OSError as exc:
-                return None, f"cannot start {argv[0]}: {exc.strerror or exc}"
-            self._live.add(process)
+                return None, 0.0, f"cannot start {argv[0]}: {exc.strerror or exc}"
+            self._live.add(child)
         problem = None
-        try:
-            code: int | None = process.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            end(process)
-            code, problem = process.returncode, f"did not finish within {self.timeout:.0f} s"
+        if not child.wait(self.timeout):
+            child.end()
+            problem = f"did not finish within {self.timeout:.0f} s"
         with self._lock:
-            self._live.discard(process)
+            self._live.discard(child)
             if self._stopping:
                 problem = "interrupted"
-        return code, problem
+        return child.process.returncode, child.cpu_seconds, problem
 
     def stop(self) -> None:
-        """No new run starts; every live one is ended (SIGTERM, then SIGKILL after a grace)."""
+        """No new run starts; every live one is ended (SIGTERM, then SIGKILL after a grace).
+        The workers reap them; this only signals and waits for that."""
         with self._lock:
             self._stopping = True
             live = list(self._live)
-        for process in live:
-            signal_group(process, signal.SIGTERM)
+        for child in live:
+            child.signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
-        for process in live:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                signal_group(process, signal.SIGKILL)
+        while any(not c.done() for c in live) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        for child in live:
+            child.signal(signal.SIGKILL)
 
 
-def end(process: subprocess.Popen[bytes]) -> None:
-    signal_group(process, signal.SIGTERM)
-    try:
-        process.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        signal_group(process, signal.SIGKILL)
-        process.wait()
+class Child:
+    """One live `chaperone run`, reaped only by `wait` (in its worker thread) through
+    os.wait4, which also gives its CPU time: its own and that of the processes it waited for
+    (its clinic, Locust), so a run's cost is known whoever else shares the machine."""
 
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.cpu_seconds = 0.0
 
-def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
+    def done(self) -> bool:
+        return self.process.returncode is not None
+
+    def wait(self, timeout: float | None) -> bool:
+        """True once it has exited (and is reaped); False if it still runs after `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                self.cpu_seconds = usage.ru_utime + usage.ru_stime
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    def end(self) -> None:
+        """SIGTERM to its group, SIGKILL after the grace; reaped when this returns."""
+        self.signal(signal.SIGTERM)
+        if not self.wait(STOP_GRACE):
+            self.signal(signal.SIGKILL)
+            self.wait(None)
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.done():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
 
 
 def unexpected_exit(code: int | None) -> str | None:

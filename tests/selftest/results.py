@@ -61,7 +61,7 @@ def _code(result: RunResult | None) -> int | None:
 
 def outcome(planned: PlannedRun, result: RunResult | None, infra: str | None = None) -> RunOutcome:
     where = f"/out/{planned.directory}"
-    return RunOutcome(planned, result, 12.0, where, infra, _code(result))
+    return RunOutcome(planned, result, 12.0, where, infra, _code(result), cpu_seconds=10.0)
 
 
 def fault(

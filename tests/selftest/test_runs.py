@@ -232,7 +232,7 @@ def test_ctrl_c_reaches_real_runs(tmp_path: Path) -> None:
         log = tmp_path / "out" / "faults" / "a" / "main" / "chaperone.log"
         while "running" not in (log.read_text() if log.exists() else ""):
             time.sleep(0.05)
-        pids.extend(p.pid for p in list(runner._live))
+        pids.extend(c.process.pid for c in list(runner._live))
         os.kill(os.getpid(), 2)  # SIGINT: Ctrl-C
 
     threading.Thread(target=watch, daemon=True).start()

@@ -17,9 +17,7 @@ MACHINE = {"cpu_count": 2, "python": "3.11.9", "platform": "Linux"}
 
 
 def card(faults, cleans) -> Scorecard:  # type: ignore[no-untyped-def]
-    return Scorecard.from_outcomes(
-        [*faults, *cleans], MACHINE, seconds=321.0, jobs=2, cpu_seconds=600.04
-    )
+    return Scorecard.from_outcomes([*faults, *cleans], MACHINE, seconds=321.0, jobs=2)
 
 
 def test_fault_with_findings_is_detected_by_the_suites_that_found_it() -> None:
@@ -174,7 +172,7 @@ def test_json_shape(tmp_path: Path) -> None:
     paths = write_scorecard(scorecard, tmp_path)
     data = json.loads(paths["json"].read_text())
     entry = data["faults"]["recording-idor"]
-    runs = entry.pop("runs")
+    runs, entry_cpu = entry.pop("runs"), entry.pop("cpu_seconds")
     assert entry == {
         "detected": True,
         "suites": ["access"],
@@ -202,7 +200,8 @@ def test_json_shape(tmp_path: Path) -> None:
     assert [s["name"] for s in data["clean"]["seeds"]] == ["seed-0", "seed-1", "seed-0/load"]
     assert data["machine"] == MACHINE
     assert (data["seconds"], data["jobs"], data["runs"]) == (321.0, 2, 4)
-    assert data["cpu_seconds"] == 600.0
+    assert data["cpu_seconds"] == 40.0  # 10 CPU-seconds a run
+    assert entry_cpu == 10.0 and runs[0]["cpu_seconds"] == 10.0
     assert data["exit_code"] == 0
 
 
