@@ -1,5 +1,5 @@
-"""`python -m bench --out DIR [--only oracle,load,gate,shrink,scaling,soak]`: every speed
-figure in one JSON file, DIR/bench.json.
+"""`python -m bench --out DIR [--only oracle,load,gate,shrink,scaling,soak,selftest]`:
+every speed figure in one JSON file, DIR/bench.json.
 
 Each part runs on its own: a part that raises is recorded as {"error": "..."} and the others
 are still measured and written; the exit code is then 1. Headline figures (oracle_mb_per_s,
@@ -65,6 +65,12 @@ def _soak(out: Path) -> Mapping[str, Any]:
     return soak_bench.main(out)
 
 
+def _selftest(out: Path) -> Mapping[str, Any]:
+    from bench import selftest_bench
+
+    return selftest_bench.main(out)
+
+
 PARTS: dict[str, Part] = {
     "oracle": _oracle,
     "load": _load,
@@ -72,6 +78,7 @@ PARTS: dict[str, Part] = {
     "shrink": _shrink,
     "scaling": _scaling,
     "soak": _soak,
+    "selftest": _selftest,
 }
 
 

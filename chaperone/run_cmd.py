@@ -311,6 +311,14 @@ def run_command(
     patients: Annotated[int, typer.Option(help="Synthetic patients to seed (>= 2).")] = 6,
     clinicians: Annotated[int, typer.Option(help="Synthetic clinicians to seed.")] = 2,
     seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 0,
+    extra_seeds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Repeat switch and access with N more seeds (seed+1 .. seed+N), as the gate "
+            "does for the policy's min_seeds.",
+        ),
+    ] = 0,
     out: Annotated[
         Path, typer.Option(help="Directory for report.json, junit.xml, report.html.")
     ] = Path("chaperone-out"),
@@ -374,6 +382,7 @@ def run_command(
         patients=patients,
         clinicians=clinicians,
         seed=seed,
+        extra_seeds=tuple(seed + i for i in range(1, extra_seeds + 1)),
         workers=workers,
         **load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds),
         load_seconds=load_seconds,

@@ -1,32 +1,45 @@
 """`chaperone selftest`: the detection scorecard. Plants every fault of the reference clinic in
-turn, runs the gate's suites against it, runs the clean clinic over several seeds, and writes
-selftest.json and selftest.html. The scoring lives in flags.selftest; this module only prints."""
+turn, runs the suites where it shows, runs the clean clinic over many seeds, and writes
+selftest.json and selftest.html. Each run is a `chaperone run` subprocess, up to --jobs at
+once. The plan and the scoring live in flags.selftest, the subprocesses in
+flags.selftest_runs; this module only prints."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from chaperone.run_cmd import check_out
+from chaperone.run_cmd import check_out, check_scenarios
 from clinic.faults import FAULTS, parse_faults, unknown_fault_message
 from flags.selftest import (
-    PlannedRun,
+    DEFAULT_CLEAN_SEEDS,
+    QUICK_FAULTS,
     RunOutcome,
     Scorecard,
     SelftestPlan,
-    execute,
+    load_average,
     machine_facts,
     score_clean,
     score_fault,
     write_scorecard,
 )
+from flags.selftest_runs import Launcher, dispatch
 from harness.errors import ExitCode, UsageError
+from harness.profile import load_profile
 
-QUICK_SEEDS = 2
-FULL_SEEDS = 5
+QUICK_SEEDS = 1
+
+
+def default_jobs() -> int:
+    """One run per core, two at most: each run is a harness and a clinic process already."""
+    return min(2, os.cpu_count() or 1)
 
 
 def selftest_command(
@@ -35,11 +48,22 @@ def selftest_command(
     ] = Path("selftest-out"),
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="2 clean seeds, fewer patients and examples (for CI)."),
+        typer.Option(
+            "--quick",
+            help=f"For CI: the faults of --faults-only (default {', '.join(QUICK_FAULTS)}) "
+            f"and {QUICK_SEEDS} clean seed.",
+        ),
     ] = False,
     seeds: Annotated[
         int | None,
-        typer.Option(help="Clean runs, one per seed 0..N-1 (default 5; --quick: 2)."),
+        typer.Option(
+            help=f"Clean runs, one per seed 0..N-1 (default {DEFAULT_CLEAN_SEEDS}; "
+            f"--quick: {QUICK_SEEDS})."
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(help="Runs at once (default: 2, or 1 on a single core).", min=1),
     ] = None,
     browser: Annotated[
         bool, typer.Option("--browser", help="Also run the browser suite (Chromium).")
@@ -58,15 +82,31 @@ def selftest_command(
       chaperone selftest --quick --faults-only recording-idor,switch-race --seeds 1
 
     Exit codes: 0 every fault detected and every clean run clean, 1 otherwise, 2 when a run
-    could not be carried out (the clinic did not start, reports could not be written).
+    could not be carried out (the clinic did not start, no report came back).
     """
     plan = SelftestPlan(
-        faults=_faults(faults_only), clean_seeds=_seeds(seeds, quick), quick=quick, browser=browser
+        faults=_faults(faults_only, quick),
+        clean_seeds=_seeds(seeds, quick),
+        quick=quick,
+        browser=browser,
     )
-    out_dir = check_out(out)
+    check_scenarios(load_profile("clinic"), sorted(plan.scenario_names()))
+    out_dir = check_out(out).resolve()
+    workers = jobs or default_jobs()
     console = Console(soft_wrap=True)  # one line per run, even in a narrow CI log
-    outcomes = _run_all(plan, out_dir, console)
-    card = Scorecard.from_outcomes(outcomes, machine_facts(), quick=quick)
+    machine = {**machine_facts(), "load_average_start": load_average()}
+    started = time.monotonic()
+    runs = plan.runs()
+    console.print(f"selftest: {len(runs)} runs, {workers} at a time -> {out_dir}")
+    outcomes = dispatch(runs, Launcher(out_dir), workers, _printer(console))
+    machine["load_average_end"] = load_average()
+    card = Scorecard.from_outcomes(
+        outcomes,
+        machine,
+        quick=quick,
+        seconds=time.monotonic() - started,
+        jobs=workers,
+    )
     paths = write_scorecard(card, out_dir)
     _summary(card, paths, console)
     code = card.exit_code()
@@ -74,8 +114,8 @@ def selftest_command(
         raise typer.Exit(int(code))
 
 
-def _faults(spec: str) -> tuple[str, ...]:
-    names = parse_faults(spec) or list(FAULTS)
+def _faults(spec: str, quick: bool) -> tuple[str, ...]:
+    names = parse_faults(spec) or list(QUICK_FAULTS if quick else FAULTS)
     problem = unknown_fault_message(names)
     if problem:
         raise UsageError(problem, "fix --faults-only or drop it to plant every fault")
@@ -83,44 +123,35 @@ def _faults(spec: str) -> tuple[str, ...]:
 
 
 def _seeds(seeds: int | None, quick: bool) -> tuple[int, ...]:
-    count = seeds if seeds is not None else (QUICK_SEEDS if quick else FULL_SEEDS)
+    count = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_CLEAN_SEEDS)
     if count < 1:
         raise UsageError(f"--seeds {count} runs no clean build", "pass --seeds 1 or more")
     return tuple(range(count))
 
 
-def _run_all(plan: SelftestPlan, out_dir: Path, console: Console) -> list[RunOutcome]:
-    runs = plan.runs()
-    outcomes = []
-    for index, planned in enumerate(runs, start=1):
-        console.print(f"[{index}/{len(runs)}] {_label(planned)}: {', '.join(planned.suites)} ...")
-        outcome = execute(plan, planned, out_dir)
-        console.print(f"[{index}/{len(runs)}] {_label(planned)}: {_line(outcome)}")
-        if outcome.result is not None and outcome.result.interrupted:
-            # The engine turns Ctrl-C into an event and carries on; the selftest must stop.
-            raise KeyboardInterrupt
-        outcomes.append(outcome)
-    return outcomes
+def _printer(console: Console) -> Callable[[int, int, RunOutcome], None]:
+    def done(count: int, total: int, outcome: RunOutcome) -> None:
+        label = escape(outcome.planned.label)
+        console.print(f"\\[{count}/{total}] {label}: {_line(outcome)}")
 
-
-def _label(planned: PlannedRun) -> str:
-    return f"fault {planned.name}" if planned.kind == "fault" else f"clean seed {planned.seed}"
+    return done
 
 
 def _line(outcome: RunOutcome) -> str:
     took = f"in {outcome.seconds:.0f}s"
     if outcome.planned.kind == "fault":
-        fault = score_fault(outcome)
+        fault = score_fault([outcome])
         if fault.infra_error:
-            return f"[bold magenta]ERROR[/] {fault.infra_error}"
+            return f"[bold magenta]ERROR[/] {escape(outcome.infra_error or '')} {took}"
         if fault.detected:
-            found = f"{fault.findings} finding(s) by {', '.join(fault.suites)}"
-            return f"[bold green]detected[/] ({found}) {took}"
-        return f"[bold red]MISSED[/] (verdict {fault.verdict}) {took}"
+            found = ", ".join(f"{suite} {n}" for suite, n in fault.by_suite.items())
+            return f"[bold green]found[/] ({fault.findings} finding(s): {found}) {took}"
+        colour = "bold red" if outcome.planned.part == "main" else "yellow"
+        return f"[{colour}]nothing found[/] (verdict {fault.verdict}) {took}"
     clean = score_clean(outcome)
     if clean.infra_error or clean.errored:
         why = clean.infra_error or "; ".join(clean.errors)
-        return f"[bold magenta]ERROR[/] {why}"
+        return f"[bold magenta]ERROR[/] {escape(why)} {took}"
     if clean.failed:
         return f"[bold red]FALSE ALARM[/] ({clean.findings} finding(s)) {took}"
     return f"[bold green]clean[/] {took}"
@@ -131,9 +162,12 @@ def _summary(card: Scorecard, paths: dict[str, Path], console: Console) -> None:
     quiet = len(card.clean) - len(card.noisy_clean)
     console.print(
         f"selftest: {caught}/{len(card.faults)} faults detected, "
-        f"{quiet}/{len(card.clean)} clean runs clean -> {paths['json']}, {paths['html']}"
+        f"{quiet}/{len(card.clean)} clean runs clean, in {card.seconds:.0f}s with "
+        f"{card.jobs} job(s) ({card.cpu_seconds:.0f} CPU-s) -> {paths['json']}, {paths['html']}"
     )
     if card.undetected:
         console.print(f"[bold red]missed:[/] {', '.join(card.undetected)}")
+    if card.noisy_clean:
+        console.print(f"[bold red]clean runs not clean:[/] {', '.join(card.noisy_clean)}")
     for problem in card.infra_errors:
-        console.print(f"[bold magenta]error:[/] {problem}", markup=True, highlight=False)
+        console.print(f"[bold magenta]error:[/] {escape(problem)}", highlight=False)

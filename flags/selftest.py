@@ -1,15 +1,21 @@
 """The detection scorecard behind `chaperone selftest`: does the gate catch every planted fault,
 and does it stay silent on the clean build?
 
-A plan is one run per planted fault plus several runs of the clean clinic (one per seed). Each
-run is a normal engine run against a freshly started local clinic; its reports are written to
-its own directory. The scorecard then decides, in this order (error > fail > pass):
+The plan is targeted: each planted fault gets the suites, switch scenarios and population it
+shows under (`TARGETS`, data), so each run is short; a fault that shows in single requests also
+gets a fuzz-only run, for the matrix's fuzz column. The clean clinic runs switch and access with
+every scenario over many seeds, and every other suite the plan uses once (seed 0), so each
+suite that is credited with a detection is also shown silent on the clean build.
 
-1. exit 2 if any run could not be carried out (the clinic did not start, the out dir broke);
-2. exit 1 if a fault went undetected (no finding at all), or a clean run failed or errored;
+Each planned run is one `chaperone run` subprocess (flags.selftest_runs); its report.json is
+read back into a RunResult. The scorecard then decides, in this order (error > fail > pass):
+
+1. exit 2 if any run could not be carried out (the clinic did not start, no report came back);
+2. exit 1 if a fault went undetected (no finding at all), or a clean run found, failed or
+   errored;
 3. exit 0 otherwise.
 
-A fault counts as detected only when its run raised findings: a failed SLO or an errored
+A fault counts as detected only when its runs raised findings: a failed SLO or an errored
 suite is not a detection. This module never prints; the command prints the progress.
 """
 
@@ -19,149 +25,300 @@ import json
 import os
 import platform
 import sys
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.config import RunOptions
-from harness.engine import RunRequest, run
-from harness.errors import ChaperoneError, ExitCode
-from harness.events import Event, FindingRaised
-from harness.local_clinic import local_clinic
+from harness.errors import ExitCode
 from harness.models import Finding, Verdict
-from harness.profile import load_profile
-from harness.sinks import clinic_wiring, sinks_for
 from reports.files import write_atomic
-from reports.redact import Redactor
-from reports.result import RunCollector, RunResult
+from reports.result import RunResult
 from reports.scorecard_html import render_html
-from reports.writer import write_all
 
-BASE_SUITES = ("switch", "access", "stateful")
-SUITE_ORDER = ("switch", "access", "stateful", "load", "browser")
-# Faults that only show when actors act at the same moment: their runs add the load suite.
-CONCURRENCY_FAULTS = frozenset({"switch-race"})
+SUITE_ORDER = ("switch", "access", "stateful", "load", "fuzz", "browser")
+CLEAN_SUITES = ("switch", "access")  # every clean seed, with every scenario
+DEFAULT_CLEAN_SEEDS = 20
+QUICK_FAULTS = ("recording-idor", "switch-recording-misattribution")
+FUZZ_EXAMPLES = 5
+# Bounded by time, not by phase: the examples pass (each actor in turn sending every planted
+# id) comes first, and the first actors' passes already reach other owners' data.
+FUZZ_SECONDS = 30.0
+LOAD_SECONDS = 8.0
+
+MID_CALL = ("switch-mid-call",)
+# Every scenario that files a recording: a patient needs more than one page (10) of them.
+PAGED = (
+    "switch-mid-call",
+    "repeated-switches",
+    "switch-back-to-audio",
+    "rejoin-after-switch",
+    "switch-near-end",
+    "concurrent-switch-storm",
+)
 
 
-class SelftestPlan(BaseModel):
-    """What a selftest runs. The fault names come from the caller (flags must not import the
-    clinic), so this model holds no catalog of its own."""
+@dataclass(frozen=True, slots=True)
+class Targeting:
+    """Where one planted fault shows: what a run needs to catch it, and nothing more.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    `scenarios` empty means every switch scenario. `fuzz` marks a fault that shows in single
+    requests: it also gets a fuzz-only run. `browser` marks one the browser suite can see
+    (`--browser` adds it)."""
 
-    faults: tuple[str, ...]
-    clean_seeds: tuple[int, ...] = Field((0, 1, 2, 3, 4), min_length=1)
-    quick: bool = False
+    suites: tuple[str, ...]
+    scenarios: tuple[str, ...] = MID_CALL
+    patients: int = 3
+    clinicians: int = 2
+    extra_seeds: int = 0
+    fuzz: bool = False
     browser: bool = False
 
-    def options(self, suites: Sequence[str], seed: int) -> RunOptions:
-        """Quick runs use fewer patients, examples and load seconds so CI can afford them."""
-        return RunOptions(
-            suites=tuple(suites),
-            seed=seed,
-            patients=4 if self.quick else 6,
-            stateful_examples=10 if self.quick else 30,
-            load_seconds=8.0 if self.quick else 20.0,
-            timeout_seconds=600.0,
-        )
 
-    def runs(self) -> list[PlannedRun]:
-        extra = ("browser",) if self.browser else ()
-        planned = [
-            PlannedRun("fault", fault, (fault,), self._fault_suites(fault) + extra, 0)
-            for fault in self.faults
-        ]
-        for index, seed in enumerate(self.clean_seeds):
-            # Load and browser are slow; once on the clean build proves them silent there.
-            suites = (*BASE_SUITES, "load", *extra) if index == 0 else BASE_SUITES
-            planned.append(PlannedRun("clean", f"seed-{seed}", (), suites, seed))
-        return planned
+SWITCH_ACCESS = ("switch", "access")
+WITH_STATEFUL = ("switch", "access", "stateful")
+# A fault missing here still runs: switch and access with every scenario.
+DEFAULT_TARGETING = Targeting(SWITCH_ACCESS, scenarios=())
+TARGETS: dict[str, Targeting] = {
+    "switch-recording-misattribution": Targeting(WITH_STATEFUL, fuzz=True, browser=True),
+    "recordings-unscoped-after-switch": Targeting(WITH_STATEFUL, fuzz=True, browser=True),
+    "recording-idor": Targeting(SWITCH_ACCESS, fuzz=True),
+    "profile-cache-shared": Targeting(SWITCH_ACCESS),
+    # Only when switches really overlap: Locust's switch waves, nothing else.
+    "switch-race": Targeting(("load",), scenarios=()),
+    "clinician-scope-leak": Targeting(SWITCH_ACCESS, fuzz=True),
+    "media-token-unbound": Targeting(SWITCH_ACCESS, fuzz=True),
+    "appointments-leak-on-rejoin": Targeting(WITH_STATEFUL, scenarios=("rejoin-after-switch",)),
+    "list-scope-lost-after-first-page": Targeting(("switch",), scenarios=PAGED),
+    "transfer-keeps-old-access": Targeting(("switch",), scenarios=("patient-transferred",)),
+    "discharge-keeps-access": Targeting(("switch",), scenarios=("care-ended",)),
+    "consent-withdrawal-ignored": Targeting(("switch",), scenarios=("consent-withdrawn",)),
+    "deleted-recording-still-listed": Targeting(SWITCH_ACCESS, scenarios=("recording-deleted",)),
+    "ws-events-broadcast": Targeting(("switch",)),
+    "mail-wrong-recipient": Targeting(("switch",)),
+    "sms-wrong-recipient": Targeting(("switch",)),
+    "export-unscoped": Targeting(SWITCH_ACCESS, fuzz=True),
+    "search-unscoped": Targeting(SWITCH_ACCESS, fuzz=True),
+    # It leaks to exactly one other patient: found only at the release policy's size, where
+    # the access matrix's seeded sample covers every (owner, observer) pair over three seeds.
+    # The fuzz suite's examples pass sends every planted id as every actor, neighbour included.
+    "recording-idor-neighbour": Targeting(
+        ("access",), patients=20, clinicians=4, extra_seeds=2, fuzz=True
+    ),
+}
 
-    @staticmethod
-    def _fault_suites(fault: str) -> tuple[str, ...]:
-        return BASE_SUITES + (("load",) if fault in CONCURRENCY_FAULTS else ())
+
+def targeting(fault: str) -> Targeting:
+    return TARGETS.get(fault, DEFAULT_TARGETING)
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedRun:
+    """One `chaperone run`: a fault's targeted run (part "main"), its fuzz-only run ("fuzz"),
+    or a clean run ("main" for switch and access, or one more suite on seed 0)."""
+
     kind: str  # "fault" or "clean"
-    name: str
+    name: str  # the fault, or "seed-N"
     faults: tuple[str, ...]
     suites: tuple[str, ...]
     seed: int
+    part: str = "main"
+    scenarios: tuple[str, ...] = ()  # empty: every scenario
+    patients: int = 3
+    clinicians: int = 2
+    extra_seeds: int = 0
 
     @property
     def directory(self) -> str:
-        return f"{'faults' if self.kind == 'fault' else 'clean'}/{self.name}"
+        return f"{'faults' if self.kind == 'fault' else 'clean'}/{self.name}/{self.part}"
+
+    @property
+    def label(self) -> str:
+        what = f"fault {self.name}" if self.kind == "fault" else f"clean seed {self.seed}"
+        return f"{what}, {'+'.join(self.suites)}"
+
+    def arguments(self, out: Path) -> list[str]:
+        """The `chaperone run` arguments that carry this run out, writing into `out`."""
+        args = [f"--suite={suite}" for suite in self.suites]
+        args += [f"--scenario={name}" for name in self.scenarios]
+        if self.faults:
+            args.append(f"--faults={','.join(self.faults)}")
+        args += [f"--patients={self.patients}", f"--clinicians={self.clinicians}"]
+        args += [f"--seed={self.seed}", f"--extra-seeds={self.extra_seeds}"]
+        if "load" in self.suites:
+            args.append(f"--load-seconds={LOAD_SECONDS:g}")
+        if "fuzz" in self.suites:
+            args += [f"--fuzz-examples={FUZZ_EXAMPLES}", f"--fuzz-seconds={FUZZ_SECONDS:g}"]
+        return [*args, f"--build=selftest-{self.name}-{self.part}", f"--out={out}"]
+
+    def cost(self) -> float:
+        """A rough estimate of the run's seconds, so the longest start first and the parallel
+        runs end together. Only the order depends on it, never a result."""
+        scenarios = len(self.scenarios) or 11
+        actors = (self.patients + self.clinicians) / 5
+        per_seed = {
+            "switch": 2.5 * scenarios * actors,
+            "access": 3.0 * actors * actors,
+            "stateful": 30.0,
+            "load": LOAD_SECONDS + 10.0,
+            "fuzz": FUZZ_SECONDS + 10.0,
+            "browser": 60.0,
+        }
+        seeds = 1 + self.extra_seeds
+        return 8.0 + seeds * sum(per_seed.get(s, 30.0) for s in self.suites)
 
 
-class FindingTally:
-    """Distinct findings per suite, counted as they are raised. The run result cannot tell:
-    it removes duplicates across suites, so a leak the access matrix confirms after the switch
-    suite found it would be credited to the switch suite only."""
+class SelftestPlan(BaseModel):
+    """What a selftest runs. The fault names come from the caller (flags must not import the
+    clinic); `TARGETS` says how each is run."""
 
-    def __init__(self) -> None:
-        self._keys: dict[str, set[str]] = {}
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def watch(self, events: Iterable[Event]) -> Iterator[Event]:
-        for event in events:
-            if isinstance(event, FindingRaised):
-                suite = base_suite(event.finding.suite or event.suite)
-                self._keys.setdefault(suite, set()).add(event.finding.key)
-            yield event
+    faults: tuple[str, ...]
+    clean_seeds: tuple[int, ...] = Field(tuple(range(DEFAULT_CLEAN_SEEDS)), min_length=1)
+    quick: bool = False
+    browser: bool = False
 
-    def counts(self) -> dict[str, int]:
-        return {suite: len(keys) for suite, keys in self._keys.items()}
+    def runs(self) -> list[PlannedRun]:
+        planned = [run for fault in self.faults for run in self._fault_runs(fault)]
+        planned += self._clean_runs(_ordered(s for r in planned for s in r.suites))
+        return planned
+
+    def scenario_names(self) -> set[str]:
+        """Every switch scenario the plan names, to be checked before anything runs."""
+        return {name for run in self.runs() for name in run.scenarios}
+
+    def _fault_runs(self, fault: str) -> list[PlannedRun]:
+        target = targeting(fault)
+        extra = ("browser",) if self.browser and target.browser else ()
+        main = PlannedRun(
+            "fault",
+            fault,
+            (fault,),
+            (*target.suites, *extra),
+            0,
+            scenarios=target.scenarios,
+            patients=target.patients,
+            clinicians=target.clinicians,
+            extra_seeds=target.extra_seeds,
+        )
+        if not target.fuzz:
+            return [main]
+        # The fuzz suite alone, at the smallest population: one warm-up call per patient.
+        fuzz = replace(
+            main,
+            suites=("fuzz",),
+            part="fuzz",
+            scenarios=MID_CALL,
+            patients=3,
+            clinicians=2,
+            extra_seeds=0,
+        )
+        return [main, fuzz]
+
+    def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
+        """Switch and access with every scenario for each seed; on the first seed, every
+        other suite the fault runs used, so that each is shown silent on the clean build
+        (load and fuzz alone, as the faults' runs have them)."""
+        first = self.clean_seeds[0]
+        once: tuple[str, ...] = ("stateful",) if "stateful" in used else ()
+        once += ("browser",) if self.browser else ()
+        runs = [
+            PlannedRun(
+                "clean", f"seed-{seed}", (), CLEAN_SUITES + (once if seed == first else ()), seed
+            )
+            for seed in self.clean_seeds
+        ]
+        for alone in ("load", "fuzz"):
+            if alone in used:
+                scenarios = MID_CALL if alone == "fuzz" else ()
+                runs.append(
+                    PlannedRun("clean", f"seed-{first}", (), (alone,), first, alone, scenarios)
+                )
+        return runs
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    """One carried-out run: its result and findings per suite, or why it could not run."""
+    """One run: its result read back from report.json, or why it could not be carried out."""
 
     planned: PlannedRun
     result: RunResult | None
     seconds: float
     report_dir: str
     infra_error: str | None = None
-    secrets: tuple[str, ...] = ()
-    by_suite: Mapping[str, int] = field(default_factory=dict)
-
-
-def execute(plan: SelftestPlan, planned: PlannedRun, out_root: Path) -> RunOutcome:
-    """Start a clinic with the run's faults, run the engine, write the run's reports."""
-    out = out_root / planned.directory
-    started = time.monotonic()
-    try:
-        profile = load_profile("clinic")
-        with (
-            sinks_for(profile.profile) as sinks,
-            local_clinic(planned.faults, extra_args=clinic_wiring(sinks)) as clinic,
-        ):
-            request = RunRequest(
-                clinic.url,
-                plan.options(planned.suites, planned.seed),
-                out,
-                clinic.support_token,
-                profile=profile,
-                build=f"selftest-{planned.name}",
-                sinks=sinks,
-            )
-            tally = FindingTally()
-            result = RunCollector().consume(tally.watch(run(request)))
-            write_all(result, out, secrets=[clinic.support_token])
-            token = (clinic.support_token,)
-    except ChaperoneError as exc:
-        return RunOutcome(planned, None, time.monotonic() - started, "", exc.one_line())
-    seconds = time.monotonic() - started
-    return RunOutcome(planned, result, seconds, str(out), None, token, tally.counts())
+    exit_code: int | None = None
+    cpu_seconds: float = 0.0  # the run's processes: harness, clinic, Locust
 
 
 def base_suite(label: str) -> str:
     """'switch@seed=3' -> 'switch': extra seeds of one suite count as that suite."""
     return label.split("@", 1)[0]
+
+
+def findings_by_suite(result: RunResult) -> dict[str, int]:
+    """Distinct findings per suite. A finding's key names its suite, so a leak the access
+    matrix confirms after the switch suite found it is credited to both."""
+    return dict(Counter(base_suite(r.finding.suite) for r in result.findings))
+
+
+def leak_identities(result: RunResult) -> set[tuple[str, ...]]:
+    """A leak as the scorecard's total counts it: once, whichever suites saw it."""
+    return {_leak_identity(r.finding) for r in result.findings}
+
+
+def distinct_leaks(result: RunResult) -> int:
+    return len(leak_identities(result))
+
+
+def _leak_identity(finding: Finding) -> tuple[str, ...]:
+    return (
+        finding.check,
+        finding.kind,
+        finding.owner or "",
+        finding.observer,
+        str(finding.surface),
+    )
+
+
+def _error_lines(outcome: RunOutcome) -> list[str]:
+    result = outcome.result
+    if result is None:
+        return []
+    lines = [f"{e.suite or 'run'}: {e.message}" for e in result.errors]
+    if result.verdict is Verdict.ERROR and not lines:
+        lines = list(result.reasons) or ["run: verdict error"]
+    if outcome.exit_code == int(ExitCode.ERROR) and result.verdict is not Verdict.ERROR:
+        lines.append(f"run: exited with code 2, verdict {result.verdict.value}")
+    part = outcome.planned.part
+    return [line if part == "main" else f"{part}: {line}" for line in lines]
+
+
+def _verdict(outcome: RunOutcome) -> Verdict:
+    if outcome.result is None or outcome.exit_code == int(ExitCode.ERROR):
+        return Verdict.ERROR
+    return outcome.result.verdict
+
+
+def _run_json(outcome: RunOutcome) -> dict[str, object]:
+    planned = outcome.planned
+    return {
+        "part": planned.part,
+        "suites": list(planned.suites),
+        "scenarios": list(planned.scenarios),
+        "patients": planned.patients,
+        "clinicians": planned.clinicians,
+        "seeds": [planned.seed + i for i in range(planned.extra_seeds + 1)],
+        "seconds": round(outcome.seconds, 1),
+        "cpu_seconds": round(outcome.cpu_seconds, 1),
+        "verdict": _verdict(outcome).value,
+        "exit_code": outcome.exit_code,
+        "findings": len(outcome.result.findings) if outcome.result else 0,
+        "report_dir": outcome.report_dir,
+        "command": "chaperone run " + " ".join(planned.arguments(Path(outcome.report_dir or "."))),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +328,16 @@ class FaultScore:
     suites: tuple[str, ...]  # suites whose findings caught it
     findings: int
     seconds: float
+    cpu_seconds: float = 0.0
     by_suite: Mapping[str, int] = field(default_factory=dict)
     suites_run: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
     verdict: str = "error"
     errors: tuple[str, ...] = ()
     infra_error: str | None = None
     report_dir: str = ""
+    runs: tuple[Mapping[str, object], ...] = ()
+    fuzz: Mapping[str, object] | None = None  # what the fuzz-only run's own traffic found
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -184,13 +345,65 @@ class FaultScore:
             "suites": list(self.suites),
             "findings": self.findings,
             "seconds": round(self.seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "by_suite": dict(self.by_suite),
             "suites_run": list(self.suites_run),
+            "scenarios": list(self.scenarios),
             "verdict": self.verdict,
             "errors": list(self.errors),
             "infrastructure_error": self.infra_error,
             "report_dir": self.report_dir,
+            "runs": [dict(r) for r in self.runs],
+            "fuzz": dict(self.fuzz) if self.fuzz is not None else None,
         }
+
+
+def fuzz_details(outcomes: Sequence[RunOutcome]) -> dict[str, object] | None:
+    """How the fuzz-only run found what it found. Its warm-up drives one scenario first (so
+    there is owned data to request), and the suite's findings include what that saw; the
+    matrix's fuzz column counts only the leaks its generated requests reached."""
+    result = next((o.result for o in outcomes if o.planned.part == "fuzz" and o.result), None)
+    suite = result.suite("fuzz") if result is not None else None
+    if result is None or suite is None:
+        return None
+    metrics = suite.metrics
+    return {
+        "findings": findings_by_suite(result).get("fuzz", 0),
+        "from_fuzz_traffic": metrics.get("leaks_from_schemathesis", 0),
+        "from_warm_up": metrics.get("leaks_from_warm_up", 0),
+        "requests": metrics.get("requests", 0),
+        "requests_by_phase": metrics.get("requests_by_phase", {}),
+        "stopped": metrics.get("stopped", ""),
+    }
+
+
+def score_fault(outcomes: Sequence[RunOutcome]) -> FaultScore:
+    """One fault over its runs (the targeted run first, then its fuzz-only run)."""
+    main = outcomes[0]
+    results = [o.result for o in outcomes if o.result is not None]
+    counts: Counter[str] = Counter()
+    leaks: set[tuple[str, ...]] = set()
+    for result in results:
+        counts.update(findings_by_suite(result))
+        leaks |= leak_identities(result)
+    infra = [f"{o.planned.part}: {o.infra_error}" for o in outcomes if o.infra_error]
+    return FaultScore(
+        name=main.planned.name,
+        detected=any(r.findings for r in results),
+        suites=tuple(_ordered(s for s, n in counts.items() if n)),
+        findings=len(leaks),
+        seconds=sum(o.seconds for o in outcomes),
+        cpu_seconds=sum(o.cpu_seconds for o in outcomes),
+        by_suite={s: counts[s] for s in _ordered(counts) if counts[s]},
+        suites_run=tuple(_ordered(s for o in outcomes for s in o.planned.suites)),
+        scenarios=main.planned.scenarios,
+        verdict=Verdict.merge(*(_verdict(o) for o in outcomes)).value,
+        errors=tuple(line for o in outcomes for line in _error_lines(o)),
+        infra_error="; ".join(infra) or None,
+        report_dir=main.report_dir,
+        runs=tuple(_run_json(o) for o in outcomes),
+        fuzz=fuzz_details(outcomes),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,88 +417,47 @@ class CleanScore:
     errors: tuple[str, ...] = ()
     infra_error: str | None = None
     report_dir: str = ""
+    part: str = "main"
+    scenarios: tuple[str, ...] = ()
+    cpu_seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"seed-{self.seed}" + ("" if self.part == "main" else f"/{self.part}")
 
     def as_json(self) -> dict[str, object]:
         return {
+            "name": self.name,
             "seed": self.seed,
             "findings": self.findings,
             "failed": self.failed,
             "errored": self.errored,
             "seconds": round(self.seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "suites_run": list(self.suites_run),
+            "scenarios": list(self.scenarios),
             "errors": list(self.errors),
             "infrastructure_error": self.infra_error,
             "report_dir": self.report_dir,
         }
 
 
-def _error_lines(result: RunResult, secrets: Iterable[str]) -> tuple[str, ...]:
-    mask = Redactor(secrets)
-    lines = [f"{e.suite or 'run'}: {e.message}" for e in result.errors]
-    if result.verdict is Verdict.ERROR and not lines:
-        lines = list(result.reasons)
-    return tuple(mask(line) for line in lines)
-
-
-def score_fault(outcome: RunOutcome) -> FaultScore:
-    planned, result = outcome.planned, outcome.result
-    if result is None:
-        return FaultScore(
-            planned.name,
-            False,
-            (),
-            0,
-            outcome.seconds,
-            suites_run=planned.suites,
-            infra_error=outcome.infra_error,
-        )
-    counts = {suite: n for suite, n in outcome.by_suite.items() if n}
-    return FaultScore(
-        name=planned.name,
-        detected=bool(result.findings),
-        suites=tuple(_ordered(counts)),
-        findings=distinct_leaks(result),
-        seconds=outcome.seconds,
-        by_suite=counts,
-        suites_run=planned.suites,
-        verdict=result.verdict.value,
-        errors=_error_lines(result, outcome.secrets),
-        report_dir=outcome.report_dir,
-    )
-
-
-def distinct_leaks(result: RunResult) -> int:
-    """Findings across the whole run, a leak confirmed by several suites counted once. The
-    run result keeps one record per suite (its keys name the suite), so that each suite is
-    credited; the scorecard's total is about leaks, not about who saw them."""
-    return len({_leak_identity(r.finding) for r in result.findings})
-
-
-def _leak_identity(finding: Finding) -> tuple[str, ...]:
-    return (
-        finding.check,
-        finding.kind,
-        finding.owner or "",
-        finding.observer,
-        str(finding.surface),
-    )
-
-
 def score_clean(outcome: RunOutcome) -> CleanScore:
     planned, result = outcome.planned, outcome.result
-    if result is None:
-        return CleanScore(
-            planned.seed, 0, False, True, outcome.seconds, planned.suites, (), outcome.infra_error
-        )
+    verdict = _verdict(outcome)
     return CleanScore(
         seed=planned.seed,
-        findings=len(result.findings),
-        failed=bool(result.findings) or result.verdict is Verdict.FAIL,
-        errored=result.verdict is not Verdict.PASS and result.verdict is not Verdict.FAIL,
+        findings=len(result.findings) if result else 0,
+        failed=result is not None and (bool(result.findings) or verdict is Verdict.FAIL),
+        errored=verdict is not Verdict.PASS and verdict is not Verdict.FAIL,
         seconds=outcome.seconds,
         suites_run=planned.suites,
-        errors=_error_lines(result, outcome.secrets),
+        errors=tuple(_error_lines(outcome)),
+        infra_error=outcome.infra_error,
         report_dir=outcome.report_dir,
+        part=planned.part,
+        scenarios=planned.scenarios,
+        cpu_seconds=outcome.cpu_seconds,
     )
 
 
@@ -304,26 +476,52 @@ def machine_facts() -> dict[str, object]:
     }
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on a shared machine slows every run."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
 @dataclass(frozen=True, slots=True)
 class Scorecard:
     faults: tuple[FaultScore, ...]
     clean: tuple[CleanScore, ...]
     machine: Mapping[str, object] = field(default_factory=dict)
     quick: bool = False
+    seconds: float = 0.0  # the whole selftest, wall clock
+    jobs: int = 1
 
     @classmethod
     def from_outcomes(
-        cls, outcomes: Iterable[RunOutcome], machine: Mapping[str, object], quick: bool = False
+        cls,
+        outcomes: Iterable[RunOutcome],
+        machine: Mapping[str, object],
+        quick: bool = False,
+        seconds: float = 0.0,
+        jobs: int = 1,
     ) -> Scorecard:
-        done = list(outcomes)
-        faults = tuple(score_fault(o) for o in done if o.planned.kind == "fault")
-        clean = tuple(score_clean(o) for o in done if o.planned.kind == "clean")
-        return cls(faults, clean, dict(machine), quick)
+        by_fault: dict[str, list[RunOutcome]] = {}
+        clean: list[CleanScore] = []
+        for outcome in outcomes:
+            if outcome.planned.kind == "fault":
+                by_fault.setdefault(outcome.planned.name, []).append(outcome)
+            else:
+                clean.append(score_clean(outcome))
+        faults = tuple(score_fault(_main_first(runs)) for runs in by_fault.values())
+        return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every run (harness, clinic, Locust), whoever else shared the machine:
+        divided by the cores, the shortest the selftest could take there."""
+        return sum(f.cpu_seconds for f in self.faults) + sum(c.cpu_seconds for c in self.clean)
 
     @property
     def infra_errors(self) -> list[str]:
         runs: list[tuple[str, str | None]] = [(f.name, f.infra_error) for f in self.faults]
-        runs += [(f"clean seed {c.seed}", c.infra_error) for c in self.clean]
+        runs += [(f"clean {c.name}", c.infra_error) for c in self.clean]
         return [f"{name}: {error}" for name, error in runs if error]
 
     @property
@@ -331,8 +529,8 @@ class Scorecard:
         return [f.name for f in self.faults if not f.detected]
 
     @property
-    def noisy_clean(self) -> list[int]:
-        return [c.seed for c in self.clean if c.failed or c.errored]
+    def noisy_clean(self) -> list[str]:
+        return [c.name for c in self.clean if c.failed or c.errored]
 
     def exit_code(self) -> ExitCode:
         if self.infra_errors:
@@ -350,17 +548,26 @@ class Scorecard:
             "faults": {f.name: f.as_json() for f in self.faults},
             "clean": {
                 "runs": len(self.clean),
+                "seed_count": len({c.seed for c in self.clean}),
                 "runs_with_findings": sum(c.failed for c in self.clean),
                 "errors": sum(c.errored for c in self.clean),
                 "seeds": [c.as_json() for c in self.clean],
             },
             "machine": dict(self.machine),
             "quick": self.quick,
+            "seconds": round(self.seconds, 1),
+            "jobs": self.jobs,
+            "cpu_seconds": round(self.cpu_seconds, 1),
+            "runs": len(self.clean) + sum(len(f.runs) for f in self.faults),
             "suites": self.suites(),
             "infrastructure_errors": self.infra_errors,
             "passed": self.exit_code() is ExitCode.PASS,
             "exit_code": int(self.exit_code()),
         }
+
+
+def _main_first(runs: list[RunOutcome]) -> list[RunOutcome]:
+    return sorted(runs, key=lambda o: o.planned.part != "main")
 
 
 def write_scorecard(card: Scorecard, out_dir: Path) -> dict[str, Path]:

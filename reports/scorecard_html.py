@@ -30,10 +30,13 @@ def render_html(data: Mapping[str, Any]) -> str:
         "<title>Chaperone selftest</title></head><body><h1>Chaperone selftest ",
         f'<span class="badge {status}">{status.upper()}</span></h1>',
         f"<p>{'Quick mode' if data['quick'] else 'Full run'}: {len(faults)} planted "
-        f"fault(s), {len(seeds)} clean seed(s).</p>",
+        f"fault(s), {len(seeds)} clean run(s) over {_seed_count(data)} seed(s); "
+        f"{data.get('runs', '?')} runs in {float(data.get('seconds', 0.0)):.0f} s with "
+        f"{data.get('jobs', 1)} at a time.</p>",
         "<h2>Planted faults \u00d7 suites</h2>",
         "<p>Each cell: findings that suite raised against the clinic with that fault planted; "
-        "\u2013 means the suite did not run.</p>",
+        "\u2013 means the suite did not run. The fuzz column comes from a separate run of the "
+        "fuzz suite alone and counts the leaks its own generated requests reached.</p>",
         _matrix(faults, data["suites"]),
         "<h2>Clean clinic</h2>",
         _clean_table(seeds),
@@ -46,8 +49,9 @@ def render_html(data: Mapping[str, Any]) -> str:
 
 
 def _matrix(faults: Mapping[str, Mapping[str, Any]], columns: list[str]) -> str:
-    peak = max((n for f in faults.values() for n in f["by_suite"].values()), default=0)
-    head = "".join(f"<th>{esc(c)}</th>" for c in ["fault", *columns, "detected", "seconds"])
+    peak = max((_count(f, c) for f in faults.values() for c in columns), default=0)
+    names = ["fault", *columns, "detected", "scenarios", "seconds"]
+    head = "".join(f"<th>{esc(c)}</th>" for c in names)
     body = []
     for name, fault in faults.items():
         cells = [_matrix_cell(fault, column, peak) for column in columns]
@@ -55,22 +59,44 @@ def _matrix(faults: Mapping[str, Mapping[str, Any]], columns: list[str]) -> str:
         mark = "\u2713" if fault["detected"] else missed
         body.append(
             f"<tr><th>{esc(name)}</th>{''.join(cells)}"
-            f'<td class="n">{mark}</td><td class="n">{fault["seconds"]:.0f}</td></tr>'
+            f'<td class="n">{mark}</td><td>{esc(_scenarios(fault))}</td>'
+            f'<td class="n">{fault["seconds"]:.0f}</td></tr>'
         )
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _scenarios(fault: Mapping[str, Any]) -> str:
+    names = fault.get("scenarios", [])
+    if not any(s in fault["suites_run"] for s in ("switch", "access")):
+        return ""
+    return ", ".join(names) if names else "every scenario"
+
+
+def _seed_count(data: Mapping[str, Any]) -> int:
+    clean = data["clean"]
+    return int(clean.get("seed_count", len({c["seed"] for c in clean["seeds"]})))
 
 
 def _matrix_cell(fault: Mapping[str, Any], suite: str, peak: int) -> str:
     if suite not in fault["suites_run"]:
         return '<td class="n muted">\u2013</td>'
-    count = int(fault["by_suite"].get(suite, 0))
+    count = _count(fault, suite)
     return f'<td class="n" style="background:{heat_colour(count, peak)}">{count}</td>'
 
 
+def _count(fault: Mapping[str, Any], suite: str) -> int:
+    """The fuzz column counts the leaks the fuzz suite's own requests reached, not what its
+    warm-up scenario saw (that is the switch suite's work)."""
+    details = fault.get("fuzz") if suite == "fuzz" else None
+    if details:
+        return int(details.get("from_fuzz_traffic", 0))
+    return int(fault["by_suite"].get(suite, 0))
+
+
 def _clean_table(seeds: list[Mapping[str, Any]]) -> str:
-    head = "<tr><th>seed</th><th>suites</th><th>findings</th><th>result</th><th>seconds</th></tr>"
+    head = "<tr><th>run</th><th>suites</th><th>findings</th><th>result</th><th>seconds</th></tr>"
     rows = [
-        f"<tr><td>{c['seed']}</td><td>{esc(', '.join(c['suites_run']))}</td>"
+        f"<tr><td>{esc(c.get('name', c['seed']))}</td><td>{esc(', '.join(c['suites_run']))}</td>"
         f'<td class="n">{c["findings"]}</td><td>{esc(_clean_status(c))}</td>'
         f'<td class="n">{c["seconds"]:.0f}</td></tr>'
         for c in seeds

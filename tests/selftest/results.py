@@ -1,51 +1,84 @@
-"""Hand-built engine runs and outcomes for the scorecard tests."""
+"""Hand-built run results and outcomes for the scorecard tests, and a report.json fixture."""
 
 from __future__ import annotations
 
-from flags.selftest import FindingTally, PlannedRun, RunOutcome
+from collections.abc import Sequence
+from pathlib import Path
+
+from flags.selftest import PlannedRun, RunOutcome
 from harness.events import EngineError, Event, FindingRaised, RunFinished
 from harness.models import Verdict
-from reports.result import RunCollector
+from reports.json_report import write_json
+from reports.result import RunCollector, RunResult
 from tests.reports.streams import T0, end, finding, start, suite_ok
 
 SUITES = ("switch", "access", "stateful")
 Run = list[Event]
 
 
-def run(*, leaks: dict[str, int] | None = None, error: str = "", fail: str = "") -> Run:
-    """The three default suites; `leaks` maps a suite to how many distinct findings it raises.
-    Every suite raises the same leaks first (p10, p11, ...), as suites confirming each other do.
-    """
-    events: Run = [start(*SUITES)]
-    for index, name in enumerate(SUITES):
+def events(
+    *,
+    leaks: dict[str, int] | None = None,
+    error: str = "",
+    fail: str = "",
+    suites: Sequence[str] = SUITES,
+    metrics: dict[str, dict[str, object]] | None = None,
+) -> Run:
+    """`leaks` maps a suite label (`switch`, `switch@seed=1`, ...) to how many distinct findings
+    it raises. Every suite raises the same leaks first (p10, p11, ...), as suites confirming
+    each other do."""
+    labels = list(dict.fromkeys([*suites, *(leaks or {})]))
+    stream: Run = [start(*labels)]
+    for index, name in enumerate(labels):
         count = (leaks or {}).get(name, 0)
-        events += [FindingRaised(name, finding(owner=f"p{n + 10}")) for n in range(count)]
+        tag = name.partition("@")[2]  # another seed: other actors
+        owners = [f"p{n + 10}" + (f"-{tag}" if tag else "") for n in range(count)]
+        stream += [FindingRaised(name, finding(owner=owner)) for owner in owners]
         verdict = Verdict.FAIL if count or name == fail else Verdict.PASS
-        events += suite_ok(name, T0 + 3 * index, verdict)
+        stream += suite_ok(name, T0 + 3 * index, verdict, metrics=(metrics or {}).get(name, {}))
     if error:
-        events.append(EngineError("access", error, T0 + 9))
+        stream.append(EngineError("access", error, T0 + 9))
     verdict = Verdict.ERROR if error else Verdict.FAIL if leaks or fail else Verdict.PASS
-    events.append(end(verdict))
-    return events
+    stream.append(end(verdict))
+    return stream
 
 
-def unfinished() -> Run:
+def run(**kw: object) -> RunResult:
+    return RunCollector().consume(events(**kw))  # type: ignore[arg-type]
+
+
+def unfinished() -> RunResult:
     """The engine stopped before RunFinished: an error, never a pass."""
-    return [e for e in [start(*SUITES), *suite_ok("switch")] if not isinstance(e, RunFinished)]
+    stream = [e for e in [start(*SUITES), *suite_ok("switch")] if not isinstance(e, RunFinished)]
+    return RunCollector().consume(stream)
 
 
-def _outcome(planned: PlannedRun, events: Run | None, infra: str | None) -> RunOutcome:
-    if events is None:
-        return RunOutcome(planned, None, 12.0, "", infra)
-    tally = FindingTally()
-    result = RunCollector().consume(tally.watch(events))
+def _code(result: RunResult | None) -> int | None:
+    if result is None:
+        return 2
+    return {Verdict.PASS: 0, Verdict.FAIL: 1}.get(result.verdict, 2)
+
+
+def outcome(planned: PlannedRun, result: RunResult | None, infra: str | None = None) -> RunOutcome:
     where = f"/out/{planned.directory}"
-    return RunOutcome(planned, result, 12.0, where, infra, ("tok",), tally.counts())
+    return RunOutcome(planned, result, 12.0, where, infra, _code(result), cpu_seconds=10.0)
 
 
-def fault(name: str, events: Run | None, infra: str | None = None) -> RunOutcome:
-    return _outcome(PlannedRun("fault", name, (name,), SUITES, 0), events, infra)
+def fault(
+    name: str, result: RunResult | None, infra: str | None = None, part: str = "main"
+) -> RunOutcome:
+    suites = ("fuzz",) if part == "fuzz" else SUITES
+    return outcome(PlannedRun("fault", name, (name,), suites, 0, part), result, infra)
 
 
-def clean(seed: int, events: Run | None, infra: str | None = None) -> RunOutcome:
-    return _outcome(PlannedRun("clean", f"seed-{seed}", (), SUITES, seed), events, infra)
+def clean(
+    seed: int, result: RunResult | None, infra: str | None = None, part: str = "main"
+) -> RunOutcome:
+    suites = (part,) if part != "main" else SUITES
+    return outcome(PlannedRun("clean", f"seed-{seed}", (), suites, seed, part), result, infra)
+
+
+def report_file(path: Path, result: RunResult) -> Path:
+    """report.json exactly as `chaperone run` writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_json(result, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import choose, main
+from bench.selftest_bench import scorecard_figures
 
 
 def good(out: Path) -> dict[str, object]:
@@ -40,6 +41,27 @@ def test_all_parts_passing_exits_zero(tmp_path: Path) -> None:
 
 def test_only_selects_a_subset_and_rejects_unknown_parts() -> None:
     assert list(choose("oracle, shrink")) == ["oracle", "shrink"]
-    assert list(choose(None)) == ["oracle", "load", "gate", "shrink", "scaling", "soak"]
+    assert list(choose(None)) == ["oracle", "load", "gate", "shrink", "scaling", "soak", "selftest"]
     with pytest.raises(SystemExit, match="unknown part orcale"):
         choose("orcale")
+
+
+def test_selftest_figures_come_from_its_scorecard() -> None:
+    data = {
+        "faults": {"a": {"detected": True}, "b": {"detected": False}},
+        "clean": {"runs": 22, "seed_count": 20, "runs_with_findings": 1, "errors": 0},
+        "jobs": 2,
+        "cpu_seconds": 1010.2,
+        "runs": 48,
+    }
+    assert scorecard_figures(data) == {
+        "selftest_faults": 2,
+        "selftest_faults_detected": 1,
+        "selftest_clean_runs": 22,
+        "selftest_clean_seeds": 20,
+        "selftest_clean_false_positives": 1,
+        "selftest_clean_errors": 0,
+        "selftest_jobs": 2,
+        "selftest_cpu_seconds": 1010.2,
+        "selftest_runs": 48,
+    }

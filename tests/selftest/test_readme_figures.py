@@ -32,6 +32,35 @@ SELFTEST = {
     "clean": {"runs": 5, "runs_with_findings": 0, "errors": 1},
     "machine": {"cpu_count": 2, "python": "3.11.9", "platform": "Linux-x86_64"},
 }
+# What today's selftest writes: a fuzz-only run for some faults, seeds apart from runs, and
+# how long it all took with how many runs at a time.
+SELFTEST_WITH_FUZZ = {
+    "faults": {
+        "recording-idor": {
+            "detected": True,
+            "by_suite": {"access": 9, "fuzz": 14},
+            "suites_run": ["switch", "access", "fuzz"],
+            "fuzz": {"findings": 14, "from_fuzz_traffic": 11, "from_warm_up": 3},
+        },
+        "mail-wrong-recipient": {
+            "detected": True,
+            "by_suite": {"switch": 2},
+            "suites_run": ["switch"],
+        },
+        "switch-race": {"detected": True, "by_suite": {"load": 40}, "suites_run": ["load"]},
+    },
+    "clean": {"runs": 22, "seed_count": 20, "runs_with_findings": 0, "errors": 0},
+    "seconds": 512.3,
+    "jobs": 2,
+    "cpu_seconds": 1010.2,
+    "runs": 48,
+    "machine": {
+        "cpu_count": 2,
+        "python": "3.11.9",
+        "platform": "Linux-x86_64",
+        "load_average_start": [1.5, 1.2, 1.0],
+    },
+}
 BENCH = {
     "oracle_mb_per_s": 87.5,
     "shrink_steps": 4,
@@ -62,6 +91,30 @@ def test_section_holds_the_matrix_clean_runs_and_bench(figures: ModuleType) -> N
     assert "| gate | not measured (error) |" in section
     assert "Machine: 2 CPU(s), Python 3.11.9, Linux-x86_64." in section
     assert "load suite, bare" not in section  # not measured, so not shown
+
+
+def test_fuzz_column_seeds_and_duration(figures: ModuleType) -> None:
+    section = figures.render(SELFTEST_WITH_FUZZ, BENCH)
+    assert "| planted fault | switch | access | load | fuzz | detected |" in section
+    assert "| `recording-idor` | 0 | **9** | - | **11** | yes |" in section
+    assert "| `mail-wrong-recipient` | **2** | - | - | - | yes |" in section
+    assert "| `switch-race` | - | - | **40** | - | yes |" in section
+    assert "3 of 3 planted faults detected; the clean clinic over 20 seed(s) (22 runs)" in section
+    assert (
+        "The whole selftest (48 runs) took 512 s with 2 run(s) at a time, 1010 CPU-seconds in all."
+        in section
+    )
+    assert "1-minute load average 1.5 at the start" in section
+    assert "fuzz = leaks reached by the fuzz suite's own generated requests" in section
+
+
+def test_old_selftest_json_has_no_duration_line(figures: ModuleType) -> None:
+    assert "The whole selftest" not in figures.render(SELFTEST, BENCH)
+
+
+def test_selftest_seconds_from_bench_json(figures: ModuleType) -> None:
+    section = figures.render(SELFTEST, {**BENCH, "selftest_seconds": 498.2})
+    assert "| full selftest (every planted fault, every clean seed) | 498.2 s |" in section
 
 
 def test_markers_are_replaced_and_the_rest_kept(figures: ModuleType, tmp_path: Path) -> None:

@@ -8,30 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from flags.selftest import (
-    CONCURRENCY_FAULTS,
-    FindingTally,
-    Scorecard,
-    SelftestPlan,
-    score_clean,
-    score_fault,
-    write_scorecard,
-)
+from flags.selftest import Scorecard, score_clean, score_fault, write_scorecard
 from harness.errors import ExitCode
-from harness.events import FindingRaised
 from reports.scorecard_html import render_html
-from tests.reports.streams import finding
 from tests.selftest.results import clean, fault, run, unfinished
 
 MACHINE = {"cpu_count": 2, "python": "3.11.9", "platform": "Linux"}
 
 
 def card(faults, cleans) -> Scorecard:  # type: ignore[no-untyped-def]
-    return Scorecard.from_outcomes([*faults, *cleans], MACHINE)
+    return Scorecard.from_outcomes([*faults, *cleans], MACHINE, seconds=321.0, jobs=2)
 
 
 def test_fault_with_findings_is_detected_by_the_suites_that_found_it() -> None:
-    score = score_fault(fault("recording-idor", run(leaks={"access": 3, "switch": 1})))
+    score = score_fault([fault("recording-idor", run(leaks={"access": 3, "switch": 1}))])
     assert score.detected
     assert score.suites == ("switch", "access")
     assert score.findings == 3  # distinct across the run: the switch leak is one of them
@@ -39,35 +29,64 @@ def test_fault_with_findings_is_detected_by_the_suites_that_found_it() -> None:
 
 
 def test_failed_suite_without_findings_is_not_a_detection() -> None:
-    score = score_fault(fault("switch-race", run(fail="stateful")))
+    score = score_fault([fault("switch-race", run(fail="stateful"))])
     assert score.verdict == "fail"
     assert not score.detected
     assert score.suites == ()
 
 
 def test_errored_fault_run_without_findings_is_not_a_detection() -> None:
-    score = score_fault(fault("switch-race", run(error="target unreachable")))
+    score = score_fault([fault("switch-race", run(error="target unreachable"))])
     assert not score.detected
+    assert score.verdict == "error"
     assert score.errors == ("access: target unreachable",)
 
 
 def test_suite_confirming_an_earlier_leak_gets_credit() -> None:
-    """The result keeps one record per leak; the access matrix re-finding what the switch suite
-    found must still show in the access column."""
-    score = score_fault(fault("x", run(leaks={"switch": 2, "access": 2})))
+    """A leak the access matrix re-finds after the switch suite found it must still show in
+    the access column, and count once in the total."""
+    score = score_fault([fault("x", run(leaks={"switch": 2, "access": 2}))])
     assert score.findings == 2
     assert dict(score.by_suite) == {"switch": 2, "access": 2}
     assert score.suites == ("switch", "access")
 
 
 def test_extra_seed_labels_count_as_their_suite() -> None:
-    tally = FindingTally()
-    events = [
-        FindingRaised("switch", finding(owner="p1")),
-        FindingRaised("switch@seed=3", finding(owner="p2", suite="switch@seed=3")),
-    ]
-    assert list(tally.watch(events)) == events
-    assert tally.counts() == {"switch": 2}
+    score = score_fault([fault("n", run(leaks={"access": 2, "access@seed=1": 3}))])
+    assert dict(score.by_suite) == {"access": 5}
+    assert score.findings == 5
+
+
+def test_fuzz_run_fills_the_fuzz_column_and_a_shared_leak_counts_once() -> None:
+    main = fault("recording-idor", run(leaks={"access": 2}))
+    fuzz = fault("recording-idor", run(leaks={"fuzz": 3}, suites=("fuzz",)), part="fuzz")
+    score = score_fault([main, fuzz])
+    assert dict(score.by_suite) == {"access": 2, "fuzz": 3}
+    assert score.suites_run == ("switch", "access", "stateful", "fuzz")
+    assert score.findings == 3  # p10, p11 found by both, p12 by fuzz only
+    assert [r["part"] for r in score.runs] == ["main", "fuzz"]
+    assert score.report_dir == "/out/faults/recording-idor/main"
+
+
+def test_fuzz_details_say_what_its_own_traffic_found() -> None:
+    metrics = {"leaks_from_schemathesis": 2, "leaks_from_warm_up": 3, "stopped": "time limit"}
+    result = run(leaks={"fuzz": 4}, suites=("fuzz",), metrics={"fuzz": metrics})
+    score = score_fault([fault("a", run()), fault("a", result, part="fuzz")])
+    assert score.fuzz is not None
+    assert {k: score.fuzz[k] for k in ("findings", "from_fuzz_traffic", "from_warm_up")} == {
+        "findings": 4,
+        "from_fuzz_traffic": 2,
+        "from_warm_up": 3,
+    }
+    assert score.fuzz["stopped"] == "time limit"
+    assert score_fault([fault("b", run())]).fuzz is None  # no fuzz run, no details
+
+
+def test_fuzz_alone_finding_it_is_a_detection() -> None:
+    main = fault("f", run())
+    fuzz = fault("f", run(leaks={"fuzz": 1}, suites=("fuzz",)), part="fuzz")
+    assert score_fault([main, fuzz]).detected
+    assert not score_fault([main, fault("f", run(suites=("fuzz",)), part="fuzz")]).detected
 
 
 def test_all_detected_and_clean_silent_passes() -> None:
@@ -87,18 +106,25 @@ def test_one_missed_fault_fails() -> None:
 
 def test_clean_run_with_a_finding_fails() -> None:
     scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, run(leaks={"access": 1}))])
-    assert scorecard.noisy_clean == [0]
+    assert scorecard.noisy_clean == ["seed-0"]
     assert scorecard.exit_code() is ExitCode.FAIL
     assert scorecard.as_json()["clean"]["runs_with_findings"] == 1  # type: ignore[index]
 
 
+def test_clean_fuzz_run_with_a_finding_fails() -> None:
+    noisy = clean(0, run(leaks={"fuzz": 1}, suites=("fuzz",)), part="fuzz")
+    scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, run()), noisy])
+    assert scorecard.noisy_clean == ["seed-0/fuzz"]
+    assert scorecard.exit_code() is ExitCode.FAIL
+
+
 @pytest.mark.parametrize(
-    "events", [run(error="boom"), unfinished()], ids=["engine-error", "unfinished"]
+    "result", [run(error="boom"), unfinished()], ids=["engine-error", "unfinished"]
 )
-def test_clean_run_with_an_error_fails(events) -> None:  # type: ignore[no-untyped-def]
-    score = score_clean(clean(0, events))
+def test_clean_run_with_an_error_fails(result) -> None:  # type: ignore[no-untyped-def]
+    score = score_clean(clean(0, result))
     assert score.errored and not score.failed
-    scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, events)])
+    scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, result)])
     assert scorecard.exit_code() is ExitCode.FAIL
     assert scorecard.as_json()["clean"]["errors"] == 1  # type: ignore[index]
 
@@ -108,14 +134,29 @@ def test_clean_run_with_a_failed_slo_fails() -> None:
     assert score.failed and score.findings == 0
 
 
+def test_exit_code_2_with_a_passing_report_is_an_error() -> None:
+    """`chaperone run` said error; a report that reads as a pass does not overrule it."""
+    outcome = clean(0, run())
+    errored = type(outcome)(outcome.planned, outcome.result, 1.0, "/x", None, 2)
+    assert score_clean(errored).errored
+
+
 def test_infrastructure_error_beats_everything() -> None:
     scorecard = card(
         [fault("a", None, infra="the local clinic exited with code 1"), fault("b", run())],
         [clean(0, run(leaks={"switch": 1}))],
     )
     assert scorecard.exit_code() is ExitCode.ERROR
-    assert scorecard.infra_errors == ["a: the local clinic exited with code 1"]
-    assert score_fault(fault("a", None, "x")).detected is False
+    assert scorecard.infra_errors == ["a: main: the local clinic exited with code 1"]
+    assert score_fault([fault("a", None, "x")]).detected is False
+
+
+def test_infrastructure_error_in_a_clean_run_is_an_error() -> None:
+    scorecard = card(
+        [fault("a", run(leaks={"switch": 1}))], [clean(0, None, infra="did not finish")]
+    )
+    assert scorecard.exit_code() is ExitCode.ERROR
+    assert scorecard.infra_errors == ["clean seed-0: did not finish"]
 
 
 def test_empty_scorecard_is_not_a_pass() -> None:
@@ -126,28 +167,41 @@ def test_empty_scorecard_is_not_a_pass() -> None:
 def test_json_shape(tmp_path: Path) -> None:
     scorecard = card(
         [fault("recording-idor", run(leaks={"access": 2}))],
-        [clean(0, run()), clean(1, run())],
+        [clean(0, run()), clean(1, run()), clean(0, run(suites=("load",)), part="load")],
     )
     paths = write_scorecard(scorecard, tmp_path)
     data = json.loads(paths["json"].read_text())
-    assert data["faults"]["recording-idor"] == {
+    entry = data["faults"]["recording-idor"]
+    runs, entry_cpu = entry.pop("runs"), entry.pop("cpu_seconds")
+    assert entry == {
         "detected": True,
         "suites": ["access"],
         "findings": 2,
         "seconds": 12.0,
         "by_suite": {"access": 2},
         "suites_run": ["switch", "access", "stateful"],
+        "scenarios": [],
         "verdict": "fail",
         "errors": [],
         "infrastructure_error": None,
-        "report_dir": "/out/faults/recording-idor",
+        "report_dir": "/out/faults/recording-idor/main",
+        "fuzz": None,
     }
-    assert {k: data["clean"][k] for k in ("runs", "runs_with_findings", "errors")} == {
-        "runs": 2,
+    assert runs[0]["command"].startswith("chaperone run --suite=switch --suite=access")
+    assert runs[0]["exit_code"] == 1 and runs[0]["seeds"] == [0]
+    assert {
+        k: data["clean"][k] for k in ("runs", "seed_count", "runs_with_findings", "errors")
+    } == {
+        "runs": 3,
+        "seed_count": 2,
         "runs_with_findings": 0,
         "errors": 0,
     }
+    assert [s["name"] for s in data["clean"]["seeds"]] == ["seed-0", "seed-1", "seed-0/load"]
     assert data["machine"] == MACHINE
+    assert (data["seconds"], data["jobs"], data["runs"]) == (321.0, 2, 4)
+    assert data["cpu_seconds"] == 40.0  # 10 CPU-seconds a run
+    assert entry_cpu == 10.0 and runs[0]["cpu_seconds"] == 10.0
     assert data["exit_code"] == 0
 
 
@@ -156,21 +210,20 @@ def test_html_is_self_contained_and_escaped() -> None:
     page = render_html(scorecard.as_json())
     assert "<script" not in page and "http" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
-    assert "PASS" in page
+    assert "PASS" in page and "321 s with 2 at a time" in page
 
 
-def test_plan_adds_load_only_where_concurrency_matters() -> None:
-    plan = SelftestPlan(faults=("recording-idor", *CONCURRENCY_FAULTS), clean_seeds=(0, 1))
-    runs = {r.name: r for r in plan.runs()}
-    assert runs["recording-idor"].suites == ("switch", "access", "stateful")
-    assert "load" in runs["switch-race"].suites
-    assert "load" in runs["seed-0"].suites and "load" not in runs["seed-1"].suites
-    assert [r.kind for r in plan.runs()].count("clean") == 2
-
-
-def test_quick_plan_is_smaller() -> None:
-    full, quick = SelftestPlan(faults=("a",)), SelftestPlan(faults=("a",), quick=True)
-    small, big = quick.options(["stateful"], 0), full.options(["stateful"], 0)
-    assert small.stateful_examples < big.stateful_examples
-    assert small.patients < big.patients
-    assert "browser" in SelftestPlan(faults=("a",), browser=True).runs()[0].suites
+def test_html_matrix_has_a_fuzz_column_with_dashes_where_it_did_not_run() -> None:
+    metrics = {"fuzz": {"leaks_from_schemathesis": 4, "leaks_from_warm_up": 5}}
+    fuzzed = [
+        fault("a", run(leaks={"access": 1})),
+        fault("a", run(leaks={"fuzz": 7}, suites=("fuzz",), metrics=metrics), part="fuzz"),
+    ]
+    page = render_html(
+        card([*fuzzed, fault("b", run(leaks={"switch": 1}))], [clean(0, run())]).as_json()
+    )
+    assert "<th>fuzz</th>" in page
+    row_b = page.split("<tr><th>b</th>", 1)[1].split("</tr>", 1)[0]
+    assert row_b.count("\u2013") == 1  # b had no fuzz run
+    row_a = page.split("<tr><th>a</th>", 1)[1].split("</tr>", 1)[0]
+    assert ">4</td>" in row_a and ">7</td>" not in row_a  # its own traffic's leaks only

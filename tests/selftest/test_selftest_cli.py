@@ -5,13 +5,14 @@ build."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-FAULTS = ("recording-idor", "switch-recording-misattribution")
+FAULTS = ("recording-idor", "mail-wrong-recipient")
 
 
 def selftest(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,26 +33,41 @@ def test_zero_seeds_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--seeds 1 or more" in done.stderr
 
 
+def test_zero_jobs_is_a_usage_error(tmp_path: Path) -> None:
+    done = selftest("--jobs", "0", "--out", str(tmp_path))
+    assert done.returncode == 2 and "--jobs" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.integration
 def test_quick_selftest_detects_both_faults_and_passes_clean(tmp_path: Path) -> None:
+    """Real `chaperone run` subprocesses against real clinics: recording-idor's targeted run
+    and its fuzz-only run, mail-wrong-recipient's switch run, and the clean seed (switch and
+    access, and fuzz alone)."""
     done = selftest(
         "--quick", "--faults-only", ",".join(FAULTS), "--seeds", "1", "--out", str(tmp_path)
     )
+    log = done.stdout[-3000:] + done.stderr[-2000:]
     data = json.loads((tmp_path / "selftest.json").read_text())
     assert set(data["faults"]) == set(FAULTS)
     for name in FAULTS:
         fault = data["faults"][name]
-        assert fault["detected"], (name, done.stdout[-2000:])
+        assert fault["detected"], (name, log)
         assert fault["findings"] > 0 and fault["suites"]
         assert set(fault["suites"]) <= set(fault["suites_run"])
         assert (Path(fault["report_dir"]) / "report.json").is_file()
-    assert "access" in data["faults"]["recording-idor"]["suites"]
-    assert "switch" in data["faults"]["switch-recording-misattribution"]["suites"]
-    assert data["clean"]["runs"] == 1
-    assert data["clean"]["runs_with_findings"] == 0, done.stdout[-2000:]
-    assert data["clean"]["errors"] == 0, done.stdout[-2000:]
+    idor, mail = data["faults"]["recording-idor"], data["faults"]["mail-wrong-recipient"]
+    assert "access" in idor["suites"] and idor["by_suite"].get("fuzz", 0) > 0, log
+    assert idor["suites_run"] == ["switch", "access", "fuzz"]
+    assert mail["suites"] == ["switch"] and mail["suites_run"] == ["switch"]
+    assert [s["name"] for s in data["clean"]["seeds"]] == ["seed-0", "seed-0/fuzz"]
+    assert data["clean"]["seed_count"] == 1
+    assert data["clean"]["runs_with_findings"] == 0, log
+    assert data["clean"]["errors"] == 0, log
+    assert data["jobs"] == min(2, os.cpu_count() or 1) and data["runs"] == 5
     assert data["machine"]["cpu_count"] >= 1
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 0, log
     assert "2/2 faults detected" in done.stdout.replace("\n", " ")
+    assert "[5/5]" in done.stdout
     page = (tmp_path / "selftest.html").read_text()
-    assert "recording-idor" in page and "<script" not in page
+    assert "recording-idor" in page and "<script" not in page and "<th>fuzz</th>" in page

@@ -1,0 +1,218 @@
+"""Carrying out a selftest's runs: each one a `chaperone run` subprocess, up to `jobs` at once.
+
+    dispatch(runs, launcher, jobs, on_done)
+      ├── a thread pool of `jobs` workers; the longest runs start first (PlannedRun.cost)
+      ├── Launcher(planned) in a worker: `python -m chaperone run ...` in its own process
+      │     group, with a credential-free environment (harness.childenv), its output in
+      │     DIR/chaperone.log; then DIR/report.json is read back
+      └── on_done(k, n, outcome) in the calling thread, in completion order
+
+A run that left no readable report.json, exited with a code `chaperone run` never uses, or
+overran `timeout` could not be carried out: its outcome carries `infra_error`. Ctrl-C (or
+SIGTERM, which the CLI turns into one) stops every live process group, waits for the workers
+and re-raises, so no run outlives the selftest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Protocol
+
+from flags.selftest import PlannedRun, RunOutcome
+from harness.childenv import child_env
+from harness.errors import ChaperoneError, ExitCode
+from reports.json_report import load_report
+
+RUN_TIMEOUT = 900.0  # seconds; longer than any targeted run takes on 2 busy cores
+STOP_GRACE = 15.0  # a stopped run closes its reports and its clinic within this
+POLL_SECONDS = 0.1
+LOG_NAME = "chaperone.log"
+
+
+class Runner(Protocol):
+    def __call__(self, planned: PlannedRun) -> RunOutcome: ...
+
+    def stop(self) -> None: ...
+
+
+class Launcher:
+    """Runs one PlannedRun as a `chaperone run` subprocess; `stop()` ends every live one."""
+
+    def __init__(
+        self,
+        out_root: Path,
+        timeout: float = RUN_TIMEOUT,
+        command: Sequence[str] = (sys.executable, "-m", "chaperone", "run"),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.out_root = out_root
+        self.timeout = timeout
+        self.command = tuple(command)
+        self.env = dict(env) if env is not None else child_env()
+        self._lock = threading.Lock()
+        self._live: set[Child] = set()
+        self._stopping = False
+
+    def __call__(self, planned: PlannedRun) -> RunOutcome:
+        out = (self.out_root / planned.directory).resolve()
+        started = time.monotonic()
+        code, cpu, problem = self._execute(planned, out)
+        seconds = time.monotonic() - started
+        problem = problem or unexpected_exit(code)
+        if problem is not None:
+            return RunOutcome(planned, None, seconds, str(out), problem, code, cpu)
+        try:
+            result = load_report(out / "report.json")
+        except ChaperoneError:
+            why = last_error(out / LOG_NAME) or f"exited with code {code} and wrote no report"
+            return RunOutcome(planned, None, seconds, str(out), why, code, cpu)
+        return RunOutcome(planned, result, seconds, str(out), None, code, cpu)
+
+    def _execute(self, planned: PlannedRun, out: Path) -> tuple[int | None, float, str | None]:
+        """(exit code, CPU seconds, why the run could not be carried out)."""
+        shutil.rmtree(out, ignore_errors=True)  # a stale report must never pass for this run's
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [*self.command, *planned.arguments(out)]
+        with (out / LOG_NAME).open("wb") as log, self._lock:
+            if self._stopping:
+                return None, 0.0, "interrupted"
+            try:
+                child = Child(
+                    subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=self.env,
+                        start_new_session=True,  # its own group: signals reach its children
+                    )
+                )
+            except OSError as exc:
+                return None, 0.0, f"cannot start {argv[0]}: {exc.strerror or exc}"
+            self._live.add(child)
+        problem = None
+        if not child.wait(self.timeout):
+            child.end()
+            problem = f"did not finish within {self.timeout:.0f} s"
+        with self._lock:
+            self._live.discard(child)
+            if self._stopping:
+                problem = "interrupted"
+        return child.process.returncode, child.cpu_seconds, problem
+
+    def stop(self) -> None:
+        """No new run starts; every live one is ended (SIGTERM, then SIGKILL after a grace).
+        The workers reap them; this only signals and waits for that."""
+        with self._lock:
+            self._stopping = True
+            live = list(self._live)
+        for child in live:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while any(not c.done() for c in live) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        for child in live:
+            child.signal(signal.SIGKILL)
+
+
+class Child:
+    """One live `chaperone run`, reaped only by `wait` (in its worker thread) through
+    os.wait4, which also gives its CPU time: its own and that of the processes it waited for
+    (its clinic, Locust), so a run's cost is known whoever else shares the machine."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.cpu_seconds = 0.0
+
+    def done(self) -> bool:
+        return self.process.returncode is not None
+
+    def wait(self, timeout: float | None) -> bool:
+        """True once it has exited (and is reaped); False if it still runs after `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                self.cpu_seconds = usage.ru_utime + usage.ru_stime
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    def end(self) -> None:
+        """SIGTERM to its group, SIGKILL after the grace; reaped when this returns."""
+        self.signal(signal.SIGTERM)
+        if not self.wait(STOP_GRACE):
+            self.signal(signal.SIGKILL)
+            self.wait(None)
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.done():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+
+def unexpected_exit(code: int | None) -> str | None:
+    """`chaperone run` exits 0, 1 or 2; anything else (a signal, a crash) is not a run."""
+    if code is None or code in (ExitCode.PASS, ExitCode.FAIL, ExitCode.ERROR):
+        return None
+    if code < 0:
+        return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def last_error(log: Path) -> str:
+    """The child's one-line error (`chaperone: error: ...`), else its last line."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    errors = [line for line in lines if line.startswith("chaperone: ")]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "")
+    return chosen.removeprefix("chaperone: ").removeprefix("error: ")[:500]
+
+
+Done = Callable[[int, int, RunOutcome], None]
+
+
+def dispatch(
+    runs: Sequence[PlannedRun], runner: Runner, jobs: int, on_done: Done
+) -> list[RunOutcome]:
+    """Every run, `jobs` at a time, longest first; the outcomes in plan order."""
+    order = sorted(range(len(runs)), key=lambda i: -runs[i].cost())
+    outcomes: dict[int, RunOutcome] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="selftest")
+    try:
+        futures = {pool.submit(runner, runs[i]): i for i in order}
+        for count, future in enumerate(as_completed(futures), start=1):
+            index = futures[future]
+            outcomes[index] = _outcome(future, runs[index])
+            on_done(count, len(runs), outcomes[index])
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        runner.stop()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return [outcomes[i] for i in range(len(runs))]
+
+
+def _outcome(future: Future[RunOutcome], planned: PlannedRun) -> RunOutcome:
+    """The runner's outcome; a runner that raised is a run not carried out, never a pass."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return RunOutcome(planned, None, 0.0, "", f"internal error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,148 @@
+"""The targeted plan: every planted fault has a row (or the default), each row names real
+scenarios and options `chaperone run` accepts, and the clean runs cover every suite the fault
+runs use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from chaperone.run_cmd import run_command
+from clinic.faults import FAULTS
+from flags.selftest import (
+    DEFAULT_TARGETING,
+    FUZZ_EXAMPLES,
+    TARGETS,
+    PlannedRun,
+    SelftestPlan,
+    targeting,
+)
+from harness.profile import load_profile
+from scenarios.switch import all_scenarios
+
+SUITES = {"switch", "access", "stateful", "load", "fuzz", "browser"}
+
+
+def by_name(plan: SelftestPlan) -> dict[str, PlannedRun]:
+    return {f"{r.name}/{r.part}": r for r in plan.runs()}
+
+
+def test_every_catalog_fault_has_a_row() -> None:
+    assert set(FAULTS) == set(TARGETS), "add the new fault to flags.selftest.TARGETS"
+
+
+def test_a_fault_without_a_row_gets_switch_and_access_with_every_scenario() -> None:
+    assert targeting("a-new-fault") == DEFAULT_TARGETING
+    run = by_name(SelftestPlan(faults=("a-new-fault",), clean_seeds=(0,)))["a-new-fault/main"]
+    assert run.suites == ("switch", "access") and run.scenarios == ()
+    assert (run.patients, run.clinicians) == (3, 2)
+
+
+def test_rows_name_real_suites_and_scenarios() -> None:
+    known = {s.name for s in all_scenarios(load_profile("clinic").profile.scenarios)}
+    for fault, row in TARGETS.items():
+        assert set(row.suites) <= SUITES, fault
+        assert set(row.scenarios) <= known, fault
+        assert row.patients >= 2 and row.clinicians >= 1, fault
+
+
+def test_relation_faults_have_two_clinicians() -> None:
+    for fault in ("transfer-keeps-old-access", "discharge-keeps-access"):
+        assert targeting(fault).clinicians >= 2
+
+
+def test_targeted_rows() -> None:
+    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    assert runs["switch-race/main"].suites == ("load",)
+    assert runs["transfer-keeps-old-access/main"].scenarios == ("patient-transferred",)
+    assert runs["list-scope-lost-after-first-page/main"].suites == ("switch",)
+    assert len(runs["list-scope-lost-after-first-page/main"].scenarios) == 6
+    neighbour = runs["recording-idor-neighbour/main"]
+    assert neighbour.suites == ("access",)
+    assert (neighbour.patients, neighbour.clinicians, neighbour.extra_seeds) == (20, 4, 2)
+    assert runs["appointments-leak-on-rejoin/main"].scenarios == ("rejoin-after-switch",)
+
+
+def test_single_request_faults_get_a_fuzz_only_run() -> None:
+    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    fuzzed = {r.name for r in runs.values() if r.part == "fuzz" and r.kind == "fault"}
+    assert {
+        "switch-recording-misattribution",
+        "recordings-unscoped-after-switch",
+        "recording-idor",
+        "clinician-scope-leak",
+        "media-token-unbound",
+        "export-unscoped",
+        "search-unscoped",
+    } <= fuzzed
+    assert "mail-wrong-recipient" not in fuzzed
+    for name in fuzzed:
+        assert runs[f"{name}/fuzz"].suites == ("fuzz",)
+
+
+def test_clean_runs_default_to_20_seeds_and_show_every_used_suite_once() -> None:
+    plan = SelftestPlan(faults=tuple(FAULTS))
+    clean = [r for r in plan.runs() if r.kind == "clean"]
+    assert sorted({r.seed for r in clean}) == list(range(20))
+    first = by_name(plan)
+    assert first["seed-0/main"].suites == ("switch", "access", "stateful")
+    assert first["seed-0/load"].suites == ("load",) and first["seed-0/fuzz"].suites == ("fuzz",)
+    for run in clean:
+        if run.seed:
+            assert run.suites == ("switch", "access") and run.scenarios == ()
+            assert (run.patients, run.clinicians) == (3, 2)
+    used = {s for r in plan.runs() if r.kind == "fault" for s in r.suites}
+    assert used <= {s for r in clean for s in r.suites}
+
+
+def test_a_small_plan_runs_on_clean_only_what_its_faults_used() -> None:
+    plan = SelftestPlan(faults=("recording-idor", "mail-wrong-recipient"), clean_seeds=(0,))
+    clean = {f"{r.name}/{r.part}": r.suites for r in plan.runs() if r.kind == "clean"}
+    assert clean == {"seed-0/main": ("switch", "access"), "seed-0/fuzz": ("fuzz",)}
+
+
+def test_browser_goes_to_seed_0_and_the_two_faults_it_can_see() -> None:
+    plan = SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=True)
+    with_browser = {f"{r.name}/{r.part}" for r in plan.runs() if "browser" in r.suites}
+    assert with_browser == {
+        "switch-recording-misattribution/main",
+        "recordings-unscoped-after-switch/main",
+        "seed-0/main",
+    }
+
+
+def test_arguments_carry_the_row(tmp_path: Path) -> None:
+    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    args = runs["recording-idor-neighbour/main"].arguments(tmp_path)
+    assert "--suite=access" in args and "--faults=recording-idor-neighbour" in args
+    assert {"--patients=20", "--clinicians=4", "--extra-seeds=2"} <= set(args)
+    assert f"--out={tmp_path}" in args
+    fuzz = runs["recording-idor/fuzz"].arguments(tmp_path)
+    assert f"--fuzz-examples={FUZZ_EXAMPLES}" in fuzz and "--suite=fuzz" in fuzz
+    assert any(a.startswith("--fuzz-seconds=") for a in fuzz)
+    assert any(
+        a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
+    )
+    assert not any(a.startswith("--faults") for a in runs["seed-0/main"].arguments(tmp_path))
+
+
+@pytest.mark.parametrize("browser", [False, True])
+def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_path: Path) -> None:
+    """Parsed by the real `chaperone run` command (nothing runs): an option the plan emits
+    that `run` lacks would make every such run an infrastructure error."""
+    single = typer.Typer()
+    single.command("run")(run_command)
+    command = typer.main.get_command(single)
+    for run in SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=browser).runs():
+        params = command.make_context("run", run.arguments(tmp_path)).params
+        assert tuple(params["suite"]) == run.suites
+        assert tuple(params["scenario"] or ()) == run.scenarios
+        assert params["extra_seeds"] == run.extra_seeds
+
+
+def test_longest_runs_are_estimated_longest() -> None:
+    runs = by_name(SelftestPlan(faults=tuple(FAULTS)))
+    assert runs["recording-idor-neighbour/main"].cost() > runs["seed-1/main"].cost()
+    assert runs["seed-1/main"].cost() > runs["mail-wrong-recipient/main"].cost()
