@@ -37,6 +37,9 @@ class Recorder:
         self.findings: list[Finding] = []
         self.witness = Witness(ctx.world)
         self.notified = 0  # notifications that reached the sinks during this recorder's run
+        # A body past the driver's cap is judged chunk by chunk, as it streams, never kept
+        # whole: the parts of a 200 MB response come here like Range parts of media.
+        ctx.adapter.set_overflow(self.observe)
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)

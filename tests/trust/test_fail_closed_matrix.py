@@ -9,14 +9,14 @@ asserts the safe outcome; on the code before the fix each one fails.
 | H3  | one shared HMAC key both signed and verified            | test_H3_* |
 | H4  | a leak did not revoke the verdict                       | test_H4_* |
 | H5  | flag flipped before the audit line was written          | test_H5_* |
-| H6  | a target that does nothing passes                       | the lead's suites |
+| H6  | a target that does nothing passes                       | test_positive_controls.py |
 | M1  | watch lost incident.json when the audit log failed      | test_M1_* |
 | M2  | a crash left the clinic's file ON, the backend OFF      | test_M2_*; test_local_kill.py |
 | M3  | no environment in the clinic file; a typo in --env: 0   | test_M3_* |
 | M4  | enable defaulted to 100%                                | test_M4_* |
 | M5  | watch tried to disable once                             | test_M5_* |
 | M6  | children inherited the gate key and the admin token     | test_M6_* |
-| M7  | no cap on response size                                 | the lead's HTTP driver |
+| M7  | no cap on response size                                 | test_M7_* |
 | M8  | run and replay had no allowed-targets check             | test_M8_* |
 | M9  | the audit log was not tamper-evident, --actor free text | test_M9_* |
 | L1  | tracebacks for bad input                                | test_L1_* |
@@ -28,14 +28,16 @@ asserts the safe outcome; on the code before the fix each one fails.
 | L7  | `*.example` let clinic.prod.example through             | test_L7_* |
 | L8  | duplicate keys in policy YAML accepted                  | test_L8_* |
 | L9  | watch exit 2 meant both "disabled" and "NOT disabled"   | test_L9_* |
-| L10 | support API answered 307 for /_support/state/           | the clinic helper's tests |
+| L10 | support API answered 307 for /_support/state/           | test_support_api.py |
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import http.server
+import itertools
 import json
 import os
 import re
@@ -45,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,9 +60,16 @@ from flags.keys import new_signing_key
 from flags.policy import bind_policy, load_policy, target_allowed
 from flags.verdict import build_digest_of, write_verdict
 from flags.watch import AutoDisabled, TargetLost, WatchFinished, WatchPlan, watch
+from harness.adapters.profile import ProfileTarget
 from harness.childenv import child_env
+from harness.driver import CHUNK, MAX_BODY
 from harness.errors import ConfigError, ExitCode, GateRefused, UsageError
+from harness.models import Finding, Observation
+from harness.oracles import Judge
+from harness.population import Counts, make_population
 from tests.flags.conftest import BUILD, PUBLIC_PEM, SIGNING, make_verdict, write_policy
+from tests.unit.fakeapp import FakeApp
+from tests.unit.fakeapp import profile as fake_profile
 from tests.watch.fakes import FakeBackend, FakeClock, ScriptedProbe, leak
 
 REPO = Path(__file__).resolve().parents[2]
@@ -392,6 +402,52 @@ def test_M6_the_local_clinic_process_holds_no_gate_key_nor_admin_token(
         not {"CHAPERONE_GATE_SIGNING_KEY", "UNLEASH_ADMIN_TOKEN", "AWS_SECRET_ACCESS_KEY"} & names
     )
     assert b"support-secret-1234" not in b"\0".join(environ)
+
+
+# -- M7: a huge response is judged in bounded memory --------------------------------------------
+
+
+def test_M7_a_huge_body_is_judged_chunk_by_chunk_in_bounded_memory() -> None:
+    """128 MB streamed (the probe's 200 MB took 5.7 GB): at most the driver's cap is held, the
+    rest is judged as it arrives, and another user's canary cut by a chunk edge far past the
+    cap is still found."""
+    app = FakeApp()
+    reads = [*fake_profile().model_dump(by_alias=True)["reads"], {"get": "/big"}]
+    target = ProfileTarget(fake_profile(reads=reads), "http://fake.test", transport=app.transport())
+    found: list[Finding] = []
+    ranges: list[tuple[int, int]] = []
+
+    async def scenario() -> None:
+        world = await target.seed(make_population(target.profile, 0, Counts(2, 1, 1)))
+        me, other = world.actors.values()
+        secret = next(c.value for c in world.ownership.for_owner(other.id) if c.kind == "name")
+        at = MAX_BODY + 5 * CHUNK - len(secret) // 2  # straddles a chunk edge past the cap
+        app.big = (128 << 20, at, secret.encode())
+        judge = Judge.from_world(world, listing=target.listing)
+
+        def overflow(obs: Observation) -> None:
+            assert obs.byte_range is not None
+            ranges.append(obs.byte_range)
+            found.extend(judge(obs))
+
+        target.set_overflow(overflow)
+        for obs in await target.look(await target.login(me), "probe/M7"):
+            if obs.endpoint == "GET /big":
+                assert obs.byte_range == (0, MAX_BODY - 1) and len(obs.body) == MAX_BODY
+            found.extend(judge(obs))
+        await target.aclose()
+        leaks = [f for f in found if f.check == "canary-leak"]
+        assert [(f.owner, f.observer) for f in leaks] == [(other.id, me.id)], leaks
+
+    tracemalloc.start()
+    try:
+        asyncio.run(scenario())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ranges[0][0] == MAX_BODY and ranges[-1][1] == (128 << 20) - 1
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))  # nothing skipped
+    assert peak < 3 * MAX_BODY, f"peak {peak >> 20} MB for a 128 MB body"
 
 
 # -- M8 ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ token, answer 401 forever, answer 5xx, leak everyone's notes, or do nothing at a
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +29,7 @@ class FakeApp:
     refuse_forever: bool = False  # 401 whatever the token (a broken session)
     fail_5xx: bool = False
     leak: bool = False  # /notes lists everyone's notes
+    big: tuple[int, int, bytes] | None = None  # GET /big streams (size, at, secret at offset)
     reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
     requests: list[str] = field(default_factory=list)
 
@@ -72,6 +74,8 @@ class FakeApp:
         if self.fail_5xx:
             return httpx.Response(503, text="down")
         user = self.users[username]
+        if path == "/big" and self.big is not None:
+            return httpx.Response(200, content=_stream(*self.big), headers=_OCTETS)
         if path == "/me":
             return httpx.Response(200, json={"username": username, "name": user["name"]})
         if path == "/notes":
@@ -102,6 +106,20 @@ class FakeApp:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handler)
+
+
+_OCTETS = {"content-type": "application/octet-stream"}
+
+
+async def _stream(size: int, at: int, secret: bytes) -> AsyncIterator[bytes]:
+    """`size` bytes of filler, made as they are sent, with `secret` at offset `at`."""
+    piece = 1 << 20
+    for start in range(0, size, piece):
+        chunk = bytearray(b"x" * min(piece, size - start))
+        lo, hi = max(at, start), min(at + len(secret), start + len(chunk))
+        if lo < hi:
+            chunk[lo - start : hi - start] = secret[lo - at : hi - at]
+        yield bytes(chunk)
 
 
 PROFILE = {
