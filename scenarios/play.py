@@ -39,7 +39,7 @@ class Recorder:
         self.notified = 0  # notifications that reached the sinks during this recorder's run
         # A body past the driver's cap is judged chunk by chunk, as it streams, never kept
         # whole: the parts of a 200 MB response come here like Range parts of media.
-        ctx.adapter.set_overflow(self.observe)
+        ctx.adapter.set_overflow(self._overflow)
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)
@@ -49,6 +49,9 @@ class Recorder:
             self.findings.append(finding)
             self.events.put_nowait(FindingRaised(self.suite, finding))
         return found
+
+    def _overflow(self, part: Observation) -> None:
+        self.observe(part)
 
     def emit(self, event: Event) -> None:
         self.events.put_nowait(event)
