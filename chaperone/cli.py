@@ -28,39 +28,104 @@ app = typer.Typer(
 )
 
 
-def _mount() -> None:
+@app.callback()
+def _group() -> None:
+    # A callback keeps `chaperone` a group even when only one command is mounted below.
+    pass
+
+
+def _demo(app: typer.Typer) -> None:
     from chaperone.demo_cmd import demo_command
-    from chaperone.gate_cmd import gate_command
-    from chaperone.keys_cmd import app as keys_app
-    from chaperone.load_worker_cmd import load_worker_command
-    from chaperone.profile_cmd import app as profile_app
-    from chaperone.replay_cmd import replay_command
+
+    app.command("demo")(demo_command)
+
+
+def _run(app: typer.Typer) -> None:
     from chaperone.run_cmd import run_command
-    from chaperone.selftest_cmd import selftest_command
+
+    app.command("run")(run_command)
+
+
+def _gate(app: typer.Typer) -> None:
+    from chaperone.gate_cmd import gate_command
+
+    app.command("gate")(gate_command)
+
+
+def _replay(app: typer.Typer) -> None:
+    from chaperone.replay_cmd import replay_command
+
+    app.command("replay")(replay_command)
+
+
+def _watch(app: typer.Typer) -> None:
     from chaperone.watch_cmd import watch_command
+
+    app.command("watch")(watch_command)
+
+
+def _selftest(app: typer.Typer) -> None:
+    from chaperone.selftest_cmd import selftest_command
+
+    app.command("selftest")(selftest_command)
+
+
+def _load_worker(app: typer.Typer) -> None:
+    from chaperone.load_worker_cmd import load_worker_command
+
+    app.command("load-worker")(load_worker_command)
+
+
+def _profile(app: typer.Typer) -> None:
+    from chaperone.profile_cmd import app as profile_app
+
+    help_ = "Describe your app in a target profile and check it against staging."
+    app.add_typer(profile_app, name="profile", help=help_)
+
+
+def _clinic(app: typer.Typer) -> None:
     from clinic.cli import app as clinic_app
+
+    app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
+
+
+def _flags(app: typer.Typer) -> None:
     from flags.cli import app as flags_app
 
-    # In the order a newcomer needs them: the story, a run, the gate, then the tools around it.
-    app.command("demo")(demo_command)
-    app.command("run")(run_command)
-    app.command("gate")(gate_command)
-    app.command("replay")(replay_command)
-    app.command("watch")(watch_command)
-    app.command("selftest")(selftest_command)
-    app.command("load-worker")(load_worker_command)
-    app.add_typer(
-        profile_app,
-        name="profile",
-        help="Describe your app in a target profile and check it against staging.",
-    )
-    app.add_typer(clinic_app, name="clinic", help="The reference staging clinic (the target).")
-    app.add_typer(
-        flags_app,
-        name="flags",
-        help="Pin, enable (with a verdict), disable, revoke and audit feature flags.",
-    )
+    help_ = "Pin, enable (with a verdict), disable, revoke and audit feature flags."
+    app.add_typer(flags_app, name="flags", help=help_)
+
+
+def _keys(app: typer.Typer) -> None:
+    from chaperone.keys_cmd import app as keys_app
+
     app.add_typer(keys_app, name="keys", help="The gate's Ed25519 signing key pair.")
+
+
+# In the order a newcomer needs them: the story, a run, the gate, then the tools around it.
+COMMANDS = {
+    "demo": _demo,
+    "run": _run,
+    "gate": _gate,
+    "replay": _replay,
+    "watch": _watch,
+    "selftest": _selftest,
+    "load-worker": _load_worker,
+    "profile": _profile,
+    "clinic": _clinic,
+    "flags": _flags,
+    "keys": _keys,
+}
+
+
+def _mount(argv: list[str]) -> None:
+    """Mount the command being run, or all of them (for --help, or a name that needs a "did
+    you mean"). Each command imports its own layer: `chaperone run` never pays for FastAPI
+    and SQLAlchemy, which only the clinic needs, and a subprocess starts in half the time."""
+    wanted = argv[1] if len(argv) > 1 else None
+    for name, mount in COMMANDS.items():
+        if wanted not in COMMANDS or name == wanted:
+            mount(app)
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -71,5 +136,5 @@ def _terminated(signum: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
-    _mount()
+    _mount(sys.argv)
     sys.exit(run_guarded(app))

@@ -18,6 +18,8 @@ from flags.verdict import EnableRequest, build_digest_of, read_signed, verify_fo
 from harness.errors import GateRefused, UsageError
 from tests.flags.conftest import BUILD, SIGNING
 
+# Parameters are made at collection; a request is made when its test runs, which in the full
+# suite is many minutes later: "now" must be read then, or every verdict is "from the future".
 NOW = datetime.now(UTC)
 KEY = SIGNING.public()
 
@@ -29,7 +31,7 @@ def request(bound: BoundPolicy, **changes: object) -> EnableRequest:
         "build": BUILD,
         "pin": bound.digest,
         "revoked": frozenset(),
-        "now": NOW,
+        "now": datetime.now(UTC),
     }
     fields.update(changes)
     return EnableRequest(**fields)  # type: ignore[arg-type]
