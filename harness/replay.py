@@ -9,7 +9,10 @@ applicable scenario is driven, the owner looks, and the observer repeats the own
 A finding reproduces only if the replay raises one with its exact identity: the same kind,
 observer, owner and surface (which names the route). A different leak between the same two
 users is not the same bug. Findings that needed concurrency may not reproduce sequentially; the
-outcome says so rather than pretending.
+outcome says so rather than pretending. Flows are replayed in the order the target completed
+them in the run (the switch suite records them so). An access finding that rests on a relation
+changed earlier in the run (a clinician reading a discharged patient's recording) is replayed on
+a freshly seeded world where the relation still holds, so it does not reproduce there.
 """
 
 from __future__ import annotations

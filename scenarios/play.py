@@ -182,9 +182,12 @@ async def run_flow(play: Play, owner: str, flow: str) -> None:
     session = await play.session(performer)
     resource = play.resource(owner, flow)
     step = Step(performer, flow, str(play.slot) if resource is not None else owner)
-    play.steps.append(step)
     name = play.step_name(performer, flow)
     result = await play.ctx.adapter.flow(session, flow, resource, name, owner=owner)
+    # Recorded as it completes, not as it starts: a phase's flows run at once, and the order
+    # the target finished them in is the order a sequential replay must follow (the 2020 bug
+    # filed a recording under the patient of whichever call was joined last).
+    play.steps.append(step)
     for obs in result.observations:
         play.recorder.observe(obs, tuple(play.steps))
     if not result.ok:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.adapters.profile import ProfileTarget
 from harness.aio import LoopThread
 from harness.config import RunOptions
@@ -39,20 +41,34 @@ def _replay(finding: Finding, run_dir: Path, clinic_dir: Path, faults: frozenset
 ROUTE = "GET /api/recordings/{recording_id}"
 
 
+@pytest.fixture(scope="module")
+def idor_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Finding]]:
+    """One recording-idor run, shared: replays only read its directory."""
+    tmp = tmp_path_factory.mktemp("idor")
+    return tmp / "out", _findings(tmp, "recording-idor")
+
+
 def test_an_access_finding_reproduces_on_the_faulty_build_and_not_on_the_fix(
-    tmp_path: Path,
+    tmp_path: Path, idor_run: tuple[Path, list[Finding]]
 ) -> None:
-    found = _findings(tmp_path, "recording-idor")
-    idor = next(f for f in found if f.suite == "access" and f.surface.where == ROUTE)
-    run_dir = tmp_path / "out"
+    run_dir, found = idor_run
+    # Between two patients: a clinician's finding may rest on a discharge or transfer made
+    # earlier in the run, which a replay on a freshly seeded world does not repeat.
+    idor = next(
+        f
+        for f in found
+        if f.suite == "access" and f.surface.where == ROUTE and f.observer.startswith("p")
+    )
     assert _replay(idor, run_dir, tmp_path / "faulty", frozenset({"recording-idor"}))
     assert not _replay(idor, run_dir, tmp_path / "fixed", frozenset())
 
 
-def test_another_leak_between_the_same_users_is_not_a_reproduction(tmp_path: Path) -> None:
+def test_another_leak_between_the_same_users_is_not_a_reproduction(
+    tmp_path: Path, idor_run: tuple[Path, list[Finding]]
+) -> None:
     """The media token leak exposes the same owners to the same observers, on another route:
     replaying the metadata IDOR against that build must say it no longer reproduces."""
-    found = _findings(tmp_path, "recording-idor")
+    run_dir, found = idor_run
     other = _findings(tmp_path / "other", "media-token-unbound")
     pairs = {(f.owner, f.observer) for f in other}
     # the access matrix samples pairs: pick an IDOR whose pair the media leak also exposed
@@ -62,9 +78,7 @@ def test_another_leak_between_the_same_users_is_not_a_reproduction(tmp_path: Pat
         if f.suite == "access" and f.surface.where == ROUTE and (f.owner, f.observer) in pairs
     )
     assert not any(same_identity(f, idor) for f in other)
-    assert not _replay(
-        idor, tmp_path / "out", tmp_path / "media", frozenset({"media-token-unbound"})
-    )
+    assert not _replay(idor, run_dir, tmp_path / "media", frozenset({"media-token-unbound"}))
 
 
 def test_a_switch_finding_replays_its_steps(tmp_path: Path) -> None:
