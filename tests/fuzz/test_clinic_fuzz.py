@@ -86,7 +86,7 @@ def test_fuzz_alone_on_each_single_request_fault(fault: str, tmp_path: Path) -> 
     out = tmp_path / "out"
     started = time.time()
     done = chaperone(
-        "run", "--suite", "fuzz", "--faults", fault, "--patients", "4",
+        "run", "--suite", "fuzz", "--faults", fault, "--patients", "3",
         "--fuzz-examples", "10", "--out", str(out),
     )  # fmt: skip
     report = json.loads((out / "report.json").read_text())
