@@ -16,7 +16,14 @@ from harness.profile import load_profile
 from harness.replay import replay, same_identity
 from tests.unit.inprocess import BASE, TOKEN, run_inprocess, transport
 
-OPTIONS = RunOptions(suites=("switch", "access"), patients=3, clinicians=1)
+# Two scenarios: the incident's (the switch finding replays its steps) and a look; every
+# finding here shows in them, and fourteen would only make the runs longer.
+OPTIONS = RunOptions(
+    suites=("switch", "access"),
+    patients=3,
+    clinicians=1,
+    scenarios=("switch-mid-call", "look-around"),
+)
 
 
 def _findings(tmp: Path, fault: str) -> list[Finding]:
