@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from flags.selftest import MID_CALL, PAGED
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
 from harness.events import EngineError, FindingRaised, RunFinished
@@ -33,7 +34,6 @@ from harness.sinks import clinic_wiring, sinks_for
 
 pytestmark = pytest.mark.integration
 
-MID_CALL = ("switch-mid-call",)
 # fault -> (suites, scenarios): where each fault shows. Mid-call faults show on the first
 # scenario; the relation faults on their own scenario; page 2 needs more than 10 recordings.
 TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -44,17 +44,7 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "clinician-scope-leak": (("switch",), MID_CALL),
     "media-token-unbound": (("access",), MID_CALL),
     "appointments-leak-on-rejoin": (("switch",), ("rejoin-after-switch",)),
-    "list-scope-lost-after-first-page": (
-        ("switch",),
-        (
-            "switch-mid-call",
-            "repeated-switches",
-            "switch-back-to-audio",
-            "rejoin-after-switch",
-            "switch-near-end",
-            "concurrent-switch-storm",
-        ),
-    ),
+    "list-scope-lost-after-first-page": (("switch",), PAGED),
     "transfer-keeps-old-access": (("switch",), ("patient-transferred",)),
     "discharge-keeps-access": (("switch",), ("care-ended",)),
     "consent-withdrawal-ignored": (("switch",), ("consent-withdrawn",)),

@@ -69,39 +69,26 @@ def _flaky(failures: int) -> tuple[httpx.MockTransport, list[str]]:
     return httpx.MockTransport(handler), calls
 
 
+async def _send(transport: httpx.MockTransport, method: str) -> tuple[int, int]:
+    """(status, retries) of one request through a fresh driver."""
+    driver = Driver("http://clinic.test", transport=transport, retry_wait=0.001)
+    try:
+        obs = await driver.request("a", "s", method, "/x", f"{method} /x")
+        return obs.status, driver.retries
+    finally:
+        await driver.aclose()
+
+
 def test_a_transient_read_error_on_a_read_is_retried_and_counted() -> None:
     transport, calls = _flaky(2)
-
-    async def go() -> tuple[int, int]:
-        driver = Driver("http://clinic.test", transport=transport, retry_wait=0.001)
-        obs = await driver.request("a", "s", "GET", "/api/me", "GET /api/me")
-        await driver.aclose()
-        return obs.status, driver.retries
-
-    assert asyncio.run(go()) == (200, 2)
+    assert asyncio.run(_send(transport, "GET")) == (200, 2)
     assert calls == ["GET"] * 3
 
 
 def test_a_persistent_read_error_is_unreachable_and_a_state_change_is_never_repeated() -> None:
-    async def go(method: str, failures: int) -> None:
-        transport, _ = _flaky(failures)
-        driver = Driver("http://clinic.test", transport=transport, retry_wait=0.001)
-        try:
-            await driver.request("a", "s", method, "/x", f"{method} /x")
-        finally:
-            await driver.aclose()
-
     with pytest.raises(TargetUnreachable, match=r"ReadError after 4 attempts"):
-        asyncio.run(go("GET", 100))
+        asyncio.run(_send(_flaky(100)[0], "GET"))
     transport, calls = _flaky(1)
-
-    async def post() -> None:
-        driver = Driver("http://clinic.test", transport=transport, retry_wait=0.001)
-        try:
-            await driver.request("a", "s", "POST", "/switch", "POST /switch")
-        finally:
-            await driver.aclose()
-
     with pytest.raises(TargetUnreachable, match="ReadError"):
-        asyncio.run(post())
+        asyncio.run(_send(transport, "POST"))
     assert calls == ["POST"]  # a switch sent twice could mean something else
