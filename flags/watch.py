@@ -291,30 +291,28 @@ class _Guard:
                 self.sleep(next(pauses, _RETRY_PAUSES[-1]))
 
 
+def _lost_because(exc: Exception) -> str:
+    """Why a round proved nothing; every such round fails closed like a target that is down."""
+    if isinstance(exc, InfrastructureError):
+        return exc.one_line()
+    if isinstance(exc, UsageError):
+        # The profile was fine when the watch connected (`check`): a target that now answers
+        # something its profile cannot read (an HTML page for its OpenAPI document) changed.
+        return f"the target stopped matching its profile: {exc.problem}"
+    if isinstance(exc, ValueError):
+        # An HTML error page where JSON was due: not its API any more.
+        return f"the target answered garbage ({type(exc).__name__})"
+    return "the target timed out"
+
+
 def _one_round(
     guard: _Guard, probe: Probe, progress: _Progress, round_no: int
 ) -> Generator[WatchEvent, None, Outcome | None]:
     """Yields this round's events; returns an outcome if the watch must stop here."""
     try:
         result = probe(round_no)
-    except (InfrastructureError, TimeoutError) as exc:
-        problem = exc.one_line() if isinstance(exc, ChaperoneError) else "the target timed out"
-        lost = _fail_closed(guard, round_no, problem)
-        yield lost
-        return "error" if lost.disabled_at is not None else "flag-still-on"
-    except UsageError as exc:
-        # The profile was fine when the watch connected (`check`); a target that now answers
-        # something its profile cannot read (an HTML page for its OpenAPI document) has
-        # stopped proving anything: fail closed, as for a target that stopped answering.
-        lost = _fail_closed(
-            guard, round_no, f"the target stopped matching its profile: {exc.problem}"
-        )
-        yield lost
-        return "error" if lost.disabled_at is not None else "flag-still-on"
-    except ValueError as exc:
-        # A target answering something that is not its API (an HTML error page where JSON was
-        # due) has stopped proving anything, like one that stopped answering.
-        lost = _fail_closed(guard, round_no, f"the target answered garbage ({type(exc).__name__})")
+    except (InfrastructureError, TimeoutError, UsageError, ValueError) as exc:
+        lost = _fail_closed(guard, round_no, _lost_because(exc))
         yield lost
         return "error" if lost.disabled_at is not None else "flag-still-on"
     except Exception as exc:
