@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from clinic.app import create_app
-from clinic.settings import ClinicSettings
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
 from harness.events import EngineError, RunFinished
 from harness.models import Verdict
+from tests.fuzz.worlds import clinic_document
 
 
-def _clinic_openapi(tmp: Path) -> dict[str, object]:
-    # The stub publishes the clinic's real document, so the harness discovers the same reads
-    # it would on the clinic and the only difference is that none of them shows anything.
-    return create_app(ClinicSettings(data_dir=tmp / "clinic")).openapi()
-
-
-def _stub(reply: str, openapi: dict[str, object]) -> httpx.MockTransport:
+def _stub(reply: str, openapi: dict[str, Any]) -> httpx.MockTransport:
     counter = iter(range(1, 10_000))
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -63,7 +57,7 @@ def test_a_target_that_does_nothing_is_an_error_never_a_pass(
         options,
         tmp_path,
         "token",
-        transport=_stub(reply, _clinic_openapi(tmp_path)),
+        transport=_stub(reply, clinic_document(tmp_path)),
     )
     events = list(run(request))
     finished = events[-1]
