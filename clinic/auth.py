@@ -38,10 +38,12 @@ def login(state: ClinicState, username: str, password: str) -> tuple[str, User] 
             return None
         token = secrets.token_urlsafe(24)
         session.add(AuthToken(token=token, user_id=user.id, created_at=utcnow()))
-        return token, user
+    state.tokens.remember(token, user.id)
+    return token, user
 
 
 def logout(state: ClinicState, token: str) -> None:
+    state.tokens.forget(token)
     with state.db.write() as session:
         session.execute(delete(AuthToken).where(AuthToken.token == token))
 
@@ -58,8 +60,17 @@ def user_for_token(state: ClinicState, token: str | None) -> User | None:
     if not token or len(token) > 100:
         return None
     with state.db.read() as session:
+        # The token's user id is remembered at login (tokens never change owner), so a request
+        # costs one primary-key read of the user, not a token read plus a lazy user load. The
+        # user row itself is read every time: care relations and roles change mid-run.
+        user_id = state.tokens.user_id(token)
+        if user_id is not None:
+            return session.get(User, user_id)
         found = session.get(AuthToken, token)
-        return found.user if found is not None else None
+        if found is None:
+            return None
+        state.tokens.remember(token, found.user_id)
+        return found.user
 
 
 def current_user(

@@ -14,6 +14,7 @@ from clinic.flags import FlagSource
 from clinic.notify import Outbox
 from clinic.registry import CallRegistry
 from clinic.settings import ClinicSettings
+from clinic.tokens import TokenCache
 from clinic.ttlcache import TTLCache
 
 
@@ -27,6 +28,7 @@ class ClinicState:
     calls: CallRegistry = field(default_factory=lambda: CallRegistry())
     caseloads: CaseloadCache = field(default_factory=lambda: CaseloadCache())
     events: EventHub = field(default_factory=lambda: EventHub())
+    tokens: TokenCache = field(default_factory=lambda: TokenCache())
 
     def active(self, fault: str) -> bool:
         return self.settings.active(fault)

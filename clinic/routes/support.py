@@ -59,6 +59,7 @@ def reset(state: State) -> Ok:
             session.execute(delete(table))
     shutil.rmtree(state.settings.media_dir, ignore_errors=True)
     state.cache.clear()
+    state.tokens.clear()
     state.caseloads.clear()
     state.calls.reset()
     state.outbox.reset()
