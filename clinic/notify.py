@@ -51,6 +51,9 @@ class Outbox:
         self.failed = 0
         self._sms_payload: dict[str, str] = {"from": "GP Online"}
         self._thread: threading.Thread | None = None
+        # One client for every SMS, used only by the sender thread: a client per message
+        # built a TLS context each time, the clinic's costliest step under a switch storm.
+        self._http: httpx.Client | None = None
         if self.mail_enabled or self.sms_enabled:
             self._thread = threading.Thread(target=self._run, name="clinic-outbox", daemon=True)
             self._thread.start()
@@ -82,6 +85,8 @@ class Outbox:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=SEND_TIMEOUT)
+        if self._http is not None:
+            self._http.close()
 
     def _run(self) -> None:
         while (message := self._queue.get()) is not None:
@@ -115,7 +120,9 @@ class Outbox:
     def _send_sms(self, sms: Sms) -> None:
         url = self._settings.sms_webhook
         assert url is not None
-        response = httpx.post(url, json=self._sms_body(sms), timeout=SEND_TIMEOUT)
+        if self._http is None:
+            self._http = httpx.Client(timeout=SEND_TIMEOUT)
+        response = self._http.post(url, json=self._sms_body(sms))
         response.raise_for_status()
 
     def _sms_body(self, sms: Sms) -> dict[str, Any]:
