@@ -96,10 +96,18 @@ class Play:
     steps: list[Step] = field(default_factory=list)
     lookers: set[str] = field(default_factory=set)
     listeners: dict[str, PushListener] = field(default_factory=dict)
+    # The owners who play this scenario (None: every owner) and the users who look (None:
+    # everyone). See `scenarios.cast`.
+    cast: frozenset[str] | None = None
+    audience: tuple[str, ...] | None = None
 
     def actors_for(self, flow: str) -> list[str]:
         """Whose `flow` it is: the owners of its resource (or entity) kind, or users of its
-        roles. (A `by` flow is still the owner's: a related observer performs it.)"""
+        roles, among the scenario's cast. (A `by` flow is still the owner's: a related observer
+        performs it.)"""
+        return [a for a in self._actors_for(flow) if self.cast is None or a in self.cast]
+
+    def _actors_for(self, flow: str) -> list[str]:
         spec = self.ctx.adapter.profile.flows[flow]
         world = self.ctx.world
         if spec.entity is not None:
@@ -125,6 +133,12 @@ class Play:
     def everyone(self) -> list[str]:
         return [a.id for a in self.ctx.world.actors.values() if not a.is_anonymous]
 
+    def watchers(self) -> list[str]:
+        """Who looks (and listens for pushes) during this scenario."""
+        if self.audience is None:
+            return self.everyone()
+        return [a for a in self.everyone() if a in self.audience]
+
     async def session(self, actor: str) -> Session:
         if actor not in self.sessions:
             self.sessions[actor] = await self.ctx.adapter.login(self.ctx.world.actors[actor])
@@ -138,7 +152,7 @@ class Play:
             await asyncio.sleep(float(phase.partition(":")[2] or 0.05))
             return
         if phase == "look":
-            await asyncio.gather(*(look(self, actor) for actor in self.everyone()))
+            await asyncio.gather(*(look(self, actor) for actor in self.watchers()))
             await self.collect(notifications=True)
             return
         flow = flow_name(self.ctx.adapter.has_flow, phase)
@@ -146,8 +160,8 @@ class Play:
         await self.collect(notifications=False)
 
     async def open_push(self) -> None:
-        """One push channel per user for the scenario's length (if the app has any)."""
-        for actor in self.everyone():
+        """One push channel per watcher for the scenario's length (if the app has any)."""
+        for actor in self.watchers():
             listener = await self.ctx.adapter.listen(await self.session(actor))
             if listener is not None:
                 self.listeners[actor] = listener

@@ -3,9 +3,12 @@
 A scenario is data: phases, each a flow of the target profile (`join`, `switch_to_video` ...),
 `look` or `pause:SECONDS`. Each phase runs for every owner concurrently (asyncio.gather),
 because the incident needed two users and a mid-call state change; `look` phases are done by
-every user. A scenario whose flows the profile lacks is reported as not applicable, never as
-passed; `look-around` needs no flow, so every target gets at least that. A profile may add its
-own scenarios (`scenarios:`), which run after these.
+every user. Under several seeds (the policy's `min_seeds`), each scenario is played by a cast,
+a window of the owners that moves with the seed, so that over the seeds every owner plays every
+scenario once, not once per seed (`scenarios.cast`); a closing look by everyone then sees
+whatever the casts left behind. A scenario whose flows the profile lacks is reported as not
+applicable, never as passed; `look-around` needs no flow, so every target gets at least that. A
+profile may add its own scenarios (`scenarios:`), which run after these.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import Verdict
 from harness.profile.model import ScenarioSpec
 from harness.suites import RunContext
+from scenarios.cast import cast_for
 from scenarios.play import Play, Recorder, drain, missing_flows
 
 
@@ -126,7 +130,14 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
     applicable = 0
     notified = 0
     created = False
-    for scenario in scenarios:
+    seeds = 1 + len(ctx.options.extra_seeds)
+    cast_played = False  # a scenario played with part of the owners since everyone last looked
+    closing = Scenario(
+        "closing-look", "everyone reads everything once the cast has played", ("look",)
+    )
+    for scenario in [*scenarios, closing]:
+        if scenario is closing and not cast_played:
+            break
         missing = missing_flows(ctx.adapter.has_flow, scenario.phases)
         if missing:
             yield _not_applicable(scenario, missing)
@@ -134,6 +145,13 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         applicable += 1
         recorder = Recorder("switch", ctx)
         play = Play(ctx, recorder, scenario.name, slot=slot)
+        if len(scenario.phases) > 1:
+            cast = cast_for(ctx.world, slot, ctx.options.seed, seeds)
+            if cast is not None:
+                play.cast, play.audience = cast.players, cast.audience
+            cast_played = cast_played or cast is not None
+        else:
+            cast_played = False  # a look-only scenario: everyone looked
         slot += 1 if len(scenario.phases) > 1 else 0
         t0 = time.time()
         async for event in drain(_play(play, scenario), recorder):

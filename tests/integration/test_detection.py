@@ -26,7 +26,7 @@ import pytest
 from flags.selftest import MID_CALL, PAGED
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
-from harness.events import EngineError, FindingRaised, RunFinished
+from harness.events import EngineError, FindingRaised, RunFinished, StepFinished
 from harness.local_clinic import local_clinic
 from harness.models import Verdict
 from harness.profile import load_profile
@@ -127,6 +127,43 @@ def test_clean_clinic_is_silent(seed: int, clean_clinic: Any, tmp_path: Path) ->
     assert not findings, [f.message for f in findings[:5]]
     finished = events[-1]
     assert isinstance(finished, RunFinished) and finished.verdict is Verdict.PASS
+
+
+@pytest.mark.parametrize("fault", ["switch-recording-misattribution", None])
+def test_casts_under_several_seeds_keep_the_switch_suite_honest(
+    tmp_path: Path, fault: str | None
+) -> None:
+    """Under two seeds, 8 patients play each scenario in casts of 4 (scenarios.cast): the
+    2020 misattribution is still found, the clean clinic stays silent, and over the two seeds
+    every patient joined, switched and ended a call."""
+    faults = (fault,) if fault else ()
+    with local_clinic(faults) as clinic:
+        options = RunOptions(
+            suites=("switch",), scenarios=MID_CALL, patients=8, clinicians=2, extra_seeds=(1,)
+        )
+        events = list(run(RunRequest(clinic.url, options, tmp_path, clinic.support_token)))
+    errors = [e.message for e in events if isinstance(e, EngineError)]
+    assert not errors
+    findings = [e.finding for e in events if isinstance(e, FindingRaised)]
+    players = {
+        e.actor.split("-", 1)[0]
+        for e in events
+        if isinstance(e, StepFinished) and e.step.endswith("/switch_to_video")
+    }
+    assert players == {f"p{i}" for i in range(8)}
+    per_seed = [
+        {
+            e.actor
+            for e in events
+            if isinstance(e, StepFinished) and e.step.endswith("/join") and e.suite == suite
+        }
+        for suite in ("switch", "switch@seed=1")
+    ]
+    assert [len(p) for p in per_seed] == [4, 4], "each seed plays a cast of 4, not everyone"
+    if fault:
+        assert any(f.owner != f.observer for f in findings), "the misfiled recording was missed"
+    else:
+        assert not findings, [f.message for f in findings[:5]]
 
 
 def test_a_leak_to_exactly_one_other_patient_is_found_at_release_size(tmp_path: Path) -> None:
