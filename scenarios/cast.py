@@ -29,6 +29,7 @@ AUDIENCE_SAMPLE = 2  # owners outside the cast who look too
 @dataclass(frozen=True, slots=True)
 class Cast:
     players: frozenset[str]
+    resting: frozenset[str]  # the other owners: they sit this scenario out
     audience: tuple[str, ...]
 
 
@@ -56,4 +57,4 @@ def cast_for(world: World, index: int, seed: int, seeds: int) -> Cast | None:
         for a in world.actors.values()
         if not a.is_anonymous and (a.id not in players or a.id in chosen)
     )
-    return Cast(frozenset(cast), audience)
+    return Cast(frozenset(cast), frozenset(players) - set(cast), audience)

@@ -96,16 +96,16 @@ class Play:
     steps: list[Step] = field(default_factory=list)
     lookers: set[str] = field(default_factory=set)
     listeners: dict[str, PushListener] = field(default_factory=dict)
-    # The owners who play this scenario (None: every owner) and the users who look (None:
-    # everyone). See `scenarios.cast`.
-    cast: frozenset[str] | None = None
+    # Owners who sit this scenario out, and the users who look (None: everyone). See
+    # `scenarios.cast`. Users who own nothing (an admin's flow) are never sat out.
+    resting: frozenset[str] = frozenset()
     audience: tuple[str, ...] | None = None
 
     def actors_for(self, flow: str) -> list[str]:
         """Whose `flow` it is: the owners of its resource (or entity) kind, or users of its
-        roles, among the scenario's cast. (A `by` flow is still the owner's: a related observer
-        performs it.)"""
-        return [a for a in self._actors_for(flow) if self.cast is None or a in self.cast]
+        roles, but not the owners resting this scenario. (A `by` flow is still the owner's: a
+        related observer performs it.)"""
+        return [a for a in self._actors_for(flow) if a not in self.resting]
 
     def _actors_for(self, flow: str) -> list[str]:
         spec = self.ctx.adapter.profile.flows[flow]

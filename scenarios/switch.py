@@ -148,7 +148,7 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         if len(scenario.phases) > 1:
             cast = cast_for(ctx.world, slot, ctx.options.seed, seeds)
             if cast is not None:
-                play.cast, play.audience = cast.players, cast.audience
+                play.resting, play.audience = cast.resting, cast.audience
             cast_played = cast_played or cast is not None
         else:
             cast_played = False  # a look-only scenario: everyone looked

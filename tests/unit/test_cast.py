@@ -43,6 +43,7 @@ def test_over_the_seeds_every_owner_plays_every_scenario(
             assert cast is not None
             assert len(cast.players) >= MIN_CAST
             assert len(cast.players) == -(-patients // seeds) or len(cast.players) == MIN_CAST
+            assert cast.players | cast.resting == owners and not cast.players & cast.resting
             played |= cast.players
         assert played == owners, f"scenario {index}: {sorted(owners - played)} never played"
 
