@@ -59,7 +59,11 @@ def main(out: Path, gates: int = GATES, policy: Path = POLICY) -> dict[str, obje
     env = {**os.environ, SIGNING_KEY_ENV: new_signing_key().pem().decode()}
     busy = _stress()
     try:
-        runs = [_gate(i, out, policy, env) for i in range(gates)]
+        runs = []
+        for i in range(gates):
+            runs.append(_gate(i, out, policy, env))
+            # Written after every gate, so a soak cut short still shows what it saw.
+            (out / "soak-progress.json").write_text(json.dumps(runs, indent=1), encoding="utf-8")
     finally:
         for process in busy:
             process.terminate()
