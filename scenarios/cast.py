@@ -48,7 +48,7 @@ def cast_for(world: World, index: int, seed: int, seeds: int) -> Cast | None:
         return None
     start = (seed + index) * size % n
     cast = [players[(start + j) % n] for j in range(size)]
-    outside = [p for p in players[start + size :] + players[:start] if p not in cast]
+    outside = [players[(start + size + j) % n] for j in range(n - size)]  # the ring after it
     shift = (seed + index) % max(1, len(outside))
     sample = (outside[shift:] + outside[:shift])[:AUDIENCE_SAMPLE]
     chosen = set(cast) | set(sample)

@@ -96,8 +96,9 @@ class Play:
     steps: list[Step] = field(default_factory=list)
     lookers: set[str] = field(default_factory=set)
     listeners: dict[str, PushListener] = field(default_factory=dict)
-    # Owners who sit this scenario out, and the users who look (None: everyone). See
-    # `scenarios.cast`. Users who own nothing (an admin's flow) are never sat out.
+    # Owners who sit this scenario out, and the users who look (None: everyone; never the
+    # anonymous user). See `scenarios.cast`. Users who own nothing (an admin's flow) are never
+    # sat out.
     resting: frozenset[str] = frozenset()
     audience: tuple[str, ...] | None = None
 
@@ -135,9 +136,7 @@ class Play:
 
     def watchers(self) -> list[str]:
         """Who looks (and listens for pushes) during this scenario."""
-        if self.audience is None:
-            return self.everyone()
-        return [a for a in self.everyone() if a in self.audience]
+        return self.everyone() if self.audience is None else list(self.audience)
 
     async def session(self, actor: str) -> Session:
         if actor not in self.sessions:

@@ -145,14 +145,15 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
         applicable += 1
         recorder = Recorder("switch", ctx)
         play = Play(ctx, recorder, scenario.name, slot=slot)
-        if len(scenario.phases) > 1:
+        playing = len(scenario.phases) > 1  # not a look-only scenario
+        if playing:
             cast = cast_for(ctx.world, slot, ctx.options.seed, seeds)
             if cast is not None:
                 play.resting, play.audience = cast.resting, cast.audience
             cast_played = cast_played or cast is not None
+            slot += 1
         else:
-            cast_played = False  # a look-only scenario: everyone looked
-        slot += 1 if len(scenario.phases) > 1 else 0
+            cast_played = False  # everyone looked
         t0 = time.time()
         async for event in drain(_play(play, scenario), recorder):
             yield event
