@@ -59,21 +59,29 @@ def request_token(request: Request) -> str | None:
 def user_for_token(state: ClinicState, token: str | None) -> User | None:
     if not token or len(token) > 100:
         return None
+    # The token's user id is remembered at login (tokens never change owner), and so is the
+    # user row (see clinic.tokens for when it is forgotten).
+    user_id = state.tokens.user_id(token)
+    if user_id is not None:
+        cached = state.tokens.user(user_id)
+        if cached is not None:
+            return cached
+        # Taken before the transaction's snapshot: a row forgotten after that is not stored.
+        generation = state.tokens.generation(user_id)
     with state.db.read() as session:
-        # The token's user id is remembered at login (tokens never change owner), so a request
-        # costs one primary-key read of the user, not a token read plus a lazy user load. The
-        # user row itself is read every time: care relations and roles change mid-run.
-        user_id = state.tokens.user_id(token)
-        if user_id is not None:
-            return session.get(User, user_id)
-        found = session.get(AuthToken, token)
-        if found is None:
-            return None
-        state.tokens.remember(token, found.user_id)
-        return found.user
+        if user_id is None:
+            found = session.get(AuthToken, token)
+            if found is None:
+                return None
+            state.tokens.remember(token, found.user_id)
+            return found.user
+        user = session.get(User, user_id)
+        if user is not None:
+            state.tokens.keep_user(user, generation)
+        return user
 
 
-def current_user(
+async def current_user(
     request: Request,
     state: Annotated[ClinicState, Depends(clinic_state)],
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -84,7 +92,7 @@ def current_user(
     return user
 
 
-def current_clinician(user: Annotated[User, Depends(current_user)]) -> User:
+async def current_clinician(user: Annotated[User, Depends(current_user)]) -> User:
     if user.role != "clinician":
         raise HTTPException(403, "clinicians only")
     return user

@@ -112,12 +112,14 @@ def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> C
             call = driveable_call(session, user, consultation_id)
             filed = _file_segment(session, state, snapshot, owner_id, source="switch")
             call.mode, call.switches, call.segment_no = mode, call.switches + 1, call.segment_no + 1
-            _remember_first_switch(session, user)
+            first_switch = _remember_first_switch(session, user)
             session.flush()
             result = consultation_out(session, call)
             news = announce(session, state, "switched", call, filed)
         state.calls.last_switched = state.calls.resume[consultation_id] = snapshot.ref
-    # After the commit, so no reader can cache the list as it was before this recording.
+    # After the commit, so no reader can cache the list (or the user row) as it was before.
+    if first_switch:
+        state.tokens.forget_user(user.id)
     state.cache.clear()
     deliver(state, news)
     return result
@@ -140,11 +142,15 @@ def end(state: ClinicState, user: User, consultation_id: int) -> ConsultationOut
     return result
 
 
-def _remember_first_switch(session: Session, user: User) -> None:
-    if user.first_switch_at is None:
-        switcher = session.get(User, user.id)
-        if switcher is not None:
-            switcher.first_switch_at = utcnow()
+def _remember_first_switch(session: Session, user: User) -> bool:
+    """True when this was the user's first switch (the user row changed)."""
+    if user.first_switch_at is not None:
+        return False
+    switcher = session.get(User, user.id)
+    if switcher is None or switcher.first_switch_at is not None:
+        return False
+    switcher.first_switch_at = utcnow()
+    return True
 
 
 def _switchable(state: ClinicState, user: User, consultation_id: int, mode: str) -> SegmentSnapshot:

@@ -34,7 +34,9 @@ class ClinicState:
         return self.settings.active(fault)
 
 
-def clinic_state(request: Request) -> ClinicState:
+async def clinic_state(request: Request) -> ClinicState:
+    # async so FastAPI calls it on the event loop: a plain `def` dependency costs a hop to the
+    # worker threads (and a GIL handoff) on every request, for an attribute read.
     return state_of(request)
 
 

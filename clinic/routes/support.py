@@ -38,7 +38,7 @@ from clinic.schemas import (
 from clinic.state import ClinicState, clinic_state
 
 
-def require_support_token(
+async def require_support_token(
     request: Request, state: Annotated[ClinicState, Depends(clinic_state)]
 ) -> None:
     expected = state.settings.support_token
