@@ -7,6 +7,7 @@ a failed send is logged and dropped. `flush()` waits until everything queued has
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import smtplib
@@ -54,6 +55,7 @@ class Outbox:
         # One client for every SMS, used only by the sender thread: a client per message
         # built a TLS context each time, the clinic's costliest step under a switch storm.
         self._http: httpx.Client | None = None
+        self._smtp: smtplib.SMTP | None = None  # the sender thread's open session, if any
         if self.mail_enabled or self.sms_enabled:
             self._thread = threading.Thread(target=self._run, name="clinic-outbox", daemon=True)
             self._thread.start()
@@ -85,6 +87,7 @@ class Outbox:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=SEND_TIMEOUT)
+        self._close_smtp()
         if self._http is not None:
             self._http.close()
 
@@ -114,8 +117,25 @@ class Outbox:
         email["From"], email["To"] = SENDER, mail.to
         email["Subject"] = " ".join(mail.subject.split())  # no header injection via a reason
         email.set_content(mail.body)
-        with smtplib.SMTP(address[0], address[1], timeout=SEND_TIMEOUT) as smtp:
-            smtp.send_message(email)
+        # One SMTP session for successive mails, as mail relays do; a session the server
+        # dropped is opened again once. (A new session per mail cost a connection and a
+        # handshake on both ends for every "recording ready".)
+        try:
+            self._smtp_session(address).send_message(email)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._close_smtp()
+            self._smtp_session(address).send_message(email)
+
+    def _smtp_session(self, address: tuple[str, int]) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = smtplib.SMTP(address[0], address[1], timeout=SEND_TIMEOUT)
+        return self._smtp
+
+    def _close_smtp(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
 
     def _send_sms(self, sms: Sms) -> None:
         url = self._settings.sms_webhook

@@ -120,11 +120,20 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+_SMS_LIMIT = 1 << 20  # bytes of one text message kept
+
+
 def _sms_handler(sinks: Sinks) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as a real webhook endpoint: a sender that reuses its connection (the
+        # clinic does) costs one connection and one handler thread, not one per text message.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             size = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(min(size, 1 << 20))
+            if size > _SMS_LIMIT:
+                self.close_connection = True  # the unread rest would corrupt the next request
+            raw = self.rfile.read(min(size, _SMS_LIMIT))
             try:
                 payload = json.loads(raw)
                 to = str(payload.get("to", "")).lower()
@@ -132,6 +141,7 @@ def _sms_handler(sinks: Sinks) -> type[BaseHTTPRequestHandler]:
                 to, payload = "", {}
             sinks.add(Message("sms", (to,), raw, time.time()))
             self.send_response(204)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, format: str, *args: Any) -> None:

@@ -54,6 +54,28 @@ def smtp_server(delay: float = 0.0) -> Iterator[tuple[str, Mailbox]]:
         controller.stop()
 
 
+class RestartingSmtp:
+    """An SMTP server that can be restarted on its port (dropping every open session)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.mailbox = Mailbox()
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def restart(self) -> Mailbox:
+        """Stop, listen again on the same port, and return the new mailbox."""
+        self._controller.stop()
+        self.mailbox = Mailbox()
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self.mailbox
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
 @contextmanager
 def sms_webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yield the URL of a running SMS webhook and the JSON bodies it received."""

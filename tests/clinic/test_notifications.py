@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from clinic.settings import ClinicSettings
-from tests.clinic.outbound import Mailbox, free_port, sms_webhook, smtp_server
+from tests.clinic.outbound import Mailbox, RestartingSmtp, free_port, sms_webhook, smtp_server
 from tests.clinic.server import running_clinic
 from tests.clinic.world import EMAIL, PATIENTS, PHONE, SUPPORT, SUPPORT_TOKEN, World, seed
 
@@ -108,6 +108,25 @@ def test_sms_wrong_recipient(tmp_path: Path, fault: str | None) -> None:
         flush(world)
     assert len(texts) == 2
     assert bool(misdirected_sms(texts)) is (fault is not None), misdirected_sms(texts)
+
+
+def test_mail_still_arrives_after_the_mail_server_restarts(tmp_path: Path) -> None:
+    """The sender keeps one SMTP session open across mails; when the server has dropped it
+    (here: restarted in between), the next mail opens a new one instead of being lost."""
+    server = RestartingSmtp()
+    try:
+        with clinic(tmp_path, smtp=server.address) as world:
+            world.call("alice", "join")
+            world.call("alice", "end")
+            assert flush(world)["sent"] == 1
+            before, after = server.mailbox, server.restart()
+            world.call("bob", "join")
+            world.call("bob", "end")
+            assert flush(world) == {"ok": True, "sent": 2, "failed": 0}
+    finally:
+        server.stop()
+    assert len(before.to(EMAIL["alice"])) == 1
+    assert len(after.to(EMAIL["bob"])) == 1
 
 
 def test_a_slow_mail_server_adds_no_latency(tmp_path: Path) -> None:

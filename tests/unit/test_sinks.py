@@ -59,3 +59,21 @@ def test_mail_and_sms_are_judged_against_their_recipient() -> None:
     leaks = {(f.observer, f.surface.kind) for o in observations for f in judge(o)}
     # p1's own text is fine; the mail to p2 and the text to a stranger are exposures
     assert leaks == {("p2", SurfaceKind.MAIL), ("external:+15550000000", SurfaceKind.SMS)}
+
+
+def test_the_sms_sink_keeps_a_senders_connection_and_every_message() -> None:
+    """A webhook sender that reuses its connection (the clinic's does) sends every text over
+    it; an oversized body closes the connection rather than corrupting the next request."""
+    with Sinks() as sinks, httpx.Client() as client:
+        peers = set()
+        for n in range(5):
+            r = client.post(sinks.sms_url, json={"to": f"+44770090000{n}"})
+            assert r.status_code == 204
+            peers.add(r.extensions["network_stream"].get_extra_info("client_addr"))
+        huge = client.post(sinks.sms_url, content=b"x" * ((1 << 20) + 10))
+        after = client.post(sinks.sms_url, json={"to": "+447700900009"})
+        got = _wait(sinks, 7)
+    assert len(peers) == 1  # one connection for the five texts
+    assert huge.status_code == 204 and after.status_code == 204
+    assert {m.recipients for m in got} >= {(f"+44770090000{n}",) for n in range(5)}
+    assert ("+447700900009",) in {m.recipients for m in got}
