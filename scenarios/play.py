@@ -159,16 +159,26 @@ class Play:
         await self.collect(notifications=False)
 
     async def open_push(self) -> None:
-        """One push channel per watcher for the scenario's length (if the app has any)."""
-        for actor in self.watchers():
-            listener = await self.ctx.adapter.listen(await self.session(actor))
-            if listener is not None:
-                self.listeners[actor] = listener
+        """One push channel per watcher for the scenario's length (if the app has any).
+
+        The watchers log in and connect at once: one after another, this was a fixed pause of
+        a login and a WebSocket handshake per watcher before every scenario."""
+        watchers = self.watchers()
+        got = await asyncio.gather(*(self._listen(a) for a in watchers), return_exceptions=True)
+        for actor, listener in zip(watchers, got, strict=True):
+            if isinstance(listener, PushListener):
+                self.listeners[actor] = listener  # kept, so close_push stops it on any outcome
+        failed = [e for e in got if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
+
+    async def _listen(self, actor: str) -> PushListener | None:
+        return await self.ctx.adapter.listen(await self.session(actor))
 
     async def close_push(self) -> None:
         await self.collect(notifications=True)
-        for listener in self.listeners.values():
-            await listener.stop()
+        # Each stop waits for its socket's closing handshake: all at once, not in turn.
+        await asyncio.gather(*(listener.stop() for listener in self.listeners.values()))
         self.listeners.clear()
 
     async def collect(self, notifications: bool) -> None:

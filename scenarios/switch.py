@@ -237,8 +237,8 @@ def _not_applicable(scenario: Scenario, missing: list[str]) -> CaseFinished:
 
 
 async def _play(play: Play, scenario: Scenario) -> None:
-    await play.open_push()
     try:
+        await play.open_push()
         for phase in scenario.phases:
             await play.run_phase(phase)
     finally:
