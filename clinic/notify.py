@@ -117,14 +117,22 @@ class Outbox:
         email["From"], email["To"] = SENDER, mail.to
         email["Subject"] = " ".join(mail.subject.split())  # no header injection via a reason
         email.set_content(mail.body)
-        # One SMTP session for successive mails, as mail relays do; a session the server
-        # dropped is opened again once. (A new session per mail cost a connection and a
-        # handshake on both ends for every "recording ready".)
-        try:
-            self._smtp_session(address).send_message(email)
-        except (smtplib.SMTPServerDisconnected, OSError):
-            self._close_smtp()
-            self._smtp_session(address).send_message(email)
+        # One SMTP session for successive mails, as mail relays do. (A new session per mail
+        # cost a connection and a handshake on both ends for every "recording ready".)
+        for attempt in (1, 2):
+            reused = self._smtp is not None
+            try:
+                self._smtp_session(address).send_message(email)
+                return
+            except Exception as exc:
+                # A session that failed is never used again: after a timeout or a refusal
+                # mid-message its state is unknown, and the next mail would inherit it.
+                self._close_smtp()
+                dropped = isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+                # Only a kept session the server dropped earns a second try on a new one;
+                # a fresh session that fails (refused, timed out) is the server's answer.
+                if attempt == 2 or not (reused and dropped):
+                    raise
 
     def _smtp_session(self, address: tuple[str, int]) -> smtplib.SMTP:
         if self._smtp is None:
