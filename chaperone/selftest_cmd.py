@@ -148,12 +148,16 @@ def _line(outcome: RunOutcome) -> str:
             return f"[bold green]found[/] ({fault.findings} finding(s): {found}) {took}"
         colour = "bold red" if outcome.planned.part == "main" else "yellow"
         return f"[{colour}]nothing found[/] (verdict {fault.verdict}) {took}"
-    clean = score_clean(outcome)
-    if clean.infra_error or clean.errored:
-        why = clean.infra_error or "; ".join(clean.errors)
+    seeds = score_clean(outcome)
+    broken = [s for s in seeds if s.infra_error or s.errored]
+    if broken:
+        why = broken[0].infra_error or "; ".join(dict.fromkeys(e for s in broken for e in s.errors))
         return f"[bold magenta]ERROR[/] {escape(why)} {took}"
-    if clean.failed:
-        return f"[bold red]FALSE ALARM[/] ({clean.findings} finding(s)) {took}"
+    noisy = [s for s in seeds if s.failed]
+    if noisy:
+        which = "" if len(seeds) == 1 else f" on {', '.join(s.name for s in noisy)}"
+        count = sum(s.findings for s in noisy)
+        return f"[bold red]FALSE ALARM[/] ({count} finding(s){which}) {took}"
     return f"[bold green]clean[/] {took}"
 
 

@@ -5,7 +5,10 @@ The plan is targeted: each planted fault gets the suites, switch scenarios and p
 shows under (`TARGETS`, data), so each run is short; a fault that shows in single requests also
 gets a fuzz-only run, for the matrix's fuzz column. The clean clinic runs switch and access with
 every scenario over many seeds, and every other suite the plan uses once (seed 0), so each
-suite that is credited with a detection is also shown silent on the clean build.
+suite that is credited with a detection is also shown silent on the clean build. Consecutive
+clean seeds share one run (`CLEAN_GROUP` of them, `--extra-seeds`): each seed is seeded afresh
+and its suites are labelled with it, so every seed is still scored on its own, and the group
+pays a harness's and a clinic's start-up once.
 
 Each planned run is one `chaperone run` subprocess (flags.selftest_runs); its report.json is
 read back into a RunResult. The scorecard then decides, in this order (error > fail > pass):
@@ -41,6 +44,10 @@ from reports.scorecard_html import render_html
 SUITE_ORDER = ("switch", "access", "stateful", "load", "fuzz", "browser")
 CLEAN_SUITES = ("switch", "access")  # every clean seed, with every scenario
 DEFAULT_CLEAN_SEEDS = 20
+# Clean seeds per `chaperone run`. A run's start-up (a harness and a clinic) costs about 4.5
+# CPU-s against some 25 for a seed's switch and access, and a group of four still leaves runs
+# short enough for two jobs to end together.
+CLEAN_GROUP = 4
 QUICK_FAULTS = ("recording-idor", "switch-recording-misattribution")
 FUZZ_EXAMPLES = 5
 # Bounded by time, not by phase: the examples pass (each actor in turn sending every planted
@@ -135,8 +142,18 @@ class PlannedRun:
         return f"{'faults' if self.kind == 'fault' else 'clean'}/{self.name}/{self.part}"
 
     @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seeds the run covers: its own, then `--extra-seeds` more, consecutively."""
+        return tuple(range(self.seed, self.seed + self.extra_seeds + 1))
+
+    @property
     def label(self) -> str:
-        what = f"fault {self.name}" if self.kind == "fault" else f"clean seed {self.seed}"
+        if self.kind == "fault":
+            what = f"fault {self.name}"
+        elif self.extra_seeds:
+            what = f"clean seeds {self.seed}-{self.seeds[-1]}"
+        else:
+            what = f"clean seed {self.seed}"
         return f"{what}, {'+'.join(self.suites)}"
 
     def arguments(self, out: Path) -> list[str]:
@@ -219,18 +236,19 @@ class SelftestPlan(BaseModel):
         return [main, fuzz]
 
     def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
-        """Switch and access with every scenario for each seed; on the first seed, every
-        other suite the fault runs used, so that each is shown silent on the clean build
-        (load and fuzz alone, as the faults' runs have them)."""
+        """Switch and access with every scenario for each seed, `CLEAN_GROUP` consecutive
+        seeds to a run; on the first seed, every other suite the fault runs used, so that each
+        is shown silent on the clean build (load and fuzz alone, as the faults' runs have
+        them). `chaperone run` repeats only switch and access under its extra seeds, so a
+        suite run once stays on the first seed."""
         first = self.clean_seeds[0]
         once: tuple[str, ...] = ("stateful",) if "stateful" in used else ()
         once += ("browser",) if self.browser else ()
-        runs = [
-            PlannedRun(
-                "clean", f"seed-{seed}", (), CLEAN_SUITES + (once if seed == first else ()), seed
-            )
-            for seed in self.clean_seeds
-        ]
+        runs = []
+        for group in seed_groups(self.clean_seeds, CLEAN_GROUP):
+            name = f"seed-{group[0]}" if len(group) == 1 else f"seeds-{group[0]}-{group[-1]}"
+            suites = CLEAN_SUITES + (once if group[0] == first else ())
+            runs.append(PlannedRun("clean", name, (), suites, group[0], extra_seeds=len(group) - 1))
         for alone in ("load", "fuzz"):
             if alone in used:
                 scenarios = MID_CALL if alone == "fuzz" else ()
@@ -238,6 +256,18 @@ class SelftestPlan(BaseModel):
                     PlannedRun("clean", f"seed-{first}", (), (alone,), first, alone, scenarios)
                 )
         return runs
+
+
+def seed_groups(seeds: Sequence[int], size: int) -> list[tuple[int, ...]]:
+    """Runs of consecutive seeds, each at most `size` long, in the given order: one run's
+    `--seed` and `--extra-seeds` can only name consecutive seeds."""
+    groups: list[list[int]] = []
+    for seed in seeds:
+        if groups and len(groups[-1]) < size and seed == groups[-1][-1] + 1:
+            groups[-1].append(seed)
+        else:
+            groups.append([seed])
+    return [tuple(group) for group in groups]
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,22 +472,85 @@ class CleanScore:
         }
 
 
-def score_clean(outcome: RunOutcome) -> CleanScore:
+def score_clean(outcome: RunOutcome) -> tuple[CleanScore, ...]:
+    """One score per seed the run covered. A seed's findings and failed suites are those
+    labelled with it (`switch@seed=5`; the first seed's are unlabelled). What cannot be pinned
+    on one seed counts against every seed of the run: a run that errored, could not be carried
+    out, or failed with no seed's suite failing."""
     planned, result = outcome.planned, outcome.result
     verdict = _verdict(outcome)
-    return CleanScore(
-        seed=planned.seed,
-        findings=len(result.findings) if result else 0,
-        failed=result is not None and (bool(result.findings) or verdict is Verdict.FAIL),
-        errored=verdict is not Verdict.PASS and verdict is not Verdict.FAIL,
-        seconds=outcome.seconds,
-        suites_run=planned.suites,
-        errors=tuple(_error_lines(outcome)),
-        infra_error=outcome.infra_error,
-        report_dir=outcome.report_dir,
-        part=planned.part,
-        scenarios=planned.scenarios,
-        cpu_seconds=outcome.cpu_seconds,
+    errored = verdict is not Verdict.PASS and verdict is not Verdict.FAIL
+    labels = {seed: _seed_labels(planned, i) for i, seed in enumerate(planned.seeds)}
+    owned = {label for names in labels.values() for label in names}
+    first = planned.seeds[0]
+    scores = []
+    for seed, names in labels.items():
+        findings = [
+            r
+            for r in (result.findings if result else ())
+            if r.finding.suite in names or (seed == first and r.finding.suite not in owned)
+        ]
+        suites = [result.suite(n) for n in names] if result else []
+        failed_suite = any(s is not None and s.verdict is Verdict.FAIL for s in suites)
+        scores.append(
+            CleanScore(
+                seed=seed,
+                findings=len(findings),
+                failed=result is not None and (bool(findings) or failed_suite),
+                errored=errored,
+                seconds=sum(s.seconds for s in suites if s is not None),
+                suites_run=tuple(base_suite(n) for n in names),
+                errors=tuple(_seed_error_lines(outcome, names, owned) or _elsewhere(outcome)),
+                infra_error=outcome.infra_error,
+                report_dir=outcome.report_dir,
+                part=planned.part,
+                scenarios=planned.scenarios,
+            )
+        )
+    if result is not None and verdict is Verdict.FAIL and not any(s.failed for s in scores):
+        scores = [replace(s, failed=True) for s in scores]  # failed, but on no seed's suite
+    return _share_run_time(scores, outcome)
+
+
+def _seed_labels(planned: PlannedRun, index: int) -> tuple[str, ...]:
+    """The suite labels a run reports for its `index`-th seed: the first seed's suites by
+    name, each extra seed's repeats of switch and access as `switch@seed=N`."""
+    if index == 0:
+        return planned.suites
+    seed = planned.seeds[index]
+    return tuple(f"{s}@seed={seed}" for s in planned.suites if s in CLEAN_SUITES)
+
+
+def _seed_error_lines(outcome: RunOutcome, names: Sequence[str], owned: set[str]) -> list[str]:
+    """The run's error lines that concern this seed: its suites' own, and those of the run
+    as a whole (no suite, or a suite of no seed)."""
+    result = outcome.result
+    if result is None or len(outcome.planned.seeds) == 1:
+        return _error_lines(outcome)
+    others = owned - set(names)
+    mine = [e for e in result.errors if e.suite not in others]
+    lines = [f"{e.suite or 'run'}: {e.message}" for e in mine]
+    if _verdict(outcome) is Verdict.ERROR and not result.errors:
+        lines = list(result.reasons) or ["run: verdict error"]
+    if outcome.exit_code == int(ExitCode.ERROR) and result.verdict is not Verdict.ERROR:
+        lines.append(f"run: exited with code 2, verdict {result.verdict.value}")
+    return lines
+
+
+def _elsewhere(outcome: RunOutcome) -> list[str]:
+    """Why a seed with no error of its own counts as errored: its run's errors."""
+    lines = _error_lines(outcome)
+    return [f"run: errored on another seed ({lines[0]})"] if lines else []
+
+
+def _share_run_time(scores: list[CleanScore], outcome: RunOutcome) -> tuple[CleanScore, ...]:
+    """The run's wall and CPU time shared out over its seeds by the time their suites took
+    (evenly when none finished), so the seeds' times add up to the run's."""
+    total = sum(s.seconds for s in scores)
+    shares = [s.seconds / total if total > 0 else 1 / len(scores) for s in scores]
+    return tuple(
+        replace(s, seconds=outcome.seconds * share, cpu_seconds=outcome.cpu_seconds * share)
+        for s, share in zip(scores, shares, strict=True)
     )
 
 
@@ -508,7 +601,7 @@ class Scorecard:
             if outcome.planned.kind == "fault":
                 by_fault.setdefault(outcome.planned.name, []).append(outcome)
             else:
-                clean.append(score_clean(outcome))
+                clean.extend(score_clean(outcome))
         faults = tuple(score_fault(_main_first(runs)) for runs in by_fault.values())
         return cls(faults, tuple(clean), dict(machine), quick, seconds, jobs)
 
@@ -559,6 +652,9 @@ class Scorecard:
             "jobs": self.jobs,
             "cpu_seconds": round(self.cpu_seconds, 1),
             "runs": len(self.clean) + sum(len(f.runs) for f in self.faults),
+            # `chaperone run` processes: clean seeds share them (CLEAN_GROUP to one)
+            "processes": len({(c.report_dir, c.part) for c in self.clean})
+            + sum(len(f.runs) for f in self.faults),
             "suites": self.suites(),
             "infrastructure_errors": self.infra_errors,
             "passed": self.exit_code() is ExitCode.PASS,

@@ -72,10 +72,16 @@ def fault(
 
 
 def clean(
-    seed: int, result: RunResult | None, infra: str | None = None, part: str = "main"
+    seed: int,
+    result: RunResult | None,
+    infra: str | None = None,
+    part: str = "main",
+    extra_seeds: int = 0,
 ) -> RunOutcome:
     suites = (part,) if part != "main" else SUITES
-    return outcome(PlannedRun("clean", f"seed-{seed}", (), suites, seed, part), result, infra)
+    name = f"seeds-{seed}-{seed + extra_seeds}" if extra_seeds else f"seed-{seed}"
+    planned = PlannedRun("clean", name, (), suites, seed, part, extra_seeds=extra_seeds)
+    return outcome(planned, result, infra)
 
 
 def report_file(path: Path, result: RunResult) -> Path:

@@ -12,13 +12,17 @@ import typer
 from chaperone.run_cmd import run_command
 from clinic.faults import FAULTS
 from flags.selftest import (
+    CLEAN_GROUP,
+    CLEAN_SUITES,
     DEFAULT_TARGETING,
     FUZZ_EXAMPLES,
     TARGETS,
     PlannedRun,
     SelftestPlan,
+    seed_groups,
     targeting,
 )
+from harness.engine import REPEATED_SUITES
 from harness.profile import load_profile
 from scenarios.switch import all_scenarios
 
@@ -85,16 +89,35 @@ def test_single_request_faults_get_a_fuzz_only_run() -> None:
 def test_clean_runs_default_to_20_seeds_and_show_every_used_suite_once() -> None:
     plan = SelftestPlan(faults=tuple(FAULTS))
     clean = [r for r in plan.runs() if r.kind == "clean"]
-    assert sorted({r.seed for r in clean}) == list(range(20))
+    main = [r for r in clean if r.part == "main"]
+    covered = [seed for r in main for seed in r.seeds]
+    assert sorted(covered) == list(range(20)), "every seed once"
     first = by_name(plan)
-    assert first["seed-0/main"].suites == ("switch", "access", "stateful")
+    assert first["seeds-0-3/main"].suites == ("switch", "access", "stateful")
     assert first["seed-0/load"].suites == ("load",) and first["seed-0/fuzz"].suites == ("fuzz",)
-    for run in clean:
+    for run in main:
+        assert run.scenarios == () and (run.patients, run.clinicians) == (3, 2)
         if run.seed:
-            assert run.suites == ("switch", "access") and run.scenarios == ()
-            assert (run.patients, run.clinicians) == (3, 2)
+            assert run.suites == ("switch", "access")
     used = {s for r in plan.runs() if r.kind == "fault" for s in r.suites}
     assert used <= {s for r in clean for s in r.suites}
+
+
+def test_clean_seeds_share_runs_in_consecutive_groups() -> None:
+    """A run covers at most CLEAN_GROUP consecutive seeds (`--seed` and `--extra-seeds`);
+    a gap in the seeds starts a new run."""
+    plan = SelftestPlan(faults=("recording-idor",), clean_seeds=(0, 1, 2, 3, 4, 5, 9, 10, 12))
+    main = [r for r in plan.runs() if r.kind == "clean" and r.part == "main"]
+    assert [r.seeds for r in main] == [(0, 1, 2, 3), (4, 5), (9, 10), (12,)]
+    assert [r.name for r in main] == ["seeds-0-3", "seeds-4-5", "seeds-9-10", "seed-12"]
+    assert main[1].label == "clean seeds 4-5, switch+access"
+    assert seed_groups((3, 2, 1), CLEAN_GROUP) == [(3,), (2,), (1,)]
+
+
+def test_extra_seeds_repeat_every_clean_suite() -> None:
+    """A grouped run's later seeds are scored on `switch@seed=N` and `access@seed=N`: that
+    holds only while `chaperone run` repeats every clean suite under its extra seeds."""
+    assert set(CLEAN_SUITES) <= set(REPEATED_SUITES)
 
 
 def test_a_small_plan_runs_on_clean_only_what_its_faults_used() -> None:
@@ -109,7 +132,7 @@ def test_browser_goes_to_seed_0_and_the_two_faults_it_can_see() -> None:
     assert with_browser == {
         "switch-recording-misattribution/main",
         "recordings-unscoped-after-switch/main",
-        "seed-0/main",
+        "seeds-0-1/main",
     }
 
 
@@ -126,6 +149,8 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
         a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
     )
     assert not any(a.startswith("--faults") for a in runs["seed-0/main"].arguments(tmp_path))
+    grouped = by_name(SelftestPlan(faults=("recording-idor",), clean_seeds=(4, 5, 6)))
+    assert {"--seed=4", "--extra-seeds=2"} <= set(grouped["seeds-4-6/main"].arguments(tmp_path))
 
 
 @pytest.mark.parametrize("browser", [False, True])
@@ -144,5 +169,5 @@ def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_pat
 
 def test_longest_runs_are_estimated_longest() -> None:
     runs = by_name(SelftestPlan(faults=tuple(FAULTS)))
-    assert runs["recording-idor-neighbour/main"].cost() > runs["seed-1/main"].cost()
-    assert runs["seed-1/main"].cost() > runs["mail-wrong-recipient/main"].cost()
+    assert runs["recording-idor-neighbour/main"].cost() > runs["seeds-4-7/main"].cost()
+    assert runs["seeds-4-7/main"].cost() > runs["mail-wrong-recipient/main"].cost()

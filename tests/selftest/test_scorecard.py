@@ -122,7 +122,7 @@ def test_clean_fuzz_run_with_a_finding_fails() -> None:
     "result", [run(error="boom"), unfinished()], ids=["engine-error", "unfinished"]
 )
 def test_clean_run_with_an_error_fails(result) -> None:  # type: ignore[no-untyped-def]
-    score = score_clean(clean(0, result))
+    (score,) = score_clean(clean(0, result))
     assert score.errored and not score.failed
     scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, result)])
     assert scorecard.exit_code() is ExitCode.FAIL
@@ -130,7 +130,7 @@ def test_clean_run_with_an_error_fails(result) -> None:  # type: ignore[no-untyp
 
 
 def test_clean_run_with_a_failed_slo_fails() -> None:
-    score = score_clean(clean(0, run(fail="stateful")))
+    (score,) = score_clean(clean(0, run(fail="stateful")))
     assert score.failed and score.findings == 0
 
 
@@ -138,7 +138,7 @@ def test_exit_code_2_with_a_passing_report_is_an_error() -> None:
     """`chaperone run` said error; a report that reads as a pass does not overrule it."""
     outcome = clean(0, run())
     errored = type(outcome)(outcome.planned, outcome.result, 1.0, "/x", None, 2)
-    assert score_clean(errored).errored
+    assert score_clean(errored)[0].errored
 
 
 def test_infrastructure_error_beats_everything() -> None:
@@ -227,3 +227,50 @@ def test_html_matrix_has_a_fuzz_column_with_dashes_where_it_did_not_run() -> Non
     assert row_b.count("\u2013") == 1  # b had no fuzz run
     row_a = page.split("<tr><th>a</th>", 1)[1].split("</tr>", 1)[0]
     assert ">4</td>" in row_a and ">7</td>" not in row_a  # its own traffic's leaks only
+
+
+GROUP = ("switch", "access", "stateful", "switch@seed=5", "access@seed=5", "switch@seed=6")
+GROUP += ("access@seed=6",)
+
+
+def test_a_seed_group_scores_each_seed_on_its_own_suites() -> None:
+    """Seeds 4-6 in one run: a leak on `access@seed=5` and a failed `switch@seed=6` are those
+    seeds' alone; seed 4 (the unlabelled suites) stays clean."""
+    result = run(suites=GROUP, leaks={"access@seed=5": 2}, fail="switch@seed=6")
+    scores = score_clean(clean(4, result, extra_seeds=2))
+    assert [s.name for s in scores] == ["seed-4", "seed-5", "seed-6"]
+    assert [(s.findings, s.failed, s.errored) for s in scores] == [
+        (0, False, False),
+        (2, True, False),
+        (0, True, False),
+    ]
+    assert scores[0].suites_run == ("switch", "access", "stateful")
+    assert scores[1].suites_run == ("switch", "access")
+    scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(4, result, extra_seeds=2)])
+    assert scorecard.noisy_clean == ["seed-5", "seed-6"]
+    data = scorecard.as_json()
+    assert data["clean"]["seed_count"] == 3 and data["processes"] == 2  # type: ignore[index]
+
+
+def test_a_seed_groups_time_is_shared_out_and_adds_up() -> None:
+    scores = score_clean(clean(4, run(suites=GROUP), extra_seeds=2))
+    assert sum(s.seconds for s in scores) == pytest.approx(12.0)
+    assert sum(s.cpu_seconds for s in scores) == pytest.approx(10.0)
+    assert scores[0].cpu_seconds > scores[1].cpu_seconds  # seed 4 also ran stateful
+
+
+@pytest.mark.parametrize(
+    "result", [run(suites=GROUP, error="boom"), unfinished(), None], ids=["error", "cut", "none"]
+)
+def test_an_errored_seed_group_counts_every_seed_as_errored(result) -> None:  # type: ignore[no-untyped-def]
+    infra = None if result is not None else "did not finish within 900 s"
+    scores = score_clean(clean(4, result, infra=infra, extra_seeds=2))
+    assert [s.errored for s in scores] == [True, True, True]
+    assert all(s.errors or s.infra_error for s in scores)
+
+
+def test_a_leak_on_no_seeds_suite_is_pinned_on_the_first() -> None:
+    """A finding labelled with a suite no seed owns still fails the group, never vanishes."""
+    result = run(suites=GROUP, leaks={"fuzz": 1})
+    scores = score_clean(clean(4, result, extra_seeds=2))
+    assert [s.failed for s in scores] == [True, False, False]
