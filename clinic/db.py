@@ -1,10 +1,17 @@
 """Engine and sessions. SQLite runs in WAL mode with a busy timeout; write transactions start
-with BEGIN IMMEDIATE so concurrent writers queue on the lock instead of failing to upgrade."""
+with BEGIN IMMEDIATE so concurrent writers queue on the lock instead of failing to upgrade.
+
+Within the process, writers also queue on a threading lock before they ask SQLite for its
+write lock. SQLite serialises them either way, but a writer that finds its lock taken polls it
+with sleeps of 1, 2, 5, 10 ... ms (its busy handler), so under a burst of writers (every
+user minting a media token at once) the lock sat free while they slept. A thread waiting on a
+Python lock wakes as soon as it is released. The busy timeout still covers other processes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,6 +27,7 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -36,7 +44,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with self._sessions() as session:
+        queue = self._writer if self.is_sqlite else nullcontext()
+        with queue, self._sessions() as session:
             if self.is_sqlite:
                 session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
             try:
