@@ -35,6 +35,7 @@ from tenacity import (
 
 from harness.errors import TargetUnreachable
 from harness.models import Observation
+from harness.transport import PoolTransport
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 # Slow targets are findings for the load suite, but a hung one must not hang the gate.
@@ -58,17 +59,17 @@ class Driver:
         retry_wait: float = 0.2,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # httpcore scans every pooled connection on each request (a readability syscall
+        # each): a small pool keeps that cheap, and a target on 2 cores gains nothing from
+        # more requests in flight than this.
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            transport=transport,
+            transport=transport or PoolTransport(limits),
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,
-            # httpcore scans every pooled connection on each request (a readability syscall
-            # each): a small pool keeps that cheap, and a target on 2 cores gains nothing from
-            # more requests in flight than this.
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
         )
         self.max_body = max_body
         self.retry_wait = retry_wait
