@@ -87,8 +87,10 @@ def duration_line(selftest: Mapping[str, Any]) -> str:
     """How long the whole scorecard took, and how many runs it kept going at once."""
     if "seconds" not in selftest:
         return ""
-    runs = selftest.get("runs")
+    runs, processes = selftest.get("runs"), selftest.get("processes")
     what = f"{runs} runs" if runs is not None else "the runs"
+    if processes is not None and processes != runs:
+        what += f" in {processes} processes"  # clean seeds share `chaperone run` processes
     cpu = selftest.get("cpu_seconds")
     spent = f", {float(cpu):.0f} CPU-seconds in all" if cpu else ""
     return (

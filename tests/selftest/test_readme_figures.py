@@ -108,6 +108,13 @@ def test_fuzz_column_seeds_and_duration(figures: ModuleType) -> None:
     assert "fuzz = leaks reached by the fuzz suite's own generated requests" in section
 
 
+def test_duration_line_counts_processes_when_seeds_share_them(figures: ModuleType) -> None:
+    grouped = {**SELFTEST_WITH_FUZZ, "processes": 33}
+    assert "The whole selftest (48 runs in 33 processes) took 512 s" in figures.render(
+        grouped, BENCH
+    )
+
+
 def test_old_selftest_json_has_no_duration_line(figures: ModuleType) -> None:
     assert "The whole selftest" not in figures.render(SELFTEST, BENCH)
 
