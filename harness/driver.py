@@ -18,6 +18,7 @@ Two protections, both fail-safe:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -71,6 +72,10 @@ class Driver:
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,
         )
+        # Requests in flight, held to the pool's size: past it they would wait in httpcore's
+        # queue, which it rescans whole (every waiting request against every connection) each
+        # time a connection frees up. Waiting here is one FIFO handoff.
+        self._slots = asyncio.Semaphore(max_connections)
         self.max_body = max_body
         self.retry_wait = retry_wait
         self.retries = 0  # transient faults survived, for the report
@@ -125,13 +130,14 @@ class Driver:
     async def _send(
         self, actor: str, step: str, endpoint: str, request: httpx.Request
     ) -> Observation:
-        started = time.monotonic()
-        response = await self._client.send(request, stream=True)
-        try:
-            body, overflowed = await self._read_capped(actor, step, endpoint, response, started)
-        finally:
-            await response.aclose()
-            self._client.cookies.clear()
+        async with self._slots:
+            started = time.monotonic()
+            response = await self._client.send(request, stream=True)
+            try:
+                body, overflowed = await self._read_capped(actor, step, endpoint, response, started)
+            finally:
+                await response.aclose()
+                self._client.cookies.clear()
         obs = observation_from(actor, step, endpoint, response, time.monotonic() - started, body)
         return _as_part(obs, 0) if overflowed else obs
 
