@@ -33,6 +33,7 @@ from harness.adapters.discovery import (
     parse_document,
 )
 from harness.adapters.listing import Entity, EntityParser, next_page, page_route
+from harness.aio import each_bounded
 from harness.canaries import Denial
 from harness.coverage import Coverage
 from harness.driver import Driver, Overflow
@@ -49,6 +50,10 @@ from harness.world import Resource, World
 __all__ = ["ProfileTarget"]
 
 _SEED_CONCURRENCY = 8
+# Reads one user's look runs at once over the items of one `each` read. A clinician who has
+# just been handed every patient reads hundreds of recordings the others never see: one after
+# another, that one user's chain was the whole look's length while the cores sat idle.
+_EACH_CONCURRENCY = 4
 _RESET_ATTEMPTS = 4
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
@@ -619,18 +624,35 @@ class ProfileTarget:
         for read in self.reads_for(actor.role):
             if read.each is None:
                 continue
-            for key, owner, item in self._items(actor, read.each):
-                mark = f"{read.name or id(read)}|{key}"
-                done = self._done.setdefault(actor.id, set())
-                if mark in done:
-                    continue
-                done.add(mark)
-                scope = {**self._scope(actor), read.each: item}
-                got = await self._read(session, read, scope, step, owner or "")
-                entity = key if read.each in self.profile.entities else ""
-                seen += [replace(o, entity=entity) for o in got] if entity else got
+            # In order, one read spec after another: a later `each` read may iterate what
+            # this one's reads taught the user (`_learn`).
+            seen += await self._each(session, read, step)
         seen += await self._discover(session, step, pool)
         return seen
+
+    async def _each(self, session: Session, read: ReadSpec, step: str) -> list[Observation]:
+        """One `each` read over every item the user has not read yet, `_EACH_CONCURRENCY` at
+        a time; the observations come back in the items' order."""
+        actor, kind = session.actor, read.each
+        assert kind is not None
+        done = self._done.setdefault(actor.id, set())
+        todo = []
+        for key, owner, item in self._items(actor, kind):
+            mark = f"{read.name or id(read)}|{key}"
+            if mark not in done:
+                done.add(mark)
+                todo.append((key, owner, item))
+        results: list[list[Observation]] = [[] for _ in todo]
+        entity = kind in self.profile.entities
+
+        async def one(index: int) -> None:
+            key, owner, item = todo[index]
+            scope = {**self._scope(actor), kind: item}
+            got = await self._read(session, read, scope, step, owner or "")
+            results[index] = [replace(o, entity=key) for o in got] if entity else got
+
+        await each_bounded(range(len(todo)), one, _EACH_CONCURRENCY)
+        return [obs for got in results for obs in got]
 
     def _items(self, actor: Actor, kind: str) -> list[tuple[str, str | None, Mapping[str, Any]]]:
         """Instances of `kind` this user may act on: entities seen in its lists (recordings),
