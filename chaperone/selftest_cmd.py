@@ -19,6 +19,7 @@ from rich.markup import escape
 from chaperone.run_cmd import check_out, check_scenarios
 from clinic.faults import FAULTS, parse_faults, unknown_fault_message
 from flags.selftest import (
+    CLEAN_GROUP,
     DEFAULT_CLEAN_SEEDS,
     QUICK_FAULTS,
     RunOutcome,
@@ -57,8 +58,8 @@ def selftest_command(
     seeds: Annotated[
         int | None,
         typer.Option(
-            help=f"Clean runs, one per seed 0..N-1 (default {DEFAULT_CLEAN_SEEDS}; "
-            f"--quick: {QUICK_SEEDS})."
+            help=f"Clean seeds 0..N-1, each scored on its own (default {DEFAULT_CLEAN_SEEDS}; "
+            f"--quick: {QUICK_SEEDS}); {CLEAN_GROUP} consecutive seeds share one run."
         ),
     ] = None,
     jobs: Annotated[
