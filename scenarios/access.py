@@ -49,13 +49,19 @@ def run_access(ctx: RunContext) -> Iterator[Event]:
 
 def unique_reads(journal: Sequence[Observation]) -> list[Observation]:
     """One observation per distinct read: same method, same URL (query included: two URLs
-    that differ only in their query are two reads), same byte range. Only reads the target
-    answered and that are safe to repeat."""
+    that differ only in their query are two reads), same byte range; the owner's if the owner
+    made it. Only reads the target answered and that are safe to repeat."""
     seen: dict[tuple[str, str, tuple[int, int] | None], Observation] = {}
     for obs in journal:
         if not obs.read or obs.actor in ("harness", ANONYMOUS_ID) or obs.status >= 400:
             continue
-        seen.setdefault((obs.method, obs.url, obs.byte_range), obs)
+        key = (obs.method, obs.url, obs.byte_range)
+        kept = seen.get(key)
+        # The owner's own read when there is one, whatever order the looks finished in: a
+        # read is never replayed as the user who made it, and the clinician who read a
+        # recording before it was deleted must be asked again after.
+        if kept is None or (not obs.about and kept.about):
+            seen[key] = obs
     return list(seen.values())
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from harness.models import ANONYMOUS_ID, Observation
-from scenarios.access import INSTANCES, SAMPLE_MAX, plan
+from scenarios.access import INSTANCES, SAMPLE_MAX, plan, unique_reads
 from tests.worlds import make_world
 
 READ = Observation(
@@ -99,3 +99,19 @@ def test_the_plan_is_deterministic_for_a_seed_and_rotates_with_it() -> None:
         }
 
     assert sampled(1) != sampled(2)
+
+
+def test_the_owners_read_is_kept_whichever_look_finished_first() -> None:
+    """Looks end in any order. When the related clinician's read of a recording reached the
+    journal before its owner's, keeping the clinician's would drop the clinician's replay (a
+    read is never replayed as its own reader) and with it the check after a deletion. The
+    owner's read is kept, and the clinician replays it."""
+    world = _world(2, 1)
+    url = "/x/p0-rec"
+    by_clinician = replace(READ, actor="c0", url=url, about="p0")
+    by_owner = replace(READ, actor="p0", url=url)
+    for journal in ([by_clinician, by_owner], [by_owner, by_clinician]):
+        (kept,) = unique_reads(journal)
+        assert kept.actor == "p0"
+        replays = plan(world, [kept], seed=0, seeds=1)
+        assert any(r.observer == "c0" and r.why == "related" for r in replays)
