@@ -29,7 +29,7 @@ import os
 import platform
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -313,12 +313,13 @@ def _leak_identity(finding: Finding) -> tuple[str, ...]:
     )
 
 
-def _error_lines(outcome: RunOutcome) -> list[str]:
+def _error_lines(outcome: RunOutcome, skip: Set[str] = frozenset()) -> list[str]:
+    """The run's errors, one line each, but those of the suites in `skip` (another seed's)."""
     result = outcome.result
     if result is None:
         return []
-    lines = [f"{e.suite or 'run'}: {e.message}" for e in result.errors]
-    if result.verdict is Verdict.ERROR and not lines:
+    lines = [f"{e.suite or 'run'}: {e.message}" for e in result.errors if e.suite not in skip]
+    if result.verdict is Verdict.ERROR and not result.errors:
         lines = list(result.reasons) or ["run: verdict error"]
     if outcome.exit_code == int(ExitCode.ERROR) and result.verdict is not Verdict.ERROR:
         lines.append(f"run: exited with code 2, verdict {result.verdict.value}")
@@ -500,7 +501,7 @@ def score_clean(outcome: RunOutcome) -> tuple[CleanScore, ...]:
                 errored=errored,
                 seconds=sum(s.seconds for s in suites if s is not None),
                 suites_run=tuple(base_suite(n) for n in names),
-                errors=tuple(_seed_error_lines(outcome, names, owned) or _elsewhere(outcome)),
+                errors=tuple(_error_lines(outcome, skip=owned - set(names)) or _elsewhere(outcome)),
                 infra_error=outcome.infra_error,
                 report_dir=outcome.report_dir,
                 part=planned.part,
@@ -519,22 +520,6 @@ def _seed_labels(planned: PlannedRun, index: int) -> tuple[str, ...]:
         return planned.suites
     seed = planned.seeds[index]
     return tuple(f"{s}@seed={seed}" for s in planned.suites if s in CLEAN_SUITES)
-
-
-def _seed_error_lines(outcome: RunOutcome, names: Sequence[str], owned: set[str]) -> list[str]:
-    """The run's error lines that concern this seed: its suites' own, and those of the run
-    as a whole (no suite, or a suite of no seed)."""
-    result = outcome.result
-    if result is None or len(outcome.planned.seeds) == 1:
-        return _error_lines(outcome)
-    others = owned - set(names)
-    mine = [e for e in result.errors if e.suite not in others]
-    lines = [f"{e.suite or 'run'}: {e.message}" for e in mine]
-    if _verdict(outcome) is Verdict.ERROR and not result.errors:
-        lines = list(result.reasons) or ["run: verdict error"]
-    if outcome.exit_code == int(ExitCode.ERROR) and result.verdict is not Verdict.ERROR:
-        lines.append(f"run: exited with code 2, verdict {result.verdict.value}")
-    return lines
 
 
 def _elsewhere(outcome: RunOutcome) -> list[str]:
