@@ -18,6 +18,7 @@ import fnmatch
 import re
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ _SEED_CONCURRENCY = 8
 # another, that one user's chain was the whole look's length while the cores sat idle.
 _EACH_CONCURRENCY = 4
 _RESET_ATTEMPTS = 4
+# Set while a look's plain reads run side by side: what they teach is learnt after, in order.
+_LEARN_LATER: ContextVar[list[Observation] | None] = ContextVar("_LEARN_LATER", default=None)
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
 
@@ -611,14 +614,14 @@ class ProfileTarget:
     ) -> list[Observation]:
         actor = session.actor
         pool = self._pool(actor)
-        seen: list[Observation] = []
         lists = self.list_routes()
-        for read in self.reads_for(actor.role):
-            if read.each is not None:
-                continue
-            if lists_only and not any(route_of(s.method, s.path) in lists for s in read.steps):
-                continue
-            seen += await self._read(session, read, self._scope(actor), step, actor.id)
+        plain = [
+            read
+            for read in self.reads_for(actor.role)
+            if read.each is None
+            and (not lists_only or any(route_of(s.method, s.path) in lists for s in read.steps))
+        ]
+        seen = await self._plain(session, plain, step)
         if lists_only:
             return seen
         for read in self.reads_for(actor.role):
@@ -629,6 +632,29 @@ class ProfileTarget:
             seen += await self._each(session, read, step)
         seen += await self._discover(session, step, pool)
         return seen
+
+    async def _plain(self, session: Session, reads: list[ReadSpec], step: str) -> list[Observation]:
+        """The reads that need nothing learnt first (lists, pages, exports), `_EACH_CONCURRENCY`
+        at a time. What they teach the user is learnt afterwards in the reads' order, so which
+        items a later `each` read visits, and in what order, does not depend on which answer
+        came back first."""
+        actor = session.actor
+        results: list[list[Observation]] = [[] for _ in reads]
+        taught: list[list[Observation]] = [[] for _ in reads]
+
+        async def one(index: int) -> None:
+            token = _LEARN_LATER.set(taught[index])
+            try:
+                got = await self._read(session, reads[index], self._scope(actor), step, actor.id)
+                results[index] = got
+            finally:
+                _LEARN_LATER.reset(token)
+
+        await each_bounded(range(len(reads)), one, _EACH_CONCURRENCY)
+        for observations in taught:
+            for obs in observations:
+                self._learn(actor, obs)
+        return [obs for got in results for obs in got]
 
     async def _each(self, session: Session, read: ReadSpec, step: str) -> list[Observation]:
         """One `each` read over every item the user has not read yet, `_EACH_CONCURRENCY` at
@@ -745,7 +771,11 @@ class ProfileTarget:
         if read is not None and read.replay and not self.is_unsafe(prep.route):
             obs = replace(obs, read=route)
         await self._count(session, obs, route, about)
-        self._learn(session.actor, obs)
+        later = _LEARN_LATER.get()
+        if later is None:
+            self._learn(session.actor, obs)
+        else:
+            later.append(obs)
         return obs
 
     async def _count(self, session: Session, obs: Observation, route: str, about: str) -> None:
