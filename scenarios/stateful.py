@@ -15,13 +15,15 @@ distinct paths explored is reported. Each example starts from a freshly reset ta
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
@@ -183,13 +185,20 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                 raise AssertionError(f"{len(self.found)} finding(s) after {len(self.steps)} steps")
 
         def _check_lists(self) -> None:
-            """After every change, every user's lists (where the incident showed) are read."""
-            for actor in self.world.actors:
+            """After every change, every user's lists (where the incident showed) are read.
+
+            The users read side by side (one at a time, each waited on the other's round
+            trips); their reads are judged in the users' order, as one after another would."""
+            actors = list(self.world.actors)
+            sessions = [self._session(actor) for actor in actors]
+            looks = [
+                ctx.adapter.look(session, f"stateful/{actor}/lists", lists_only=True)
+                for actor, session in zip(actors, sessions, strict=True)
+            ]
+            seen = ctx.loop.run(_together(looks), timeout=30)
+            for actor, observations in zip(actors, seen, strict=True):
                 before = len(self.found)
-                lists = ctx.adapter.look(
-                    self._session(actor), f"stateful/{actor}/lists", lists_only=True
-                )
-                for obs in ctx.loop.run(lists, timeout=30):
+                for obs in observations:
                     self._observe(obs)
                 if len(self.found) > before:
                     # The reproduction ends with the observer looking, so replay knows whom.
@@ -197,6 +206,18 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                     return
 
     return FlowMachine
+
+
+async def _together(
+    looks: list[Coroutine[Any, Any, list[Observation]]],
+) -> list[list[Observation]]:
+    """Every look's observations, in the looks' order; the first failure stops the others."""
+    tasks = [asyncio.ensure_future(look) for look in looks]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _applies(spec: FlowSpec, state: str) -> bool:
