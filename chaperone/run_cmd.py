@@ -339,6 +339,14 @@ def run_command(
     master_bind_port: MasterPortOpt = 0,
     load_join_seconds: JoinSecondsOpt = 30.0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
+    overlap: Annotated[
+        bool,
+        typer.Option(
+            help="Run --suite load beside --suite browser on one seeding (the load's journeys "
+            "leave the browser's patients alone) when there are patients enough for both; "
+            "--no-overlap runs them one after the other."
+        ),
+    ] = True,
     build: Annotated[str, typer.Option(help="Build id recorded in the report.")] = "",
     chromium: Annotated[
         str, typer.Option(help="Chromium binary for --suite browser.")
@@ -386,6 +394,7 @@ def run_command(
         workers=workers,
         **load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds),
         load_seconds=load_seconds,
+        overlap=overlap,
         chromium=chromium,
         slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),
         fuzz_examples=fuzz_examples,

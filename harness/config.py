@@ -57,6 +57,11 @@ class RunOptions(BaseModel):
         30.0, gt=0, description="how long the master waits for every worker to join"
     )
     slo: SloThresholds = SloThresholds()
+    overlap: bool = Field(
+        True,
+        description="run the load suite beside the browser suite, on one seeding, when both "
+        "are asked for and there are enough patients for each to drive its own",
+    )
     # Browser suite (Playwright + Debian Chromium)
     browser_users: int = Field(3, ge=2)
     chromium: str = "/usr/bin/chromium"
@@ -92,3 +97,9 @@ class RunOptions(BaseModel):
         le=1,
         description="share of reads that must really be checked; less makes the run an error",
     )
+
+
+def load_flow_share(users: int) -> int:
+    """Journey users of `users` load users when the profile has both reads and flows: half,
+    at least two (so flows can collide), never all of them."""
+    return 0 if users < 2 else min(max(2, users // 2), users - 1)

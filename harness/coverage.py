@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 __all__ = ["Coverage", "CoverageRow"]
@@ -42,7 +43,18 @@ class Coverage:
         self._checked: Counter[tuple[str, str, str, str]] = Counter()
         self._lost: Counter[tuple[str, str, str, str]] = Counter()
         self._reasons: dict[tuple[str, str, str, str], Counter[str]] = {}
-        self.suite = ""
+        # The label reads are counted under. A context variable, not a field: two suites may
+        # run at once (the engine's TOGETHER), each in its own thread, and the coroutines a
+        # suite sends to the run's loop carry its thread's context along.
+        self._suite: ContextVar[str] = ContextVar(f"coverage-suite-{id(self)}", default="")
+
+    @property
+    def suite(self) -> str:
+        return self._suite.get()
+
+    @suite.setter
+    def suite(self, label: str) -> None:
+        self._suite.set(label)
 
     def checked(self, route: str, observer: str, owner: str) -> None:
         with self._lock:

@@ -7,11 +7,13 @@ failure are kept, because they were already yielded.
 
 from __future__ import annotations
 
+import contextvars
 import json
+import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import httpx
 
 from harness.adapters import DEFAULT_ADAPTER, Target, make_target
 from harness.aio import LoopThread
-from harness.config import RunOptions
+from harness.config import RunOptions, load_flow_share
 from harness.errors import ChaperoneError
 from harness.events import (
     CoverageReported,
@@ -42,6 +44,12 @@ from harness.world import World
 
 # Scenario suites worth repeating with more seeds; load and browser run once per gate.
 REPEATED_SUITES = ("switch", "access")
+# Pairs of suites that may run at once on one fresh seeding (RunOptions.overlap). Load's users
+# pace themselves (about one core for a fixed window) while the browser suite is bound by
+# Chromium, so side by side they take little more than the longer one. The first pair member
+# claims the users whose data it drives (RunContext.claim) before the second starts; the second
+# leaves those users' resources alone (RunContext.reserved).
+TOGETHER = (("browser", "load"),)
 
 
 @dataclass
@@ -85,8 +93,11 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
         )
         ctx = _context(request, adapter, loop)
         yield _seeded(ctx, request)
-        for name in options.suites:
-            verdicts.append((yield from _run_suite(name, ctx)))
+        for names in schedule(options):
+            if len(names) == 1:
+                verdicts.append((yield from _run_suite(names[0], ctx)))
+            else:
+                verdicts += yield from _run_together(names, ctx)
         for seed in options.extra_seeds:
             ctx.options = options.model_copy(update={"seed": seed})
             ctx.reseed()
@@ -173,6 +184,27 @@ def _save_run_files(ctx: RunContext, options: RunOptions) -> None:
     )
 
 
+def schedule(options: RunOptions) -> list[tuple[str, ...]]:
+    """The suites in the order asked, a TOGETHER pair as one step (where the first of the two
+    was asked) when overlap is on and there are patients enough for the browser's owners and
+    the load's journeys to be different people."""
+    share = max(2, load_flow_share(options.load_users))
+    room = options.patients - options.browser_users >= share
+    steps: list[tuple[str, ...]] = []
+    placed: set[str] = set()
+    for name in options.suites:
+        if name in placed:
+            continue
+        pair = next((p for p in TOGETHER if name in p and set(p) <= set(options.suites)), None)
+        if pair is not None and options.overlap and room:
+            steps.append(pair)
+            placed |= set(pair)
+        else:
+            steps.append((name,))
+            placed.add(name)
+    return steps
+
+
 def planned_suites(options: RunOptions) -> tuple[str, ...]:
     """Every suite label the run will report, so a missing one is caught as an error."""
     repeated = [s for s in options.suites if s in REPEATED_SUITES]
@@ -240,6 +272,91 @@ def _run_suite(
         yield EngineError(suite=label, message=message, time=time.time())
         return Verdict.ERROR
     return verdict
+
+
+@dataclass
+class _Ended:
+    verdict: Verdict
+    raised: BaseException | None = None
+
+
+def _run_together(names: tuple[str, ...], ctx: RunContext) -> Generator[Event, None, list[Verdict]]:
+    """Run a TOGETHER pair at once on one fresh seeding, each suite through `_run_suite` in a
+    thread of its own, passing their events on as they come. The second starts once the first
+    has claimed its users (or ended); their verdicts come back in the pair's order."""
+    world = ctx.reseed()
+    claimed: list[str] = []
+    settled = threading.Event()
+
+    def claim(users: Iterable[str]) -> None:
+        claimed.extend(users)
+        settled.set()
+
+    inbox: queue.Queue[tuple[int, Event | _Ended]] = queue.Queue()
+
+    def drive(index: int, view: RunContext) -> None:
+        steps = _run_suite(names[index], view)
+        try:
+            while True:
+                inbox.put((index, next(steps)))
+        except StopIteration as done:
+            inbox.put((index, _Ended(done.value)))
+        except BaseException as exc:  # handed to the engine's thread, which fails closed
+            inbox.put((index, _Ended(Verdict.ERROR, exc)))
+        finally:
+            settled.set()  # a first suite that ended without claiming claims nobody
+
+    def start(index: int, view: RunContext) -> None:
+        # A copy of this thread's context: what the suite sets (its coverage label) stays its own.
+        runner = contextvars.copy_context().run
+        thread = threading.Thread(
+            target=runner, args=(drive, index, view), name=f"chaperone-{names[index]}", daemon=True
+        )
+        thread.start()
+
+    def fresh() -> World:
+        return world  # the pair's one seeding: neither suite resets the target
+
+    start(0, replace(ctx, reseed=fresh, claim=claim))
+    ended: dict[int, _Ended] = {}
+    second = False
+    try:
+        while len(ended) < len(names):
+            if not second and settled.is_set():
+                start(1, replace(ctx, reseed=fresh, reserved=frozenset(claimed)))
+                second = True
+            try:
+                index, item = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(item, _Ended):
+                ended[index] = item
+            else:
+                yield item
+    except KeyboardInterrupt:
+        ctx.cancel.set()  # the suites wind down; what they yield on the way is kept
+        yield from _drain(inbox, ended, len(names) if second else 1)
+        raise
+    for index in sorted(ended):
+        raised = ended[index].raised
+        if raised is not None:
+            raise raised  # as `_run_suite` would have raised it, run alone
+    return [ended[i].verdict for i in sorted(ended)]
+
+
+def _drain(
+    inbox: queue.Queue[tuple[int, Event | _Ended]], ended: dict[int, _Ended], count: int
+) -> Generator[Event, None, None]:
+    deadline = time.monotonic() + 30
+    while len(ended) < count and time.monotonic() < deadline:
+        try:
+            index, item = inbox.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if isinstance(item, _Ended):
+            ended[index] = item
+        else:
+            yield item
 
 
 def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageReported:

@@ -48,6 +48,11 @@ class RunContext:
     reseed: Callable[[], World] = field(default=lambda: _no_reseed())
     # The SMTP / SMS sinks the target's notifications arrive at (None: the profile has none).
     sinks: Sinks | None = None
+    # When two suites run at once on one seeding (the engine's TOGETHER), the first says whose
+    # data it drives with `claim`, and the second is started after that with those users
+    # `reserved`: it may read as them but leaves their resources alone.
+    claim: Callable[[Iterable[str]], None] = field(default=lambda users: None)
+    reserved: frozenset[str] = frozenset()
 
 
 def _no_reseed() -> World:

@@ -60,6 +60,8 @@ class LoadSettings:
     wave_seconds: float = 1.0
     workers: int = 1  # processes sharing the users (local and remote workers; 1: local)
     discovered: tuple[DiscoveredRead, ...] = field(default_factory=tuple)
+    # Users whose resources a suite running beside this one drives: no journey takes them.
+    reserved: tuple[str, ...] = ()
 
     @property
     def flow_block(self) -> int:
@@ -90,4 +92,5 @@ class LoadSettings:
                 )
                 for d in data.get("discovered", ())
             ),
+            reserved=tuple(map(str, data.get("reserved", ()))),
         )

@@ -83,7 +83,7 @@ def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Pr
         if settings.check_leaks
         else None
     )
-    workload = Workload(profile, world, settings.discovered)
+    workload = Workload(profile, world, settings.discovered, settings.reserved)
     return Process(workload, settings, entities, checker, report)
 
 

@@ -65,6 +65,7 @@ class LoadPlan:
     health: str | None = "/healthz"  # a path that answers 2xx while the target is up
     discovered: tuple[DiscoveredRead, ...] = ()
     user_classes: tuple[str, ...] = ("ReadUser", "FlowUser")
+    reserved: tuple[str, ...] = ()  # users no journey may take (a suite beside drives them)
 
     @property
     def run_time(self) -> int:
@@ -86,6 +87,7 @@ class LoadPlan:
             wave_seconds=self.wave_seconds,
             workers=max(1, self.workers + self.expect_workers),
             discovered=self.discovered,
+            reserved=self.reserved,
         )
 
 

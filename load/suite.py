@@ -15,7 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
-from harness.config import RunOptions
+from harness.config import RunOptions, load_flow_share
 from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished, SuiteStarted
 from harness.models import Finding, Verdict
 from harness.profile.model import TargetProfile
@@ -40,18 +40,21 @@ def plan_for(
     world: World,
     check_leaks: bool = True,
     discovered: tuple[DiscoveredRead, ...] = (),
+    reserved: frozenset[str] = frozenset(),
 ) -> LoadPlan:
     """Half the users take journeys (at least two, so flows can collide), the rest read; all
-    of them journey when the profile has no load reads, none when it has no load flows."""
+    of them journey when the profile has no load reads, none when it has no load flows. No
+    journey takes a `reserved` user's resources (a suite running beside drives them)."""
     profile = TargetProfile.model_validate(world.profile)
-    workload = Workload(profile, world, discovered)  # a profile mistake stops here, in one line
+    # A profile mistake stops here, in one line.
+    workload = Workload(profile, world, discovered, reserved)
     users = options.load_users
     if not workload.journeys:
         flow_users = 0
     elif not workload.reads:
         flow_users = users
     else:
-        flow_users = 0 if users < 2 else min(max(2, users // 2), users - 1)
+        flow_users = load_flow_share(users)
     flow_users = min(flow_users, workload.flow_resources())
     counts = (("ReadUser", users - flow_users), ("FlowUser", flow_users))
     classes = [name for name, n in counts if n]
@@ -69,6 +72,7 @@ def plan_for(
         health=_health_path(profile),
         discovered=discovered,
         user_classes=tuple(classes) or ("ReadUser",),
+        reserved=tuple(sorted(reserved)),
     )
 
 
@@ -94,7 +98,7 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
     started = time.monotonic()
     yield SuiteStarted(SUITE, None, time.time())
     world = ctx.reseed()
-    plan = plan_for(ctx.target, ctx.options, world, check_leaks, _discovered(ctx))
+    plan = plan_for(ctx.target, ctx.options, world, check_leaks, _discovered(ctx), ctx.reserved)
     run_dir = ctx.out_dir / SUITE
     findings: dict[str, Finding] = {}
     try:
@@ -165,6 +169,7 @@ def _metrics(stats: LoadStats, plan: LoadPlan, findings: dict[str, Finding]) -> 
         **stats.metrics(),
         "users": plan.users,
         "flow_users": plan.flow_users,
+        "reserved_users": len(plan.reserved),
         "workers": plan.workers,
         "remote_workers": plan.expect_workers,
         "seconds": plan.run_time,

@@ -214,10 +214,16 @@ class Workload:
     """The resolved load section over one world: who reads what, who drives which resources."""
 
     def __init__(
-        self, profile: TargetProfile, world: World, discovered: Sequence[DiscoveredRead] = ()
+        self,
+        profile: TargetProfile,
+        world: World,
+        discovered: Sequence[DiscoveredRead] = (),
+        reserved: Iterable[str] = (),
     ) -> None:
         self.profile = profile
         self.world = world
+        # Users a suite running beside the load drives: their resources are not the journeys'.
+        self.reserved = frozenset(reserved)
         self.reads, self.journeys = resolve(profile, discovered)
         self._weighted_journeys = [j for j in self.journeys for _ in range(j.weight)]
 
@@ -256,7 +262,9 @@ class Workload:
     def flow_resources(self) -> int:
         """How many resources the journeys can drive: more journey users than this would idle."""
         kinds = {j.kind for j in self.journeys}
-        return sum(1 for r in self.world.resources if r.kind in kinds)
+        return sum(
+            1 for r in self.world.resources if r.kind in kinds and r.owner not in self.reserved
+        )
 
     def assignment(self, slot: int, flow_users: int) -> Assignment | None:
         """The journey, actor and resources of journey user `slot` of `flow_users`."""
@@ -284,7 +292,9 @@ class Workload:
         return [
             a
             for _, a in sorted(self.world.actors.items())
-            if a.id in owning and (not journey.roles or a.role in journey.roles)
+            if a.id in owning
+            and a.id not in self.reserved
+            and (not journey.roles or a.role in journey.roles)
         ]
 
     # -- template scopes (as harness.adapters.profile.ProfileTarget builds them) -------------

@@ -16,6 +16,7 @@ distinct paths explored is reported. Each example starts from a freshly reset ta
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import queue
 import random
@@ -245,7 +246,9 @@ def run_stateful(ctx: RunContext) -> Iterator[Event]:
     yield SuiteStarted("stateful", total_steps=None, time=started)
     outcome = _Outcome()
     errors: list[BaseException] = []
-    worker = threading.Thread(target=_explore, args=(ctx, outcome, errors), daemon=True)
+    # In a copy of this thread's context, so the reads it makes count under this suite.
+    explore = contextvars.copy_context().run
+    worker = threading.Thread(target=explore, args=(_explore, ctx, outcome, errors), daemon=True)
     worker.start()
     while worker.is_alive() or not outcome.events.empty():
         try:

@@ -44,6 +44,7 @@ def run_browser(ctx: RunContext) -> Iterator[Event]:
     check_chromium(ctx.options.chromium)
     world = ctx.reseed()
     cast = Cast.pick(world, profile, spec, ctx.options.browser_users)
+    ctx.claim(a.id for a in cast.owners)  # a load run beside us leaves their calls alone
     plan = make_plan(spec, scenarios_for(ctx), cast.fresh)
     browser_run = BrowserRun(ctx, spec, cast, plan)
     yield SuiteStarted(SUITE, browser_run.total_steps(), time.time())

@@ -135,3 +135,31 @@ def test_each_process_gets_a_block_of_journey_slots(
         for r in a.resources
     ]
     assert len(driven) == len(set(driven))
+
+
+def test_no_journey_takes_a_reserved_users_resources() -> None:
+    """While the browser suite drives some patients' calls, the load runs beside it: its
+    journeys must leave those calls alone, and it says so through LoadSettings to every worker."""
+    world = memory_world(patients=4, appointments=3)
+    patients = of_role(world, "patient")
+    reserved = frozenset(patients[:2])
+    settings = LoadSettings.from_json(
+        LoadSettings(flow_users=4, reserved=tuple(reserved)).to_json()
+    )
+    assert set(settings.reserved) == reserved  # survives the trip to a worker
+    workload = Workload(clinic_profile(), world, (), settings.reserved)
+    free = [r for r in world.resources if r.owner not in reserved and r.kind == "appointment"]
+    assert workload.flow_resources() == len(free)
+    driven = [
+        r
+        for slot in range(4)
+        if (a := workload.assignment(slot, 4)) is not None
+        for r in a.resources
+    ]
+    assert driven and {r.owner for r in driven} <= set(patients[2:])
+    # Reading as a reserved user is still fine: reads change nothing.
+    assert reserved <= {a.id for a in workload.readers()}
+    # Without the reservation the same slots do take those patients' calls.
+    everyone = Workload(clinic_profile(), world)
+    taken = {r.owner for s in range(4) if (a := everyone.assignment(s, 4)) for r in a.resources}
+    assert taken & reserved
