@@ -9,10 +9,13 @@ applicable scenario is driven, the owner looks, and the observer repeats the own
 A finding reproduces only if the replay raises one with its exact identity: the same kind,
 observer, owner and surface (which names the route). A different leak between the same two
 users is not the same bug. Findings that needed concurrency may not reproduce sequentially; the
-outcome says so rather than pretending. Flows are replayed in the order the target completed
-them in the run (the switch suite records them so). An access finding that rests on a relation
-changed earlier in the run (a clinician reading a discharged patient's recording) is replayed on
-a freshly seeded world where the relation still holds, so it does not reproduce there.
+outcome says so rather than pretending. Flows are replayed in the order the harness saw them
+complete in the run (the switch suite records them so); when that does not bring the finding
+back, each flow of a phase that ran at once takes a turn at the end of its phase (the order the
+harness saw answers in is not always the order the target applied the flows in). An access
+finding that rests on a relation changed earlier in the run (a clinician reading a discharged
+patient's recording) is replayed on a freshly seeded world where the relation still holds, so it
+does not reproduce there.
 """
 
 from __future__ import annotations
@@ -143,28 +146,93 @@ def owner_flows(adapter: Target) -> list[str]:
     return [f for f in wanted if adapter.has_flow(f)] if adapter.has_flow("join") else []
 
 
+# Orders tried beyond the recorded one (each on a freshly seeded world): enough to put each
+# flow of a few phases last.
+MAX_OTHER_ORDERS = 8
+
+
 def replay(finding: Finding, adapter: Target, loop: LoopThread, run_dir: Path) -> ReplayOutcome:
     seed, counts = population_for(finding, run_dir)
     population = make_population(adapter.profile, seed, counts)
     loop.run(adapter.check(), timeout=60)
-    world: World = loop.run(adapter.seed(population), timeout=300)
-    player = Replayer(adapter, loop, world)
+
+    def fresh() -> Replayer:
+        world: World = loop.run(adapter.seed(population), timeout=300)
+        return Replayer(adapter, loop, world)
+
     actions = {s.action for s in finding.repro}
     if "replay" in actions and finding.owner:
+        player = fresh()
         player.access_case(finding.owner, finding.observer, owner_flows(adapter))
-    else:
-        player.run(finding.repro)
+        same = _same(player, finding)
+        return ReplayOutcome(bool(same), len(finding.repro), same)
+    for attempt, steps in enumerate((finding.repro, *other_orders(finding.repro))):
+        player = fresh()
+        player.run(steps)
         player.look(finding.observer)
-    same = tuple(f for f in player.seen if same_identity(f, finding))
+        same = _same(player, finding)
+        if same:
+            note = "" if attempt == 0 else _reordered(finding.repro, steps)
+            return ReplayOutcome(True, len(finding.repro), same, note)
     note = (
         ""
-        if same or finding.suite.split("@")[0] != "switch"
+        if finding.suite.split("@")[0] != "switch"
         else (
-            "the original ran each phase for all owners at once; sequential replay may miss "
-            "faults that need concurrency (try `chaperone run --suite load`)"
+            "the original ran each phase for all owners at once; sequential replay, in the "
+            "recorded order and with each flow of a phase last, did not bring it back; faults "
+            "that need real concurrency may not (try `chaperone run --suite load`)"
         )
     )
-    return ReplayOutcome(bool(same), len(finding.repro), same, note)
+    return ReplayOutcome(False, len(finding.repro), (), note)
+
+
+def _same(player: Replayer, finding: Finding) -> tuple[Finding, ...]:
+    return tuple(f for f in player.seen if same_identity(f, finding))
+
+
+def other_orders(steps: tuple[Step, ...]) -> list[tuple[Step, ...]]:
+    """The recorded steps with one flow of a phase moved to the end of its phase, for each flow
+    of each phase that is not last already (at most MAX_OTHER_ORDERS).
+
+    A phase ran its flows for every owner at once, and the order the harness saw them finish
+    in is not always the order the target applied them in. The bug that matters most here
+    (2020: a recording filed under the patient whose call was joined last) depends only on
+    which flow of a phase came last, so each flow takes a turn at the end."""
+    orders: list[tuple[Step, ...]] = []
+    for start, end in _phases(steps):
+        for index in range(start, end - 1):
+            phase = [*steps[start:index], *steps[index + 1 : end], steps[index]]
+            orders.append((*steps[:start], *phase, *steps[end:]))
+    return orders[:MAX_OTHER_ORDERS]
+
+
+def _phases(steps: tuple[Step, ...]) -> list[tuple[int, int]]:
+    """[start, end) of each run of two or more flows of the same name by different actors."""
+    found: list[tuple[int, int]] = []
+    start = 0
+    for index in range(1, len(steps) + 1):
+        same = (
+            index < len(steps)
+            and steps[index].action == steps[start].action
+            and steps[index].actor not in {s.actor for s in steps[start:index]}
+        )
+        if same:
+            continue
+        if index - start >= 2 and steps[start].action not in _SKIP:
+            found.append((start, index))
+        start = index
+    return found
+
+
+def _reordered(recorded: tuple[Step, ...], steps: tuple[Step, ...]) -> str:
+    for start, end in _phases(steps):
+        if steps[start:end] != recorded[start:end]:
+            last = steps[end - 1]
+            return (
+                f"reproduced with {last.actor}'s {last.action} last of its phase: the run saw "
+                "that phase's flows finish in another order than the target applied them"
+            )
+    return ""
 
 
 def same_identity(seen: Finding, original: Finding) -> bool:

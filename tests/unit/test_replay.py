@@ -3,6 +3,7 @@ owner and surface (route). A different leak between the same two users is anothe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ from harness.adapters.profile import ProfileTarget
 from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.events import FindingRaised
-from harness.models import Finding
+from harness.models import Finding, Step
 from harness.profile import load_profile
-from harness.replay import replay, same_identity
+from harness.replay import other_orders, replay, same_identity
 from tests.unit.inprocess import BASE, TOKEN, run_inprocess, transport
 
 # Two scenarios: the incident's (the switch finding replays its steps) and a look; every
@@ -94,3 +95,48 @@ def test_a_switch_finding_replays_its_steps(tmp_path: Path) -> None:
     assert any(step.action == "switch_to_video" for step in leak.repro)
     fault = frozenset({"switch-recording-misattribution"})
     assert _replay(leak, tmp_path / "out", tmp_path / "again", fault)
+
+
+def test_each_flow_of_a_phase_takes_a_turn_last() -> None:
+    steps = (
+        Step("p0", "join", "0"),
+        Step("p1", "join", "0"),
+        Step("p2", "join", "0"),
+        Step("p0", "switch_to_video", "0"),
+        Step("p1", "switch_to_video", "0"),
+        Step("p1", "look"),
+        Step("p2", "look"),
+    )
+    orders = other_orders(steps)
+    lasts = [(o[2].actor, o[4].actor) for o in orders]
+    assert lasts == [("p0", "p1"), ("p1", "p1"), ("p2", "p0")]
+    for order in orders:
+        assert sorted(order, key=str) == sorted(steps, key=str)  # the same steps, reordered
+        assert order[5:] == steps[5:]  # looks are not a phase of flows
+    # Two flows by the same user, or flows of different names, are not one phase.
+    assert other_orders((Step("p0", "join", "0"), Step("p0", "join", "1"))) == []
+    assert other_orders((Step("p0", "join", "0"), Step("p1", "leave", "0"))) == []
+
+
+def test_a_switch_finding_replays_when_the_run_saw_its_joins_finish_out_of_order(
+    tmp_path: Path,
+) -> None:
+    """The 2020 bug filed a recording under the patient whose call was joined last; the order
+    the harness saw the joins answered in is not always the order the clinic applied them in.
+    Here the recorded order is made wrong on purpose: the observer's join first, not last."""
+    found = _findings(tmp_path, "switch-recording-misattribution")
+    leak = next(f for f in found if f.suite == "switch" and f.owner != f.observer)
+    start = next(i for i, s in enumerate(leak.repro) if s.action == "join")
+    end = next(
+        i
+        for i in range(start, len(leak.repro) + 1)
+        if i == len(leak.repro) or leak.repro[i].action != "join"
+    )
+    assert end - start >= 2  # the join phase: every owner joined at once
+    phase = list(leak.repro[start:end])
+    mine = next(s for s in phase if s.actor == leak.observer)
+    wrong = (*leak.repro[:start], mine, *(s for s in phase if s is not mine), *leak.repro[end:])
+    shuffled = replace(leak, repro=wrong)
+    fault = frozenset({"switch-recording-misattribution"})
+    assert _replay(shuffled, tmp_path / "out", tmp_path / "again", fault)
+    assert not _replay(shuffled, tmp_path / "out", tmp_path / "fixed", frozenset())
