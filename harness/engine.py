@@ -325,14 +325,9 @@ def _run_together(names: tuple[str, ...], ctx: RunContext) -> Generator[Event, N
             if not second and settled.is_set():
                 start(1, replace(ctx, reseed=fresh, reserved=frozenset(claimed)))
                 second = True
-            try:
-                index, item = inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if isinstance(item, _Ended):
-                ended[index] = item
-            else:
-                yield item
+            event = _received(inbox, ended)
+            if event is not None:
+                yield event
     except KeyboardInterrupt:
         ctx.cancel.set()  # the suites wind down; what they yield on the way is kept
         yield from _drain(inbox, ended, len(names) if second else 1)
@@ -349,14 +344,24 @@ def _drain(
 ) -> Generator[Event, None, None]:
     deadline = time.monotonic() + 30
     while len(ended) < count and time.monotonic() < deadline:
-        try:
-            index, item = inbox.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if isinstance(item, _Ended):
-            ended[index] = item
-        else:
-            yield item
+        event = _received(inbox, ended)
+        if event is not None:
+            yield event
+
+
+def _received(
+    inbox: queue.Queue[tuple[int, Event | _Ended]], ended: dict[int, _Ended]
+) -> Event | None:
+    """The next event one of the pair yielded; None when nothing came within 0.2 s or a suite
+    ended (recorded in `ended`)."""
+    try:
+        index, item = inbox.get(timeout=0.2)
+    except queue.Empty:
+        return None
+    if isinstance(item, _Ended):
+        ended[index] = item
+        return None
+    return item
 
 
 def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageReported:
