@@ -49,7 +49,7 @@ def api_logout(request: Request, response: Response, user: CurrentUser, state: S
 
 
 @router.get("/api/me", responses=AUTH)
-def api_me(user: CurrentUser) -> MeOut:
+async def api_me(user: CurrentUser) -> MeOut:
     patient = user.role == "patient"
     return MeOut(
         **user_out(user).model_dump(),
@@ -61,7 +61,7 @@ def api_me(user: CurrentUser) -> MeOut:
 
 
 @router.get("/api/me/appointments", responses=AUTH)
-def api_my_appointments(
+async def api_my_appointments(
     user: CurrentUser,
     state: State,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -102,10 +102,10 @@ def _decode_cursor(cursor: str) -> int:
 
 
 @router.get("/api/flags", responses=AUTH)
-def api_flags(user: CurrentUser, state: State) -> dict[str, bool]:
+async def api_flags(user: CurrentUser, state: State) -> dict[str, bool]:
     return {VIDEO_SWITCH: state.flags.is_enabled(VIDEO_SWITCH, user.username)}
 
 
 @router.get("/healthz")
-def healthz(state: State) -> Health:
+async def healthz(state: State) -> Health:
     return Health(status="ok", faults=sorted(state.settings.faults))

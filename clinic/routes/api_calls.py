@@ -16,7 +16,7 @@ CONFLICT = merge(NOT_FOUND, CALL_CONFLICT)
 
 
 @router.get("/api/consultations/{consultation_id}", responses=NOT_FOUND)
-def api_consultation(
+async def api_consultation(
     consultation_id: ConsultationId, user: CurrentUser, state: State
 ) -> ConsultationOut:
     return calls.get_call(state, user, consultation_id)

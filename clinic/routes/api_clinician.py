@@ -25,7 +25,7 @@ CLINICIANS = merge(AUTH, CLINICIANS_ONLY)
 
 
 @router.get("/api/clinician/patients", responses=CLINICIANS)
-def api_clinician_patients(user: CurrentClinician, state: State) -> PatientList:
+async def api_clinician_patients(user: CurrentClinician, state: State) -> PatientList:
     with state.db.read() as session:
         patients = assigned_patients(session, user)
         items = [
@@ -38,7 +38,7 @@ def api_clinician_patients(user: CurrentClinician, state: State) -> PatientList:
 
 
 @router.get("/api/clinician/recordings", responses=CLINICIANS)
-def api_clinician_recordings(
+async def api_clinician_recordings(
     user: CurrentClinician,
     state: State,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,

@@ -59,7 +59,7 @@ def cache_key(state: ClinicState, request: Request, user: User) -> str:
 
 
 @router.get("/api/me/recordings", responses=merge(AUTH, LINK_HEADER))
-def api_my_recordings(
+async def api_my_recordings(
     request: Request,
     response: Response,
     user: CurrentUser,
@@ -86,14 +86,14 @@ def api_my_recordings(
     response_class=Response,
     responses=merge(file_download("text/csv", "all my recordings, one CSV row each"), AUTH),
 )
-def api_export_mine(user: CurrentUser, state: State) -> Response:
+async def api_export_mine(user: CurrentUser, state: State) -> Response:
     with state.db.read() as session:
         text = exports.summary_csv(exports.my_recordings(session, state, user))
     return _download(text.encode(), "text/csv; charset=utf-8", "my-recordings.csv")
 
 
 @router.get("/api/recordings/{recording_id}", responses=LOOKUP)
-def api_recording(recording_id: RecordingId, user: CurrentUser, state: State) -> RecordingOut:
+async def api_recording(recording_id: RecordingId, user: CurrentUser, state: State) -> RecordingOut:
     with state.db.read() as session:
         recording = recording_for_metadata(session, state, user, recording_id)
         if recording is None:
@@ -165,7 +165,7 @@ def api_media_token(recording_id: RecordingId, user: CurrentUser, state: State) 
         problem(404, "recording deleted, no longer shared, or its media is gone"),
     ),
 )
-def api_media(
+async def api_media(
     recording_id: RecordingId,
     user: CurrentUser,
     state: State,
@@ -186,7 +186,7 @@ def api_media(
     response_class=Response,
     responses=merge(file_download("text/csv", "the recording's summary as CSV"), LOOKUP),
 )
-def api_summary_csv(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
+async def api_summary_csv(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
     with state.db.read() as session:
         text = exports.summary_csv([_summarisable(session, state, user, recording_id)])
     return _download(text.encode(), "text/csv; charset=utf-8", f"recording-{recording_id}.csv")
@@ -197,7 +197,7 @@ def api_summary_csv(recording_id: RecordingId, user: CurrentUser, state: State) 
     response_class=Response,
     responses=merge(file_download("application/pdf", "the recording's summary as PDF"), LOOKUP),
 )
-def api_summary_pdf(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
+async def api_summary_pdf(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
     with state.db.read() as session:
         data = exports.summary_pdf(_summarisable(session, state, user, recording_id))
     return _download(data, "application/pdf", f"recording-{recording_id}.pdf")

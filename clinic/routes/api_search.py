@@ -17,7 +17,7 @@ SearchText = Annotated[str, Query(min_length=1, max_length=200), AfterValidator(
 
 
 @router.get("/api/search", responses=AUTH)
-def api_search(q: SearchText, user: CurrentUser, state: State) -> SearchResults:
+async def api_search(q: SearchText, user: CurrentUser, state: State) -> SearchResults:
     """A patient's appointments (reason) and recordings (title); a clinician's patients (name)
     and those patients' shared recordings (title). Case-insensitive substring match."""
     with state.db.read() as session:

@@ -37,12 +37,12 @@ def _to_login() -> RedirectResponse:
 
 
 @router.get("/")
-def index() -> RedirectResponse:
+async def index() -> RedirectResponse:
     return RedirectResponse("/profile", status_code=303)
 
 
 @router.get("/login")
-def login_page(request: Request) -> Response:
+async def login_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "login.html", {"error": None})
 
 
@@ -73,7 +73,7 @@ def logout_page(request: Request, state: State) -> RedirectResponse:
 
 
 @router.get("/profile")
-def profile(
+async def profile(
     request: Request, state: State, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
 ) -> Response:
     user = _page_user(request, state)
@@ -103,7 +103,9 @@ def _profile_lists(state: ClinicState, request: Request, user: User, page: int) 
 
 
 @router.get("/consultations/{consultation_id}")
-def consultation_page(consultation_id: ConsultationId, request: Request, state: State) -> Response:
+async def consultation_page(
+    consultation_id: ConsultationId, request: Request, state: State
+) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login()
@@ -118,7 +120,7 @@ def consultation_page(consultation_id: ConsultationId, request: Request, state: 
 
 
 @router.get("/clinician")
-def clinician_page(request: Request, state: State) -> Response:
+async def clinician_page(request: Request, state: State) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login()
