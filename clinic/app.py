@@ -31,6 +31,18 @@ from clinic.state import ClinicState
 from clinic.ttlcache import TTLCache
 
 SUPPORT_TOKEN_ENV = "CHAPERONE_SUPPORT_TOKEN"
+# Every router the app serves, in the order it includes them. The support router goes last: its
+# catch-all 404 must not shadow any other route.
+ROUTER_MODULES = (
+    api_account,
+    api_recordings,
+    api_calls,
+    api_clinician,
+    api_search,
+    events,
+    pages,
+    support,
+)
 
 
 def build_flags(settings: ClinicSettings) -> FlagSource:
@@ -73,9 +85,7 @@ def create_app(settings: ClinicSettings, state: ClinicState | None = None) -> Fa
     )
     app.state.clinic = clinic
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    routers = (api_account, api_recordings, api_calls, api_clinician, api_search, events, pages)
-    # The support router goes last: its catch-all 404 must not shadow any other route.
-    for module in (*routers, support):
+    for module in ROUTER_MODULES:
         app.include_router(module.router)
     return app
 

@@ -6,16 +6,7 @@ import inspect
 
 from fastapi.routing import APIRoute
 
-from clinic.routes import (
-    api_account,
-    api_calls,
-    api_clinician,
-    api_recordings,
-    api_search,
-    events,
-    pages,
-    support,
-)
+from clinic.app import ROUTER_MODULES
 
 # GETs that are not reads: logging out deletes the token; the support API is sync throughout.
 _NOT_READS = ("/logout", "/_support")
@@ -26,10 +17,9 @@ _OVERLAPPING = ("join", "leave", "switch", "end")
 
 def _routes() -> list[tuple[str, APIRoute]]:
     """(full path, route) for every HTTP route of every router the app includes."""
-    modules = (api_account, api_calls, api_clinician, api_recordings, api_search, events, pages)
     return [
         (module.router.prefix + route.path, route)
-        for module in (*modules, support)
+        for module in ROUTER_MODULES
         for route in module.router.routes
         if isinstance(route, APIRoute)
     ]
