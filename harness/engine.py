@@ -94,6 +94,9 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
         ctx = _context(request, adapter, loop)
         yield _seeded(ctx, request)
         for names in schedule(options):
+            if ctx.seeding.stale:
+                ctx.reseed()
+                yield _seeded(ctx, request)
             if len(names) == 1:
                 verdicts.append((yield from _run_suite(names[0], ctx)))
             else:
@@ -166,10 +169,14 @@ def _seed(loop: LoopThread, adapter: Target, options: RunOptions) -> World:
 
 def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
     def reseed() -> World:
+        seeding = ctx.seeding
+        if seeding.pristine and not seeding.stale and ctx.world.seed == ctx.options.seed:
+            return ctx.world  # nothing ran on this seeding: it is as fresh as a new one
         ctx.world = _seed(ctx.loop, ctx.adapter, ctx.options)
         ctx.judge = Judge.from_world(ctx.world, listing=ctx.adapter.listing)
         ctx.journal.clear()
         _save_run_files(ctx, request.options)
+        seeding.pristine, seeding.stale = True, False
         return ctx.world
 
     return reseed
@@ -266,6 +273,7 @@ def _run_suite(
         return Verdict.ERROR
     finally:
         timer.cancel()
+        ctx.seeding.pristine = False  # the suite has used this seeding's calls
     yield _coverage(ctx, label, retries)
     if verdict is None:
         message = f"suite '{label}' ended without a verdict"

@@ -53,6 +53,25 @@ class RunContext:
     # `reserved`: it may read as them but leaves their resources alone.
     claim: Callable[[Iterable[str]], None] = field(default=lambda users: None)
     reserved: frozenset[str] = frozenset()
+    # Shared by the copies the engine hands to suites run side by side.
+    seeding: Seeding = field(default_factory=lambda: Seeding())
+
+    def target_reset(self) -> None:
+        """Say that this suite reset the target and left other data there (stateful's
+        examples): the engine seeds the run's world again before a later suite needs it,
+        instead of the suite doing it on its way out for nobody."""
+        self.seeding.stale = True
+
+
+@dataclass
+class Seeding:
+    """What the engine knows about the target's data, to seed only when it must."""
+
+    # Nothing has run on the current seeding yet: a suite asking for a fresh one (load,
+    # browser) can have it as it is, with no reset.
+    pristine: bool = True
+    # The target no longer holds `RunContext.world`: a suite reset it for its own data.
+    stale: bool = False
 
 
 def _no_reseed() -> World:
