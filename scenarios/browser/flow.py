@@ -102,9 +102,20 @@ class BrowserRun:
                 await browser.close()
 
     async def _start(self, browser: Browser) -> None:
-        for actor in self.cast.everyone:
-            user = await BrowserUser.start(browser, actor, self.ctx.target, ACTION_TIMEOUT_MS)
-            self.users.append(user)
+        """Open every user's context at once: one after another they cost about 0.4 s each
+        before anyone logged in. Users that started are kept (and closed by the caller) even
+        when another failed to."""
+        started = await asyncio.gather(
+            *(
+                BrowserUser.start(browser, actor, self.ctx.target, ACTION_TIMEOUT_MS)
+                for actor in self.cast.everyone
+            ),
+            return_exceptions=True,
+        )
+        self.users += [u for u in started if isinstance(u, BrowserUser)]
+        failed = next((e for e in started if isinstance(e, BaseException)), None)
+        if failed is not None:
+            raise failed
 
     async def _phase(
         self, scene: Scene, name: str, users: list[BrowserUser], work: UserWork
