@@ -42,9 +42,10 @@ class RunContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     # Observations recorded by earlier suites, replayed by the access matrix.
     journal: list[Observation] = field(default_factory=list)
-    # Resets the target and seeds a fresh population from the run's seed; updates `world` and
-    # `judge` in place and returns the new world. Suites that need unused calls (load,
-    # browser) or their own state (stateful) call it first.
+    # A fresh seeding from the run's seed: resets the target and seeds a new population,
+    # updating `world` and `judge` in place, unless the current seeding is one no suite has
+    # used yet (`seeding`), which it returns as it is. Suites that need unused calls (load,
+    # browser) call it first; a suite that resets the target itself calls `target_reset`.
     reseed: Callable[[], World] = field(default=lambda: _no_reseed())
     # The SMTP / SMS sinks the target's notifications arrive at (None: the profile has none).
     sinks: Sinks | None = None
