@@ -11,7 +11,16 @@ import nox
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "tests"]
 
-PACKAGES = ["chaperone", "harness", "scenarios", "load", "reports", "flags", "clinic"]
+PACKAGES = [
+    "chaperone",
+    "harness",
+    "scenarios",
+    "load",
+    "reports",
+    "flags",
+    "selftest",
+    "clinic",
+]
 PY = sys.executable
 BIN = Path(PY).parent
 

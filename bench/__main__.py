@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from flags.selftest import machine_facts
+from selftest.machine import machine_facts
 
 Part = Callable[[Path], Mapping[str, Any]]
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from flags.keys import SIGNING_KEY_ENV, new_signing_key
-from flags.selftest import load_average
+from selftest.machine import load_average
 
 
 def _suite_seconds(report: Path) -> dict[str, float]:

@@ -1,39 +1,32 @@
 """`chaperone selftest`: the detection scorecard. Plants every fault of the reference clinic in
 turn, runs the suites where it shows, runs the clean clinic over many seeds, and writes
 selftest.json and selftest.html. Each run is a `chaperone run` subprocess, up to --jobs at
-once. The plan and the scoring live in flags.selftest, the subprocesses in
-flags.selftest_runs; this module only prints."""
+once. The plan, the runs and the scoring live in the `selftest` package, the drawing in
+reports.selftest_console; this module wires them, and is where the clinic's fault catalog
+(`clinic.faults.catalog()`, also `chaperone clinic faults --json`) is handed to the selftest,
+which may not import the clinic."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from chaperone.run_cmd import check_out, check_scenarios
-from clinic.faults import FAULTS, parse_faults, unknown_fault_message
-from flags.selftest import (
-    CLEAN_GROUP,
-    DEFAULT_CLEAN_SEEDS,
-    QUICK_FAULTS,
-    RunOutcome,
-    Scorecard,
-    SelftestPlan,
-    load_average,
-    machine_facts,
-    score_clean,
-    score_fault,
-    write_scorecard,
-)
-from flags.selftest_runs import Launcher, dispatch
+from clinic.faults import QUICK, catalog, parse_faults, unknown_fault_message
 from harness.errors import ExitCode, UsageError
 from harness.profile import load_profile
+from reports.selftest_console import SelftestConsole
+from selftest.catalog import FaultCatalog, read_catalog
+from selftest.launcher import Launcher
+from selftest.machine import load_average, machine_facts
+from selftest.plan import CLEAN_GROUP, DEFAULT_CLEAN_SEEDS, SelftestPlan
+from selftest.pool import dispatch
+from selftest.progress import run_line
+from selftest.scorecard import Scorecard, write_scorecard
 
 QUICK_SEEDS = 1
 
@@ -51,7 +44,7 @@ def selftest_command(
         bool,
         typer.Option(
             "--quick",
-            help=f"For CI: the faults of --faults-only (default {', '.join(QUICK_FAULTS)}) "
+            help=f"For CI: the faults of --faults-only (default {', '.join(QUICK)}) "
             f"and {QUICK_SEEDS} clean seed.",
         ),
     ] = False,
@@ -85,8 +78,10 @@ def selftest_command(
     Exit codes: 0 every fault detected and every clean run clean, 1 otherwise, 2 when a run
     could not be carried out (the clinic did not start, no report came back).
     """
+    faults = read_catalog(catalog())
     plan = SelftestPlan(
-        faults=_faults(faults_only, quick),
+        catalog=faults,
+        faults=_faults(faults, faults_only, quick),
         clean_seeds=_seeds(seeds, quick),
         quick=quick,
         browser=browser,
@@ -94,12 +89,17 @@ def selftest_command(
     check_scenarios(load_profile("clinic"), sorted(plan.scenario_names()))
     out_dir = check_out(out).resolve()
     workers = jobs or default_jobs()
-    console = Console(soft_wrap=True)  # one line per run, even in a narrow CI log
+    console = SelftestConsole()
     machine = {**machine_facts(), "load_average_start": load_average()}
     started = time.monotonic()
     runs = plan.runs()
-    console.print(f"selftest: {len(runs)} runs, {workers} at a time -> {out_dir}")
-    outcomes = dispatch(runs, Launcher(out_dir), workers, _printer(console))
+    console.started(len(runs), workers, out_dir)
+    outcomes = dispatch(
+        runs,
+        Launcher(out_dir),
+        workers,
+        lambda count, total, outcome: console.run_done(count, total, run_line(outcome)),
+    )
     machine["load_average_end"] = load_average()
     card = Scorecard.from_outcomes(
         outcomes,
@@ -109,14 +109,14 @@ def selftest_command(
         jobs=workers,
     )
     paths = write_scorecard(card, out_dir)
-    _summary(card, paths, console)
+    console.summary(card.as_json(), paths)
     code = card.exit_code()
     if code is not ExitCode.PASS:
         raise typer.Exit(int(code))
 
 
-def _faults(spec: str, quick: bool) -> tuple[str, ...]:
-    names = parse_faults(spec) or list(QUICK_FAULTS if quick else FAULTS)
+def _faults(faults: FaultCatalog, spec: str, quick: bool) -> tuple[str, ...]:
+    names = parse_faults(spec) or list(faults.quick if quick else faults.faults)
     problem = unknown_fault_message(names)
     if problem:
         raise UsageError(problem, "fix --faults-only or drop it to plant every fault")
@@ -128,51 +128,3 @@ def _seeds(seeds: int | None, quick: bool) -> tuple[int, ...]:
     if count < 1:
         raise UsageError(f"--seeds {count} runs no clean build", "pass --seeds 1 or more")
     return tuple(range(count))
-
-
-def _printer(console: Console) -> Callable[[int, int, RunOutcome], None]:
-    def done(count: int, total: int, outcome: RunOutcome) -> None:
-        label = escape(outcome.planned.label)
-        console.print(f"\\[{count}/{total}] {label}: {_line(outcome)}")
-
-    return done
-
-
-def _line(outcome: RunOutcome) -> str:
-    took = f"in {outcome.seconds:.0f}s"
-    if outcome.planned.kind == "fault":
-        fault = score_fault([outcome])
-        if fault.infra_error:
-            return f"[bold magenta]ERROR[/] {escape(outcome.infra_error or '')} {took}"
-        if fault.detected:
-            found = ", ".join(f"{suite} {n}" for suite, n in fault.by_suite.items())
-            return f"[bold green]found[/] ({fault.findings} finding(s): {found}) {took}"
-        colour = "bold red" if outcome.planned.part == "main" else "yellow"
-        return f"[{colour}]nothing found[/] (verdict {fault.verdict}) {took}"
-    seeds = score_clean(outcome)
-    broken = [s for s in seeds if s.infra_error or s.errored]
-    if broken:
-        why = broken[0].infra_error or "; ".join(dict.fromkeys(e for s in broken for e in s.errors))
-        return f"[bold magenta]ERROR[/] {escape(why)} {took}"
-    noisy = [s for s in seeds if s.failed]
-    if noisy:
-        which = "" if len(seeds) == 1 else f" on {', '.join(s.name for s in noisy)}"
-        count = sum(s.findings for s in noisy)
-        return f"[bold red]FALSE ALARM[/] ({count} finding(s){which}) {took}"
-    return f"[bold green]clean[/] {took}"
-
-
-def _summary(card: Scorecard, paths: dict[str, Path], console: Console) -> None:
-    caught = len(card.faults) - len(card.undetected)
-    quiet = len(card.clean) - len(card.noisy_clean)
-    console.print(
-        f"selftest: {caught}/{len(card.faults)} faults detected, "
-        f"{quiet}/{len(card.clean)} clean runs clean, in {card.seconds:.0f}s with "
-        f"{card.jobs} job(s) ({card.cpu_seconds:.0f} CPU-s) -> {paths['json']}, {paths['html']}"
-    )
-    if card.undetected:
-        console.print(f"[bold red]missed:[/] {', '.join(card.undetected)}")
-    if card.noisy_clean:
-        console.print(f"[bold red]clean runs not clean:[/] {', '.join(card.noisy_clean)}")
-    for problem in card.infra_errors:
-        console.print(f"[bold magenta]error:[/] {escape(problem)}", highlight=False)

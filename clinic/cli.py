@@ -7,6 +7,7 @@ line on stderr naming the problem and the fix, with exit code 2.
 from __future__ import annotations
 
 import errno
+import json
 import socket
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from rich.console import Console
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from clinic.app import build_state, create_app
-from clinic.faults import FAULTS, parse_faults, unknown_fault_message
+from clinic.faults import FAULTS, catalog, parse_faults, unknown_fault_message
 from clinic.settings import ClinicSettings, normalise_db_url, parse_smtp
 from clinic.state import ClinicState
 
@@ -41,8 +42,18 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def faults() -> None:
+def faults(
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="the whole catalog as JSON: each fault and where it shows (selftest)"
+        ),
+    ] = False,
+) -> None:
     """List the planted faults that `serve --faults` can switch on."""
+    if as_json:
+        typer.echo(json.dumps(catalog(), indent=1))
+        return
     width = max(map(len, FAULTS))
     for name, description in FAULTS.items():
         typer.echo(f"{name:<{width}}  {description}")

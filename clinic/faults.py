@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 FAULTS: dict[str, str] = {
     "switch-recording-misattribution": (
@@ -83,6 +84,96 @@ FAULTS: dict[str, str] = {
         "owner's + 1 read a recording's metadata (nothing else leaks)"
     ),
 }
+
+
+# Where each fault shows, for `chaperone selftest`: the suites, switch scenarios and world a
+# run needs to catch it, and nothing more, so each run is short. The selftest reads this
+# catalog through the CLI (`chaperone clinic faults --json`) and never imports the clinic. A
+# fault missing here still runs: switch and access with every scenario.
+#   suites       the `chaperone run --suite`s (default switch and access)
+#   scenarios    switch scenarios (empty: every one)
+#   population   the `chaperone run` options that size the world (default: the catalog's)
+#   extra_seeds  more seeds of switch and access
+#   fuzz         it shows in single requests: it also gets a fuzz-only run
+#   browser      the browser suite can see it (`selftest --browser` adds that suite)
+MID_CALL = ("switch-mid-call",)
+# Every scenario that files a recording: a patient needs more than one page (10) of them.
+PAGED = (
+    "switch-mid-call",
+    "repeated-switches",
+    "switch-back-to-audio",
+    "rejoin-after-switch",
+    "switch-near-end",
+    "concurrent-switch-storm",
+)
+_SWITCH_ACCESS = ("switch", "access")
+_WITH_STATEFUL = ("switch", "access", "stateful")
+SHOWS: dict[str, dict[str, Any]] = {
+    "switch-recording-misattribution": {
+        "suites": _WITH_STATEFUL,
+        "scenarios": MID_CALL,
+        "fuzz": True,
+        "browser": True,
+    },
+    "recordings-unscoped-after-switch": {
+        "suites": _WITH_STATEFUL,
+        "scenarios": MID_CALL,
+        "fuzz": True,
+        "browser": True,
+    },
+    "recording-idor": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL, "fuzz": True},
+    "profile-cache-shared": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
+    # Only when switches really overlap: Locust's switch waves, nothing else.
+    "switch-race": {"suites": ("load",), "scenarios": ()},
+    "clinician-scope-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL, "fuzz": True},
+    "media-token-unbound": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL, "fuzz": True},
+    "appointments-leak-on-rejoin": {
+        "suites": _WITH_STATEFUL,
+        "scenarios": ("rejoin-after-switch",),
+    },
+    "list-scope-lost-after-first-page": {"suites": ("switch",), "scenarios": PAGED},
+    "transfer-keeps-old-access": {"suites": ("switch",), "scenarios": ("patient-transferred",)},
+    "discharge-keeps-access": {"suites": ("switch",), "scenarios": ("care-ended",)},
+    "consent-withdrawal-ignored": {"suites": ("switch",), "scenarios": ("consent-withdrawn",)},
+    "deleted-recording-still-listed": {
+        "suites": _SWITCH_ACCESS,
+        "scenarios": ("recording-deleted",),
+    },
+    "ws-events-broadcast": {"suites": ("switch",), "scenarios": MID_CALL},
+    "mail-wrong-recipient": {"suites": ("switch",), "scenarios": MID_CALL},
+    "sms-wrong-recipient": {"suites": ("switch",), "scenarios": MID_CALL},
+    "export-unscoped": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL, "fuzz": True},
+    "search-unscoped": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL, "fuzz": True},
+    # It leaks to exactly one other patient: found only at the release policy's size, where
+    # the access matrix's seeded sample covers every (owner, observer) pair over three seeds.
+    # The fuzz suite's examples pass sends every planted id as every actor, neighbour included.
+    "recording-idor-neighbour": {
+        "suites": ("access",),
+        "scenarios": MID_CALL,
+        "population": {"patients": 20, "clinicians": 4},
+        "extra_seeds": 2,
+        "fuzz": True,
+    },
+}
+# A CI selftest's faults: the incident's own bug and the plainest IDOR.
+QUICK = ("recording-idor", "switch-recording-misattribution")
+# Two clinicians: the relation faults (transfer, discharge) need a second one.
+POPULATION = {"patients": 3, "clinicians": 2}
+
+
+def catalog() -> dict[str, Any]:
+    """The planted faults, what each does and where it shows, as plain JSON data: what
+    `chaperone clinic faults --json` prints."""
+    return {
+        "faults": {
+            name: {"description": text, "shows": SHOWS.get(name, {})}
+            for name, text in FAULTS.items()
+        },
+        "quick": QUICK,
+        "population": POPULATION,
+        # A fuzz-only run first drives one switch scenario, so there is owned data to request.
+        "warm_up": MID_CALL,
+    }
 
 
 def unknown_fault_message(names: Iterable[str]) -> str | None:

@@ -1,5 +1,5 @@
 """selftest.html: the detection scorecard as one self-contained page (no scripts, no external
-files, every value escaped). It renders selftest.json's data: flags.selftest decides the
+files, every value escaped). It renders selftest.json's data: the selftest package decides the
 scores and the exit code, this module only draws them."""
 
 from __future__ import annotations

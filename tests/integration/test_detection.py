@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from flags.selftest import MID_CALL, PAGED
+from clinic.faults import MID_CALL, PAGED
 from harness.config import RunOptions
 from harness.engine import RunRequest, run
 from harness.events import EngineError, FindingRaised, RunFinished, StepFinished

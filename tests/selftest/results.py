@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from flags.selftest import PlannedRun, RunOutcome
 from harness.events import EngineError, Event, FindingRaised, RunFinished
 from harness.models import Verdict
 from reports.json_report import write_json
 from reports.result import RunCollector, RunResult
+from selftest.outcome import RunOutcome
+from selftest.plan import PlannedRun
 from tests.reports.streams import T0, end, finding, start, suite_ok
 
 SUITES = ("switch", "access", "stateful")

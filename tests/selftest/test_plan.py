@@ -1,76 +1,121 @@
-"""The targeted plan: every planted fault has a row (or the default), each row names real
-scenarios and options `chaperone run` accepts, and the clean runs cover every suite the fault
-runs use."""
+"""The targeted plan, from the clinic's fault catalog: every planted fault has a row (or the
+default), each row names real scenarios and options `chaperone run` accepts, and the clean runs
+cover every suite the fault runs use."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import typer
 
 from chaperone.run_cmd import run_command
-from clinic.faults import FAULTS
-from flags.selftest import (
+from clinic.faults import FAULTS, SHOWS, catalog
+from harness.engine import REPEATED_SUITES
+from harness.errors import ConfigError
+from harness.profile import load_profile
+from scenarios.switch import all_scenarios
+from selftest.catalog import FaultCatalog, Shows, read_catalog
+from selftest.plan import (
     CLEAN_GROUP,
     CLEAN_SUITES,
-    DEFAULT_TARGETING,
     FUZZ_EXAMPLES,
-    TARGETS,
     PlannedRun,
     SelftestPlan,
     seed_groups,
-    targeting,
 )
-from harness.engine import REPEATED_SUITES
-from harness.profile import load_profile
-from scenarios.switch import all_scenarios
+
+CATALOG = read_catalog(catalog())
 
 SUITES = {"switch", "access", "stateful", "load", "fuzz", "browser"}
+
+
+def clinic_plan(**fields: object) -> SelftestPlan:
+    """A plan on the clinic's own catalog."""
+    return SelftestPlan(catalog=CATALOG, **fields)  # type: ignore[arg-type]
 
 
 def by_name(plan: SelftestPlan) -> dict[str, PlannedRun]:
     return {f"{r.name}/{r.part}": r for r in plan.runs()}
 
 
+def population(run: PlannedRun) -> tuple[int, int]:
+    counts = dict(run.population)
+    return counts["patients"], counts["clinicians"]
+
+
 def test_every_catalog_fault_has_a_row() -> None:
-    assert set(FAULTS) == set(TARGETS), "add the new fault to flags.selftest.TARGETS"
+    assert set(FAULTS) == set(SHOWS), "say where the new fault shows in clinic.faults.SHOWS"
+    assert set(CATALOG.faults) == set(FAULTS)
+
+
+def test_the_catalog_is_what_the_clinic_cli_prints() -> None:
+    """`chaperone clinic faults --json` is the same catalog the selftest is handed."""
+    from typer.testing import CliRunner
+
+    from clinic.cli import app
+
+    printed = CliRunner().invoke(app, ["faults", "--json"])
+    assert printed.exit_code == 0, printed.output
+    assert read_catalog(json.loads(printed.stdout)) == CATALOG
 
 
 def test_a_fault_without_a_row_gets_switch_and_access_with_every_scenario() -> None:
-    assert targeting("a-new-fault") == DEFAULT_TARGETING
-    run = by_name(SelftestPlan(faults=("a-new-fault",), clean_seeds=(0,)))["a-new-fault/main"]
+    bare = FaultCatalog(
+        faults={"a-new-fault": {"description": "new"}},  # type: ignore[dict-item]
+        population={"patients": 3, "clinicians": 2},
+    )
+    assert bare.shows("a-new-fault") == Shows()
+    plan = SelftestPlan(catalog=bare, faults=("a-new-fault",), clean_seeds=(0,))
+    run = by_name(plan)["a-new-fault/main"]
     assert run.suites == ("switch", "access") and run.scenarios == ()
-    assert (run.patients, run.clinicians) == (3, 2)
+    assert population(run) == (3, 2)
+
+
+def test_a_fault_outside_the_catalog_is_refused() -> None:
+    with pytest.raises(ValueError, match="not in the catalog: no-such-fault"):
+        clinic_plan(faults=("no-such-fault",))
+
+
+def test_a_malformed_catalog_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"faults\.x\.shows\.extra_seeds"):
+        read_catalog({"faults": {"x": {"shows": {"extra_seeds": -1}}}})
+    with pytest.raises(ConfigError, match="quick names faults the catalog lacks: y"):
+        read_catalog({"faults": {"x": {}}, "quick": ["y"]})
 
 
 def test_rows_name_real_suites_and_scenarios() -> None:
     known = {s.name for s in all_scenarios(load_profile("clinic").profile.scenarios)}
-    for fault, row in TARGETS.items():
+    assert set(CATALOG.warm_up) <= known
+    for fault in CATALOG.faults:
+        row = CATALOG.shows(fault)
         assert set(row.suites) <= SUITES, fault
         assert set(row.scenarios) <= known, fault
-        assert row.patients >= 2 and row.clinicians >= 1, fault
+        patients, clinicians = dict(CATALOG.population_of(row)).values()
+        assert patients >= 2 and clinicians >= 1, fault
 
 
 def test_relation_faults_have_two_clinicians() -> None:
+    runs = by_name(clinic_plan(faults=tuple(FAULTS), clean_seeds=(0,)))
     for fault in ("transfer-keeps-old-access", "discharge-keeps-access"):
-        assert targeting(fault).clinicians >= 2
+        assert population(runs[f"{fault}/main"])[1] >= 2
 
 
 def test_targeted_rows() -> None:
-    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    runs = by_name(clinic_plan(faults=tuple(FAULTS), clean_seeds=(0,)))
     assert runs["switch-race/main"].suites == ("load",)
     assert runs["transfer-keeps-old-access/main"].scenarios == ("patient-transferred",)
     assert runs["list-scope-lost-after-first-page/main"].suites == ("switch",)
     assert len(runs["list-scope-lost-after-first-page/main"].scenarios) == 6
     neighbour = runs["recording-idor-neighbour/main"]
     assert neighbour.suites == ("access",)
-    assert (neighbour.patients, neighbour.clinicians, neighbour.extra_seeds) == (20, 4, 2)
+    assert (*population(neighbour), neighbour.extra_seeds) == (20, 4, 2)
     assert runs["appointments-leak-on-rejoin/main"].scenarios == ("rejoin-after-switch",)
 
 
 def test_single_request_faults_get_a_fuzz_only_run() -> None:
-    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    runs = by_name(clinic_plan(faults=tuple(FAULTS), clean_seeds=(0,)))
     fuzzed = {r.name for r in runs.values() if r.part == "fuzz" and r.kind == "fault"}
     assert {
         "switch-recording-misattribution",
@@ -87,7 +132,7 @@ def test_single_request_faults_get_a_fuzz_only_run() -> None:
 
 
 def test_clean_runs_default_to_20_seeds_and_show_every_used_suite_once() -> None:
-    plan = SelftestPlan(faults=tuple(FAULTS))
+    plan = clinic_plan(faults=tuple(FAULTS))
     clean = [r for r in plan.runs() if r.kind == "clean"]
     main = [r for r in clean if r.part == "main"]
     covered = [seed for r in main for seed in r.seeds]
@@ -96,7 +141,7 @@ def test_clean_runs_default_to_20_seeds_and_show_every_used_suite_once() -> None
     assert first["seeds-0-3/main"].suites == ("switch", "access", "stateful")
     assert first["seed-0/load"].suites == ("load",) and first["seed-0/fuzz"].suites == ("fuzz",)
     for run in main:
-        assert run.scenarios == () and (run.patients, run.clinicians) == (3, 2)
+        assert run.scenarios == () and population(run) == (3, 2)
         if run.seed:
             assert run.suites == ("switch", "access")
     used = {s for r in plan.runs() if r.kind == "fault" for s in r.suites}
@@ -106,7 +151,7 @@ def test_clean_runs_default_to_20_seeds_and_show_every_used_suite_once() -> None
 def test_clean_seeds_share_runs_in_consecutive_groups() -> None:
     """A run covers at most CLEAN_GROUP consecutive seeds (`--seed` and `--extra-seeds`);
     a gap in the seeds starts a new run."""
-    plan = SelftestPlan(faults=("recording-idor",), clean_seeds=(0, 1, 2, 3, 4, 5, 9, 10, 12))
+    plan = clinic_plan(faults=("recording-idor",), clean_seeds=(0, 1, 2, 3, 4, 5, 9, 10, 12))
     main = [r for r in plan.runs() if r.kind == "clean" and r.part == "main"]
     assert [r.seeds for r in main] == [(0, 1, 2, 3), (4, 5), (9, 10), (12,)]
     assert [r.name for r in main] == ["seeds-0-3", "seeds-4-5", "seeds-9-10", "seed-12"]
@@ -121,13 +166,13 @@ def test_extra_seeds_repeat_every_clean_suite() -> None:
 
 
 def test_a_small_plan_runs_on_clean_only_what_its_faults_used() -> None:
-    plan = SelftestPlan(faults=("recording-idor", "mail-wrong-recipient"), clean_seeds=(0,))
+    plan = clinic_plan(faults=("recording-idor", "mail-wrong-recipient"), clean_seeds=(0,))
     clean = {f"{r.name}/{r.part}": r.suites for r in plan.runs() if r.kind == "clean"}
     assert clean == {"seed-0/main": ("switch", "access"), "seed-0/fuzz": ("fuzz",)}
 
 
 def test_browser_goes_to_seed_0_and_the_two_faults_it_can_see() -> None:
-    plan = SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=True)
+    plan = clinic_plan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=True)
     with_browser = {f"{r.name}/{r.part}" for r in plan.runs() if "browser" in r.suites}
     assert with_browser == {
         "switch-recording-misattribution/main",
@@ -137,7 +182,7 @@ def test_browser_goes_to_seed_0_and_the_two_faults_it_can_see() -> None:
 
 
 def test_arguments_carry_the_row(tmp_path: Path) -> None:
-    runs = by_name(SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0,)))
+    runs = by_name(clinic_plan(faults=tuple(FAULTS), clean_seeds=(0,)))
     args = runs["recording-idor-neighbour/main"].arguments(tmp_path)
     assert "--suite=access" in args and "--faults=recording-idor-neighbour" in args
     assert {"--patients=20", "--clinicians=4", "--extra-seeds=2"} <= set(args)
@@ -149,7 +194,7 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
         a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
     )
     assert not any(a.startswith("--faults") for a in runs["seed-0/main"].arguments(tmp_path))
-    grouped = by_name(SelftestPlan(faults=("recording-idor",), clean_seeds=(4, 5, 6)))
+    grouped = by_name(clinic_plan(faults=("recording-idor",), clean_seeds=(4, 5, 6)))
     assert {"--seed=4", "--extra-seeds=2"} <= set(grouped["seeds-4-6/main"].arguments(tmp_path))
 
 
@@ -160,7 +205,7 @@ def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_pat
     single = typer.Typer()
     single.command("run")(run_command)
     command = typer.main.get_command(single)
-    for run in SelftestPlan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=browser).runs():
+    for run in clinic_plan(faults=tuple(FAULTS), clean_seeds=(0, 1), browser=browser).runs():
         params = command.make_context("run", run.arguments(tmp_path)).params
         assert tuple(params["suite"]) == run.suites
         assert tuple(params["scenario"] or ()) == run.scenarios
@@ -168,6 +213,6 @@ def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_pat
 
 
 def test_longest_runs_are_estimated_longest() -> None:
-    runs = by_name(SelftestPlan(faults=tuple(FAULTS)))
+    runs = by_name(clinic_plan(faults=tuple(FAULTS)))
     assert runs["recording-idor-neighbour/main"].cost() > runs["seeds-4-7/main"].cost()
     assert runs["seeds-4-7/main"].cost() > runs["mail-wrong-recipient/main"].cost()

@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from flags.selftest import PlannedRun, RunOutcome, findings_by_suite, score_fault
-from flags.selftest_runs import Launcher, dispatch, last_error, unexpected_exit
 from harness.childenv import child_env
 from reports.json_report import load_report
+from selftest.evidence import findings_by_suite
+from selftest.launcher import Launcher, last_error, unexpected_exit
+from selftest.outcome import RunOutcome
+from selftest.plan import PlannedRun
+from selftest.pool import dispatch
+from selftest.scoring import score_fault
 from tests.selftest.results import report_file, run
 
 # Writes FAKE_REPORT into --out as report.json (if set), says FAKE_SAY, sleeps FAKE_SLEEP,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flags.selftest import Scorecard, score_clean, score_fault, write_scorecard
 from harness.errors import ExitCode
 from reports.scorecard_html import render_html
+from selftest.scorecard import Scorecard, write_scorecard
+from selftest.scoring import score_clean, score_fault
 from tests.selftest.results import clean, fault, run, unfinished
 
 MACHINE = {"cpu_count": 2, "python": "3.11.9", "platform": "Linux"}

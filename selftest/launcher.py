@@ -1,16 +1,11 @@
-"""Carrying out a selftest's runs: each one a `chaperone run` subprocess, up to `jobs` at once.
-
-    dispatch(runs, launcher, jobs, on_done)
-      ├── a thread pool of `jobs` workers; the longest runs start first (PlannedRun.cost)
-      ├── Launcher(planned) in a worker: `python -m chaperone run ...` in its own process
-      │     group, with a credential-free environment (harness.childenv), its output in
-      │     DIR/chaperone.log; then DIR/report.json is read back
-      └── on_done(k, n, outcome) in the calling thread, in completion order
+"""One planned run carried out: `python -m chaperone run ...` in its own process group, with a
+credential-free environment (harness.childenv), its output in DIR/chaperone.log; then
+DIR/report.json is read back into a RunOutcome.
 
 A run that left no readable report.json, exited with a code `chaperone run` never uses, or
-overran `timeout` could not be carried out: its outcome carries `infra_error`. Ctrl-C (or
-SIGTERM, which the CLI turns into one) stops every live process group, waits for the workers
-and re-raises, so no run outlives the selftest.
+overran `timeout` could not be carried out: its outcome carries `infra_error`. `stop()` (on
+Ctrl-C, or SIGTERM, which the CLI turns into one) ends every live process group, so no run
+outlives the selftest.
 """
 
 from __future__ import annotations
@@ -23,26 +18,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
-from flags.selftest import PlannedRun, RunOutcome
 from harness.childenv import child_env
 from harness.errors import ChaperoneError, ExitCode
 from reports.json_report import load_report
+from selftest.outcome import RunOutcome
+from selftest.plan import PlannedRun
 
 RUN_TIMEOUT = 900.0  # seconds; longer than any targeted run takes on 2 busy cores
 STOP_GRACE = 15.0  # a stopped run closes its reports and its clinic within this
 POLL_SECONDS = 0.1
 LOG_NAME = "chaperone.log"
-
-
-class Runner(Protocol):
-    def __call__(self, planned: PlannedRun) -> RunOutcome: ...
-
-    def stop(self) -> None: ...
 
 
 class Launcher:
@@ -183,36 +171,3 @@ def last_error(log: Path) -> str:
     errors = [line for line in lines if line.startswith("chaperone: ")]
     chosen = errors[-1] if errors else (lines[-1] if lines else "")
     return chosen.removeprefix("chaperone: ").removeprefix("error: ")[:500]
-
-
-Done = Callable[[int, int, RunOutcome], None]
-
-
-def dispatch(
-    runs: Sequence[PlannedRun], runner: Runner, jobs: int, on_done: Done
-) -> list[RunOutcome]:
-    """Every run, `jobs` at a time, longest first; the outcomes in plan order."""
-    order = sorted(range(len(runs)), key=lambda i: -runs[i].cost())
-    outcomes: dict[int, RunOutcome] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="selftest")
-    try:
-        futures = {pool.submit(runner, runs[i]): i for i in order}
-        for count, future in enumerate(as_completed(futures), start=1):
-            index = futures[future]
-            outcomes[index] = _outcome(future, runs[index])
-            on_done(count, len(runs), outcomes[index])
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        runner.stop()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return [outcomes[i] for i in range(len(runs))]
-
-
-def _outcome(future: Future[RunOutcome], planned: PlannedRun) -> RunOutcome:
-    """The runner's outcome; a runner that raised is a run not carried out, never a pass."""
-    try:
-        return future.result()
-    except Exception as exc:
-        return RunOutcome(planned, None, 0.0, "", f"internal error: {type(exc).__name__}: {exc}")
