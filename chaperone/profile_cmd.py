@@ -19,6 +19,7 @@ from harness.aio import LoopThread
 from harness.models import Observation
 from harness.population import Counts, make_population
 from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile_schema_text
+from harness.profile.noreset import NO_RESET_COSTS
 from scenarios.play import missing_flows
 from scenarios.switch import SCENARIOS
 
@@ -43,7 +44,8 @@ def check(
     plan: which reads and flows will run, as whom, and how often.
 
     It resets the target's data (the profile's `reset:` steps), like every run does: point it
-    at staging only.
+    at staging only. A profile without `reset:` creates fresh users on every run instead, and
+    says what that costs.
 
     Example:
 
@@ -82,12 +84,17 @@ def check(
                     "flows": flows,
                     "scenarios": scenarios,
                     "unfilled": unfilled,
+                    "reset": bool(spec.reset),
+                    "no_reset_costs": [] if spec.reset else list(NO_RESET_COSTS),
                 },
                 sort_keys=True,
             )
         )
         return
-    _print(Console(), spec.name, loaded.digest, plan, flows, scenarios, unfilled)
+    console = Console()
+    _print(console, spec.name, loaded.digest, plan, flows, scenarios, unfilled)
+    if not spec.reset:
+        _print_no_reset(console)
 
 
 def _plan(
@@ -148,6 +155,16 @@ def _print(
         console.print(
             "discovered routes no observed value could fill (not read): " + ", ".join(unfilled)
         )
+
+
+def _print_no_reset(console: Console) -> None:
+    console.print(
+        "no reset: the profile has no `reset:` steps, so each run (and each stateful example) "
+        "registers fresh users under a namespace of its own. What that costs:",
+        markup=False,
+    )
+    for cost in NO_RESET_COSTS:
+        console.print(f"  - {cost}", markup=False)
 
 
 @app.command()

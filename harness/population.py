@@ -11,6 +11,7 @@ no canary, so they can never cause a false positive.
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,22 +78,44 @@ class Population:
     resources: tuple[Planned, ...]
     relations: tuple[tuple[str, str, str], ...]  # (relation, observer, owner)
     ownership: OwnershipModel
+    # "" when the target is reset before seeding; otherwise a nonce that every value sent to
+    # the app carries (see `make_population`).
+    namespace: str = ""
 
     def of_role(self, role: str) -> tuple[PlannedUser, ...]:
         return tuple(u for u in self.users if u.role == role)
 
 
-def make_population(profile: TargetProfile, seed: int, counts: Counts | None = None) -> Population:
+def make_population(
+    profile: TargetProfile,
+    seed: int,
+    counts: Counts | None = None,
+    namespace: str | None = None,
+) -> Population:
+    """The population of `profile` for `seed`.
+
+    A target without `reset:` keeps every user an earlier run created, so a seed used twice
+    would register the same usernames again. There, each population gets a fresh `namespace`
+    (None: draw one when the profile has no reset): usernames, e-mails, `{{run.tag}}` and every
+    canary change with it, so neither the app nor the oracle can confuse this run's users with
+    an earlier run's. Actor ids stay those of the seed, so a finding's steps replay on a new
+    namespace.
+    """
     counts = counts or Counts()
+    if namespace is None:
+        namespace = "" if profile.reset else secrets.token_hex(3)
     rng = random.Random(seed)
-    tag = f"{rng.randrange(16**6):06x}"
+    base = f"{rng.randrange(16**6):06x}"
+    tag = f"{base}-{namespace}" if namespace else base
+    if namespace:
+        rng = random.Random(f"{seed}/{namespace}")
     planter = _Planter(rng)
     users: list[PlannedUser] = []
     for role, spec in profile.roles.items():
         prefix = spec.id_prefix or role
         for i in range(counts.of(spec.count)):
-            uid = f"{prefix}{i}-{tag}"
-            scope = {"run": {"tag": tag, "seed": seed}, "index": i, "id": uid}
+            uid = f"{prefix}{i}-{base}"
+            scope = {"run": {"tag": tag, "seed": seed}, "index": i, "id": f"{prefix}{i}-{tag}"}
             values = planter.fields(spec.fields, uid, "", scope, role)
             users.append(PlannedUser(uid, role, i, values))
     relations = _relate(profile, users)
@@ -101,7 +124,8 @@ def make_population(profile: TargetProfile, seed: int, counts: Counts | None = N
         for owner in (u for u in users if u.role == rspec.owner):
             for k in range(counts.of(rspec.count)):
                 key = f"{kind}:{owner.id}:{k}"
-                scope = {"run": {"tag": tag, "seed": seed}, "index": k, "id": f"{owner.id}-{k}"}
+                named = f"{owner.id}-{namespace}" if namespace else owner.id
+                scope = {"run": {"tag": tag, "seed": seed}, "index": k, "id": f"{named}-{k}"}
                 values = planter.fields(rspec.fields, owner.id, key, scope, kind)
                 resources.append(Planned(kind, owner.id, k, values))
     see_all = [u.id for u in users if u.role in profile.see_all]
@@ -113,6 +137,7 @@ def make_population(profile: TargetProfile, seed: int, counts: Counts | None = N
         resources=tuple(resources),
         relations=tuple(relations),
         ownership=OwnershipModel(tuple(planter.canaries), Visibility(grants, see_all)),
+        namespace=namespace,
     )
 
 

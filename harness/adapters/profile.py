@@ -43,6 +43,7 @@ from harness.models import ANONYMOUS, Actor, Observation
 from harness.oracles import Listing
 from harness.population import Planned, PlannedUser, Population
 from harness.profile.model import FlowSpec, HttpStep, ReadSpec, TargetProfile
+from harness.profile.noreset import seeding_hint
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 from harness.profile.template import render, route_of
 from harness.push import PushListener
@@ -348,7 +349,12 @@ class ProfileTarget:
             raise InfrastructureError(
                 f"could not {what}: {prep.method} {prep.path.split('?', 1)[0]} answered "
                 f"{obs.status}: {_detail(obs)}",
-                "check the target's logs and the profile's steps (and the support token)",
+                seeding_hint(
+                    self.profile,
+                    what,
+                    obs.status,
+                    "check the target's logs and the profile's steps (and the support token)",
+                ),
             )
         try:
             return capture_all(step, obs.headers, obs.body)
@@ -357,7 +363,12 @@ class ProfileTarget:
             raise InfrastructureError(
                 f"could not {what}: {prep.method} {prep.path.split('?', 1)[0]} answered "
                 f"{obs.status} {kind} without what the profile captures ({exc.args[0]})",
-                "check that --target is the app the profile describes (and the step's capture)",
+                seeding_hint(
+                    self.profile,
+                    what,
+                    obs.status,
+                    "check that --target is the app the profile describes (and the step's capture)",
+                ),
             ) from None
 
     # -- sessions -----------------------------------------------------------------------------

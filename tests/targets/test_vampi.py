@@ -4,7 +4,9 @@
 - vulnerable=0: the gate fails on `_debug` alone (VAmPI leaks it in both modes);
 - vulnerable=0 with `_debug` an accepted exposure: the gate passes;
 - coverage is complete: no read is lost to an expired token, with VAmPI's own 60 s tokens,
-  and with 3 s tokens that expire many times during a run.
+  and with 3 s tokens that expire many times during a run;
+- without a reset (vampi-noreset.yaml): a seed used twice against one VAmPI still completes,
+  because each run and each stateful example registers fresh users under a namespace of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from flags.keys import new_signing_key
 from tests.gate.test_gate_fail_closed import verdict_result
@@ -45,7 +49,9 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vampi]:
         yield app
 
 
-def gate(app: Vampi, policy: str, out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+def gate(
+    app: Vampi, policy: str, out: Path, *extra: str, examples: Path = EXAMPLES
+) -> tuple[int, dict[str, Any], str]:
     env = {**os.environ, "CHAPERONE_GATE_SIGNING_KEY": SIGNING_PEM}
     cmd = [
         sys.executable,
@@ -55,7 +61,7 @@ def gate(app: Vampi, policy: str, out: Path, *extra: str) -> tuple[int, dict[str
         "--build",
         "vampi-test",
         "--policy",
-        str(EXAMPLES / policy),
+        str(examples / policy),
         "--target",
         app.url,
         "--out",
@@ -150,3 +156,83 @@ def test_short_lived_tokens_expire_mid_run_and_nothing_is_lost(tmp_path: Path) -
     assert log.count("/users/v1/login") > 3 * 3  # far more logins than users: tokens expired
     assert " 401 " in log  # VAmPI really refused expired tokens
     assert_full_coverage(report)
+
+
+# -- no reset: examples/targets/vampi-noreset.yaml leaves VAmPI's /createdb out -------------------
+
+
+def noreset_policy(tmp_path: Path, accepted: bool) -> Path:
+    """The example policy (or its accepted-exposure twin) driving vampi-noreset.yaml."""
+    source = "vampi-policy-accepted.yaml" if accepted else "vampi-policy.yaml"
+    text = (EXAMPLES / source).read_text()
+    assert "profile: vampi.yaml" in text
+    policy = tmp_path / f"noreset-{source}"
+    policy.write_text(
+        text.replace("profile: vampi.yaml", f"profile: {EXAMPLES / 'vampi-noreset.yaml'}")
+    )
+    return policy
+
+
+def test_noreset_profile_is_vampi_yaml_without_its_reset() -> None:
+    plain = yaml.safe_load((EXAMPLES / "vampi.yaml").read_text())
+    noreset = yaml.safe_load((EXAMPLES / "vampi-noreset.yaml").read_text())
+    assert plain["reset"] and "reset" not in noreset
+    assert "GET /createdb" in noreset["unsafe"]  # discovery must never wipe the app either
+    register = noreset["roles"]["user"]["create"][0]
+    assert register.pop("capture") == {"registered": {"regex": "(Successfully registered)"}}
+    for doc in (plain, noreset):
+        for key in ("reset", "name", "description"):
+            doc.pop(key, None)
+    assert noreset == plain
+
+
+def noreset_gate(
+    app: Vampi, tmp_path: Path, accepted: bool, out: Path
+) -> tuple[int, dict[str, Any], str]:
+    policy = noreset_policy(tmp_path, accepted).name
+    return gate(app, policy, out, "--seed", "11", examples=tmp_path)
+
+
+def registered(app: Vampi) -> list[str]:
+    return [u["username"] for u in httpx.get(f"{app.url}/users/v1", timeout=10).json()["users"]]
+
+
+def test_noreset_profile_check_says_what_no_reset_costs(tmp_path: Path) -> None:
+    with vampi(tmp_path / "app", vulnerable=False) as app:
+        own = len(registered(app))
+        for _ in range(2):  # seed 0 both times: the second must not meet the first's users
+            cmd = [sys.executable, "-m", "chaperone", "profile", "check"]
+            cmd += [str(EXAMPLES / "vampi-noreset.yaml"), "--target", app.url]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "no reset:" in done.stdout and "data accumulates" in done.stdout
+            assert "list-count judges only this run's items" in done.stdout
+        assert len(registered(app)) == own + 2  # one user per check, none deleted
+
+
+@pytest.mark.parametrize("mode", ["vulnerable", "fixed"])
+def test_noreset_vampi_twice_with_one_seed(mode: str, tmp_path: Path) -> None:
+    """Two gates with the same seed against one VAmPI that is never reset, stateful included:
+    both complete with VAmPI's verdict (the BOLA on the vulnerable build; a pass on the fixed
+    one, with its `_debug` listing accepted)."""
+    vulnerable = mode == "vulnerable"
+    with vampi(tmp_path / "app", vulnerable=vulnerable) as app:
+        before = registered(app)
+        results = [
+            noreset_gate(app, tmp_path, not vulnerable, tmp_path / f"run{i}") for i in (1, 2)
+        ]
+        after = registered(app)
+    for code, report, output in results:
+        assert report, output
+        assert_full_coverage(report)
+        assert {"switch", "access", "stateful"} <= set(report["suites"]), output
+        if vulnerable:
+            assert code == 1, output
+            bola = [f for f in report["findings"] if f["surface"]["where"] == BOLA]
+            assert bola and {f["canary_kind"] for f in bola} == {"note"}
+        else:
+            assert code == 0, output
+            assert report["verdict"] == "pass"
+    assert len(after) == len(set(after))  # nobody registered twice
+    assert set(before) <= set(after)  # VAmPI's own users were never wiped
+    assert len(after) - len(before) > 2 * 3  # both runs' users (and stateful's) stay

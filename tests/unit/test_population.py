@@ -72,3 +72,35 @@ def test_a_date_cannot_carry_a_canary() -> None:
     doc["roles"]["user"]["fields"]["born"] = {"kind": "date"}
     with pytest.raises(ConfigError, match="cannot carry a canary"):
         make_population(TargetProfile.model_validate(doc), 0, Counts(1, 1, 1))
+
+
+VAMPI_NORESET = load_profile("examples/targets/vampi-noreset.yaml").profile
+
+
+def test_a_target_with_a_reset_gets_no_namespace() -> None:
+    pop = make_population(CLINIC, 7, Counts(2, 1, 1))
+    assert pop.namespace == "" and pop.tag == make_population(CLINIC, 7, Counts(2, 1, 1)).tag
+
+
+def test_without_a_reset_one_seed_twice_sends_nothing_the_same() -> None:
+    """An app that keeps every user: a second population of the same seed must register
+    other usernames and e-mails and plant other canaries, yet keep the actor ids a finding's
+    steps name, so a replay drives the same users."""
+    a, b = (make_population(VAMPI_NORESET, 7, Counts(3, 1, 1)) for _ in range(2))
+    assert a.namespace and b.namespace and a.namespace != b.namespace
+    assert a.tag != b.tag and a.namespace in a.tag
+    assert [u.id for u in a.users] == [u.id for u in b.users]
+    for field in ("username", "email", "password"):
+        first = {str(u.fields[field]) for u in a.users}
+        assert first.isdisjoint(str(u.fields[field]) for u in b.users), field
+    assert all(a.namespace in str(u.fields["username"]) for u in a.users)
+    titles = [str(r.fields["book_title"]) for r in (*a.resources, *b.resources)]
+    assert len(titles) == len(set(titles))
+    tokens = {c.value for c in a.ownership.canaries}
+    assert tokens.isdisjoint(c.value for c in b.ownership.canaries)
+
+
+def test_a_namespace_given_is_reproducible() -> None:
+    a, b = (make_population(VAMPI_NORESET, 7, Counts(2, 1, 1), namespace="ab12") for _ in "xy")
+    assert [u.fields for u in a.users] == [u.fields for u in b.users]
+    assert a.ownership.canaries == b.ownership.canaries
