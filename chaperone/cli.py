@@ -90,7 +90,7 @@ def _clinic(app: typer.Typer) -> None:
 
 
 def _flags(app: typer.Typer) -> None:
-    from flags.cli import app as flags_app
+    from chaperone.flags_cmd import app as flags_app
 
     help_ = "Pin, enable (with a verdict), disable, revoke and audit feature flags."
     app.add_typer(flags_app, name="flags", help=help_)

@@ -23,18 +23,20 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
-from chaperone.gate_cmd import Where, enable_after_gate, run_gate
-from chaperone.run_cmd import check_out
+from chaperone.checks import check_out
+from chaperone.gating import Where, enable_after_gate, run_gate
 from flags import actions
+from flags.backends.kinds import BackendKind
 from flags.backends.local import LocalBackend
-from flags.cli import BackendKind, desk_for
-from flags.cli import history as flag_history
 from flags.gate import gate_options
+from flags.history import read_history
 from flags.keys import PUBLIC_NAME, SigningKey, new_signing_key
 from flags.policy import BoundPolicy, bind_policy
 from harness.childenv import child_env
 from harness.errors import ExitCode
 from harness.local_clinic import local_clinic
+from reports.flags_console import FlagsConsole
+from reports.terminal import make_console
 
 DEMO_POLICY = Path(__file__).resolve().parent.parent / "flags" / "policies" / "demo.yaml"
 INCIDENT_FAULT = "switch-recording-misattribution"
@@ -69,11 +71,12 @@ def demo_command(
     """
     bound = bind_policy(policy)
     out_dir = check_out(out)
-    console = Console()
+    console = make_console()
     state = out_dir / "flags" / "flags-state.json"
     key, public_key = _demo_keys(out_dir)
     backend = LocalBackend(state)
-    actions.pin(desk_for(backend, state.with_name("audit.jsonl"), None), bound.policy.flag, bound)
+    log = actions.audit_path_for(None, state)
+    actions.pin(actions.desk_for(backend, log, None), bound.policy.flag, bound)
 
     console.print(Rule(f"1/4 faulty build ({fault}): the gate must block it"))
     blocked, _ = _gate(bound, out_dir / "faulty", "demo-faulty", (fault,), key)
@@ -91,17 +94,7 @@ def demo_command(
             watch = _Watch(clinic.url, clinic.support_token, state, out_dir, policy)
             watched = watch.run(watch_seconds, verdict_path, public_key) == 0
     console.print(Rule("summary"))
-    flag_history(
-        name=bound.policy.flag,
-        env=None,
-        verify=False,
-        backend=BackendKind.local,
-        state=state,
-        flags_dir=None,
-        unleash_url="",
-        audit_path=None,
-        as_json=False,
-    )
+    FlagsConsole(console).history(read_history(backend, log, bound.policy.flag, None))
     ok = blocked == "fail" and passed == "pass" and enabled and watched
     _summary(console, out_dir, blocked, passed, enabled, watched, ok)
     if not ok:

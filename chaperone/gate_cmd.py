@@ -4,50 +4,36 @@ build, and (with --enable) turn the flag on only if that verdict passed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from chaperone.run_cmd import (
+from chaperone.checks import check_out, load_master
+from chaperone.gating import Where, enable_after_gate, run_gate
+from chaperone.options import (
     ExpectWorkersOpt,
     FaultsOpt,
+    FlagsDir,
     JoinSecondsOpt,
     ListenOpt,
     MasterHostOpt,
     MasterPortOpt,
     SupportOpt,
     TargetOpt,
-    check_out,
-    execute,
-    load_master,
-    notification_sinks,
-    target_of,
 )
-from flags import actions, audit
-from flags.cli import BackendKind, FlagsDir, audit_path_for, desk_for, open_backend
+from chaperone.targets import notification_sinks, target_of
+from flags.backends.kinds import BackendKind
 from flags.gate import (
-    build_verdict,
     check_target_allowed,
     discard_old_verdict,
     gate_options,
-    without_credentials,
-    write_gate_verdict,
 )
-from flags.keys import SigningKey, VerifyKey, load_signing_key
-from flags.policy import DEFAULT_POLICY, BoundPolicy, bind_policy
-from flags.verdict import GateVerdict, file_sha256, read_signed
-from harness.config import RunOptions
-from harness.engine import RunRequest
+from flags.keys import load_signing_key
+from flags.policy import DEFAULT_POLICY, bind_policy
 from harness.errors import ExitCode, UsageError
 from harness.models import Verdict
-from harness.profile import LoadedProfile, load_profile
-from harness.sinks import Sinks
-from reports.console import ConsoleReporter
+from harness.profile import load_profile
 
 PolicyOpt = Annotated[
     Path, typer.Option(help="Release policy YAML (schema: flags/policy.schema.json).")
@@ -172,74 +158,3 @@ def gate_command(
     if enable:
         where = Where(backend, state, flags_dir, unleash_url)
         enable_after_gate(verdict_path, build, env, where, rollout, key.public(), build_digest)
-
-
-def run_gate(
-    bound: BoundPolicy,
-    url: str,
-    token: str,
-    build: str,
-    out_dir: Path,
-    options: RunOptions,
-    key: SigningKey,
-    *,
-    reference: bool,
-    build_digest: str | None = None,
-    profile: LoadedProfile | None = None,
-    sinks: Sinks | None = None,
-) -> tuple[GateVerdict, Path]:
-    """Run the suites through the console reporter, write the reports and the signed verdict."""
-    rules = bound.policy
-    check_target_allowed(rules, url)
-    reporter = ConsoleReporter(secrets=[token], accepted=rules.accepted_exposures)
-    loaded = profile or load_profile(rules.profile_path(bound.uri))
-    request = RunRequest(url, options, out_dir, token, profile=loaded, build=build, sinks=sinks)
-    result, paths = execute(request, reporter)
-    report_digest = file_sha256(paths["json"]) if "json" in paths else None
-    inputs = [(paths["json"].name, report_digest)] if report_digest else []
-    verdict = build_verdict(
-        bound, result, build, url, reference=reference, build_digest=build_digest, inputs=inputs
-    )
-    verdict_path = write_gate_verdict(verdict, out_dir, key)
-    reporter.summary(result, paths)
-    console = Console(highlight=False)
-    kind = " (reference: enables development only)" if reference else ""
-    console.print(
-        f"gate verdict: {verdict.verdict}{kind} for build {escape(build)} against "
-        f"{escape(without_credentials(url))} -> {verdict_path}"
-    )
-    if verdict.verdict != Verdict.PASS.value:
-        console.print(f"{rules.flag} stays off: " + _why(verdict.suites))
-    return verdict, verdict_path
-
-
-def _why(suites: Mapping[str, str]) -> str:
-    return ", ".join(f"{name} {result}" for name, result in suites.items() if result != "pass")
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where the flag lives, for --enable."""
-
-    backend: BackendKind
-    state: Path
-    flags_dir: Path | None
-    unleash_url: str
-
-
-def enable_after_gate(
-    verdict: Path,
-    build: str,
-    env: str,
-    where: Where,
-    rollout: int | None,
-    key: VerifyKey,
-    build_digest: str | None = None,
-) -> None:
-    """The same checks as `chaperone flags enable`, with the public half of the gate's key."""
-    flag = read_signed(verdict, key).flag
-    ask = actions.EnableAsk(flag, env, verdict, build, audit.now_utc(), rollout, build_digest)
-    with open_backend(where.backend, where.state, where.flags_dir, where.unleash_url) as flags:
-        desk = desk_for(flags, audit_path_for(None, where.state), None)
-        after, _ = actions.enable(desk, ask, key)
-    Console().print(f"{flag} enabled in {env} at {after.rollout}% for build {escape(build)}")

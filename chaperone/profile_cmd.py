@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chaperone.run_cmd import SupportOpt, check_target
+from chaperone.checks import check_target
+from chaperone.options import SupportOpt
 from harness.adapters import make_target
 from harness.aio import LoopThread
 from harness.models import Observation

@@ -10,7 +10,9 @@ import typer
 import yaml
 from rich.console import Console
 
-from chaperone.run_cmd import AllowOpt, FaultsOpt, SupportOpt, TargetOpt, check_allowed, target_of
+from chaperone.checks import check_allowed
+from chaperone.options import AllowOpt, FaultsOpt, SupportOpt, TargetOpt
+from chaperone.targets import target_of
 from flags.policy import DEFAULT_POLICY
 from harness.adapters import make_target
 from harness.aio import LoopThread

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from chaperone.run_cmd import check_out, check_scenarios
+from chaperone.checks import check_out, check_scenarios
 from clinic.faults import QUICK, catalog, parse_faults, unknown_fault_message
 from harness.errors import ExitCode, UsageError
 from harness.profile import load_profile

@@ -13,11 +13,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from chaperone.run_cmd import FaultsOpt, SupportOpt, TargetOpt, check_out, target_of
+from chaperone.checks import check_out
+from chaperone.options import FaultsOpt, FlagsDir, SupportOpt, TargetOpt, VerifyKeyOpt
+from chaperone.targets import target_of
 from flags import audit
 from flags.backends.base import FlagBackend
+from flags.backends.kinds import BackendKind, open_backend
 from flags.backends.local import DEFAULT_STATE, LocalBackend
-from flags.cli import BackendKind, FlagsDir, VerifyKeyOpt, open_backend
 from flags.gate import check_target_allowed
 from flags.keys import load_verify_key
 from flags.policy import DEFAULT_POLICY, RolloutStage, load_policy

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flags.audit import AuditEntry, AuditError, AuditLog, Identity
+from flags.audit import DEFAULT_AUDIT, AuditEntry, AuditError, AuditLog, Identity, identity
 from flags.backends.base import FlagBackend, FlagState
 from flags.keys import VerifyKey
 from flags.policy import BoundPolicy
@@ -50,6 +50,18 @@ class Desk:
             "backend": self.backend.name,
             **fields,
         }
+
+
+def audit_path_for(explicit: Path | None, state: Path) -> Path:
+    """The audit log: the one given, else audit.jsonl next to the local state file."""
+    return explicit or state.with_name(DEFAULT_AUDIT.name)
+
+
+def desk_for(backend: FlagBackend, log_path: Path, actor: str | None) -> Desk:
+    """A desk on `backend` whose log anchors its chain head in that backend; `actor` is only
+    ever recorded as a claim, beside the OS user and the CI identity."""
+    log = AuditLog(log_path, anchor=backend.set_audit_head)
+    return Desk(backend, log, identity(actor))
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:

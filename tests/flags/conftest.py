@@ -12,8 +12,8 @@ import typer
 import yaml
 
 from chaperone.errors import run_guarded
+from chaperone.flags_cmd import app as flags_app
 from flags.backends.local import LocalBackend
-from flags.cli import app as flags_app
 from flags.keys import SigningKey, new_signing_key
 from flags.policy import DEFAULT_POLICY, BoundPolicy, Policy, bind_policy
 from flags.verdict import GateVerdict, build_digest_of, write_verdict

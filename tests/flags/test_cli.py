@@ -4,6 +4,7 @@ recorded in the audit log, and leaves the flag off. Disabling always works."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,6 +237,32 @@ def test_history_table_and_json(cli, state: Path, verdict_file) -> None:
         "done",
     ]
     assert [e["action"] for e in data["backend"]] == ["pin", "enable", "disable"]
+
+
+TIMESTAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\b")
+
+
+@pytest.mark.parametrize("columns", [None, "80", "60"])
+def test_history_tables_keep_whole_timestamps_off_a_terminal(
+    cli, state: Path, verdict_file, monkeypatch, columns: str | None
+) -> None:
+    """Off a TTY Rich assumed 80 columns and cut the "when" column to `2026-12-…`. Now the
+    console is wide unless COLUMNS says otherwise, and even then a timestamp never wraps or is
+    cut: the other columns give way."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    _enable(cli, state, verdict_file(), "--actor", "a-release-manager-with-a-long-name")
+    cli("disable", "video-switch", *_common(state), "--reason", "a long reason " * 6)
+    table = cli("history", "video-switch", "--state", str(state))
+    assert table.code == 0, table.err
+    assert "…" not in table.out
+    # enable and disable in the audit log (the fixture pinned unaudited); pin, enable and
+    # disable in the backend's events: every one with its whole timestamp
+    assert len(TIMESTAMP.findall(table.out)) == 5, table.out
+    if columns is not None:
+        assert max(map(len, table.out.splitlines())) <= int(columns)
 
 
 def test_audit_path_option(cli, state: Path, verdict_file, tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def _predicate(path: Path) -> dict:
 def gate_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """`chaperone gate` in process with the run itself replaced by a passing result (unit
     test: the suites are not what H1 is about; which verdict the gate signs is)."""
-    from chaperone import gate_cmd
+    from chaperone import gate_cmd, gating
     from tests.unit.test_gate_logic import ALL_PASS, result_of
 
     @contextlib.contextmanager
@@ -134,7 +134,7 @@ def gate_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         yield (target or "http://127.0.0.1:1"), "token"
 
     monkeypatch.setattr(gate_cmd, "target_of", fake_target)
-    monkeypatch.setattr(gate_cmd, "execute", lambda request, reporter: (result_of(ALL_PASS), {}))
+    monkeypatch.setattr(gating, "execute", lambda request, reporter: (result_of(ALL_PASS), {}))
     monkeypatch.setenv("CHAPERONE_GATE_SIGNING_KEY", SIGNING.pem().decode())
 
     def run(policy: Path, target: str | None) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from chaperone.run_cmd import execute
+from chaperone.running import execute
 from harness.config import RunOptions
 from harness.engine import RunRequest
 from harness.events import Event, FindingRaised

@@ -1,0 +1,79 @@
+"""Where a run goes: the given target (with its support token), or a freshly started local
+clinic; and the notification sinks (SMTP, SMS) the target sends to."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from chaperone.checks import check_target
+from harness.errors import UsageError
+from harness.local_clinic import local_clinic
+from harness.profile import LoadedProfile, load_profile
+from harness.sinks import Sinks, clinic_wiring, sinks_for
+
+
+def profile_of(name_or_path: str) -> LoadedProfile:
+    return load_profile(name_or_path)
+
+
+@contextlib.contextmanager
+def notification_sinks(profile: LoadedProfile, listen: str = "") -> Iterator[Sinks | None]:
+    """The SMTP and SMS sinks, running, when the profile says notifications arrive there."""
+    if profile.profile.notifications is None:
+        yield None
+        return
+    host, smtp_port, sms_port = _listen(listen)
+    with sinks_for(profile.profile, host, (smtp_port, sms_port)) as sinks:
+        yield sinks
+
+
+def _listen(spec: str) -> tuple[str, int, int]:
+    if not spec:
+        return "127.0.0.1", 0, 0
+    host, _, ports = spec.rpartition(":")
+    smtp, _, sms = ports.partition(",")
+    if not host or not smtp.isdigit() or not sms.isdigit():
+        raise UsageError(
+            f"--listen '{spec}' is not HOST:SMTP_PORT,SMS_PORT",
+            "pass something like --listen 0.0.0.0:2525,8025",
+        )
+    return host, int(smtp), int(sms)
+
+
+@contextlib.contextmanager
+def target_of(
+    target: str | None,
+    support_token: str | None,
+    faults: str,
+    profile: LoadedProfile,
+    sinks: Sinks | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Yields (url, support token): the given target, or a freshly started local clinic
+    (wired to the notification sinks, when there are any)."""
+    if target is not None:
+        if faults:
+            raise UsageError(
+                "--faults only applies to the local clinic", "drop --target or --faults"
+            )
+        token = support_token or ""
+        if profile.profile.needs_support():
+            env = profile.profile.support.token_env if profile.profile.support else ""
+            token = token or os.environ.get(env, "")
+            if not token:
+                raise UsageError(
+                    f"profile '{profile.profile.name}' uses a staging support API, but no "
+                    "support token was given",
+                    f"set {env} (or pass --support-token)",
+                )
+        yield check_target(target), token
+        return
+    if profile.profile.name != "clinic":
+        raise UsageError(
+            f"no --target for profile '{profile.profile.name}'",
+            "pass --target with the URL of your staging deployment",
+        )
+    names = tuple(f.strip() for f in faults.split(",") if f.strip())
+    with local_clinic(names, extra_args=clinic_wiring(sinks)) as clinic:
+        yield clinic.url, clinic.support_token
