@@ -11,6 +11,8 @@ Policies and target profiles are both written by hand, so both go through here:
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -116,22 +118,55 @@ def validation_error(
     error = _most_useful(exc.errors())
     loc = error["loc"]
     where = ".".join(str(part) for part in loc) or "(top level)"
+    line = _line_of_placeholder(path, error["msg"])
+    path_text = f"{path}, line {line}" if line else str(path)
     if error["type"] == "extra_forbidden":
         return ConfigError(
-            f"{what} {path}: {_unknown_field(model, loc)}",
+            f"{what} {path_text}: {_unknown_field(model, loc)}",
             f"remove it or fix the spelling; see {schema_name}",
         )
     if error["type"] == "missing":
         return ConfigError(
-            f"{what} {path}: field '{where}' is required", f"add it; see {schema_name}"
+            f"{what} {path_text}: field '{where}' is required", f"add it; see {schema_name}"
         )
     message = error["msg"].removeprefix("Value error, ")
     if not loc:  # a whole-file check names its own field
-        return ConfigError(f"{what} {path}: {message}", f"see {schema_name}")
+        return ConfigError(f"{what} {path_text}: {message}", f"see {schema_name}")
     return ConfigError(
-        f"{what} {path}: field '{where}': {message}",
+        f"{what} {path_text}: field '{where}': {message}",
         f"see {schema_name} for the allowed values",
     )
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+def _line_of_placeholder(path: Path, message: str) -> int | None:
+    """The line of the first string in the file holding the `{{placeholder}}` that `message`
+    quotes: a validator sees the parsed model, only the file knows where a string was."""
+    quoted = _PLACEHOLDER.search(message)
+    if quoted is None:
+        return None
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    for node in _scalars(root):
+        if quoted.group(1) in _PLACEHOLDER.findall(str(node.value)):
+            return int(node.start_mark.line) + 1
+    return None
+
+
+def _scalars(node: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _scalars(key)
+            yield from _scalars(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _scalars(item)
 
 
 def _most_useful(errors: list[ErrorDetails]) -> ErrorDetails:

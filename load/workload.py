@@ -20,7 +20,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.models import Actor
 from harness.profile.model import HttpStep, LoadSpec, ReadSpec, TargetProfile
-from harness.profile.template import route_of
+from harness.profile.template import acting, route_of
 from harness.world import Resource, World
 from load.contract import DiscoveredRead
 
@@ -302,7 +302,7 @@ class Workload:
     def scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
         world = self.world
         scope: dict[str, Any] = {
-            "user": _vars(actor),
+            **acting(actor.role, _vars(actor)),
             "support": {"token": ""},
             "run": {"tag": world.tag, "seed": world.seed},
         }

@@ -45,7 +45,7 @@ from harness.population import Planned, PlannedUser, Population
 from harness.profile.model import FlowSpec, HttpStep, ReadSpec, TargetProfile
 from harness.profile.noreset import seeding_hint
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
-from harness.profile.template import render, route_of
+from harness.profile.template import acting, render, route_of
 from harness.push import PushListener
 from harness.world import Resource, World
 
@@ -255,11 +255,10 @@ class ProfileTarget:
         actors = {a.id: a for a in users}
         for relation, observer, owner in population.relations:
             spec = self.profile.relations[relation]
-            scope = {
-                **scope_run,
-                "observer": _vars(actors[observer]),
-                "owner": _vars(actors[owner]),
-            }
+            pair = {"observer": _vars(actors[observer]), "owner": _vars(actors[owner])}
+            # each side by its role's name too, when that names one side only
+            named = {spec.observer: pair["observer"], spec.owner: pair["owner"]}
+            scope = {**scope_run, **(named if len(named) == 2 else {}), **pair}
             for step in spec.create:
                 await self._setup_step(step, scope, f"relate/{relation}")
         self._world = World(
@@ -293,7 +292,8 @@ class ProfileTarget:
         spec = self.profile.roles[user.role]
         async with limit:
             for step in spec.create:
-                values |= await self._setup_step(step, {**scope_run, "user": values}, "create")
+                scope = {**scope_run, **acting(user.role, values)}
+                values |= await self._setup_step(step, scope, "create")
         return Actor(user.id, user.role, user.display_name, values)
 
     async def _create_resource(
@@ -443,7 +443,7 @@ class ProfileTarget:
 
     def _scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
         scope: dict[str, Any] = {
-            "user": _vars(actor),
+            **acting(actor.role, _vars(actor)),
             "support": {"token": self._support_token},
         }
         if self._world is not None:
@@ -497,7 +497,7 @@ class ProfileTarget:
         whose = owner or (resource.owner if resource is not None else session.actor.id)
         subject = self.world.actors.get(whose, session.actor) if self._world else session.actor
         scope = self._scope(subject, resource)
-        scope["user"] = _vars(session.actor)
+        scope.update(acting(session.actor.role, _vars(session.actor)))
         scope["owner"] = _vars(subject)
         entity = None
         if spec.entity is not None:

@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.profile.placeholders import check_placeholders, check_role_names
+
 __all__ = [
     "P95_SLOS",
     "AuthSpec",
@@ -673,6 +675,12 @@ class TargetProfile(_Strict):
                     [*sorted(self.flows), "look", "pause"],
                     "flows",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> TargetProfile:
+        check_role_names(self)
+        check_placeholders(self)
         return self
 
     def needs_support(self) -> bool:

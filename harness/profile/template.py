@@ -1,6 +1,7 @@
 """`{{placeholders}}` in profile strings, rendered from a scope of variables.
 
     {{user.username}}        a field or capture of the user acting (or being created)
+    {{customer.username}}    the same, by the acting user's role name (role `customer`)
     {{owner.id}}             the owner of the resource being created
     {{appointment.id}}       a resource (or entity) the step acts on
     {{care.username}}        the user related to the owner through relation `care`
@@ -22,10 +23,26 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["PLACEHOLDER", "Scope", "placeholders", "render", "render_value", "route_of"]
+__all__ = [
+    "PLACEHOLDER",
+    "Scope",
+    "acting",
+    "placeholders",
+    "render",
+    "render_value",
+    "route_of",
+]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}")
 Scope = Mapping[str, Any]
+
+
+def acting(role: str, values: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The acting user's part of a scope: its variables under `user` (every role's generic
+    alias) and under its role's own name, so a `customer` role's steps read
+    `{{customer.username}}`. Role names never shadow another scope name (the profile model
+    refuses a role named like a resource, entity, relation or `owner`)."""
+    return {"user": values, role: values}
 
 
 def placeholders(text: str) -> list[str]:

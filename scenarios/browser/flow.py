@@ -25,7 +25,7 @@ from harness.errors import InfrastructureError, TargetUnreachable
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
 from harness.models import Actor, Finding, Observation, Step, Verdict
 from harness.profile.model import BrowserSpec
-from harness.profile.template import render, route_of
+from harness.profile.template import acting, render, route_of
 from harness.suites import RunContext
 from harness.world import Resource
 from scenarios.browser.dom import observe
@@ -210,7 +210,7 @@ class BrowserRun:
     def _scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
         world = self.ctx.world
         scope: dict[str, Any] = {
-            "user": {**actor.vars, "actor": actor.id},
+            **acting(actor.role, {**actor.vars, "actor": actor.id}),
             "run": {"tag": world.tag, "seed": world.seed},
         }
         if resource is not None:

@@ -127,15 +127,16 @@ def test_two_workers_catch_the_switch_race(faulty: Clinic, tmp_path: Path) -> No
 
 
 def test_a_load_user_that_crashes_makes_the_run_an_error(clean: Clinic, tmp_path: Path) -> None:
-    """A read the users cannot even build (a placeholder nothing fills) is not a quieter pass:
-    that share of the workload never happened."""
+    """A read the users cannot even build (a placeholder nothing fills: `recording` is in
+    scope only in an `each: recording` read) is not a quieter pass: that share of the workload
+    never happened."""
     loaded = load_profile("clinic")
     document = loaded.profile.model_dump(mode="json", by_alias=True, exclude_none=True)
-    document["reads"].append({"name": "broken", "get": "/api/me?x={{nothing.here}}"})
+    document["reads"].append({"name": "broken", "get": "/api/me?x={{recording.here}}"})
     document["load"]["reads"].append({"read": "broken", "weight": 50})
     broken = LoadedProfile(TargetProfile.model_validate(document), loaded.path, loaded.digest)
     events = run(clean, tmp_path, broken, load_seconds=6, load_users=4)
     [error] = [e.message for e in events if isinstance(e, EngineError)]
-    assert "a load user crashed: ConfigError: placeholder {{nothing.here}}" in error
+    assert "a load user crashed: ConfigError: placeholder {{recording.here}}" in error
     [done] = [e for e in events if isinstance(e, SuiteFinished)]
     assert done.verdict is Verdict.ERROR

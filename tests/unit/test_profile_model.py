@@ -9,7 +9,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.profile import SCHEMA_PATH, load_profile, profile_schema_text
-from harness.profile.template import render, render_value, route_of
+from harness.profile.template import acting, render, render_value, route_of
 
 ROOT = Path(__file__).resolve().parents[2]
 VAMPI = ROOT / "examples" / "targets" / "vampi.yaml"
@@ -96,3 +96,66 @@ def test_env_placeholders_read_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("APP_SECRET")
     with pytest.raises(ConfigError, match="export APP_SECRET"):
         render("{{env.APP_SECRET}}", {})
+
+
+def _customers(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    """vampi.yaml with its role called `customer`, whose steps say {{customer.*}}."""
+    text = VAMPI.read_text().replace("  user:\n    count", "  customer:\n    count")
+    text = text.replace("owner: user", "owner: customer").replace("{{user.", "{{customer.")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return _profile(tmp_path, text)
+
+
+def _line(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_a_role_is_named_by_its_own_name_in_placeholders(tmp_path: Path) -> None:
+    loaded = load_profile(_customers(tmp_path))
+    assert list(loaded.profile.roles) == ["customer"]
+    scope = acting("customer", {"username": "ada"})
+    assert render("{{customer.username}}/{{user.username}}", scope) == "ada/ada"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'password: "{{customer.password}}"',
+            'password: "{{custmer.password}}"',
+            "unknown placeholder {{custmer.password}} (did you mean 'customer'?",
+        ),
+        (
+            "/books/v1/{{book.book_title}}",
+            "/books/v1/{{books.book_title}}",
+            "unknown placeholder {{books.book_title}} (did you mean 'book'?",
+        ),
+        (
+            'username: "{{customer.username}}"',
+            'username: "{{customer.usrname}}"',
+            "unknown placeholder {{customer.usrname}} (did you mean 'username'? customer has:",
+        ),
+        ("Bearer {{token}}", "Bearer {{tokn}}", "(did you mean 'token'?"),
+    ],
+)
+def test_an_unknown_placeholder_names_its_line(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = _customers(tmp_path, (old, new))
+    with pytest.raises(ConfigError) as caught:
+        load_profile(path)
+    line = caught.value.one_line()
+    assert message in line and "\n" not in line
+    assert f"{path}, line {_line(path, new)}:" in line
+
+
+def test_a_role_may_not_shadow_another_placeholder(tmp_path: Path) -> None:
+    path = _customers(
+        tmp_path,
+        ("  customer:\n    count", "  book:\n    count"),
+        ("owner: customer", "owner: book"),
+    )
+    with pytest.raises(ConfigError, match=r"roles.book: 'book' is also a resource"):
+        load_profile(path)

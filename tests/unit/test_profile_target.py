@@ -15,8 +15,9 @@ from harness.errors import ConfigError, InfrastructureError
 from harness.models import Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
+from harness.profile.model import TargetProfile
 from harness.world import World
-from tests.unit.fakeapp import FakeApp, profile
+from tests.unit.fakeapp import PROFILE, FakeApp, profile
 
 BASE = "http://fake.test"
 
@@ -166,9 +167,11 @@ def test_unsafe_reads_are_never_repeated(app: FakeApp) -> None:
 
 
 def test_a_missing_placeholder_is_one_line_naming_it(app: FakeApp) -> None:
-    reads = [{"get": "/me/{{user.nickname}}"}]
+    # `note` is a name some step has (an `each: note` read), not this one: only running it
+    # can tell (a name no step has is refused when the profile loads: test_profile_model.py)
+    reads = [{"get": "/me/{{note.nickname}}"}]
     target = _target(app, reads=reads)
-    with pytest.raises(ConfigError, match=r"\{\{user.nickname\}\} has no value"):
+    with pytest.raises(ConfigError, match=r"\{\{note.nickname\}\} has no value"):
         _run(_seed_and_look(target, users=1))
 
 
@@ -198,3 +201,16 @@ def test_discovered_reads_are_filled_from_observed_values(app: FakeApp, tmp_path
     assert "GET /reset" not in routes and "GET /reset" not in app.requests
     assert target.unfilled_routes() == ["GET /ghosts/{ghost_id}"]
     assert all(o.read for o in seen if o.endpoint == "GET /notes/{note_id}")
+
+
+def test_steps_name_the_acting_user_by_its_role(app: FakeApp) -> None:
+    """A role `member` whose steps say {{member.*}} (sign-up, login) is driven like one that
+    says {{user.*}}; `user` stays the acting user's alias in the same profile."""
+    document = json.loads(json.dumps(PROFILE).replace("{{user.", "{{member."))
+    document["roles"] = {"member": document["roles"]["user"]}
+    document["auth"]["login"][0]["json"]["password"] = "{{user.password}}"
+    target = ProfileTarget(TargetProfile.model_validate(document), BASE, transport=app.transport())
+    world, seen = _run(_seed_and_look(target))
+    assert {a.role for a in world.actors.values()} == {"member"}
+    assert sorted(app.users) == sorted(str(a.vars["username"]) for a in world.actors.values())
+    assert app.logins >= 2 and {o.status for o in seen} == {200}
