@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from flags.backends.local import DEFAULT_STATE, LocalBackend
 from flags.gate import check_target_allowed
 from flags.keys import load_verify_key
 from flags.policy import DEFAULT_POLICY, RolloutStage, load_policy
-from flags.verdict import build_digest_of, policy_under_pin, read_signed
+from flags.verdict import EnableRequest, verify_for_enable
 from flags.watch import (
     DISABLE_DEADLINE,
     AutoDisabled,
@@ -41,7 +42,7 @@ from flags.watch import (
     watch,
     write_incident,
 )
-from harness.errors import ExitCode, GateRefused, InfrastructureError, UsageError
+from harness.errors import ExitCode, InfrastructureError, UsageError
 from harness.local_clinic import local_clinic
 from harness.profile import LoadedProfile, load_profile
 
@@ -178,25 +179,22 @@ def watch_command(
 def _pinned_stages(
     flags: FlagBackend, flag: str, env: str, verdict: Path | None, key_file: Path | None
 ) -> tuple[RolloutStage, ...]:
-    """The stages of the policy pinned on the flag, as carried by a genuine verdict for the
-    live build: whoever starts the watch cannot choose faster stages than the release's."""
+    """The stages of the policy pinned on the flag, as carried by a verdict that `flags enable`
+    would accept for the live build today: whoever starts the watch cannot choose faster stages
+    than the release's, and a verdict enable refuses (expired, revoked, another policy) gives
+    none. The one verification function decides both, so a check added there holds here."""
     assert verdict is not None  # checked by the caller
-    proven = read_signed(verdict, load_verify_key(key_file))
-    policy = policy_under_pin(proven, flag, flags.pin(flag))
-    live = flags.live_build(flag, env)
-    digest = build_digest_of(proven.build)
-    if live is not None and live != digest:
-        raise GateRefused(
-            f"verdict is for build '{proven.build}', which is not the build live in {env}",
-            "pass the verdict that enabled the live build",
-        )
-    if digest in flags.revoked(flag):
-        raise GateRefused(f"build '{proven.build}' is revoked", "nothing to roll out")
-    if env not in policy.environments:
-        raise GateRefused(
-            f"environment '{env}' is not in the pinned policy's environments", "pick another --env"
-        )
-    return tuple(policy.rollout_stages)
+    request = EnableRequest(
+        flag=flag,
+        env=env,
+        build=None,
+        pin=flags.pin(flag),
+        revoked=flags.revoked(flag),
+        now=datetime.now(UTC),
+        live_digest=flags.live_build(flag, env),
+    )
+    proven = verify_for_enable(verdict, load_verify_key(key_file), request)
+    return tuple(proven.policy.rollout_stages)
 
 
 @contextlib.contextmanager

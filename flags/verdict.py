@@ -263,15 +263,21 @@ def _read_document(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class EnableRequest:
-    """What the enabler asks for, and what the flag's own backend says about it."""
+    """What the enabler asks for, and what the flag's own backend says about it.
+
+    `flags enable` names the build it turns on. `watch --stages` names none: it asks about the
+    build already live, which the backend knows only by `live_digest`. Both go through
+    `verify_for_enable`, so every check there holds for the watch's stages too.
+    """
 
     flag: str
     env: str
-    build: str
+    build: str | None  # None: whichever build is live (`live_digest`), for the watch
     pin: str | None
     revoked: frozenset[str]
     now: datetime
     build_digest: str | None = None
+    live_digest: str | None = None  # build_digest_of the build live in `env`, if known
 
 
 @dataclass(frozen=True)
@@ -354,10 +360,16 @@ def _fresh(verdict: GateVerdict, policy: Policy, request: EnableRequest) -> None
 
 
 def _same_build(verdict: GateVerdict, policy: Policy, request: EnableRequest) -> None:
-    if not hmac.compare_digest(verdict.build, request.build):
+    if request.build is not None and not hmac.compare_digest(verdict.build, request.build):
         raise GateRefused(
             f"verdict is for build '{verdict.build}', not '{request.build}'",
             "run the gate against the build you are enabling",
+        )
+    live = request.live_digest
+    if live is not None and not hmac.compare_digest(build_digest_of(verdict.build), live):
+        raise GateRefused(
+            f"verdict is for build '{verdict.build}', which is not the build live in {request.env}",
+            "pass the verdict that enabled the live build",
         )
     wanted = request.build_digest
     if wanted is not None and not hmac.compare_digest(verdict.build_digest, wanted.lower()):

@@ -28,11 +28,11 @@ from flags.backends.base import FlagBackend, FlagState
 from flags.policy import RolloutStage
 from harness.errors import ChaperoneError, InfrastructureError, UsageError
 from harness.facade import Chaperone
-from harness.models import Exposure, Finding, Severity
+from harness.models import Exposure, Finding
 from harness.profile import LoadedProfile
 from reports.exposures import build_exposures
-from reports.incident import Incident, IncidentExposure, IncidentFinding, write_incident
-from reports.redact import Redactor
+from reports.incident import Incident, IncidentExposure, write_incident
+from reports.redact import Redactor, redact_finding
 
 WATCH_ACTOR = "chaperone-watch"
 # The kill switch is retried this long (seconds) before the watch gives up and exits 3: a short
@@ -59,12 +59,8 @@ class ProbeResult:
 
     @property
     def leaks(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if is_leak(f))
-
-
-def is_leak(finding: Finding) -> bool:
-    """Another patient's data reached someone: the only thing that pulls the kill switch."""
-    return finding.is_exposure or finding.severity is Severity.CRITICAL
+        """Only a leak (`Finding.is_leak`) pulls the kill switch."""
+        return tuple(f for f in self.findings if f.is_leak)
 
 
 class Probe(Protocol):
@@ -541,7 +537,7 @@ def build_incident(
         audit_error=mask(event.audit_error),
         reason=mask(event.reason),
         exposures=[_exposure(e, mask) for e in build_exposures(event.findings)],
-        findings=[_finding(f, mask) for f in event.findings],
+        findings=[redact_finding(f, mask) for f in event.findings],
     )
 
 
@@ -554,22 +550,6 @@ def _exposure(exposure: Exposure, mask: Redactor) -> IncidentExposure:
         first_seen=_utc(exposure.first_seen),
         last_seen=_utc(exposure.last_seen),
         findings=exposure.findings,
-    )
-
-
-def _finding(finding: Finding, mask: Redactor) -> IncidentFinding:
-    return IncidentFinding(
-        key=finding.key,
-        check=finding.check,
-        kind=finding.kind,
-        severity=str(finding.severity),
-        observer=finding.observer,
-        owner=finding.owner,
-        surface=mask(str(finding.surface)),
-        step=finding.step,
-        at=_utc(finding.time),
-        message=mask(finding.message),
-        evidence=mask(finding.evidence),
     )
 
 
@@ -590,7 +570,6 @@ __all__ = [
     "WatchStarted",
     "build_incident",
     "current_stage",
-    "is_leak",
     "last_enabled",
     "watch",
     "write_incident",

@@ -2,6 +2,12 @@
 
 All are frozen, slotted dataclasses: once the driver has recorded what an actor received,
 nothing downstream may change it. These are foundation types and may be imported anywhere.
+
+What leaves the process (a finding with its surface and repro steps, an exposure) is a pydantic
+dataclass: it still builds positionally and with `dataclasses.replace`, hashes and compares as
+a dataclass, and it is the one definition of its JSON shape (`Finding.to_json`/`from_json`),
+which report.json, Locust's IPC and incident.json all use. Observations stay plain dataclasses:
+the driver makes one per response, and nothing serialises them.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import TypeAdapter, computed_field
+from pydantic.dataclasses import dataclass as model
 
 
 class CanaryKind(enum.StrEnum):
@@ -109,7 +118,7 @@ class Canary:
     shown: bool = True  # the app shows it back to its owner (a positive control expects that)
 
 
-@dataclass(frozen=True, slots=True)
+@model(frozen=True, slots=True)
 class Surface:
     kind: SurfaceKind
     where: str  # endpoint ("GET /api/me/recordings"), page ("/profile") or media resource
@@ -161,7 +170,7 @@ class Observation:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@model(frozen=True, slots=True)
 class Step:
     """One action of a reproduction: enough to replay it against a fresh target."""
 
@@ -170,7 +179,7 @@ class Step:
     arg: str = ""  # the resource index for a flow; the method and URL for request/replay
 
 
-@dataclass(frozen=True, slots=True)
+@model(frozen=True, slots=True)
 class Finding:
     """One thing an oracle judged wrong. `key` removes duplicates across steps."""
 
@@ -183,13 +192,15 @@ class Finding:
     step: str
     time: float
     owner: str | None = None  # whose data it was, for exposures
-    canary_kind: str | None = None
+    # CanaryKind first, so an oracle's CanaryKind stays that member; other kinds stay strings.
+    canary_kind: CanaryKind | str | None = None
     evidence: str = ""  # redacted context, never the raw patient-like value
     suite: str = ""
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    extra: tuple[tuple[str, str], ...] = ()
     # The minimal steps that led here (filled by the suite), for `chaperone replay`.
     repro: tuple[Step, ...] = ()
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def key(self) -> str:
         """Same leak seen twice by one suite (same check, owner, observer, surface) is one
@@ -204,8 +215,28 @@ class Finding:
     def is_exposure(self) -> bool:
         return self.owner is not None and self.owner != self.observer
 
+    @property
+    def is_leak(self) -> bool:
+        """The one answer to "did data reach someone it should not?": someone else's data was
+        seen, or an oracle judged it critical (data whose owner it could not tell). The watch
+        pulls the kill switch on it; shrinking and the controls keep only such failures."""
+        return self.is_exposure or self.severity is Severity.CRITICAL
 
-@dataclass(frozen=True, slots=True)
+    def to_json(self) -> dict[str, Any]:
+        """The finding as JSON-ready data (its `key` included); `from_json` reads it back."""
+        data: dict[str, Any] = _FINDING.dump_python(self, mode="json")
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        """Read back what `to_json` wrote; a `key` in `data` is ignored (it is recomputed)."""
+        return _FINDING.validate_python(data)
+
+
+_FINDING = TypeAdapter(Finding)
+
+
+@model(frozen=True, slots=True)
 class Exposure:
     """One row of a breach notification: whose data reached whom, where and when."""
 

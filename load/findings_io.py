@@ -1,5 +1,7 @@
 """Findings and coverage rows as JSON: how the Locust side hands what it found to the harness.
 
+A finding travels in its own shape (`Finding.to_json`, the one report.json and incident.json use).
+
 Workers send these documents to the master as Locust messages; the master (or the one local
 process) appends findings to JSON-lines files, one per worker, and rewrites one coverage file,
 which the harness tails while Locust runs. No two writers ever share a file.
@@ -15,47 +17,8 @@ from typing import IO, Any
 
 from harness.coverage import Coverage, CoverageRow
 from harness.errors import InfrastructureError
-from harness.models import Finding, Severity, Step, Surface, SurfaceKind
+from harness.models import Finding
 from load.contract import COVERAGE_FILE
-
-
-def finding_to_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "check": finding.check,
-        "kind": finding.kind,
-        "severity": str(finding.severity),
-        "message": finding.message,
-        "observer": finding.observer,
-        "surface": {"kind": str(finding.surface.kind), "where": finding.surface.where},
-        "step": finding.step,
-        "time": finding.time,
-        "owner": finding.owner,
-        "canary_kind": None if finding.canary_kind is None else str(finding.canary_kind),
-        "evidence": finding.evidence,
-        "suite": finding.suite,
-        "extra": [list(pair) for pair in finding.extra],
-        "repro": [[s.actor, s.action, s.arg] for s in finding.repro],
-    }
-
-
-def finding_from_json(data: dict[str, Any]) -> Finding:
-    canary_kind = data.get("canary_kind")
-    return Finding(
-        check=str(data["check"]),
-        kind=str(data["kind"]),
-        severity=Severity(data["severity"]),
-        message=str(data["message"]),
-        observer=str(data["observer"]),
-        surface=Surface(SurfaceKind(data["surface"]["kind"]), str(data["surface"]["where"])),
-        step=str(data["step"]),
-        time=float(data["time"]),
-        owner=data.get("owner"),
-        canary_kind=None if canary_kind is None else str(canary_kind),
-        evidence=str(data.get("evidence", "")),
-        suite=str(data.get("suite", "")),
-        extra=tuple((str(k), str(v)) for k, v in data.get("extra", ())),
-        repro=tuple(Step(str(a), str(b), str(c)) for a, b, c in data.get("repro", ())),
-    )
 
 
 class FindingsTail:
@@ -81,7 +44,7 @@ class FindingsTail:
             chunk = handle.read()
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offsets[path] = offset + len(complete)
-        return [finding_from_json(json.loads(line)) for line in complete.splitlines() if line]
+        return [Finding.from_json(json.loads(line)) for line in complete.splitlines() if line]
 
 
 def row_to_json(row: CoverageRow) -> dict[str, Any]:

@@ -46,7 +46,6 @@ from load.checker import LeakChecker, observation_of
 from load.contract import LoadSettings
 from load.findings_io import (
     FindingsFile,
-    finding_to_json,
     row_from_json,
     row_to_json,
     write_coverage,
@@ -132,7 +131,7 @@ class _Local:
         gevent.spawn(self.flush_forever)
 
     def report(self, found: list[Finding]) -> None:
-        self.file.write(finding_to_json(f) for f in found)
+        self.file.write(f.to_json() for f in found)
 
     def fail(self, reason: str) -> None:
         _fail_run(self.environment, self.out, reason)
@@ -276,9 +275,7 @@ class _Worker:
         self.runner.send_message(contract.MSG_READY, {"index": _State.index})
 
     def report(self, found: list[Finding]) -> None:
-        self.runner.send_message(
-            contract.MSG_FINDINGS, {"findings": [finding_to_json(f) for f in found]}
-        )
+        self.runner.send_message(contract.MSG_FINDINGS, {"findings": [f.to_json() for f in found]})
 
     def fail(self, reason: str) -> None:
         log.error("chaperone: %s", reason)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.models import Finding
 from reports.files import write_atomic
 
 
@@ -22,22 +23,6 @@ class IncidentExposure(BaseModel):
     first_seen: datetime
     last_seen: datetime
     findings: int
-
-
-class IncidentFinding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    check: str
-    kind: str
-    severity: str
-    observer: str
-    owner: str | None
-    surface: str
-    step: str
-    at: datetime
-    message: str
-    evidence: str
 
 
 class Incident(BaseModel):
@@ -58,7 +43,7 @@ class Incident(BaseModel):
     audit_error: str = ""
     reason: str
     exposures: list[IncidentExposure]
-    findings: list[IncidentFinding]
+    findings: list[Finding]  # in their own shape (`Finding.to_json`), as report.json has them
 
 
 def write_incident(incident: Incident, out: Path) -> tuple[Path, Path]:

@@ -6,25 +6,19 @@ Writing goes through it too, so what we write is always what we can read back.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass as model
 
 from harness.coverage import CoverageRow, lost_reasons
 from harness.errors import ConfigError
 from harness.events import CaseFinished
-from harness.models import (
-    Exposure,
-    Finding,
-    Severity,
-    Step,
-    Surface,
-    SurfaceKind,
-    Verdict,
-)
+from harness.models import Exposure, Finding, Severity, Step, Verdict
 from reports.files import write_atomic
 from reports.groups import FindingGroup, group_findings
 from reports.redact import redact_result
@@ -39,36 +33,15 @@ class _Doc(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class StepDoc(_Doc):
-    actor: str
-    action: str
-    arg: str = ""
+@model(frozen=True, slots=True, kw_only=True)
+class FindingDoc(Finding):
+    """A finding in its own shape (`Finding.to_json`, with its `key`) and what the run counted
+    about it; the fields are Finding's, so the report cannot drift from the Locust or incident
+    copies."""
 
-
-class SurfaceDoc(_Doc):
-    kind: SurfaceKind
-    where: str
-
-
-class FindingDoc(_Doc):
-    key: str
     occurrences: int
     first_seen: float
     last_seen: float
-    check: str
-    kind: str
-    severity: Severity
-    message: str
-    observer: str
-    surface: SurfaceDoc
-    step: str
-    time: float
-    owner: str | None = None
-    canary_kind: str | None = None
-    evidence: str = ""
-    suite: str = ""
-    extra: list[tuple[str, str]] = []
-    repro: list[StepDoc] = []
     accepted: str = ""
     accepted_until: str = ""
 
@@ -131,17 +104,7 @@ class GroupDoc(_Doc):
     exposures: list[tuple[str, str]]
     suites: list[str]
     accepted: bool
-    shortest_repro: list[StepDoc]
-
-
-class ExposureDoc(_Doc):
-    owner: str
-    observer: str
-    what: list[str]
-    surfaces: list[str]
-    first_seen: float
-    last_seen: float
-    findings: int
+    shortest_repro: list[Step]
 
 
 class ErrorDoc(_Doc):
@@ -173,7 +136,7 @@ class ReportDoc(_Doc):
     metrics: dict[str, dict[str, Any]]
     cases: list[CaseDoc]
     findings: list[FindingDoc]
-    exposures: list[ExposureDoc]
+    exposures: list[Exposure]
     errors: list[ErrorDoc]
     profile: str = ""
     profile_digest: str = ""
@@ -247,7 +210,7 @@ def to_doc(result: RunResult) -> ReportDoc:
         metrics={name: s.metrics for name, s in suites.items()},
         cases=[_case_doc(c) for c in result.cases],
         findings=[_finding_doc(r) for r in result.findings],
-        exposures=[ExposureDoc.model_validate(e, from_attributes=True) for e in result.exposures],
+        exposures=list(result.exposures),
         errors=[ErrorDoc.model_validate(e, from_attributes=True) for e in result.errors],
         profile=result.profile,
         profile_digest=result.profile_digest,
@@ -303,7 +266,7 @@ def _group_doc(group: FindingGroup) -> GroupDoc:
         exposures=[tuple(p) for p in group.exposures],
         suites=list(group.suites),
         accepted=group.accepted,
-        shortest_repro=[StepDoc(actor=s.actor, action=s.action, arg=s.arg) for s in shortest.repro],
+        shortest_repro=list(shortest.repro),
     )
 
 
@@ -339,27 +302,16 @@ def _case_doc(case: CaseFinished) -> CaseDoc:
     )
 
 
+_FINDING_FIELDS = tuple(f.name for f in dataclasses.fields(Finding))
+
+
 def _finding_doc(record: FindingRecord) -> FindingDoc:
     f = record.finding
     return FindingDoc(
-        key=f.key,
+        **{name: getattr(f, name) for name in _FINDING_FIELDS},
         occurrences=record.occurrences,
         first_seen=record.first_seen,
         last_seen=record.last_seen,
-        check=f.check,
-        kind=f.kind,
-        severity=f.severity,
-        message=f.message,
-        observer=f.observer,
-        surface=SurfaceDoc(kind=f.surface.kind, where=f.surface.where),
-        step=f.step,
-        time=f.time,
-        owner=f.owner,
-        canary_kind=f.canary_kind,
-        evidence=f.evidence,
-        suite=f.suite,
-        extra=list(f.extra),
-        repro=[StepDoc(actor=s.actor, action=s.action, arg=s.arg) for s in f.repro],
         accepted=record.accepted,
         accepted_until=record.accepted_until,
     )
@@ -375,7 +327,7 @@ def from_doc(doc: ReportDoc) -> RunResult:
         suites=tuple(_suite_from(name, s) for name, s in doc.suites.items()),
         cases=tuple(_case_from(c) for c in doc.cases),
         findings=tuple(_record_from(f) for f in doc.findings),
-        exposures=tuple(_exposure_from(e) for e in doc.exposures),
+        exposures=tuple(doc.exposures),
         errors=tuple(RunError(e.suite, e.message, e.time) for e in doc.errors),
         interrupted=doc.interrupted,
         run_finished=doc.run_finished,
@@ -425,22 +377,7 @@ def _case_from(doc: CaseDoc) -> CaseFinished:
 
 
 def _record_from(doc: FindingDoc) -> FindingRecord:
-    finding = Finding(
-        check=doc.check,
-        kind=doc.kind,
-        severity=doc.severity,
-        message=doc.message,
-        observer=doc.observer,
-        surface=Surface(doc.surface.kind, doc.surface.where),
-        step=doc.step,
-        time=doc.time,
-        owner=doc.owner,
-        canary_kind=doc.canary_kind,
-        evidence=doc.evidence,
-        suite=doc.suite,
-        extra=tuple(doc.extra),
-        repro=tuple(Step(s.actor, s.action, s.arg) for s in doc.repro),
-    )
+    finding = Finding(**{name: getattr(doc, name) for name in _FINDING_FIELDS})
     return FindingRecord(
         finding,
         doc.occurrences,
@@ -448,16 +385,4 @@ def _record_from(doc: FindingDoc) -> FindingRecord:
         doc.last_seen,
         doc.accepted,
         doc.accepted_until,
-    )
-
-
-def _exposure_from(doc: ExposureDoc) -> Exposure:
-    return Exposure(
-        owner=doc.owner,
-        observer=doc.observer,
-        what=tuple(doc.what),
-        surfaces=tuple(doc.surfaces),
-        first_seen=doc.first_seen,
-        last_seen=doc.last_seen,
-        findings=doc.findings,
     )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from harness.events import CaseFinished
-from harness.models import Surface
+from harness.models import Finding, Surface
 from reports.result import FindingRecord, RunResult, SuiteResult
 
 MASK = "[REDACTED]"
@@ -110,15 +110,19 @@ def redact_result(result: RunResult, secrets: Iterable[str] = ()) -> RunResult:
 
 
 def _redact_record(record: FindingRecord, mask: Redactor) -> FindingRecord:
-    f = record.finding
-    finding = dataclasses.replace(
+    return dataclasses.replace(record, finding=redact_finding(record.finding, mask))
+
+
+def redact_finding(f: Finding, mask: Redactor) -> Finding:
+    """The finding as report.json and incident.json may hold it. Its key follows the masked
+    surface, so a finding's key in a written file is the one its own fields give."""
+    return dataclasses.replace(
         f,
         message=mask(f.message),
         evidence=mask(f.evidence),
         surface=Surface(f.surface.kind, mask(f.surface.where)),
         extra=tuple((k, mask(v)) for k, v in f.extra),
     )
-    return dataclasses.replace(record, finding=finding)
 
 
 def _redact_suite(suite: SuiteResult, mask: Redactor) -> SuiteResult:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from harness.errors import NoEffect
-from harness.models import Canary, Finding, Observation, Severity, SurfaceKind
+from harness.models import Canary, Finding, Observation, SurfaceKind
 from harness.oracles.surfaces import body_kind
 from harness.world import World
 
@@ -80,7 +80,7 @@ class Witness:
         """Raise NoEffect if no leak was found and the scenario showed no sign of working.
         Findings that are not exposures (a short list, a 5xx) do not excuse it: a stub that
         answers empty lists also "loses data", and that must still read as no effect."""
-        if any(f.is_exposure or f.severity is Severity.CRITICAL for f in findings):
+        if any(f.is_leak for f in findings):
             return
         problems = list(self.problems)
         unseen = self.missing(lookers)

@@ -41,7 +41,7 @@ from harness.events import (
     SuiteFinished,
     SuiteStarted,
 )
-from harness.models import Finding, Observation, Severity, Step, Verdict
+from harness.models import Finding, Observation, Step, Verdict
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile.model import FlowSpec
@@ -257,9 +257,7 @@ def run_stateful(ctx: RunContext) -> Iterator[Event]:
             continue
     if errors:
         raise errors[0]
-    leaked = outcome.failure is not None and any(
-        f.is_exposure or f.severity is Severity.CRITICAL for f in outcome.failure[1]
-    )
+    leaked = outcome.failure is not None and any(f.is_leak for f in outcome.failure[1])
     if outcome.blind_looks and not leaked:
         raise NoEffect(
             f"scenario had no effect: {outcome.blind_looks[0]} "

@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 
 from harness.coverage import Coverage
-from harness.models import Observation
+from harness.models import Finding, Observation
 from load.checker import LeakChecker, observation_of
 from load.findings_io import (
     FindingsFile,
     FindingsTail,
-    finding_from_json,
-    finding_to_json,
     read_coverage,
     row_from_json,
     row_to_json,
@@ -161,19 +159,19 @@ def test_findings_file_and_tail_hand_over_complete_lines(tmp_path: Path) -> None
     checker = LeakChecker.for_world(WORLD)
     [finding] = checker.check(_page(PATIENTS[0], _canary(PATIENTS[1])))
     out = FindingsFile(tmp_path / "findings-worker-0.jsonl")
-    out.write([finding_to_json(finding)])
+    out.write([finding.to_json()])
     out.close()
     tail = FindingsTail(tmp_path)
     [back] = tail.read_new()
     assert back == finding and back.key == finding.key
-    partial = json.dumps(finding_to_json(finding))
+    partial = json.dumps(finding.to_json())
     with (tmp_path / "findings-worker-1.jsonl").open("w") as handle:
         handle.write(partial[:20])
     assert tail.read_new() == []
     with (tmp_path / "findings-worker-1.jsonl").open("a") as handle:
         handle.write(partial[20:] + "\n")
     assert [f.key for f in tail.read_new()] == [finding.key]
-    assert finding_from_json(finding_to_json(finding)) == finding
+    assert Finding.from_json(finding.to_json()) == finding
 
 
 def test_coverage_rows_travel_as_json_and_add_up(tmp_path: Path) -> None:

@@ -33,7 +33,6 @@ from load.contract import (
     DiscoveredRead,
     LoadSettings,
 )
-from load.findings_io import finding_to_json
 from load.suite import plan_for, run_load
 from tests.load.locust_csv import write_stats
 from tests.load.worlds import memory_world, vampi_profile
@@ -110,7 +109,7 @@ def _finding_line() -> str:
         time=time.time(),
         owner="p0",
     )
-    return json.dumps(finding_to_json(finding))
+    return json.dumps(finding.to_json())
 
 
 def _run(ctx: RunContext) -> list[Event]:
