@@ -153,8 +153,8 @@ class ConsoleReporter:
 
     def _finding(self, suite: str, finding: Finding) -> None:
         # One bug shows on every later look, for every user: the terminal shows the first
-        # finding of each cause (see reports.groups) and stops listing after a screenful; the
-        # summary and the reports count the rest.
+        # finding of each kind, route, surface and data kind, and stops listing after a
+        # screenful; the summary's root causes (reports.groups) and the reports count the rest.
         cause = _cause(finding)
         if cause in self._shown:
             return
@@ -193,8 +193,8 @@ class ConsoleReporter:
     def summary(self, result: RunResult, paths: Mapping[str, Path] | None = None) -> None:
         """Counts, the exposure table and where the reports are. Call after writing them."""
         self.close()
-        self._line(_counts(result))
         self._groups(result)
+        self._line(_counts(result))
         self._coverage(result)
         if self.plain:
             for e in result.exposures[:MAX_EXPOSURE_ROWS]:
@@ -210,17 +210,15 @@ class ConsoleReporter:
 
     def _groups(self, result: RunResult) -> None:
         accepted = [r.key for r in result.findings if r.accepted]
-        groups = group_findings(result.findings, accepted)
+        groups = group_findings(result.findings, accepted, result.roles)
         if not groups:
             return
-        self._line(f"{len(groups)} cause(s) behind {len(result.findings)} finding(s):")
+        self._line(f"{len(groups)} root cause(s) behind {len(result.findings)} finding(s):")
         for group in groups[:MAX_GROUP_LINES]:
             note = " [accepted]" if group.accepted else ""
-            steps = len(group.shortest.repro)
             self._line(
                 self._mask(
-                    f"  [{group.key}] {group.severity} {group.title}: {group.count}x, "
-                    f"{len(group.exposures)} exposure(s), shortest repro {steps} step(s){note}"
+                    f"  [{group.key}] {group.severity} {group.title}: {group.evidence}{note}"
                 )
             )
         if len(groups) > MAX_GROUP_LINES:

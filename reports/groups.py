@@ -1,44 +1,111 @@
-"""Findings grouped by cause, the way a person triages them.
+"""Findings triaged into root causes, keyed on the leaked object.
 
-One bug floods a run: every patient's list shows the misfiled recordings on every look, in
-every suite. A group is one (kind, route, surface kind, data kind), and it names the scenario
-step where it first appeared; the same leak first met by different suites is still one cause.
-Each group is shown once, with its count, the exposures it covers (owner -> observer) and its
-shortest reproduction. The console, the HTML report and JUnit (one failing case per group)
-all show groups; report.json keeps every finding as well.
+One bug floods a run: a misfiled recording shows its patient's appointment reason on the
+recordings list, the profile page, search, the CSV export, the media, the e-mail ... to every
+observer it reaches, in every suite and every later scenario. Those are one bug, so a root cause
+is keyed on *what* leaked and where it first showed, not on where it was seen since:
+
+- the leaked object: the resource whose canary leaked (`appointment:p0-ab:3`, or the owner's
+  own record for a user field such as the display name), the list items a list should not have
+  held, the entity served after it was withdrawn. A cause is keyed on its owners' role ("a
+  patient's data"): one bug leaks many patients' data, of several kinds, at once;
+- the first sighting of each concrete object (its first step, on whatever surface): the cause
+  is keyed on the suite of that step, and shows the step itself (`switch-mid-call/look`).
+  Keying on the exact step would split one bug by which scenario happened to file the object
+  (measured: the demo's one bug came out as 9 causes), while a bug that only another suite's
+  reads reveal (an IDOR found by the access replay) stays a cause of its own;
+- a finding with no owner (a list of the wrong length) joins the cause of an owned finding of
+  the same response; otherwise its kind and route stand in for the object (a 5xx).
+
+The surfaces, routes, suites, object kinds and owner -> observer pairs it then showed up in
+are listed beneath the cause as evidence. Every finding belongs to exactly one cause, so the
+causes' `count`s (findings) add up to the run's finding count; `occurrences` counts repeat
+sightings. The console, the HTML report, JUnit (one failing case per cause) and report.json
+(`causes`) all show causes; report.json keeps every finding as well.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.models import Finding, Severity, Step
 from reports.result import FindingRecord
 
-__all__ = ["FindingGroup", "cause_step", "group_findings"]
+__all__ = ["FindingGroup", "cause_step", "group_findings", "leaked_object", "repro_text"]
 
 _SEVERITY = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _PAGE = re.compile(r" \(page \d+\)$")
 
 
 @dataclass(frozen=True, slots=True)
+class LeakedObject:
+    """What a finding shows: `ident` names the concrete object (whose first sighting sets its
+    cause's step); `kind` is what the cause is keyed on."""
+
+    ident: str  # "appointment:p0-ab:3", "record:p0-ab", "recording list:p0-ab", "5xx:GET /x"
+    kind: str  # "appointment", "record", "recording", "server-error on GET /x"
+
+
+def leaked_object(finding: Finding) -> LeakedObject:
+    extra = dict(finding.extra)
+    owner = finding.owner or ""
+    if finding.kind == "canary-leak" and owner:
+        resource = extra.get("resource", "")
+        if resource:
+            return LeakedObject(resource, resource.split(":", 1)[0])
+        # A user field: the owner's own record. Older findings carry no resource; their label
+        # still says which field it was, which is all the key needs.
+        return LeakedObject(f"record:{owner}", "record")
+    if "entity" in extra:
+        kind = extra["entity"].split(":", 1)[0]
+        return LeakedObject(extra["entity"], kind)
+    if finding.kind.startswith("foreign-") and owner:
+        kind = finding.kind.removeprefix("foreign-")
+        return LeakedObject(f"{kind}:{owner}", kind)
+    route = _PAGE.sub("", finding.surface.where)
+    if owner:
+        return LeakedObject(f"{finding.kind}:{owner}", finding.kind)
+    return LeakedObject(f"{finding.kind}:{route}", f"{finding.kind} on {route}")
+
+
+@dataclass(frozen=True, slots=True)
 class FindingGroup:
+    """One root cause and the findings that are its evidence."""
+
     key: str
-    kind: str
-    route: str  # without the page suffix: a leak on page 2 and page 3 is one cause
-    surface: str  # surface kind: json, html, media, ws, mail ...
-    data: str  # data kind (name, password ...) or "" for structural findings
-    step: str  # where it first appeared: "switch-mid-call/switch_to_video", "access/replay"
+    owner_role: str  # whose data leaked: the owners' role ("" for findings nobody owns)
+    suite: str  # the suite whose step first showed it
+    step: str  # that step, without its actor: "switch-mid-call/look", "access/replay"
+    example: str  # the first concrete object shown: "appointment:p0-ab12:3"
     severity: Severity
-    records: tuple[FindingRecord, ...]
+    records: tuple[FindingRecord, ...]  # earliest first
     accepted: bool  # every member is an accepted exposure
+    objects: tuple[str, ...] = ()  # the leaked objects' kinds, first shown first
 
     @property
     def count(self) -> int:
+        """Findings (deduplicated); the causes' counts add up to the run's findings."""
+        return len(self.records)
+
+    @property
+    def occurrences(self) -> int:
         return sum(r.occurrences for r in self.records)
+
+    @property
+    def kind(self) -> str:
+        """The finding kind of the first sighting (a cause may hold several kinds)."""
+        return self.first.finding.kind
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted({r.finding.kind for r in self.records}))
+
+    @property
+    def first(self) -> FindingRecord:
+        return self.records[0]
 
     @property
     def exposures(self) -> tuple[tuple[str, str], ...]:
@@ -46,8 +113,45 @@ class FindingGroup:
         return tuple(sorted((o or "", b) for o, b in pairs))
 
     @property
+    def owners(self) -> tuple[str, ...]:
+        return tuple(sorted({r.finding.owner for r in self.records if r.finding.owner}))
+
+    @property
+    def observers(self) -> tuple[str, ...]:
+        return tuple(sorted({r.finding.observer for r in self.records}))
+
+    @property
     def suites(self) -> tuple[str, ...]:
         return tuple(sorted({r.finding.suite.split("@", 1)[0] for r in self.records}))
+
+    @property
+    def surfaces(self) -> tuple[str, ...]:
+        """Every surface it showed on, `kind:route` without page suffixes."""
+        return tuple(
+            sorted(
+                {
+                    f"{r.finding.surface.kind}:{_PAGE.sub('', r.finding.surface.where)}"
+                    for r in self.records
+                }
+            )
+        )
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        return tuple(sorted({_PAGE.sub("", r.finding.surface.where) for r in self.records}))
+
+    @property
+    def data(self) -> tuple[str, ...]:
+        """The data kinds that leaked (name, reason ...)."""
+        return tuple(
+            sorted({str(r.finding.canary_kind) for r in self.records if r.finding.canary_kind})
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The fields the data came from ("appointment reason"), as the profile names them."""
+        found = (dict(r.finding.extra).get("label") or "" for r in self.records)
+        return tuple(sorted({label for label in found if label}))
 
     @property
     def shortest(self) -> Finding:
@@ -55,26 +159,44 @@ class FindingGroup:
         return min((r.finding for r in self.records), key=lambda f: (len(f.repro), f.time))
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        """The fields the data came from ("book secret"), as the profile names them."""
-        found = (dict(r.finding.extra).get("label") or "" for r in self.records)
-        return tuple(sorted({label for label in found if label}))
+    def object(self) -> str:
+        """The kind of the first object shown: "appointment", "record" ..."""
+        return self.objects[0] if self.objects else ""
+
+    @property
+    def what(self) -> str:
+        """The leaked objects in words: "patient's appointment, own record (appointment reason,
+        patient display name)"."""
+        whose = f"{self.owner_role}'s " if self.owner_role else ""
+        things = ", ".join("own record" if o == "record" else o for o in self.objects)
+        fields = f" ({', '.join(self.labels)})" if self.labels else ""
+        return f"{whose}{things}{fields}"
 
     @property
     def title(self) -> str:
-        what = ""
-        if self.data:
-            named = f" ({', '.join(self.labels)})" if self.labels else ""
-            what = f"{self.data}{named} "
-        return f"{self.kind}: {what}on {self.surface}:{self.route} (first at {self.step})"
+        return f"{self.what} first shown at {self.step}"
+
+    @property
+    def evidence(self) -> str:
+        """One line of what is beneath: how far it spread."""
+        people = f"{len(self.owners)} owner(s) -> {len(self.observers)} observer(s)"
+        if not self.owners:
+            people = f"{len(self.observers)} observer(s)"
+        return (
+            f"{self.count} finding(s), {people}, {len(self.surfaces)} surface(s), "
+            f"suites {', '.join(self.suites)}"
+        )
 
 
 def cause_step(step: str) -> str:
     """A step name without its actor: `switch/switch-mid-call/p3-ab12/switch_to_video` ->
-    `switch-mid-call/switch_to_video`; access repeats -> `access/replay`."""
+    `switch-mid-call/switch_to_video`; access repeats -> `access/replay`; a load user's
+    `load/c0-ab/GET /api/x (page 2)` -> `load/GET /api/x`."""
     parts = step.split("/")
     if parts and parts[0] == "access":
         return "access/replay"
+    if parts[0] == "load" and len(parts) >= 3:  # load/<actor>/<METHOD /route>
+        return _PAGE.sub("", "load/" + step.split("/", 2)[2])
     if len(parts) >= 4:
         return f"{parts[1]}/{parts[3]}"
     if len(parts) == 3:
@@ -83,43 +205,69 @@ def cause_step(step: str) -> str:
 
 
 def group_findings(
-    records: Iterable[FindingRecord], accepted: Iterable[str] = ()
+    records: Iterable[FindingRecord],
+    accepted: Iterable[str] = (),
+    roles: Mapping[str, str] | None = None,
 ) -> list[FindingGroup]:
-    """Groups, most severe and most frequent first."""
+    """Root causes, unaccepted first, then most severe, most findings, first shown."""
     accepted_keys = set(accepted)
-    buckets: dict[tuple[str, str, str, str], list[FindingRecord]] = {}
-    for record in records:
+    roles = roles or {}
+    ordered = sorted(records, key=lambda r: (r.first_seen, r.key))
+    objects = {r.key: leaked_object(r.finding) for r in ordered}
+    first_suite: dict[str, str] = {}
+    for record in ordered:  # earliest first: an object's first sighting sets its suite
+        first_suite.setdefault(objects[record.key].ident, _suite(record.finding))
+    keys: dict[str, tuple[str, str]] = {}
+    by_response: dict[tuple[str, str, float], tuple[str, str]] = {}
+    for record in ordered:
         f = record.finding
-        key = (
-            f.kind,
-            _PAGE.sub("", f.surface.where),
-            str(f.surface.kind),
-            str(f.canary_kind or ""),
-        )
-        buckets.setdefault(key, []).append(record)
-    groups = [_group(key, members, accepted_keys) for key, members in buckets.items()]
-    groups.sort(key=lambda g: (g.accepted, _SEVERITY.get(g.severity, 9), -g.count, g.title))
+        if f.owner:
+            key = (roles.get(f.owner, "user"), first_suite[objects[record.key].ident])
+            keys[record.key] = key
+            by_response.setdefault((f.observer, f.step, f.time), key)
+    buckets: dict[tuple[str, str], list[FindingRecord]] = {}
+    for record in ordered:
+        f = record.finding
+        if record.key not in keys:
+            # Nobody's data: part of the bug an owned finding of the same response shows
+            # (a list one item too long because it holds someone else's), else its own cause.
+            alone = (f"~{objects[record.key].kind}", first_suite[objects[record.key].ident])
+            keys[record.key] = by_response.get((f.observer, f.step, f.time), alone)
+        buckets.setdefault(keys[record.key], []).append(record)
+    groups = [_group(key, members, objects, accepted_keys) for key, members in buckets.items()]
+    groups.sort(
+        key=lambda g: (g.accepted, _SEVERITY.get(g.severity, 9), -g.count, g.first.first_seen)
+    )
     return groups
 
 
+def _suite(finding: Finding) -> str:
+    return (finding.suite or finding.step.split("/", 1)[0]).split("@", 1)[0]
+
+
 def _group(
-    key: tuple[str, str, str, str], members: Sequence[FindingRecord], accepted: set[str]
+    key: tuple[str, str],
+    members: Sequence[FindingRecord],
+    objects: Mapping[str, LeakedObject],
+    accepted: set[str],
 ) -> FindingGroup:
-    kind, route, surface, data = key
+    role, suite = key
     digest = hashlib.sha256("|".join(key).encode()).hexdigest()[:10]
-    first = min(members, key=lambda r: r.first_seen)
-    step = cause_step(first.finding.step)
+    first = members[0]
     severity = min((r.finding.severity for r in members), key=lambda s: _SEVERITY.get(s, 9))
+    # A list too long is evidence of the foreign items it held, not an object of its own.
+    owned = [r for r in members if r.finding.owner] or list(members)
+    kinds = tuple(dict.fromkeys(objects[r.key].kind for r in owned))
     return FindingGroup(
         key=digest,
-        kind=kind,
-        route=route,
-        surface=surface,
-        data=data,
-        step=step,
+        owner_role="" if role.startswith("~") else role,
+        suite=suite,
+        step=cause_step(first.finding.step),
+        example=objects[first.key].ident,
         severity=severity,
-        records=tuple(sorted(members, key=lambda r: r.first_seen)),
+        records=tuple(members),
         accepted=all(r.key in accepted for r in members),
+        objects=kinds,
     )
 
 

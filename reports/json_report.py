@@ -91,15 +91,24 @@ class CoverageDoc(_Doc):
 
 
 class GroupDoc(_Doc):
+    """One root cause (reports.groups): the leaked object, its owners' role and the first step
+    that showed it; the rest is evidence. `count` is findings, so counts add up to findings."""
+
     key: str
     title: str
-    kind: str
-    route: str
-    surface: str
-    data: str
+    object: str = ""
+    objects: list[str] = []
+    owner_role: str = ""
+    suite: str = ""
+    example: str = ""
     step: str
     severity: Severity
     count: int
+    occurrences: int = 0
+    kinds: list[str] = []
+    data: list[str] = []
+    surfaces: list[str] = []
+    routes: list[str] = []
     findings: list[str]
     exposures: list[tuple[str, str]]
     suites: list[str]
@@ -142,7 +151,7 @@ class ReportDoc(_Doc):
     profile_digest: str = ""
     roles: dict[str, str] = {}
     coverage: CoverageDoc = CoverageDoc()
-    groups: list[GroupDoc] = []
+    causes: list[GroupDoc] = []  # root causes, one per leaked object (reports.groups)
 
 
 def report_schema() -> dict[str, Any]:
@@ -216,7 +225,9 @@ def to_doc(result: RunResult) -> ReportDoc:
         profile_digest=result.profile_digest,
         roles=dict(result.roles),
         coverage=_coverage_doc(result),
-        groups=[_group_doc(g) for g in group_findings(result.findings, _accepted(result))],
+        causes=[
+            _group_doc(g) for g in group_findings(result.findings, _accepted(result), result.roles)
+        ],
     )
 
 
@@ -255,13 +266,19 @@ def _group_doc(group: FindingGroup) -> GroupDoc:
     return GroupDoc(
         key=group.key,
         title=group.title,
-        kind=group.kind,
-        route=group.route,
-        surface=group.surface,
-        data=group.data,
+        object=group.object,
+        objects=list(group.objects),
+        owner_role=group.owner_role,
+        suite=group.suite,
+        example=group.example,
         step=group.step,
         severity=group.severity,
         count=group.count,
+        occurrences=group.occurrences,
+        kinds=list(group.kinds),
+        data=list(group.data),
+        surfaces=list(group.surfaces),
+        routes=list(group.routes),
         findings=[r.key for r in group.records],
         exposures=[tuple(p) for p in group.exposures],
         suites=list(group.suites),

@@ -1,5 +1,5 @@
 """junit.xml: one <testsuite> per suite, one <testcase> per scenario/check, and one failing
-<testcase> per group of findings (grouped by cause, see reports.groups) in a `findings` suite.
+<testcase> per root cause (the leaked object, see reports.groups) in a `findings` suite.
 
 A scenario that found leaks points at its groups instead of repeating them, so one bug is one
 red line in CI, not a hundred. A scenario that did not apply to the target is <skipped>.
@@ -63,7 +63,8 @@ def build_junit(result: RunResult) -> ET.Element:
 
 def _collect(result: RunResult) -> list[_Suite]:
     names = list(dict.fromkeys([*result.suites_requested, *(s.name for s in result.suites)]))
-    groups = group_findings(result.findings, [r.key for r in result.findings if r.accepted])
+    accepted = [r.key for r in result.findings if r.accepted]
+    groups = group_findings(result.findings, accepted, result.roles)
     group_of = {r.key: g for g in groups for r in g.records}
     suites = [_suite_cases(result, name, group_of) for name in names]
     if groups:
@@ -81,20 +82,20 @@ def _group_case(group: FindingGroup) -> _Case:
     detail = "\n".join(
         [
             shortest.message,
-            f"{group.count} occurrence(s) in {len(group.records)} finding(s), suites "
-            f"{', '.join(group.suites)}",
+            f"leaked object: {group.what}, first {group.example} at {group.step}",
+            f"evidence: {group.evidence} ({group.occurrences} sighting(s))",
+            f"surfaces: {', '.join(group.surfaces)}",
             f"exposures: {pairs}{more}" if pairs else "exposures: none",
             "shortest reproduction:",
             repro_text(shortest.repro) or "(none recorded)",
         ]
     )
+    name = f"[{group.key}] {group.severity} {group.title}"
     if group.accepted:
         reason = group.records[0].accepted
-        return _Case(
-            f"[{group.key}] {group.title}", 0.0, Verdict.PASS, skipped=f"accepted: {reason}"
-        )
-    verdict = Verdict.FAIL
-    return _Case(f"[{group.key}] {group.title}", 0.0, verdict, shortest.message, detail)
+        return _Case(name, 0.0, Verdict.PASS, skipped=f"accepted: {reason}")
+    message = f"{group.title}: {group.evidence}"
+    return _Case(name, 0.0, Verdict.FAIL, message, detail)
 
 
 def _suite_cases(result: RunResult, name: str, group_of: dict[str, FindingGroup]) -> _Suite:

@@ -71,8 +71,14 @@ def _leak(obs: Observation, part: Part, hit: Hit) -> Finding:
         owner=canary.owner,
         canary_kind=canary.kind,
         evidence=f"canary of {canary.owner} ({what}) at {place} of {surface.where}",
-        extra=(("label", canary.label),) if canary.label else (),
+        extra=_canary_extra(canary.label, canary.resource),
     )
+
+
+def _canary_extra(label: str, resource: str) -> tuple[tuple[str, str], ...]:
+    # The resource names the leaked object, which triage (reports.groups) keys causes on.
+    pairs = (("label", label), ("resource", resource))
+    return tuple((k, v) for k, v in pairs if v)
 
 
 @oracle("list-ownership")

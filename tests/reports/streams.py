@@ -26,6 +26,8 @@ def finding(
     kind: CanaryKind | None = CanaryKind.NOTE,
     suite: str = "",
     label: str = "",
+    step: str = "switch/p2/switch-to-video",
+    resource: str = "",
 ) -> Finding:
     return Finding(
         check="canary",
@@ -34,13 +36,13 @@ def finding(
         message=message,
         observer=observer,
         surface=Surface(SurfaceKind.JSON, where),
-        step="switch/p2/switch-to-video",
+        step=step,
         time=time,
         owner=owner,
         canary_kind=kind,
         evidence="...[canary]...",
         suite=suite,
-        extra=(("label", label),) if label else (),
+        extra=tuple((k, v) for k, v in (("label", label), ("resource", resource)) if v),
         repro=(Step("p1", "join"), Step("p2", "switch", "video")),
     )
 
@@ -90,5 +92,33 @@ def failing_run() -> list[Event]:
         CaseFinished("switch", "switch-p1", Verdict.PASS, 1.0),
         SuiteFinished("switch", Verdict.FAIL, 5.0, T0 + 5, "2 leaks"),
         *suite_ok("access", T0 + 5),
+        end(Verdict.FAIL),
+    ]
+
+
+def two_causes_run() -> list[Event]:
+    """Two bugs: switch leaks p1's note (their own record) to p2; access then replays a read
+    that serves p3's appointment reason to p2, an object no earlier step showed."""
+    note = finding(suite="switch")
+    reason = finding(
+        owner="p3",
+        kind=CanaryKind.REASON,
+        time=T0 + 6,
+        label="appointment reason",
+        suite="access",
+        where="GET /api/recordings/{id}",
+        step="access/p2->p3",
+        resource="appointment:p3:0",
+    )
+    return [
+        start("switch", "access"),
+        SuiteStarted("switch", 3, T0),
+        FindingRaised("switch", note),
+        CaseFinished("switch", "switch-p2", Verdict.FAIL, 1.5, "leak", (note.key,)),
+        SuiteFinished("switch", Verdict.FAIL, 5.0, T0 + 5, "1 leak"),
+        SuiteStarted("access", 3, T0 + 5),
+        FindingRaised("access", reason),
+        CaseFinished("access", "access-matrix", Verdict.FAIL, 1.0, "leak", (reason.key,)),
+        SuiteFinished("access", Verdict.FAIL, 2.0, T0 + 7, "1 leak"),
         end(Verdict.FAIL),
     ]

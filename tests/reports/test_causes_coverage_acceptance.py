@@ -43,8 +43,13 @@ def test_a_flood_of_findings_from_one_bug_is_one_cause() -> None:
     assert group.step == "switch/switch-to-video"
 
 
-def test_distinct_data_kinds_are_distinct_causes() -> None:
-    assert len(group_findings(RunCollector().consume(failing_run()).findings)) == 2
+def test_two_owners_records_first_shown_at_one_step_are_one_cause() -> None:
+    """p1's note and p3's name reach p2 at the same step: the same kind of object (a user's
+    own record) leaking the same way is one bug, whatever the field."""
+    result = RunCollector().consume(failing_run())
+    (group,) = group_findings(result.findings)
+    assert group.object == "record" and group.owners == ("p1", "p3")
+    assert group.count == len(result.findings) == 2
 
 
 def test_cause_step_drops_the_actor() -> None:
@@ -52,6 +57,10 @@ def test_cause_step_drops_the_actor() -> None:
         "switch-mid-call/switch_to_video"
     )
     assert cause_step("access/p1->p2") == "access/replay"
+    assert cause_step("load/c0-ab/GET /api/clinician/recordings (page 2)") == (
+        "load/GET /api/clinician/recordings"
+    )
+    assert cause_step("stateful/p1-ab/lists") == "stateful/lists"
 
 
 def _coverage(checked: int, lost: int) -> CoverageReported:

@@ -68,12 +68,14 @@ def test_summary_lists_counts_exposures_and_paths() -> None:
     reporter.console = Console(file=out, width=100)
     reporter.summary(reporter.collector.result(), {"json": Path("out/report.json")})
     lines = out.getvalue().splitlines()
-    assert lines[0] == (
+    # One line per root cause on top, then the counts and the exposures: the flood of
+    # repeats is counted, not listed.
+    assert lines[0] == "1 root cause(s) behind 2 finding(s):"
+    assert lines[1].startswith("  [") and "own record" in lines[1]
+    assert "2 finding(s), 2 owner(s) -> 1 observer(s)" in lines[1]
+    assert lines[2] == (
         "2 suite(s), 3 case(s) (1 not passed), 2 finding(s) (2 critical), 2 exposure(s), 0 error(s)"
     )
-    # One line per cause, then the exposures: the flood of repeats is counted, not listed.
-    assert lines[1] == "2 cause(s) behind 2 finding(s):"
-    assert any(line.startswith("  [") and "canary-leak" in line for line in lines[2:4])
     exposures = [line for line in lines if line.startswith("exposure:")]
     assert "exposure: p1 -> p2: note via json:GET /api/me/recordings; 2x, first" in exposures[0]
     assert "exposure: p3 -> p2: patient name" in exposures[1]

@@ -9,7 +9,7 @@ from harness.errors import ConfigError, ExitCode
 from harness.models import Verdict
 from reports.json_report import SCHEMA_VERSION, load_report, report_schema, write_json
 from reports.result import RunCollector
-from tests.reports.streams import failing_run
+from tests.reports.streams import failing_run, two_causes_run
 
 
 @pytest.fixture
@@ -40,6 +40,23 @@ def test_document_fields(tmp_path: Path, result) -> None:
     assert [(e["owner"], e["observer"]) for e in doc["exposures"]] == [("p1", "p2"), ("p3", "p2")]
     assert doc["errors"] == [] and "metrics" in doc
     assert "properties" in report_schema()
+
+
+def test_causes_cover_every_finding_once(tmp_path: Path) -> None:
+    result = RunCollector().consume(two_causes_run())
+    doc = json.loads(write_json(result, tmp_path / "report.json").read_text())
+    causes = doc["causes"]
+    assert [c["suite"] for c in causes] == ["switch", "access"]
+    assert sum(c["count"] for c in causes) == len(doc["findings"]) == 2
+    assert sorted(k for c in causes for k in c["findings"]) == sorted(
+        f["key"] for f in doc["findings"]
+    )
+    access = causes[1]
+    assert access["objects"] == ["appointment"] and access["example"] == "appointment:p3:0"
+    assert access["step"] == "access/replay" and access["surfaces"] == [
+        "json:GET /api/recordings/{id}"
+    ]
+    assert load_report(tmp_path / "report.json") == result  # causes are never read back
 
 
 def test_metrics_that_json_cannot_hold_are_written_as_text(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from harness.events import EngineError, Interrupted
 from reports.junit import write_junit
 from reports.result import RunCollector
-from tests.reports.streams import T0, end, failing_run, passing_run, start, suite_ok
+from tests.reports.streams import T0, end, failing_run, passing_run, start, suite_ok, two_causes_run
 
 
 def parse(tmp_path: Path, events) -> ET.Element:
@@ -36,18 +36,26 @@ def test_failing_case_carries_finding_messages(tmp_path: Path) -> None:
     assert float(switch.get("time")) == 5.0
 
 
-def test_one_failing_case_per_group_of_findings(tmp_path: Path) -> None:
-    result = RunCollector().consume(failing_run())
-    root = parse(tmp_path, failing_run())
-    groups = root.find("testsuite[@name='findings']")
-    assert groups is not None
-    # failing_run raises two distinct causes (a note on one route, a name on another)
-    assert counts(groups) == (2, 2, 0)
+def test_one_failing_case_per_root_cause(tmp_path: Path) -> None:
+    result = RunCollector().consume(two_causes_run())
+    root = parse(tmp_path, two_causes_run())
+    causes = root.find("testsuite[@name='findings']")
+    assert causes is not None
+    # two leaked objects first shown at two steps: two causes, one failing case each
+    assert counts(causes) == (2, 2, 0)
     assert len(result.findings) == 2
-    texts = [c.find("failure").text for c in groups]
+    texts = [c.find("failure").text for c in causes]
     assert all("shortest reproduction:" in t and "exposures:" in t for t in texts)
-    # the switch scenario, the access check and the two causes
-    assert counts(root) == (5, 3, 0)
+    names = sorted(c.get("name") for c in causes)
+    assert any("appointment" in n and "access/replay" in n for n in names)
+    assert any("own record" in n for n in names)
+    # the two scenario cases and the two causes
+    assert counts(root) == (4, 4, 0)
+
+
+def test_one_bug_flooding_two_owners_is_one_failing_case(tmp_path: Path) -> None:
+    causes = parse(tmp_path, failing_run()).find("testsuite[@name='findings']")
+    assert causes is not None and counts(causes) == (1, 1, 0)
 
 
 def test_errors_get_their_own_testcases(tmp_path: Path) -> None:

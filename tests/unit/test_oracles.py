@@ -424,3 +424,17 @@ def test_judge_from_world_without_plugins_uses_the_world_canaries() -> None:
     j = Judge.from_world(WORLD, plugins=False)
     assert len(j.ctx.matcher) == len(CANARY)
     assert [f.owner for f in j(obs("p1", leak("p2", CanaryKind.NAME).encode()))] == ["p2"]
+
+
+def test_a_leak_names_the_resource_its_canary_belongs_to() -> None:
+    """Triage keys root causes on the leaked object, so the finding carries the resource."""
+    reason = Canary(
+        make_canary(RNG), "p3", CanaryKind.REASON, "appointment reason", "appointment:p3:0"
+    )
+    name = Canary(make_canary(RNG), "p3", CanaryKind.NAME, "patient display name")
+    world = build_world(PATIENTS, {"c1": ["p1"]}, [reason, name], server_ids={"p3": 103})
+    findings = Judge(OracleContext.for_world(world, None), ["canary-leak"])(
+        obs("p2", f"{reason.value} {name.value}".encode())
+    )
+    extras = sorted(dict(f.extra).get("resource", "") for f in findings)
+    assert extras == ["", "appointment:p3:0"]  # a user field belongs to no resource
