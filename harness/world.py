@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.canaries import OwnershipModel
+from harness.canaries import Denial, OwnershipModel
 from harness.errors import ConfigError
 from harness.models import Actor
 
-__all__ = ["Resource", "World"]
+__all__ = ["Completed", "Resource", "World"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,21 @@ class Resource:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.owner}:{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A flow that changes who may see what has completed: what the world applies. A target
+    reports it; it never changes visibility itself."""
+
+    why: str  # "<flow> for <owner>": the reason a later denial names
+    owner: str
+    started: float
+    done: float
+    relation: str | None = None  # the relation it moves or ends
+    receiver: str | None = None  # where a move takes the owner (None: the relation ends)
+    entity: tuple[str, str] | None = None  # (kind, id) it denies
+    to: str = "related"  # who the denial is for: the owner's related observers, or everyone
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,38 @@ class World:
             for r in self.resources
             if r.kind == kind and self.ownership.may_see(observer, r.owner, window)
         )
+
+    def next_observer(self, relation: str, role: str, owner: str) -> str | None:
+        """Where a move takes `owner`: the last actor of the relation's observer `role`, in id
+        order; None when that one is already related (such an owner stays put).
+
+        Every move goes one way, into one receiver, so the others only give owners away: a
+        stale cache or grant on the giving side cannot be hidden by a move back into it (two
+        observers swapping owners would each refresh their own list)."""
+        candidates = sorted(a.id for a in self.actors.values() if a.role == role)
+        if not candidates:
+            return None
+        target = candidates[-1]
+        current = self.ownership.visibility.related(relation, owner)
+        return None if target in current else target
+
+    def apply(self, change: Completed) -> None:
+        """Judge later reads by the new relations: an ended relation from when the change
+        completed, a new one from when it started."""
+        visibility = self.ownership.visibility
+        if change.relation is not None:
+            for observer in visibility.related(change.relation, change.owner, at=change.started):
+                visibility.revoke(observer, change.owner, change.relation, at=change.done)
+            if change.receiver is not None:
+                visibility.grant(change.receiver, change.owner, change.relation, change.started)
+            return
+        if change.entity is None:
+            return
+        observers: frozenset[str] = frozenset()
+        if change.to == "related":
+            observers = frozenset(visibility.observers_of(change.owner, at=change.started))
+        kind, entity = change.entity
+        visibility.deny(Denial(kind, entity, change.done, observers, reason=change.why))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from harness.adapters.listing import EntityParser
+from harness.client.listing import EntityParser
 from harness.models import Finding, Observation
 from harness.oracles import Judge
 from harness.profile.model import TargetProfile

@@ -35,7 +35,7 @@ from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
-from harness.adapters.listing import EntityParser
+from harness.client.listing import EntityParser
 from harness.coverage import Coverage
 from harness.models import Finding, Observation
 from harness.oracles import Judge

@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.acceptance import AcceptedExposure
-from harness.adapters.listing import base_route
+from harness.client.listing import base_route
 from harness.events import (
     CaseFinished,
     EngineError,

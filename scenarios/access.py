@@ -28,8 +28,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.adapters import Session
-from harness.adapters.listing import base_route
 from harness.aio import each_bounded
+from harness.client.listing import base_route
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import ANONYMOUS_ID, Observation, Step, Verdict
 from harness.suites import RunContext

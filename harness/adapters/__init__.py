@@ -13,14 +13,14 @@ entry-point group `chaperone.adapters` and named by `--adapter`.
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
+from harness.client.session import Session
 from harness.coverage import Coverage
 from harness.errors import UsageError
 from harness.models import Actor, Observation
@@ -45,35 +45,6 @@ __all__ = [
     "available_adapters",
     "make_target",
 ]
-
-
-@dataclass
-class Session:
-    """A logged-in user (or the anonymous client, with no credentials). Mutable: a re-login
-    replaces the credentials in place, so every holder of the session gets the new ones."""
-
-    actor: Actor
-    captures: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: dict[str, str] = field(default_factory=dict)
-    obtained: float = field(default_factory=time.time)
-    generation: int = 0
-
-    def credentials(self) -> dict[str, str]:
-        headers = dict(self.headers)
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return headers
-
-    @property
-    def token(self) -> str | None:
-        """The bearer token, if the session has one (Playwright and Locust reuse it)."""
-        value = self.captures.get("token")
-        return str(value) if value is not None else None
-
-    @property
-    def cookie(self) -> str | None:
-        return self.credentials().get("Cookie")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness.adapters.discovery import parse_document
+from harness.client.discovery import parse_document
 from harness.errors import ConfigError
 from harness.profile.model import TargetProfile
 from harness.profile.template import route_of

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from harness.adapters.discovery import ValuePool
+from harness.client.discovery import ValuePool
 from harness.matcher import CanaryMatcher
 from harness.models import Observation
 from harness.oracles import ListingParser

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.adapters.listing import EntityParser
+from harness.client.listing import EntityParser
 from harness.models import Finding, Observation
 from harness.profile.model import TargetProfile
 from harness.world import World

@@ -1,0 +1,180 @@
+"""Looks: everything one user can reach, read the way the profile says.
+
+plain reads (lists, pages, exports), side by side ─► what they listed, learnt in order
+`each` reads over every item the user has not read yet ─► discovered reads, once per user
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from harness.adapters.document import DocumentRoutes
+from harness.adapters.http import HttpDriver
+from harness.aio import each_bounded
+from harness.client import Memory, Session, read
+from harness.client.listing import Entity
+from harness.client.reads import checked
+from harness.models import Actor, Observation
+from harness.profile.model import ReadSpec
+from harness.profile.steps import Prepared
+from harness.profile.template import route_of
+
+__all__ = ["EACH_CONCURRENCY", "Looks"]
+
+# Reads one user's look runs at once over the items of one `each` read. A clinician who has
+# just been handed every patient reads hundreds of recordings the others never see: one after
+# another, that one user's chain was the whole look's length while the cores sat idle.
+EACH_CONCURRENCY = 4
+
+_DISCOVERED = ReadSpec.model_validate({"get": "/", "name": "discovered"})
+
+
+class Looks:
+    def __init__(self, http: HttpDriver, document: DocumentRoutes) -> None:
+        self.http = http
+        self.client = http.client
+        self.profile = http.client.profile
+        self.document = document
+        self.memories: dict[str, Memory] = {}
+        self._listers: dict[str, None] = {}  # users in the order they first saw an entity
+        self.unfilled: set[str] = set()
+
+    def forget(self) -> None:
+        self.memories.clear()
+        self._listers.clear()
+
+    def memory(self, actor: Actor) -> Memory:
+        if actor.id not in self.memories:
+            self.memories[actor.id] = Memory(actor, self.client.world)
+        return self.memories[actor.id]
+
+    def reads_for(self, role: str) -> list[ReadSpec]:
+        return [r for r in self.profile.reads if not r.roles or role in r.roles]
+
+    def list_routes(self) -> set[str]:
+        return {route for spec in self.profile.entities.values() for route in spec.lists}
+
+    async def look(self, session: Session, step: str, lists_only: bool) -> list[Observation]:
+        actor = session.actor
+        lists = self.list_routes()
+        plain = [
+            r
+            for r in self.reads_for(actor.role)
+            if r.each is None
+            and (not lists_only or any(route_of(s.method, s.path) in lists for s in r.steps))
+        ]
+        seen = await self._plain(session, plain, step)
+        if lists_only:
+            return seen
+        for spec in self.reads_for(actor.role):
+            if spec.each is not None:
+                # In order, one read spec after another: a later `each` read may iterate what
+                # this one's reads taught the user.
+                seen += await self._each(session, spec, step)
+        seen += await self._discover(session, step)
+        return seen
+
+    async def _read(
+        self, session: Session, spec: ReadSpec, scope: Mapping[str, Any], step: str, about: str
+    ) -> list[Observation]:
+        return await self.http.run(read(self.client, session, spec, scope, step, about))
+
+    def _learn(self, actor: Actor, observations: list[Observation]) -> None:
+        memory = self.memory(actor)
+        for obs in observations:
+            if memory.learn(obs, self.client.entities):
+                self._listers.setdefault(actor.id)
+
+    async def _plain(self, session: Session, reads: list[ReadSpec], step: str) -> list[Observation]:
+        """The reads that need nothing learnt first (lists, pages, exports), `EACH_CONCURRENCY`
+        at a time. What they teach the user is learnt afterwards in the reads' order, so which
+        items a later `each` read visits, and in what order, does not depend on which answer
+        came back first."""
+        actor = session.actor
+        results: list[list[Observation]] = [[] for _ in reads]
+        scope = self.client.scope(actor)
+
+        async def one(index: int) -> None:
+            results[index] = await self._read(session, reads[index], scope, step, actor.id)
+
+        await each_bounded(range(len(reads)), one, EACH_CONCURRENCY)
+        for got in results:
+            self._learn(actor, got)
+        return [obs for got in results for obs in got]
+
+    async def _each(self, session: Session, spec: ReadSpec, step: str) -> list[Observation]:
+        """One `each` read over every item the user has not read yet, `EACH_CONCURRENCY` at
+        a time; the observations come back in the items' order."""
+        actor, kind = session.actor, spec.each
+        assert kind is not None
+        done = self.memory(actor).done
+        todo = []
+        for key, owner, item in self._items(actor, kind):
+            mark = f"{spec.name or id(spec)}|{key}"
+            if mark not in done:
+                done.add(mark)
+                todo.append((key, owner, item))
+        results: list[list[Observation]] = [[] for _ in todo]
+        entity = kind in self.profile.entities
+
+        async def one(index: int) -> None:
+            key, owner, item = todo[index]
+            scope = {**self.client.scope(actor), kind: item}
+            got = await self._read(session, spec, scope, step, owner or "")
+            self._learn(actor, got)
+            results[index] = [replace(o, entity=key) for o in got] if entity else got
+
+        await each_bounded(range(len(todo)), one, EACH_CONCURRENCY)
+        return [obs for got in results for obs in got]
+
+    def _items(self, actor: Actor, kind: str) -> list[tuple[str, str | None, Mapping[str, Any]]]:
+        """Instances of `kind` this user may act on: entities seen in its lists (recordings),
+        or resources of owners it may see (its own books, its patients' appointments)."""
+        if kind in self.profile.entities:
+            seen = self.memory(actor).of_kind(kind)
+            return [(key, e.owner, e.item) for key, e in seen.items()]
+        world = self.client.world
+        assert world is not None
+        return [
+            (r.key, r.owner, r.vars)
+            for r in world.resources
+            if r.kind == kind and world.ownership.may_see(actor.id, r.owner)
+        ]
+
+    async def _discover(self, session: Session, step: str) -> list[Observation]:
+        if not self.document.discovered or self.profile.discover is None:
+            return []
+        limit = self.profile.discover.max_per_route
+        memory = self.memory(session.actor)
+        seen: list[Observation] = []
+        for route in self.document.discovered:
+            paths = memory.pool.fillings(route, limit)
+            if not paths and route.params:
+                self.unfilled.add(route.route)
+            for path in paths:
+                if f"discover|{path}" in memory.done:
+                    # A discovered read names one resource (or a fixed page): it is read once
+                    # per user, unlike the lists the profile walks on every look.
+                    continue
+                memory.done.add(f"discover|{path}")
+                prep = Prepared("GET", path, route.route)
+                flow = checked(self.client, session, prep, step, _DISCOVERED, "", None)
+                obs = await self.http.run(flow)
+                self._learn(session.actor, [obs])
+                seen.append(obs)
+        return seen
+
+    def entities_of(self, owner: str, kind: str) -> list[Entity]:
+        """Entities of `kind` owned by `owner` that someone has seen in a list, oldest first,
+        not yet denied to everyone (a deleted recording is not acted on again)."""
+        found: dict[str, Entity] = {}
+        for actor in self._listers:
+            for key, entity in self.memories[actor].seen.items():
+                if entity.kind == kind and entity.owner == owner:
+                    found.setdefault(key, entity)
+        world = self.client.world
+        assert world is not None
+        gone = {f"{d.kind}:{d.entity}" for d in world.ownership.visibility.denials()}
+        return [e for k, e in found.items() if k not in gone]

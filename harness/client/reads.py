@@ -1,0 +1,162 @@
+"""Reads: a read's steps in order (later ones use earlier captures), its list walked to the
+end (`page:`) or to its bound (lost coverage), media fetched in two Range requests.
+
+Every read is judged as it comes back (`ProfileClient.judge`); what the user learns from it
+is the caller's to keep (`harness.client.memory`), since drivers that read side by side learn
+in their own order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from harness.client.core import ProfileClient, expects
+from harness.client.listing import next_page, page_route
+from harness.client.protocol import Flow
+from harness.client.session import Session
+from harness.errors import TargetUnreachable
+from harness.models import Observation
+from harness.profile.model import ReadSpec
+from harness.profile.steps import Prepared, capture_all, is_success, prepare
+
+__all__ = ["RANGE_CUT", "checked", "read", "total_size"]
+
+RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
+
+
+def read(
+    client: ProfileClient,
+    session: Session,
+    spec: ReadSpec,
+    scope: Mapping[str, Any],
+    action: str,
+    about: str = "",
+    also_ok: frozenset[int] = frozenset(),
+) -> Flow[list[Observation]]:
+    """One read: its steps in order, the last one's list walked to its end. `also_ok`: more
+    statuses the statistics count as success (a denial, for a read of someone else's)."""
+    seen: list[Observation] = []
+    captures: dict[str, Any] = {}
+    for index, step in enumerate(spec.steps):
+        prep = client.name_route(prepare(step, {**scope, **captures}))
+        ok = expects(step) | also_ok
+        if step.range == "halves":
+            got = yield from halves(client, session, prep, action, spec, about, ok)
+        elif index == len(spec.steps) - 1 and spec.page is not None:
+            got = yield from pages(client, session, prep, action, spec, about, ok)
+        else:
+            got = [(yield from checked(client, session, prep, action, spec, about, ok))]
+        seen += got
+        if not got or not is_success(step, got[-1].status):
+            break  # later steps need this one's captures
+        try:
+            captures |= capture_all(step, got[-1].headers, got[-1].body)
+        except KeyError:
+            break
+    return seen
+
+
+def checked(
+    client: ProfileClient,
+    session: Session,
+    prep: Prepared,
+    action: str,
+    spec: ReadSpec | None,
+    about: str,
+    ok: frozenset[int] | None,
+    *,
+    extra: Mapping[str, str] | None = None,
+    route: str | None = None,
+    name: str = "",
+) -> Flow[Observation]:
+    """Send one read and record whether it really checked anything. The Observation names
+    the route, whose data it read (when not the reader's), and whether it may be replayed."""
+    route = route or prep.route
+    observer = session.actor.id
+    try:
+        obs: Observation = yield from client.send(
+            session,
+            prep,
+            action,
+            route=route,
+            name=name,
+            about=about,
+            ok=ok,
+            extra=extra,
+            retry=True,
+        )
+    except TargetUnreachable as exc:
+        client.coverage.lost(route, observer, about or observer, f"no answer ({exc.problem})")
+        raise
+    obs = replace(obs, endpoint=route, about=about if about != observer else "")
+    if spec is not None and spec.replay and not client.is_unsafe(prep.route):
+        obs = replace(obs, read=route)
+    yield from client.judge(session, obs, route, about)
+    return obs
+
+
+def pages(
+    client: ProfileClient,
+    session: Session,
+    prep: Prepared,
+    action: str,
+    spec: ReadSpec,
+    about: str,
+    ok: frozenset[int] | None,
+) -> Flow[list[Observation]]:
+    """A list walked page by page; a later page reports under its page route
+    ("... (page 2)"), so a list's count is only judged on a first page with nothing after it.
+    A list still going at `max_pages` is lost coverage: what lies past the bound was not read."""
+    assert spec.page is not None
+    seen: list[Observation] = []
+    visited: set[str] = set()
+    current = prep
+    for page in range(1, spec.page.max_pages + 1):
+        route = page_route(prep.route, page)
+        obs = yield from checked(client, session, current, action, spec, about, ok, route=route)
+        seen.append(obs)
+        visited.add(current.path)
+        if obs.status != 200:
+            return seen
+        entities = client.entities.entities(obs) if client.entities is not None else None
+        following = next_page(obs, spec.page, len(entities) if entities is not None else None, page)
+        if following is None or following in visited:
+            return seen
+        current = replace(prep, path=following)
+    observer = session.actor.id
+    client.coverage.lost(
+        prep.route, observer, about or observer, f"page bound reached ({spec.page.max_pages} pages)"
+    )
+    return seen
+
+
+def halves(
+    client: ProfileClient,
+    session: Session,
+    prep: Prepared,
+    action: str,
+    spec: ReadSpec | None,
+    about: str,
+    ok: frozenset[int] | None,
+) -> Flow[list[Observation]]:
+    """A body in two Range requests, as a player fetches media, so seams are exercised. The
+    first is the route's statistics row (time to the first bytes), the rest its own row."""
+
+    def part(first: int, last: int, name: str = "") -> Flow[Observation]:
+        extra = {"Range": f"bytes={first}-{last}"}
+        return checked(client, session, prep, action, spec, about, ok, extra=extra, name=name)
+
+    first = yield from part(0, RANGE_CUT - 1)
+    total = total_size(first)
+    if first.status != 206 or first.byte_range is None or total is None or total <= RANGE_CUT:
+        return [first]
+    rest = yield from part(RANGE_CUT, total - 1, f"{prep.route} (rest)")
+    return [first, rest]
+
+
+def total_size(obs: Observation) -> int | None:
+    value = obs.header("content-range") or ""
+    _, _, total = value.rpartition("/")
+    return int(total) if total.isdigit() else None
