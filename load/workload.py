@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.client.core import unsafe_patterns
+from harness.client.scope import scope_for
 from harness.errors import ConfigError
 from harness.models import Actor
 from harness.profile.model import HttpStep, LoadSpec, ReadSpec, TargetProfile
-from harness.profile.template import acting, route_of
+from harness.profile.template import route_of
 from harness.world import Resource, World
 from load.contract import DiscoveredRead
 
@@ -171,8 +173,7 @@ def _check_step(profile: TargetProfile, step: HttpStep, where: str) -> None:
 
 
 def _unsafe(profile: TargetProfile, route: str) -> bool:
-    patterns = [*profile.unsafe, *(route_of(s.method, s.path) for s in profile.reset)]
-    return any(fnmatch.fnmatchcase(route, p) for p in patterns)
+    return any(fnmatch.fnmatchcase(route, p) for p in unsafe_patterns(profile))
 
 
 def _journey(profile: TargetProfile, spec: LoadSpec, index: int) -> Journey:
@@ -297,26 +298,8 @@ class Workload:
             and (not journey.roles or a.role in journey.roles)
         ]
 
-    # -- template scopes (as harness.adapters.profile.ProfileTarget builds them) -------------
+    # -- template scopes --------------------------------------------------------------------
 
     def scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
-        world = self.world
-        scope: dict[str, Any] = {
-            **acting(actor.role, _vars(actor)),
-            "support": {"token": ""},
-            "run": {"tag": world.tag, "seed": world.seed},
-        }
-        owner = actor
-        if resource is not None:
-            scope[resource.kind] = dict(resource.vars)
-            owner = world.actors.get(resource.owner, actor)
-            scope["owner"] = _vars(owner)
-        for name in self.profile.relations:
-            related = world.ownership.visibility.related(name, owner.id)
-            if related and related[0] in world.actors:
-                scope[name] = _vars(world.actors[related[0]])
-        return scope
-
-
-def _vars(actor: Actor) -> Mapping[str, Any]:
-    return {**actor.vars, "actor": actor.id}
+        """The placeholder values every driver renders with (`harness.client.scope`)."""
+        return scope_for(self.profile, self.world, actor, resource)
