@@ -21,11 +21,12 @@ from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from harness.client.scope import scope_for
 from harness.errors import InfrastructureError, TargetUnreachable
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
 from harness.models import Actor, Finding, Observation, Step, Verdict
 from harness.profile.model import BrowserSpec
-from harness.profile.template import acting, render, route_of
+from harness.profile.template import render, route_of
 from harness.suites import RunContext
 from harness.world import Resource
 from scenarios.browser.dom import observe
@@ -208,16 +209,10 @@ class BrowserRun:
         return mine[slot % len(mine)] if mine else None
 
     def _scope(self, actor: Actor, resource: Resource | None = None) -> dict[str, Any]:
-        world = self.ctx.world
-        scope: dict[str, Any] = {
-            **acting(actor.role, {**actor.vars, "actor": actor.id}),
-            "run": {"tag": world.tag, "seed": world.seed},
-        }
-        if resource is not None:
-            scope[resource.kind] = dict(resource.vars)
-            owner = world.actors.get(resource.owner, actor)
-            scope["owner"] = {**owner.vars, "actor": owner.id}
-        return scope
+        """The placeholder values every driver renders with: relations and the support token
+        included, as the harness and the load render theirs."""
+        profile, ctx = self.ctx.adapter.profile, self.ctx
+        return scope_for(profile, ctx.world, actor, resource, ctx.support_token)
 
     # -- what each user does -----------------------------------------------------------------
 

@@ -3,6 +3,9 @@ cast, the profile's browser section, error mapping."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -16,7 +19,7 @@ from harness.profile.model import BrowserSpec
 from harness.world import Resource, World
 from scenarios.browser.errors import translate
 from scenarios.browser.evidence import foreign_to, safe_name
-from scenarios.browser.flow import path_route
+from scenarios.browser.flow import BrowserRun, path_route
 from scenarios.browser.listing import foreign_rows, own_rows
 from scenarios.browser.plan import BROWSER_SCENARIOS, Cast, browser_flow, flow_phases, make_plan
 from scenarios.switch import SCENARIOS, Scenario
@@ -199,3 +202,18 @@ def test_browser_failures_become_infrastructure_errors(
 def test_harness_errors_pass_through_unchanged() -> None:
     error = UsageError("x")
     assert translate(error, "http://t", "s") is error
+
+
+def test_the_browser_renders_with_the_relations_and_the_support_token() -> None:
+    """The browser's placeholder values are the shared client's: `{{care.*}}` names the
+    clinician of the patient, and `{{support.token}}` is the run's (they were missing)."""
+    ctx = SimpleNamespace(
+        adapter=SimpleNamespace(profile=CLINIC), world=_world(), support_token="s"
+    )
+    run: Any = SimpleNamespace(ctx=ctx)
+    world = ctx.world
+    scope = BrowserRun._scope(run, world.actors["p1"], world.resources_of("p1")[0])
+    assert scope["care"] == {"id": 20, "actor": "c0"}
+    assert scope["support"] == {"token": "s"}
+    assert scope["appointment"] == {"consultation_id": 100}
+    assert scope["owner"]["actor"] == "p1"
