@@ -3,7 +3,7 @@ error a failed seeding raises.
 
 Without a reset nothing a run creates is ever removed: each population registers fresh users
 under a namespace of its own (`harness.population.make_population`), and list items of users
-the run did not create are left out of the list oracles (`harness.adapters.listing`).
+the run did not create are left out of the list oracles (`harness.client.listing`).
 """
 
 from __future__ import annotations

@@ -300,15 +300,15 @@ def test_no_answer_is_lost_coverage_and_still_raised() -> None:
 def test_a_flow_stops_at_a_conflict_and_says_so() -> None:
     flows = {
         "end": {
-            "steps": [{"post": "/calls/{{call.id}}/end", "expect": [200]}, {"get": "/after"}],
+            "steps": [{"post": "/notes/{{note.id}}/end", "expect": [200]}, {"get": "/after"}],
             "conflict": [409],
         }
     }
     client = _client(flows=flows)
     script = Script(client, lambda send: _obs(send, 409))
-    run = script.run(run_flow(client, Session(actor=ALICE), "end", {"call": {"id": 7}}, "end"))
+    run = script.run(run_flow(client, Session(actor=ALICE), "end", {"note": {"id": 7}}, "end"))
     assert (run.ok, run.status, run.conflict) == (False, 409, True)
-    assert [s[0] for s in script.sent] == ["POST /calls/7/end"]
+    assert [s[0] for s in script.sent] == ["POST /notes/7/end"]
 
 
 def test_placeholders_name_the_relations_the_run_and_the_support_token() -> None:

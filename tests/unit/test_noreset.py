@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from harness.adapters.listing import EntityParser
+from harness.client.listing import EntityParser
 from harness.models import Actor, Observation
 from harness.oracles import Judge, OracleContext
 from harness.population import Counts, make_population
