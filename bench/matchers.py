@@ -258,17 +258,19 @@ class HyperscanSkipOwn(CanaryMatcher):
         finally:
             self._skip = frozenset()
 
-    def _scan(self, data: bytes, offset: int, found: dict[str, int]) -> bool:
+    def _scan(
+        self, data: bytes, offset: int, found: dict[str, tuple[int, str]], escapes: str
+    ) -> bool:
         patterns, skip = self._patterns, self._skip
         marked = False
 
         def on_match(pattern: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
             nonlocal marked
-            value, length = patterns[pattern]
+            value, length, encoding = patterns[pattern]
             if not value:
                 marked = True
             elif value not in found and value not in skip:
-                found[value] = offset + to - length
+                found[value] = (offset + to - length, encoding or escapes)
 
         assert self._database is not None
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
@@ -293,10 +295,16 @@ class RustMatcher:
         self.max_length = max((len(v) for v in self._by_value), default=0)
         ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in "".join(self._by_value))
         self._escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
-        patterns = _patterns(self._by_value, _ASCII_MARKERS if ascii_only else _ANY_MARKERS)
-        self._patterns = tuple(value for value, _ in patterns)
+        # Only the raw spellings and escape markers: an automaton over a lower-cased copy
+        # cannot tell base64's cases apart, so encoded spellings are production's alone.
+        patterns = [
+            p
+            for p in _patterns(self._by_value, _ASCII_MARKERS if ascii_only else _ANY_MARKERS)
+            if not p.encoding
+        ]
+        self._patterns = tuple(p.value for p in patterns)
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
-            [spelling.lower() for _, spelling in patterns],
+            [p.spelling.lower() for p in patterns],
             implementation=ahocorasick_rs.Implementation.DFA,
         )
 

@@ -149,7 +149,7 @@ def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunConte
         world=world,
         options=options,
         out_dir=request.out_dir,
-        judge=Judge.from_world(world, listing=adapter.listing),
+        judge=Judge.from_world(world, listing=adapter.listing, coverage=adapter.coverage),
         adapter=adapter,
         loop=loop,
         support_token=request.support_token,
@@ -173,7 +173,9 @@ def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
         if seeding.pristine and not seeding.stale and ctx.world.seed == ctx.options.seed:
             return ctx.world  # nothing ran on this seeding: it is as fresh as a new one
         ctx.world = _seed(ctx.loop, ctx.adapter, ctx.options)
-        ctx.judge = Judge.from_world(ctx.world, listing=ctx.adapter.listing)
+        ctx.judge = Judge.from_world(
+            ctx.world, listing=ctx.adapter.listing, coverage=ctx.adapter.coverage
+        )
         ctx.journal.clear()
         _save_run_files(ctx, request.options)
         seeding.pristine, seeding.stale = True, False

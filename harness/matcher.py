@@ -7,6 +7,8 @@ What an observer received can carry a canary in several spellings, and all of th
     HTML-escaped   &#122;&#x71;...  (numeric character references)
     JSON-escaped   \\u007a\\u0071...
     percent-coded  %7A%71...        (URLs, Location and Set-Cookie headers)
+    base64(url)    ...enE0ay...     (at each of the 3 alignments; tokens, JWT segments)
+    hex            7a71346b...      (either case)
 
 Speed matters because the oracle reads every byte of every response (media included) for every
 synthetic user, inside every remote load worker. `bench` measures the alternatives side by side
@@ -26,6 +28,12 @@ Escaped views are decoded only near an escape that could spell a canary characte
 not Jinja's `&#39;`). The database also holds those escape markers (single-match too): a body
 without one costs nothing more, and one with any gets every escape located by literal-prefixed
 regexes (C speed) and decoded in windows around them.
+
+Base64, base64url and hex are never decoded: each canary's encoded literals
+(`harness.encoded`) sit in the same database, case-sensitive where the encoding is, so a body
+with no encoded canary costs what it always did. A hit says which spelling found it
+(`Hit.encoding`: "" for the raw value, else `base64`, `base64url`, `jwt`, `hex` or the escapes
+that were decoded).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from urllib.parse import unquote
 
 import hyperscan
 
+from harness.encoded import base64_kind, base64_runs, case_variants, hex_literal
 from harness.models import Canary
 
 __all__ = ["BACKEND", "CanaryMatcher", "Hit"]
@@ -81,14 +90,20 @@ _ANY_ESCAPES = (
 )
 Escapes = tuple[tuple[bytes, re.Pattern[bytes]], ...]
 _FLAGS = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+_EXACT = hyperscan.HS_FLAG_SINGLEMATCH  # base64 tells cases apart
+_BASE64 = "base64"  # the spelling tag of a base64 literal; its kind is named at the hit
+_ESCAPE_NAMES = ((b"&#", "html-entity"), (b"\\u", "json-escape"), (b"%", "percent"))
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One canary found. `start` is its byte offset (approximate inside an escaped region)."""
+    """One canary found. `start` is its byte offset (approximate inside an escaped region,
+    the start of the encoded run for an encoded spelling). `encoding` is "" for the value as
+    planted, else how it was spelled: `base64`, `base64url`, `jwt`, `hex`, `html-entity` ..."""
 
     canary: Canary
     start: int
+    encoding: str = ""
 
 
 class CanaryMatcher:
@@ -105,12 +120,12 @@ class CanaryMatcher:
             if key:  # an empty value would match everywhere; it is no canary
                 self._by_value[key] = (*self._by_value.get(key, ()), canary)
         self.max_length = max((len(v) for v in self._by_value), default=0)
-        ascii_only = all(0x30 <= ord(ch) <= 0x7F for ch in "".join(self._by_value))
-        self._escapes: Escapes = _ASCII_ESCAPES if ascii_only else _ANY_ESCAPES
-        markers = _ASCII_MARKERS if ascii_only else _ANY_MARKERS
-        # Pattern id -> (canary value, or "" for an escape marker; its length in bytes).
+        self._ascii = all(0x30 <= ord(ch) <= 0x7F for ch in "".join(self._by_value))
+        self._escapes: Escapes = _ASCII_ESCAPES if self._ascii else _ANY_ESCAPES
+        markers = _ASCII_MARKERS if self._ascii else _ANY_MARKERS
+        # Pattern id -> (canary value, or "" for an escape marker; its length; its encoding).
         patterns = _patterns(self._by_value, markers)
-        self._patterns = tuple((value, len(spelling)) for value, spelling in patterns)
+        self._patterns = tuple((p.value, len(p.spelling), p.encoding) for p in patterns)
         self._database = _compile(patterns) if self._by_value else None
         self._local = threading.local()
 
@@ -124,29 +139,43 @@ class CanaryMatcher:
         """
         if self._database is None:
             return []
-        found: dict[str, int] = {}  # lower-cased value -> first start
-        escaped = self._scan(data, 0, found)
+        found: dict[str, tuple[int, str]] = {}  # lower-cased value -> (first start, encoding)
+        escaped = self._scan(data, 0, found, "")
         if unescape and escaped:
             for begin, end in escaped_windows(data, self._escapes, self.max_length):
-                text = _unescape(data[begin:end].decode("latin-1")).lower()
+                window = data[begin:end]
+                text = _unescape(window.decode("latin-1"))
+                # Caseless matching covers ASCII; other canaries need the lower-cased view.
+                text = text if self._ascii else text.lower()
                 # surrogatepass: a JSON "\ud83d" decodes to a lone surrogate
-                self._scan(text.encode("utf-8", "surrogatepass"), begin, found)
-        hits = [Hit(c, start) for value, start in found.items() for c in self._by_value[value]]
+                view = text.encode("utf-8", "surrogatepass")
+                self._scan(view, begin, found, _escape_names(window))
+        hits = [
+            Hit(c, start, encoding)
+            for value, (start, encoding) in found.items()
+            for c in self._by_value[value]
+        ]
         hits.sort(key=lambda hit: hit.start)
         return hits
 
-    def _scan(self, data: bytes, offset: int, found: dict[str, int]) -> bool:
-        """Record each canary's first start in `found`; was any escape marker seen?"""
+    def _scan(
+        self, data: bytes, offset: int, found: dict[str, tuple[int, str]], escapes: str
+    ) -> bool:
+        """Record each canary's first start and spelling in `found` (`escapes` names the
+        escapes decoded into `data`, "" for raw bytes); was any escape marker seen?"""
         patterns = self._patterns
         marked = False
 
         def on_match(pattern: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
             nonlocal marked
-            value, length = patterns[pattern]
+            value, length, encoding = patterns[pattern]
             if not value:
                 marked = True
             elif value not in found:
-                found[value] = offset + to - length
+                start = to - length
+                if encoding == _BASE64:
+                    encoding = base64_kind(data, start, to)
+                found[value] = (offset + start, encoding or escapes)
 
         assert self._database is not None
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
@@ -169,31 +198,53 @@ def escaped_windows(data: bytes, escapes: Escapes, max_length: int) -> Iterator[
     return _merge((max(0, m - reach) for m in marks), 2 * reach)
 
 
-def _patterns(
-    by_value: dict[str, tuple[Canary, ...]], markers: tuple[str, ...]
-) -> list[tuple[str, bytes]]:
-    """(canary value, or "" for an escape marker; the bytes to find), in pattern-id order."""
-    spellings = [(value, spelling) for value in by_value for spelling in _spellings(value)]
-    return spellings + [("", marker.encode()) for marker in markers]
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    value: str  # the canary's lower-cased value, "" for an escape marker
+    spelling: bytes  # what Hyperscan looks for
+    encoding: str = ""  # "" (the value itself), "base64" or "hex"
+    flags: int = _FLAGS
 
 
-def _spellings(value: str) -> list[bytes]:
+def _patterns(by_value: dict[str, tuple[Canary, ...]], markers: tuple[str, ...]) -> list[_Pattern]:
+    """Every spelling of every canary, then the escape markers, in pattern-id order."""
+    patterns = [
+        pattern
+        for value, canaries in by_value.items()
+        for pattern in _spellings(value, {c.value for c in canaries})
+    ]
+    return patterns + [_Pattern("", marker.encode()) for marker in markers]
+
+
+def _spellings(value: str, planted: set[str]) -> list[_Pattern]:
     """UTF-8 (what a target sends) and, where it exists, latin-1 (one byte per character, as
-    raw bytes were always read). The same bytes for an ASCII canary."""
-    spellings = [value.encode("utf-8")]
+    raw bytes were always read); then the base64 runs (case-sensitive) and hex (caseless) of
+    each case a target may encode."""
+    raw = [value.encode("utf-8")]
     with contextlib.suppress(UnicodeEncodeError):
-        if (latin := value.encode("latin-1")) != spellings[0]:
-            spellings.append(latin)
-    return spellings
+        if (latin := value.encode("latin-1")) != raw[0]:
+            raw.append(latin)
+    patterns = [_Pattern(value, spelling) for spelling in raw]
+    encoded = dict.fromkeys((*case_variants(value), *sorted(planted)))
+    for variant in (v.encode("utf-8") for v in encoded):
+        patterns += [_Pattern(value, run, _BASE64, _EXACT) for run in base64_runs(variant)]
+    hexes = dict.fromkeys(hex_literal(v.encode("utf-8")).lower() for v in encoded)
+    patterns += [_Pattern(value, spelling, "hex") for spelling in hexes]
+    return _unique(patterns)
 
 
-def _compile(patterns: list[tuple[str, bytes]]) -> hyperscan.Database:
+def _unique(patterns: list[_Pattern]) -> list[_Pattern]:
+    """One pattern per (spelling, flags): base64 and base64url agree on most runs."""
+    return list({(p.spelling, p.flags): p for p in patterns}.values())
+
+
+def _compile(patterns: list[_Pattern]) -> hyperscan.Database:
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
-        expressions=[spelling for _, spelling in patterns],
+        expressions=[p.spelling for p in patterns],
         ids=list(range(len(patterns))),
         elements=len(patterns),
-        flags=_FLAGS,
+        flags=[p.flags for p in patterns],
         literal=True,
     )
     return database
@@ -221,6 +272,11 @@ def _unescape(text: str) -> str:
     text = _JSON_ESCAPE.sub(_json_char, text) if "\\" in text else text
     text = html.unescape(text) if "&" in text else text
     return unquote(text, encoding="latin-1") if "%" in text else text
+
+
+def _escape_names(window: bytes) -> str:
+    """Which escapes a decoded window held, for the finding: "json-escape+percent"."""
+    return "+".join(name for lead, name in _ESCAPE_NAMES if lead in window) or "escaped"
 
 
 def _json_char(match: re.Match[str]) -> str:

@@ -13,6 +13,7 @@ from harness.matcher import Hit
 from harness.media import resource_key
 from harness.models import Finding, Observation, Severity, Surface, SurfaceKind
 from harness.oracles.context import Listing, OracleContext
+from harness.oracles.decoded import Budget
 from harness.oracles.registry import oracle
 from harness.oracles.surfaces import Part, body_kind, parts, where
 from harness.world import World
@@ -22,9 +23,11 @@ __all__ = ["canary_leak", "entity_denied", "list_count", "list_ownership", "serv
 
 @oracle("canary-leak")
 def canary_leak(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
-    """Any canary the observer may not see, in any byte it received."""
+    """Any canary the observer may not see, in any byte it received or any view of them a
+    program decodes on its own. What a decoding cap cut off is counted as lost coverage."""
     seen: set[tuple[str, SurfaceKind]] = set()
-    for part, hit in _hits(obs, ctx):
+    budget = Budget()
+    for part, hit in _hits(obs, ctx, budget):
         canary = hit.canary
         if ctx.world.ownership.may_see(obs.actor, canary.owner, obs.window):
             continue
@@ -32,10 +35,12 @@ def canary_leak(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
             continue
         seen.add((canary.value, part.kind))
         yield _leak(obs, part, hit)
+    for reason in budget.cut:
+        ctx.lost(obs, reason)
 
 
-def _hits(obs: Observation, ctx: OracleContext) -> Iterator[tuple[Part, Hit]]:
-    for part in parts(obs):
+def _hits(obs: Observation, ctx: OracleContext, budget: Budget) -> Iterator[tuple[Part, Hit]]:
+    for part in parts(obs, budget):
         unescape = part.kind is not SurfaceKind.MEDIA  # nothing decodes escapes in media
         for hit in ctx.matcher.scan(part.data, unescape=unescape):
             yield part, hit
@@ -59,25 +64,30 @@ def _leak(obs: Observation, part: Part, hit: Hit) -> Finding:
     what = canary.label or str(canary.kind)
     header = part.header_at(hit.start)
     place = f"header {header}" if header else f"byte {part.offset + hit.start}"
+    encoding = ">".join(e for e in (part.encoding, hit.encoding) if e)
+    spelled = f" ({encoding})" if encoding else ""
+    if part.encoding:
+        place = f"byte {hit.start} of the {part.encoding} view"
     return Finding(
         check="canary-leak",
         kind="canary-leak",
         severity=Severity.CRITICAL,
-        message=f"{obs.actor} received {canary.owner}'s data ({what}) in {surface}",
+        message=f"{obs.actor} received {canary.owner}'s data ({what}) in {surface}{spelled}",
         observer=obs.actor,
         surface=surface,
         step=obs.step,
         time=obs.time,
         owner=canary.owner,
         canary_kind=canary.kind,
-        evidence=f"canary of {canary.owner} ({what}) at {place} of {surface.where}",
-        extra=_canary_extra(canary.label, canary.resource),
+        evidence=f"canary of {canary.owner} ({what}){spelled} at {place} of {surface.where}",
+        extra=_canary_extra(canary.label, canary.resource, encoding),
     )
 
 
-def _canary_extra(label: str, resource: str) -> tuple[tuple[str, str], ...]:
-    # The resource names the leaked object, which triage (reports.groups) keys causes on.
-    pairs = (("label", label), ("resource", resource))
+def _canary_extra(label: str, resource: str, encoding: str) -> tuple[tuple[str, str], ...]:
+    # The resource names the leaked object, which triage (reports.groups) keys causes on; the
+    # encoding says how it was spelled when it was not as planted (`base64`, `gzip>jwt`).
+    pairs = (("label", label), ("resource", resource), ("encoding", encoding))
     return tuple((k, v) for k, v in pairs if v)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.coverage import Coverage
 from harness.matcher import CanaryMatcher
 from harness.media import RangeAssembler
 from harness.models import Observation
@@ -45,13 +46,28 @@ class OracleContext:
     matcher: CanaryMatcher
     listing: ListingParser = no_listing
     ranges: RangeAssembler = field(default_factory=lambda: RangeAssembler(edge=64))
+    # Where reads an oracle could not fully judge are counted as lost (None: nowhere).
+    coverage: Coverage | None = None
 
     @classmethod
-    def for_world(cls, world: World, listing: ListingParser | None = None) -> OracleContext:
+    def for_world(
+        cls,
+        world: World,
+        listing: ListingParser | None = None,
+        coverage: Coverage | None = None,
+    ) -> OracleContext:
         matcher = CanaryMatcher(world.ownership.canaries)
         return cls(
             world=world,
             matcher=matcher,
             listing=listing or no_listing,
             ranges=RangeAssembler(edge=max(matcher.max_length - 1, 1)),
+            coverage=coverage,
         )
+
+    def lost(self, obs: Observation, reason: str) -> None:
+        """`obs` was only partly judged (a decoding cap cut it): its read counts as lost too,
+        so a gate never reads a cut body as a clean one."""
+        if self.coverage is not None:
+            route = obs.endpoint or obs.url.split("?", 1)[0]
+            self.coverage.lost(route, obs.actor, obs.about or obs.actor, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from difflib import get_close_matches
 
+from harness.coverage import Coverage
 from harness.errors import UsageError
 from harness.models import Finding, Observation
 from harness.oracles import builtin as _builtin  # noqa: F401  (registers the built-ins)
@@ -30,10 +31,11 @@ class Judge:
         names: Iterable[str] | None = None,
         *,
         plugins: bool = True,
+        coverage: Coverage | None = None,
     ) -> Judge:
         if plugins:
             load_entry_point_oracles()
-        return cls(OracleContext.for_world(world, listing), names)
+        return cls(OracleContext.for_world(world, listing, coverage), names)
 
     def __call__(self, obs: Observation) -> list[Finding]:
         return self.judge(obs)

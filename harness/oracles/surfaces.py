@@ -1,15 +1,14 @@
-"""Split one observation into the byte regions an observer received, each with its surface."""
+"""Split one observation into the byte regions an observer received, each with its surface,
+then the decoded views a program would open on its own (`harness.oracles.decoded`)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
 from harness.models import Observation, SurfaceKind
+from harness.oracles.decoded import Budget, decoded_views, mime_views, rfc2047
+from harness.oracles.pdf import pdf_text
 
 __all__ = ["Part", "body_kind", "parts", "pdf_text", "where"]
 
@@ -23,6 +22,7 @@ class Part:
     offset: int = 0  # where `data` starts in the resource (a Range chunk's first byte)
     # Header name per starting byte offset, for evidence; empty for bodies.
     headers: tuple[tuple[int, str], ...] = ()
+    encoding: str = ""  # how `data` was decoded from what was received ("" for as received)
 
     def header_at(self, start: int) -> str:
         name = ""
@@ -59,8 +59,18 @@ def body_kind(obs: Observation) -> SurfaceKind:
     return SurfaceKind.OTHER
 
 
-def parts(obs: Observation) -> Iterator[Part]:
-    """The body, the Location header, then every other header in one buffer (one scan)."""
+_MIME_TYPES = ("multipart/", "message/")
+
+
+def parts(obs: Observation, budget: Budget | None = None) -> Iterator[Part]:
+    """The body, the Location header, every other header in one buffer (one scan), then the
+    decoded views of the body, within `budget` (what it cut is left in `budget.cut`)."""
+    yield from _received(obs)
+    if obs.body:
+        yield from _decoded(obs, budget or Budget())
+
+
+def _received(obs: Observation) -> Iterator[Part]:
     if obs.body:
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
         kind = body_kind(obs)
@@ -80,9 +90,25 @@ def parts(obs: Observation) -> Iterator[Part]:
     yield from _headers(obs)
 
 
+def _decoded(obs: Observation, budget: Budget) -> Iterator[Part]:
+    kind = body_kind(obs)
+    if kind is SurfaceKind.MEDIA and obs.byte_range is not None and obs.byte_range[0] > 0:
+        return  # a Range chunk past the start has no magic bytes; its seams are stitched
+    content_type = (obs.content_type or obs.header("content-type") or "").lower()
+    if kind is SurfaceKind.MAIL or content_type.startswith(_MIME_TYPES):
+        for encoding, data in mime_views(obs.body, budget):
+            yield Part(kind, data, encoding=encoding)
+    content_encoding = (obs.header("content-encoding") or "").lower()
+    for encoding, data in decoded_views(obs.body, budget, content_encoding=content_encoding):
+        yield Part(
+            SurfaceKind.PDF if encoding.startswith("pdf:") else kind, data, encoding=encoding
+        )
+
+
 def _headers(obs: Observation) -> Iterator[Part]:
     chunks: list[bytes] = []
     starts: list[tuple[int, str]] = []
+    decoded: list[str] = []
     size = 0
     for name, value in obs.headers:
         if name.lower() == "location":
@@ -91,15 +117,10 @@ def _headers(obs: Observation) -> Iterator[Part]:
         starts.append((size, name.lower()))
         chunks.append(line)
         size += len(line)
+        if "=?" in value:
+            decoded.append(f"{name}: {rfc2047(value)}")
     if chunks:
         yield Part(SurfaceKind.HEADER, b"".join(chunks), headers=tuple(starts))
-
-
-def pdf_text(data: bytes) -> bytes:
-    """The text a PDF shows (pypdf), or b"" if it does not parse: the raw bytes are still
-    judged as media, so an unreadable PDF is never silently skipped."""
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        return "\n".join(page.extract_text() or "" for page in reader.pages).encode()
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
-        return b""
+    if decoded:
+        text = "\r\n".join(decoded).encode("utf-8", "replace")
+        yield Part(SurfaceKind.HEADER, text, encoding="rfc2047")
