@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.header import decode_header, make_header
 
-from harness.oracles.pdf import pdf_views
+from harness.oracles.pdf import open_pdf, pdf_views
 
-__all__ = ["MAX_DECODED", "Budget", "decoded_views", "mime_views", "rfc2047"]
+__all__ = ["MAX_DECODED", "Budget", "decoded_views", "expand", "mime_views", "rfc2047"]
 
 MAX_DECODED = 32 << 20  # bytes decoded per observation, all views together
 MAX_DEPTH = 3  # a zip in a PDF in a gzip is as deep as a program plausibly goes
@@ -55,7 +55,12 @@ def decoded_views(
     """Every view a container in `data` opens onto, recursively, within `budget`."""
     if depth >= MAX_DEPTH or budget.left <= 0 or len(data) < 4:
         return
-    for encoding, inner in _open(data, budget, content_encoding):
+    yield from expand(_open(data, budget, content_encoding), budget, depth)
+
+
+def expand(views: Iterator[View], budget: Budget, depth: int = 0) -> Iterator[View]:
+    """Each view, then whatever containers it holds in turn."""
+    for encoding, inner in views:
         yield encoding, inner
         for deeper, view in decoded_views(inner, budget, depth=depth + 1):
             yield f"{encoding}>{deeper}", view
@@ -73,7 +78,7 @@ def _open(data: bytes, budget: Budget, content_encoding: str) -> Iterator[View]:
     elif head == b"PK\x03\x04":
         yield from _unzip(data, budget)
     elif data[:1024].find(b"%PDF-") >= 0:
-        yield from pdf_views(data, budget)
+        yield from pdf_views(open_pdf(data), budget)
 
 
 def _inflate(data: bytes, wbits: int, name: str, budget: Budget) -> Iterator[View]:
@@ -142,9 +147,7 @@ def _mime_part(part: email.message.Message, budget: Budget) -> Iterator[View]:
     if granted < len(payload):
         budget.cut.append(f"MIME part past the decoding cap ({MAX_DECODED} bytes)")
     name = "mime-base64" if transfer == "base64" else "quoted-printable"
-    yield name, payload[:granted]
-    for deeper, view in decoded_views(payload[:granted], budget, depth=1):
-        yield f"{name}>{deeper}", view
+    yield from expand(iter([(name, payload[:granted])]), budget)
 
 
 def rfc2047(value: str) -> str:

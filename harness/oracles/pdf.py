@@ -28,30 +28,42 @@ from pypdf.generic import (
 if TYPE_CHECKING:
     from harness.oracles.decoded import Budget
 
-__all__ = ["pdf_text", "pdf_views"]
+__all__ = ["open_pdf", "pdf_text", "pdf_views"]
 
 MAX_OBJECTS = 20_000  # objects opened per PDF; a real document has far fewer
 _MAX_NESTING = 16  # how deep strings are gathered inside one object's dictionaries and arrays
 _ERRORS = (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, OSError, AttributeError)
 
 
-def pdf_text(data: bytes) -> bytes:
-    """The text a PDF shows (pypdf), or b"" if it does not parse: the raw bytes are still
-    judged as media, so an unreadable PDF is never silently skipped."""
+def open_pdf(data: bytes) -> PdfReader | None:
+    """The parsed PDF (parsed once, read for its text and its objects), None if it is not
+    one or is locked: without the password the observer cannot open it either."""
     try:
         reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None
+    except _ERRORS:
+        return None
+    return reader
+
+
+def pdf_text(reader: PdfReader | None) -> bytes:
+    """The text a PDF shows (pypdf), or b"" if it does not parse: the raw bytes are still
+    judged as media, so an unreadable PDF is never silently skipped."""
+    if reader is None:
+        return b""
+    try:
         return "\n".join(page.extract_text() or "" for page in reader.pages).encode()
     except _ERRORS:
         return b""
 
 
-def pdf_views(data: bytes, budget: Budget) -> Iterator[tuple[str, bytes]]:
+def pdf_views(reader: PdfReader | None, budget: Budget) -> Iterator[tuple[str, bytes]]:
     """(`pdf:info` | `pdf:xmp` | `pdf:annot` | `pdf:object` | `pdf:stream` | `pdf:attachment`,
     bytes) for every object of the PDF, within `budget`."""
+    if reader is None:
+        return
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            return  # without the password the observer cannot open it either
         info = reader.trailer.get("/Info")
         info_id = getattr(info, "idnum", None)
         size = int(reader.trailer.get("/Size", 0))

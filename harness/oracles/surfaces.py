@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.models import Observation, SurfaceKind
-from harness.oracles.decoded import Budget, decoded_views, mime_views, rfc2047
-from harness.oracles.pdf import pdf_text
+from harness.oracles.decoded import Budget, decoded_views, expand, mime_views, rfc2047
+from harness.oracles.pdf import open_pdf, pdf_text, pdf_views
 
-__all__ = ["Part", "body_kind", "parts", "pdf_text", "where"]
+__all__ = ["Part", "body_kind", "parts", "where"]
 
 _MEDIA_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 
@@ -65,33 +65,36 @@ _MIME_TYPES = ("multipart/", "message/")
 def parts(obs: Observation, budget: Budget | None = None) -> Iterator[Part]:
     """The body, the Location header, every other header in one buffer (one scan), then the
     decoded views of the body, within `budget` (what it cut is left in `budget.cut`)."""
-    yield from _received(obs)
-    if obs.body:
-        yield from _decoded(obs, budget or Budget())
-
-
-def _received(obs: Observation) -> Iterator[Part]:
-    if obs.body:
+    budget = budget or Budget()
+    kind = body_kind(obs) if obs.body else SurfaceKind.OTHER
+    if kind is SurfaceKind.PDF:
+        yield from _pdf(obs, budget)
+    elif obs.body:
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
-        kind = body_kind(obs)
-        if kind is SurfaceKind.PDF:
-            # What a person reads is the text, not the (often compressed) bytes; a PDF that
-            # yields no text is judged as raw bytes instead, never skipped.
-            text = pdf_text(obs.body)
-            if text.strip():
-                yield Part(SurfaceKind.PDF, text)
-            else:
-                yield Part(SurfaceKind.MEDIA, obs.body, offset)
-        else:
-            yield Part(kind, obs.body, offset)
+        yield Part(kind, obs.body, offset)
     location = obs.header("location")
     if location:
         yield Part(SurfaceKind.REDIRECT, location.encode("utf-8", "replace"))
     yield from _headers(obs)
+    if obs.body and kind is not SurfaceKind.PDF:
+        yield from _decoded(obs, kind, budget)
 
 
-def _decoded(obs: Observation, budget: Budget) -> Iterator[Part]:
-    kind = body_kind(obs)
+def _pdf(obs: Observation, budget: Budget) -> Iterator[Part]:
+    """What a person reads is the text, not the (often compressed) bytes; a PDF that yields
+    no text is judged as raw bytes instead, never skipped. Then every object it holds."""
+    reader = open_pdf(obs.body)
+    text = pdf_text(reader)
+    if text.strip():
+        yield Part(SurfaceKind.PDF, text)
+    else:
+        offset = obs.byte_range[0] if obs.byte_range is not None else 0
+        yield Part(SurfaceKind.MEDIA, obs.body, offset)
+    for encoding, data in expand(pdf_views(reader, budget), budget):
+        yield Part(SurfaceKind.PDF, data, encoding=encoding)
+
+
+def _decoded(obs: Observation, kind: SurfaceKind, budget: Budget) -> Iterator[Part]:
     if kind is SurfaceKind.MEDIA and obs.byte_range is not None and obs.byte_range[0] > 0:
         return  # a Range chunk past the start has no magic bytes; its seams are stitched
     content_type = (obs.content_type or obs.header("content-type") or "").lower()

@@ -34,7 +34,7 @@ from harness.matcher import CanaryMatcher
 from harness.models import Canary, CanaryKind, Finding, Observation, SurfaceKind
 from harness.oracles import Judge, OracleContext, decoded
 from harness.oracles.decoded import Budget, decoded_views
-from harness.oracles.pdf import pdf_text
+from harness.oracles.pdf import open_pdf, pdf_text
 from tests.worlds import make_world
 
 RNG = random.Random(2404)
@@ -361,7 +361,7 @@ def pdf_obs(data: bytes, actor: str = "p2") -> Observation:
 )
 def test_pdf_metadata_annotations_and_attachments(where: str, encoding: str) -> None:
     data = pdf(**{where: planted()})
-    assert pdf_text(data).strip() == b"Summary"
+    assert pdf_text(open_pdf(data)).strip() == b"Summary"
     findings = leaks(pdf_obs(data))
     assert [(f.owner, f.surface.kind, encoding_of(f)) for f in findings] == [
         ("p3", SurfaceKind.PDF, encoding)
