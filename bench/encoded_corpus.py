@@ -5,7 +5,7 @@ own, each of a different owner, so the oracle must find each once and name its e
     HTML entities, JSON \\u escapes, percent-encoding                   the escaped windows
     MIME quoted-printable, a base64 part, an RFC 2047 subject          mime_views
     gzip, zlib, raw deflate (Content-Encoding), zip                    decoded_views
-    PDF info, XMP, annotation, FlateDecode text, attachment            pdf_views
+    PDF info, XMP, annotation, FlateDecode text, attachment            pdf_views (one PDF)
 
 Each leak is planted in a body that is otherwise full of the observer's own canaries in the
 same encoding, so a miss or an extra finding shows up as an inexact count.
@@ -134,13 +134,6 @@ def _pdf(own: str, **parts: str | bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _pdf_at(where: str) -> Build:
-    def build(own: str, leak: str) -> tuple[bytes, dict[str, Any]]:
-        return _pdf(own, **{where: leak}), {"content_type": "application/pdf"}
-
-    return build
-
-
 def _octets(pack: Callable[[bytes], bytes], **headers: str) -> Build:
     def build(own: str, leak: str) -> tuple[bytes, dict[str, Any]]:
         body = pack(_json(title=f"Consultation {own}", note=f"ref {leak}"))
@@ -180,11 +173,15 @@ LEAKS: dict[str, tuple[Build, str]] = {
     "zlib": (_octets(zlib.compress), "deflate"),
     "raw-deflate": (_octets(_raw_deflate, **{"content-encoding": "deflate"}), "deflate"),
     "zip": (_octets(lambda d: _zip(**{"export.json": d})), "zip"),
-    "pdf-info": (_pdf_at("info"), "pdf:info"),
-    "pdf-xmp": (_pdf_at("xmp"), "pdf:xmp"),
-    "pdf-annot": (_pdf_at("annot"), "pdf:annot"),
-    "pdf-flate-text": (_pdf_at("text"), ""),  # the page text itself: what a person reads
-    "pdf-attachment": (_pdf_at("attachment"), "pdf:attachment"),
+}
+# One summary PDF leaks five owners' data, one in each place a PDF keeps data (the place ->
+# the encoding its finding names): one document, parsed once, as a download would be.
+PDF_PLACES = {
+    "info": "pdf:info",
+    "xmp": "pdf:xmp",
+    "annot": "pdf:annot",
+    "text": "",  # the page text itself, in a FlateDecode content stream: what a person reads
+    "attachment": "pdf:attachment",
 }
 
 
@@ -201,9 +198,10 @@ def encoded_observations(
     data, and the (owner, kind, encoding) each must be found as."""
     observations: list[Observation] = []
     planted: set[Planted] = set()
+    first = world.ownership.for_owner
     for n, (build, encoding) in enumerate(LEAKS.values()):
         observer, owner = f"p{n}", f"p{first_owner + n}"
-        own, leak = world.ownership.for_owner(observer)[0], world.ownership.for_owner(owner)[0]
+        own, leak = first(observer)[0], first(owner)[0]
         body, fields = build(planted_text(own), planted_text(leak))
         headers = fields.pop("headers", {})
         content_type = fields.pop("content_type", "application/json")
@@ -212,6 +210,14 @@ def encoded_observations(
             obs = _with_headers(obs, headers)
         observations.append(obs)
         planted.add((owner, str(leak.kind), encoding))
+    observer = f"p{len(LEAKS)}"
+    owners = {place: f"p{first_owner + len(LEAKS) + i}" for i, place in enumerate(PDF_PLACES)}
+    leaks = {place: first(owner)[0] for place, owner in owners.items()}
+    document = _pdf(
+        planted_text(first(observer)[0]), **{p: planted_text(c) for p, c in leaks.items()}
+    )
+    observations.append(observation(observer, document, "application/pdf"))
+    planted |= {(owners[p], str(c.kind), PDF_PLACES[p]) for p, c in leaks.items()}
     return observations, planted
 
 
