@@ -5,10 +5,11 @@ recordings list, the profile page, search, the CSV export, the media, the e-mail
 observer it reaches, in every suite and every later scenario. Those are one bug, so a root cause
 is keyed on *what* leaked and where it first showed, not on where it was seen since:
 
-- the leaked object: the resource whose canary leaked (`appointment:p0-ab:3`, or the owner's
-  own record for a user field such as the display name), the list items a list should not have
-  held, the entity served after it was withdrawn. A cause is keyed on its owners' role ("a
-  patient's data"): one bug leaks many patients' data, of several kinds, at once;
+- the leaked object: the resource whose canary leaked (`appointment:p0-ab:3`; a user field
+  such as the display name has no resource, so the owner's record as one route serves it), the
+  list items a list should not have held, the entity served after it was withdrawn. A cause
+  is keyed on its owners' role ("a patient's data"): one bug leaks many patients' data, of
+  several kinds, at once;
 - the first sighting of each concrete object (its first step, on whatever surface): the cause
   is keyed on the suite of that step, and shows the step itself (`switch-mid-call/look`).
   Keying on the exact step would split one bug by which scenario happened to file the object
@@ -56,9 +57,11 @@ def leaked_object(finding: Finding) -> LeakedObject:
         resource = extra.get("resource", "")
         if resource:
             return LeakedObject(resource, resource.split(":", 1)[0])
-        # A user field: the owner's own record. Older findings carry no resource; their label
-        # still says which field it was, which is all the key needs.
-        return LeakedObject(f"record:{owner}", "record")
+        # A user field (a name) has no resource of its own: the route that served it stands
+        # in. The owner's name shown in another patient's list and in a recording's metadata
+        # anyone may fetch are two leaks, though both are "the owner's record".
+        route = _PAGE.sub("", finding.surface.where)
+        return LeakedObject(f"record:{owner}@{route}", "record")
     if "entity" in extra:
         kind = extra["entity"].split(":", 1)[0]
         return LeakedObject(extra["entity"], kind)

@@ -153,6 +153,26 @@ def test_an_object_first_shown_by_a_replay_is_a_cause_of_its_own() -> None:
     assert misfiled.suites == ("access", "switch")
 
 
+def test_a_name_first_served_by_another_route_is_another_leak() -> None:
+    """p1's display name reached p2 over the event socket (the misfiling); the access replay
+    then fetches p1's recording metadata, which carries the name too: a name has no resource
+    of its own, so the route serving it tells the two leaks apart."""
+    metadata = reason(
+        "p1",
+        "p3",
+        200,
+        data=CanaryKind.NAME,
+        extra=(("label", "patient display name"),),
+        suite="access",
+        step="access/p3->p1",
+        surface=Surface(SurfaceKind.JSON, "GET /api/recordings/{recording_id}"),
+    )
+    causes = group_findings([*misfiled_recordings(), record(metadata)], roles=ROLES)
+    assert sorted(c.step for c in causes) == ["access/replay", "switch-mid-call/look"]
+    replayed = next(c for c in causes if c.step == "access/replay")
+    assert replayed.example == "record:p1@GET /api/recordings/{recording_id}"
+
+
 def test_the_first_sighting_of_the_object_sets_the_step_whatever_the_surface() -> None:
     """Seen first in an e-mail (step `switch/mail`), then on the list: one cause at the mail."""
     mail = reason(

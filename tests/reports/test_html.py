@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.events import FindingRaised
 from reports.html import write_html
 from reports.result import RunCollector
-from tests.reports.streams import end, failing_run, finding, start, suite_ok
+from tests.reports.streams import T0, end, failing_run, finding, start, suite_ok
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -97,3 +97,27 @@ def test_clean_run_says_no_exposures(tmp_path: Path) -> None:
     text = write_html(RunCollector().consume(passing_run()), tmp_path / "r.html").read_text()
     assert 'class="badge pass"' in text
     assert "No patient's data reached another user." in text
+
+
+def test_opens_on_a_summary_then_contents_with_detail_collapsed(tmp_path: Path) -> None:
+    # One bug flooding many users: the cause's user pairs become a count that expands.
+    leaks = [
+        finding(owner=f"p{i}", observer=f"p{i + 1}", time=T0 + i, suite="switch")
+        for i in range(1, 9)
+    ]
+    events = [start("switch"), *(FindingRaised("switch", f) for f in leaks), *suite_ok("switch")]
+    text = write_html(RunCollector().consume([*events, end()]), tmp_path / "r.html").read_text()
+    body = text.split("<body>", 1)[1]
+    assert body.startswith('<section id="summary"')
+    summary = body.split("</section>", 1)[0]
+    assert "Root causes: 1 behind 8 finding(s)" in summary
+    assert "Coverage:" in summary and "Timing:" in summary
+    tags = Tags()
+    tags.feed(text)
+    anchors = [a["href"] for t, a in tags.tags if t == "a" and (a.get("href") or "")[:1] == "#"]
+    ids = {a.get("id") for _, a in tags.tags}
+    assert anchors and all(anchor[1:] in ids for anchor in anchors)
+    assert '<nav id="toc"' in text and "<details" in text and "<details open" not in text
+    assert "8 exposures (owner\u2192observer)</summary>" in text
+    assert "p1\u2192p2, p2\u2192p3" not in text  # the long list is behind the count
+    assert "@media print{nav{display:none}" in text and "details::details-content" in text
