@@ -137,7 +137,7 @@ def gate_command(
     out_dir = check_out(out)
     discard_old_verdict(out_dir)
     with (
-        notification_sinks(loaded, listen) as sinks,
+        notification_sinks(loaded, listen, target) as sinks,
         target_of(target, support_token, faults, loaded, sinks) as (url, token),
     ):
         verdict, verdict_path = run_gate(

@@ -69,8 +69,9 @@ ListenOpt = Annotated[
     typer.Option(
         help="Where the harness listens for the target's e-mail (SMTP) and text messages (an "
         "SMS webhook), for profiles with `notifications:`: HOST:SMTP_PORT,SMS_PORT. Configure "
-        "staging to send there. Default: 127.0.0.1 on free ports (the local clinic is wired "
-        "to them itself).",
+        "staging to send there. Default with --target: $CHAPERONE_SINKS, else "
+        "127.0.0.1:2525,2526, where `chaperone clinic serve` sends by default; without "
+        "--target: free ports, which the local clinic is wired to.",
     ),
 ]
 

@@ -19,6 +19,7 @@ from harness.aio import LoopThread
 from harness.errors import ExitCode
 from harness.profile import LoadedProfile, load_profile
 from harness.replay import pick_finding, replay
+from reports.groups import cause_ids
 from reports.json_report import load_report
 
 
@@ -32,7 +33,8 @@ def replay_command(
     finding: Annotated[
         str,
         typer.Option(
-            help="Finding key (or unique prefix) from report.json, or its 1-based position."
+            help="Any id the run showed: a cause's key (the [3f2a9c01be] of its summary), a "
+            "finding key from report.json, a unique prefix of either, or a 1-based position."
         ),
     ],
     target: TargetOpt = None,
@@ -56,7 +58,8 @@ def replay_command(
     """
     check_allowed(policy, target)
     result = load_report(report)
-    chosen = pick_finding([r.finding for r in result.findings], finding)
+    causes = cause_ids(result.findings, result.roles)
+    chosen = pick_finding([r.finding for r in result.findings], finding, causes)
     console = Console()
     console.print(
         f"replaying {chosen.key}: {chosen.kind} {chosen.owner} -> {chosen.observer} "

@@ -145,7 +145,7 @@ def run_command(
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
     with (
-        notification_sinks(loaded, listen) as sinks,
+        notification_sinks(loaded, listen, target) as sinks,
         target_of(target, support_token, faults, loaded, sinks) as (url, token),
     ):
         request = RunRequest(

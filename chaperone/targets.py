@@ -11,7 +11,7 @@ from chaperone.checks import check_target
 from harness.errors import UsageError
 from harness.local_clinic import local_clinic
 from harness.profile import LoadedProfile, load_profile
-from harness.sinks import Sinks, clinic_wiring, sinks_for
+from harness.sinks import Sinks, clinic_wiring, default_listen, sinks_for
 
 
 def profile_of(name_or_path: str) -> LoadedProfile:
@@ -19,12 +19,17 @@ def profile_of(name_or_path: str) -> LoadedProfile:
 
 
 @contextlib.contextmanager
-def notification_sinks(profile: LoadedProfile, listen: str = "") -> Iterator[Sinks | None]:
-    """The SMTP and SMS sinks, running, when the profile says notifications arrive there."""
+def notification_sinks(
+    profile: LoadedProfile, listen: str = "", target: str | None = None
+) -> Iterator[Sinks | None]:
+    """The SMTP and SMS sinks, running, when the profile says notifications arrive there: on
+    `listen`; else, for a `target` the harness did not start, where `chaperone clinic serve`
+    sends by default (harness.sinks.default_listen); else on free ports, which the local
+    clinic is wired to."""
     if profile.profile.notifications is None:
         yield None
         return
-    host, smtp_port, sms_port = _listen(listen)
+    host, smtp_port, sms_port = _listen(listen or (default_listen() if target else ""))
     with sinks_for(profile.profile, host, (smtp_port, sms_port)) as sinks:
         yield sinks
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -33,6 +34,10 @@ app = typer.Typer(
 )
 _err = Console(stderr=True, soft_wrap=True, highlight=False)
 KEEP_ALIVE_SECONDS = 75
+# The harness's default notification sinks (harness.sinks.DEFAULT_LISTEN; the clinic imports
+# nothing of Chaperone, so the agreement is written twice).
+SINKS_ENV = "CHAPERONE_SINKS"
+DEFAULT_SINKS = "127.0.0.1:2525,2526"
 SWITCH_INTERVAL = 0.0005  # seconds; see serve()
 
 
@@ -73,13 +78,23 @@ def serve(
         str | None, typer.Option(help="enables /_support", envvar="CHAPERONE_SUPPORT_TOKEN")
     ] = None,
     smtp: Annotated[
-        str | None, typer.Option(help="HOST:PORT of an SMTP server for patient e-mail")
+        str | None,
+        typer.Option(
+            help="HOST:PORT of an SMTP server for patient e-mail, or 'off'. Default: where "
+            "`chaperone run --target` listens by default (127.0.0.1:2525, or "
+            "$CHAPERONE_SINKS)"
+        ),
     ] = None,
     sms_webhook: Annotated[
-        str | None, typer.Option(help="URL that receives each SMS as a JSON POST")
+        str | None,
+        typer.Option(
+            help="URL that receives each SMS as a JSON POST, or 'off'. Default: where "
+            "`chaperone run --target` listens by default (http://127.0.0.1:2526/sms)"
+        ),
     ] = None,
 ) -> None:
     """Run the clinic with uvicorn in this process."""
+    smtp, sms_webhook = _notification_defaults(smtp, sms_webhook)
     names = parse_faults(faults)
     message = unknown_fault_message(names)
     if message:
@@ -115,6 +130,21 @@ def serve(
         # connection just as a client reuses it, and that request fails with no response.
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+
+
+def _notification_defaults(
+    smtp: str | None, sms_webhook: str | None
+) -> tuple[str | None, str | None]:
+    """Unset: the harness's default sinks (so `clinic serve` then `chaperone run --target`
+    agree with no options); 'off': none. A send nobody receives is logged and dropped."""
+    spec = os.environ.get(SINKS_ENV) or DEFAULT_SINKS
+    host, _, ports = spec.rpartition(":")
+    mail_port, _, sms_port = ports.partition(",")
+    if smtp is None:
+        smtp = f"{host}:{mail_port}"
+    if sms_webhook is None:
+        sms_webhook = f"http://{host}:{sms_port}/sms"
+    return (None if smtp == "off" else smtp), (None if sms_webhook == "off" else sms_webhook)
 
 
 def _check_notifications(smtp: str | None, sms_webhook: str | None) -> None:

@@ -5,6 +5,7 @@ def test_my_flow(chaperone):
     chaperone.act(p0, "join"); chaperone.act(p1, "join")
     chaperone.act(p0, "switch_to_video")
     assert chaperone.look(p1) == []        # findings: nobody sees what they may not
+    # on a leak: one line per exposure, "p0-… → p1-…: note (...) at json:GET ... (14:03:05 UTC)"
 
 Flow names are the target profile's (`chaperone.flows` lists them).
 """
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 from harness.adapters import DEFAULT_ADAPTER, FlowResult, Session, Target, make_target
 from harness.aio import LoopThread
-from harness.models import Finding, Observation
+from harness.models import Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile import LoadedProfile, load_profile
+from harness.readable import Findings
 from harness.world import World
 
 
@@ -86,11 +88,11 @@ class Chaperone:
         result: FlowResult = self.loop.run(call, timeout=30)
         return result
 
-    def judge_all(self, observations: list[Observation]) -> list[Finding]:
+    def judge_all(self, observations: list[Observation]) -> Findings:
         assert self.judge is not None, "call seed() first"
-        return [f for obs in observations for f in self.judge(obs)]
+        return Findings(f for obs in observations for f in self.judge(obs))
 
-    def look(self, actor: str) -> list[Finding]:
+    def look(self, actor: str) -> Findings:
         """Everything the actor can reach, judged by every oracle."""
         surfaces = self.adapter.look(self.session(actor), f"pytest/{actor}/look")
         return self.judge_all(self.loop.run(surfaces, timeout=120))

@@ -101,6 +101,10 @@ def local_clinic(
         # A real Unleash (--unleash-url in extra_args) replaces the bootstrap file.
         *([] if "--unleash-url" in extra_args else ["--flags-file", str(flags)]),
         *(["--faults", ",".join(faults)] if faults else []),
+        # Off unless wired: `clinic serve` otherwise sends to the default sinks, where another
+        # run on this machine may be listening.
+        *([] if "--smtp" in extra_args else ["--smtp", "off"]),
+        *([] if "--sms-webhook" in extra_args else ["--sms-webhook", "off"]),
         *extra_args,
     ]
     log = directory / "clinic.log"

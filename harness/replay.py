@@ -20,6 +20,8 @@ does not reproduce there.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,18 +64,39 @@ def population_for(finding: Finding, run_dir: Path) -> tuple[int, Counts]:
     return seed, counts
 
 
-def pick_finding(findings: list[Finding], key: str) -> Finding:
-    """By key (or a unique prefix), or by 1-based position in the report."""
-    if key.isdigit() and 1 <= int(key) <= len(findings):
-        return findings[int(key) - 1]
-    matches = [f for f in findings if f.key.startswith(key)]
-    if len(matches) == 1:
-        return matches[0]
-    problem = "matches several findings" if matches else "matches no finding"
-    raise UsageError(
-        f"--finding '{key}' {problem} in the report",
-        "pass a key from report.json (findings[].key) or a 1-based index",
-    )
+def pick_finding(
+    findings: Sequence[Finding], key: str, causes: Mapping[str, Finding] | None = None
+) -> Finding:
+    """The finding `key` names: any id a run shows. A finding's key (report.json
+    `findings[].key`), a cause's key (the `[3f2a9c01be]` of the run's summary, the HTML
+    report and JUnit: `groups[].key`, which stands for the cause's shortest reproduction), a
+    unique prefix of either, or a 1-based position in the report. Not found is one line with
+    the nearest ids."""
+    wanted = key.strip().strip("[]").lower()
+    if wanted.isdigit() and 1 <= int(wanted) <= len(findings):
+        return findings[int(wanted) - 1]
+    ids: dict[str, Finding] = {f.key: f for f in findings} | dict(causes or {})
+    if wanted in ids:
+        return ids[wanted]
+    matches = {ident: f for ident, f in ids.items() if ident.startswith(wanted)}
+    chosen = {f.key for f in matches.values()}
+    if wanted and len(chosen) == 1:
+        return next(iter(matches.values()))
+    if matches:
+        problem = f"is a prefix of {len(matches)} ids ({', '.join(sorted(matches)[:6])})"
+        hint = "give more of the id"
+    else:
+        close = difflib.get_close_matches(wanted, list(ids), n=5, cutoff=0.3)
+        near = [i for i in ids if i[:2] == wanted[:2]][:5] if wanted else []
+        shown = list(dict.fromkeys([*close, *near]))[:5]
+        problem = "matches no finding or cause" + (
+            f" (closest: {', '.join(shown)})" if shown else ""
+        )
+        hint = (
+            "pass a finding key, a cause key as the run printed it, or a 1-based index "
+            f"(1-{len(findings)})"
+        )
+    raise UsageError(f"--finding '{key}' {problem} in the report", hint)
 
 
 class Replayer:

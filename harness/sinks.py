@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -25,9 +26,29 @@ from harness.errors import InfrastructureError
 from harness.models import Observation, SurfaceKind
 from harness.profile.model import TargetProfile
 
-__all__ = ["Message", "Sinks", "clinic_wiring", "observations_of", "sinks_for"]
+__all__ = [
+    "DEFAULT_LISTEN",
+    "SINKS_ENV",
+    "Message",
+    "Sinks",
+    "clinic_wiring",
+    "default_listen",
+    "observations_of",
+    "sinks_for",
+]
 
 EXTERNAL = "external:"  # prefix of an observer no synthetic user is: data left the population
+
+# Where `run --target` listens when not told (`--listen`), and where `chaperone clinic serve`
+# sends unless told otherwise (`--smtp`, `--sms-webhook`): the two agree, so the README's
+# `clinic serve` then `run --target` works as written. CHAPERONE_SINKS moves both at once.
+SINKS_ENV = "CHAPERONE_SINKS"
+DEFAULT_LISTEN = "127.0.0.1:2525,2526"
+
+
+def default_listen() -> str:
+    """HOST:SMTP_PORT,SMS_PORT for a target the harness did not start."""
+    return os.environ.get(SINKS_ENV) or DEFAULT_LISTEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,5 +220,5 @@ def sinks_for(
 def clinic_wiring(sinks: Sinks | None) -> tuple[str, ...]:
     """`chaperone clinic serve` options that send the local clinic's notifications to `sinks`."""
     if sinks is None:
-        return ()
+        return ("--smtp", "off", "--sms-webhook", "off")
     return ("--smtp", sinks.smtp_address, "--sms-webhook", sinks.sms_url)

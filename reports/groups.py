@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from harness.models import Finding, Severity, Step
 from reports.result import FindingRecord
 
-__all__ = ["FindingGroup", "cause_step", "group_findings", "leaked_object", "repro_text"]
+__all__ = [
+    "FindingGroup",
+    "cause_ids",
+    "cause_step",
+    "group_findings",
+    "leaked_object",
+    "repro_text",
+]
 
 _SEVERITY = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _PAGE = re.compile(r" \(page \d+\)$")
@@ -246,6 +253,16 @@ def group_findings(
 
 def _suite(finding: Finding) -> str:
     return (finding.suite or finding.step.split("/", 1)[0]).split("@", 1)[0]
+
+
+def cause_ids(
+    records: Sequence[FindingRecord], roles: Mapping[str, str] | None = None
+) -> dict[str, Finding]:
+    """Each cause's key (as the run's summary, the HTML report and JUnit show it) -> the
+    finding that stands for it: its shortest reproduction. `roles` as the run's (actor ->
+    role), which the keys are computed with."""
+    accepted = [r.key for r in records if r.accepted]
+    return {g.key: g.shortest for g in group_findings(records, accepted, roles)}
 
 
 def _group(

@@ -3,6 +3,7 @@ owner and surface (route). A different leak between the same two users is anothe
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import pytest
 from harness.adapters.profile import ProfileTarget
 from harness.aio import LoopThread
 from harness.config import RunOptions
+from harness.errors import UsageError
 from harness.events import FindingRaised
 from harness.models import Finding, Step
 from harness.profile import load_profile
-from harness.replay import other_orders, replay, same_identity
+from harness.replay import other_orders, pick_finding, replay, same_identity
 from tests.unit.inprocess import BASE, TOKEN, run_inprocess, transport
 
 # Two scenarios: the incident's (the switch finding replays its steps) and a look; every
@@ -140,3 +142,56 @@ def test_a_switch_finding_replays_when_the_run_saw_its_joins_finish_out_of_order
     fault = frozenset({"switch-recording-misattribution"})
     assert _replay(shuffled, tmp_path / "out", tmp_path / "again", fault)
     assert not _replay(shuffled, tmp_path / "out", tmp_path / "fixed", frozenset())
+
+
+# -- `--finding`: every id a run shows ------------------------------------------------------
+
+
+def _printed_run() -> tuple[list[Finding], dict[str, Finding], str]:
+    """A failing run's findings, its causes, and the console summary the run printed."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from reports.console import ConsoleReporter
+    from reports.groups import cause_ids
+    from reports.result import RunCollector
+    from tests.reports.streams import failing_run
+
+    result = RunCollector().consume(failing_run())
+    out = StringIO()
+    ConsoleReporter(Console(file=out, width=200), plain=True).summary(result)
+    return (
+        [r.finding for r in result.findings],
+        cause_ids(result.findings, result.roles),
+        out.getvalue(),
+    )
+
+
+def test_every_cause_id_the_run_prints_picks_its_shortest_reproduction() -> None:
+    findings, causes, printed = _printed_run()
+    shown = re.findall(r"^\s+\[([0-9a-f]+)\]", printed, re.MULTILINE)
+    assert shown and set(shown) == set(causes)
+    for key in shown:
+        assert pick_finding(findings, key, causes) is causes[key]
+        assert pick_finding(findings, f"[{key}]", causes) is causes[key]  # as printed
+        assert pick_finding(findings, key[:4], causes) is causes[key]  # a short prefix
+
+
+def test_finding_keys_prefixes_and_positions_are_accepted() -> None:
+    findings, causes, _ = _printed_run()
+    for i, finding in enumerate(findings, 1):
+        assert pick_finding(findings, finding.key, causes) is finding
+        assert pick_finding(findings, finding.key[:8].upper(), causes) is finding
+        assert pick_finding(findings, str(i), causes) is finding
+
+
+def test_an_unknown_id_is_one_line_with_the_closest_ones() -> None:
+    findings, causes, _ = _printed_run()
+    near = next(iter(causes))
+    wrong = near[:3] + ("0" if near[3] != "0" else "1") + near[4:]
+    with pytest.raises(UsageError) as caught:
+        pick_finding(findings, wrong, causes)
+    line = caught.value.one_line()
+    assert "matches no finding or cause" in line and f"closest: {near}" in line
+    assert "\n" not in line
