@@ -28,7 +28,7 @@ from harness.client import Send as ClientSend
 from harness.client.discovery import Discovered
 from harness.client.listing import Entity, EntityParser
 from harness.client.protocol import SUCCESS
-from harness.client.reads import checked
+from harness.client.reads import Reader
 from harness.coverage import Coverage
 from harness.errors import InfrastructureError
 from harness.models import Actor, Finding, Observation
@@ -243,7 +243,8 @@ class VirtualUser:
             return []  # nothing observed yet fills its parameters
         prep = Prepared("GET", self._rng.choice(paths), found.route)
         ok = SUCCESS | DENIALS
-        obs = self._run(checked(self.client, self.session, prep, _READ, None, "", ok))
+        reader = Reader(self.client, self.session, _READ, None, "", ok)
+        obs = self._run(reader.checked(prep))
         self._learn([obs])
         return [obs]
 

@@ -9,6 +9,7 @@ from harness.adapters.looks import Looks
 from harness.client import FlowRun, Session, run_flow, vars_of
 from harness.client.listing import Entity
 from harness.errors import InfrastructureError
+from harness.models import Actor
 from harness.profile.model import FlowSpec
 from harness.profile.template import acting
 from harness.world import Completed, Resource, World
@@ -44,18 +45,12 @@ class Flows:
         role = self.profile.relations[relation].observer
         return self.world.next_observer(relation, role, owner)
 
-    async def flow(
-        self,
-        session: Session,
-        name: str,
-        resource: Resource | None,
-        step: str,
-        owner: str | None = None,
+    async def run(
+        self, session: Session, name: str, step: str, subject: Actor, resource: Resource | None
     ) -> FlowResult:
+        """Flow `name` as `session`, on `subject`'s data (`resource`, or the entity of
+        theirs last listed)."""
         spec = self.profile.flows[name]
-        world = self.client.world
-        whose = owner or (resource.owner if resource is not None else session.actor.id)
-        subject = world.actors.get(whose, session.actor) if world is not None else session.actor
         scope = self.client.scope(subject, resource)
         scope.update(acting(session.actor.role, vars_of(session.actor)))
         scope["owner"] = vars_of(subject)

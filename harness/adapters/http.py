@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 
 from harness.client import Flow, ProfileClient, Relogin, Send, Session
+from harness.client.protocol import Driving
 from harness.driver import Driver
 from harness.errors import TargetUnreachable
 from harness.models import Actor, Observation
@@ -36,21 +37,18 @@ class HttpDriver:
 
     async def run(self, flow: Flow[T]) -> T:
         """Drive a client flow to its end; a target that does not answer is thrown into it."""
-        try:
-            instruction = next(flow)
-            while True:
-                try:
-                    if isinstance(instruction, Relogin):
-                        answer: Any = await self._relogin(instruction)
-                    else:
-                        answer = await self.send(instruction)
-                except TargetUnreachable as exc:
-                    instruction = flow.throw(exc)
-                    continue
-                instruction = flow.send(answer)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        driving = Driving(flow)
+        while (pending := driving.pending) is not None:
+            try:
+                if isinstance(pending, Relogin):
+                    answer: Any = await self._relogin(pending)
+                else:
+                    answer = await self.send(pending)
+            except TargetUnreachable as exc:
+                driving.fail(exc)
+            else:
+                driving.answer(answer)
+        return driving.result  # type: ignore[return-value]
 
     async def send(self, send: Send, content: bytes | None = None) -> Observation:
         prep = send.prepared

@@ -15,7 +15,7 @@ from harness.adapters.http import HttpDriver
 from harness.aio import each_bounded
 from harness.client import Memory, Session, read
 from harness.client.listing import Entity
-from harness.client.reads import checked
+from harness.client.reads import Reader
 from harness.models import Actor, Observation
 from harness.profile.model import ReadSpec
 from harness.profile.steps import Prepared
@@ -160,7 +160,7 @@ class Looks:
                     continue
                 memory.done.add(f"discover|{path}")
                 prep = Prepared("GET", path, route.route)
-                flow = checked(self.client, session, prep, step, _DISCOVERED, "", None)
+                flow = Reader(self.client, session, step, _DISCOVERED, "", None).checked(prep)
                 obs = await self.http.run(flow)
                 self._learn(session.actor, [obs])
                 seen.append(obs)

@@ -158,7 +158,10 @@ class ProfileTarget:
         step: str,
         owner: str | None = None,
     ) -> FlowResult:
-        return await self._flows.flow(session, name, resource, step, owner)
+        world = self.client.world
+        whose = owner or (resource.owner if resource is not None else session.actor.id)
+        subject = world.actors.get(whose, session.actor) if world is not None else session.actor
+        return await self._flows.run(session, name, step, subject, resource)
 
     # -- push and notifications --------------------------------------------------------------
 

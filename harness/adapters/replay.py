@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from harness.adapters.http import HttpDriver
 from harness.client import Session
-from harness.client.reads import checked
+from harness.client.reads import Reader
 from harness.models import Observation
 from harness.profile.model import ReadSpec
 from harness.profile.steps import Prepared
@@ -34,7 +34,7 @@ async def replay_as(
     route = observation.endpoint
     if observation.sent_body:
         return await _with_body(http, session, prep, step, observation, about, extra)
-    flow = checked(client, session, prep, step, _REPLAYED, about, None, extra=extra, route=route)
+    flow = Reader(client, session, step, _REPLAYED, about, None).checked(prep, extra, route)
     obs = await http.run(flow)
     return replace(obs, entity=observation.entity)
 

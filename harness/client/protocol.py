@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from harness.client.session import Session
 from harness.errors import TargetUnreachable
 from harness.models import Observation
 from harness.profile.steps import Prepared
 
-__all__ = ["Flow", "Instruction", "Relogin", "Send", "run_sync"]
+__all__ = ["Driving", "Flow", "Instruction", "Relogin", "Send", "run_sync"]
 
 T = TypeVar("T")
 
@@ -63,24 +63,43 @@ Instruction = Send | Relogin
 Flow = Generator[Instruction, Any, T]
 
 
+class Driving(Generic[T]):
+    """A flow being driven: `pending` is the instruction to answer next, until `done`; then
+    `result` is what the flow returned. A driver's loop answers (`answer`) or, when the target
+    did not answer, throws the failure into the flow (`fail`), which records it and re-raises."""
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self.done = False
+        self.result: T | None = None
+        self.pending: Instruction | None = None
+        self._step(lambda: next(flow))
+
+    def answer(self, value: Any) -> None:
+        self._step(lambda: self._flow.send(value))
+
+    def fail(self, exc: TargetUnreachable) -> None:
+        self._step(lambda: self._flow.throw(exc))
+
+    def _step(self, step: Callable[[], Instruction]) -> None:
+        try:
+            self.pending = step()
+        except StopIteration as stop:
+            self.done, self.result, self.pending = True, stop.value, None
+
+
 def run_sync(
     flow: Flow[T],
     send: Callable[[Send], Observation],
     relogin: Callable[[Relogin], bool],
 ) -> T:
     """Drive `flow` to its end with blocking callables; returns what the flow returns."""
-    try:
-        instruction = next(flow)
-        while True:
-            try:
-                if isinstance(instruction, Relogin):
-                    answer: Any = relogin(instruction)
-                else:
-                    answer = send(instruction)
-            except TargetUnreachable as exc:
-                instruction = flow.throw(exc)
-                continue
-            instruction = flow.send(answer)
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
+    driving = Driving(flow)
+    while (pending := driving.pending) is not None:
+        try:
+            answer = relogin(pending) if isinstance(pending, Relogin) else send(pending)
+        except TargetUnreachable as exc:
+            driving.fail(exc)
+        else:
+            driving.answer(answer)
+    return driving.result  # type: ignore[return-value]

@@ -9,7 +9,7 @@ in their own order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.client.core import ProfileClient, expects
@@ -18,10 +18,10 @@ from harness.client.protocol import Flow
 from harness.client.session import Session
 from harness.errors import TargetUnreachable
 from harness.models import Observation
-from harness.profile.model import ReadSpec
+from harness.profile.model import PageSpec, ReadSpec
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 
-__all__ = ["RANGE_CUT", "checked", "read", "total_size"]
+__all__ = ["RANGE_CUT", "Reader", "read", "total_size"]
 
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
@@ -41,13 +41,13 @@ def read(
     captures: dict[str, Any] = {}
     for index, step in enumerate(spec.steps):
         prep = client.name_route(prepare(step, {**scope, **captures}))
-        ok = expects(step) | also_ok
+        reader = Reader(client, session, action, spec, about, expects(step) | also_ok)
         if step.range == "halves":
-            got = yield from halves(client, session, prep, action, spec, about, ok)
+            got = yield from reader.halves(prep)
         elif index == len(spec.steps) - 1 and spec.page is not None:
-            got = yield from pages(client, session, prep, action, spec, about, ok)
+            got = yield from reader.pages(prep, spec.page)
         else:
-            got = [(yield from checked(client, session, prep, action, spec, about, ok))]
+            got = [(yield from reader.checked(prep))]
         seen += got
         if not got or not is_success(step, got[-1].status):
             break  # later steps need this one's captures
@@ -58,102 +58,78 @@ def read(
     return seen
 
 
-def checked(
-    client: ProfileClient,
-    session: Session,
-    prep: Prepared,
-    action: str,
-    spec: ReadSpec | None,
-    about: str,
-    ok: frozenset[int] | None,
-    *,
-    extra: Mapping[str, str] | None = None,
-    route: str | None = None,
-    name: str = "",
-) -> Flow[Observation]:
-    """Send one read and record whether it really checked anything. The Observation names
-    the route, whose data it read (when not the reader's), and whether it may be replayed."""
-    route = route or prep.route
-    observer = session.actor.id
-    try:
-        obs: Observation = yield from client.send(
-            session,
-            prep,
-            action,
-            route=route,
-            name=name,
-            about=about,
-            ok=ok,
-            extra=extra,
-            retry=True,
-        )
-    except TargetUnreachable as exc:
-        client.coverage.lost(route, observer, about or observer, f"no answer ({exc.problem})")
-        raise
-    obs = replace(obs, endpoint=route, about=about if about != observer else "")
-    if spec is not None and spec.replay and not client.is_unsafe(prep.route):
-        obs = replace(obs, read=route)
-    yield from client.judge(session, obs, route, about)
-    return obs
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One read's requests, as `session`, about `about`'s data (empty: the reader's own)."""
 
+    client: ProfileClient
+    session: Session
+    action: str
+    spec: ReadSpec | None  # None: a read the profile does not name (discovered, replayed)
+    about: str
+    ok: frozenset[int] | None  # success in the statistics
 
-def pages(
-    client: ProfileClient,
-    session: Session,
-    prep: Prepared,
-    action: str,
-    spec: ReadSpec,
-    about: str,
-    ok: frozenset[int] | None,
-) -> Flow[list[Observation]]:
-    """A list walked page by page; a later page reports under its page route
-    ("... (page 2)"), so a list's count is only judged on a first page with nothing after it.
-    A list still going at `max_pages` is lost coverage: what lies past the bound was not read."""
-    assert spec.page is not None
-    seen: list[Observation] = []
-    visited: set[str] = set()
-    current = prep
-    for page in range(1, spec.page.max_pages + 1):
-        route = page_route(prep.route, page)
-        obs = yield from checked(client, session, current, action, spec, about, ok, route=route)
-        seen.append(obs)
-        visited.add(current.path)
-        if obs.status != 200:
-            return seen
-        entities = client.entities.entities(obs) if client.entities is not None else None
-        following = next_page(obs, spec.page, len(entities) if entities is not None else None, page)
-        if following is None or following in visited:
-            return seen
-        current = replace(prep, path=following)
-    observer = session.actor.id
-    client.coverage.lost(
-        prep.route, observer, about or observer, f"page bound reached ({spec.page.max_pages} pages)"
-    )
-    return seen
+    def checked(
+        self,
+        prep: Prepared,
+        extra: Mapping[str, str] | None = None,
+        route: str | None = None,
+        name: str = "",
+    ) -> Flow[Observation]:
+        """Send one read and record whether it really checked anything. The Observation
+        names the route, whose data it read (when not the reader's), and whether it may be
+        replayed."""
+        client, about = self.client, self.about
+        route = route or prep.route
+        observer = self.session.actor.id
+        fields = {"route": route, "name": name, "about": about, "extra": extra}
+        try:
+            flow = client.send(self.session, prep, self.action, ok=self.ok, retry=True, **fields)
+            obs: Observation = yield from flow
+        except TargetUnreachable as exc:
+            client.coverage.lost(route, observer, about or observer, f"no answer ({exc.problem})")
+            raise
+        obs = replace(obs, endpoint=route, about=about if about != observer else "")
+        if self.spec is not None and self.spec.replay and not client.is_unsafe(prep.route):
+            obs = replace(obs, read=route)
+        yield from client.judge(self.session, obs, route, about)
+        return obs
 
+    def pages(self, prep: Prepared, page: PageSpec) -> Flow[list[Observation]]:
+        """A list walked page by page; a later page reports under its page route
+        ("... (page 2)"), so a list's count is only judged on a first page with nothing after
+        it. A list still going at `max_pages` is lost coverage: what lies past the bound was
+        not read."""
+        seen: list[Observation] = []
+        visited: set[str] = set()
+        current = prep
+        entities = self.client.entities
+        for number in range(1, page.max_pages + 1):
+            obs = yield from self.checked(current, route=page_route(prep.route, number))
+            seen.append(obs)
+            visited.add(current.path)
+            if obs.status != 200:
+                return seen
+            items = entities.entities(obs) if entities is not None else None
+            following = next_page(obs, page, len(items) if items is not None else None, number)
+            if following is None or following in visited:
+                return seen
+            current = replace(prep, path=following)
+        observer = self.session.actor.id
+        bound = f"page bound reached ({page.max_pages} pages)"
+        self.client.coverage.lost(prep.route, observer, self.about or observer, bound)
+        return seen
 
-def halves(
-    client: ProfileClient,
-    session: Session,
-    prep: Prepared,
-    action: str,
-    spec: ReadSpec | None,
-    about: str,
-    ok: frozenset[int] | None,
-) -> Flow[list[Observation]]:
-    """A body in two Range requests, as a player fetches media, so seams are exercised. The
-    first is the route's statistics row (time to the first bytes), the rest its own row."""
-
-    def part(first: int, last: int, name: str = "") -> Flow[Observation]:
-        extra = {"Range": f"bytes={first}-{last}"}
-        return checked(client, session, prep, action, spec, about, ok, extra=extra, name=name)
-
-    first = yield from part(0, RANGE_CUT - 1)
-    total = total_size(first)
-    if first.status != 206 or first.byte_range is None or total is None or total <= RANGE_CUT:
-        return [first]
-    rest = yield from part(RANGE_CUT, total - 1, f"{prep.route} (rest)")
-    return [first, rest]
+    def halves(self, prep: Prepared) -> Flow[list[Observation]]:
+        """A body in two Range requests, as a player fetches media, so seams are exercised.
+        The first is the route's statistics row (time to the first bytes), the rest its own."""
+        first = yield from self.checked(prep, {"Range": f"bytes=0-{RANGE_CUT - 1}"})
+        total = total_size(first)
+        if first.status != 206 or first.byte_range is None or total is None or total <= RANGE_CUT:
+            return [first]
+        rest_range = {"Range": f"bytes={RANGE_CUT}-{total - 1}"}
+        rest = yield from self.checked(prep, rest_range, name=f"{prep.route} (rest)")
+        return [first, rest]
 
 
 def total_size(obs: Observation) -> int | None:
