@@ -50,10 +50,10 @@ _PAGE = re.compile(r" \(page \d+\)$")
 
 @dataclass(frozen=True, slots=True)
 class LeakedObject:
-    """What a finding shows: `ident` names the concrete object (whose first sighting sets its
-    cause's step); `kind` is what the cause is keyed on."""
+    """What a finding shows: `ident` names the concrete object, whose first sighting sets the
+    suite its cause is keyed on; `kind` names it in the cause's title."""
 
-    ident: str  # "appointment:p0-ab:3", "record:p0-ab", "recording list:p0-ab", "5xx:GET /x"
+    ident: str  # "appointment:p0-ab:3", "record:p0-ab@GET /profile", "server-error:GET /x"
     kind: str  # "appointment", "record", "recording", "server-error on GET /x"
 
 

@@ -128,7 +128,7 @@ def _scenario_case(
         return _Case(case.name, case.seconds, case.verdict, case.message, case.message)
     # One line per cause, not one per repeat: the groups' own cases hold the details.
     firsts = dict.fromkeys(messages[group_of[k].records[0].key] for k in keys)
-    detail = "\n".join([f"{case.message}; finding group(s) {', '.join(groups)}", *firsts])
+    detail = "\n".join([f"{case.message}; root cause(s) {', '.join(groups)}", *firsts])
     return _Case(case.name, case.seconds, case.verdict, case.message, detail)
 
 

@@ -32,7 +32,7 @@ def test_failing_case_carries_finding_messages(tmp_path: Path) -> None:
     assert counts(switch) == (2, 1, 0)
     failure = switch.find("testcase[@name='switch-p2']/failure")
     assert failure is not None and "p1's note reached p2" in failure.text
-    assert "finding group(s)" in failure.text
+    assert "root cause(s)" in failure.text
     assert float(switch.get("time")) == 5.0
 
 
