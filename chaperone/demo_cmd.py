@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.rule import Rule
 
 from chaperone.checks import check_out
 from chaperone.gating import Where, enable_after_gate, run_gate
@@ -35,8 +33,7 @@ from flags.policy import BoundPolicy, bind_policy
 from harness.childenv import child_env
 from harness.errors import ExitCode
 from harness.local_clinic import local_clinic
-from reports.flags_console import FlagsConsole
-from reports.terminal import make_console
+from reports.demo_console import DemoConsole
 
 DEMO_POLICY = Path(__file__).resolve().parent.parent / "flags" / "policies" / "demo.yaml"
 INCIDENT_FAULT = "switch-recording-misattribution"
@@ -71,32 +68,32 @@ def demo_command(
     """
     bound = bind_policy(policy)
     out_dir = check_out(out)
-    console = make_console()
+    console = DemoConsole()
     state = out_dir / "flags" / "flags-state.json"
     key, public_key = _demo_keys(out_dir)
     backend = LocalBackend(state)
     log = actions.audit_path_for(None, state)
     actions.pin(actions.desk_for(backend, log, None), bound.policy.flag, bound)
 
-    console.print(Rule(f"1/4 faulty build ({fault}): the gate must block it"))
+    console.act(f"1/4 faulty build ({fault}): the gate must block it")
     blocked, _ = _gate(bound, out_dir / "faulty", "demo-faulty", (fault,), key)
-    console.print(Rule("2/4 fixed build: the gate must pass it"))
+    console.act("2/4 fixed build: the gate must pass it")
     passed, verdict_path = _gate(bound, out_dir / "fixed", "demo-fixed", (), key)
     enabled = watched = False
     if passed == "pass":
-        console.print(Rule("3/4 enable the flag on the local backend (verdict-checked)"))
+        console.act("3/4 enable the flag on the local backend (verdict-checked)")
         where = Where(BackendKind.local, state, None, "")
         enable_after_gate(verdict_path, "demo-fixed", "development", where, None, key.public())
         enabled = True
-        console.print(Rule(f"4/4 watch the live build for {watch_seconds:.0f}s"))
+        console.act(f"4/4 watch the live build for {watch_seconds:.0f}s")
         # The live build follows the flag: its clinic reads the backend's development file.
         with local_clinic((), flags_file=backend.ensure_clinic_file("development")) as clinic:
             watch = _Watch(clinic.url, clinic.support_token, state, out_dir, policy)
             watched = watch.run(watch_seconds, verdict_path, public_key) == 0
-    console.print(Rule("summary"))
-    FlagsConsole(console).history(read_history(backend, log, bound.policy.flag, None))
+    console.act("summary")
+    console.history(read_history(backend, log, bound.policy.flag, None))
     ok = blocked == "fail" and passed == "pass" and enabled and watched
-    _summary(console, out_dir, blocked, passed, enabled, watched, ok)
+    console.summary(out_dir, blocked, passed, enabled, watched, ok)
     if not ok:
         raise typer.Exit(int(ExitCode.FAIL))
 
@@ -148,27 +145,3 @@ class _Watch:
         argv += ["--out", str(self.out_dir / "watch")]
         env = child_env({"CHAPERONE_SUPPORT_TOKEN": self.token})
         return subprocess.run(argv, env=env, check=False).returncode
-
-
-def _summary(
-    console: Console,
-    out_dir: Path,
-    blocked: str,
-    passed: str,
-    enabled: bool,
-    watched: bool,
-    ok: bool,
-) -> None:
-    console.print(f"faulty build verdict: [bold]{blocked}[/] (expected fail: flag kept off)")
-    console.print(f"fixed build verdict:  [bold]{passed}[/] (expected pass)")
-    console.print(f"flag enabled: {enabled}; watch clean: {watched}")
-    for name in ("faulty", "fixed"):
-        console.print(
-            f"{name} reports: {out_dir / name / 'report.html'}  "
-            f"verdict: {out_dir / name / 'verdict.json'}"
-        )
-    console.print(
-        "[bold green]demo: the gate did its job[/]"
-        if ok
-        else "[bold red]demo: something did not go as expected (see above)[/]"
-    )

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from flags.keys import PUBLIC_KEY_ENV, SIGNING_KEY_ENV, generate
+from reports.terminal import make_console
 
 app = typer.Typer(
     name="keys",
@@ -32,6 +32,6 @@ def generate_command(
     --verify-key): the public key verifies verdicts and cannot make them.
     """
     private, public = generate(out, force)
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     console.print(f"private key: {private} (mode 0600; CI secret {SIGNING_KEY_ENV}, gate only)")
     console.print(f"public key:  {public} ({PUBLIC_KEY_ENV} or --verify-key, for verifiers)")

@@ -21,6 +21,7 @@ from harness.models import Observation
 from harness.population import Counts, make_population
 from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile_schema_text
 from harness.profile.noreset import NO_RESET_COSTS
+from reports.terminal import make_console
 from scenarios.play import missing_flows
 from scenarios.switch import SCENARIOS
 
@@ -92,7 +93,7 @@ def check(
             )
         )
         return
-    console = Console()
+    console = make_console()
     _print(console, spec.name, loaded.digest, plan, flows, scenarios, unfilled)
     if not spec.reset:
         _print_no_reset(console)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 
 from chaperone.checks import check_allowed
 from chaperone.options import AllowOpt, FaultsOpt, SupportOpt, TargetOpt
@@ -21,6 +20,7 @@ from harness.profile import LoadedProfile, load_profile
 from harness.replay import pick_finding, replay
 from reports.groups import cause_ids
 from reports.json_report import load_report
+from reports.terminal import make_console
 
 
 def replay_command(
@@ -60,7 +60,7 @@ def replay_command(
     result = load_report(report)
     causes = cause_ids(result.findings, result.roles)
     chosen = pick_finding([r.finding for r in result.findings], finding, causes)
-    console = Console()
+    console = make_console()
     console.print(
         f"replaying {chosen.key}: {chosen.kind} {chosen.owner} -> {chosen.observer} "
         f"({len(chosen.repro)} steps, suite {chosen.suite})"

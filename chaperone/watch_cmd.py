@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from chaperone.checks import check_out
 from chaperone.options import FaultsOpt, FlagsDir, SupportOpt, TargetOpt, VerifyKeyOpt
@@ -45,6 +43,7 @@ from flags.watch import (
 from harness.errors import ExitCode, InfrastructureError, UsageError
 from harness.local_clinic import local_clinic
 from harness.profile import LoadedProfile, load_profile
+from reports.watch_console import WatchConsole
 
 _EXIT = {
     "clean": ExitCode.PASS,
@@ -229,7 +228,7 @@ def _run(
     out: Path,
     profile: LoadedProfile,
 ) -> str:
-    console = Console()
+    console = WatchConsole()
     probe = SwitchProbe(url, token, patients=patients, seed=seed, profile=profile)
     try:
         _preflight(probe)
@@ -254,7 +253,7 @@ def _preflight(probe: SwitchProbe) -> None:
 
 
 def _incident(
-    console: Console,
+    console: WatchConsole,
     event: AutoDisabled,
     plan: WatchPlan,
     flags: FlagBackend,
@@ -264,70 +263,40 @@ def _incident(
 ) -> None:
     incident = build_incident(event, plan, flags, url, secrets=[token])
     json_path, md_path = write_incident(incident, out)
-    console.print(
-        f"incident report: {json_path} ({len(incident.exposures)} exposure(s)), {md_path}"
-    )
+    console.incident(json_path, len(incident.exposures), md_path)
 
 
-def _show(console: Console, event: WatchEvent) -> None:
-    text = _line(event)
-    if text:
-        console.print(text, highlight=False)
-
-
-def _line(event: WatchEvent) -> str:
+def _show(console: WatchConsole, event: WatchEvent) -> None:
+    """Each event's values to the console that draws them."""
     match event:
         case WatchStarted(flag=flag, env=env, rollout=rollout):
-            return f"watching {flag} in {env} (rollout {rollout}%)"
-        case RoundDone():
-            return _round_line(event)
+            console.started(flag, env, rollout)
+        case RoundDone(round=round_no, rollout=rollout, result=result):
+            console.round_done(
+                round_no,
+                rollout,
+                clean=event.clean,
+                leaks=bool(result.leaks),
+                switched=result.switched,
+                refused=result.refused,
+                findings=len(result.findings),
+            )
         case RolloutRaised(from_percent=low, to_percent=high):
-            return f"[green]rollout raised {low}% -> {high}%[/] (previous stage stayed clean)"
+            console.raised(low, high)
         case RolloutHeld(reason=reason):
-            return f"[yellow]rollout held:[/] {reason}; it will not be raised again this watch"
+            console.held(reason)
         case AutoDisabled():
-            return _disabled_line(event)
-        case TargetLost():
-            return _lost_line(event)
+            lag = None if event.disabled_at is None else event.disabled_at - event.detected_at
+            console.disabled(
+                lag=lag,
+                reason=event.reason,
+                error=event.error,
+                revoked=event.revoked,
+                audit_error=event.audit_error,
+            )
+        case TargetLost(problem=problem, disabled_at=disabled_at, error=error):
+            console.target_lost(problem, disabled=disabled_at is not None, error=error)
         case FlagTurnedOff():
-            return "the flag was turned off by someone else; nothing left to guard"
+            console.turned_off()
         case WatchFinished(outcome=outcome, rounds=rounds, rollout=rollout):
-            return f"watch finished: {outcome} after {rounds} round(s), rollout {rollout}%"
-    return ""
-
-
-def _round_line(event: RoundDone) -> str:
-    result = event.result
-    word = "[green]clean[/]" if event.clean else "[red bold]LEAK[/]" if result.leaks else "finding"
-    return (
-        f"round {event.round}: {word}, rollout {event.rollout}% "
-        f"({result.switched} switched, {result.refused} flag-off, "
-        f"{len(result.findings)} finding(s))"
-    )
-
-
-def _disabled_line(event: AutoDisabled) -> str:
-    revoked = f"; build {event.revoked[:12]} revoked" if event.revoked else ""
-    unaudited = f"; NOT audited: {escape(event.audit_error)}" if event.audit_error else ""
-    if event.disabled_at is None:
-        return (
-            f"[red bold]LEAK and the flag could NOT be disabled: {escape(event.error)}[/] "
-            f"- disable it by hand now (`chaperone flags disable`){revoked}{unaudited}"
-        )
-    lag = event.disabled_at - event.detected_at
-    return (
-        f"[red bold]flag auto-disabled[/] {lag:.2f}s after detection: "
-        f"{escape(event.reason)}{revoked}{unaudited}"
-    )
-
-
-def _lost_line(event: TargetLost) -> str:
-    if event.disabled_at is None:
-        return (
-            f"[red bold]target unreachable ({event.problem}) and the flag could NOT be "
-            f"disabled: {event.error}[/] - disable it by hand now"
-        )
-    return (
-        f"[red bold]target unreachable[/] ({event.problem}); the flag was disabled because "
-        "safety can no longer be shown"
-    )
+            console.finished(outcome, rounds, rollout)

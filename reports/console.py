@@ -48,6 +48,7 @@ from harness.models import Finding, Verdict
 from reports.groups import group_findings
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
+from reports.terminal import make_console
 
 VERDICT_STYLES = {
     Verdict.PASS: "bold green",
@@ -85,7 +86,7 @@ class ConsoleReporter:
         secrets: Iterable[str] = (),
         accepted: Sequence[AcceptedExposure] = (),
     ) -> None:
-        self.console = console if console is not None else Console()
+        self.console = console if console is not None else make_console()
         self.plain = not self.console.is_terminal if plain is None else plain
         self.collector = RunCollector(accepted)
         self._mask = Redactor(secrets)

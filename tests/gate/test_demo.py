@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,4 +40,8 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert backend.status("video-switch", "development").enabled
     assert backend.pin("video-switch") == fixed["policy"]["digest"]["sha256"]
     assert "demo: the gate did its job" in done.stdout
+    # Off a TTY (captured here) the audit table's "when" column read `2026-12-…`.
+    summary = done.stdout.split("summary", 1)[1]
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", summary), summary
+    assert "…" not in summary
     assert "Traceback" not in done.stderr
