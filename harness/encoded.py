@@ -34,14 +34,14 @@ def case_variants(value: str) -> tuple[str, ...]:
 
 def base64_runs(data: bytes) -> tuple[bytes, ...]:
     """For each of the 3 alignments, in both alphabets, the characters every base64 encoding
-    of `data` at that alignment contains. Runs shorter than 8 characters are left out: they
-    would match by chance."""
+    of `data` at that alignment contains. Runs shorter than 12 characters (72 bits) are left
+    out: they would match by chance."""
     runs: list[bytes] = []
     for align in range(3):
         first = -(-8 * align // 6)  # the first character holding no bit of a neighbour
         last = (8 * (align + len(data))) // 6  # one past the last such character
         encoded = base64.b64encode(bytes(align) + data)[first:last]
-        if len(encoded) >= 8:
+        if len(encoded) >= 12:
             runs.append(encoded)
             runs.append(encoded.replace(b"+", b"-").replace(b"/", b"_"))
     return tuple(dict.fromkeys(runs))

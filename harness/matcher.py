@@ -91,6 +91,7 @@ _ANY_ESCAPES = (
 Escapes = tuple[tuple[bytes, re.Pattern[bytes]], ...]
 _FLAGS = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
 _EXACT = hyperscan.HS_FLAG_SINGLEMATCH  # base64 tells cases apart
+_MIN_ENCODED = 16  # shortest encoded literal kept: ~64 bits, never matched by chance
 _BASE64 = "base64"  # the spelling tag of a base64 literal; its kind is named at the hit
 _ESCAPE_NAMES = ((b"&#", "html-entity"), (b"\\u", "json-escape"), (b"%", "percent"))
 
@@ -229,7 +230,8 @@ def _spellings(value: str, planted: set[str]) -> list[_Pattern]:
     for variant in (v.encode("utf-8") for v in encoded):
         patterns += [_Pattern(value, run, _BASE64, _EXACT) for run in base64_runs(variant)]
     hexes = dict.fromkeys(hex_literal(v.encode("utf-8")).lower() for v in encoded)
-    patterns += [_Pattern(value, spelling, "hex") for spelling in hexes]
+    # A hex literal shorter than a base64 run would match digests and ids by chance.
+    patterns += [_Pattern(value, h, "hex") for h in hexes if len(h) >= _MIN_ENCODED]
     return _unique(patterns)
 
 

@@ -156,7 +156,14 @@ def test_every_run_is_in_every_encoding_of_the_value() -> None:
     for prefix in (b"", b"a", b"ab", b"abc"):
         encoded = base64.b64encode(prefix + value + b"!")
         assert any(run in encoded for run in runs)
-    assert min(len(run) for run in runs) >= 8
+    assert min(len(run) for run in runs) >= 12
+
+
+def test_short_values_get_no_encoded_literal_that_could_match_by_chance() -> None:
+    matcher = CanaryMatcher([Canary("zq12", "p3", CanaryKind.NAME)])
+    assert base64_runs(b"zq12") == ()
+    assert matcher.scan(b"7a713132 " + base64.b64encode(b"zq12")) == []
+    assert [h.encoding for h in matcher.scan(b"ZQ12")] == [""]
 
 
 def test_base64_kind_reads_the_surrounding_token() -> None:
