@@ -74,15 +74,23 @@ class Process:
     entities: EntityParser
     checker: LeakChecker | None
     report: Callable[[list[Finding]], None]  # new findings go here (a file, or the master)
-    coverage: Coverage = field(default_factory=Coverage)
     seen_by_anyone: dict[str, dict[str, Entity]] = field(default_factory=dict)
     client: ProfileClient = field(init=False)
 
     def __post_init__(self) -> None:
-        # One client per process: the profile's protocol, with this process's coverage. Load
-        # workers never get the support token.
+        # One client per process: the profile's protocol. Load workers never get the support
+        # token.
         self.client = ProfileClient(self.workload.profile, world=self.workload.world)
-        self.client.coverage = self.coverage
+
+    @property
+    def coverage(self) -> Coverage:
+        """What the users' reads proved: the client's tally, which a worker swaps for a fresh
+        one each time it sends what it counted to the master."""
+        return self.client.coverage
+
+    @coverage.setter
+    def coverage(self, tally: Coverage) -> None:
+        self.client.coverage = tally
 
     @property
     def needs_values(self) -> bool:

@@ -24,7 +24,7 @@ from harness.adapters import FlowResult
 from harness.adapters.document import DocumentRoutes
 from harness.adapters.flows import Flows
 from harness.adapters.http import HttpDriver
-from harness.adapters.looks import EACH_CONCURRENCY, Looks
+from harness.adapters.looks import Looks
 from harness.adapters.replay import replay_as
 from harness.adapters.seeding import Seeder
 from harness.client import ProfileClient, Session
@@ -41,9 +41,7 @@ from harness.profile.steps import is_success, prepare
 from harness.push import PushListener
 from harness.world import Resource, World
 
-__all__ = ["EACH_CONCURRENCY", "ProfileTarget"]
-
-_EACH_CONCURRENCY = EACH_CONCURRENCY  # the name tests and older callers import
+__all__ = ["ProfileTarget"]
 
 
 class ProfileTarget:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.client.listing import EntityParser
+from harness.coverage import Coverage
 from harness.models import Finding, Observation
 from harness.profile.model import TargetProfile
 from harness.world import World
@@ -177,6 +178,21 @@ def test_reads_that_prove_nothing_are_lost_coverage() -> None:
     assert (checked, lost) == (0, 3)
     assert dict(reasons) == {"HTTP 503": 1, "no answer": 1, "HTTP 401 after re-login": 1}
     assert [f.kind for f in h.found] == ["server-error"]  # the 503, judged like any response
+
+
+def test_reads_after_a_worker_swaps_its_tally_are_counted_in_the_new_one() -> None:
+    """A worker sends what it counted to the master and starts a fresh tally
+    (`process.coverage = Coverage()`): later reads must land there, not in the sent one."""
+    h = make()
+    user = h.user(of_role(h.world, "patient")[0])
+    user.login()
+    [read] = [r for r in h.process.workload.reads if r.label == "GET /api/me/recordings"]
+    user.read(read)
+    sent, h.process.coverage = h.process.coverage, Coverage()
+    user.read(read)
+    user.read(read)
+    assert _rows(h)["GET /api/me/recordings"] == (2, 0, ())
+    assert {r.route: r.checked for r in sent.rows()} == {"GET /api/me/recordings": 1}
 
 
 def test_a_401_while_the_session_is_alive_is_a_denial_not_lost() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from harness.adapters.profile import _EACH_CONCURRENCY, ProfileTarget
+from harness.adapters.looks import EACH_CONCURRENCY
+from harness.adapters.profile import ProfileTarget
 from harness.models import Observation
 from harness.population import Counts, make_population
 from tests.unit.fakeapp import FakeApp, profile
@@ -93,6 +94,6 @@ def test_each_reads_run_at_most_the_bound_at_once_in_item_order() -> None:
     ]
     target_notes = 3  # FakeApp gives each user three notes
     seen = _look(app, transport, reads)
-    assert 2 <= transport.peak["item"] <= _EACH_CONCURRENCY
+    assert 2 <= transport.peak["item"] <= EACH_CONCURRENCY
     items = [o.url.rsplit("-", 1)[1] for o in seen if o.endpoint == "GET /notes/{note_id}"]
     assert items == [str(i) for i in range(target_notes)]
