@@ -20,7 +20,7 @@ from harness.config import RunOptions
 from harness.events import SuiteFinished
 from harness.local_clinic import local_clinic
 from harness.oracles import Judge
-from harness.population import Counts, make_population
+from harness.population import counts_for, make_population
 from harness.profile import load_profile
 from harness.suites import RunContext
 from harness.world import World
@@ -35,7 +35,7 @@ def _rps(url: str, token: str, out: Path, check_leaks: bool) -> float:
     options = RunOptions(suites=("load",), load_users=USERS, load_seconds=SECONDS)
     loaded = load_profile("clinic")
     loop, adapter = LoopThread(), make_target(loaded.profile, url, token)
-    counts = Counts(options.patients, options.clinicians, options.appointments_per_patient)
+    counts = counts_for(loaded.profile, options.population)
 
     def seed() -> World:
         world: World = loop.run(

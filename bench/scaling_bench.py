@@ -29,8 +29,7 @@ def measure(patients: int, out: Path) -> dict[str, float]:
     profile = load_profile("clinic")
     options = RunOptions(
         suites=("switch", "access"),
-        patients=patients,
-        clinicians=max(1, patients // 5),
+        population={"patient": patients, "clinician": max(1, patients // 5)},
         timeout_seconds=3600,
     )
     with (

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from flags.gate import check_target_allowed
 from flags.policy import load_policy
-from harness.config import RunOptions, SloThresholds
+from harness.config import RunOptions
 from harness.errors import ConfigError, UsageError
 from harness.profile import LoadedProfile
 from harness.suites import DEFAULT_SUITES, check_suite_names
@@ -77,19 +77,6 @@ def build_options(**fields: object) -> RunOptions:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"])
         raise ConfigError(f"--{field.replace('_', '-')}: {error['msg']}", "see --help") from None
-
-
-def slo_options(list_ms: float, media_ms: float, error_rate: float, rps: float) -> SloThresholds:
-    try:
-        return SloThresholds(
-            recordings_list_p95_ms=list_ms,
-            media_first_byte_p95_ms=media_ms,
-            max_error_rate=error_rate,
-            min_rps=rps,
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"SLO {error['loc'][0]}: {error['msg']}", "see --help") from None
 
 
 def load_master(

@@ -22,6 +22,7 @@ from chaperone.options import (
     SupportOpt,
     TargetOpt,
 )
+from chaperone.sizes import PopulationOpt, check_policy_population, population_of
 from chaperone.targets import notification_sinks, target_of
 from flags.backends.kinds import BackendKind
 from flags.gate import (
@@ -51,8 +52,15 @@ def gate_command(
         "chaperone-gate"
     ),
     seed: Annotated[int, typer.Option(help="First seed; the policy's min_seeds follow it.")] = 0,
+    population: PopulationOpt = None,
     patients: Annotated[
-        int | None, typer.Option(help="More patients than the policy's minimum.", min=2, max=10_000)
+        int | None,
+        typer.Option(
+            help="Alias of --population patient=N (more than the policy's minimum), where the "
+            "profile has that role.",
+            min=2,
+            max=10_000,
+        ),
     ] = None,
     faults: FaultsOpt = "",
     timeout: Annotated[
@@ -130,10 +138,12 @@ def gate_command(
         raise UsageError(f"--build-digest '{build_digest}' is not a sha256", "pass 64 hex digits")
     if target is not None:
         check_target_allowed(bound.policy, target)
-    options = gate_options(bound.policy, seed, patients, timeout, load_seconds, workers)
+    loaded = load_profile(bound.policy.profile_path(policy))
+    more = population_of(loaded.profile, population or (), patients=patients)
+    options = gate_options(bound.policy, seed, more, timeout, load_seconds, workers)
+    check_policy_population(loaded.profile, options.population)
     load = load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds)
     options = options.model_copy(update=load)
-    loaded = load_profile(bound.policy.profile_path(policy))
     out_dir = check_out(out)
     discard_old_verdict(out_dir)
     with (

@@ -14,7 +14,6 @@ from chaperone.checks import (
     check_out,
     check_scenarios,
     load_master,
-    slo_options,
 )
 from chaperone.options import (
     AllowOpt,
@@ -30,6 +29,7 @@ from chaperone.options import (
     TargetOpt,
 )
 from chaperone.running import execute
+from chaperone.sizes import PopulationOpt, SloP95Opt, population_of, slo_of
 from chaperone.targets import notification_sinks, profile_of, target_of
 from flags.policy import DEFAULT_POLICY
 from harness.engine import RunRequest
@@ -50,8 +50,15 @@ def run_command(
             show_default=False,
         ),
     ] = None,
-    patients: Annotated[int, typer.Option(help="Synthetic patients to seed (>= 2).")] = 6,
-    clinicians: Annotated[int, typer.Option(help="Synthetic clinicians to seed.")] = 2,
+    population: PopulationOpt = None,
+    patients: Annotated[
+        int | None,
+        typer.Option(help="Alias of --population patient=N, where the profile has that role."),
+    ] = None,
+    clinicians: Annotated[
+        int | None,
+        typer.Option(help="Alias of --population clinician=N, where the profile has that role."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 0,
     extra_seeds: Annotated[
         int,
@@ -93,12 +100,7 @@ def run_command(
     chromium: Annotated[
         str, typer.Option(help="Chromium binary for --suite browser.")
     ] = "/usr/bin/chromium",
-    slo_list_p95_ms: Annotated[
-        float, typer.Option(help="Load SLO: p95 of the recordings list, ms.")
-    ] = 1500.0,
-    slo_media_p95_ms: Annotated[
-        float, typer.Option(help="Load SLO: p95 of the media first byte, ms.")
-    ] = 1500.0,
+    slo_p95: SloP95Opt = None,
     slo_max_error_rate: Annotated[
         float, typer.Option(help="Load SLO: highest failed-request share (0..1).")
     ] = 0.01,
@@ -129,8 +131,9 @@ def run_command(
     options = build_options(
         suites=suite,
         scenarios=tuple(scenario or ()),
-        patients=patients,
-        clinicians=clinicians,
+        population=population_of(
+            loaded.profile, population or (), patients=patients, clinicians=clinicians
+        ),
         seed=seed,
         extra_seeds=tuple(seed + i for i in range(1, extra_seeds + 1)),
         workers=workers,
@@ -138,7 +141,7 @@ def run_command(
         load_seconds=load_seconds,
         overlap=overlap,
         chromium=chromium,
-        slo=slo_options(slo_list_p95_ms, slo_media_p95_ms, slo_max_error_rate, slo_min_rps),
+        slo=slo_of(slo_p95 or (), slo_max_error_rate, slo_min_rps),
         fuzz_examples=fuzz_examples,
         fuzz_seconds=fuzz_seconds,
     )

@@ -8,7 +8,7 @@ prove where it came from with the public key alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +32,7 @@ def check_target_allowed(policy: Policy, url: str) -> None:
         host = urlsplit(url).hostname or without_credentials(url)
         if looks_like_production(host):
             raise UsageError(
-                f"target host '{host}' looks like production; synthetic patients never go there",
+                f"target host '{host}' looks like production; synthetic users never go there",
                 "gate a staging deployment",
             )
         raise UsageError(
@@ -45,21 +45,25 @@ def check_target_allowed(policy: Policy, url: str) -> None:
 def gate_options(
     policy: Policy,
     seed: int,
-    patients: int | None = None,
+    population: Mapping[str, int] | None = None,
     timeout_seconds: float = 900.0,
     load_seconds: float = 20.0,
     workers: int = 0,
 ) -> RunOptions:
-    """The run the policy asks for: at least its patients, clinicians and seeds. Out-of-range
-    numbers are one ConfigError naming the option, before any traffic."""
+    """The run the policy asks for: at least its population (by the profile's names, raised
+    where `population` asks for more) and seeds. Out-of-range numbers are one ConfigError
+    naming the option, before any traffic."""
+    more = population or {}
     try:
         return RunOptions(
             suites=tuple(policy.required_suites),
-            patients=max(policy.min_patients, patients or 0),
-            clinicians=policy.min_clinicians,
+            population={
+                **more,
+                **{k: max(v, more.get(k, 0)) for k, v in policy.min_population.items()},
+            },
             seed=seed,
             extra_seeds=tuple(seed + i for i in range(1, policy.min_seeds)),
-            slo=SloThresholds(**policy.slo.model_dump()),
+            slo=SloThresholds.model_validate(policy.slo.model_dump()),
             timeout_seconds=timeout_seconds,
             load_seconds=load_seconds,
             workers=workers,

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from harness.acceptance import AcceptedExposure
+from harness.config import SloThresholds as RunSlo
 from harness.errors import ConfigError
 from harness.modelfile import load_model
 from harness.profile import resolve_profile
@@ -33,8 +34,7 @@ DEFAULT_POLICY = Path(__file__).parent / "policies" / "video-switch.yaml"
 SCHEMA_PATH = Path(__file__).parent / "policy.schema.json"
 # Upper bounds: a policy is a reviewed file, but a typo (an extra zero) must not turn a gate
 # into an hours-long run or a memory blow-up, nor a verdict into a licence that never expires.
-MAX_PATIENTS = 1_000
-MAX_CLINICIANS = 200
+MAX_POPULATION = 1_000
 MAX_SEEDS = 20
 MAX_VERDICT_TTL = 30 * 86_400
 
@@ -43,7 +43,7 @@ Suite = Literal["switch", "access", "stateful", "load", "browser", "fuzz"]
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # A label like "prod" or "production" in a host pattern means someone pointed the synthetic
-# population at real patients; that is never a valid staging target.
+# population at real people; that is never a valid staging target.
 _PRODUCTION_LABEL = re.compile(r"(^|[.-])(prod|production|live)([.-]|$)", re.IGNORECASE)
 
 
@@ -77,9 +77,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SloThresholds(_Strict):
-    recordings_list_p95_ms: float = Field(gt=0, description="p95 of GET recordings list")
-    media_first_byte_p95_ms: float = Field(gt=0, description="p95 time to first media byte")
+class SloThresholds(RunSlo):
+    """The run's SLOs, the whole-run ones required; route limits are keyed by route, e.g.
+    `GET /api/items: {p95_ms: 800}` (the profile's `load.slo` names the routes)."""
+
     max_error_rate: float = Field(ge=0, le=1, description="fraction of failed requests")
     min_rps: float = Field(ge=0, description="sustained requests per second under load")
 
@@ -96,10 +97,12 @@ class Policy(_Strict):
     )
     required_suites: list[Suite] = Field(min_length=1)
     slo: SloThresholds
-    min_patients: int = Field(
-        ge=2, le=MAX_PATIENTS, description="a leak needs at least two patients"
+    min_population: dict[str, Annotated[int, Field(ge=0, le=MAX_POPULATION)]] = Field(
+        default_factory=dict,
+        description="users per role and resources per owner the run has at least, keyed by the "
+        "profile's role and resource names, e.g. {patient: 20, clinician: 4}; a name left out "
+        "takes the profile's count",
     )
-    min_clinicians: int = Field(ge=1, le=MAX_CLINICIANS)
     min_seeds: int = Field(
         ge=1, le=MAX_SEEDS, description="distinct random seeds the suites must run with"
     )

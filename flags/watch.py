@@ -449,7 +449,7 @@ class SwitchProbe:
         feature = client.adapter.profile.feature
         # A new seed each round gives new usernames, so a partial rollout's hash buckets are
         # sampled afresh instead of testing the same few patients forever.
-        client.seed(seed=self.seed + round_no, patients=self.patients, clinicians=self.clinicians)
+        client.seed(seed=self.seed + round_no, owners=self.patients, observers=self.clinicians)
         findings: list[Finding] = []
         switched = refused = 0
         flows = feature.flows if feature is not None else []

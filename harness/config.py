@@ -3,23 +3,75 @@ one JSON Schema."""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FuzzMethod = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 FuzzPhase = Literal["examples", "coverage", "fuzzing", "stateful"]
 
 
-class SloThresholds(BaseModel):
-    """Service-level objectives the load suite must meet. A breach is a failing gate."""
+# A route as reports name it: METHOD and path template, e.g. "GET /items/{item_id}".
+ROUTE_KEY = r"^[A-Z]+ /\S*$"
+_ROUTE = re.compile(ROUTE_KEY)
+# Population sizes: users of one role, or resources of one kind per owner.
+Size = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class RouteSlo(BaseModel):
+    """The objective of one route the load suite requests."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    recordings_list_p95_ms: float = Field(1500.0, gt=0, description="p95 of GET /api/me/recordings")
-    media_first_byte_p95_ms: float = Field(1500.0, gt=0, description="p95 time to first media byte")
+    p95_ms: float = Field(gt=0, description="95th percentile of its response time, ms")
+
+
+def _flat_routes_schema(schema: dict[str, Any]) -> None:
+    """Route keys may sit beside the other fields, as the before-validator accepts them."""
+    routes = schema["properties"]["routes"]["additionalProperties"]
+    schema["patternProperties"] = {ROUTE_KEY: dict(routes)}
+
+
+class SloThresholds(BaseModel):
+    """Service-level objectives the load suite must meet. A breach is a failing gate.
+
+    Per-route objectives are keyed by the route itself, beside the whole-run ones, e.g.
+    `{"GET /api/items": {p95_ms: 800}, max_error_rate: 0.01}` (they are kept under `routes`).
+    The profile's `load.slo` says which routes have one and their default limits."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=_flat_routes_schema,
+    )
+
+    routes: dict[str, RouteSlo] = Field(
+        default_factory=dict, description="route -> its objective; may also be given flat"
+    )
     max_error_rate: float = Field(0.01, ge=0, le=1, description="failed requests / all requests")
     min_rps: float = Field(5.0, ge=0, description="minimum total requests per second")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_routes(cls, value: Any) -> Any:
+        """Keys that are routes (`GET /path`) go under `routes`; anything else stays, so a
+        misspelt field is still refused by name."""
+        if not isinstance(value, dict):
+            return value
+        flat = {k: v for k, v in value.items() if isinstance(k, str) and _ROUTE.match(k)}
+        if not flat:
+            return value
+        rest = {k: v for k, v in value.items() if k not in flat}
+        return {**rest, "routes": {**rest.get("routes", {}), **flat}}
+
+    @field_validator("routes")
+    @classmethod
+    def _route_keys(cls, routes: dict[str, RouteSlo]) -> dict[str, RouteSlo]:
+        for key in routes:
+            if not _ROUTE.match(key):
+                raise ValueError(f"'{key}' is not a route; write it as METHOD /path")
+        return routes
 
 
 class RunOptions(BaseModel):
@@ -27,10 +79,11 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    patients: int = Field(6, ge=2, le=10_000, description="synthetic patients to seed")
-    clinicians: int = Field(2, ge=1, le=1_000, description="synthetic clinicians to seed")
-    appointments_per_patient: int = Field(
-        10, ge=1, le=50, description="each scenario uses a fresh appointment (call) per patient"
+    population: dict[str, Size] = Field(
+        default_factory=dict,
+        description="users per role and resources per owner, keyed by the profile's role and "
+        "resource names (e.g. {owner_role: 20, observer_role: 4}); a name left out takes the "
+        "profile's `count`",
     )
     seed: int = Field(0, description="makes canaries, names and schedules reproducible")
     suites: tuple[str, ...] = ("switch", "access", "stateful")
@@ -60,7 +113,7 @@ class RunOptions(BaseModel):
     overlap: bool = Field(
         True,
         description="run the load suite beside the browser suite, on one seeding, when both "
-        "are asked for and there are enough patients for each to drive its own",
+        "are asked for and there are enough owners for each to drive its own",
     )
     # Browser suite (Playwright + Debian Chromium)
     browser_users: int = Field(3, ge=2)

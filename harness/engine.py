@@ -36,7 +36,7 @@ from harness.events import (
 )
 from harness.models import Verdict
 from harness.oracles import Judge
-from harness.population import Counts, make_population
+from harness.population import counts_for, make_population, owner_count
 from harness.profile import LoadedProfile, load_profile
 from harness.sinks import Sinks
 from harness.suites import RunContext, load_suite
@@ -93,7 +93,8 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
         )
         ctx = _context(request, adapter, loop)
         yield _seeded(ctx, request)
-        for names in schedule(options):
+        owners = owner_count(adapter.profile, counts_for(adapter.profile, options.population))
+        for names in schedule(options, owners):
             if ctx.seeding.stale:
                 ctx.reseed()
                 yield _seeded(ctx, request)
@@ -161,7 +162,7 @@ def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunConte
 
 
 def _seed(loop: LoopThread, adapter: Target, options: RunOptions) -> World:
-    counts = Counts(options.patients, options.clinicians, options.appointments_per_patient)
+    counts = counts_for(adapter.profile, options.population)
     population = make_population(adapter.profile, options.seed, counts)
     world: World = loop.run(adapter.seed(population), timeout=300)
     return world
@@ -193,12 +194,12 @@ def _save_run_files(ctx: RunContext, options: RunOptions) -> None:
     )
 
 
-def schedule(options: RunOptions) -> list[tuple[str, ...]]:
+def schedule(options: RunOptions, owners: int) -> list[tuple[str, ...]]:
     """The suites in the order asked, a TOGETHER pair as one step (where the first of the two
-    was asked) when overlap is on and there are patients enough for the browser's owners and
-    the load's journeys to be different people."""
+    was asked) when overlap is on and there are `owners` (users who own data) enough for the
+    browser's owners and the load's journeys to be different people."""
     share = max(2, load_flow_share(options.load_users))
-    room = options.patients - options.browser_users >= share
+    room = owners - options.browser_users >= share
     steps: list[tuple[str, ...]] = []
     placed: set[str] = set()
     for name in options.suites:

@@ -12,6 +12,8 @@ Flow names are the target profile's (`chaperone.flows` lists them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.adapters import DEFAULT_ADAPTER, FlowResult, Session, Target, make_target
 from harness.aio import LoopThread
 from harness.models import Observation
@@ -40,9 +42,19 @@ class Chaperone:
         self.world: World | None = None
         self.judge: Judge | None = None
 
-    def seed(self, seed: int = 0, patients: int = 3, clinicians: int = 1) -> World:
-        population = make_population(self.adapter.profile, seed, Counts(patients, clinicians, 2))
-        self.world = self.loop.run(self.adapter.seed(population), timeout=300)
+    def seed(
+        self,
+        seed: int = 0,
+        owners: int = 3,
+        observers: int = 1,
+        population: Mapping[str, int] | None = None,
+    ) -> World:
+        """A fresh small world: `owners` users of every role that owns data, `observers` of
+        every role that only observes, two resources of each kind per owner; `population`
+        sizes named roles and resources (the profile's names) instead."""
+        counts = Counts(dict(population or {}), owners=owners, observers=observers, per_owner=2)
+        planned = make_population(self.adapter.profile, seed, counts)
+        self.world = self.loop.run(self.adapter.seed(planned), timeout=300)
         self.judge = Judge.from_world(self.world, listing=self.adapter.listing)
         self._sessions.clear()
         return self.world

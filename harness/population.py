@@ -10,6 +10,7 @@ no canary, so they can never cause a false positive.
 
 from __future__ import annotations
 
+import difflib
 import random
 import secrets
 from collections.abc import Mapping
@@ -17,12 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.canaries import Grant, OwnershipModel, Visibility, make_canary
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UsageError
 from harness.models import Canary
-from harness.profile.model import Count, FieldSpec, TargetProfile
+from harness.profile.model import FieldSpec, TargetProfile
 from harness.profile.template import render
 
-__all__ = ["Counts", "Planned", "PlannedUser", "Population", "make_population"]
+__all__ = [
+    "Counts",
+    "Planned",
+    "PlannedUser",
+    "Population",
+    "counts_for",
+    "make_population",
+    "owner_count",
+]
 
 _FIRST = ("Ada", "Ben", "Cara", "Dev", "Esme", "Femi", "Gita", "Hal", "Ines", "Jon", "Kemi", "Luca")
 _LAST = ("Lovelace", "Okafor", "Patel", "Nowak", "Byrne", "Singh", "Moreau", "Haddad", "Quinn")
@@ -31,14 +40,60 @@ _CONDITIONS = ("rash", "cough", "back pain", "migraine", "asthma review", "blood
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """The sizes the CLI controls; a profile's `count: patients` reads `patients` from here."""
+    """How many of each, by the profile's own names: users per role and resources per owner
+    (`sizes`, e.g. {"patient": 20, "appointment": 10}). A name left out takes the profile's
+    `count`. `owners`, `observers` and `per_owner`, when set, size whole classes at once for a
+    small world such as the stateful suite's: every role that owns data, every role that only
+    observes (TargetProfile.observer_roles), and every resource kind. A named size wins."""
 
-    patients: int = 6
-    clinicians: int = 2
-    appointments: int = 6
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    owners: int | None = None
+    observers: int | None = None
+    per_owner: int | None = None
 
-    def of(self, count: Count) -> int:
-        return count if isinstance(count, int) else int(getattr(self, count))
+    def role(self, profile: TargetProfile, name: str) -> int:
+        if name in self.sizes:
+            return self.sizes[name]
+        whole = self.observers if name in profile.observer_roles() else self.owners
+        return whole if whole is not None else profile.roles[name].count
+
+    def resource(self, profile: TargetProfile, kind: str) -> int:
+        if kind in self.sizes:
+            return self.sizes[kind]
+        return self.per_owner if self.per_owner is not None else profile.resources[kind].count
+
+
+def counts_for(profile: TargetProfile, population: Mapping[str, int]) -> Counts:
+    """The run's population checked against the profile: every name is one of its roles or
+    resources, and at least two users own data (a leak is one user seeing another's)."""
+    known = [*profile.roles, *profile.resources]
+    for name in population:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(known)}"
+            raise UsageError(
+                f"population names '{name}', which is neither a role nor a resource of "
+                f"profile '{profile.name}'",
+                hint,
+            )
+    counts = Counts(sizes=dict(population))
+    owning = [r for r in profile.roles if r not in profile.observer_roles()]
+    if owning and sum(counts.role(profile, r) for r in owning) < 2:
+        raise UsageError(
+            f"population {_sizes(profile, counts, owning)} has fewer than two users who own "
+            "data; a leak is one user seeing another's",
+            f"give {owning[0]} 2 or more (--population {owning[0]}=2)",
+        )
+    return counts
+
+
+def owner_count(profile: TargetProfile, counts: Counts) -> int:
+    """Users whose roles own data: who drive the scenarios' flows."""
+    return sum(counts.role(profile, r) for r in profile.roles if r not in profile.observer_roles())
+
+
+def _sizes(profile: TargetProfile, counts: Counts, roles: list[str]) -> str:
+    return ", ".join(f"{r}={counts.role(profile, r)}" for r in roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +168,7 @@ def make_population(
     users: list[PlannedUser] = []
     for role, spec in profile.roles.items():
         prefix = spec.id_prefix or role
-        for i in range(counts.of(spec.count)):
+        for i in range(counts.role(profile, role)):
             uid = f"{prefix}{i}-{base}"
             scope = {"run": {"tag": tag, "seed": seed}, "index": i, "id": f"{prefix}{i}-{tag}"}
             values = planter.fields(spec.fields, uid, "", scope, role)
@@ -122,7 +177,7 @@ def make_population(
     resources: list[Planned] = []
     for kind, rspec in profile.resources.items():
         for owner in (u for u in users if u.role == rspec.owner):
-            for k in range(counts.of(rspec.count)):
+            for k in range(counts.resource(profile, kind)):
                 key = f"{kind}:{owner.id}:{k}"
                 named = f"{owner.id}-{namespace}" if namespace else owner.id
                 scope = {"run": {"tag": tag, "seed": seed}, "index": k, "id": f"{named}-{k}"}

@@ -34,7 +34,7 @@ from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.world import World
 
-STATEFUL_COUNTS = Counts(patients=2, clinicians=1, appointments=1)  # scenarios.stateful's
+STATEFUL_COUNTS = Counts(owners=2, observers=1, per_owner=1)  # scenarios.stateful's
 _SKIP = ("look", "request", "replay", "pause")
 
 
@@ -60,8 +60,7 @@ def population_for(finding: Finding, run_dir: Path) -> tuple[int, Counts]:
         seed = int(finding.suite.split("@seed=", 1)[1])
     if finding.suite == "stateful":
         return seed, STATEFUL_COUNTS
-    counts = Counts(options.patients, options.clinicians, options.appointments_per_patient)
-    return seed, counts
+    return seed, Counts(sizes=dict(options.population))
 
 
 def pick_finding(

@@ -1,8 +1,9 @@
 """Service-level objectives checked against the load run's statistics.
 
-The p95 objectives read the route the profile names for them (`load.slo_routes`); one the
-profile names no route for does not apply to that app (no media, say) and is reported as not
-applicable. One that names a route with no samples is a breach, never a pass.
+Latency objectives are per route: the profile's `load.slo` names the routes that have one and
+their default limits, and the run's (the policy's) `slo` may change a limit. A route the run
+names that the profile sets no objective for does not apply to that app and is reported as not
+applicable; a route with no samples is a breach, never a pass.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.config import SloThresholds
+from harness.config import RouteSlo, SloThresholds
 from load.stats import LoadStats
 
 
@@ -22,30 +23,37 @@ class SloResult:
     skipped: str = ""  # why it does not apply; such a result is never counted as a pass
 
 
-def evaluate(stats: LoadStats, slo: SloThresholds, routes: Mapping[str, str]) -> list[SloResult]:
-    """One result per threshold, in a fixed order."""
-    return [
-        _p95(stats, routes, "recordings_list_p95_ms", "recordings list p95", slo),
-        _p95(stats, routes, "media_first_byte_p95_ms", "media first byte p95", slo),
-        _error_rate(stats, slo.max_error_rate),
-        _rps(stats, slo.min_rps),
+def evaluate(
+    stats: LoadStats, slo: SloThresholds, profile_slo: Mapping[str, RouteSlo]
+) -> list[SloResult]:
+    """One result per objective: the profile's routes in its order, then routes only the run
+    names, then the error rate and the throughput."""
+    results = [
+        _p95(stats, route, slo.routes.get(route, default).p95_ms)
+        for route, default in profile_slo.items()
     ]
+    results += [
+        _not_applicable(route, limit)
+        for route, limit in slo.routes.items()
+        if route not in profile_slo
+    ]
+    return [*results, _error_rate(stats, slo.max_error_rate), _rps(stats, slo.min_rps)]
 
 
-def _p95(
-    stats: LoadStats, routes: Mapping[str, str], key: str, label: str, slo: SloThresholds
-) -> SloResult:
-    limit = float(getattr(slo, key))
-    name = f"slo: {label} <= {limit:g} ms"
-    request = routes.get(key)
-    if request is None:
-        reason = f"the profile names no route for {key} (load.slo_routes)"
-        return SloResult(name, True, reason, skipped=reason)
-    measured = stats.p95(request)
+def _not_applicable(route: str, limit: RouteSlo) -> SloResult:
+    reason = f"the profile sets no objective for {route} (load.slo)"
+    return SloResult(f"slo: p95 of {route} <= {limit.p95_ms:g} ms", True, reason, skipped=reason)
+
+
+def _p95(stats: LoadStats, route: str, limit: float) -> SloResult:
+    name = f"slo: p95 of {route} <= {limit:g} ms"
+    measured = stats.p95(route)
     if measured is None:
-        return SloResult(name, False, f"no '{request}' requests completed, so {label} is unknown")
+        return SloResult(name, False, f"no '{route}' requests completed, so its p95 is unknown")
     verdict = "within" if measured <= limit else "breaches"
-    return SloResult(name, measured <= limit, f"{label} {measured:g} ms {verdict} {limit:g} ms")
+    return SloResult(
+        name, measured <= limit, f"p95 of {route} {measured:g} ms {verdict} {limit:g} ms"
+    )
 
 
 def _error_rate(stats: LoadStats, limit: float) -> SloResult:

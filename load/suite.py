@@ -120,7 +120,7 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
             r.message,
             skipped=r.skipped,
         )
-        for r in evaluate(stats, ctx.options.slo, routes.slo_routes if routes else {})
+        for r in evaluate(stats, ctx.options.slo, routes.slo if routes else {})
     ]
     yield from slo_cases
     verdict = Verdict.merge(leak_case.verdict, *(c.verdict for c in slo_cases))

@@ -97,10 +97,10 @@ def resolve(
     journeys = [_journey(profile, spec, i) for i in range(len(spec.flows))]
     known = {c.route for c in reads}
     known |= {step_route(s) for c in reads if c.spec is not None for s in c.spec.steps}
-    for route in spec.slo_routes.values():
+    for route in spec.slo:
         if route not in known:
             raise ConfigError(
-                f"load.slo_routes names '{route}', which no load read requests",
+                f"load.slo names '{route}', which no load read requests",
                 _suggest(route, known) or "name the route of one of load.reads",
             )
     return reads, journeys

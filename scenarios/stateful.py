@@ -55,7 +55,7 @@ OBSERVERS = 1
 MAX_STEPS = 12
 # Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
 SHRINK_SECONDS = 30.0
-COUNTS = Counts(patients=OWNERS, clinicians=OBSERVERS, appointments=1)
+COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1)
 
 
 @dataclass
@@ -366,7 +366,7 @@ def format_step(step: Step) -> str:
 def _save_repro(ctx: RunContext, steps: tuple[Step, ...], found: list[Finding]) -> tuple[str, ...]:
     data = {
         "seed": ctx.options.seed,
-        "counts": {"patients": COUNTS.patients, "clinicians": COUNTS.clinicians},
+        "counts": {"owners": COUNTS.owners, "observers": COUNTS.observers},
         "steps": [{"actor": s.actor, "action": s.action, "arg": s.arg} for s in steps],
         "findings": [{"kind": f.kind, "owner": f.owner, "observer": f.observer} for f in found],
     }

@@ -23,10 +23,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.config import ROUTE_KEY, RouteSlo
 from harness.profile.placeholders import check_placeholders, check_role_names
 
 __all__ = [
-    "P95_SLOS",
     "AuthSpec",
     "BrowserFlow",
     "BrowserSpec",
@@ -56,8 +56,18 @@ __all__ = [
 
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
-# A count is a number, or the name of a run option that scales it.
-Count = int | Literal["patients", "clinicians", "appointments"]
+# A count is the default size; a run's population overrides it by the role's or resource's
+# own name (`--population <name>=N`).
+Count = Annotated[int, Field(ge=0, le=10_000)]
+
+
+def _no_named_count(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(
+            f"count '{value}' is not a number: give the default size as a number; a run "
+            "sets it by this section's own name (--population <name>=N)"
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -181,7 +191,7 @@ class FieldSpec(_Strict):
 
 class RoleSpec(_Strict):
     count: Count = Field(
-        "patients", description="how many users: a number, or 'patients'/'clinicians' (CLI)"
+        6, description="how many users; a run's population overrides it by the role's name"
     )
     id_prefix: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9]*$", description="actor ids look like <prefix><n>-<tag>"
@@ -191,6 +201,8 @@ class RoleSpec(_Strict):
     owns_data: bool = Field(
         True, description="users of this role own private data (others only observe)"
     )
+
+    _count = field_validator("count", mode="before")(_no_named_count)
 
 
 class RelationSpec(_Strict):
@@ -209,7 +221,9 @@ class RelationSpec(_Strict):
 
 class ResourceSpec(_Strict):
     owner: str = Field(description="the role that owns these resources")
-    count: Count = Field(1, description="per owner: a number, or 'appointments' (CLI)")
+    count: Count = Field(
+        1, description="per owner; a run's population overrides it by the resource's name"
+    )
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     create: Steps = Field(min_length=1)
     as_: Literal["owner", "support", "none"] = Field(
@@ -218,6 +232,8 @@ class ResourceSpec(_Strict):
     initial_state: str = Field(
         "initial", description="the state flows see first (their `from` lists name states)"
     )
+
+    _count = field_validator("count", mode="before")(_no_named_count)
 
 
 class SupportSpec(_Strict):
@@ -500,11 +516,6 @@ class BrowserSpec(_Strict):
         return problems
 
 
-# The SLOs that read a p95 from a route (harness.config.SloThresholds): a profile names the
-# route each one measures in `load.slo_routes`.
-P95_SLOS = ("recordings_list_p95_ms", "media_first_byte_p95_ms")
-
-
 class LoadRead(_Strict):
     """A read the load suite's users repeat, picked by weight among those their role may do."""
 
@@ -543,19 +554,20 @@ class LoadFlow(_Strict):
 class LoadSpec(_Strict):
     reads: list[LoadRead] = Field(default_factory=list)
     flows: list[LoadFlow] = Field(default_factory=list)
-    slo_routes: dict[str, str] = Field(
+    slo: dict[str, RouteSlo] = Field(
         default_factory=dict,
-        description=f"SLO name ({', '.join(P95_SLOS)}) -> the route whose p95 it reads; an SLO "
-        "with no route here does not apply to this app",
+        description="route -> its objective under load and the default limit, e.g. "
+        "{'GET /api/items': {p95_ms: 1500}}; a policy or `--slo` may change a limit. Only "
+        "routes named here have a latency objective",
     )
 
-    @field_validator("slo_routes")
+    @field_validator("slo")
     @classmethod
-    def _known_slos(cls, routes: dict[str, str]) -> dict[str, str]:
-        for name in routes:
-            if name not in P95_SLOS:
-                raise ValueError(f"'{name}' is not a p95 SLO; choose from {', '.join(P95_SLOS)}")
-        return routes
+    def _route_keys(cls, slo: dict[str, RouteSlo]) -> dict[str, RouteSlo]:
+        for route in slo:
+            if not re.match(ROUTE_KEY, route):
+                raise ValueError(f"'{route}' is not a route; write it as METHOD /path")
+        return slo
 
     def flow_names(self) -> list[str]:
         """Every profile flow the journeys name."""
@@ -689,6 +701,14 @@ class TargetProfile(_Strict):
 
     def owner_roles(self) -> list[str]:
         return [name for name, role in self.roles.items() if role.owns_data]
+
+    def observer_roles(self) -> list[str]:
+        """Roles that only observe: a relation's observer that owns no resource and is no
+        relation's owner. The rest own data and play the scenarios."""
+        owning = {r.owner for r in self.relations.values()}
+        owning |= {r.owner for r in self.resources.values()}
+        watching = {r.observer for r in self.relations.values()}
+        return [name for name in self.roles if name in watching and name not in owning]
 
 
 def _known(where: str, what: str, name: str, choices: list[str], section: str) -> None:

@@ -18,7 +18,7 @@ from harness.aio import LoopThread
 from harness.config import RunOptions
 from harness.local_clinic import local_clinic, stop
 from harness.oracles import Judge
-from harness.population import Counts, make_population
+from harness.population import counts_for, make_population
 from harness.profile import load_profile
 from harness.profile.model import TargetProfile
 from harness.suites import RunContext
@@ -57,7 +57,7 @@ def make_context(
     loop = LoopThread()
     adapter = make_target(profile or clinic_profile(), clinic.url, clinic.token)
     adapter.coverage.suite = "browser"
-    counts = Counts(opts.patients, opts.clinicians, opts.appointments_per_patient)
+    counts = counts_for(adapter.profile, opts.population)
 
     def seed() -> World:
         population = make_population(adapter.profile, opts.seed, counts)

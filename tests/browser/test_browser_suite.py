@@ -41,7 +41,11 @@ def _run(
     with (
         run_clinic(tmp_path, faults) as clinic,
         make_context(
-            clinic, tmp_path / "out", browser_users=USERS, patients=4, scenarios=scenarios
+            clinic,
+            tmp_path / "out",
+            browser_users=USERS,
+            population={"patient": 4},
+            scenarios=scenarios,
         ) as ctx,
     ):
         events = list(run_browser(ctx))
@@ -153,7 +157,9 @@ def test_pages_that_never_show_the_owner_their_own_data_are_no_effect(tmp_path: 
     seen: list[Event] = []
     with (
         run_clinic(tmp_path) as clinic,
-        make_context(clinic, tmp_path / "out", blind, browser_users=2, patients=2) as ctx,
+        make_context(
+            clinic, tmp_path / "out", blind, browser_users=2, population={"patient": 2}
+        ) as ctx,
         pytest.raises(NoEffect, match="saw none of their own data"),
     ):
         for event in run_browser(ctx):
@@ -166,7 +172,9 @@ def test_pages_that_never_show_the_owner_their_own_data_are_no_effect(tmp_path: 
 def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> None:
     with (
         run_clinic(tmp_path, "switch-recording-misattribution") as clinic,
-        make_context(clinic, tmp_path / "out", browser_users=USERS, patients=4) as ctx,
+        make_context(
+            clinic, tmp_path / "out", browser_users=USERS, population={"patient": 4}
+        ) as ctx,
     ):
         ctx.reseed()
         judge = ctx.judge
@@ -192,7 +200,7 @@ def test_target_dying_mid_run_is_an_error_after_the_findings(tmp_path: Path) -> 
 def test_a_run_whose_profile_has_no_browser_section_is_an_error(tmp_path: Path) -> None:
     loaded = load_profile("clinic")
     bare = dataclasses.replace(loaded, profile=loaded.profile.model_copy(update={"browser": None}))
-    options = RunOptions(suites=("browser",), patients=2, clinicians=1)
+    options = RunOptions(suites=("browser",), population={"patient": 2, "clinician": 1})
     with run_clinic(tmp_path) as clinic:
         request = RunRequest(clinic.url, options, tmp_path / "out", clinic.token, profile=bare)
         result = RunCollector().consume(run(request))

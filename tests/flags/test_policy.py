@@ -69,14 +69,15 @@ def test_misspelled_nested_field_names_its_path(tmp_path: Path) -> None:
         (lambda r: r.update(required_suites=["switch", "smoke"]), "required_suites.1"),
         (lambda r: r["slo"].update(max_error_rate=2), "slo.max_error_rate"),
         (lambda r: r.update(verdict_ttl="tomorrow"), "verdict_ttl"),
-        (lambda r: r.update(min_patients=1), "min_patients"),
+        (lambda r: r.update(min_population={"patient": -1}), "min_population.patient"),
+        (lambda r: r["slo"].update({"GET /x": {"p95": 1}}), "did you mean .p95_ms"),
         (lambda r: r.pop("slo"), "field 'slo' is required"),
         (lambda r: r.update(allowed_targets=["*"]), "matches every host"),
         (lambda r: r.update(allowed_targets=["api.prod.example.com"]), "looks like production"),
         # Upper bounds (L1, L2): found when the policy loads, not after the gate has run.
         (lambda r: r.update(verdict_ttl="99999999999d"), "verdict_ttl"),
         (lambda r: r.update(min_seeds=100_000_000), "min_seeds"),
-        (lambda r: r.update(min_patients=10**9), "min_patients"),
+        (lambda r: r.update(min_population={"patient": 10**9}), "min_population.patient"),
         (lambda r: r.update(environments=["../etc"]), "environments.0"),
     ],
 )
@@ -107,7 +108,7 @@ def test_policy_digest_is_stable_and_sensitive(tmp_path: Path, policy_file: Path
     digest = bind_policy(policy_file).digest
     same = write_policy(tmp_path / "same", verdict_ttl="1d")  # same meaning, other spelling
     assert bind_policy(same).digest == digest
-    more = write_policy(tmp_path / "more", min_patients=9)
+    more = write_policy(tmp_path / "more", min_population={"patient": 9})
     assert bind_policy(more).digest != digest
 
 

@@ -113,7 +113,7 @@ def clean_clinic() -> Iterator[LocalClinic]:
 
 
 def _fuzz(clinic: LocalClinic, out: Path, **options: Any) -> list[Any]:
-    fields = {"suites": ("fuzz",), "patients": 3, "clinicians": 2, **options}
+    fields = {"suites": ("fuzz",), "population": {"patient": 3, "clinician": 2}, **options}
     request = RunRequest(clinic.url, RunOptions(**fields), out, clinic.support_token)
     return list(run(request))
 

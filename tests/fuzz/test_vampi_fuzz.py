@@ -64,7 +64,7 @@ def test_vulnerable_vampi_books_bola_is_found(tmp_path: Path) -> None:
 def test_fixed_vampi_has_no_books_finding(tmp_path: Path) -> None:
     with running_vampi(vulnerable=False) as url:
         options = RunOptions(
-            suites=("fuzz",), patients=3, clinicians=1, fuzz_examples=5,
+            suites=("fuzz",), population={"patient": 3, "clinician": 1}, fuzz_examples=5,
             fuzz_contract_checks=True,
         )  # fmt: skip
         request = RunRequest(url, options, tmp_path, "", profile=load_profile(VAMPI_PROFILE))

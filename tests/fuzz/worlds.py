@@ -31,7 +31,7 @@ def clinic_document(tmp: Path) -> dict[str, Any]:
 
 def memory_world(profile: TargetProfile, seed: int = 3, patients: int = 3) -> World:
     """What seeding would give, with made-up server ids (users 100+, resources 1+)."""
-    population = make_population(profile, seed, Counts(patients, 2, 2))
+    population = make_population(profile, seed, Counts(owners=patients, observers=2, per_owner=2))
     actors = {
         u.id: Actor(u.id, u.role, u.display_name, {**u.fields, "id": 100 + i})
         for i, u in enumerate(population.users)

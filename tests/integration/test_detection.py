@@ -118,7 +118,9 @@ def test_clean_clinic_is_silent(seed: int, clean_clinic: Any, tmp_path: Path) ->
     clinic, sinks = clean_clinic
     suites = ("switch", "access", "stateful") if seed == 0 else ("switch", "access")
     # Ten stateful examples here; the demo's clean gate (in CI too) runs thirty.
-    options = RunOptions(suites=suites, patients=3, clinicians=2, seed=seed, stateful_examples=10)
+    options = RunOptions(
+        suites=suites, population={"patient": 3, "clinician": 2}, seed=seed, stateful_examples=10
+    )
     request = RunRequest(clinic.url, options, tmp_path, clinic.support_token, sinks=sinks)
     events = list(run(request))
     findings = [e.finding for e in events if isinstance(e, FindingRaised)]
@@ -139,7 +141,10 @@ def test_casts_under_several_seeds_keep_the_switch_suite_honest(
     faults = (fault,) if fault else ()
     with local_clinic(faults) as clinic:
         options = RunOptions(
-            suites=("switch",), scenarios=MID_CALL, patients=8, clinicians=2, extra_seeds=(1,)
+            suites=("switch",),
+            scenarios=MID_CALL,
+            population={"patient": 8, "clinician": 2},
+            extra_seeds=(1,),
         )
         events = list(run(RunRequest(clinic.url, options, tmp_path, clinic.support_token)))
     errors = [e.message for e in events if isinstance(e, EngineError)]
@@ -175,8 +180,7 @@ def test_a_leak_to_exactly_one_other_patient_is_found_at_release_size(tmp_path: 
         options = RunOptions(
             suites=("access",),
             scenarios=MID_CALL,
-            patients=20,
-            clinicians=4,
+            population={"patient": 20, "clinician": 4},
             seed=0,
             extra_seeds=(1, 2),
         )

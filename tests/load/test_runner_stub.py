@@ -34,12 +34,12 @@ from load.contract import (
     LoadSettings,
 )
 from load.suite import plan_for, run_load
-from tests.load.locust_csv import write_stats
+from tests.load.locust_csv import MEDIA, RECORDINGS, write_stats
 from tests.load.worlds import memory_world, vampi_profile
 
 FAKE = Path(__file__).with_name("fake_locust.py")
-SLO = SloThresholds(
-    recordings_list_p95_ms=500, media_first_byte_p95_ms=500, max_error_rate=0.05, min_rps=10
+SLO = SloThresholds.model_validate(
+    {RECORDINGS: {"p95_ms": 500}, MEDIA: {"p95_ms": 500}, "max_error_rate": 0.05, "min_rps": 10}
 )
 
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import SloThresholds
+from harness.config import RouteSlo, SloThresholds
 from harness.errors import InfrastructureError
 from load.slo import evaluate
 from load.stats import read_stats
 from tests.load.locust_csv import MEDIA, RECORDINGS, ROUTES, publish, write_stats
 
-LENIENT = SloThresholds(
-    recordings_list_p95_ms=500, media_first_byte_p95_ms=500, max_error_rate=0.05, min_rps=10
+LENIENT = SloThresholds.model_validate(
+    {RECORDINGS: {"p95_ms": 500}, MEDIA: {"p95_ms": 500}, "max_error_rate": 0.05, "min_rps": 10}
 )
 
 
@@ -49,8 +49,8 @@ def test_each_breach_fails_with_the_numbers(tmp_path: Path) -> None:
     results = {r.name: r for r in evaluate(stats, LENIENT, ROUTES)}
     assert not any(r.ok for r in results.values())
     messages = " | ".join(r.message for r in results.values())
-    assert "recordings list p95 900 ms breaches 500 ms" in messages
-    assert "media first byte p95 700 ms breaches 500 ms" in messages
+    assert f"p95 of {RECORDINGS} 900 ms breaches 500 ms" in messages
+    assert f"p95 of {MEDIA} 700 ms breaches 500 ms" in messages
     assert "error rate 20.00% (20/100 failed) breaches 5.00%" in messages
     assert "throughput 3.5 rps is below 10 rps" in messages
 
@@ -67,23 +67,31 @@ def test_missing_samples_are_a_breach_not_a_pass(tmp_path: Path) -> None:
     assert f"no '{MEDIA}' requests" in media.message
 
 
-def test_an_slo_the_profile_names_no_route_for_does_not_apply(tmp_path: Path) -> None:
+def test_a_route_the_profile_sets_no_objective_for_does_not_apply(tmp_path: Path) -> None:
     """An app without media (VAmPI) is not judged on media, and that is never a pass."""
     stats = _stats(tmp_path, with_media=False, list_p95=900)
-    results = evaluate(stats, LENIENT, {"recordings_list_p95_ms": RECORDINGS})
-    assert (
-        results[1].skipped
-        == "the profile names no route for media_first_byte_p95_ms (load.slo_routes)"
-    )
+    results = evaluate(stats, LENIENT, {RECORDINGS: ROUTES[RECORDINGS]})
+    assert results[1].skipped == f"the profile sets no objective for {MEDIA} (load.slo)"
     assert not results[0].ok  # the one that does apply still breaches
     none = evaluate(stats, LENIENT, {})
     assert [bool(r.skipped) for r in none] == [True, True, False, False]
 
 
-def test_a_p95_is_read_from_the_route_the_profile_names(tmp_path: Path) -> None:
+def test_the_profile_default_applies_where_the_run_sets_no_limit(tmp_path: Path) -> None:
     stats = _stats(tmp_path, list_p95=900, media_p95=100)
-    swapped = {"recordings_list_p95_ms": MEDIA, "media_first_byte_p95_ms": RECORDINGS}
-    assert [r.ok for r in evaluate(stats, LENIENT, swapped)][:2] == [True, False]
+    strict = {RECORDINGS: RouteSlo(p95_ms=800), MEDIA: RouteSlo(p95_ms=1000)}
+    whole_run = SloThresholds(max_error_rate=0.05, min_rps=10)
+    assert [r.ok for r in evaluate(stats, whole_run, strict)][:2] == [False, True]
+    assert [r.ok for r in evaluate(stats, LENIENT, strict)][:2] == [False, True]  # run: 500 ms
+    loose = SloThresholds.model_validate({RECORDINGS: {"p95_ms": 1000}})
+    assert evaluate(stats, loose, strict)[0].ok  # the run's limit wins over the profile's
+
+
+def test_route_keys_sit_beside_the_run_wide_limits() -> None:
+    flat = SloThresholds.model_validate({RECORDINGS: {"p95_ms": 800}, "min_rps": 3})
+    assert flat.routes == {RECORDINGS: RouteSlo(p95_ms=800)} and flat.min_rps == 3
+    with pytest.raises(ValueError, match="not a route"):
+        SloThresholds.model_validate({"routes": {"recordings": {"p95_ms": 1}}})
 
 
 def test_missing_stats_file_is_an_infrastructure_error(tmp_path: Path) -> None:

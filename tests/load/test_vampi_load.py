@@ -47,7 +47,9 @@ def load_suite_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(app: Vampi, out: Path) -> list[Event]:
-    options = RunOptions(suites=("load",), patients=4, load_users=8, load_seconds=10, slo=WIDE_SLO)
+    options = RunOptions(
+        suites=("load",), population={"user": 4}, load_users=8, load_seconds=10, slo=WIDE_SLO
+    )
     request = engine.RunRequest(
         target=app.url, options=options, out_dir=out, profile=load_profile(PROFILE)
     )

@@ -58,7 +58,7 @@ def test_vampi_reads_take_discovered_routes_and_any_owner() -> None:
         (
             {
                 "reads": [{"read": "GET /api/me"}],
-                "slo_routes": {"recordings_list_p95_ms": "GET /api/me/recordings"},
+                "slo": {"GET /api/me/recordings": {"p95_ms": 800}},
             },
             "which no load read requests",
         ),

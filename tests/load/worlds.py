@@ -32,7 +32,9 @@ def memory_world(
     profile: TargetProfile | None = None,
 ) -> World:
     profile = profile or clinic_profile()
-    population = make_population(profile, seed, Counts(patients, clinicians, appointments))
+    population = make_population(
+        profile, seed, Counts(owners=patients, observers=clinicians, per_owner=appointments)
+    )
     actors = {
         user.id: Actor(user.id, user.role, user.display_name, {**user.fields, "id": n + 1})
         for n, user in enumerate(population.users)

@@ -144,8 +144,8 @@ def test_short_lived_tokens_expire_mid_run_and_nothing_is_lost(tmp_path: Path) -
             "access",
             "--suite",
             "stateful",
-            "--patients",
-            "3",
+            "--population",
+            "user=3",
             "--out",
             str(tmp_path / "out"),
         ]

@@ -146,6 +146,7 @@ def gate_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
             support_token="t",
             out=out,
             seed=0,
+            population=None,
             patients=None,
             faults="",
             timeout=900.0,
@@ -418,7 +419,9 @@ def test_M7_a_huge_body_is_judged_chunk_by_chunk_in_bounded_memory() -> None:
     ranges: list[tuple[int, int]] = []
 
     async def scenario() -> None:
-        world = await target.seed(make_population(target.profile, 0, Counts(2, 1, 1)))
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=2, observers=1, per_owner=1))
+        )
         me, other = world.actors.values()
         secret = next(c.value for c in world.ownership.for_owner(other.id) if c.kind == "name")
         at = MAX_BODY + 5 * CHUNK - len(secret) // 2  # straddles a chunk edge past the cap

@@ -127,7 +127,7 @@ PROFILE = {
     "reset": [{"post": "/reset", "auth": "none"}],
     "roles": {
         "user": {
-            "count": "patients",
+            "count": 6,
             "fields": {
                 "username": {"kind": "username", "public": True},
                 "password": {"kind": "password", "expect_seen": False},

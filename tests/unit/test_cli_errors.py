@@ -152,3 +152,12 @@ def test_help_teaches() -> None:
         assert command in done.stdout
     run_help = chaperone("run", "--help").stdout
     assert "Examples" in run_help and "Exit codes" in run_help
+
+
+def test_the_patients_alias_needs_a_patient_role(tmp_path: Path) -> None:
+    vampi = Path(__file__).resolve().parents[2] / "examples" / "targets" / "vampi.yaml"
+    done = chaperone(
+        "run", "--profile", str(vampi), "--target", "http://127.0.0.1:9", "--patients", "6",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert_one_line_error(done, "--patients", "--population ROLE=6")

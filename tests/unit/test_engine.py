@@ -19,7 +19,7 @@ from harness.models import Verdict
 from harness.suites import RunContext
 from tests.unit.inprocess import run_inprocess
 
-FAST = dict(patients=3, clinicians=2, appointments_per_patient=10)
+FAST = dict(population={"patient": 3, "clinician": 2, "appointment": 10})
 
 
 def verdict_of(events: list[Event]) -> Verdict:
@@ -37,7 +37,9 @@ def test_clean_clinic_passes_switch_and_access(tmp_path: Path) -> None:
 
 def test_too_few_calls_for_the_scenarios_is_a_clear_error(tmp_path: Path) -> None:
     # Ten multi-step scenarios each need a fresh call; six would replay ended calls.
-    options = RunOptions(suites=("switch",), patients=2, clinicians=1, appointments_per_patient=6)
+    options = RunOptions(
+        suites=("switch",), population={"patient": 2, "clinician": 1, "appointment": 6}
+    )
     events = run_inprocess(tmp_path, options)
     errors = [e.message for e in events if isinstance(e, EngineError)]
     assert any("need a fresh appointment per owner, but owners have 6" in m for m in errors)

@@ -85,7 +85,7 @@ def test_without_credentials() -> None:
     ("changes", "option"),
     [
         ({"timeout_seconds": 0}, "--timeout"),
-        ({"patients": 20_000}, "--patients"),
+        ({"population": {"patient": 20_000}}, "--population"),
         ({"workers": -1}, "--workers"),
         ({"load_seconds": 0}, "--load-seconds"),
     ],
@@ -111,8 +111,10 @@ def test_targets_outside_the_policy_are_refused(url: str) -> None:
 
 
 def test_gate_options_follow_the_policy_minimums() -> None:
-    options = gate_options(POLICY, seed=10, patients=2)
-    assert options.patients == POLICY.min_patients
+    options = gate_options(POLICY, seed=10, population={"patient": 2, "appointment": 12})
+    assert options.population == {**POLICY.min_population, "appointment": 12}
+    more = gate_options(POLICY, seed=10, population={"patient": 50})
+    assert more.population["patient"] == 50
     assert options.extra_seeds == tuple(range(11, 10 + POLICY.min_seeds))
     assert options.suites == tuple(POLICY.required_suites)
     assert options.slo.min_rps == POLICY.slo.min_rps

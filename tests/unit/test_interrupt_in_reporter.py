@@ -29,7 +29,7 @@ def test_ctrl_c_in_the_reporter_still_writes_an_error_report(tmp_path: Path) -> 
     (tmp_path / "clinic").mkdir()
     request = RunRequest(
         BASE,
-        RunOptions(suites=("switch",), patients=3),
+        RunOptions(suites=("switch",), population={"patient": 3}),
         tmp_path / "out",
         TOKEN,
         transport=transport(tmp_path / "clinic", frozenset({"switch-recording-misattribution"})),

@@ -57,7 +57,9 @@ def _look(app: FakeApp, transport: Held, reads: list[dict[str, Any]]) -> list[Ob
     target = ProfileTarget(profile(reads=reads), BASE, transport=transport)
 
     async def scenario() -> list[Observation]:
-        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=1, observers=1, per_owner=1))
+        )
         session = await target.login(next(iter(world.actors.values())))
         return await target.look(session, "test/look")
 

@@ -26,7 +26,9 @@ ROUTE = "GET /api/me/appointments"
 
 
 def world_of(profile: TargetProfile) -> World:
-    population = make_population(profile, 3, Counts(2, 1, 1), namespace="")
+    population = make_population(
+        profile, 3, Counts(owners=2, observers=1, per_owner=1), namespace=""
+    )
     actors = {
         u.id: Actor(u.id, u.role, u.display_name, {**u.fields, "id": f"srv-{u.id}"})
         for u in population.users

@@ -14,7 +14,7 @@ VAMPI = load_profile("examples/targets/vampi.yaml").profile
 
 
 def test_same_seed_same_population_other_seed_differs() -> None:
-    counts = Counts(4, 2, 1)
+    counts = Counts(owners=4, observers=2, per_owner=1)
     a, b = make_population(CLINIC, 7, counts), make_population(CLINIC, 7, counts)
     c = make_population(CLINIC, 8, counts)
     assert [u.fields for u in a.users] == [u.fields for u in b.users]
@@ -23,7 +23,7 @@ def test_same_seed_same_population_other_seed_differs() -> None:
 
 
 def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> None:
-    pop = make_population(CLINIC, 1, Counts(5, 2, 3))
+    pop = make_population(CLINIC, 1, Counts(owners=5, observers=2, per_owner=3))
     values = [c.value for c in pop.ownership.canaries]
     assert len(values) == len(set(values))
     for patient in pop.of_role("patient"):
@@ -40,13 +40,13 @@ def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> N
 
 
 def test_password_canaries_are_not_expected_to_be_shown_back() -> None:
-    pop = make_population(VAMPI, 0, Counts(3, 1, 1))
+    pop = make_population(VAMPI, 0, Counts(owners=3, observers=1, per_owner=1))
     shown = {c.kind: c.shown for c in pop.ownership.canaries}
     assert shown == {"password": False, "note": True}
 
 
 def test_visibility_follows_the_relations_only() -> None:
-    pop = make_population(CLINIC, 3, Counts(4, 2, 1))
+    pop = make_population(CLINIC, 3, Counts(owners=4, observers=2, per_owner=1))
     care = {(observer, owner) for _, observer, owner in pop.relations}
     for clinician in pop.of_role("clinician"):
         for patient in pop.of_role("patient"):
@@ -62,7 +62,7 @@ def test_see_all_roles_see_everyone() -> None:
     doc = CLINIC.model_dump(by_alias=True, exclude_none=True)
     doc["see_all"] = ["clinician"]
     profile = TargetProfile.model_validate(doc)
-    pop = make_population(profile, 0, Counts(3, 1, 1))
+    pop = make_population(profile, 0, Counts(owners=3, observers=1, per_owner=1))
     clinician = pop.of_role("clinician")[0].id
     assert all(pop.ownership.may_see(clinician, p.id) for p in pop.of_role("patient"))
 
@@ -71,22 +71,30 @@ def test_a_date_cannot_carry_a_canary() -> None:
     doc = VAMPI.model_dump(by_alias=True, exclude_none=True)
     doc["roles"]["user"]["fields"]["born"] = {"kind": "date"}
     with pytest.raises(ConfigError, match="cannot carry a canary"):
-        make_population(TargetProfile.model_validate(doc), 0, Counts(1, 1, 1))
+        make_population(
+            TargetProfile.model_validate(doc), 0, Counts(owners=1, observers=1, per_owner=1)
+        )
 
 
 VAMPI_NORESET = load_profile("examples/targets/vampi-noreset.yaml").profile
 
 
 def test_a_target_with_a_reset_gets_no_namespace() -> None:
-    pop = make_population(CLINIC, 7, Counts(2, 1, 1))
-    assert pop.namespace == "" and pop.tag == make_population(CLINIC, 7, Counts(2, 1, 1)).tag
+    pop = make_population(CLINIC, 7, Counts(owners=2, observers=1, per_owner=1))
+    assert (
+        pop.namespace == ""
+        and pop.tag == make_population(CLINIC, 7, Counts(owners=2, observers=1, per_owner=1)).tag
+    )
 
 
 def test_without_a_reset_one_seed_twice_sends_nothing_the_same() -> None:
     """An app that keeps every user: a second population of the same seed must register
     other usernames and e-mails and plant other canaries, yet keep the actor ids a finding's
     steps name, so a replay drives the same users."""
-    a, b = (make_population(VAMPI_NORESET, 7, Counts(3, 1, 1)) for _ in range(2))
+    a, b = (
+        make_population(VAMPI_NORESET, 7, Counts(owners=3, observers=1, per_owner=1))
+        for _ in range(2)
+    )
     assert a.namespace and b.namespace and a.namespace != b.namespace
     assert a.tag != b.tag and a.namespace in a.tag
     assert [u.id for u in a.users] == [u.id for u in b.users]
@@ -101,6 +109,11 @@ def test_without_a_reset_one_seed_twice_sends_nothing_the_same() -> None:
 
 
 def test_a_namespace_given_is_reproducible() -> None:
-    a, b = (make_population(VAMPI_NORESET, 7, Counts(2, 1, 1), namespace="ab12") for _ in "xy")
+    a, b = (
+        make_population(
+            VAMPI_NORESET, 7, Counts(owners=2, observers=1, per_owner=1), namespace="ab12"
+        )
+        for _ in "xy"
+    )
     assert [u.fields for u in a.users] == [u.fields for u in b.users]
     assert a.ownership.canaries == b.ownership.canaries

@@ -51,7 +51,9 @@ def _stub(reply: str, openapi: dict[str, Any]) -> httpx.MockTransport:
 def test_a_target_that_does_nothing_is_an_error_never_a_pass(
     tmp_path: Path, reply: str, suite: str
 ) -> None:
-    options = RunOptions(suites=(suite,), patients=2, clinicians=1, stateful_examples=2)
+    options = RunOptions(
+        suites=(suite,), population={"patient": 2, "clinician": 1}, stateful_examples=2
+    )
     request = RunRequest(
         "http://stub.test",
         options,

@@ -36,7 +36,9 @@ def _run(coro: Any) -> Any:
 
 
 async def _seed_and_look(target: ProfileTarget, users: int = 2) -> tuple[World, list[Observation]]:
-    world = await target.seed(make_population(target.profile, 0, Counts(users, 1, 1)))
+    world = await target.seed(
+        make_population(target.profile, 0, Counts(owners=users, observers=1, per_owner=1))
+    )
     seen: list[Observation] = []
     for actor in world.actors.values():
         seen += await target.look(await target.login(actor), "test/look")
@@ -79,7 +81,9 @@ def test_an_expired_session_is_logged_in_again_and_nothing_is_lost(app: FakeApp)
     target = _target(app)
 
     async def scenario() -> tuple[int, list[Observation], int]:
-        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=1, observers=1, per_owner=1))
+        )
         session = await target.login(next(iter(world.actors.values())))
         app.expire_all = True
         seen = await target.look(session, "test/look")
@@ -95,7 +99,9 @@ def test_a_401_that_a_relogin_does_not_cure_is_lost_coverage_not_clean(app: Fake
     target = _target(app)
 
     async def scenario() -> list[Observation]:
-        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=1, observers=1, per_owner=1))
+        )
         session = await target.login(next(iter(world.actors.values())))
         app.refuse_forever = True
         return await target.look(session, "test/look")
@@ -111,7 +117,9 @@ def test_a_5xx_is_lost_coverage(app: FakeApp) -> None:
     target = _target(app)
 
     async def scenario() -> None:
-        world = await target.seed(make_population(target.profile, 0, Counts(1, 1, 1)))
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=1, observers=1, per_owner=1))
+        )
         session = await target.login(next(iter(world.actors.values())))
         app.fail_5xx = True
         await target.look(session, "test/look")

@@ -23,8 +23,7 @@ from tests.unit.inprocess import BASE, TOKEN, run_inprocess, transport
 # finding here shows in them, and fourteen would only make the runs longer.
 OPTIONS = RunOptions(
     suites=("switch", "access"),
-    patients=3,
-    clinicians=1,
+    population={"patient": 3, "clinician": 1},
     scenarios=("switch-mid-call", "look-around"),
 )
 

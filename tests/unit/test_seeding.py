@@ -82,7 +82,7 @@ def _run(
     counting = Counting(transport(tmp_path / "clinic"))
     fakes = Suites(counting)
     monkeypatch.setattr("harness.engine.load_suite", fakes)
-    run_options = RunOptions(suites=suites, patients=2, clinicians=1, **options)  # type: ignore[arg-type]
+    run_options = RunOptions(suites=suites, population={"patient": 2, "clinician": 1}, **options)  # type: ignore[arg-type]
     request = RunRequest(BASE, run_options, tmp_path / "out", TOKEN, transport=counting)
     events = list(run(request))
     finished = events[-1]

@@ -21,6 +21,8 @@ from harness.events import (
     SuiteStarted,
 )
 from harness.models import Verdict
+from harness.population import counts_for, owner_count
+from harness.profile import load_profile
 from harness.suites import RunContext
 from tests.unit.inprocess import run_inprocess
 
@@ -33,7 +35,10 @@ GATE = ("switch", "access", "stateful", "load", "browser")
         ({}, [("switch",), ("access",), ("stateful",), ("browser", "load")]),
         ({"overlap": False}, [("switch",), ("access",), ("stateful",), ("load",), ("browser",)]),
         # The demo's four patients: three are the browser's, too few left for the load's journeys.
-        ({"patients": 4}, [("switch",), ("access",), ("stateful",), ("load",), ("browser",)]),
+        (
+            {"population": {"patient": 4, "clinician": 4}},
+            [("switch",), ("access",), ("stateful",), ("load",), ("browser",)],
+        ),
         ({"suites": ("browser", "switch", "load")}, [("browser", "load"), ("switch",)]),
         ({"suites": ("load", "switch")}, [("load",), ("switch",)]),
     ],
@@ -41,8 +46,12 @@ GATE = ("switch", "access", "stateful", "load", "browser")
 def test_the_schedule_pairs_load_with_browser_when_there_is_room(
     changes: dict[str, object], steps: list[tuple[str, ...]]
 ) -> None:
-    options = RunOptions(**{"suites": GATE, "patients": 20, "clinicians": 4, **changes})
-    assert schedule(options) == steps
+    options = RunOptions(
+        **{"suites": GATE, "population": {"patient": 20, "clinician": 4}, **changes}
+    )
+    clinic = load_profile("clinic").profile
+    owners = owner_count(clinic, counts_for(clinic, options.population))
+    assert schedule(options, owners) == steps
 
 
 class Pair:
@@ -83,7 +92,7 @@ class Pair:
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pair: Pair) -> list[Event]:
     monkeypatch.setattr("harness.engine.load_suite", pair.suite)
-    options = RunOptions(suites=("load", "browser"), patients=10, clinicians=2)
+    options = RunOptions(suites=("load", "browser"), population={"patient": 10, "clinician": 2})
     return run_inprocess(tmp_path, options)
 
 
@@ -120,7 +129,9 @@ def test_without_overlap_the_suites_run_one_after_the_other(
     pair = Pair()
     pair.both_running = threading.Barrier(2, timeout=0.5)
     monkeypatch.setattr("harness.engine.load_suite", pair.suite)
-    options = RunOptions(suites=("load", "browser"), patients=10, clinicians=2, overlap=False)
+    options = RunOptions(
+        suites=("load", "browser"), population={"patient": 10, "clinician": 2}, overlap=False
+    )
     events = run_inprocess(tmp_path, options)
     finished = {e.suite: e.verdict for e in events if isinstance(e, SuiteFinished)}
     assert finished == {"load": Verdict.ERROR, "browser": Verdict.ERROR}
@@ -130,7 +141,9 @@ def test_without_overlap_the_suites_run_one_after_the_other(
 def test_a_thread_a_suite_starts_counts_its_reads_under_the_suites_label(tmp_path: Path) -> None:
     """The coverage label lives in the context (for suites side by side); the stateful suite
     explores in a thread of its own, which must carry the label along."""
-    options = RunOptions(suites=("stateful",), patients=2, clinicians=1, stateful_examples=2)
+    options = RunOptions(
+        suites=("stateful",), population={"patient": 2, "clinician": 1}, stateful_examples=2
+    )
     events = run_inprocess(tmp_path, options)
     rows = [r for e in events if isinstance(e, CoverageReported) for r in e.rows]
     assert rows and {r.suite for r in rows} == {"stateful"}
