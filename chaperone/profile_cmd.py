@@ -23,7 +23,7 @@ from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile
 from harness.profile.noreset import NO_RESET_COSTS
 from reports.terminal import make_console
 from scenarios.play import missing_flows
-from scenarios.switch import SCENARIOS
+from scenarios.switch import all_scenarios
 
 app = typer.Typer(
     name="profile",
@@ -75,7 +75,10 @@ def check(
         loop.run(adapter.aclose(), timeout=10)
         loop.close()
     flows = sorted(spec.flows)
-    scenarios = {s.name: missing_flows(spec.flows.__contains__, s.phases) for s in SCENARIOS}
+    scenarios = {
+        s.name: missing_flows(spec.flows.__contains__, s.phases)
+        for s in all_scenarios(spec.scenarios)
+    }
     if as_json:
         typer.echo(
             json.dumps(

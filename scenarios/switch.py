@@ -1,14 +1,14 @@
 """The `switch` suite: multi-user flows, every owner at once, then everyone looks.
 
-A scenario is data: phases, each a flow of the target profile (`join`, `switch_to_video` ...),
-`look` or `pause:SECONDS`. Each phase runs for every owner concurrently (asyncio.gather),
-because the incident needed two users and a mid-call state change; `look` phases are done by
-every user. Under several seeds (the policy's `min_seeds`), each scenario is played by a cast,
+A scenario is profile data (`scenarios:`, harness.profile.model.ScenarioSpec): phases, each a
+flow of the target profile, `look` or `pause:SECONDS`. Each phase runs for every owner
+concurrently (asyncio.gather), because the incident needed two users and a mid-call state
+change; `look` phases are done by every user. Under several seeds (the policy's `min_seeds`),
+each scenario is played by a cast,
 a window of the owners that moves with the seed, so that over the seeds every owner plays every
 scenario once, not once per seed (`scenarios.cast`); a closing look by everyone then sees
 whatever the casts left behind. A scenario whose flows the profile lacks is reported as not
-applicable, never as passed; `look-around` needs no flow, so every target gets at least that. A
-profile may add its own scenarios (`scenarios:`), which run after these.
+applicable, never as passed; `look-around` needs no flow, and every target gets at least that.
 """
 
 from __future__ import annotations
@@ -32,72 +32,23 @@ class Scenario:
     name: str
     description: str
     phases: tuple[str, ...]
+    browser: bool = True  # the browser suite plays it too
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario(
-        "switch-mid-call",
-        "every patient joins, then all switch audio->video mid-call, then end",
-        ("join", "pause:0.05", "switch_to_video", "look", "end", "look"),
-    ),
-    Scenario(
-        "repeated-switches",
-        "video, audio, video again in one call",
-        ("join", "switch_to_video", "switch_to_audio", "switch_to_video", "end", "look"),
-    ),
-    Scenario(
-        "switch-back-to-audio",
-        "video then back to audio before the end",
-        ("join", "switch_to_video", "look", "switch_to_audio", "end", "look"),
-    ),
-    Scenario(
-        "rejoin-after-switch",
-        "switch to video, drop out, rejoin the same call",
-        ("join", "switch_to_video", "leave", "rejoin", "look", "end", "look"),
-    ),
-    Scenario(
-        "switch-near-end",
-        "switch to video and end the call straight away",
-        ("join", "switch_to_video", "end", "look"),
-    ),
-    Scenario(
-        "concurrent-switch-storm",
-        "all patients switch at the same instant, twice",
-        ("join", "switch_to_video", "switch_to_audio", "look", "end", "look"),
-    ),
-    # Relations that change mid-run: after each change, every user's reads are judged against
-    # the relations now in force (the ownership model is time-versioned).
-    Scenario(
-        "consent-withdrawn",
-        "a patient withdraws consent to share a recording with their clinician",
-        ("join", "switch_to_video", "end", "look", "withdraw_consent", "look"),
-    ),
-    Scenario(
-        "recording-deleted",
-        "a patient deletes a recording: gone for everyone",
-        ("join", "switch_to_video", "end", "look", "delete_recording", "look"),
-    ),
-    Scenario(
-        "patient-transferred",
-        "the clinician hands the patient over to another clinician",
-        ("join", "switch_to_video", "end", "look", "transfer", "look"),
-    ),
-    Scenario(
-        "care-ended",
-        "the clinician discharges the patient: the care relation ends",
-        ("join", "switch_to_video", "end", "look", "discharge", "look"),
-    ),
-    Scenario(
-        "look-around",
-        "every user reads everything it can reach (needs no flow)",
-        ("look",),
-    ),
+# Every target gets at least this one: it needs no flow.
+LOOK_AROUND = Scenario(
+    "look-around", "every user reads everything it can reach (needs no flow)", ("look",)
 )
 
 
 def all_scenarios(profile_scenarios: Iterable[ScenarioSpec] = ()) -> list[Scenario]:
-    extra = [Scenario(s.name, s.description, tuple(s.phases)) for s in profile_scenarios]
-    return [*SCENARIOS, *extra]
+    """The profile's scenarios in its order, then `look-around` unless the profile has it."""
+    declared = [
+        Scenario(s.name, s.description, tuple(s.phases), s.browser) for s in profile_scenarios
+    ]
+    if all(s.name != LOOK_AROUND.name for s in declared):
+        declared.append(LOOK_AROUND)
+    return declared
 
 
 def scenarios_for(ctx: RunContext) -> list[Scenario]:
@@ -207,8 +158,8 @@ def _enough_fresh_resources(ctx: RunContext, scenarios: list[Scenario]) -> None:
             raise UsageError(
                 f"{len(playing)} switch scenarios each need a fresh {kind} per owner, "
                 f"but owners have {have}",
-                f"seed at least {len(playing)} per owner (appointments_per_patient, or the "
-                f"profile's resources.{kind}.count), or run fewer with --scenario",
+                f"seed at least {len(playing)} per owner (--population {kind}={len(playing)}, "
+                f"or the profile's resources.{kind}.count), or run fewer with --scenario",
             )
 
 

@@ -395,10 +395,19 @@ class FlowSpec(_Strict):
 
 
 class ScenarioSpec(_Strict):
+    """A switch-suite scenario: phases run in turn, each for every owner at once."""
+
     name: Name
     description: str = ""
     phases: list[str] = Field(
-        min_length=1, description="flow names, `look`, or `pause:SECONDS`, run for every owner"
+        min_length=1,
+        description="flow names, `look` (every user reads everything it can reach), "
+        "`pause:SECONDS`, or `rejoin` (the `rejoin` flow, or `join` again), run for every owner",
+    )
+    browser: bool = Field(
+        True,
+        description="the browser suite plays it too (when its flows have controls); false "
+        "leaves it to the switch suite, since a browser goes at a person's pace",
     )
 
 
@@ -677,17 +686,24 @@ class TargetProfile(_Strict):
         if self.feature is not None:
             for needed in (*self.feature.flows, self.feature.gated):
                 _known("feature", "flow", needed, sorted(self.flows), "flows")
+        self._check_scenarios()
+        return self
+
+    def _check_scenarios(self) -> None:
+        names = [s.name for s in self.scenarios]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"scenarios name '{twice[0]}' twice; give each scenario its own name")
         for scenario in self.scenarios:
             for phase in scenario.phases:
                 base = phase.split(":", 1)[0]
                 _known(
                     f"scenario '{scenario.name}' phase",
-                    "flow, look or pause",
+                    "flow, look, pause or rejoin",
                     base,
-                    [*sorted(self.flows), "look", "pause"],
+                    [*sorted(self.flows), "look", "pause", "rejoin"],
                     "flows",
                 )
-        return self
 
     @model_validator(mode="after")
     def _placeholders(self) -> TargetProfile:

@@ -1,13 +1,11 @@
 """What the browser suite will do, decided before Chromium starts.
 
-    scenarios (switch's built-ins, then the profile's own) ─► run | not applicable | not run
+    scenarios (the profile's, as the switch suite has them) ─► run | not applicable | not run
     world ─► the cast: owners who perform the flows, related users who only read their pages
 
 A scenario applies when the profile's `browser:` section has a control for each of its flows.
-A browser drives a person's pace, so the suite stays bounded: of the built-in scenarios it runs
-`BROWSER_SCENARIOS` (the incident, both switch directions, repeated switches, end and rejoin);
-the others are reported as not run, by name, and the switch suite drives them through the API.
-The profile's own scenarios always run when they apply.
+A browser drives a person's pace, so the suite stays bounded: a scenario the profile marks
+`browser: false` is reported as not run, by name, and the switch suite drives it through the API.
 """
 
 from __future__ import annotations
@@ -20,18 +18,9 @@ from harness.models import Actor
 from harness.profile.model import BrowserSpec, TargetProfile
 from harness.world import World
 from scenarios.play import REJOIN
-from scenarios.switch import SCENARIOS, Scenario
+from scenarios.switch import Scenario
 
-__all__ = ["BROWSER_SCENARIOS", "Cast", "Entry", "browser_flow", "make_plan"]
-
-BROWSER_SCENARIOS = (
-    "switch-mid-call",
-    "repeated-switches",
-    "switch-back-to-audio",
-    "rejoin-after-switch",
-    "look-around",
-)
-_BUILT_IN = frozenset(s.name for s in SCENARIOS)
+__all__ = ["Cast", "Entry", "browser_flow", "make_plan"]
 
 
 def browser_flow(spec: BrowserSpec, phase: str) -> str:
@@ -66,8 +55,8 @@ def make_plan(spec: BrowserSpec, scenarios: Sequence[Scenario], fresh: int | Non
         if missing:
             reason = "not applicable: the profile's browser section has no control for flow "
             entries.append(Entry(scenario, skipped=reason + ", ".join(missing)))
-        elif scenario.name in _BUILT_IN and scenario.name not in BROWSER_SCENARIOS:
-            entries.append(Entry(scenario, skipped=_bounded()))
+        elif not scenario.browser:
+            entries.append(Entry(scenario, skipped=_bounded(scenarios)))
         elif flows and fresh is not None and slot >= fresh:
             reason = f"not run: all {fresh} resource(s) of each user were used by earlier scenarios"
             entries.append(Entry(scenario, skipped=f"{reason}; seed more per user"))
@@ -77,8 +66,8 @@ def make_plan(spec: BrowserSpec, scenarios: Sequence[Scenario], fresh: int | Non
     return entries
 
 
-def _bounded() -> str:
-    chosen = ", ".join(BROWSER_SCENARIOS)
+def _bounded(scenarios: Sequence[Scenario]) -> str:
+    chosen = ", ".join(s.name for s in scenarios if s.browser)
     return f"not run: the browser suite is bounded to {chosen}; the switch suite drives it"
 
 

@@ -24,14 +24,15 @@ from harness.events import (
 from harness.models import Finding, Observation, SurfaceKind, Verdict
 from harness.profile import load_profile
 from reports.result import RunCollector
-from scenarios.browser.plan import BROWSER_SCENARIOS
 from scenarios.browser.suite import NO_BROWSER, run_browser
-from scenarios.switch import SCENARIOS
+from scenarios.switch import all_scenarios
 from tests.browser.conftest import clinic_profile, make_context, run_clinic
 
 pytestmark = pytest.mark.integration
 
 USERS = 3
+SCENARIOS = all_scenarios(load_profile("clinic").profile.scenarios)
+BROWSER_SCENARIOS = tuple(s.name for s in SCENARIOS if s.browser)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -21,10 +21,13 @@ from scenarios.browser.errors import translate
 from scenarios.browser.evidence import foreign_to, safe_name
 from scenarios.browser.flow import BrowserRun, path_route
 from scenarios.browser.listing import foreign_rows, own_rows
-from scenarios.browser.plan import BROWSER_SCENARIOS, Cast, browser_flow, flow_phases, make_plan
-from scenarios.switch import SCENARIOS, Scenario
+from scenarios.browser.plan import Cast, browser_flow, flow_phases, make_plan
+from scenarios.switch import Scenario, all_scenarios
 
 CLINIC = load_profile("clinic").profile
+# The clinic's scenarios (its profile's `scenarios:`), and those the browser plays too.
+SCENARIOS = all_scenarios(CLINIC.scenarios)
+BROWSER_SCENARIOS = tuple(s.name for s in SCENARIOS if s.browser)
 
 
 def _world(appointments: int = 2) -> World:

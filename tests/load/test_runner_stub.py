@@ -152,7 +152,7 @@ def test_slo_breach_fails_with_numbers(target: str, tmp_path: Path) -> None:
     events = _run(_context(target, tmp_path / "out"))
     failed = [e for e in events if isinstance(e, CaseFinished) and e.verdict is Verdict.FAIL]
     assert [c.message for c in failed] == [
-        "recordings list p95 2500 ms breaches 500 ms",
+        f"p95 of {RECORDINGS} 2500 ms breaches 500 ms",
         "error rate 20.00% (200/1000 failed) breaches 5.00%",
     ]
     assert _finished(events).verdict is Verdict.FAIL

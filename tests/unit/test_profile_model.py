@@ -159,3 +159,51 @@ def test_a_role_may_not_shadow_another_placeholder(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"roles.book: 'book' is also a resource"):
         load_profile(path)
+
+
+# The switch suite's scenarios are profile data; the clinic's eleven are in its profile.
+CLINIC_SCENARIOS = (
+    "switch-mid-call",
+    "repeated-switches",
+    "switch-back-to-audio",
+    "rejoin-after-switch",
+    "switch-near-end",
+    "concurrent-switch-storm",
+    "consent-withdrawn",
+    "recording-deleted",
+    "patient-transferred",
+    "care-ended",
+    "look-around",
+)
+
+
+def test_the_clinics_scenarios_come_from_its_profile() -> None:
+    from scenarios.switch import all_scenarios
+
+    clinic = load_profile("clinic").profile
+    scenarios = all_scenarios(clinic.scenarios)
+    assert tuple(s.name for s in scenarios) == CLINIC_SCENARIOS
+    mid_call = scenarios[0]
+    assert mid_call.phases == ("join", "pause:0.05", "switch_to_video", "look", "end", "look")
+    browser = [s.name for s in scenarios if s.browser]
+    assert browser == [*CLINIC_SCENARIOS[:4], "look-around"]
+
+
+def test_a_profile_without_scenarios_still_gets_look_around() -> None:
+    from scenarios.switch import all_scenarios
+
+    vampi = load_profile(str(VAMPI)).profile
+    assert [(s.name, s.phases) for s in all_scenarios(vampi.scenarios)] == [
+        ("look-around", ("look",))
+    ]
+
+
+def test_scenario_names_are_unique_and_phases_name_flows() -> None:
+    clinic = load_profile("clinic").profile
+    doc = clinic.model_dump(by_alias=True, exclude_none=True)
+    twice = {**doc, "scenarios": [*doc["scenarios"], doc["scenarios"][0]]}
+    with pytest.raises(ValueError, match="'switch-mid-call' twice"):
+        type(clinic).model_validate(twice)
+    typo = {**doc, "scenarios": [{"name": "x", "phases": ["join", "swtich_to_video"]}]}
+    with pytest.raises(ValueError, match="did you mean 'switch_to_video'"):
+        type(clinic).model_validate(typo)
