@@ -142,6 +142,7 @@ def _free_port(host: str) -> int:
 
 
 _SMS_LIMIT = 1 << 20  # bytes of one text message kept
+_SMS_DRAIN_LIMIT = 16 << 20  # bytes past that read and dropped to keep the connection
 
 
 def _sms_handler(sinks: Sinks) -> type[BaseHTTPRequestHandler]:
@@ -152,9 +153,9 @@ def _sms_handler(sinks: Sinks) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             size = int(self.headers.get("content-length") or 0)
-            if size > _SMS_LIMIT:
-                self.close_connection = True  # the unread rest would corrupt the next request
             raw = self.rfile.read(min(size, _SMS_LIMIT))
+            if size > len(raw):
+                self._discard(size - len(raw))
             try:
                 payload = json.loads(raw)
                 to = str(payload.get("to", "")).lower()
@@ -164,6 +165,19 @@ def _sms_handler(sinks: Sinks) -> type[BaseHTTPRequestHandler]:
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def _discard(self, rest: int) -> None:
+            # Read past what is kept rather than close with bytes unread: a socket closed with
+            # unread input answers with a reset, which can reach the sender before our 204.
+            if rest > _SMS_DRAIN_LIMIT:
+                self.close_connection = True  # the unread rest would corrupt the next request
+                return
+            while rest > 0:
+                chunk = self.rfile.read(min(rest, 1 << 16))
+                if not chunk:
+                    self.close_connection = True
+                    return
+                rest -= len(chunk)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # the harness reports; the sink stays quiet
