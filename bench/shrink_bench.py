@@ -1,7 +1,8 @@
 """How small a counterexample the stateful suite shrinks the 2020 bug to.
 
 Runs only the stateful suite against a local clinic with `switch-recording-misattribution`
-planted and reads the suite's `shrink_steps` / `shrink_patients` metrics.
+planted and reads the suite's `shrink_steps` / `shrink_owners` metrics (the clinic's owners are
+patients).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main(out: Path) -> dict[str, object]:
         raise RuntimeError(f"no counterexample for {FAULT}: {why}")
     return {
         "shrink_steps": suite.metrics["shrink_steps"],
-        "shrink_patients": suite.metrics["shrink_patients"],
+        "shrink_patients": suite.metrics["shrink_owners"],
         "shrink_examples": suite.metrics.get("examples"),
         "shrink_fault": FAULT,
         "shrink_seconds": round(time.monotonic() - started, 1),

@@ -106,7 +106,16 @@ def watch_command(
         Path | None,
         typer.Option("--audit", help="Audit log (default: audit.jsonl next to --state)."),
     ] = None,
-    patients: Annotated[int, typer.Option(help="Synthetic patients per probe round.", min=2)] = 3,
+    owners: Annotated[
+        int,
+        typer.Option(
+            "--owners",
+            "--patients",
+            help="Synthetic users of each role that owns data, per probe round (--patients: "
+            "its old name).",
+            min=2,
+        ),
+    ] = 3,
     seed: Annotated[int, typer.Option(help="First seed; each round uses the next.")] = 0,
     out: Annotated[Path, typer.Option(help="Directory for incident.json / incident.md.")] = Path(
         "chaperone-watch"
@@ -169,7 +178,7 @@ def watch_command(
         )
         with _target(target, support_token, faults, flags, plan, loaded) as (url, token):
             check_target_allowed(rules, url)
-            outcome = _run(plan, flags, url, token, patients, seed, out_dir, loaded)
+            outcome = _run(plan, flags, url, token, owners, seed, out_dir, loaded)
     code = _EXIT.get(outcome, ExitCode.ERROR)  # anything unknown is an error, never a pass
     if code is not ExitCode.PASS:
         raise typer.Exit(int(code))
@@ -223,13 +232,13 @@ def _run(
     flags: FlagBackend,
     url: str,
     token: str,
-    patients: int,
+    owners: int,
     seed: int,
     out: Path,
     profile: LoadedProfile,
 ) -> str:
     console = WatchConsole()
-    probe = SwitchProbe(url, token, patients=patients, seed=seed, profile=profile)
+    probe = SwitchProbe(url, token, owners=owners, seed=seed, profile=profile)
     try:
         _preflight(probe)
         for event in watch(plan, probe, flags):

@@ -100,7 +100,7 @@ class Policy(_Strict):
     min_population: dict[str, Annotated[int, Field(ge=0, le=MAX_POPULATION)]] = Field(
         default_factory=dict,
         description="users per role and resources per owner the run has at least, keyed by the "
-        "profile's role and resource names, e.g. {patient: 20, clinician: 4}; a name left out "
+        "profile's role and resource names, e.g. {user: 20, admin: 2}; a name left out "
         "takes the profile's count",
     )
     min_seeds: int = Field(

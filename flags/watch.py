@@ -432,8 +432,8 @@ class SwitchProbe:
 
     target: str
     support_token: str
-    patients: int = 3
-    clinicians: int = 1
+    owners: int = 3  # users of each role that owns data
+    observers: int = 1
     seed: int = 0
     profile: LoadedProfile | str = "clinic"
     adapter: str = "profile"
@@ -449,7 +449,7 @@ class SwitchProbe:
         feature = client.adapter.profile.feature
         # A new seed each round gives new usernames, so a partial rollout's hash buckets are
         # sampled afresh instead of testing the same few patients forever.
-        client.seed(seed=self.seed + round_no, owners=self.patients, observers=self.clinicians)
+        client.seed(seed=self.seed + round_no, owners=self.owners, observers=self.observers)
         findings: list[Finding] = []
         switched = refused = 0
         flows = feature.flows if feature is not None else []

@@ -30,7 +30,7 @@ class AcceptedExposure(BaseModel):
         description="the route as findings name it, e.g. 'GET /users/v1/_debug' (fnmatch)",
     )
     data: str = Field("*", description="data kind (password, name, note ...); * for any")
-    kind: str = Field("*", description="finding kind (canary-leak, foreign-recording ...)")
+    kind: str = Field("*", description="finding kind (canary-leak, foreign-<entity> ...)")
     owner_role: str = Field("*", description="role of the data's owner; * for any")
     observer_role: str = Field("*", description="role of who received it; * for any")
     reason: str = Field(min_length=3, description="why this is accepted, for the reviewer")

@@ -71,9 +71,6 @@ class Chaperone:
         owners = set(self.owners)
         return [a.id for a in self._world.actors.values() if a.id not in owners]
 
-    patients = owners
-    clinicians = observers
-
     @property
     def flows(self) -> list[str]:
         return sorted(self.adapter.profile.flows)

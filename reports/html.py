@@ -289,7 +289,7 @@ def _finding_row(record: FindingRecord) -> list[str]:
 
 def _exposures(result: RunResult) -> str:
     if not result.exposures:
-        return "<p>No patient's data reached another user.</p>"
+        return "<p>No user's data reached another user.</p>"
     owners = sorted({e.owner for e in result.exposures})
     observers = sorted({e.observer for e in result.exposures})
     counts = {(e.owner, e.observer): e.findings for e in result.exposures}

@@ -62,7 +62,7 @@ def incident_markdown(incident: Incident) -> str:
     off = _when(incident.disabled_at) if incident.disabled_at else "NOT DISABLED - do it by hand"
     revoked = incident.revoked_build[:12] if incident.revoked_build else "none recorded"
     lines = [
-        f"# Incident: {incident.flag} leaked patient data in {incident.env}",
+        f"# Incident: {incident.flag} leaked user data in {incident.env}",
         "",
         f"- enabled: {_when(incident.enabled_at)} ({incident.enabled_source or 'no record'})",
         f"- detected: {_when(incident.detected_at)} (watch round {incident.round}, "

@@ -321,7 +321,7 @@ def _conclude(ctx: RunContext, outcome: _Outcome, started: float) -> Iterator[Ev
         findings = [replace(f, suite="stateful", repro=steps) for f in found]
         population = make_population(ctx.adapter.profile, ctx.options.seed, COUNTS)
         involved = {s.actor for s in steps} & {r.owner for r in population.resources}
-        metrics |= {"shrink_steps": len(steps), "shrink_patients": len(involved)}
+        metrics |= {"shrink_steps": len(steps), "shrink_owners": len(involved)}
         artifacts = _save_repro(ctx, steps, findings)
         for finding in findings:
             yield FindingRaised("stateful", finding)

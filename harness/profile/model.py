@@ -274,7 +274,7 @@ class OwnerSpec(_Strict):
     """How an item of a list names its owner: a JSON pointer into the item, compared with a
     variable of each user (a captured server id, or the username)."""
 
-    field: str = Field(description="JSON pointer into the item, e.g. /patient_id")
+    field: str = Field(description="JSON pointer into the item, e.g. /owner_id")
     var: str = Field("id", description="the user variable it equals, e.g. id or username")
 
 
@@ -292,10 +292,10 @@ class PageSpec(_Strict):
 
 
 class EntitySpec(_Strict):
-    """Things the app lists (recordings, appointments): the oracle checks each item's owner."""
+    """Things the app lists (orders, messages): the oracle checks each item's owner."""
 
     lists: list[str] = Field(
-        min_length=1, description="routes that list these, e.g. 'GET /api/me/recordings'"
+        min_length=1, description="routes that list these, e.g. 'GET /api/me/orders'"
     )
     items: str = Field("/items", description="JSON pointer to the array of items")
     id: str = Field("/id", description="JSON pointer into an item to its id")
@@ -384,12 +384,12 @@ class FlowSpec(_Strict):
     by: str | None = Field(
         None,
         description="a relation name: the flow is performed by the owner's related observer "
-        "(a clinician transferring their patient), not the owner",
+        "(a case worker handing their client over), not the owner",
     )
     entity: str | None = Field(
         None,
         description="an entity kind: the flow acts on the owner's most recent entity of that "
-        "kind seen in a list ({{<kind>.*}} in scope), e.g. a recording to delete",
+        "kind seen in a list ({{<kind>.*}} in scope), e.g. an order to cancel",
     )
     effect: EffectSpec | None = None
 
@@ -420,7 +420,7 @@ class BrowserFlow(_Strict):
     page: str | None = Field(
         None,
         description="open this page first (templated path), e.g. "
-        "/consultations/{{appointment.consultation_id}}; omitted: click where the user is",
+        "/orders/{{order.id}}; omitted: click where the user is",
     )
     click: str = Field(
         description="selector of the control to click (Playwright syntax: CSS such as "
@@ -458,7 +458,7 @@ class BrowserSpec(_Strict):
     pages: dict[str, list[str]] = Field(
         default_factory=dict,
         description="role -> pages it reads after the flows (templated paths), e.g. "
-        "{patient: [/profile]}",
+        "{customer: [/profile]}",
     )
     flows: dict[str, BrowserFlow] = Field(
         default_factory=dict,
@@ -471,7 +471,7 @@ class BrowserSpec(_Strict):
     )
     row_owner_attr: str | None = Field(
         None,
-        description="attribute of a row naming its owner (e.g. data-patient-id): a row of "
+        description="attribute of a row naming its owner (e.g. data-owner-id): a row of "
         "someone the reader may not see is a finding even when it shows no canary",
     )
     row_owner_var: str = Field(
@@ -480,7 +480,7 @@ class BrowserSpec(_Strict):
     next_page: str | None = Field(
         None,
         description="selector of a page's link to its next page (e.g. 'a[rel=next]'): the "
-        "suite follows it, as a person paging through their recordings would, and judges "
+        "suite follows it, as a person paging through their list would, and judges "
         "every page; without it only the first page of each is read",
     )
     max_pages: int = Field(
@@ -530,7 +530,7 @@ class LoadRead(_Strict):
 
     read: str = Field(
         description="a read under `reads:` (its name, or the route of one of its steps, e.g. "
-        "'GET /api/me/recordings'), or a GET route discovered from the OpenAPI document"
+        "'GET /api/me/orders'), or a GET route discovered from the OpenAPI document"
     )
     weight: int = Field(1, ge=1)
     pick: Literal["own", "any"] = Field(

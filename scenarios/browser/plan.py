@@ -96,7 +96,7 @@ class Cast:
         if len(owners) < 2:
             raise InfrastructureError(
                 f"the browser suite needs at least two users who own data, found {len(owners)}",
-                "seed more users (--patients) or check the profile's roles and resources",
+                "seed more users (--population ROLE=N) or check the profile's roles and resources",
             )
         chosen = {o.id for o in owners}
         may_see = world.ownership.may_see

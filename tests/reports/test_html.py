@@ -96,7 +96,7 @@ def test_clean_run_says_no_exposures(tmp_path: Path) -> None:
 
     text = write_html(RunCollector().consume(passing_run()), tmp_path / "r.html").read_text()
     assert 'class="badge pass"' in text
-    assert "No patient's data reached another user." in text
+    assert "No user's data reached another user." in text
 
 
 def test_opens_on_a_summary_then_contents_with_detail_collapsed(tmp_path: Path) -> None:
