@@ -1,7 +1,8 @@
 """Profile steps, independent of any HTTP client: render a request, judge its status, capture.
 
-The harness sends prepared requests with httpx (async), the Locust workers with Locust's client
-(gevent); both go through these functions, so a profile means the same thing everywhere.
+The profile client (`harness.client`) builds every request from these, whichever driver sends
+it (httpx in the harness, Locust's client in the load workers), so a profile means the same
+thing everywhere.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_plain_reads_run_side_by_side_and_teach_in_the_reads_order() -> None:
 def test_each_reads_run_at_most_the_bound_at_once_in_item_order() -> None:
     app = FakeApp()
     transport = Held(app, pause=0.01)
-    reads = [
+    reads: list[dict[str, Any]] = [
         {"get": "/notes", "page": {"next": "link-header"}},
         {"get": "/notes/{{note.id}}", "each": "note"},
     ]
