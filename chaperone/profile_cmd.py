@@ -21,6 +21,7 @@ from harness.models import Observation
 from harness.population import Counts, make_population
 from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile_schema_text
 from harness.profile.noreset import NO_RESET_COSTS
+from harness.profile.replays import ReplayPlan, replay_plan
 from reports.terminal import make_console
 from scenarios.play import missing_flows
 from scenarios.switch import all_scenarios
@@ -75,6 +76,7 @@ def check(
         loop.run(adapter.aclose(), timeout=10)
         loop.close()
     flows = sorted(spec.flows)
+    replays = replay_plan(spec)
     scenarios = {
         s.name: missing_flows(spec.flows.__contains__, s.phases)
         for s in all_scenarios(spec.scenarios)
@@ -89,6 +91,10 @@ def check(
                     "flows": flows,
                     "scenarios": scenarios,
                     "unfilled": unfilled,
+                    "not_replayed": {r.route: r.why for r in replays if not r.replayed},
+                    "replayed_although_unsafe": [
+                        r.route for r in replays if r.replayed and "unsafe" in r.why
+                    ],
                     "reset": bool(spec.reset),
                     "no_reset_costs": [] if spec.reset else list(NO_RESET_COSTS),
                 },
@@ -98,6 +104,7 @@ def check(
         return
     console = make_console()
     _print(console, spec.name, loaded.digest, plan, flows, scenarios, unfilled)
+    _print_replays(console, replays)
     if not spec.reset:
         _print_no_reset(console)
 
@@ -160,6 +167,14 @@ def _print(
         console.print(
             "discovered routes no observed value could fill (not read): " + ", ".join(unfilled)
         )
+
+
+def _print_replays(console: Console, replays: list[ReplayPlan]) -> None:
+    for row in replays:
+        if not row.replayed:
+            console.print(f"not replayed by the access suite: {row.route}: {row.why}", markup=False)
+        elif row.why.startswith("a write") or "unsafe" in row.why:
+            console.print(f"replayed: {row.route}: {row.why}", markup=False)
 
 
 def _print_no_reset(console: Console) -> None:

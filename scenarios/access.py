@@ -36,6 +36,7 @@ from harness.suites import RunContext
 from harness.world import World
 from scenarios.play import Play, Recorder, drain, missing_flows
 from scenarios.switch import scenarios_for
+from scenarios.writes_as_others import is_write, masked_echo, restore
 
 CONCURRENCY = 8
 INSTANCES = 2  # reads of one route and owner that are repeated (its first and last)
@@ -208,11 +209,20 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
     witness = recorder.witness
     problems: list[str] = []
 
+    async def session_of(who: str) -> Session:
+        if who not in sessions:
+            sessions[who] = await ctx.adapter.login(ctx.world.actors[who])
+        return sessions[who]
+
     async def replay(item: Replay) -> None:
         original = item.original
         obs = await ctx.adapter.replay_as(sessions[item.observer], original)
         if obs is None:
             return
+        if is_write(original):
+            if item.observer != original.actor:  # an echo to its own sender is no control
+                obs = masked_echo(ctx.world, obs)
+            await restore(ctx.adapter, session_of, ctx.journal, original, item.observer)
         repro = (
             Step(original.actor, "request", f"{original.method} {original.url}"),
             Step(item.observer, "replay", f"{original.method} {original.url}"),
@@ -223,7 +233,10 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
         if item.why == "owner" and lost and not _withdrawn(ctx, obs):
             problems.append(f"{item.observer} repeating their own {original.endpoint}")
 
-    await each_bounded(replays, replay, CONCURRENCY)
+    # writes one at a time after every read: each is undone before anything reads again
+    await each_bounded([r for r in replays if not is_write(r.original)], replay, CONCURRENCY)
+    for item in (r for r in replays if is_write(r.original)):
+        await replay(item)
     if problems:
         witness.problems.append(
             f"the owner's own repeat lost their data ({len(problems)} read(s), e.g. {problems[0]})"

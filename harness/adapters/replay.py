@@ -1,5 +1,7 @@
 """The access replay: an earlier read, repeated with another session's credentials, with the
-same Range and body it was sent with."""
+same Range and body it was sent with. A write marked `replay: as-others` is one of these: its
+body holds the owner's own values, so if the app applies it for someone else, nothing the
+ownership model records has changed."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ async def replay_as(
     http: HttpDriver, session: Session, observation: Observation
 ) -> Observation | None:
     client = http.client
-    if not observation.read or client.is_unsafe(observation.read):
+    if not observation.read:  # marked replayable, or not, when it was read
         return None
     extra: dict[str, str] = {}
     if observation.byte_range is not None:

@@ -90,7 +90,9 @@ class Reader:
             client.coverage.lost(route, observer, about or observer, f"no answer ({exc.problem})")
             raise
         obs = replace(obs, endpoint=route, about=about if about != observer else "")
-        if self.spec is not None and self.spec.replay and not client.is_unsafe(prep.route):
+        # `unsafe` only stops what is sent automatically: a read the profile names (or one
+        # discovery let through, which is never unsafe) is replayed unless it says otherwise
+        if self.spec is not None and self.spec.replay is not False:
             obs = replace(obs, read=route)
         yield from client.judge(self.session, obs, route, about)
         return obs

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+WRITES_AS_OTHERS = ("PUT", "PATCH", "POST")
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 # A count is the default size; a run's population overrides it by the role's or resource's
 # own name (`--population <name>=N`).
@@ -317,7 +318,13 @@ class ReadSpec(_Strict):
     each: str | None = Field(None, description="an entity or resource kind to repeat over")
     steps: Steps = Field(min_length=1)
     page: PageSpec | None = None
-    replay: bool = Field(True, description="the access suite may repeat it as other users")
+    replay: bool | Literal["as-others"] = Field(
+        True,
+        description="true: the access suite repeats it as other users; false: never (`profile "
+        "check` says so); as-others: a write (PUT, PATCH, POST) whose answer is data, sent by "
+        "its owner with the owner's own values and repeated, with those same bytes, as every "
+        "other actor class",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -327,6 +334,24 @@ class ReadSpec(_Strict):
         data = dict(value)
         outer = {k: data.pop(k) for k in ("name", "roles", "each", "page", "replay") if k in data}
         return {**outer, "steps": [data]}
+
+    @model_validator(mode="after")
+    def _writes_say_how(self) -> ReadSpec:
+        method = self.steps[-1].method
+        if self.replay == "as-others":
+            # A repeated DELETE would destroy the owner's data: what it answers is not worth it
+            if method not in WRITES_AS_OTHERS:
+                raise ValueError(
+                    f"replay: as-others is for a write whose answer is data "
+                    f"({', '.join(WRITES_AS_OTHERS)}), not {method}"
+                )
+        elif self.replay is True and method in ("PUT", "PATCH", "DELETE"):
+            raise ValueError(
+                f"a {method} among the reads says how it is repeated: `replay: as-others` (sent "
+                "as every other user with its owner's own values, which must be the values it "
+                "writes) or `replay: false`"
+            )
+        return self
 
 
 class DiscoverSpec(_Strict):
@@ -629,7 +654,9 @@ class TargetProfile(_Strict):
     reads: list[ReadSpec] = Field(default_factory=list)
     discover: DiscoverSpec | None = None
     unsafe: list[str] = Field(
-        default_factory=list, description="routes never read nor replayed (fnmatch), e.g. resets"
+        default_factory=list,
+        description="routes never sent automatically (fnmatch): not by the fuzz suite, the "
+        "crawl, discovery or variants. A read `reads:` lists is still read and replayed",
     )
     flows: dict[Name, FlowSpec] = Field(default_factory=dict)
     scenarios: list[ScenarioSpec] = Field(default_factory=list)

@@ -30,6 +30,8 @@ class FakeApp:
     fail_5xx: bool = False
     leak: bool = False  # /notes lists everyone's notes
     big: tuple[int, int, bytes] | None = None  # GET /big streams (size, at, secret at offset)
+    echo_other: bool = False  # PUT /users/{name}/name applies to, and answers with, anyone's
+    to_caller: bool = False  # ... applies to the caller, whoever the URL names (VAmPI's way)
     reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
     requests: list[str] = field(default_factory=list)
 
@@ -78,6 +80,8 @@ class FakeApp:
             return httpx.Response(200, content=_stream(*self.big), headers=_OCTETS)
         if path == "/me":
             return httpx.Response(200, json={"username": username, "name": user["name"]})
+        if request.method == "PUT" and path.startswith("/users/"):
+            return self._rename(username, path.split("/")[2], json.loads(request.content))
         if path == "/notes":
             return self._notes(user, int(query.get("page", ["1"])[0]))
         if path.startswith("/notes/"):
@@ -103,6 +107,18 @@ class FakeApp:
         if note is None or (note["owner_id"] != user["id"] and not self.leak):
             return httpx.Response(404, json={"detail": "not found"})
         return httpx.Response(200, json=note)
+
+    def _rename(self, caller: str, named: str, body: dict[str, Any]) -> httpx.Response:
+        if self.to_caller:
+            named = caller
+        elif named != caller and not self.echo_other:
+            return httpx.Response(403, json={"detail": "not yours"})
+        user = self.users.get(named)
+        if user is None:
+            return httpx.Response(404, json={"detail": "no such user"})
+        user["name"] = body["name"]
+        # the whole record, the owner's other private data included
+        return httpx.Response(200, json={k: v for k, v in user.items() if k != "password"})
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handler)

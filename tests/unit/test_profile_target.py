@@ -1,22 +1,27 @@
 """ProfileTarget against a small in-process app: sessions that expire, coverage that is never
-silent, lists walked to their end, unsafe reads never repeated, values discovered."""
+silent, lists walked to their end, listed reads repeated even under unsafe, writes replayed as
+others, values discovered."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.adapters import Session
 from harness.adapters.profile import ProfileTarget
+from harness.canaries import OwnershipModel
 from harness.errors import ConfigError, InfrastructureError
-from harness.models import Observation
+from harness.models import Canary, Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile.model import TargetProfile
 from harness.world import World
+from scenarios.writes_as_others import is_write, masked_echo, restore
 from tests.unit.fakeapp import PROFILE, FakeApp, profile
 
 BASE = "http://fake.test"
@@ -161,7 +166,9 @@ def test_the_page_bound_is_reported_as_lost_coverage(app: FakeApp) -> None:
     assert _coverage(target)[2] == {"page bound reached (1 pages)": 1}
 
 
-def test_unsafe_reads_are_never_repeated(app: FakeApp) -> None:
+def test_a_listed_read_under_unsafe_is_still_repeated(app: FakeApp) -> None:
+    """`unsafe` stops automatic sending only; it never silently drops a read the profile
+    lists from the access matrix (it used to)."""
     target = _target(app, unsafe=["GET /notes*"])
 
     async def scenario() -> list[Observation | None]:
@@ -171,7 +178,102 @@ def test_unsafe_reads_are_never_repeated(app: FakeApp) -> None:
         return [await target.replay_as(other, o) for o in notes]
 
     repeats = _run(scenario())
+    assert repeats and all(r is not None for r in repeats)
+
+
+def test_a_read_marked_replay_false_is_never_repeated(app: FakeApp) -> None:
+    reads = [{"get": "/me"}, {"get": "/notes", "page": {"next": "link-header"}, "replay": False}]
+    target = _target(app, reads=reads)
+
+    async def scenario() -> list[Observation | None]:
+        world, seen = await _seed_and_look(target)
+        notes = [o for o in seen if o.endpoint.startswith("GET /notes")]
+        other = await target.login(next(iter(world.actors.values())))
+        return [await target.replay_as(other, o) for o in notes]
+
+    repeats = _run(scenario())
     assert repeats and all(r is None for r in repeats)
+
+
+_RENAME = {
+    "put": "/users/{{user.username}}/name",
+    "json": {"name": "{{user.name}}"},
+    "replay": "as-others",
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "leaks"), [("checks", False), ("echo_other", True), ("to_caller", False)]
+)
+def test_a_write_replayed_as_others_finds_one_that_answers_with_the_named_users_data(
+    app: FakeApp, mode: str, leaks: bool
+) -> None:
+    """Each user renames themself to their own name; every other user then sends that same
+    write, naming the owner. An app answering with the owner's record leaks the owner's notes;
+    one that checks, or applies it to the caller (and answers with only what the caller sent
+    of the owner's), does not. Whatever it did, the restore leaves every record as seeded."""
+    setattr(app, mode, mode != "checks")
+    roles: dict[str, Any] = copy.deepcopy(PROFILE["roles"])  # type: ignore[arg-type]
+    user = roles["user"]
+    user["fields"]["phone"] = "phone"  # private, and never sent by the rename
+    user["create"][0]["json"]["phone"] = "{{user.phone}}"
+    target = _target(app, roles={"user": user}, reads=[{"get": "/me"}, _RENAME])
+
+    async def scenario() -> tuple[World, list[Observation], dict[str, str]]:
+        world, seen = await _seed_and_look(target)
+        before = {u: str(v["name"]) for u, v in app.users.items()}
+        writes = [o for o in seen if o.endpoint == "PUT /users/{username}/name"]
+        assert writes and all(o.read and o.sent_body and is_write(o) for o in writes)
+        sessions = {a.id: await target.login(a) for a in world.actors.values()}
+
+        async def session_of(who: str) -> Session:
+            return sessions[who]
+
+        replays: list[Observation] = []
+        for write in writes:
+            for actor in world.actors.values():
+                if actor.id != write.actor and not actor.is_anonymous:
+                    obs = await target.replay_as(sessions[actor.id], write)
+                    assert obs is not None
+                    replays.append(masked_echo(world, obs))
+                    await restore(target, session_of, seen, write, actor.id)
+        return world, replays, before
+
+    world, replays, before = _run(scenario())
+    judge = Judge.from_world(world, listing=target.listing)
+    findings = [f for o in replays for f in judge(o)]
+    assert bool(findings) is leaks
+    if leaks:
+        assert {f.surface.where for f in findings} == {"PUT /users/{username}/name"}
+    assert before and {u: v["name"] for u, v in app.users.items()} == before
+
+
+def test_an_echo_is_masked_but_the_rest_of_the_answer_is_kept() -> None:
+    mine, other = "zqaaaaaaaaaa", "zqbbbbbbbbbb"
+    canaries = tuple(Canary(value, "u1", "name") for value in (mine, other))
+    world = World("http://x", 0, {}, OwnershipModel(canaries))
+    obs = Observation(
+        actor="u2",
+        step="s",
+        method="PUT",
+        url="/u/u1",
+        endpoint="PUT /u/{id}",
+        status=200,
+        headers=(),
+        body=f'{{"name": "{mine.upper()}", "note": "{other}"}}'.encode(),
+        time=0.0,
+        sent_body=f'{{"name": "{mine}"}}'.encode(),
+    )
+    body = masked_echo(world, obs).body
+    assert mine.encode() not in body.lower() and other.encode() in body
+    assert len(body) == len(obs.body)
+
+
+def test_a_delete_cannot_be_replayed_as_others_and_a_put_must_say_how() -> None:
+    with pytest.raises(ValueError, match="as-others is for a write"):
+        profile(reads=[{"delete": "/me", "replay": "as-others"}])
+    with pytest.raises(ValueError, match="says how it is repeated"):
+        profile(reads=[{**_RENAME, "replay": True}])
 
 
 def test_a_missing_placeholder_is_one_line_naming_it(app: FakeApp) -> None:
