@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,11 +19,13 @@ from chaperone.checks import check_target
 from chaperone.options import SupportOpt
 from harness.adapters import make_target
 from harness.aio import LoopThread
+from harness.client.har import har_routes, read_har, reads_yaml
 from harness.models import Observation
 from harness.population import Counts, make_population
 from harness.profile import SCHEMA_PATH, builtin_profiles, load_profile, profile_schema_text
 from harness.profile.noreset import NO_RESET_COSTS
 from harness.profile.replays import ReplayPlan, replay_plan
+from harness.profile.template import route_of
 from reports.terminal import make_console
 from scenarios.play import missing_flows
 from scenarios.switch import all_scenarios
@@ -207,3 +211,37 @@ def list_profiles() -> None:
     """The built-in profiles."""
     for name in builtin_profiles():
         typer.echo(name)
+
+
+@app.command("import-har")
+def import_har(
+    har: Annotated[Path, typer.Argument(help="A HAR file saved from the browser's devtools.")],
+    profile: Annotated[
+        str | None, typer.Option(help="Leave out the routes this profile already reads.")
+    ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(help="The app's origin (http://host:port); default: the most requested."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the YAML here, not to stdout.")] = None,
+) -> None:
+    """Print the same-origin GETs a recorded browser session made as profile `reads:` to
+    paste (ids become `{id}`). `chaperone run --har FILE` reads them in a run instead.
+
+    Example:
+
+      chaperone profile import-har session.har --profile examples/targets/vampi.yaml
+    """
+    routes = har_routes(read_har(har), origin)
+    already: set[str] = set()
+    if profile is not None:
+        spec = load_profile(profile).profile
+        already = {route_of(s.method, s.path) for read in spec.reads for s in read.steps}
+        shapes = {re.sub(r"\{[^}]*\}", "{}", r) for r in already}
+        already |= {r for r in routes if re.sub(r"\{[^}]*\}", "{}", r) in shapes}
+    text = reads_yaml(routes, already)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(routes) - len(already & set(routes))} route(s) to {out}")

@@ -112,6 +112,13 @@ def run_command(
     fuzz_seconds: Annotated[
         float, typer.Option(help="--suite fuzz: time limit of the suite, in seconds.")
     ] = 300.0,
+    har: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A HAR file recorded in the browser: its same-origin GETs are read too "
+            "(as every user, then repeated as the others), reported with source `har`."
+        ),
+    ] = None,
 ) -> None:
     """Drive the suites against a target, check every byte each actor receives, write reports.
 
@@ -160,6 +167,7 @@ def run_command(
             adapter=adapter,
             build=build,
             sinks=sinks,
+            har=tuple(har or ()),
         )
         result, paths = execute(request, reporter)
     reporter.summary(result, paths)

@@ -43,6 +43,11 @@ class Coverage:
         self._checked: Counter[tuple[str, str, str, str]] = Counter()
         self._lost: Counter[tuple[str, str, str, str]] = Counter()
         self._reasons: dict[tuple[str, str, str, str], Counter[str]] = {}
+        # Reads by where the harness learnt of them (profile, openapi, crawl, browser, har),
+        # per suite; and the routes found outside the profile and the document, with their
+        # source, for the report to list so a user can add them.
+        self._sources: Counter[tuple[str, str]] = Counter()
+        self._found: dict[str, str] = {}
         # The label reads are counted under. A context variable, not a field: two suites may
         # run at once (the engine's TOGETHER), each in its own thread, and the coroutines a
         # suite sends to the run's loop carry its thread's context along.
@@ -65,6 +70,28 @@ class Coverage:
         with self._lock:
             self._lost[key] += 1
             self._reasons.setdefault(key, Counter())[reason] += 1
+
+    def read_from(self, source: str, count: int = 1) -> None:
+        with self._lock:
+            self._sources[(self.suite, source)] += count
+
+    def found(self, route: str, source: str) -> None:
+        with self._lock:
+            self._found.setdefault(route, source)
+
+    def sources(self, suite: str | None = None) -> dict[str, int]:
+        """Reads per source, of one suite or all."""
+        counts: Counter[str] = Counter()
+        with self._lock:
+            for (label, source), n in self._sources.items():
+                if suite is None or label == suite:
+                    counts[source] += n
+        return dict(sorted(counts.items()))
+
+    def found_routes(self) -> dict[str, str]:
+        """Routes discovered outside the profile and the OpenAPI document -> their source."""
+        with self._lock:
+            return dict(sorted(self._found.items()))
 
     def rows(self, suite: str | None = None) -> list[CoverageRow]:
         with self._lock:

@@ -21,8 +21,9 @@ import httpx
 
 from harness.adapters import DEFAULT_ADAPTER, Target, make_target
 from harness.aio import LoopThread
+from harness.client.har import har_routes, read_har
 from harness.config import RunOptions, load_flow_share
-from harness.errors import ChaperoneError
+from harness.errors import ChaperoneError, UsageError
 from harness.events import (
     CoverageReported,
     EngineError,
@@ -64,6 +65,7 @@ class RunRequest:
     transport: httpx.AsyncBaseTransport | None = None  # in-process target, for tests
     sinks: Sinks | None = None  # where notifications arrive (started by the caller)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    har: tuple[Path, ...] = ()  # recorded browser sessions whose GETs are read too
 
 
 def run(request: RunRequest) -> Generator[Event, None, None]:
@@ -91,6 +93,7 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
             request.adapter,
             str(request.profile.directory),
         )
+        _add_har(adapter, request)
         ctx = _context(request, adapter, loop)
         yield _seeded(ctx, request)
         owners = owner_count(adapter.profile, counts_for(adapter.profile, options.population))
@@ -126,6 +129,21 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
     yield RunFinished(
         verdict=Verdict.merge(*verdicts), seconds=time.time() - started, time=time.time()
     )
+
+
+def _add_har(adapter: Target, request: RunRequest) -> None:
+    """The GETs of recorded sessions join the reads, before the target is checked (so the
+    crawl knows them as named)."""
+    if not request.har:
+        return
+    add = getattr(adapter, "add_routes", None)
+    if add is None:
+        raise UsageError(
+            f"the adapter '{request.adapter}' cannot read routes from a HAR",
+            "drop --har, or use the profile adapter",
+        )
+    for path in request.har:
+        add(har_routes(read_har(path), request.target), "har")
 
 
 def _seeded(ctx: RunContext, request: RunRequest) -> WorldSeeded:
@@ -381,6 +399,8 @@ def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageR
         rows=tuple(ctx.adapter.coverage.rows(label)),
         retries=ctx.adapter.retries - before[0],
         unfilled=tuple(ctx.adapter.unfilled_routes()),
+        sources=tuple(ctx.adapter.coverage.sources(label).items()),
+        found=tuple(ctx.adapter.coverage.found_routes().items()),
         relogins=ctx.adapter.relogins - before[1],
     )
 

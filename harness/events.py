@@ -91,6 +91,10 @@ class CoverageReported:
     retries: int = 0  # transient faults the driver survived
     relogins: int = 0  # sessions logged in again (expired, or older than the profile allows)
     unfilled: tuple[str, ...] = ()  # discovered routes whose parameters had no value
+    # Reads by source (profile, openapi, crawl, browser, har), and the routes found outside
+    # the profile and the OpenAPI document with their source.
+    sources: tuple[tuple[str, int], ...] = ()
+    found: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,10 @@ class CoverageDoc(_Doc):
     retries: int = 0
     relogins: int = 0
     unfilled_routes: list[str] = []
+    # Reads per source (profile, openapi, crawl, browser, har) and the routes found outside
+    # the profile and the OpenAPI document, with their source: add them to the profile.
+    reads_by_source: dict[str, int] = {}
+    discovered_routes: dict[str, str] = {}
     rows: list[CoverageRowDoc] = []
 
 
@@ -246,6 +250,8 @@ def _coverage_doc(result: RunResult) -> CoverageDoc:
         retries=result.retries,
         relogins=result.relogins,
         unfilled_routes=list(result.unfilled),
+        reads_by_source=dict(result.sources),
+        discovered_routes=dict(result.found),
         rows=[
             CoverageRowDoc(
                 suite=r.suite,
@@ -362,6 +368,8 @@ def from_doc(doc: ReportDoc) -> RunResult:
         retries=doc.coverage.retries,
         relogins=doc.coverage.relogins,
         unfilled=tuple(doc.coverage.unfilled_routes),
+        sources=dict(doc.coverage.reads_by_source),
+        found=dict(doc.coverage.discovered_routes),
         roles=dict(doc.roles),
     )
 

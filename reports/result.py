@@ -19,6 +19,7 @@ it only does not count towards FAIL.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -104,6 +105,8 @@ class RunResult:
     retries: int = 0  # transient faults survived
     relogins: int = 0  # sessions logged in again
     unfilled: tuple[str, ...] = ()  # discovered routes nothing could fill
+    sources: Mapping[str, int] = field(default_factory=dict)  # reads per source
+    found: Mapping[str, str] = field(default_factory=dict)  # route -> source, outside profile
     roles: Mapping[str, str] = field(default_factory=dict)  # actor id -> role
 
     @property
@@ -230,6 +233,8 @@ class RunCollector:
         self._retries = 0
         self._relogins = 0
         self._unfilled: set[str] = set()
+        self._sources: Counter[str] = Counter()
+        self._found: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._digest = ""
         self._start: RunStarted | None = None
@@ -257,6 +262,9 @@ class RunCollector:
                 self._retries += event.retries
                 self._relogins += event.relogins
                 self._unfilled |= set(event.unfilled)
+                self._sources.update(dict(event.sources))
+                for route, source in event.found:
+                    self._found.setdefault(route, source)
             case WorldSeeded():
                 self._roles.update(dict(event.roles))
                 self._digest = event.profile_digest or self._digest
@@ -363,6 +371,8 @@ class RunCollector:
             retries=self._retries,
             relogins=self._relogins,
             unfilled=tuple(sorted(self._unfilled)),
+            sources=dict(sorted(self._sources.items())),
+            found=dict(sorted(self._found.items())),
             roles=dict(self._roles),
         )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -100,6 +101,26 @@ def _profile_lists(state: ClinicState, request: Request, user: User, page: int) 
         }
 
     return state.cache.remember(cache_key(state, request, user), load)
+
+
+@router.get("/profile/{patient_id}/summary")
+async def printable_summary(
+    patient_id: Annotated[int, PathParam(ge=1, le=2**31)], request: Request, state: State
+) -> Response:
+    """The printable summary the profile page links to (not in the OpenAPI document, as no
+    page route is). It names the patient in its URL, so it must check that it is the user's."""
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login()
+    with state.db.read() as session:
+        patient = session.get(User, patient_id)
+        appointments = user_appointments(session, patient)[0] if patient is not None else []
+    mine = patient is not None and patient.id == user.id and patient.role == "patient"
+    if patient is None or not (mine or state.active("undocumented-route-leak")):
+        context: dict[str, Any] = {"message": "No such summary."}
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
+    page: dict[str, Any] = {"user": user, "patient": patient, "appointments": appointments}
+    return templates.TemplateResponse(request, "summary.html", page)
 
 
 @router.get("/consultations/{consultation_id}")

@@ -24,6 +24,7 @@ class DocumentRoutes:
         self.discovered: list[Discovered] = []
         self._routes = RouteTable(())
         self._canonical: dict[str, str] = {}
+        self._every: list[str] = []
 
     async def load(self) -> None:
         spec = self.profile.discover
@@ -58,6 +59,7 @@ class DocumentRoutes:
                 ) from None
         every = [f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item]
         self._routes = RouteTable(every)
+        self._every = every
         # The document's names win: `/api/recordings/{{recording.id}}` in the profile and
         # `/api/recordings/{recording_id}` in the document are one route.
         self._canonical = {_shape(route): route for route in every}
@@ -75,6 +77,10 @@ class DocumentRoutes:
             for d in discovered_routes(document, explicit | own_calls, spec.exclude)
             if not self.http.client.is_unsafe(d.route)
         ]
+
+    def routes(self) -> list[str]:
+        """Every route the document names (any method); empty without a document."""
+        return list(self._every)
 
     def canonical(self, route: str) -> str:
         """The OpenAPI document's name for a route, when the app has a document."""

@@ -14,6 +14,8 @@ from harness.adapters.document import DocumentRoutes
 from harness.adapters.http import HttpDriver
 from harness.aio import each_bounded
 from harness.client import Memory, Session, read
+from harness.client.crawl import Crawl
+from harness.client.discovery import Discovered, RouteTable
 from harness.client.listing import Entity
 from harness.client.reads import Reader
 from harness.models import Actor, Observation
@@ -29,6 +31,7 @@ __all__ = ["EACH_CONCURRENCY", "Looks"]
 EACH_CONCURRENCY = 4
 
 _DISCOVERED = ReadSpec.model_validate({"get": "/", "name": "discovered"})
+_CRAWLED = ReadSpec.model_validate({"get": "/", "name": "crawled"})
 
 
 class Looks:
@@ -40,6 +43,10 @@ class Looks:
         self.memories: dict[str, Memory] = {}
         self._listers: dict[str, None] = {}  # users in the order they first saw an entity
         self.unfilled: set[str] = set()
+        # Routes found outside the profile and the document (an imported HAR, the browser's
+        # traffic), each with its source; filled like the document's routes.
+        self.extra: list[tuple[Discovered, str]] = []
+        self.crawl: Crawl | None = None
 
     def forget(self) -> None:
         self.memories.clear()
@@ -67,13 +74,16 @@ class Looks:
         ]
         seen = await self._plain(session, plain, step)
         if lists_only:
+            self.client.coverage.read_from("profile", len(seen))
             return seen
         for spec in self.reads_for(actor.role):
             if spec.each is not None:
                 # In order, one read spec after another: a later `each` read may iterate what
                 # this one's reads taught the user.
                 seen += await self._each(session, spec, step)
+        self.client.coverage.read_from("profile", len(seen))
         seen += await self._discover(session, step)
+        seen += await self._crawl(session, step, seen)
         return seen
 
     async def _read(
@@ -143,13 +153,29 @@ class Looks:
             if r.kind == kind and world.ownership.may_see(actor.id, r.owner)
         ]
 
+    def known(self) -> RouteTable:
+        """Every route the profile reads or the OpenAPI document names: not the crawl's."""
+        routes = set(self.document.routes())
+        for spec in self.profile.reads:
+            for s in spec.steps:
+                routes.add(route_of(s.method, s.path))
+                if s.route:
+                    routes.add(s.route)
+        routes |= {d.route for d, _ in self.extra}
+        return RouteTable(sorted(routes))
+
     async def _discover(self, session: Session, step: str) -> list[Observation]:
-        if not self.document.discovered or self.profile.discover is None:
+        routes: list[tuple[Discovered, str]] = []
+        if self.profile.discover is not None:
+            routes += [(d, "openapi") for d in self.document.discovered]
+        routes += self.extra
+        if not routes:
             return []
-        limit = self.profile.discover.max_per_route
+        spec = self.profile.discover
+        limit = spec.max_per_route if spec is not None else 4
         memory = self.memory(session.actor)
         seen: list[Observation] = []
-        for route in self.document.discovered:
+        for route, source in routes:
             paths = memory.pool.fillings(route, limit)
             if not paths and route.params:
                 self.unfilled.add(route.route)
@@ -163,7 +189,41 @@ class Looks:
                 flow = Reader(self.client, session, step, _DISCOVERED, "", None).checked(prep)
                 obs = await self.http.run(flow)
                 self._learn(session.actor, [obs])
+                self.client.coverage.read_from(source)
                 seen.append(obs)
+        return seen
+
+    async def _crawl(
+        self, session: Session, step: str, received: list[Observation]
+    ) -> list[Observation]:
+        """Follow what this user received to routes nobody named, breadth first, within the
+        run's bounds. Each path is read once per user; what it answers is followed too."""
+        crawl = self.crawl
+        if crawl is None:
+            return []
+        memory = self.memory(session.actor)
+        done = {o.url for o in received} | {
+            mark.removeprefix("crawl|") for mark in memory.done if mark.startswith("crawl|")
+        }
+        queue = list(received)
+        seen: list[Observation] = []
+        while queue:
+            obs = queue.pop(0)
+            for path, route in crawl.candidates(obs, done):
+                done.add(path)
+                already = sum(1 for m in memory.done if m.startswith(f"crawl-route|{route}|"))
+                if not crawl.admit(route, "crawl", already):
+                    continue
+                memory.done.add(f"crawl|{path}")
+                memory.done.add(f"crawl-route|{route}|{path}")
+                self.client.coverage.found(route, crawl.routes[route])
+                prep = Prepared("GET", path, route)
+                flow = Reader(self.client, session, step, _CRAWLED, "", None).checked(prep)
+                got = await self.http.run(flow)
+                self._learn(session.actor, [got])
+                self.client.coverage.read_from("crawl")
+                seen.append(got)
+                queue.append(got)
         return seen
 
     def entities_of(self, owner: str, kind: str) -> list[Entity]:

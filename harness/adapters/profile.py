@@ -15,7 +15,9 @@ alive) is a check that passed, not lost coverage.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,7 @@ from harness.adapters.looks import Looks
 from harness.adapters.replay import replay_as
 from harness.adapters.seeding import Seeder
 from harness.client import ProfileClient, Session
+from harness.client.crawl import Crawl
 from harness.client.discovery import Discovered
 from harness.client.listing import Entity
 from harness.coverage import Coverage
@@ -120,6 +123,37 @@ class ProfileTarget:
                 )
         if self.profile.discover is not None and not self._document.discovered:
             await self._document.load()
+        self._start_crawl()
+
+    def _start_crawl(self) -> None:
+        spec = self.profile.crawl
+        if spec is None or self._looks.crawl is not None:
+            return
+        known = self._looks.known()
+        excluded = [*spec.exclude]
+
+        def unsafe(route: str) -> bool:
+            return self.client.is_unsafe(route) or any(fnmatchcase(route, p) for p in excluded)
+
+        self._looks.crawl = Crawl(
+            origin=self.base_url,
+            known=lambda path: known.route("GET", path) is not None,
+            unsafe=unsafe,
+            max_routes=spec.max_routes,
+            max_requests=spec.max_requests,
+            per_route=spec.per_route,
+        )
+
+    def add_routes(self, routes: list[str], source: str) -> None:
+        """Routes found outside the profile and the document (an imported HAR: `GET /x/{id}`),
+        read like discovered ones and reported with `source`."""
+        for route in routes:
+            method, _, path = route.partition(" ")
+            if method != "GET" or self.client.is_unsafe(route):
+                continue
+            found = Discovered(route, path, tuple(re.findall(r"\{([^}/]+)\}", path)))
+            self._looks.extra.append((found, source))
+            self.client.coverage.found(route, source)
 
     async def seed(self, population: Population) -> World:
         world = await self._seeder.seed(population)

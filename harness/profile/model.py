@@ -363,6 +363,17 @@ class DiscoverSpec(_Strict):
     max_per_route: int = Field(4, ge=1, le=100, description="filled URLs per route per user")
 
 
+class CrawlSpec(_Strict):
+    """Reads found by following what users receive: HTML links, GET forms, `src`, the
+    `Location`, `Link` and `Content-Location` headers and path-like JSON strings, on the
+    target's origin only, never to an `unsafe` route, within a per-run bound."""
+
+    max_routes: int = Field(40, ge=1, le=1000, description="new routes read in a run")
+    max_requests: int = Field(400, ge=1, le=100_000, description="crawl requests in a run")
+    per_route: int = Field(4, ge=1, le=100, description="concrete paths of a route per user")
+    exclude: list[str] = Field(default_factory=list, description="routes never crawled (fnmatch)")
+
+
 class EffectSpec(_Strict):
     """How a flow changes who may see what, recorded the moment the flow completes:
     `relation` + `change` (move: to another observer of the same role; end: nobody), or
@@ -653,6 +664,7 @@ class TargetProfile(_Strict):
     entities: dict[Name, EntitySpec] = Field(default_factory=dict)
     reads: list[ReadSpec] = Field(default_factory=list)
     discover: DiscoverSpec | None = None
+    crawl: CrawlSpec | None = None
     unsafe: list[str] = Field(
         default_factory=list,
         description="routes never sent automatically (fnmatch): not by the fuzz suite, the "

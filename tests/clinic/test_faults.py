@@ -219,6 +219,32 @@ def idor_neighbour(world: World) -> list[str]:
     return leaks
 
 
+def _page(world: World, user: str, url: str) -> Any:
+    """A page as `user` sees it in the browser: with the session cookie, not the token."""
+    login = world.client.post("/api/login", json={"username": user, "password": PASSWORD})
+    assert "session" in login.cookies
+    page = world.client.get(url)  # the client keeps the cookie the login set
+    world.client.cookies.clear()
+    return page
+
+
+def undocumented_route(world: World) -> list[str]:
+    # The profile page links the user's own summary, the route is in no OpenAPI document...
+    profile = _page(world, "alice", "/profile").text
+    assert f'href="/profile/{world.ids["alice"]}/summary"' in profile
+    documented = world.client.get("/openapi.json").json()["paths"]
+    assert not [path for path in documented if path.startswith("/profile")]
+    # ... and it answers for any id.
+    own = _page(world, "alice", f"/profile/{world.ids['alice']}/summary")
+    assert own.status_code == 200 and "Alice Ashworth" in own.text
+    leaks = []
+    for user in ("bob", "dr_grey", "dr_hale"):
+        page = _page(world, user, f"/profile/{world.ids['alice']}/summary")
+        if page.status_code == 200:
+            leaks += [f"{user} reads {leak}" for leak in _names_in(page.content, except_user=user)]
+    return leaks
+
+
 SCENARIOS: dict[str, Scenario] = {
     "switch-recording-misattribution": misattribution,
     "recordings-unscoped-after-switch": unscoped_after_switch,
@@ -236,6 +262,7 @@ SCENARIOS: dict[str, Scenario] = {
     "export-unscoped": export_unscoped,
     "search-unscoped": search_unscoped,
     "recording-idor-neighbour": idor_neighbour,
+    "undocumented-route-leak": undocumented_route,
 }
 # Proven with real servers elsewhere: see the module docstring.
 ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient"}
