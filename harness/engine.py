@@ -143,7 +143,9 @@ def _add_har(adapter: Target, request: RunRequest) -> None:
             "drop --har, or use the profile adapter",
         )
     for path in request.har:
-        add(har_routes(read_har(path), request.target), "har")
+        # The session's own origin, not --target's: a session recorded on another host
+        # (a developer's machine, another staging) names the same routes.
+        add(har_routes(read_har(path)), "har")
 
 
 def _seeded(ctx: RunContext, request: RunRequest) -> WorldSeeded:
