@@ -23,7 +23,7 @@ suite ran, the first flow scenario (or a look) is driven first so there is somet
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +34,7 @@ from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import ANONYMOUS_ID, Observation, Step, Verdict
 from harness.suites import RunContext
 from harness.world import World
+from scenarios.impersonation import Impersonation, impersonations, send_forged
 from scenarios.play import Play, Recorder, drain, missing_flows
 from scenarios.switch import scenarios_for
 from scenarios.writes_as_others import is_write, masked_echo, restore
@@ -165,7 +166,8 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
     seeds = 1 + len(ctx.options.extra_seeds)
     replays = plan(ctx.world, reads, ctx.options.seed, seeds)
     yield SuiteStarted("access", total_steps=len(replays), time=started)
-    async for event in drain(_matrix(ctx, recorder, replays), recorder):
+    forged: Counter[str] = Counter()
+    async for event in drain(_matrix(ctx, recorder, replays, forged), recorder):
         yield event
     pairs = {(r.observer, r.original.about or r.original.actor) for r in replays}
     verdict = Verdict.FAIL if recorder.findings else Verdict.PASS
@@ -175,7 +177,7 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
         verdict,
         time.time() - started,
         message=f"{len(reads)} reads, {len(replays)} repeats, {len(pairs)} (observer, owner) "
-        f"pairs; {len(recorder.findings)} finding(s)",
+        f"pairs, {sum(forged.values())} forged credentials; {len(recorder.findings)} finding(s)",
         finding_keys=tuple(f.key for f in recorder.findings),
     )
     yield SuiteFinished(
@@ -183,7 +185,12 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
         verdict,
         time.time() - started,
         time.time(),
-        metrics={"reads": len(reads), "replays": len(replays), "pairs": len(pairs)},
+        metrics={
+            "reads": len(reads),
+            "replays": len(replays),
+            "pairs": len(pairs),
+            **dict(sorted(forged.items())),
+        },
     )
 
 
@@ -202,7 +209,9 @@ async def _warm(play: Play, phases: tuple[str, ...]) -> None:
         await play.run_phase("look")
 
 
-async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) -> None:
+async def _matrix(
+    ctx: RunContext, recorder: Recorder, replays: list[Replay], forged: Counter[str]
+) -> None:
     sessions: dict[str, Session] = {ANONYMOUS_ID: ctx.adapter.anonymous()}
     for who in sorted({r.observer for r in replays} - {ANONYMOUS_ID}):
         sessions[who] = await ctx.adapter.login(ctx.world.actors[who])
@@ -237,6 +246,14 @@ async def _matrix(ctx: RunContext, recorder: Recorder, replays: list[Replay]) ->
     await each_bounded([r for r in replays if not is_write(r.original)], replay, CONCURRENCY)
     for item in (r for r in replays if is_write(r.original)):
         await replay(item)
+    attempts = impersonations(
+        (r.original, r.observer, r.why) for r in replays if not is_write(r.original)
+    )
+
+    async def forge(attempt: Impersonation) -> None:
+        await send_forged(ctx.adapter, ctx.world, session_of, attempt, recorder.observe, forged)
+
+    await each_bounded(attempts, forge, CONCURRENCY)
     if problems:
         witness.problems.append(
             f"the owner's own repeat lost their data ({len(problems)} read(s), e.g. {problems[0]})"

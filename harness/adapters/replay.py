@@ -53,7 +53,7 @@ async def _with_body(
     """A read with a body (a search POSTed) is sent once, with the bytes it was sent with."""
     client = http.client
     request = client.request(
-        session if session.authenticated else None,
+        session if session.authenticated or session.forged else None,
         prep,
         step,
         actor=session.actor,

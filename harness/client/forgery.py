@@ -37,7 +37,8 @@ EXPIRED_BY = 3600  # seconds in the past an expired forgery's `exp` is set to
 
 @dataclass(frozen=True, slots=True)
 class Forgery:
-    how: str  # e.g. "jwt claim sub=victim's username, alg none"
+    how: str  # e.g. "JWT in header Authorization: claim sub set to the victim's, alg none"
+    variant: str  # for coverage: "alg none", "signature stripped", "cookie" ...
     headers: dict[str, str]
     cookies: dict[str, str]
 
@@ -166,10 +167,12 @@ def forgeries(
                 new = value.replace(token, forged)
                 h = {**headers, name: new} if kind == "h" else dict(headers)
                 c = {**cookies, name: new} if kind == "c" else dict(cookies)
-                out.append(Forgery(f"{said}, {variant}", h, c))
+                out.append(Forgery(f"{said}, {variant}", variant, h, c))
     plain = {k: str(swaps[v]) for k, v in cookies.items() if v in swaps}
     if plain:
         # The cookie alone: an app that trusts it must not find the forger's own session
         names = ", ".join(sorted(plain))
-        out.append(Forgery(f"cookie {names} set to the victim's value, no session", {}, plain))
+        out.append(
+            Forgery(f"cookie {names} set to the victim's value, no session", "cookie", {}, plain)
+        )
     return out

@@ -22,6 +22,9 @@ class Session:
     cookies: dict[str, str] = field(default_factory=dict)
     obtained: float = field(default_factory=time.time)
     generation: int = 0
+    # How the credentials were tampered with (harness.client.forgery): such a session is
+    # never logged in again, and a denial is what it should get
+    forged: str = ""
 
     def credentials(self) -> dict[str, str]:
         headers = dict(self.headers)
@@ -41,4 +44,4 @@ class Session:
 
     @property
     def authenticated(self) -> bool:
-        return not self.actor.is_anonymous
+        return not self.actor.is_anonymous and not self.forged

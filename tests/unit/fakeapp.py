@@ -7,6 +7,9 @@ token, answer 401 forever, answer 5xx, leak everyone's notes, or do nothing at a
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,6 +34,8 @@ class FakeApp:
     leak: bool = False  # /notes lists everyone's notes
     big: tuple[int, int, bytes] | None = None  # GET /big streams (size, at, secret at offset)
     echo_other: bool = False  # PUT /users/{name}/name applies to, and answers with, anyone's
+    jwt: bool = False  # log in for an HS256 JWT naming the user in `sub`
+    verify: bool = True  # ... whose signature and expiry are checked (False: trusted unread)
     to_caller: bool = False  # ... applies to the caller, whoever the URL names (VAmPI's way)
     reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
     requests: list[str] = field(default_factory=list)
@@ -57,7 +62,7 @@ class FakeApp:
             if user is None or user["password"] != body["password"]:
                 return httpx.Response(401, json={"detail": "bad credentials"})
             self.logins += 1
-            token = f"t{self.logins}"
+            token = _jwt(body["username"]) if self.jwt else f"t{self.logins}"
             self.tokens[token] = body["username"]
             return httpx.Response(200, json={"token": token})
         return self._authed(request, path, query)
@@ -67,6 +72,14 @@ class FakeApp:
     ) -> httpx.Response:
         auth = request.headers.get("authorization", "").removeprefix("Bearer ")
         username = self.tokens.get(auth)
+        if username is None and self.jwt and not self.verify and auth.count(".") == 2:
+            # the bug: the payload is believed without checking the signature
+            payload = auth.split(".")[1]
+            username = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[
+                "sub"
+            ]
+            if username not in self.users:
+                username = None
         if self.refuse_forever or username is None:
             return httpx.Response(401, json={"detail": "log in"})
         if self.expire_all:
@@ -122,6 +135,15 @@ class FakeApp:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handler)
+
+
+def _jwt(username: str) -> str:
+    def segment(part: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+    head, body = segment({"alg": "HS256", "typ": "JWT"}), segment({"sub": username, "exp": 2**31})
+    sig = hmac.new(b"fake secret", f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
 
 
 _OCTETS = {"content-type": "application/octet-stream"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile.model import TargetProfile
 from harness.world import World
+from scenarios.impersonation import Impersonation, send_forged
 from scenarios.writes_as_others import is_write, masked_echo, restore
 from tests.unit.fakeapp import PROFILE, FakeApp, profile
 
@@ -267,6 +269,54 @@ def test_an_echo_is_masked_but_the_rest_of_the_answer_is_kept() -> None:
     body = masked_echo(world, obs).body
     assert mine.encode() not in body.lower() and other.encode() in body
     assert len(body) == len(obs.body)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_forged_jwt_is_found_only_where_the_app_believes_it(app: FakeApp, verify: bool) -> None:
+    """Each user forges every other's identity from their own JWT; an app that reads the
+    payload without checking the signature hands over the victim's data, and the finding says
+    the credential was forged and how."""
+    app.jwt, app.verify = True, verify
+    target = _target(app)
+
+    async def scenario() -> tuple[World, list[Observation], Counter[str]]:
+        world, seen = await _seed_and_look(target)
+        sessions = {a.id: await target.login(a) for a in world.actors.values()}
+
+        async def session_of(who: str) -> Session:
+            return sessions[who]
+
+        observed: list[Observation] = []
+        sent: Counter[str] = Counter()
+        mine = [o for o in seen if o.read and o.endpoint == "GET /me"]
+        for original in mine:
+            for forger in world.actors.values():
+                if forger.id != original.actor:
+                    item = Impersonation(original, forger.id, original.actor)
+                    await send_forged(
+                        target, world, session_of, item, lambda o, _: observed.append(o), sent
+                    )
+        return world, observed, sent
+
+    world, observed, sent = _run(scenario())
+    assert set(sent) == {
+        "forged original signature",
+        "forged signature stripped",
+        "forged alg none",
+        "forged expired, original signature",
+    }
+    judge = Judge.from_world(world, listing=target.listing)
+    findings = [f for o in observed for f in judge(o)]
+    assert bool(findings) is not verify
+    if not verify:
+        assert all("forged credential" in f.step and "claim sub" in f.step for f in findings)
+        assert all(f.owner and f.owner != f.observer for f in findings)
+        assert {f.step.rsplit("victim's, ", 1)[-1].rstrip(")") for f in findings} == {
+            "original signature",
+            "signature stripped",
+            "alg none",
+            "expired, original signature",
+        }
 
 
 def test_a_delete_cannot_be_replayed_as_others_and_a_put_must_say_how() -> None:
