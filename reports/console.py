@@ -238,6 +238,12 @@ class ConsoleReporter:
             f"coverage: {share:.1%} of {checked + lost} reads really checked "
             f"(minimum {result.min_coverage:.0%}), {lost} lost{retries}"
         )
+        if result.sources:
+            counts = ", ".join(f"{source} {n}" for source, n in result.sources.items())
+            self._line(f"reads by source: {counts}")
+        if result.found:
+            found = ", ".join(f"{route} ({source})" for route, source in result.found.items())
+            self._line(f"routes outside the profile and the OpenAPI document: {found}")
 
 
 def _cause(finding: Finding) -> tuple[str, ...]:

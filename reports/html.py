@@ -354,6 +354,11 @@ def _coverage(result: RunResult) -> str:
             line[0] += f"<details><summary>lost reads</summary><ul>{items}</ul></details>"
         table_rows.append(line)
     unfilled = "".join(f"<li><code>{esc(u)}</code></li>" for u in result.unfilled)
+    found = "".join(
+        f"<li><code>{esc(route)}</code> ({esc(source)})</li>"
+        for route, source in result.found.items()
+    )
+    sources = ", ".join(f"{esc(source)} {n}" for source, n in result.sources.items())
     note = (
         f"<p>Checked: the reader had a live session and the target answered (including a "
         f"denial). Lost: a 401 that a re-login did not cure, a 5xx, or no answer. "
@@ -368,6 +373,13 @@ def _coverage(result: RunResult) -> str:
         + (
             f"<p>Discovered routes no observed value could fill:</p><ul>{unfilled}</ul>"
             if unfilled
+            else ""
+        )
+        + (f"<p>Reads by source: {sources}.</p>" if sources else "")
+        + (
+            "<p>Routes found outside the profile and the OpenAPI document (add them to the "
+            f"profile):</p><ul>{found}</ul>"
+            if found
             else ""
         )
     )
