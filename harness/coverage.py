@@ -48,6 +48,7 @@ class Coverage:
         # source, for the report to list so a user can add them.
         self._sources: Counter[tuple[str, str]] = Counter()
         self._found: dict[str, str] = {}
+        self._bounds: dict[str, int] = {}  # what a bound cut or a filter refused, by name
         # The label reads are counted under. A context variable, not a field: two suites may
         # run at once (the engine's TOGETHER), each in its own thread, and the coroutines a
         # suite sends to the run's loop carry its thread's context along.
@@ -87,6 +88,15 @@ class Coverage:
                 if suite is None or label == suite:
                     counts[source] += n
         return dict(sorted(counts.items()))
+
+    def bound(self, name: str, value: int) -> None:
+        """A run-wide figure of a bounded search (links the crawl's bounds cut, ...)."""
+        with self._lock:
+            self._bounds[name] = value
+
+    def bounds(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._bounds.items()))
 
     def found_routes(self) -> dict[str, str]:
         """Routes discovered outside the profile and the OpenAPI document -> their source."""

@@ -403,6 +403,7 @@ def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageR
         unfilled=tuple(ctx.adapter.unfilled_routes()),
         sources=tuple(ctx.adapter.coverage.sources(label).items()),
         found=tuple(ctx.adapter.coverage.found_routes().items()),
+        bounds=tuple(ctx.adapter.coverage.bounds().items()),
         relogins=ctx.adapter.relogins - before[1],
     )
 

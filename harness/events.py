@@ -95,6 +95,7 @@ class CoverageReported:
     # the profile and the OpenAPI document with their source.
     sources: tuple[tuple[str, int], ...] = ()
     found: tuple[tuple[str, str], ...] = ()
+    bounds: tuple[tuple[str, int], ...] = ()  # run-wide: links the crawl's bounds cut, ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,6 +241,11 @@ class ConsoleReporter:
         if result.sources:
             counts = ", ".join(f"{source} {n}" for source, n in result.sources.items())
             self._line(f"reads by source: {counts}")
+        if result.bounds.get("crawl_cut"):
+            self._line(
+                f"crawl: {result.bounds['crawl_cut']} link(s) left unread at its bounds "
+                "(raise crawl.max_routes / max_requests to read them)"
+            )
         if result.found:
             found = ", ".join(f"{route} ({source})" for route, source in result.found.items())
             self._line(f"routes outside the profile and the OpenAPI document: {found}")

@@ -91,6 +91,9 @@ class CoverageDoc(_Doc):
     # the profile and the OpenAPI document, with their source: add them to the profile.
     reads_by_source: dict[str, int] = {}
     discovered_routes: dict[str, str] = {}
+    # Run-wide figures of the bounded crawl: links its bounds left unread (crawl_cut), links
+    # to unsafe routes never requested (crawl_refused), links off the origin (crawl_off_origin).
+    bounds: dict[str, int] = {}
     rows: list[CoverageRowDoc] = []
 
 
@@ -252,6 +255,7 @@ def _coverage_doc(result: RunResult) -> CoverageDoc:
         unfilled_routes=list(result.unfilled),
         reads_by_source=dict(result.sources),
         discovered_routes=dict(result.found),
+        bounds=dict(result.bounds),
         rows=[
             CoverageRowDoc(
                 suite=r.suite,
@@ -370,6 +374,7 @@ def from_doc(doc: ReportDoc) -> RunResult:
         unfilled=tuple(doc.coverage.unfilled_routes),
         sources=dict(doc.coverage.reads_by_source),
         found=dict(doc.coverage.discovered_routes),
+        bounds=dict(doc.coverage.bounds),
         roles=dict(doc.roles),
     )
 

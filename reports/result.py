@@ -107,6 +107,7 @@ class RunResult:
     unfilled: tuple[str, ...] = ()  # discovered routes nothing could fill
     sources: Mapping[str, int] = field(default_factory=dict)  # reads per source
     found: Mapping[str, str] = field(default_factory=dict)  # route -> source, outside profile
+    bounds: Mapping[str, int] = field(default_factory=dict)  # crawl_cut, crawl_refused, ...
     roles: Mapping[str, str] = field(default_factory=dict)  # actor id -> role
 
     @property
@@ -235,6 +236,7 @@ class RunCollector:
         self._unfilled: set[str] = set()
         self._sources: Counter[str] = Counter()
         self._found: dict[str, str] = {}
+        self._bounds: dict[str, int] = {}
         self._roles: dict[str, str] = {}
         self._digest = ""
         self._start: RunStarted | None = None
@@ -265,6 +267,7 @@ class RunCollector:
                 self._sources.update(dict(event.sources))
                 for route, source in event.found:
                     self._found.setdefault(route, source)
+                self._bounds.update(dict(event.bounds))  # run-wide figures: the latest
             case WorldSeeded():
                 self._roles.update(dict(event.roles))
                 self._digest = event.profile_digest or self._digest
@@ -373,6 +376,7 @@ class RunCollector:
             unfilled=tuple(sorted(self._unfilled)),
             sources=dict(sorted(self._sources.items())),
             found=dict(sorted(self._found.items())),
+            bounds=dict(sorted(self._bounds.items())),
             roles=dict(self._roles),
         )
 

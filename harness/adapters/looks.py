@@ -224,6 +224,10 @@ class Looks:
                 self.client.coverage.read_from("crawl")
                 seen.append(got)
                 queue.append(got)
+        coverage = self.client.coverage
+        coverage.bound("crawl_cut", crawl.cut)
+        coverage.bound("crawl_refused", crawl.refused)
+        coverage.bound("crawl_off_origin", crawl.off_origin)
         return seen
 
     def entities_of(self, owner: str, kind: str) -> list[Entity]:

@@ -30,7 +30,11 @@ def _events() -> list[Event]:
             found=(("GET /profile/{id}/summary", "crawl"),),
         ),
         CoverageReported(
-            "access", (), sources=(("profile", 2), ("har", 1)), found=(("GET /x", "har"),)
+            "access",
+            (),
+            sources=(("profile", 2), ("har", 1)),
+            found=(("GET /x", "har"),),
+            bounds=(("crawl_cut", 5), ("crawl_refused", 2)),
         ),
     ]
     return [*events[:-1], *reported, events[-1]]
@@ -44,6 +48,7 @@ def test_sources_are_summed_and_routes_kept_in_report_json(tmp_path: Path) -> No
     coverage = json.loads(path.read_text())["coverage"]
     assert coverage["reads_by_source"] == {"crawl": 3, "har": 1, "profile": 12}
     assert coverage["discovered_routes"]["GET /x"] == "har"
+    assert coverage["bounds"] == {"crawl_cut": 5, "crawl_refused": 2}
     assert load_report(path) == result
 
 
@@ -56,6 +61,7 @@ def test_console_and_html_list_them(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "reads by source: crawl 3, har 1, profile 12" in text
     assert "GET /profile/{id}/summary (crawl), GET /x (har)" in text
+    assert "crawl: 5 link(s) left unread at its bounds" in text
     html = write_html(reporter.collector.result(), tmp_path / "report.html").read_text()
     assert "Reads by source: crawl 3, har 1, profile 12." in html
     assert "<code>GET /profile/{id}/summary</code> (crawl)" in html
