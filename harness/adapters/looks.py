@@ -153,15 +153,17 @@ class Looks:
             if r.kind == kind and world.ownership.may_see(actor.id, r.owner)
         ]
 
-    def known(self) -> RouteTable:
-        """Every route the profile reads or the OpenAPI document names: not the crawl's."""
+    def known(self, extra: bool = True) -> RouteTable:
+        """Every route the profile reads or the OpenAPI document names (and, with `extra`,
+        the imported ones): not the crawl's."""
         routes = set(self.document.routes())
         for spec in self.profile.reads:
             for s in spec.steps:
                 routes.add(route_of(s.method, s.path))
                 if s.route:
                     routes.add(s.route)
-        routes |= {d.route for d, _ in self.extra}
+        if extra:
+            routes |= {d.route for d, _ in self.extra}
         return RouteTable(sorted(routes))
 
     async def _discover(self, session: Session, step: str) -> list[Observation]:
@@ -176,7 +178,7 @@ class Looks:
         memory = self.memory(session.actor)
         seen: list[Observation] = []
         for route, source in routes:
-            paths = memory.pool.fillings(route, limit)
+            paths = memory.pool.fillings(route, limit, loose=source != "openapi")
             if not paths and route.params:
                 self.unfilled.add(route.route)
             for path in paths:

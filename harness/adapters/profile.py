@@ -68,6 +68,8 @@ class ProfileTarget:
         self._looks = Looks(self._http, self._document)
         self._flows = Flows(self._http, self._looks)
         self._seeder = Seeder(self._http, self.base_url)
+        self._pending: list[tuple[str, str]] = []  # added routes, admitted once checked
+        self._checked = False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -123,6 +125,8 @@ class ProfileTarget:
                 )
         if self.profile.discover is not None and not self._document.discovered:
             await self._document.load()
+        self._checked = True
+        self._admit_routes()
         self._start_crawl()
 
     def _start_crawl(self) -> None:
@@ -146,14 +150,27 @@ class ProfileTarget:
 
     def add_routes(self, routes: list[str], source: str) -> None:
         """Routes found outside the profile and the document (an imported HAR: `GET /x/{id}`),
-        read like discovered ones and reported with `source`."""
-        for route in routes:
+        read like discovered ones and reported with `source`. Those the profile reads or the
+        document names are theirs, not new; which those are is known once the target is
+        checked (its document loaded)."""
+        self._pending += [(route, source) for route in routes]
+        if self._checked:
+            self._admit_routes()
+
+    def _admit_routes(self) -> None:
+        known = self._looks.known(extra=False)
+        have = {d.route for d, _ in self._looks.extra}
+        for route, source in self._pending:
             method, _, path = route.partition(" ")
-            if method != "GET" or self.client.is_unsafe(route):
+            if method != "GET" or self.client.is_unsafe(route) or route in have:
+                continue
+            if known.route("GET", path) is not None:
                 continue
             found = Discovered(route, path, tuple(re.findall(r"\{([^}/]+)\}", path)))
             self._looks.extra.append((found, source))
             self.client.coverage.found(route, source)
+            have.add(route)
+        self._pending.clear()
 
     async def seed(self, population: Population) -> World:
         world = await self._seeder.seed(population)

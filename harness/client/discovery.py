@@ -154,8 +154,10 @@ class ValuePool:
         for key, value in _scalars(document):
             self.add(key, value)
 
-    def candidates(self, param: str, segment: str) -> list[str]:
-        """Values for `{param}` that follows path segment `segment` ("recordings")."""
+    def candidates(self, param: str, segment: str, loose: bool = False) -> list[str]:
+        """Values for `{param}` that follows path segment `segment` ("recordings"). `loose`:
+        an `{id}` the harness named itself (a recorded or crawled path's id-like segment)
+        may also take any value seen under `id`, the user's own first."""
         singular = segment[:-1] if segment.endswith("s") else segment
         names = [param]
         if param == "id":
@@ -164,16 +166,18 @@ class ValuePool:
             names = [f"{singular}_id"]
         elif param.endswith("_id") and param[:-3] in self.entities:
             return list(self.entities[param[:-3]])
+        if loose and param == "id":
+            names.append("id")
         for name in names:
             if name in self.values:
                 return list(self.values[name])
         return []
 
-    def fillings(self, route: Discovered, limit: int) -> list[str]:
+    def fillings(self, route: Discovered, limit: int, loose: bool = False) -> list[str]:
         """Up to `limit` concrete paths for `route`; [] when a parameter has no value."""
         options: list[list[tuple[str, str]]] = []
         for name, segment in _segments(route.path):
-            values = self.candidates(name, segment)
+            values = self.candidates(name, segment, loose)
             if not values:
                 return []
             options.append([(name, v) for v in values[:limit]])

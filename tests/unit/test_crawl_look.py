@@ -121,3 +121,27 @@ def test_a_crawler_trap_stops_at_the_bounds() -> None:
     deep = [r for r in app.requests if r.startswith("GET /summary/")]
     assert len(target.coverage.found_routes()) == 5 and len(deep) <= 100
     assert target.coverage.bounds()["crawl_cut"] >= 1
+
+
+def test_imported_routes_the_profile_reads_are_not_new() -> None:
+    app = LinkingApp()
+    spec = profile(unsafe=["GET /logout"])
+    target = ProfileTarget(spec, BASE, transport=httpx.MockTransport(app.handler))
+    target.add_routes(["GET /me", "GET /notes/{id}", "GET /logout", "GET /summary/{id}"], "har")
+
+    async def run() -> list[Observation]:
+        await target.check()
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=2, observers=1, per_owner=1))
+        )
+        seen: list[Observation] = []
+        for actor in world.actors.values():
+            seen += await target.look(await target.login(actor), "test/look")
+        return seen
+
+    seen = asyncio.run(run())
+    assert target.coverage.found_routes() == {"GET /summary/{id}": "har"}
+    assert "GET /logout" not in app.requests
+    read = [o for o in seen if o.endpoint == "GET /summary/{id}"]
+    assert read and all(o.read == "GET /summary/{id}" for o in read)
+    assert target.coverage.sources()["har"] == len(read)
