@@ -20,6 +20,7 @@ PACKAGES = [
     "flags",
     "selftest",
     "clinic",
+    "controller",
 ]
 PY = sys.executable
 BIN = Path(PY).parent

@@ -102,6 +102,19 @@ def _keys(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys", help="The gate's Ed25519 signing key pair.")
 
 
+def _controller(app: typer.Typer) -> None:
+    from chaperone.controller_cmd import app as controller_app
+
+    help_ = "The release controller: flag credentials, pins, revocations, a signed audit."
+    app.add_typer(controller_app, name="controller", help=help_)
+
+
+def _audit(app: typer.Typer) -> None:
+    from chaperone.controller_cmd import audit_app
+
+    app.add_typer(audit_app, name="audit", help="Verify the controller's signed audit log.")
+
+
 # In the order a newcomer needs them: the story, a run, the gate, then the tools around it.
 COMMANDS = {
     "demo": _demo,
@@ -115,6 +128,8 @@ COMMANDS = {
     "clinic": _clinic,
     "flags": _flags,
     "keys": _keys,
+    "controller": _controller,
+    "audit": _audit,
 }
 
 

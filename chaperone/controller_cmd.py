@@ -1,0 +1,112 @@
+"""`chaperone controller serve|token create` and `chaperone audit verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.errors import ChaperoneError, UsageError
+from reports.terminal import make_console
+
+app = typer.Typer(
+    name="controller",
+    help="The release controller: holds the flag store's credentials, pins and a signed audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+token_app = typer.Typer(name="token", no_args_is_help=True, help="People's and CI's tokens.")
+app.add_typer(token_app, name="token")
+audit_app = typer.Typer(
+    name="audit",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="The controller's signed audit log.",
+)
+
+DB_HELP = "Database URL: sqlite:///controller.db (default), or postgresql+psycopg://… for teams."
+DEFAULT_DB = "sqlite:///controller.db"
+
+
+@app.command("serve")
+def serve_command(
+    audit_key: Annotated[
+        Path, typer.Option(help="The controller's own Ed25519 private key (PEM), not the gate's.")
+    ],
+    db: Annotated[str, typer.Option(help=DB_HELP)] = DEFAULT_DB,
+    listen: Annotated[str, typer.Option(help="HOST:PORT to serve on.")] = "127.0.0.1:8700",
+    backend: Annotated[str, typer.Option(help="local or unleash.")] = "local",
+    state: Annotated[Path | None, typer.Option(help="Flag state file (--backend local).")] = None,
+    unleash_url: Annotated[
+        str | None, typer.Option(help="Unleash URL (--backend unleash).")
+    ] = None,
+    checkpoints: Annotated[
+        Path | None, typer.Option(help="File the audit checkpoints are appended to.")
+    ] = None,
+    checkpoint_interval: Annotated[float, typer.Option(min=0.1)] = 60.0,
+) -> None:
+    """Run the controller. UNLEASH_ADMIN_TOKEN is read from its environment only."""
+    import uvicorn
+
+    from controller.app import create_app
+    from controller.decisions import Controller
+    from controller.serve import CheckpointWriter, make_backend, parse_listen
+    from controller.store import open_engine
+    from flags.keys import load_signing_key
+
+    where = parse_listen(listen)
+    key = load_signing_key(audit_key)
+    controller = Controller(open_engine(db), make_backend(backend, state, unleash_url), key)
+    writer = None
+    if checkpoints is not None:
+        writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
+        writer.start()
+    try:
+        uvicorn.run(create_app(controller), host=where.host, port=where.port, log_level="warning")
+    finally:
+        if writer is not None:
+            writer.stop()
+
+
+@token_app.command("create")
+def token_create_command(
+    role: Annotated[str, typer.Option(help="viewer, release-manager, admin or ci.")],
+    name: Annotated[str, typer.Option(help="Who or which CI job holds it.")],
+    db: Annotated[str, typer.Option(help=DB_HELP)] = DEFAULT_DB,
+) -> None:
+    """Create a token and print it once (only its sha256 is stored)."""
+    from controller.store import open_engine
+    from controller.tokens import create_token
+
+    typer.echo(create_token(open_engine(db), name, role))
+
+
+class AuditBroken(ChaperoneError):
+    pass
+
+
+@audit_app.command("verify")
+def audit_verify_command(
+    public_key: Annotated[Path, typer.Option(help="The controller's audit public key (PEM).")],
+    db: Annotated[str, typer.Option(help=DB_HELP)] = DEFAULT_DB,
+    checkpoints: Annotated[
+        Path | None, typer.Option(help="The checkpoint file the controller wrote.")
+    ] = None,
+) -> None:
+    """Check the chain, every signature and every checkpoint; exit 2 on any problem."""
+    from controller.audit import verify
+    from controller.store import open_engine
+    from flags.keys import load_verify_key
+
+    if checkpoints is not None and not checkpoints.is_file():
+        raise UsageError(f"checkpoints {checkpoints} is not a file", "pass the checkpoint file")
+    problems = verify(open_engine(db), load_verify_key(public_key), checkpoints)
+    console = make_console(highlight=False)
+    if problems:
+        for problem in problems:
+            console.print(f"BROKEN: {problem}")
+        raise AuditBroken(f"audit log is not intact ({len(problems)} problem(s))")
+    console.print("audit log intact")

@@ -1,0 +1,119 @@
+"""The controller's HTTP API. Every request carries its own bearer token; the role decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from controller.decisions import Controller
+from controller.tokens import Principal, principal_for
+from harness.errors import GateRefused, UsageError
+
+
+class PinProposal(BaseModel):
+    policy_digest: str
+    keys: list[str] = Field(min_length=1, max_length=8)  # gate public keys, PEM
+
+
+class Revoke(BaseModel):
+    digest: str
+
+
+class Disable(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+def create_app(controller: Controller) -> FastAPI:
+    app = FastAPI(title="chaperone controller", docs_url=None, redoc_url=None)
+    app.state.controller = controller
+
+    @app.exception_handler(PermissionError)
+    async def _forbidden(_request: Request, exc: PermissionError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=403)
+
+    @app.exception_handler(GateRefused)
+    async def _refused(_request: Request, exc: GateRefused) -> JSONResponse:
+        return JSONResponse(_error(exc), status_code=409)
+
+    @app.exception_handler(UsageError)
+    async def _usage(_request: Request, exc: UsageError) -> JSONResponse:
+        return JSONResponse(_error(exc), status_code=400)
+
+    # Decisions block on the database and the flag backend: plain `def` routes run in
+    # FastAPI's thread pool, so one slow Unleash call does not stall every other request.
+    @app.get("/v1/flags/{flag}")
+    def status(flag: str, who: Who) -> dict[str, Any]:
+        return controller.status(who, flag)
+
+    @app.post("/v1/flags/{flag}/pin-proposals")
+    def propose(flag: str, body: PinProposal, who: Who) -> dict[str, Any]:
+        return {"proposal": controller.propose_pin(who, flag, body.policy_digest, body.keys)}
+
+    @app.post("/v1/pin-proposals/{proposal}/approve")
+    def approve(proposal: int, who: Who) -> dict[str, Any]:
+        pin = controller.approve_pin(who, proposal)
+        return {"flag": pin.flag, "policy_digest": pin.policy_digest, "keyids": sorted(pin.keys)}
+
+    @app.post("/v1/flags/{flag}/envs/{env}/verdicts")
+    def submit(flag: str, env: str, who: Who, envelope: Envelope) -> dict[str, Any]:
+        proven = controller.submit_verdict(who, flag, env, envelope)
+        return {"digest": proven.verdict.build_digest, "build": proven.verdict.build}
+
+    @app.post("/v1/flags/{flag}/envs/{env}/enable")
+    def enable(flag: str, env: str, who: Who, envelope: Envelope) -> dict[str, Any]:
+        proven = controller.enable(who, flag, env, envelope)
+        return {
+            "flag": flag,
+            "env": env,
+            "enabled": True,
+            "digest": proven.verdict.build_digest,
+            "build": proven.verdict.build,
+        }
+
+    @app.post("/v1/flags/{flag}/envs/{env}/disable")
+    def disable(flag: str, env: str, who: Who, body: Disable | None = None) -> dict[str, Any]:
+        state = controller.disable(who, flag, env, body.reason if body else "")
+        return {"flag": flag, "env": env, "enabled": state.enabled}
+
+    @app.post("/v1/flags/{flag}/revocations")
+    def revoke(flag: str, body: Revoke, who: Who) -> dict[str, Any]:
+        return {"flag": flag, "disabled": controller.revoke(who, flag, body.digest)}
+
+    return app
+
+
+def _principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    who = None
+    if scheme.lower() == "bearer":
+        who = principal_for(request.app.state.controller.engine, token.strip())
+    if who is None:
+        raise HTTPException(401, "a valid bearer token is required")
+    return who
+
+
+Who = Annotated[Principal, Depends(_principal)]
+
+
+def _raw_body(limit: int) -> Callable[..., Any]:
+    async def read(request: Request) -> bytes:
+        data = b""
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                raise HTTPException(413, f"body larger than {limit} bytes")
+        return data
+
+    return read
+
+
+Envelope = Annotated[bytes, Depends(_raw_body(1024 * 1024))]
+
+
+def _error(exc: GateRefused | UsageError) -> dict[str, str]:
+    return {"error": exc.problem, "hint": exc.fix or ""}

@@ -1,0 +1,350 @@
+"""Every decision the controller makes about a flag, each one database transaction.
+
+An enable re-reads the pin and the revocations inside its transaction, verifies the verdict
+against the pinned keys only, writes its intent, calls the flag backend, and then confirms or
+compensates (turns the flag off). Decisions are serialised, so a revoke that arrives while an
+enable is in flight runs after it and turns the flag off: a concurrent revoke always wins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from controller import audit
+from controller.store import approvals, now_text, pin_proposals, pins, revocations
+from controller.tokens import Principal
+from flags.backends.base import FlagBackend, FlagState
+from flags.keys import SigningKey, VerifyKey
+from flags.verdict import MAX_VERDICT_BYTES, EnableRequest, Proven, verify_for_enable
+from harness.errors import GateRefused, UsageError
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def artefact_digest(text: str) -> str:
+    """A sha256 artefact digest as stored: lower-case hex, with an optional `sha256:` prefix."""
+    value = text.strip().lower().removeprefix("sha256:")
+    if not _DIGEST.match(value):
+        raise UsageError(
+            f"'{text[:80]}' is not a sha256 artefact digest",
+            "revoke by the full 64-hex digest of the artefact (the verdict's subject digest)",
+        )
+    return value
+
+
+def public_key_from_pem(pem: str) -> VerifyKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        raise UsageError(
+            "a pinned key is not a PEM public key", "pin the gate's gate.pub"
+        ) from None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise UsageError("a pinned key is not an Ed25519 key", "pin the gate's gate.pub")
+    return VerifyKey(key)
+
+
+@dataclass(frozen=True)
+class Pin:
+    flag: str
+    policy_digest: str
+    keys: dict[str, str]  # keyid -> PEM
+
+
+class Controller:
+    def __init__(self, engine: Engine, backend: FlagBackend, audit_key: SigningKey) -> None:
+        self.engine = engine
+        self.backend = backend
+        self.audit_key = audit_key
+        self._lock = threading.Lock()
+
+    # -- pins (four eyes) -----------------------------------------------------------------
+
+    def propose_pin(
+        self, who: Principal, flag: str, policy_digest: str, keys_pem: list[str]
+    ) -> int:
+        _require(who, "admin")
+        digest = artefact_digest(policy_digest)
+        if not keys_pem:
+            raise UsageError("a pin needs at least one gate public key", "pass the gate's gate.pub")
+        keys = {public_key_from_pem(pem).keyid: pem for pem in keys_pem}
+        with self._lock, self.engine.begin() as conn:
+            result = conn.execute(
+                insert(pin_proposals).values(
+                    flag=flag,
+                    policy_digest=digest,
+                    keys=json.dumps(keys, sort_keys=True),
+                    proposed_by=who.name,
+                    created_at=now_text(),
+                )
+            )
+            inserted = result.inserted_primary_key
+            assert inserted is not None  # an INSERT always has one
+            proposal = int(inserted[0])
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "pin-proposed",
+                flag,
+                proposal=proposal,
+                policy_digest=digest,
+                keyids=sorted(keys),
+            )
+        return proposal
+
+    def approve_pin(self, who: Principal, proposal: int) -> Pin:
+        _require(who, "admin")
+        with self._lock, self.engine.begin() as conn:
+            row = conn.execute(select(pin_proposals).where(pin_proposals.c.id == proposal)).first()
+            if row is None or row.approved_by is not None:
+                raise UsageError(f"no open pin proposal {proposal}", "list proposals with status")
+            if row.proposed_by == who.name:
+                raise GateRefused(
+                    "a pin change needs a second admin's approval (four eyes)",
+                    "ask a different admin to approve it",
+                )
+            conn.execute(
+                update(pin_proposals)
+                .where(pin_proposals.c.id == proposal)
+                .values(approved_by=who.name)
+            )
+            conn.execute(delete(pins).where(pins.c.flag == row.flag))
+            conn.execute(
+                insert(pins).values(
+                    flag=row.flag,
+                    policy_digest=row.policy_digest,
+                    keys=row.keys,
+                    proposal=proposal,
+                )
+            )
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "pin-approved",
+                row.flag,
+                proposal=proposal,
+                proposed_by=row.proposed_by,
+                policy_digest=row.policy_digest,
+            )
+        return Pin(row.flag, row.policy_digest, json.loads(row.keys))
+
+    # -- enable, disable, revoke ------------------------------------------------------------
+
+    def enable(
+        self, who: Principal, flag: str, env: str, envelope: bytes, rollout: int = 100
+    ) -> Proven:
+        _require(who, "release-manager")
+        if len(envelope) > MAX_VERDICT_BYTES:
+            raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
+        failure: Exception | None = None
+        with self._lock, self.engine.begin() as conn:
+            pin = _pin(conn, flag)
+            proven = _verify(pin, flag, env, envelope)
+            digest = proven.verdict.build_digest
+            if digest in _revoked(conn, flag):
+                raise GateRefused(
+                    f"artefact {digest[:12]} (build '{proven.verdict.build}') is revoked for "
+                    f"'{flag}'",
+                    "a revoked artefact never comes back; gate and enable a new build",
+                )
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "enable-intent",
+                flag,
+                env,
+                digest=digest,
+                build=proven.verdict.build,
+                run_id=proven.verdict.run_id,
+            )
+            _approve(conn, flag, env, enabled=True, digest=digest, build=proven.verdict.build)
+            try:
+                self.backend.enable(flag, env, rollout, digest)
+            except Exception as exc:
+                failure = exc
+                _approve(conn, flag, env, enabled=False, digest=None, build=None)
+                compensated = self._force_off(flag, env)
+                audit.append(
+                    conn,
+                    self.audit_key,
+                    who.name,
+                    "enable-failed",
+                    flag,
+                    env,
+                    digest=digest,
+                    error=type(exc).__name__,
+                    compensated=compensated,
+                )
+            else:
+                audit.append(conn, self.audit_key, who.name, "enabled", flag, env, digest=digest)
+        if failure is not None:
+            raise GateRefused(
+                f"the flag backend failed ({type(failure).__name__}); the flag was turned off",
+                "check the flag store and retry",
+            ) from failure
+        return proven
+
+    def disable(self, who: Principal, flag: str, env: str, reason: str = "") -> FlagState:
+        _require(who, "release-manager")
+        with self._lock, self.engine.begin() as conn:
+            audit.append(conn, self.audit_key, who.name, "disable-intent", flag, env, reason=reason)
+            _approve(conn, flag, env, enabled=False, digest=None, build=None)
+            state = self.backend.disable(flag, env)
+            audit.append(conn, self.audit_key, who.name, "disabled", flag, env)
+        return state
+
+    def revoke(self, who: Principal, flag: str, digest_text: str) -> list[str]:
+        """Revokes an artefact for `flag` and turns off every environment it is live in."""
+        _require(who, "release-manager")
+        digest = artefact_digest(digest_text)
+        with self._lock, self.engine.begin() as conn:
+            if digest not in _revoked(conn, flag):
+                conn.execute(
+                    insert(revocations).values(flag=flag, digest=digest, by=who.name, at=now_text())
+                )
+            live = [
+                row.env
+                for row in conn.execute(
+                    select(approvals.c.env).where(
+                        approvals.c.flag == flag,
+                        approvals.c.digest == digest,
+                        approvals.c.enabled.is_(True),
+                    )
+                )
+            ]
+            audit.append(conn, self.audit_key, who.name, "revoked", flag, digest=digest, envs=live)
+            for env in live:
+                _approve(conn, flag, env, enabled=False, digest=None, build=None)
+                self.backend.disable(flag, env)
+                audit.append(conn, self.audit_key, who.name, "disabled", flag, env, digest=digest)
+        return live
+
+    def submit_verdict(self, who: Principal, flag: str, env: str, envelope: bytes) -> Proven:
+        """CI hands in a verdict: checked against the pins and recorded, never enabling."""
+        if who.role not in ("ci", "release-manager", "admin"):
+            raise PermissionError(f"'{who.name}' ({who.role}) may not submit verdicts")
+        if len(envelope) > MAX_VERDICT_BYTES:
+            raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
+        with self._lock, self.engine.begin() as conn:
+            proven = _verify(_pin(conn, flag), flag, env, envelope)
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "verdict-submitted",
+                flag,
+                env,
+                digest=proven.verdict.build_digest,
+                build=proven.verdict.build,
+                result=proven.verdict.verdict,
+            )
+        return proven
+
+    def status(self, who: Principal, flag: str) -> dict[str, Any]:
+        _require(who, "viewer")
+        with self.engine.connect() as conn:
+            pin = conn.execute(select(pins).where(pins.c.flag == flag)).first()
+            rows = conn.execute(select(approvals).where(approvals.c.flag == flag)).all()
+            revoked = sorted(_revoked(conn, flag))
+            proposals = conn.execute(
+                select(pin_proposals).where(
+                    pin_proposals.c.flag == flag, pin_proposals.c.approved_by.is_(None)
+                )
+            ).all()
+        return {
+            "flag": flag,
+            "pin": None
+            if pin is None
+            else {
+                "policy_digest": pin.policy_digest,
+                "keyids": sorted(json.loads(pin.keys)),
+            },
+            "open_proposals": [
+                {"id": p.id, "proposed_by": p.proposed_by, "policy_digest": p.policy_digest}
+                for p in proposals
+            ],
+            "approved": {
+                row.env: {"enabled": row.enabled, "digest": row.digest, "build": row.build}
+                for row in rows
+            },
+            "revoked": revoked,
+        }
+
+    def _force_off(self, flag: str, env: str) -> bool:
+        try:
+            self.backend.disable(flag, env)
+        except Exception:
+            return False
+        return True
+
+
+_RANK = {"viewer": 0, "release-manager": 1, "admin": 2}
+
+
+def _require(who: Principal, role: str) -> None:
+    """`ci` may only submit verdicts; otherwise admin > release-manager > viewer."""
+    if who.role == "ci" or _RANK[who.role] < _RANK[role]:
+        raise PermissionError(f"'{who.name}' ({who.role}) may not do this; it needs {role}")
+
+
+def _pin(conn: Connection, flag: str) -> Pin:
+    row = conn.execute(select(pins).where(pins.c.flag == flag)).first()
+    if row is None:
+        raise GateRefused(
+            f"flag '{flag}' has no pin in the controller",
+            "an admin proposes a pin and a second admin approves it",
+        )
+    return Pin(flag, row.policy_digest, json.loads(row.keys))
+
+
+def _verify(pin: Pin, flag: str, env: str, envelope: bytes) -> Proven:
+    """The verdict, checked against each pinned key in turn: never a key the enabler brings."""
+    request = EnableRequest(
+        flag=flag,
+        env=env,
+        build=None,
+        pin=pin.policy_digest,
+        revoked=frozenset(),
+        now=datetime.now(UTC),
+    )
+    with tempfile.TemporaryDirectory(prefix="chaperone-verdict-") as tmp:
+        path = Path(tmp) / "verdict.json"
+        path.write_bytes(envelope)
+        last: GateRefused | None = None
+        for pem in pin.keys.values():
+            try:
+                return verify_for_enable(path, public_key_from_pem(pem), request)
+            except GateRefused as exc:
+                last = exc
+    assert last is not None  # a pin always has a key
+    raise last
+
+
+def _revoked(conn: Connection, flag: str) -> set[str]:
+    return {
+        row.digest
+        for row in conn.execute(select(revocations.c.digest).where(revocations.c.flag == flag))
+    }
+
+
+def _approve(
+    conn: Connection, flag: str, env: str, *, enabled: bool, digest: str | None, build: str | None
+) -> None:
+    conn.execute(delete(approvals).where(approvals.c.flag == flag, approvals.c.env == env))
+    conn.execute(
+        insert(approvals).values(flag=flag, env=env, enabled=enabled, digest=digest, build=build)
+    )

@@ -1,0 +1,101 @@
+"""The controller's signed audit: intact, rewritten, re-chained and truncated logs, through
+`chaperone audit verify`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from controller import audit as chain
+from controller.store import audit
+from tests.controller.conftest import World
+
+
+def _verify(world: World, tmp_path: Path, checkpoints: Path | None = None) -> tuple[int, str]:
+    public = tmp_path / "controller.pub"
+    public.write_bytes(world.audit_key.public().pem())
+    args = ["audit", "verify", "--db", world.db, "--public-key", str(public)]
+    if checkpoints is not None:
+        args += ["--checkpoints", str(checkpoints)]
+    done = subprocess.run(
+        [sys.executable, "-m", "chaperone", *args], capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def _logged(world: World, tmp_path: Path) -> Path:
+    world.pin()
+    points = tmp_path / "checkpoints.jsonl"
+    assert chain.write_checkpoint(world.controller.engine, world.audit_key, points) is not None
+    return points
+
+
+def test_an_untouched_log_verifies(world: World, tmp_path: Path) -> None:
+    points = _logged(world, tmp_path)
+    code, out = _verify(world, tmp_path, points)
+    assert code == 0, out
+    assert "intact" in out
+
+
+def test_a_rewritten_row_is_reported(world: World, tmp_path: Path) -> None:
+    points = _logged(world, tmp_path)
+    with world.controller.engine.begin() as conn:
+        conn.execute(update(audit).where(audit.c.seq == 1).values(actor="mallory"))
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "row 1 was rewritten" in out
+
+
+def test_a_rechained_log_is_reported(world: World, tmp_path: Path) -> None:
+    # Whoever rewrites a row and recomputes every hash still cannot sign as the controller.
+    _logged(world, tmp_path)
+    with world.controller.engine.begin() as conn:
+        rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
+        prev = chain.GENESIS
+        for row in rows:
+            actor = "mallory" if row.seq == 1 else row.actor
+            digest = chain.entry_hash(
+                row.seq, row.at, actor, row.action, row.flag, row.env, row.detail, prev
+            )
+            conn.execute(
+                update(audit)
+                .where(audit.c.seq == row.seq)
+                .values(actor=actor, prev=prev, sha256=digest)
+            )
+            prev = digest
+    code, out = _verify(world, tmp_path)
+    assert code == 2
+    assert "not signed by the controller's key" in out
+    assert "rewritten" not in out
+
+
+def test_a_truncated_log_is_reported_by_its_checkpoint(world: World, tmp_path: Path) -> None:
+    points = _logged(world, tmp_path)
+    with world.controller.engine.begin() as conn:
+        conn.execute(delete(audit).where(audit.c.seq == 2))
+    code, out = _verify(world, tmp_path)
+    assert code == 0, out  # the chain alone cannot see a cut-off tail: that is what checkpoints do
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "checkpoint 2 names a row the log no longer has" in out
+
+
+def test_a_row_removed_from_the_middle_is_reported(world: World, tmp_path: Path) -> None:
+    _logged(world, tmp_path)
+    world.client.post("/v1/flags/video-switch/envs/production/disable", headers=world.as_("rita"))
+    with world.controller.engine.begin() as conn:
+        conn.execute(delete(audit).where(audit.c.seq == 2))
+    code, out = _verify(world, tmp_path)
+    assert code == 2
+    assert "row 2 is missing" in out
+
+
+def test_a_forged_checkpoint_is_reported(world: World, tmp_path: Path) -> None:
+    points = _logged(world, tmp_path)
+    points.write_text(points.read_text().replace('"seq": 2', '"seq": 1'))
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "checkpoint 1 is not signed" in out
