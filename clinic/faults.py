@@ -87,6 +87,11 @@ FAULTS: dict[str, str] = {
         "the printable summary the profile page links to (/profile/{id}/summary, a page "
         "route, so not in the OpenAPI document) checks login but not that the id is the user's"
     ),
+    "whole-file-download-leak": (
+        "a whole-file media download (no Range) is cached (3 s) under the endpoint's name "
+        "without the recording, so it serves whichever file was downloaded whole last; ranged "
+        "requests, as a player sends, are right"
+    ),
 }
 
 
@@ -161,6 +166,9 @@ SHOWS: dict[str, dict[str, Any]] = {
         "extra_seeds": 2,
         "fuzz": True,
     },
+    # Only a whole-file download shows it: the access suite's media read sends one after its
+    # two ranged requests.
+    "whole-file-download-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
 }
 # A CI selftest's faults: the incident's own bug and the plainest IDOR.
 QUICK = ("recording-idor", "switch-recording-misattribution")

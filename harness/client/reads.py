@@ -123,15 +123,20 @@ class Reader:
         return seen
 
     def halves(self, prep: Prepared) -> Flow[list[Observation]]:
-        """A body in two Range requests, as a player fetches media, so seams are exercised.
-        The first is the route's statistics row (time to the first bytes), the rest its own."""
+        """A body in two Range requests, as a player fetches media, so seams are exercised,
+        then whole without Range, as a download button fetches it: a server may take another
+        path (a cache, another handler) for each shape. The first is the route's statistics
+        row (time to the first bytes), the others their own."""
         first = yield from self.checked(prep, {"Range": f"bytes=0-{RANGE_CUT - 1}"})
+        if first.status != 206 or first.byte_range is None:
+            return [first]  # Range ignored or refused: the answer already was the whole shape
+        seen = [first]
         total = total_size(first)
-        if first.status != 206 or first.byte_range is None or total is None or total <= RANGE_CUT:
-            return [first]
-        rest_range = {"Range": f"bytes={RANGE_CUT}-{total - 1}"}
-        rest = yield from self.checked(prep, rest_range, name=f"{prep.route} (rest)")
-        return [first, rest]
+        if total is not None and total > RANGE_CUT:
+            rest_range = {"Range": f"bytes={RANGE_CUT}-{total - 1}"}
+            seen.append((yield from self.checked(prep, rest_range, name=f"{prep.route} (rest)")))
+        seen.append((yield from self.checked(prep, name=f"{prep.route} (whole)")))
+        return seen
 
 
 def total_size(obs: Observation) -> int | None:

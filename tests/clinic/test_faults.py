@@ -245,6 +245,19 @@ def undocumented_route(world: World) -> list[str]:
     return leaks
 
 
+def whole_file_download(world: World) -> list[str]:
+    world.one_call("alice")
+    world.one_call("bob")
+    alices = world.recordings("alice")[0]["id"]
+    bobs = world.recordings("bob")[0]["id"]
+    world.media("alice", alices)
+    token = world.post("bob", f"/api/recordings/{bobs}/media-token").json()["url"]
+    ranged = world.get("bob", token, headers={"Range": "bytes=0-199"})
+    assert ranged.status_code == 206
+    assert PATIENTS["bob"][0].encode() in ranged.content  # a player's ranged read is right
+    return _names_in(world.media("bob", bobs), except_user="bob")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "switch-recording-misattribution": misattribution,
     "recordings-unscoped-after-switch": unscoped_after_switch,
@@ -263,6 +276,7 @@ SCENARIOS: dict[str, Scenario] = {
     "search-unscoped": search_unscoped,
     "recording-idor-neighbour": idor_neighbour,
     "undocumented-route-leak": undocumented_route,
+    "whole-file-download-leak": whole_file_download,
 }
 # Proven with real servers elsewhere: see the module docstring.
 ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient"}

@@ -260,25 +260,43 @@ def test_a_list_that_links_back_to_a_page_already_read_ends_there() -> None:
     assert len(script.run(read(client, Session(actor=ALICE), spec, {}, "look"))) == 1
 
 
-def test_media_is_read_in_two_ranges_the_rest_in_its_own_statistics_row() -> None:
+def _ranged(send: Send) -> Observation:
+    if "Range" not in send.headers:
+        return _obs(send, 200, b"x" * 200)
+    start, end = send.headers["Range"].removeprefix("bytes=").split("-")
+    return _obs(send, 206, b"x", content_range=f"bytes {start}-{end}/200")
+
+
+def test_media_is_read_in_two_ranges_then_whole_each_in_its_own_statistics_row() -> None:
+    client = _client()
+    script = Script(client, _ranged)
+    spec = ReadSpec.model_validate({"get": "/media/1", "range": "halves"})
+    seen = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
+    sends = script.sends
+    assert [s.headers.get("Range") for s in sends] == ["bytes=0-63", "bytes=64-199", None]
+    rows = ["GET /media/1", "GET /media/1 (rest)", "GET /media/1 (whole)"]
+    assert [s.row for s in sends] == rows
+    assert [o.byte_range for o in seen] == [(0, 63), (64, 199), None]
+
+
+def test_a_small_body_is_not_asked_for_its_rest_but_still_whole() -> None:
     client = _client()
 
     def answer(send: Send) -> Observation:
-        start, end = send.headers["Range"].removeprefix("bytes=").split("-")
-        return _obs(send, 206, b"x", content_range=f"bytes {start}-{end}/200")
+        if "Range" not in send.headers:
+            return _obs(send, 200, b"x" * 10)
+        return _obs(send, 206, b"x", content_range="bytes 0-9/10")
 
     script = Script(client, answer)
     spec = ReadSpec.model_validate({"get": "/media/1", "range": "halves"})
     seen = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
-    sends = script.sends
-    assert [s.headers["Range"] for s in sends] == ["bytes=0-63", "bytes=64-199"]
-    assert [s.row for s in sends] == ["GET /media/1", "GET /media/1 (rest)"]
-    assert [o.byte_range for o in seen] == [(0, 63), (64, 199)]
+    assert [s.headers.get("Range") for s in script.sends] == ["bytes=0-63", None]
+    assert [o.status for o in seen] == [206, 200]
 
 
-def test_a_small_body_is_not_asked_for_again() -> None:
+def test_a_server_that_ignores_range_is_not_asked_again() -> None:
     client = _client()
-    script = Script(client, lambda send: _obs(send, 206, b"x", content_range="bytes 0-9/10"))
+    script = Script(client, lambda send: _obs(send, 200, b"x" * 200))
     spec = ReadSpec.model_validate({"get": "/media/1", "range": "halves"})
     assert len(script.run(read(client, Session(actor=ALICE), spec, {}, "look"))) == 1
 
