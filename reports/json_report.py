@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,10 @@ class SuiteDoc(_Doc):
     steps: int = 0
 
 
+# The route a variant's coverage is counted under: "GET /x (variant: accept)".
+_VARIANT = re.compile(r" \(variant: ([a-z]+)\)$")
+
+
 class CaseDoc(_Doc):
     suite: str
     name: str
@@ -94,6 +99,8 @@ class CoverageDoc(_Doc):
     # Run-wide figures of the bounded crawl: links its bounds left unread (crawl_cut), links
     # to unsafe routes never requested (crawl_refused), links off the origin (crawl_off_origin).
     bounds: dict[str, int] = {}
+    # Reads sent in another request shape (harness.client.variants), by kind: checked, lost.
+    variants: dict[str, dict[str, int]] = {}
     rows: list[CoverageRowDoc] = []
 
 
@@ -242,6 +249,17 @@ def _accepted(result: RunResult) -> list[str]:
     return [r.key for r in result.findings if r.accepted]
 
 
+def _by_variant(rows: Iterable[CoverageRow]) -> dict[str, dict[str, int]]:
+    tally: dict[str, dict[str, int]] = {}
+    for row in rows:
+        match = _VARIANT.search(row.route)
+        if match:
+            kind = tally.setdefault(match.group(1), {"checked": 0, "lost": 0})
+            kind["checked"] += row.checked
+            kind["lost"] += row.lost
+    return dict(sorted(tally.items()))
+
+
 def _coverage_doc(result: RunResult) -> CoverageDoc:
     rows = result.coverage_rows
     return CoverageDoc(
@@ -256,6 +274,7 @@ def _coverage_doc(result: RunResult) -> CoverageDoc:
         reads_by_source=dict(result.sources),
         discovered_routes=dict(result.found),
         bounds=dict(result.bounds),
+        variants=_by_variant(rows),
         rows=[
             CoverageRowDoc(
                 suite=r.suite,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -60,6 +61,12 @@ class ProfileClient:
         self.name_route: Callable[[Prepared], Prepared] = _same
         self._unsafe = unsafe_patterns(profile)
         self._alive: dict[tuple[str, int], bool] = {}
+        # Request shapes (harness.client.reads.shapes): how many owner reads of each route get
+        # their variants in a run, and the content types each route offers (OpenAPI's, set by
+        # the harness; unknown: the common ones).
+        self.variant_reads = 1
+        self.variants_sent: Counter[str] = Counter()
+        self.offers: dict[str, tuple[str, ...]] = {}
         if world is not None:
             self.world_changed(world)
 
@@ -67,6 +74,9 @@ class ProfileClient:
         self.world = world
         self.entities = EntityParser(self.profile, world)
         self._alive.clear()
+
+    def offered(self, route: str) -> tuple[str, ...]:
+        return self.offers.get(route, ())
 
     def is_unsafe(self, route: str) -> bool:
         return any(fnmatch.fnmatchcase(route, pattern) for pattern in self._unsafe)

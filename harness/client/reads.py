@@ -16,12 +16,13 @@ from harness.client.core import ProfileClient, expects
 from harness.client.listing import next_page, page_route
 from harness.client.protocol import Flow
 from harness.client.session import Session
+from harness.client.variants import variants
 from harness.errors import TargetUnreachable
 from harness.models import Observation
 from harness.profile.model import PageSpec, ReadSpec
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 
-__all__ = ["RANGE_CUT", "Reader", "read", "total_size"]
+__all__ = ["RANGE_CUT", "Reader", "read", "shapes", "total_size"]
 
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
@@ -55,6 +56,33 @@ def read(
             captures |= capture_all(step, got[-1].headers, got[-1].body)
         except KeyError:
             break
+    else:
+        own = about in ("", session.actor.id)
+        if own and spec.steps[-1].method == "GET" and spec.steps[-1].range is None:
+            seen += yield from shapes(client, session, spec, prep, action)
+    return seen
+
+
+def shapes(
+    client: ProfileClient, session: Session, spec: ReadSpec, prep: Prepared, action: str
+) -> Flow[list[Observation]]:
+    """The owner's read again in its other request shapes (harness.client.variants), judged
+    like it. A route's first `variant_reads` owner reads in a run get them; each variant's
+    coverage is its own row ("GET /x (variant: accept)"). Not replayed as other users: the
+    read itself is, and the variants' cost stays bounded by the owners."""
+    if client.variant_reads <= 0 or client.is_unsafe(prep.route):
+        return []
+    key = prep.route
+    if client.variants_sent[key] >= client.variant_reads:
+        return []
+    client.variants_sent[key] += 1
+    seed = client.world.seed if client.world is not None else 0
+    reader = Reader(client, session, action, None, "", None)
+    seen: list[Observation] = []
+    for variant in variants(prep.path, seed=seed, offered=client.offered(prep.route)):
+        shaped = replace(prep, path=variant.path)
+        route = f"{prep.route} (variant: {variant.kind})"
+        seen.append((yield from reader.checked(shaped, variant.headers, route=route)))
     return seen
 
 

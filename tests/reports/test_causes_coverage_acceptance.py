@@ -159,3 +159,25 @@ def test_junit_marks_accepted_causes_and_not_applicable_cases_as_skipped(tmp_pat
     assert "repeated-switches" in skipped
     assert any(name.startswith("[") for name in skipped)  # the accepted cause
     assert root.find(".//failure") is None and root.find(".//error") is None
+
+
+def test_the_report_counts_coverage_by_request_shape(tmp_path: Path) -> None:
+    rows = (
+        CoverageRow("access", "GET /me", "p1", "p1", 3, 0),
+        CoverageRow("access", "GET /me (variant: accept)", "p1", "p1", 4, 0),
+        CoverageRow("access", "GET /x (variant: accept)", "p1", "p1", 1, 1, (("HTTP 500", 1),)),
+        CoverageRow("access", "GET /x (variant: slash)", "p2", "p2", 2, 0),
+    )
+    events = [
+        start("access"),
+        *suite_ok("access")[:-1],
+        CoverageReported("access", rows),
+        suite_ok("access")[-1],
+        end(),
+    ]
+    write_json(RunCollector().consume(events), tmp_path / "report.json")
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["coverage"]["variants"] == {
+        "accept": {"checked": 5, "lost": 1},
+        "slash": {"checked": 2, "lost": 0},
+    }

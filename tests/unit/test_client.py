@@ -84,8 +84,12 @@ class Script:
         return run_sync(flow, self.send, self.relogin)
 
 
-def _client(**changes: Any) -> ProfileClient:
-    return ProfileClient(TargetProfile.model_validate({**PROFILE, **changes}))
+def _client(shapes: int = 0, **changes: Any) -> ProfileClient:
+    """A client; `shapes`: how many owner reads per route also go out in their variants (the
+    tests of other behaviour count exact requests, so none by default)."""
+    client = ProfileClient(TargetProfile.model_validate({**PROFILE, **changes}))
+    client.variant_reads = shapes
+    return client
 
 
 def _logins(script: Script) -> Callable[[Send], Observation | None]:
@@ -364,3 +368,25 @@ def test_the_world_applies_a_completed_move_and_a_denial() -> None:
     assert world.next_observer("care", "doctor", "p1") is None  # already with the receiver
     world.apply(Completed("delete for p1", "p1", 20.0, 21.0, entity=("note", "n1"), to="everyone"))
     assert world.ownership.visibility.denied("c2", "note", "n1", (22.0, 22.0)) is not None
+
+
+def test_an_owners_read_also_goes_out_in_its_shapes_once_per_route() -> None:
+    client = _client(shapes=1)
+    script = Script(client, lambda send: _obs(send, 200, {"items": []}))
+    spec = ReadSpec.model_validate({"get": "/notes?q=x"})
+    first = script.run(read(client, Session(actor=ALICE), spec, {}, "look", about=ALICE.id))
+    rows = {s.row for s in script.sends[1:]}
+    assert len(first) > 1 and all(r.startswith("GET /notes (variant: ") for r in rows)
+    paths = [s.prepared.path for s in script.sends]
+    assert "/notes/?q=x" in paths  # with the trailing slash
+    assert any(s.headers.get("Accept") for s in script.sends[1:])
+    assert {r.route for r in client.coverage.rows()} >= {"GET /notes (variant: slash)"}
+    again = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
+    assert len(again) == 1  # bounded: the route's variants were sent already
+
+
+def test_a_read_of_someone_elses_data_goes_out_as_it_is() -> None:
+    client = _client(shapes=1)
+    script = Script(client, lambda send: _obs(send, 200, {"items": []}))
+    spec = ReadSpec.model_validate({"get": "/notes?q=x"})
+    assert len(script.run(read(client, Session(actor=ALICE), spec, {}, "look", about="b"))) == 1
