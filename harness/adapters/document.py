@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.adapters.http import HttpDriver
 from harness.client.discovery import Discovered, RouteTable, discovered_routes, parse_document
+from harness.client.variants import offered_types
 from harness.errors import ConfigError
 from harness.profile.steps import Prepared
 from harness.profile.template import route_of
@@ -60,6 +61,7 @@ class DocumentRoutes:
         every = [f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item]
         self._routes = RouteTable(every)
         self._every = every
+        self.http.client.offers = offered_types(document)
         # The document's names win: `/api/recordings/{{recording.id}}` in the profile and
         # `/api/recordings/{recording_id}` in the document are one route.
         self._canonical = {_shape(route): route for route in every}

@@ -10,11 +10,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from harness.client.listing import EntityParser
 from harness.client.protocol import SUCCESS, Flow, Relogin, Send
 from harness.client.scope import scope_for, support_headers
 from harness.client.session import Session
+from harness.client.variants import LIMIT
 from harness.coverage import Coverage
 from harness.errors import InfrastructureError
 from harness.models import ANONYMOUS, Actor, Observation
@@ -22,6 +24,8 @@ from harness.profile.model import HttpStep, TargetProfile
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 from harness.profile.template import render, route_of
 from harness.world import Resource, World
+
+_SEEN_VALUES = 8
 
 __all__ = ["LoginRefused", "ProfileClient", "expects", "unsafe_patterns"]
 
@@ -62,11 +66,13 @@ class ProfileClient:
         self._unsafe = unsafe_patterns(profile)
         self._alive: dict[tuple[str, int], bool] = {}
         # Request shapes (harness.client.reads.shapes): how many owner reads of each route get
-        # their variants in a run, and the content types each route offers (OpenAPI's, set by
-        # the harness; unknown: the common ones).
+        # their variants in a run (at most `variant_limit` each), and the content types each
+        # route offers (OpenAPI's, set by the harness; unknown: the common ones).
         self.variant_reads = 1
+        self.variant_limit = LIMIT
         self.variants_sent: Counter[str] = Counter()
         self.offers: dict[str, tuple[str, ...]] = {}
+        self._queries: dict[str, dict[str, set[str]]] = {}
         if world is not None:
             self.world_changed(world)
 
@@ -77,6 +83,20 @@ class ProfileClient:
 
     def offered(self, route: str) -> tuple[str, ...]:
         return self.offers.get(route, ())
+
+    def saw_query(self, prep: Prepared) -> None:
+        """Keep the query values sent to a GET route (a few per parameter): a variant tries one
+        user's read with the values other reads of the route sent."""
+        if prep.method != "GET" or "?" not in prep.path:
+            return
+        params = self._queries.setdefault(prep.route, {})
+        for name, value in parse_qsl(prep.path.split("?", 1)[1], keep_blank_values=True):
+            values = params.setdefault(name, set())
+            if len(values) < _SEEN_VALUES:
+                values.add(value)
+
+    def queries_seen(self, route: str) -> dict[str, set[str]]:
+        return self._queries.get(route, {})
 
     def is_unsafe(self, route: str) -> bool:
         return any(fnmatch.fnmatchcase(route, pattern) for pattern in self._unsafe)

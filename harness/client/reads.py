@@ -79,7 +79,11 @@ def shapes(
     seed = client.world.seed if client.world is not None else 0
     reader = Reader(client, session, action, None, "", None)
     seen: list[Observation] = []
-    for variant in variants(prep.path, seed=seed, offered=client.offered(prep.route)):
+    offered, seen_values = client.offered(prep.route), client.queries_seen(prep.route)
+    found = variants(
+        prep.path, seed=seed, offered=offered, seen=seen_values, limit=client.variant_limit
+    )
+    for variant in found:
         shaped = replace(prep, path=variant.path)
         route = f"{prep.route} (variant: {variant.kind})"
         seen.append((yield from reader.checked(shaped, variant.headers, route=route)))
@@ -109,6 +113,7 @@ class Reader:
         replayed."""
         client, about = self.client, self.about
         route = route or prep.route
+        client.saw_query(prep)
         observer = self.session.actor.id
         fields = {"route": route, "name": name, "about": about, "extra": extra}
         try:

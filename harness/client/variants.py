@@ -13,9 +13,10 @@ import random
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-__all__ = ["ACCEPTS", "LIMIT", "Variant", "variants"]
+__all__ = ["ACCEPTS", "LIMIT", "Variant", "offered_types", "variants"]
 
 # What a route may render besides its default, when nothing says what it offers.
 ACCEPTS = ("application/json", "text/csv", "application/pdf", "text/html")
@@ -102,3 +103,21 @@ def _unique(chosen: list[Variant], original: str) -> list[Variant]:
             done.add(key)
             out.append(variant)
     return out
+
+
+def offered_types(document: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The content types each GET route of an OpenAPI document answers in (its 2xx responses'
+    `content`), by route ("GET /path/{id}"): the `Accept`s its variants try."""
+    offers: dict[str, tuple[str, ...]] = {}
+    paths = document.get("paths")
+    for path, item in paths.items() if isinstance(paths, Mapping) else ():
+        get = item.get("get") if isinstance(item, Mapping) else None
+        responses = get.get("responses") if isinstance(get, Mapping) else None
+        types: list[str] = []
+        for status, response in responses.items() if isinstance(responses, Mapping) else ():
+            content = response.get("content") if isinstance(response, Mapping) else None
+            if str(status).startswith("2") and isinstance(content, Mapping):
+                types += [str(t) for t in content]
+        if types:
+            offers[f"GET {path}"] = tuple(dict.fromkeys(types))
+    return offers

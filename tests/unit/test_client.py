@@ -390,3 +390,15 @@ def test_a_read_of_someone_elses_data_goes_out_as_it_is() -> None:
     script = Script(client, lambda send: _obs(send, 200, {"items": []}))
     spec = ReadSpec.model_validate({"get": "/notes?q=x"})
     assert len(script.run(read(client, Session(actor=ALICE), spec, {}, "look", about="b"))) == 1
+
+
+def test_a_variant_tries_the_query_values_other_reads_of_the_route_sent() -> None:
+    client = _client(shapes=1)
+    client.variant_limit = 50
+    script = Script(client, lambda send: _obs(send, 200, {"items": []}))
+    other = ReadSpec.model_validate({"get": "/notes?q=flu"})
+    script.run(read(client, Session(actor=ALICE), other, {}, "look", about="b"))
+    sent = len(script.sends)
+    own = ReadSpec.model_validate({"get": "/notes?q=x"})
+    script.run(read(client, Session(actor=ALICE), own, {}, "look"))
+    assert "/notes?q=flu" in [s.prepared.path for s in script.sends[sent:]]

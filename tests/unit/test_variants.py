@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.client.variants import ACCEPTS, Variant, variants
+from harness.client.variants import ACCEPTS, Variant, offered_types, variants
 
 LIST = "/api/me/recordings?per_page=10&q=asthma"
 
@@ -55,3 +55,14 @@ def test_strings_vary_in_length_and_take_values_other_users_sent() -> None:
     labels = [v.label for v in found if v.kind == "query"]
     assert "q of 256 chars" in labels and "q empty" in labels
     assert "/s?q=flu" in [v.path for v in found]
+
+
+def test_a_routes_offered_types_come_from_its_openapi_success_responses() -> None:
+    ok = {"content": {"text/csv": {}, "application/json": {}}}
+    document = {
+        "paths": {
+            "/e/{id}": {"get": {"responses": {"200": ok, "404": {"content": {"x/y": {}}}}}},
+            "/w": {"post": {"responses": {"200": ok}}},
+        }
+    }
+    assert offered_types(document) == {"GET /e/{id}": ("text/csv", "application/json")}
