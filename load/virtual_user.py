@@ -81,6 +81,9 @@ class Process:
         # One client per process: the profile's protocol. Load workers never get the support
         # token.
         self.client = ProfileClient(self.workload.profile, world=self.workload.world)
+        # Load measures the reads users make; their other request shapes are the access
+        # suite's, and would add statistics rows no SLO names.
+        self.client.variant_reads = 0
 
     @property
     def coverage(self) -> Coverage:
