@@ -74,14 +74,14 @@ class Looks:
         ]
         seen = await self._plain(session, plain, step)
         if lists_only:
-            self.client.coverage.read_from("profile", len(seen))
+            self.client.coverage.read_from("profile", _profiled(seen))
             return seen
         for spec in self.reads_for(actor.role):
             if spec.each is not None:
                 # In order, one read spec after another: a later `each` read may iterate what
                 # this one's reads taught the user.
                 seen += await self._each(session, spec, step)
-        self.client.coverage.read_from("profile", len(seen))
+        self.client.coverage.read_from("profile", _profiled(seen))
         seen += await self._discover(session, step)
         seen += await self._crawl(session, step, seen)
         return seen
@@ -244,3 +244,9 @@ class Looks:
         assert world is not None
         gone = {f"{d.kind}:{d.entity}" for d in world.ownership.visibility.denials()}
         return [e for k, e in found.items() if k not in gone]
+
+
+def _profiled(seen: list[Observation]) -> int:
+    """The reads as the profile wrote them; their request shapes count as `variants`
+    (harness.client.reads.shapes)."""
+    return sum("(variant: " not in obs.endpoint for obs in seen)

@@ -87,6 +87,7 @@ def shapes(
         shaped = replace(prep, path=variant.path)
         route = f"{prep.route} (variant: {variant.kind})"
         seen.append((yield from reader.checked(shaped, variant.headers, route=route)))
+    client.coverage.read_from("variants", len(seen))
     return seen
 
 

@@ -381,6 +381,7 @@ def test_an_owners_read_also_goes_out_in_its_shapes_once_per_route() -> None:
     assert "/notes/?q=x" in paths  # with the trailing slash
     assert any(s.headers.get("Accept") for s in script.sends[1:])
     assert {r.route for r in client.coverage.rows()} >= {"GET /notes (variant: slash)"}
+    assert client.coverage.sources() == {"variants": len(first) - 1}
     again = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
     assert len(again) == 1  # bounded: the route's variants were sent already
 
