@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from harness.client.crawl import route_path, same_origin_path
 from harness.errors import ConfigError
 
-__all__ = ["MAX_HAR_BYTES", "har_routes", "read_har", "reads_yaml"]
+__all__ = ["MAX_HAR_BYTES", "har_routes", "read_har", "reads_yaml", "traffic_routes"]
 
 MAX_HAR_BYTES = 64 << 20  # a HAR of a long session with media can be large; past this: refuse
 _STATIC = (  # assets the page loads, not reads of data
@@ -75,6 +75,12 @@ def har_routes(entries: list[dict[str, Any]], origin: str | None = None) -> list
         if not origins:
             return []
         origin = origins.most_common(1)[0][0]
+    return traffic_routes(urls, origin)
+
+
+def traffic_routes(urls: list[str], origin: str) -> list[str]:
+    """`GET /path/{id}` routes of the GET `urls` (absolute) on `origin`, assets left out,
+    most requested first: what a HAR or the browser suite's pages asked for."""
     counts: Counter[str] = Counter()
     for url in urls:
         path = same_origin_path(url, "/", origin.rstrip("/"))

@@ -21,6 +21,7 @@ from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from harness.client.har import traffic_routes
 from harness.client.scope import scope_for
 from harness.errors import InfrastructureError, TargetUnreachable
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
@@ -79,6 +80,7 @@ class BrowserRun:
         self.pages = 0
         self.own_rows: dict[str, int] = {}  # reader -> own rows on their pages, last look
         self.users: list[BrowserUser] = []
+        self.traffic: list[str] = []  # GET URLs the users' pages requested
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
@@ -97,6 +99,7 @@ class BrowserRun:
                         yield event
                 failed = self.ctx.cancel.is_set()
                 await self._close_users(keep_all=False)
+                self._traffic()
                 yield self._finished(time.monotonic() - started)
             finally:
                 await self._close_users(keep_all=failed)
@@ -386,7 +389,20 @@ class BrowserRun:
 
     async def _close_users(self, keep_all: bool) -> None:
         while self.users:
-            await self.evidence.close(self.users.pop(), keep_all)
+            user = self.users.pop()
+            self.traffic += user.traffic
+            await self.evidence.close(user, keep_all)
+
+    def _traffic(self) -> None:
+        """The GETs the pages made join the reads (source `browser`): the routes the profile
+        and the document do not name are read by later looks, repeated as the others, and
+        listed in the report."""
+        routes = traffic_routes(self.traffic, self.ctx.target)
+        on_target = [u for u in self.traffic if u.startswith(self.ctx.target.rstrip("/") + "/")]
+        self.ctx.adapter.coverage.read_from("browser", len(on_target))
+        add = getattr(self.ctx.adapter, "add_routes", None)
+        if add is not None:
+            add(routes, "browser")
 
     def _finished(self, seconds: float) -> SuiteFinished:
         ran = [e.scenario.name for e in self.plan if not e.skipped]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, ViewportSize
@@ -22,6 +22,7 @@ from scenarios.browser.dom import location
 from scenarios.browser.errors import target_gone
 
 VIEWPORT = ViewportSize(width=1100, height=800)
+MAX_TRAFFIC = 2000  # GET URLs kept per user: what the pages asked for joins the reads
 _ERROR_PAGE = "chrome-error://"
 
 
@@ -54,6 +55,7 @@ class BrowserUser:
     context: BrowserContext
     page: Page
     target: str
+    traffic: list[str] = field(default_factory=list)  # every GET URL the pages requested
 
     @classmethod
     async def start(
@@ -65,7 +67,14 @@ class BrowserUser:
         # from its snapshot, and a finding has its own outlined screenshot (Evidence). The
         # screencast's JPEG frames took an eighth of the suite's CPU, Chromium's included.
         await context.tracing.start(title=actor.id, screenshots=False, snapshots=True)
-        return cls(actor, context, await context.new_page(), target)
+        user = cls(actor, context, await context.new_page(), target)
+        context.on("request", user.saw)
+        return user
+
+    def saw(self, request: Request) -> None:
+        """Playwright's request event: a GET a page made (documents, fetch/XHR, images)."""
+        if request.method == "GET" and len(self.traffic) < MAX_TRAFFIC:
+            self.traffic.append(request.url)
 
     @property
     def path(self) -> str:

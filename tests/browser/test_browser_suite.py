@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(
-    tmp_path: Path, faults: str = "", scenarios: tuple[str, ...] = ()
+    tmp_path: Path,
+    faults: str = "",
+    scenarios: tuple[str, ...] = (),
+    traffic: dict[str, Any] | None = None,
 ) -> tuple[list[Event], list[CoverageRow]]:
     with (
         run_clinic(tmp_path, faults) as clinic,
@@ -50,6 +54,9 @@ def _run(
         ) as ctx,
     ):
         events = list(run_browser(ctx))
+        if traffic is not None:
+            traffic["sources"] = ctx.adapter.coverage.sources()
+            traffic["found"] = ctx.adapter.coverage.found_routes()
         return events, ctx.adapter.coverage.rows()
 
 
@@ -89,7 +96,12 @@ def test_fault_is_seen_on_the_profile_page(tmp_path: Path, fault: str) -> None:
 
 
 def test_clean_clinic_passes_every_scenario_it_drives(tmp_path: Path) -> None:
-    events, coverage = _run(tmp_path)
+    traffic: dict[str, Any] = {}
+    events, coverage = _run(tmp_path, traffic=traffic)
+    # The GETs the pages made are reads of source `browser`; the page routes that neither the
+    # profile nor the OpenAPI document names join the reads of later looks.
+    assert traffic["sources"]["browser"] > 0
+    assert traffic["found"].get("GET /consultations/{id}") == "browser"
     assert _of(events, FindingRaised) == []
     finished = _of(events, SuiteFinished)[-1]
     assert finished.verdict is Verdict.PASS

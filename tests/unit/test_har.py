@@ -80,3 +80,37 @@ def test_import_har_command_prints_reads_and_leaves_out_the_profiles(tmp_path: P
     missing = _chaperone("profile", "import-har", str(tmp_path / "nope.har"))
     assert missing.returncode == 2
     assert "cannot read the HAR file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_browser_traffic_routes_keep_the_targets_gets() -> None:
+    from harness.client.har import traffic_routes
+
+    urls = [
+        "http://127.0.0.1:8000/profile",
+        "http://127.0.0.1:8000/profile",
+        "http://127.0.0.1:8000/profile/7/summary",
+        "http://127.0.0.1:8000/static/app.css",
+        "http://127.0.0.1:9000/elsewhere",
+        "https://fonts.example/x",
+    ]
+    assert traffic_routes(urls, "http://127.0.0.1:8000") == [
+        "GET /profile",
+        "GET /profile/{id}/summary",
+    ]
+
+
+def test_a_browser_user_keeps_the_gets_its_pages_made() -> None:
+    from types import SimpleNamespace
+    from typing import cast as typed
+
+    from playwright.async_api import Request
+
+    from scenarios.browser.user import MAX_TRAFFIC, BrowserUser
+
+    user = BrowserUser(typed(Any, None), typed(Any, None), typed(Any, None), "http://t")
+    user.saw(typed(Request, SimpleNamespace(method="GET", url="http://t/a")))
+    user.saw(typed(Request, SimpleNamespace(method="POST", url="http://t/b")))
+    assert user.traffic == ["http://t/a"]
+    for _ in range(MAX_TRAFFIC + 5):
+        user.saw(typed(Request, SimpleNamespace(method="GET", url="http://t/c")))
+    assert len(user.traffic) == MAX_TRAFFIC
