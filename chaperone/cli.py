@@ -9,6 +9,7 @@ import sys
 import typer
 
 from chaperone.errors import run_guarded
+from harness.errors import ExitCode
 
 app = typer.Typer(
     name="chaperone",
@@ -143,13 +144,27 @@ def _mount(argv: list[str]) -> None:
             mount(app)
 
 
-def _terminated(signum: int, frame: object) -> None:
-    # SIGTERM (a CI job cancelled, `kill`) unwinds like Ctrl-C: reports are closed, the local
-    # clinic is stopped, and the run counts as an error.
-    raise KeyboardInterrupt
+def _forget_caught_interrupt() -> None:
+    """Clear CPython's note that a KeyboardInterrupt went unhandled, once we handled it.
+
+    CPython sets that note (`_Py_UnhandledKeyboardInterrupt`) whenever a KeyboardInterrupt
+    leaves code run by exec() or eval() of a string, even when a caller catches it later; and
+    dataclasses and namedtuple build their methods that way, so a Ctrl-C that lands while a
+    module is imported lazily (the engine imports its adapter and suites after the run has
+    started) can leave it set. An interpreter started with `-m` checks the note after its
+    SystemExit and kills itself with SIGINT: `python -m chaperone gate`, Ctrl-C'd, printed its
+    error verdict and exited -2 instead of 2. Every exec() of a string starts by clearing it."""
+    exec("")  # noqa: S102 (a constant: see above)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminated)
+    # SIGTERM (a CI job cancelled, `kill`) unwinds like Ctrl-C: reports are closed, the local
+    # clinic is stopped, and the run counts as an error.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     _mount(sys.argv)
-    sys.exit(run_guarded(app))
+    try:
+        code = run_guarded(app)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one was being reported
+        code = int(ExitCode.ERROR)
+    _forget_caught_interrupt()
+    sys.exit(code)

@@ -9,7 +9,7 @@ import traceback
 import click
 import typer
 
-from harness.errors import ChaperoneError, ExitCode
+from harness.errors import Cancelled, CancelReason, ChaperoneError, ExitCode
 
 # Typer turns a KeyboardInterrupt that escapes a command into exit code 130; an interrupted run
 # has not proven anything, so it is an error (2) like any other.
@@ -27,6 +27,12 @@ def _show_usage_error(exc: Exception) -> None:
 def run_guarded(app: typer.Typer) -> int:
     try:
         result = app(standalone_mode=False)
+    except Cancelled as exc:
+        if exc.reason is CancelReason.INTERRUPT:
+            sys.stderr.write("chaperone: interrupted\n")
+        else:
+            sys.stderr.write(f"chaperone: error: {exc.one_line()}\n")
+        return int(exc.exit_code)
     except ChaperoneError as exc:
         sys.stderr.write(f"chaperone: error: {exc.one_line()}\n")
         return int(exc.exit_code)
@@ -38,7 +44,7 @@ def run_guarded(app: typer.Typer) -> int:
         # Typer releases carry): one line, plus the hint to --help.
         _show_usage_error(exc)
         return int(ExitCode.ERROR)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the user's Ctrl-C outside a run (a flag command, a wait)
         sys.stderr.write("chaperone: interrupted\n")
         return int(ExitCode.ERROR)
     except Exception:  # a bug: show everything so it can be reported

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from harness.cancel import interrupts
 from harness.engine import RunRequest, run
+from harness.errors import Cancelled, CancelReason
 from harness.events import Interrupted, RunFinished
 from harness.models import Verdict
 from reports.console import ConsoleReporter
@@ -19,13 +21,15 @@ def execute(request: RunRequest, reporter: ConsoleReporter) -> tuple[RunResult, 
 
     Ctrl-C usually lands inside the engine, which reports it as an event. When it lands in
     the reporter instead, the run is closed here the same way, so the report still says
-    `interrupted` with verdict `error` and keeps every finding so far."""
+    `interrupted` with verdict `error` and keeps every finding so far; then Cancelled(interrupt)
+    is raised, and the command stops."""
     events = run(request)
     interrupted = False
     try:
-        for event in events:
-            reporter.handle(event)
-    except KeyboardInterrupt:
+        with interrupts():
+            for event in events:
+                reporter.handle(event)
+    except Cancelled:
         interrupted = True
         events.close()  # the engine's own cleanup: cancel requests, close the client
         now = time.time()
@@ -36,5 +40,5 @@ def execute(request: RunRequest, reporter: ConsoleReporter) -> tuple[RunResult, 
         result = reporter.collector.result()
         paths = write_all(result, request.out_dir, secrets=[request.support_token])
     if interrupted:
-        raise KeyboardInterrupt
+        raise Cancelled(CancelReason.INTERRUPT)
     return result, paths

@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from harness.cancel import CancelScope
+
 T = TypeVar("T")
 _DONE = object()
+_NOTHING = object()  # no item came within the poll
 
 
 class LoopThread:
@@ -39,8 +42,12 @@ class LoopThread:
             future.cancel()
             raise
 
-    def stream(self, agen: AsyncIterator[T], cancel: threading.Event | None = None) -> Iterator[T]:
-        """Iterate an async generator from synchronous code, item by item as they come."""
+    def stream(self, agen: AsyncIterator[T], cancel: CancelScope | None = None) -> Iterator[T]:
+        """Iterate an async generator from synchronous code, item by item as they come.
+
+        Once `cancel` is cancelled this raises its `Cancelled` instead of the next item, and
+        instead of ending: a generator that noticed the cancellation and wound down on its own
+        (with a closing event of its own) must not look like one that finished."""
         items: queue.Queue[Any] = queue.Queue()
 
         async def pump() -> None:
@@ -58,9 +65,10 @@ class LoopThread:
                 try:
                     item = items.get(timeout=0.2)
                 except queue.Empty:
-                    if cancel is not None and cancel.is_set():
-                        future.cancel()
-                        raise KeyboardInterrupt from None
+                    item = _NOTHING
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                if item is _NOTHING:
                     continue
                 if item is _DONE:
                     return

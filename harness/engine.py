@@ -3,6 +3,12 @@
 Fail closed: any error, timeout, interruption or unreachable target becomes an EngineError /
 Interrupted event and the final verdict is `error`, never `pass`. Findings gathered before the
 failure are kept, because they were already yielded.
+
+Cancellation (harness.cancel): the run has one scope and each suite a child of it. A suite's
+deadline cancels its own scope (`Cancelled(timeout)`); a Ctrl-C that lands in the engine
+becomes `Cancelled(interrupt)` and cancels the run's scope, so every suite, also one running
+in a thread, stops; a suite that lost the target cancels the run (`Cancelled(lost target)`):
+nothing after it could be judged.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import httpx
 
 from harness.adapters import DEFAULT_ADAPTER, Target, make_target
 from harness.aio import LoopThread
+from harness.cancel import Cancelled, CancelReason, CancelScope, interrupts
 from harness.client.har import har_routes, read_har
 from harness.config import RunOptions, load_flow_share
-from harness.errors import ChaperoneError, UsageError
+from harness.errors import ChaperoneError, TargetUnreachable, UsageError
 from harness.events import (
     CoverageReported,
     EngineError,
@@ -84,39 +91,34 @@ def run(request: RunRequest) -> Generator[Event, None, None]:
     verdicts: list[Verdict] = []
     loop = LoopThread()
     adapter: Target | None = None
+    scope = CancelScope()
     try:
-        adapter = make_target(
-            request.profile.profile,
-            request.target,
-            request.support_token,
-            request.transport,
-            request.adapter,
-            str(request.profile.directory),
-        )
-        _add_har(adapter, request)
-        ctx = _context(request, adapter, loop)
-        yield _seeded(ctx, request)
-        owners = owner_count(adapter.profile, counts_for(adapter.profile, options.population))
-        for names in schedule(options, owners):
-            if ctx.seeding.stale:
-                ctx.reseed()
-                yield _seeded(ctx, request)
-            if len(names) == 1:
-                verdicts.append((yield from _run_suite(names[0], ctx)))
-            else:
-                verdicts += yield from _run_together(names, ctx)
-        for seed in options.extra_seeds:
-            ctx.options = options.model_copy(update={"seed": seed})
-            ctx.reseed()
+        with interrupts(scope):
+            adapter = make_target(
+                request.profile.profile,
+                request.target,
+                request.support_token,
+                request.transport,
+                request.adapter,
+                str(request.profile.directory),
+            )
+            _add_har(adapter, request)
+            ctx = _context(request, adapter, loop, scope)
             yield _seeded(ctx, request)
-            for name in (s for s in options.suites if s in REPEATED_SUITES):
-                verdicts.append((yield from _run_suite(name, ctx, label=f"{name}@seed={seed}")))
-    except KeyboardInterrupt:
+            verdicts += yield from _steps(ctx, request)
+    except Cancelled as exc:
         verdicts.append(Verdict.ERROR)
-        yield Interrupted(time=time.time())
+        if exc.reason is CancelReason.INTERRUPT:
+            yield Interrupted(time=time.time())
+        else:
+            yield EngineError(suite="", message=exc.one_line(), time=time.time())
     except ChaperoneError as exc:
         verdicts.append(Verdict.ERROR)
         yield EngineError(suite="", message=exc.one_line(), time=time.time())
+    except GeneratorExit:
+        # The caller stopped reading (its own Ctrl-C): threads still at work must stop too.
+        scope.cancel(CancelReason.INTERRUPT)
+        raise
     except Exception as exc:  # fail closed on our own bugs too
         verdicts.append(Verdict.ERROR)
         message = f"internal error: {type(exc).__name__}: {exc}"
@@ -148,6 +150,32 @@ def _add_har(adapter: Target, request: RunRequest) -> None:
         add(har_routes(read_har(path)), "har")
 
 
+def _steps(ctx: RunContext, request: RunRequest) -> Generator[Event, None, list[Verdict]]:
+    """Every scheduled step, then the repeated suites under each extra seed. A run whose scope
+    was cancelled (a lost target) stops before its next step."""
+    options = request.options
+    verdicts: list[Verdict] = []
+    owners = owner_count(ctx.adapter.profile, counts_for(ctx.adapter.profile, options.population))
+    for names in schedule(options, owners):
+        ctx.cancel.raise_if_cancelled()
+        if ctx.seeding.stale:
+            ctx.reseed()
+            yield _seeded(ctx, request)
+        if len(names) == 1:
+            verdicts.append((yield from _run_suite(names[0], ctx)))
+        else:
+            verdicts += yield from _run_together(names, ctx)
+    for seed in options.extra_seeds:
+        ctx.cancel.raise_if_cancelled()
+        ctx.options = options.model_copy(update={"seed": seed})
+        ctx.reseed()
+        yield _seeded(ctx, request)
+        for name in (s for s in options.suites if s in REPEATED_SUITES):
+            ctx.cancel.raise_if_cancelled()
+            verdicts.append((yield from _run_suite(name, ctx, label=f"{name}@seed={seed}")))
+    return verdicts
+
+
 def _seeded(ctx: RunContext, request: RunRequest) -> WorldSeeded:
     roles = tuple((a.id, a.role) for a in ctx.world.actors.values())
     return WorldSeeded(ctx.world.seed, roles, request.profile.digest, time.time())
@@ -160,7 +188,9 @@ def _close(loop: LoopThread, adapter: Target) -> None:
         return
 
 
-def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunContext:
+def _context(
+    request: RunRequest, adapter: Target, loop: LoopThread, scope: CancelScope
+) -> RunContext:
     options = request.options
     request.out_dir.mkdir(parents=True, exist_ok=True)
     loop.run(adapter.check(), timeout=60)
@@ -174,6 +204,7 @@ def _context(request: RunRequest, adapter: Target, loop: LoopThread) -> RunConte
         adapter=adapter,
         loop=loop,
         support_token=request.support_token,
+        cancel=scope,
         sinks=request.sinks,
     )
     ctx.reseed = _reseeder(ctx, request)
@@ -252,42 +283,53 @@ def _relabel(event: Event, label: str) -> Event:
 def _run_suite(
     name: str, ctx: RunContext, label: str | None = None
 ) -> Generator[Event, None, Verdict]:
-    """Run one suite; returns its verdict. A suite that raises or overruns is an error."""
+    """Run one suite in a child of the run's cancel scope; returns its verdict. A suite that
+    raises, overruns or loses the target is an error; an interrupted one raises Cancelled."""
     label = label or name
     started = time.time()
     verdict: Verdict | None = None
-    # A suite that hangs yields nothing, so the deadline is a timer that cancels it.
-    timer = threading.Timer(ctx.options.timeout_seconds, ctx.cancel.set)
+    run_scope = ctx.cancel
+    scope = ctx.cancel = run_scope.child()
+    # A suite that hangs yields nothing, so the deadline is a timer that cancels its scope.
+    seconds = ctx.options.timeout_seconds
+    timeout = (
+        CancelReason.TIMEOUT,
+        f"suite '{label}' timed out after {seconds:.0f}s",
+        "raise the timeout or shrink the run",
+    )
+    timer = threading.Timer(seconds, scope.cancel, args=timeout)
     timer.daemon = True
     timer.start()
     ctx.adapter.coverage.suite = label
     retries = (ctx.adapter.retries, ctx.adapter.relogins)
     try:
         suite = load_suite(name)
-        for raw in suite(ctx):
-            event = _relabel(raw, label) if label != name else raw
-            if isinstance(event, SuiteFinished):
-                verdict = event.verdict
-            yield event
-    except ChaperoneError as exc:
+        with interrupts(run_scope):
+            for raw in suite(ctx):
+                scope.raise_if_cancelled()  # nothing a cancelled suite says counts
+                event = _relabel(raw, label) if label != name else raw
+                if isinstance(event, SuiteFinished):
+                    verdict = event.verdict
+                yield event
+            # A suite that wound down on its own once cancelled has not finished.
+            scope.raise_if_cancelled()
+    except Cancelled as exc:
+        if exc.reason is CancelReason.INTERRUPT:
+            yield _errored(label, started, exc.one_line())
+            raise
         yield EngineError(suite=label, message=exc.one_line(), time=time.time())
         yield _coverage(ctx, label, retries)
         yield _errored(label, started, exc.one_line())
         return Verdict.ERROR
-    except KeyboardInterrupt:
-        if timer.finished.is_set():  # our deadline fired, not the user's Ctrl-C
-            ctx.cancel.clear()
-            message = (
-                f"suite '{label}' timed out after {ctx.options.timeout_seconds:.0f}s; "
-                "raise the timeout or shrink the run"
+    except ChaperoneError as exc:
+        if isinstance(exc, TargetUnreachable):
+            run_scope.cancel(
+                CancelReason.LOST_TARGET, f"stopped after suite '{label}': {exc.problem}", exc.fix
             )
-            yield EngineError(suite=label, message=message, time=time.time())
-            yield _coverage(ctx, label, retries)
-            yield _errored(label, started, message)
-            return Verdict.ERROR
-        ctx.cancel.set()
-        yield _errored(label, started, "interrupted")
-        raise
+        yield EngineError(suite=label, message=exc.one_line(), time=time.time())
+        yield _coverage(ctx, label, retries)
+        yield _errored(label, started, exc.one_line())
+        return Verdict.ERROR
     except Exception as exc:  # a bug in a suite still fails closed, with the reason kept
         message = f"internal error in suite '{label}': {type(exc).__name__}: {exc}"
         yield EngineError(suite=label, message=message, time=time.time())
@@ -296,6 +338,7 @@ def _run_suite(
         return Verdict.ERROR
     finally:
         timer.cancel()
+        ctx.cancel = run_scope
         ctx.seeding.pristine = False  # the suite has used this seeding's calls
     yield _coverage(ctx, label, retries)
     if verdict is None:
@@ -352,15 +395,16 @@ def _run_together(names: tuple[str, ...], ctx: RunContext) -> Generator[Event, N
     ended: dict[int, _Ended] = {}
     second = False
     try:
-        while len(ended) < len(names):
-            if not second and settled.is_set():
-                start(1, replace(ctx, reseed=fresh, reserved=frozenset(claimed)))
-                second = True
-            event = _received(inbox, ended)
-            if event is not None:
-                yield event
-    except KeyboardInterrupt:
-        ctx.cancel.set()  # the suites wind down; what they yield on the way is kept
+        with interrupts(ctx.cancel):  # cancels both suites' scopes: they wind down
+            while len(ended) < len(names):
+                if not second and settled.is_set():
+                    start(1, replace(ctx, reseed=fresh, reserved=frozenset(claimed)))
+                    second = True
+                event = _received(inbox, ended)
+                if event is not None:
+                    yield event
+    except Cancelled:
+        # What the suites yield on their way out is kept.
         yield from _drain(inbox, ended, len(names) if second else 1)
         raise
     for index in sorted(ended):

@@ -7,16 +7,22 @@
     │   │                          Chromium, Locust, PostgreSQL (exit 2)
     │   ├── TargetUnreachable      the system under test did not answer
     │   └── NoEffect               the scenario had no effect: nothing proven (exit 2)
+    ├── Cancelled                  work stopped before it proved anything (exit 2); carries
+    │                              its reason: timeout, interrupt (Ctrl-C) or lost target
     ├── GateRefused                a flag action was refused (unsafe enablement) (exit 1)
     └── InternalError              a bug in Chaperone itself (exit 2, with a traceback)
 
 Usage and infrastructure errors are shown as a single line with no traceback: they are not
 bugs. Anything that is not a ChaperoneError is an internal error.
+
+KeyboardInterrupt is only ever the user's Ctrl-C (or SIGTERM, which `chaperone` handles the
+same way). Our code never raises it to stop work: a deadline, a Ctrl-C caught by the engine and
+a target that went away are all `Cancelled`, told apart by `reason` (see harness.cancel).
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
@@ -66,6 +72,31 @@ class TargetUnreachable(InfrastructureError):
 class NoEffect(InfrastructureError):
     """A positive control failed: the scenario ran, but the target showed no sign of it (an
     owner never saw their own data). A target that does nothing must never pass."""
+
+
+class CancelReason(StrEnum):
+    """Why work was cancelled."""
+
+    TIMEOUT = "timeout"  # a suite's deadline passed
+    INTERRUPT = "interrupt"  # the user's Ctrl-C (or SIGTERM)
+    LOST_TARGET = "lost target"  # the target stopped answering: nothing after can be judged
+
+
+_CANCELLED = {
+    CancelReason.TIMEOUT: "timed out",
+    CancelReason.INTERRUPT: "interrupted",
+    CancelReason.LOST_TARGET: "the target was lost",
+}
+
+
+class Cancelled(ChaperoneError):
+    """Work was stopped before it finished; `reason` says why. Never a pass: exit 2."""
+
+    def __init__(
+        self, reason: CancelReason, problem: str | None = None, fix: str | None = None
+    ) -> None:
+        self.reason = reason
+        super().__init__(problem or _CANCELLED[reason], fix)
 
 
 class GateRefused(ChaperoneError):

@@ -9,7 +9,6 @@ a team can ship its own suite as a package.
 from __future__ import annotations
 
 import difflib
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -18,6 +17,7 @@ from typing import Protocol
 
 from harness.adapters import Target
 from harness.aio import LoopThread
+from harness.cancel import CancelScope
 from harness.config import RunOptions
 from harness.errors import UsageError
 from harness.events import Event
@@ -39,7 +39,9 @@ class RunContext:
     adapter: Target
     loop: LoopThread
     support_token: str = ""
-    cancel: threading.Event = field(default_factory=threading.Event)
+    # The suite's own cancel scope while it runs (a child of the run's): its deadline, the
+    # user's Ctrl-C or a lost target. Work stops with `Cancelled(reason)` (harness.cancel).
+    cancel: CancelScope = field(default_factory=CancelScope)
     # Observations recorded by earlier suites, replayed by the access matrix.
     journal: list[Observation] = field(default_factory=list)
     # A fresh seeding from the run's seed: resets the target and seeds a new population,

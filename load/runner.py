@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.cancel import CancelScope
 from harness.childenv import child_env
 from harness.errors import InfrastructureError, TargetUnreachable
 from harness.models import Finding
@@ -89,10 +89,6 @@ class LoadPlan:
             discovered=self.discovered,
             reserved=self.reserved,
         )
-
-
-class Cancelled(Exception):
-    """The run was interrupted (ctx.cancel); the subprocesses are already gone."""
 
 
 def locust_command() -> tuple[str, ...]:
@@ -334,11 +330,12 @@ class HealthWatch:
 
 
 def run_locust(
-    plan: LoadPlan, world: World, run_dir: Path, cancel: threading.Event
+    plan: LoadPlan, world: World, run_dir: Path, cancel: CancelScope
 ) -> Generator[Finding, None, LoadStats]:
     """Run Locust, yielding findings as the workers write them; returns the statistics.
 
-    Findings found before a failure are always yielded before the error is raised.
+    Findings found before a failure are always yielded before the error is raised. When
+    `cancel` is cancelled, Locust is stopped and its `Cancelled` raised.
     """
     run_dir = run_dir.resolve()  # Locust runs with run_dir as its working directory
     _clear_previous(run_dir)
@@ -376,13 +373,13 @@ def _clear_previous(run_dir: Path) -> None:
 
 
 def _supervise(
-    group: LocustGroup, plan: LoadPlan, tail: FindingsTail, cancel: threading.Event
+    group: LocustGroup, plan: LoadPlan, tail: FindingsTail, cancel: CancelScope
 ) -> Generator[Finding, None, None]:
     health = HealthWatch(plan.target, plan.health)
     ends = time.monotonic() + plan.deadline
     while group.main.poll() is None:
         if cancel.wait(_POLL_SECONDS):
-            raise Cancelled
+            cancel.raise_if_cancelled()
         yield from tail.read_new()
         health.check()
         if time.monotonic() > ends:

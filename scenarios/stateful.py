@@ -58,6 +58,14 @@ SHRINK_SECONDS = 30.0
 COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1)
 
 
+class _StopExploring(BaseException):
+    """Ends the exploration: the suite was cancelled, or shrinking's time box ran out.
+
+    Hypothesis lets a BaseException that is not an Exception through untouched; anything else
+    raised in a rule would be taken for a failing (or flaky) example. `_explore` looks at the
+    suite's cancel scope to say which of the two it was."""
+
+
 @dataclass
 class _Outcome:
     """What the runs left behind: the shortest failing run seen (shrinking makes it minimal)."""
@@ -91,9 +99,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             if outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline:
-                # The one exception Hypothesis lets through untouched; anything else would
-                # look like a flaky example. _explore tells it apart from a real cancel.
-                raise KeyboardInterrupt
+                raise _StopExploring
             outcome.examples += 1
             population = make_population(profile, ctx.options.seed, COUNTS)
             self.world: World = ctx.loop.run(ctx.adapter.seed(population), timeout=60)
@@ -177,7 +183,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
         @invariant()
         def nobody_sees_what_they_may_not(self) -> None:
             if ctx.cancel.is_set():
-                raise KeyboardInterrupt
+                raise _StopExploring
             if self.changed:
                 self.changed = False
                 self._check_lists()
@@ -299,10 +305,11 @@ def _explore(ctx: RunContext, outcome: _Outcome, errors: list[BaseException]) ->
                     "re-run with another --seed",
                 )
             )
-    except KeyboardInterrupt:
-        if outcome.failure is not None and not ctx.cancel.is_set():
-            return  # shrinking's time box ran out; the shortest failure so far stands
-        errors.append(KeyboardInterrupt())
+    except _StopExploring:
+        cancelled = ctx.cancel.error()
+        if cancelled is not None:
+            errors.append(cancelled)
+        # Otherwise shrinking's time box ran out; the shortest failure so far stands.
     except BaseException as exc:  # handed to the suite's thread, which fails closed
         errors.append(exc)
 

@@ -27,6 +27,7 @@ from schemathesis.engine import from_schema
 from schemathesis.engine.events import EngineEvent
 
 from harness.adapters import Session
+from harness.cancel import CancelScope
 from harness.config import RunOptions
 from harness.models import Actor
 from scenarios.fuzz.document import Plan
@@ -191,8 +192,8 @@ class Runner:
     def _after_call(self, context: Any, case: Any, response: Any) -> None:
         self.sent.put(Sent(case, response, time.time()))
 
-    def events(self, deadline: float, cancel: threading.Event) -> Iterator[EngineEvent]:
-        """The engine's events; it is stopped at `deadline` or when `cancel` is set."""
+    def events(self, deadline: float, cancel: CancelScope) -> Iterator[EngineEvent]:
+        """The engine's events; it is stopped at `deadline` or when `cancel` is cancelled."""
         stream = from_schema(self.schema).execute()
         done = threading.Event()
 

@@ -151,8 +151,7 @@ class Fuzz:
                 yield from self._judge_sent(runner)
                 yield from self._engine_event(event)
             yield from self._judge_sent(runner)
-            if ctx.cancel.is_set():
-                raise KeyboardInterrupt
+            ctx.cancel.raise_if_cancelled()
             if runner.stopped:
                 stopped = runner.stopped
                 break

@@ -20,7 +20,13 @@ import pytest
 
 from harness.config import RunOptions, SloThresholds
 from harness.coverage import Coverage
-from harness.errors import ConfigError, InfrastructureError, TargetUnreachable
+from harness.errors import (
+    Cancelled,
+    CancelReason,
+    ConfigError,
+    InfrastructureError,
+    TargetUnreachable,
+)
 from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished
 from harness.models import Finding, Severity, Surface, SurfaceKind, Verdict
 from harness.suites import RunContext
@@ -200,16 +206,20 @@ def test_overrunning_locust_is_killed(
     assert time.monotonic() - started < 15
 
 
-def test_cancel_stops_locust_and_ends_in_error(
-    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("reason", [CancelReason.TIMEOUT, CancelReason.INTERRUPT])
+def test_cancel_stops_locust_and_raises_its_reason(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reason: CancelReason
 ) -> None:
     monkeypatch.setenv("FAKE_SLEEP", "60")
     ctx = _context(target, tmp_path / "out")
-    threading.Timer(1.0, ctx.cancel.set).start()
+    threading.Timer(1.0, ctx.cancel.cancel, args=(reason,)).start()
     started = time.monotonic()
-    done = _finished(_run(ctx))
-    assert done.verdict is Verdict.ERROR
-    assert "interrupted" in done.message
+    seen: list[Event] = []
+    with pytest.raises(Cancelled) as raised:
+        for event in run_load(ctx):
+            seen.append(event)
+    assert raised.value.reason is reason
+    assert not any(isinstance(e, SuiteFinished) for e in seen)  # no verdict: never finished
     assert time.monotonic() - started < 15
 
 

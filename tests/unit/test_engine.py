@@ -75,7 +75,7 @@ def _fake_suite(behaviour: str):  # type: ignore[no-untyped-def]
             raise ValueError("boom")
         if behaviour == "hang":
             ctx.cancel.wait(30)
-            raise KeyboardInterrupt
+            ctx.cancel.raise_if_cancelled()
         if behaviour == "silent":
             return
         yield SuiteFinished("fake", Verdict.PASS, 0.0, 0.0)

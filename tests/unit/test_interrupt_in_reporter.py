@@ -13,6 +13,7 @@ from rich.console import Console
 from chaperone.running import execute
 from harness.config import RunOptions
 from harness.engine import RunRequest
+from harness.errors import Cancelled, CancelReason
 from harness.events import Event, FindingRaised
 from reports.console import ConsoleReporter
 from tests.unit.inprocess import BASE, TOKEN, transport
@@ -35,8 +36,9 @@ def test_ctrl_c_in_the_reporter_still_writes_an_error_report(tmp_path: Path) -> 
         transport=transport(tmp_path / "clinic", frozenset({"switch-recording-misattribution"})),
     )
     reporter = InterruptedReporter(console=Console(file=io.StringIO()), plain=True)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Cancelled) as raised:
         execute(request, reporter)
+    assert raised.value.reason is CancelReason.INTERRUPT
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["verdict"] == "error"
     assert report["interrupted"] is True
