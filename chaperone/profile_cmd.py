@@ -18,6 +18,7 @@ from rich.table import Table
 from chaperone.checks import check_target
 from chaperone.options import SupportOpt
 from harness.adapters import make_target
+from harness.adapters.capabilities import DISCOVERY
 from harness.aio import LoopThread
 from harness.client.har import har_routes, read_har, reads_yaml
 from harness.models import Observation
@@ -75,7 +76,8 @@ def check(
             session = loop.run(adapter.login(actor), timeout=60)
             seen[actor.id] = loop.run(adapter.look(session, "profile-check"), timeout=300)
         plan = _plan(seen, {a.id: a.role for a in world.actors.values()})
-        unfilled = adapter.unfilled_routes()
+        discovery = DISCOVERY.of(adapter)
+        unfilled = discovery.unfilled_routes() if discovery is not None else []
     finally:
         loop.run(adapter.aclose(), timeout=10)
         loop.close()

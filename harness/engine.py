@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from harness.adapters import DEFAULT_ADAPTER, Target, make_target
+from harness.adapters.capabilities import DISCOVERY, RECOVERIES
 from harness.aio import LoopThread
 from harness.cancel import Cancelled, CancelReason, CancelScope, interrupts
 from harness.client.har import har_routes, read_har
@@ -138,8 +139,8 @@ def _add_har(adapter: Target, request: RunRequest) -> None:
     crawl knows them as named)."""
     if not request.har:
         return
-    add = getattr(adapter, "add_routes", None)
-    if add is None:
+    discovery = DISCOVERY.of(adapter)
+    if discovery is None:
         raise UsageError(
             f"the adapter '{request.adapter}' cannot read routes from a HAR",
             "drop --har, or use the profile adapter",
@@ -147,7 +148,7 @@ def _add_har(adapter: Target, request: RunRequest) -> None:
     for path in request.har:
         # The session's own origin, not --target's: a session recorded on another host
         # (a developer's machine, another staging) names the same routes.
-        add(har_routes(read_har(path)), "har")
+        discovery.add_routes(har_routes(read_har(path)), "har")
 
 
 def _steps(ctx: RunContext, request: RunRequest) -> Generator[Event, None, list[Verdict]]:
@@ -301,7 +302,7 @@ def _run_suite(
     timer.daemon = True
     timer.start()
     ctx.adapter.coverage.suite = label
-    retries = (ctx.adapter.retries, ctx.adapter.relogins)
+    retries = _recoveries(ctx)
     try:
         suite = load_suite(name)
         with interrupts(run_scope):
@@ -439,16 +440,24 @@ def _received(
     return item
 
 
+def _recoveries(ctx: RunContext) -> tuple[int, int]:
+    """Retries and re-logins so far, when the target counts them."""
+    counts = ctx.capability(RECOVERIES)
+    return (counts.retries, counts.relogins) if counts is not None else (0, 0)
+
+
 def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageReported:
+    retries, relogins = _recoveries(ctx)
+    discovery = ctx.capability(DISCOVERY)
     return CoverageReported(
         suite=label,
         rows=tuple(ctx.adapter.coverage.rows(label)),
-        retries=ctx.adapter.retries - before[0],
-        unfilled=tuple(ctx.adapter.unfilled_routes()),
+        retries=retries - before[0],
+        unfilled=tuple(discovery.unfilled_routes()) if discovery is not None else (),
         sources=tuple(ctx.adapter.coverage.sources(label).items()),
         found=tuple(ctx.adapter.coverage.found_routes().items()),
         bounds=tuple(ctx.adapter.coverage.bounds().items()),
-        relogins=ctx.adapter.relogins - before[1],
+        relogins=relogins - before[1],
     )
 
 

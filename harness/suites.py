@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from harness.adapters import Target
+from harness.adapters.capabilities import Capability
 from harness.aio import LoopThread
 from harness.cancel import CancelScope
 from harness.config import RunOptions
@@ -25,6 +26,7 @@ from harness.models import Finding, Observation
 from harness.sinks import Sinks
 from harness.world import World
 
+C = TypeVar("C")
 SUITE_GROUP = "chaperone.suites"
 DEFAULT_SUITES = ("switch", "access", "stateful")
 
@@ -58,6 +60,11 @@ class RunContext:
     reserved: frozenset[str] = frozenset()
     # Shared by the copies the engine hands to suites run side by side.
     seeding: Seeding = field(default_factory=lambda: Seeding())
+
+    def capability(self, kind: Capability[C]) -> C | None:
+        """The target typed as one of its optional capabilities (harness.adapters.capabilities),
+        or None when it does not have it: suites ask for what they need by name."""
+        return kind.of(self.adapter)
 
     def target_reset(self) -> None:
         """Say that this suite reset the target and left other data there (stateful's

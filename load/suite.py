@@ -15,6 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+from harness.adapters.capabilities import DISCOVERY
 from harness.config import RunOptions, load_flow_share
 from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished, SuiteStarted
 from harness.models import Finding, Verdict
@@ -84,10 +85,11 @@ def _health_path(profile: TargetProfile) -> str | None:
 
 def _discovered(ctx: RunContext) -> tuple[DiscoveredRead, ...]:
     """The GET routes the target found in the app's OpenAPI document (workers never see it)."""
-    found = getattr(ctx.adapter, "discovered", None)
-    if found is None:
+    discovery = ctx.capability(DISCOVERY)
+    if discovery is None:
         return ()
-    return tuple(DiscoveredRead(d.route, d.path, d.params, d.query) for d in found())
+    found = discovery.discovered()
+    return tuple(DiscoveredRead(d.route, d.path, d.params, d.query) for d in found)
 
 
 def run_load(ctx: RunContext) -> Iterator[Event]:
@@ -146,9 +148,7 @@ def _drive(
 
 def _absorb_coverage(ctx: RunContext, run_dir: Path) -> None:
     """What the Locust users read joins the run's coverage, under this suite's label."""
-    coverage = getattr(ctx.adapter, "coverage", None)
-    if coverage is None:
-        return
+    coverage = ctx.adapter.coverage
     label = coverage.suite or SUITE
     coverage.absorb(read_coverage(run_dir / contract.FINDINGS_DIR, label))
 

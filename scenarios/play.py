@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.adapters import Session
+from harness.adapters.capabilities import MEDIA, NOTIFY, PUSH
 from harness.errors import InfrastructureError
 from harness.events import Event, FindingRaised, StepFinished
 from harness.models import Finding, Observation, Step
@@ -39,7 +40,9 @@ class Recorder:
         self.notified = 0  # notifications that reached the sinks during this recorder's run
         # A body past the driver's cap is judged chunk by chunk, as it streams, never kept
         # whole: the parts of a 200 MB response come here like Range parts of media.
-        ctx.adapter.set_overflow(self._overflow)
+        media = ctx.capability(MEDIA)
+        if media is not None:
+            media.set_overflow(self._overflow)
 
     def observe(self, obs: Observation, repro: tuple[Step, ...] = ()) -> list[Finding]:
         self.ctx.journal.append(obs)
@@ -173,7 +176,10 @@ class Play:
             raise failed[0]
 
     async def _listen(self, actor: str) -> PushListener | None:
-        return await self.ctx.adapter.listen(await self.session(actor))
+        push = self.ctx.capability(PUSH)
+        if push is None:
+            return None
+        return await push.listen(await self.session(actor))
 
     async def close_push(self) -> None:
         await self.collect(notifications=True)
@@ -187,11 +193,11 @@ class Play:
         for actor, listener in self.listeners.items():
             for obs in listener.drain(self.step_name(actor, "push")):
                 self.recorder.observe(obs, repro)
-        sinks = self.ctx.sinks
-        if not notifications or sinks is None:
+        sinks, notify = self.ctx.sinks, self.ctx.capability(NOTIFY)
+        if not notifications or sinks is None or notify is None:
             return
-        await self.ctx.adapter.flush_notifications()
-        book = self.ctx.adapter.recipients()
+        await notify.flush_notifications()
+        book = notify.recipients()
         for obs in observations_of(sinks.drain(), book, f"{self.recorder.suite}/{self.name}"):
             self.recorder.notified += 1
             self.recorder.observe(obs, repro)

@@ -13,10 +13,9 @@ entry-point group `chaperone.adapters` and named by `--adapter`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -28,9 +27,6 @@ from harness.oracles import Listing
 from harness.population import Population
 from harness.profile.model import TargetProfile
 from harness.world import Resource, World
-
-if TYPE_CHECKING:
-    from harness.push import PushListener
 
 ADAPTER_GROUP = "chaperone.adapters"
 DEFAULT_ADAPTER = "profile"
@@ -61,12 +57,18 @@ class FlowResult:
         return self.observations[-1]
 
 
+@runtime_checkable
 class Target(Protocol):
-    """What the harness needs from a deployment. All methods return what was received."""
+    """What every suite needs from a deployment. All methods return what was received.
 
-    base_url: str
+    Optional parts (push, mail and SMS, media, OpenAPI discovery, recovery counts) are the
+    capabilities in harness.adapters.capabilities, which a suite asks for explicitly."""
+
     profile: TargetProfile
-    coverage: Coverage
+
+    @property
+    def coverage(self) -> Coverage:
+        """Every read so far: checked, or lost with its reason (the engine labels the suite)."""
 
     async def check(self) -> None:
         """Raise TargetUnreachable / UsageError if the target (or its support API) is unusable."""
@@ -77,6 +79,11 @@ class Target(Protocol):
     async def login(self, actor: Actor) -> Session: ...
 
     def anonymous(self) -> Session: ...
+
+    async def look(
+        self, session: Session, step: str, *, lists_only: bool = False
+    ) -> list[Observation]:
+        """Read everything this user can reach (or only its entity lists)."""
 
     def has_flow(self, name: str) -> bool: ...
 
@@ -93,43 +100,12 @@ class Target(Protocol):
     def performer(self, name: str, owner: str) -> str | None:
         """Who runs flow `name` for `owner` (the owner, or a related observer); None: nobody."""
 
-    async def listen(self, session: Session) -> PushListener | None:
-        """Open the user's push channel (WebSocket), if the app has one."""
-
-    async def flush_notifications(self) -> None:
-        """Return once the target has sent every queued notification (if it can say)."""
-
-    def recipients(self) -> dict[str, dict[str, str]]:
-        """channel -> address -> actor id: who a notification sent to an address reached."""
-
-    async def look(
-        self, session: Session, step: str, *, lists_only: bool = False
-    ) -> list[Observation]:
-        """Read everything this user can reach (or only its entity lists)."""
-
     async def replay_as(self, session: Session, observation: Observation) -> Observation | None:
         """Repeat someone else's read with this session's credentials (the access matrix).
         None when the read is not safe to repeat."""
 
     def listing(self, observation: Observation) -> Listing | None:
         """Says whether this response lists entities, and whose each item is."""
-
-    def world_changed(self, world: World) -> None:
-        """A suite reseeded: forget what users saw in the previous world."""
-
-    @property
-    def retries(self) -> int:
-        """Transient faults survived so far (counted in the report)."""
-
-    @property
-    def relogins(self) -> int:
-        """Sessions logged in again so far (expired or old), counted in the report."""
-
-    def unfilled_routes(self) -> list[str]:
-        """Discovered routes whose parameters no observed value could fill."""
-
-    def set_overflow(self, sink: Callable[[Observation], None] | None) -> None:
-        """Where the parts of a body past the response cap go to be judged."""
 
     async def aclose(self) -> None: ...
 

@@ -35,6 +35,7 @@ from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from schemathesis.engine import events as st
 
+from harness.adapters.capabilities import DISCOVERY
 from harness.errors import InfrastructureError, NoEffect
 from harness.events import (
     CaseFinished,
@@ -126,7 +127,8 @@ class Fuzz:
         yield from self._warm_up()
         spec = ctx.adapter.profile.discover
         assert spec is not None  # not_applicable() said so
-        profile_dir = Path(str(getattr(ctx.adapter, "profile_dir", ".")))
+        discovery = ctx.capability(DISCOVERY)
+        profile_dir = discovery.profile_dir if discovery is not None else Path(".")
         document = load_document(spec.openapi, ctx.target, profile_dir)
         plan = plan_operations(document, ctx.adapter.profile, ctx.options.fuzz_methods)
         self.base = plan.base_path
