@@ -32,6 +32,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from harness.adapters import Session
+from harness.cancel import CancelScope
 from harness.errors import InfrastructureError, NoEffect
 from harness.events import (
     CaseFinished,
@@ -55,6 +56,7 @@ OBSERVERS = 1
 MAX_STEPS = 12
 # Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
 SHRINK_SECONDS = 30.0
+STOP_WAIT_SECONDS = 90.0  # an example's step (a seeding: 60 s at most) ends before it stops
 COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1)
 
 
@@ -78,6 +80,13 @@ class _Outcome:
     paths: set[tuple[Step, ...]] = field(default_factory=set)
     requests: int = 0
     blind_looks: list[str] = field(default_factory=list)  # owners who saw none of their data
+    # The suite's own cancel scope, kept here: the explorer thread may outlive the engine's
+    # turn with this suite (ctx.cancel is the next suite's by then).
+    cancel: CancelScope = field(default_factory=CancelScope)
+    closed: threading.Event = field(default_factory=threading.Event)  # the suite was closed
+
+    def stopping(self) -> bool:
+        return self.cancel.is_set() or self.closed.is_set()
 
     def failed(self, steps: tuple[Step, ...], found: list[Finding], budget: float) -> None:
         if self.failure is None or len(steps) <= len(self.failure[0]):
@@ -98,7 +107,8 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
     class FlowMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            if outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline:
+            late = outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline
+            if late or outcome.stopping():  # never reset the target for a new example then
                 raise _StopExploring
             outcome.examples += 1
             population = make_population(profile, ctx.options.seed, COUNTS)
@@ -182,7 +192,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
 
         @invariant()
         def nobody_sees_what_they_may_not(self) -> None:
-            if ctx.cancel.is_set():
+            if outcome.stopping():
                 raise _StopExploring
             if self.changed:
                 self.changed = False
@@ -250,17 +260,23 @@ def run_stateful(ctx: RunContext) -> Iterator[Event]:
     """Entry point of the `stateful` suite."""
     started = time.time()
     yield SuiteStarted("stateful", total_steps=None, time=started)
-    outcome = _Outcome()
+    outcome = _Outcome(cancel=ctx.cancel)
     errors: list[BaseException] = []
     # In a copy of this thread's context, so the reads it makes count under this suite.
     explore = contextvars.copy_context().run
     worker = threading.Thread(target=explore, args=(_explore, ctx, outcome, errors), daemon=True)
     worker.start()
-    while worker.is_alive() or not outcome.events.empty():
-        try:
-            yield outcome.events.get(timeout=0.2)
-        except queue.Empty:
-            continue
+    try:
+        while worker.is_alive() or not outcome.events.empty():
+            try:
+                yield outcome.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+    finally:
+        # Closed early (cancelled): the explorer stops at its next step and must be gone before
+        # the next suite seeds, since its examples reset the target.
+        outcome.closed.set()
+        worker.join(timeout=STOP_WAIT_SECONDS)
     if errors:
         raise errors[0]
     leaked = outcome.failure is not None and any(f.is_leak for f in outcome.failure[1])
@@ -306,7 +322,7 @@ def _explore(ctx: RunContext, outcome: _Outcome, errors: list[BaseException]) ->
                 )
             )
     except _StopExploring:
-        cancelled = ctx.cancel.error()
+        cancelled = outcome.cancel.error()
         if cancelled is not None:
             errors.append(cancelled)
         # Otherwise shrinking's time box ran out; the shortest failure so far stands.

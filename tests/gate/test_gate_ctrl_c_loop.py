@@ -74,7 +74,10 @@ def _started(proc: subprocess.Popen[str], lines: list[str]) -> None:
 def test_a_ctrl_c_d_gate_exits_2_every_time(tmp_path: Path) -> None:
     rng = random.Random(23)
     policy = write_policy(
-        tmp_path / "policy", required_suites=SUITES, min_patients=2, min_clinicians=1, min_seeds=1
+        tmp_path / "policy",
+        required_suites=SUITES,
+        min_population={"patient": 2, "clinician": 1},
+        min_seeds=1,
     )
     codes: list[int] = []
     with local_clinic() as clinic:

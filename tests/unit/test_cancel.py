@@ -26,7 +26,7 @@ from harness.models import Verdict
 from harness.suites import RunContext
 from tests.unit.inprocess import run_inprocess
 
-FAST = dict(patients=3, clinicians=2, appointments_per_patient=10)
+FAST = dict(population={"patient": 3, "clinician": 2, "appointment": 10})
 
 
 def test_a_child_is_cancelled_with_its_parent_never_the_other_way() -> None:
