@@ -1,0 +1,133 @@
+"""The real `chaperone controller serve`, started as a subprocess on a free port, driven over
+HTTP with tokens made by `chaperone controller token create`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flags.backends.local import LocalBackend
+from flags.keys import new_signing_key
+from flags.policy import bind_policy
+from flags.verdict import envelope_of
+from tests.flags.conftest import SIGNING, make_verdict, write_policy
+from tests.services.postgres import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+FLAG = "video-switch"
+
+
+def _chaperone(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "chaperone", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    db = f"sqlite:///{tmp_path / 'controller.db'}"
+    key = new_signing_key()
+    (tmp_path / "controller.key").write_bytes(key.pem())
+    (tmp_path / "controller.pub").write_bytes(key.public().pem())
+    state = tmp_path / "flags-state.json"
+    LocalBackend(state).declare_environments(["development", "production"])
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if k != "UNLEASH_ADMIN_TOKEN"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chaperone",
+            "controller",
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--backend",
+            "local",
+            "--state",
+            str(state),
+            "--audit-key",
+            str(tmp_path / "controller.key"),
+            "--checkpoints",
+            str(tmp_path / "checkpoints.jsonl"),
+            "--checkpoint-interval",
+            "0.5",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        try:
+            if httpx.get(f"{url}/v1/flags/{FLAG}", timeout=1).status_code == 401:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "controller did not start"
+        time.sleep(0.2)
+    try:
+        yield url, tmp_path, db
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_the_served_controller_pins_enables_and_revokes(served: tuple[str, Path, str]) -> None:
+    url, tmp_path, db = served
+    tokens = {
+        name: _chaperone(
+            "controller", "token", "create", "--db", db, "--role", role, "--name", name
+        )
+        for name, role in {"alice": "admin", "bob": "admin", "rita": "release-manager"}.items()
+    }
+
+    def post(who: str, path: str, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        return httpx.post(f"{url}{path}", headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    bound = bind_policy(write_policy(tmp_path / "policy"))
+    pin = {"policy_digest": bound.digest, "keys": [SIGNING.public().pem().decode()]}
+    proposal = post("alice", f"/v1/flags/{FLAG}/pin-proposals", json=pin).json()["proposal"]
+    assert post("bob", f"/v1/pin-proposals/{proposal}/approve").status_code == 200
+
+    digest = "ef" * 32
+    verdict = make_verdict(bound, build_digest=digest)
+    minted = json.dumps(envelope_of(verdict, new_signing_key())).encode()
+    enable = f"/v1/flags/{FLAG}/envs/production/enable"
+    assert post("rita", enable, content=minted).status_code == 409
+    good = json.dumps(envelope_of(verdict, SIGNING)).encode()
+    assert post("rita", enable, content=good).status_code == 200
+    state = LocalBackend(tmp_path / "flags-state.json")
+    assert state.status(FLAG, "production").enabled
+    assert post("rita", f"/v1/flags/{FLAG}/revocations", json={"digest": digest}).status_code == 200
+    assert not state.status(FLAG, "production").enabled
+
+    time.sleep(1.5)  # at least one checkpoint interval
+    _chaperone(
+        "audit",
+        "verify",
+        "--db",
+        db,
+        "--public-key",
+        str(tmp_path / "controller.pub"),
+        "--checkpoints",
+        str(tmp_path / "checkpoints.jsonl"),
+    )
+    assert (tmp_path / "checkpoints.jsonl").read_text().strip()
