@@ -1,0 +1,230 @@
+"""Canaries carried in pixels and sound, for recordings whose bytes hide them (issue 26).
+
+An encoded recording (VP8/Opus, H.264/AAC) keeps no trace of a canary in its bytes, so the
+byte oracle cannot see whose face or voice it holds. Here a canary becomes media that survives
+a lossy codec and can be read back:
+
+- video: the canary as a QR code (segno) centred in a 320x240 grey frame, read with zxing-cpp;
+- audio: the canary as a 17-tone FSK frame (a sync pair, then 4 bits per 40 ms tone and a
+  CRC-16), repeated end to end, so any 1.2 s of sound names its speaker and a checksum rejects
+  what a codec or a splice garbled.
+
+The writers produce Chromium's fake capture files (`--use-file-for-fake-video-capture=x.y4m`,
+`--use-file-for-fake-audio-capture=x.wav`); the decoders take raw frames and PCM so the media
+oracle can feed them what PyAV decodes.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import segno
+import zxingcpp
+
+__all__ = [
+    "AUDIO_RATE",
+    "FPS",
+    "HEIGHT",
+    "WIDTH",
+    "AudioHit",
+    "audio_code",
+    "decode_audio",
+    "read_frame",
+    "video_frame",
+    "write_wav",
+    "write_y4m",
+]
+
+WIDTH, HEIGHT, FPS = 320, 240, 15
+AUDIO_RATE = 8000
+
+_SYMBOL_SECONDS = 0.04
+# 16 data tones 150 Hz apart and a sync tone above them, all under 4 kHz so 8 kHz PCM holds
+# them, and at multiples of 25 Hz (the bin width of a 40 ms window) so a tone's energy does not
+# leak into its neighbours' bins.
+_DATA_TONES = tuple(500.0 + 150.0 * k for k in range(16))
+_SYNC_TONE = 3100.0
+_TONES = (*_DATA_TONES, _SYNC_TONE)
+_SYNC = 16
+_PAYLOAD_BYTES_MAX = 64
+# How many hops per symbol the decoder tries: one of them starts within 1/8 symbol of a symbol
+# boundary, so 7/8 of its window holds one tone.
+_PHASES = 4
+# A window whose loudest tone holds less than this share of the window's energy is noise,
+# silence or a splice, never a symbol.
+_MIN_TONE_SHARE = 0.3
+
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+Gray = npt.NDArray[np.uint8]
+Pcm = npt.NDArray[np.float32]
+
+
+def _crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE: a stdlib-free, well-known check that catches any 1-2 symbol error."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+# -- video ---------------------------------------------------------------------------------
+
+
+def video_frame(canary: str, index: int = 0) -> Gray:
+    """A 320x240 grey frame with `canary` as a QR code; `index` moves a small bar along the
+    bottom edge so an encoder sees motion (a static picture would be all skipped blocks)."""
+    qr = segno.make(canary, micro=False, error="m")
+    modules = np.array(qr.matrix, dtype=np.uint8)
+    quiet = 4
+    side = modules.shape[0] + 2 * quiet
+    scale = max(1, (HEIGHT - 24) // side)
+    code = np.full((side, side), 255, dtype=np.uint8)
+    code[quiet : quiet + modules.shape[0], quiet : quiet + modules.shape[1]] = np.where(
+        modules > 0, 0, 255
+    ).astype(np.uint8)
+    code = np.kron(code, np.ones((scale, scale), dtype=np.uint8))
+    frame = np.full((HEIGHT, WIDTH), 128, dtype=np.uint8)
+    top = (HEIGHT - 16 - code.shape[0]) // 2
+    left = (WIDTH - code.shape[1]) // 2
+    frame[top : top + code.shape[0], left : left + code.shape[1]] = code
+    bar = (index * 8) % (WIDTH - 16)
+    frame[HEIGHT - 12 : HEIGHT - 4, bar : bar + 16] = 32
+    return frame
+
+
+def read_frame(gray: Gray) -> list[str]:
+    """Every QR code readable in one frame (empty: none readable: lost coverage, not clean)."""
+    return [
+        result.text
+        for result in zxingcpp.read_barcodes(gray, formats=_QR_ONLY)
+        if result.valid and result.text
+    ]
+
+
+def write_y4m(path: Path, canary: str, seconds: float = 2.0) -> Path:
+    """A YUV4MPEG2 clip Chromium loops as its fake camera: 320x240, 15 fps, 4:2:0."""
+    chroma = np.full((HEIGHT // 2) * (WIDTH // 2), 128, dtype=np.uint8).tobytes()
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for index in range(max(1, round(seconds * FPS))):
+            out.write(b"FRAME\n")
+            out.write(video_frame(canary, index).tobytes())
+            out.write(chroma)
+            out.write(chroma)
+    return path
+
+
+# -- audio ---------------------------------------------------------------------------------
+
+
+def _symbols(payload: bytes) -> list[int]:
+    body = payload + _crc16(payload).to_bytes(2, "big")
+    nibbles = [part for byte in body for part in (byte >> 4, byte & 0x0F)]
+    return [_SYNC, _SYNC, *nibbles]
+
+
+def audio_code(canary: str, seconds: float | None = None, rate: int = AUDIO_RATE) -> Pcm:
+    """`canary` as FSK frames back to back (one frame when `seconds` is None), amplitude 0.5."""
+    payload = canary.encode("ascii")
+    if not 0 < len(payload) <= _PAYLOAD_BYTES_MAX:
+        raise ValueError(f"an audio code carries 1..{_PAYLOAD_BYTES_MAX} ASCII bytes")
+    per_symbol = round(rate * _SYMBOL_SECONDS)
+    t = np.arange(per_symbol, dtype=np.float64) / rate
+    # Every tone is a whole number of cycles per symbol, so symbols join without clicks.
+    tones = [np.sin(2 * np.pi * f * t) for f in _TONES]
+    one = np.concatenate([tones[s] for s in _symbols(payload)])
+    repeats = 1 if seconds is None else max(1, int(np.ceil(seconds * rate / one.size)))
+    pcm = np.tile(one, repeats)
+    if seconds is not None:
+        pcm = pcm[: round(seconds * rate)]
+    return (0.5 * pcm).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioHit:
+    """One audio-code frame that passed its checksum, at `offset` seconds into the PCM."""
+
+    text: str
+    offset: float
+
+
+def _dominant(pcm: Pcm, rate: int, hop: int, per_symbol: int) -> npt.NDArray[np.int16]:
+    """The loudest of the 17 tones in each window `hop` samples apart (-1: no clear tone)."""
+    count = (pcm.size - per_symbol) // hop + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.int16)
+    windows = np.lib.stride_tricks.as_strided(
+        pcm.astype(np.float64),
+        shape=(count, per_symbol),
+        strides=(hop * 8, 8),
+        writeable=False,
+    )
+    t = np.arange(per_symbol) / rate
+    basis = np.exp(-2j * np.pi * np.outer(t, np.array(_TONES)))
+    power = np.abs(windows @ basis) ** 2 * (2.0 / per_symbol)
+    energy = np.einsum("ij,ij->i", windows, windows)
+    best = power.argmax(axis=1).astype(np.int16)
+    clear = power.max(axis=1) >= _MIN_TONE_SHARE * np.maximum(energy, 1e-12)
+    return np.where(clear, best, np.int16(-1)).astype(np.int16)
+
+
+def _parse(symbols: Sequence[int]) -> Iterable[tuple[int, str]]:
+    """(symbol index, text) of each checksummed frame in one phase's symbol stream."""
+    i, n = 0, len(symbols)
+    while i + 3 < n:
+        if not (symbols[i] == _SYNC and symbols[i + 1] == _SYNC and 0 <= symbols[i + 2] < 16):
+            i += 1
+            continue
+        start = i + 2
+        end = start
+        while end < n and 0 <= symbols[end] < 16:
+            end += 1
+        nibbles = symbols[start:end]
+        # The payload length is not sent: try each even split whose last 2 bytes check it.
+        found = False
+        for length in range(len(nibbles) // 2, 2, -1):
+            body = bytes((nibbles[2 * k] << 4) | nibbles[2 * k + 1] for k in range(length))
+            payload, crc = body[:-2], int.from_bytes(body[-2:], "big")
+            if _crc16(payload) == crc and payload.isascii() and payload.decode().isprintable():
+                yield i, payload.decode("ascii")
+                found = True
+                break
+        i = end if found else i + 1
+
+
+def decode_audio(pcm: Pcm, rate: int = AUDIO_RATE) -> list[AudioHit]:
+    """Every audio-code frame in mono PCM (any rate >= 8 kHz), in time order."""
+    per_symbol = round(rate * _SYMBOL_SECONDS)
+    hop = per_symbol // _PHASES
+    dominant = _dominant(np.ascontiguousarray(pcm, dtype=np.float32), rate, hop, per_symbol)
+    hits: dict[tuple[str, int], AudioHit] = {}
+    for phase in range(_PHASES):
+        stream = [int(s) for s in dominant[phase::_PHASES]]
+        for index, text in _parse(stream):
+            offset = (phase + index * _PHASES) * hop / rate
+            # Neighbouring phases read the same frame: keep one per frame-length slot.
+            slot = round(offset / (per_symbol * 2 / rate))
+            key = (text, slot)
+            if key not in hits and (text, slot - 1) not in hits and (text, slot + 1) not in hits:
+                hits[key] = AudioHit(text, offset)
+    return sorted(hits.values(), key=lambda hit: hit.offset)
+
+
+def write_wav(path: Path, canary: str, seconds: float = 4.0, rate: int = 48000) -> Path:
+    """A 16-bit mono WAV Chromium loops as its fake microphone."""
+    pcm = audio_code(canary, seconds, rate)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((pcm * 32767).astype("<i2").tobytes())
+    return path

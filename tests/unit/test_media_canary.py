@@ -1,0 +1,131 @@
+"""Canaries in pixels and sound survive encoding and read back exactly (issue 26)."""
+
+from __future__ import annotations
+
+import random
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.canaries import make_canary
+from harness.media_canary import (
+    FPS,
+    HEIGHT,
+    WIDTH,
+    audio_code,
+    decode_audio,
+    read_frame,
+    video_frame,
+    write_wav,
+    write_y4m,
+)
+
+seeds = st.integers(min_value=0, max_value=2**32)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, index=st.integers(min_value=0, max_value=200))
+def test_qr_frame_round_trip(seed: int, index: int) -> None:
+    canary = make_canary(random.Random(seed))
+    frame = video_frame(canary, index)
+    assert frame.shape == (HEIGHT, WIDTH)
+    assert read_frame(frame) == [canary]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=seeds,
+    lead=st.integers(min_value=0, max_value=4000),
+    rate=st.sampled_from([8000, 16000, 48000]),
+)
+def test_audio_code_round_trip_at_any_offset(seed: int, lead: int, rate: int) -> None:
+    canary = make_canary(random.Random(seed))
+    noise = np.random.default_rng(seed).normal(0, 0.02, size=lead + 3 * rate)
+    pcm = np.concatenate([np.zeros(lead), audio_code(canary, 3.0, rate)]) + noise
+    hits = decode_audio(pcm.astype(np.float32), rate)
+    assert {hit.text for hit in hits} == {canary}
+    # Frames are 1.2 s long, so 3 s after the lead hold at least one whole frame.
+    assert len(hits) >= 1
+    assert abs(hits[0].offset - lead / rate) < 1.3
+
+
+def test_mixed_audio_names_both_speakers_with_their_offsets() -> None:
+    first, second = "zqaaaa111111", "zqbbbb222222"
+    pcm = np.concatenate([audio_code(first, 3.0), audio_code(second, 3.0)])
+    hits = decode_audio(pcm)
+    assert [h.text for h in hits if h.offset < 2.5] == [first, first]
+    assert {h.text for h in hits if h.offset >= 3.0} == {second}
+
+
+def test_noise_and_silence_decode_to_nothing() -> None:
+    rng = np.random.default_rng(7)
+    assert decode_audio(rng.normal(0, 0.3, size=8000 * 5).astype(np.float32)) == []
+    assert decode_audio(np.zeros(8000 * 5, dtype=np.float32)) == []
+
+
+def test_unreadable_frame_reads_nothing() -> None:
+    frame = video_frame("zqcccc333333")
+    frame[60:180, 100:220] = 128  # the code's centre covered: no code, not a clean frame
+    assert read_frame(frame) == []
+
+
+def test_fake_capture_files(tmp_path: Path) -> None:
+    canary = "zqdddd444444"
+    y4m = write_y4m(tmp_path / "u.y4m", canary, seconds=1.0)
+    header, _, rest = y4m.read_bytes().partition(b"\n")
+    assert header.startswith(b"YUV4MPEG2 W320 H240 F15:1")
+    frame_bytes = len(b"FRAME\n") + WIDTH * HEIGHT * 3 // 2
+    assert len(rest) == FPS * frame_bytes
+    luma = np.frombuffer(rest[6 : 6 + WIDTH * HEIGHT], dtype=np.uint8).reshape(HEIGHT, WIDTH)
+    assert read_frame(luma) == [canary]
+    wav = write_wav(tmp_path / "u.wav", canary, seconds=3.0)
+    with wave.open(str(wav)) as src:
+        rate = src.getframerate()
+        pcm = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2") / 32768.0
+    assert {h.text for h in decode_audio(pcm.astype(np.float32), rate)} == {canary}
+
+
+def test_codes_survive_vp8_and_opus(tmp_path: Path) -> None:
+    """The point of the exercise: through a lossy WebM the canary is gone from the bytes
+    but still in the pixels and the sound."""
+    canary = "zqeeee555555"
+    path = tmp_path / "rec.webm"
+    with av.open(str(path), "w", format="webm") as out:
+        video = out.add_stream("libvpx", rate=FPS)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        audio = out.add_stream("libopus", rate=48000)
+        for index in range(FPS * 2):
+            frame = av.VideoFrame.from_ndarray(video_frame(canary, index), format="gray")
+            out.mux(video.encode(frame.reformat(format="yuv420p")))
+        out.mux(video.encode())
+        pcm = audio_code(canary, 3.0, 48000)
+        for start in range(0, pcm.size - 960 + 1, 960):
+            chunk = av.AudioFrame.from_ndarray(
+                pcm[None, start : start + 960], format="flt", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
+            out.mux(audio.encode(chunk))
+        out.mux(audio.encode())
+    assert canary.encode() not in path.read_bytes()
+    read, samples = [], []
+    with av.open(str(path)) as src:
+        for picture in src.decode(video=0):
+            read.append(read_frame(np.asarray(picture.to_ndarray(format="gray"), dtype=np.uint8)))
+    with av.open(str(path)) as src:
+        for sound in src.decode(audio=0):
+            samples.append(sound.to_ndarray().mean(axis=0))
+    assert read and all(codes == [canary] for codes in read)
+    assert {h.text for h in decode_audio(np.concatenate(samples).astype(np.float32), 48000)} == {
+        canary
+    }
+
+
+def test_audio_code_refuses_what_it_cannot_carry() -> None:
+    with pytest.raises(ValueError):
+        audio_code("")
