@@ -54,6 +54,7 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sms-wrong-recipient": (("switch",), MID_CALL),
     "export-unscoped": (("switch",), MID_CALL),
     "search-unscoped": (("switch",), MID_CALL),
+    "whole-file-download-leak": (("access",), MID_CALL),
 }
 # The surface each fault must show on (the exposure table names it).
 SURFACE = {
