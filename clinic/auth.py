@@ -15,6 +15,9 @@ from clinic.models import AuthToken, User, utcnow
 from clinic.state import ClinicState, clinic_state
 
 COOKIE = "session"
+# "Welcome back": the login page greets whoever last signed in on this browser. It names the
+# user id in clear, so nothing may trust it as a credential.
+REMEMBER = "remember_user"
 _ITERATIONS = 2_000  # synthetic staging users only; keeps load tests CPU-light
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/login")
 
@@ -86,10 +89,22 @@ async def current_user(
     state: Annotated[ClinicState, Depends(clinic_state)],
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    user = user_for_token(state, request_token(request))
+    token = request_token(request)
+    user = user_for_token(state, token)
+    if user is None and token is None and state.active("forged-identity-accepted"):
+        user = _remembered(state, request.cookies.get(REMEMBER, ""))
     if user is None:
         raise HTTPException(401, "not authenticated: log in with POST /api/login")
     return user
+
+
+def _remembered(state: ClinicState, value: str) -> User | None:
+    """The bug: a session that expired is revived from the "welcome back" cookie, which is
+    neither signed nor secret."""
+    if not value.isdigit():
+        return None
+    with state.db.read() as session:
+        return session.get(User, int(value))
 
 
 async def current_clinician(user: Annotated[User, Depends(current_user)]) -> User:

@@ -92,6 +92,10 @@ FAULTS: dict[str, str] = {
         "without the recording, so it serves whichever file was downloaded whole last; ranged "
         "requests, as a player sends, are right"
     ),
+    "forged-identity-accepted": (
+        "a request with no session token is signed in from the 'welcome back' cookie, which "
+        "holds the user id in clear: anyone can claim to be anyone"
+    ),
 }
 
 
@@ -156,6 +160,8 @@ SHOWS: dict[str, dict[str, Any]] = {
     # Neither the profile nor the OpenAPI document names the route: only the crawl of the
     # profile page finds it, and the access suite repeats it as the others.
     "undocumented-route-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
+    # Only a forged credential shows it: the access suite's impersonation swaps the cookie.
+    "forged-identity-accepted": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     # It leaks to exactly one other patient: found only at the release policy's size, where
     # the access matrix's seeded sample covers every (owner, observer) pair over three seeds.
     # The fuzz suite's examples pass sends every planted id as every actor, neighbour included.

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from clinic.access import user_appointments
-from clinic.auth import COOKIE, CurrentUser, State, login, logout, request_token
+from clinic.auth import COOKIE, REMEMBER, CurrentUser, State, login, logout, request_token
 from clinic.flags import VIDEO_SWITCH
 from clinic.models import User
 from clinic.routes.responses import AUTH, BAD_JSON, merge, problem
@@ -36,6 +36,7 @@ def api_login(body: LoginRequest, response: Response, state: State) -> LoginResp
         raise HTTPException(401, "bad username or password")
     token, user = found
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax")
+    response.set_cookie(REMEMBER, str(user.id), samesite="lax")
     return LoginResponse(token=token, user=user_out(user))
 
 

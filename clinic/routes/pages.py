@@ -17,7 +17,7 @@ from clinic.access import (
     patient_recordings,
     user_appointments,
 )
-from clinic.auth import COOKIE, State, login, logout, user_for_token
+from clinic.auth import COOKIE, REMEMBER, State, login, logout, user_for_token
 from clinic.flags import VIDEO_SWITCH
 from clinic.models import User
 from clinic.routes.api_recordings import cache_key
@@ -60,6 +60,7 @@ def login_submit(
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     response = RedirectResponse("/profile", status_code=303)
     response.set_cookie(COOKIE, found[0], httponly=True, samesite="lax")
+    response.set_cookie(REMEMBER, str(found[1].id), samesite="lax")
     return response
 
 

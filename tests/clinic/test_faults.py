@@ -258,6 +258,18 @@ def whole_file_download(world: World) -> list[str]:
     return _names_in(world.media("bob", bobs), except_user="bob")
 
 
+def forged_identity(world: World) -> list[str]:
+    # Login names the user in a clear "welcome back" cookie...
+    login = world.client.post("/api/login", json={"username": "bob", "password": PASSWORD})
+    assert login.cookies.get("remember_user") == str(world.ids["bob"])
+    world.client.cookies.clear()
+    # ... which bob sets to alice's id, sending no session token
+    world.client.cookies.set("remember_user", str(world.ids["alice"]))
+    me = world.client.get("/api/me")
+    world.client.cookies.clear()
+    return [f"bob reads {me.json()['username']}'s profile"] if me.status_code == 200 else []
+
+
 SCENARIOS: dict[str, Scenario] = {
     "switch-recording-misattribution": misattribution,
     "recordings-unscoped-after-switch": unscoped_after_switch,
@@ -277,6 +289,7 @@ SCENARIOS: dict[str, Scenario] = {
     "recording-idor-neighbour": idor_neighbour,
     "undocumented-route-leak": undocumented_route,
     "whole-file-download-leak": whole_file_download,
+    "forged-identity-accepted": forged_identity,
 }
 # Proven with real servers elsewhere: see the module docstring.
 ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient"}

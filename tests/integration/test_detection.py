@@ -55,6 +55,8 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "export-unscoped": (("switch",), MID_CALL),
     "search-unscoped": (("switch",), MID_CALL),
     "whole-file-download-leak": (("access",), MID_CALL),
+    # only a forged credential shows it: the access suite's impersonation
+    "forged-identity-accepted": (("switch", "access"), MID_CALL),
 }
 # The surface each fault must show on (the exposure table names it).
 SURFACE = {
