@@ -31,6 +31,7 @@ from chaperone.options import (
     UnleashUrl,
     VerifyKeyOpt,
 )
+from controller.client import ControllerClient
 from flags import actions, audit
 from flags.backends.kinds import DEFAULT_UNLEASH, BackendKind, open_backend
 from flags.backends.local import DEFAULT_STATE
@@ -51,6 +52,18 @@ app = typer.Typer(
 )
 
 
+# With a controller the flag's pins, revocations and audit are the controller's; without one
+# this command is a single-user mode over a local file, which is not a control.
+ControllerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--controller",
+        help="the release controller's URL (token: CHAPERONE_CONTROLLER_TOKEN); without it the "
+        "local/Unleash backend is used directly, a single-user mode that is not a control",
+    ),
+]
+
+
 def _warn_unanchored(desk: actions.Desk) -> None:
     if desk.log.anchor_errors:
         FlagsConsole().unanchored(desk.log.anchor_errors[0])
@@ -65,8 +78,19 @@ def status(
     flags_dir: FlagsDir = None,
     unleash_url: UnleashUrl = DEFAULT_UNLEASH,
     as_json: JsonOut = False,
+    controller: ControllerUrl = None,
 ) -> None:
     """Show whether the flag is on in ENV, for what share of users, and its pinned policy."""
+    if controller is not None:
+        with ControllerClient(controller) as client:
+            document = client.status(name)
+        approved = document["approved"].get(env, {"enabled": False})
+        if as_json:
+            print_json({**document, "env": env, "enabled": approved["enabled"]})
+            return
+        pinned = (document["pin"] or {}).get("policy_digest")
+        FlagsConsole().status(name, env, "controller", approved["enabled"], 100, pinned)
+        return
     with open_backend(backend, state, flags_dir, unleash_url) as flags:
         current = flags.status(name, env)
         pinned = flags.pin(name)
@@ -124,8 +148,17 @@ def enable(
     unleash_url: UnleashUrl = DEFAULT_UNLEASH,
     audit_path: AuditPath = None,
     actor: Actor = None,
+    controller: ControllerUrl = None,
 ) -> None:
     """Turn the flag on, only if the verdict proves this build safe under the pinned policy."""
+    if controller is not None:
+        with ControllerClient(controller) as client:
+            done = client.enable(name, env, verdict)
+        FlagsConsole().say(
+            f"{name} enabled in {env} by the controller for artefact {done['digest'][:12]} "
+            f"(build {done['build']})"
+        )
+        return
     key, key_error = _verify_key_or_error(verify_key)
     ask = actions.EnableAsk(name, env, verdict, build, audit.now_utc(), rollout, build_digest)
     with open_backend(backend, state, flags_dir, unleash_url) as flags:
@@ -156,8 +189,14 @@ def disable(
     unleash_url: UnleashUrl = DEFAULT_UNLEASH,
     audit_path: AuditPath = None,
     actor: Actor = None,
+    controller: ControllerUrl = None,
 ) -> None:
     """Kill switch: turn the flag off. Never needs a verdict or a key."""
+    if controller is not None:
+        with ControllerClient(controller) as client:
+            client.disable(name, env, reason)
+        FlagsConsole().say(f"{name} disabled in {env} by the controller")
+        return
     with open_backend(backend, state, flags_dir, unleash_url) as flags:
         desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
         actions.disable(desk, name, env, reason)
@@ -168,7 +207,11 @@ def disable(
 @app.command()
 def revoke(
     name: Name,
-    build: Annotated[str, typer.Option("--build", help="the build id to revoke")],
+    build: Annotated[str | None, typer.Option("--build", help="the build id to revoke")] = None,
+    digest: Annotated[
+        str | None,
+        typer.Option("--digest", help="the artefact's sha256 (with --controller, the identity)"),
+    ] = None,
     reason: Annotated[str, typer.Option("--reason", help="why (recorded in the audit)")] = "",
     backend: Backend = BackendKind.local,
     state: StatePath = DEFAULT_STATE,
@@ -176,9 +219,21 @@ def revoke(
     unleash_url: UnleashUrl = DEFAULT_UNLEASH,
     audit_path: AuditPath = None,
     actor: Actor = None,
+    controller: ControllerUrl = None,
 ) -> None:
-    """Revoke a build: `enable` refuses it from now on, whatever verdict it brings. It does not
-    turn the flag off; `disable` does."""
+    """Revoke a build: `enable` refuses it from now on, whatever verdict it brings. Without a
+    controller it does not turn the flag off (`disable` does); the controller revokes the
+    artefact digest and turns off every environment it is live in."""
+    if controller is not None:
+        if digest is None:
+            raise UsageError("--controller revokes by --digest", "pass the artefact's sha256")
+        with ControllerClient(controller) as client:
+            done = client.revoke(name, digest)
+        off = ", ".join(done["disabled"]) or "none"
+        FlagsConsole().say(f"artefact {digest.strip()[:12]} revoked for {name}; turned off: {off}")
+        return
+    if build is None:
+        raise UsageError("revoke needs --build", "name the build id to revoke")
     with open_backend(backend, state, flags_dir, unleash_url) as flags:
         desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
         actions.revoke(desk, name, build_digest_of(build), build, reason or "revoked by hand")

@@ -25,10 +25,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLAG = "video-switch"
 
 
-def _chaperone(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "chaperone", *args], capture_output=True, text=True, timeout=120
+def _run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("CHAPERONE_GATE_PUBLIC_KEY", None)
+    if token is not None:
+        env["CHAPERONE_CONTROLLER_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "chaperone", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
+
+
+def _chaperone(*args: str, token: str | None = None) -> str:
+    done = _run(*args, token=token)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -131,3 +143,49 @@ def test_the_served_controller_pins_enables_and_revokes(served: tuple[str, Path,
         str(tmp_path / "checkpoints.jsonl"),
     )
     assert (tmp_path / "checkpoints.jsonl").read_text().strip()
+
+
+def test_flags_commands_talk_to_the_controller(served: tuple[str, Path, str]) -> None:
+    url, tmp_path, db = served
+    create = ("controller", "token", "create", "--db", db)
+    alice = _chaperone(*create, "--role", "admin", "--name", "alice")
+    bob = _chaperone(*create, "--role", "admin", "--name", "bob")
+    rita = _chaperone(*create, "--role", "release-manager", "--name", "rita")
+    bound = bind_policy(write_policy(tmp_path / "policy"))
+    pin = {"policy_digest": bound.digest, "keys": [SIGNING.public().pem().decode()]}
+    number = httpx.post(
+        f"{url}/v1/flags/{FLAG}/pin-proposals",
+        json=pin,
+        headers={"Authorization": f"Bearer {alice}"},
+        timeout=30,
+    ).json()["proposal"]
+    httpx.post(
+        f"{url}/v1/pin-proposals/{number}/approve",
+        headers={"Authorization": f"Bearer {bob}"},
+        timeout=30,
+    ).raise_for_status()
+    digest = "12" * 32
+    verdict, minted = tmp_path / "verdict.json", tmp_path / "minted.json"
+    verdict.write_text(json.dumps(envelope_of(make_verdict(bound, build_digest=digest), SIGNING)))
+    minted.write_text(
+        json.dumps(envelope_of(make_verdict(bound, build_digest=digest), new_signing_key()))
+    )
+    on = ("flags", "enable", FLAG, "--env", "production", "--build", "b1", "--controller", url)
+    refused = _run(*on, "--verdict", str(minted), token=rita)
+    assert refused.returncode == 1, refused.stderr
+    no_token = _run(*on, "--verdict", str(verdict))
+    assert no_token.returncode == 2
+    assert "CHAPERONE_CONTROLLER_TOKEN" in no_token.stderr
+    assert "artefact" in _chaperone(*on, "--verdict", str(verdict), token=rita)
+    status = ("flags", "status", FLAG, "--env", "production", "--controller", url, "--json")
+    assert json.loads(_chaperone(*status, token=rita))["enabled"] is True
+    off = ("flags", "disable", FLAG, "--env", "production", "--controller", url)
+    _chaperone(*off, token=rita)
+    assert json.loads(_chaperone(*status, token=rita))["enabled"] is False
+    _chaperone(*on, "--verdict", str(verdict), token=rita)
+    revoke = ("flags", "revoke", FLAG, "--digest", digest.upper(), "--controller", url)
+    assert "turned off: production" in _chaperone(*revoke, token=rita)
+    document = json.loads(_chaperone(*status, token=rita))
+    assert document["enabled"] is False
+    assert document["revoked"] == [digest]
+    assert _run(*on, "--verdict", str(verdict), token=rita).returncode == 1
