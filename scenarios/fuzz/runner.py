@@ -30,6 +30,7 @@ from harness.adapters import Session
 from harness.cancel import CancelScope
 from harness.config import RunOptions
 from harness.models import Actor
+from scenarios.fuzz.bodies import OwnBodies
 from scenarios.fuzz.document import Plan
 from scenarios.fuzz.traffic import REDACTED, Credentials
 
@@ -46,6 +47,9 @@ CONTRACT_CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
 )
+
+
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})  # methods that store nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +115,12 @@ class Sessions:
 class Rotation:
     """Every case goes out as the next of these actors (one actor: always that one)."""
 
-    def __init__(self, actors: Sequence[Actor], sessions: Sessions) -> None:
+    def __init__(
+        self, actors: Sequence[Actor], sessions: Sessions, bodies: OwnBodies | None = None
+    ) -> None:
         self.actors = tuple(actors)
         self._sessions = sessions
+        self.bodies = bodies
         self._turns = itertools.cycle(self.actors)
         self._lock = threading.Lock()
 
@@ -134,6 +141,9 @@ def _provider(rotation: Rotation) -> type:
             case.headers = {**(case.headers or {}), **data.headers}
             if data.cookies:
                 case.cookies = {**(case.cookies or {}), **data.cookies}
+            # the case is drawn and now has its sender: what it writes must be theirs
+            if rotation.bodies is not None and str(case.method).upper() not in _SAFE:
+                case.body = rotation.bodies.rewrite(case.body, data.actor.id)
 
     return ChaperoneActors
 

@@ -57,6 +57,7 @@ from harness.models import (
 )
 from harness.suites import RunContext
 from scenarios.controls import Witness
+from scenarios.fuzz.bodies import OwnBodies
 from scenarios.fuzz.contract import Contract, ContractFailure
 from scenarios.fuzz.document import Plan, load_document, not_applicable, plan_operations
 from scenarios.fuzz.examples import inject_examples, value_pool
@@ -103,6 +104,7 @@ class Fuzz:
         self.started = started
         self.deadline = started + ctx.options.fuzz_seconds
         self.matcher = CanaryMatcher(ctx.world.ownership.canaries)
+        self.bodies = OwnBodies(self.matcher, ctx.world.ownership.canaries)
         self.witness = Witness(ctx.world)
         self.credentials = Credentials(ctx.adapter.profile.auth.apply_headers)
         self.contract = Contract()
@@ -148,7 +150,9 @@ class Fuzz:
             if time.time() >= self.deadline:
                 stopped = "time limit"
                 break
-            runner = Runner(plan, ctx.options, ctx.target, Rotation(who, self.sessions), phases)
+            runner = Runner(
+                plan, ctx.options, ctx.target, Rotation(who, self.sessions, self.bodies), phases
+            )
             for event in runner.events(self.deadline, ctx.cancel):
                 yield from self._judge_sent(runner)
                 yield from self._engine_event(event)
@@ -310,6 +314,10 @@ class Fuzz:
         if obs.method not in SAFE or not _positive(case):
             return
         coverage = self.ctx.adapter.coverage
+        if obs.status >= 500 and case is not None:
+            # a generated input the server choked on: a contract finding (not_a_server_error),
+            # never lost coverage, or the gate's verdict would hang on what Schemathesis drew
+            return
         if obs.status >= 500:
             coverage.lost(route, actor, actor, f"HTTP {obs.status}")
         elif obs.status in relogin:
@@ -398,6 +406,7 @@ class Fuzz:
                 "phases": dict(self.phases),
                 "stopped": stopped or "completed",
                 "relogins": self.sessions.relogins if self.sessions else 0,
+                "foreign_canaries_swapped": self.bodies.swapped,
                 "passes": passes,
                 "warm_up": bool(self.warm_steps),
                 "schemathesis_errors": list(self.errors),
