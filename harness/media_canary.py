@@ -34,6 +34,7 @@ __all__ = [
     "AudioHit",
     "audio_code",
     "decode_audio",
+    "encode_webm",
     "read_frame",
     "video_frame",
     "write_wav",
@@ -228,3 +229,58 @@ def write_wav(path: Path, canary: str, seconds: float = 4.0, rate: int = 48000) 
         out.setframerate(rate)
         out.writeframes((pcm * 32767).astype("<i2").tobytes())
     return path
+
+
+def encode_webm(
+    video: Sequence[tuple[str | None, float]] = (),
+    audio: Sequence[tuple[str | None, float]] = (),
+) -> bytes:
+    """A VP8/Opus WebM whose picture and sound show each (canary, seconds) in turn: what a
+    recording of those callers looks like, for tests, benchmarks and stand-in recorders. A
+    canary of None is a covered camera (a grey frame) or a muted microphone (silence)."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="webm") as out:
+        vstream = out.add_stream("libvpx", rate=FPS) if video else None
+        if vstream is not None:
+            vstream.width, vstream.height, vstream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+            vstream.bit_rate = 300_000
+        astream = out.add_stream("libopus", rate=48000) if audio else None
+        if vstream is not None:
+            index = 0
+            for canary, seconds in video:
+                for _ in range(max(1, round(seconds * FPS))):
+                    pixels = (
+                        video_frame(canary, index)
+                        if canary is not None
+                        else np.full((HEIGHT, WIDTH), 128, dtype=np.uint8)
+                    )
+                    gray = av.VideoFrame.from_ndarray(pixels, format="gray")
+                    picture = gray.reformat(format="yuv420p")
+                    picture.pts, picture.time_base = index, Fraction(1, FPS)
+                    out.mux(vstream.encode(picture))
+                    index += 1
+            out.mux(vstream.encode())
+        if astream is not None:
+            pcm = np.concatenate(
+                [
+                    audio_code(c, s, 48000)
+                    if c is not None
+                    else np.zeros(round(s * 48000), dtype=np.float32)
+                    for c, s in audio
+                ]
+            )
+            step = 960  # 20 ms, Opus's usual frame
+            for start in range(0, pcm.size - step + 1, step):
+                sound = av.AudioFrame.from_ndarray(
+                    pcm[None, start : start + step], format="flt", layout="mono"
+                )
+                sound.sample_rate, sound.pts = 48000, start
+                sound.time_base = Fraction(1, 48000)
+                out.mux(astream.encode(sound))
+            out.mux(astream.encode())
+    return buffer.getvalue()

@@ -45,6 +45,8 @@ class SurfaceKind(enum.StrEnum):
     ERROR = "error"
     REDIRECT = "redirect"
     MEDIA = "media"
+    VIDEO = "media:video"  # a canary read from a recording's decoded pixels (a QR code)
+    AUDIO = "media:audio"  # a canary read from a recording's decoded sound (an audio code)
     DOM = "dom"  # what a browser rendered (text and attributes)
     WS = "ws"  # a message pushed over a WebSocket / SSE
     MAIL = "mail"  # an e-mail the target sent

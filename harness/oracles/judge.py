@@ -9,6 +9,7 @@ from harness.coverage import Coverage
 from harness.errors import UsageError
 from harness.models import Finding, Observation
 from harness.oracles import builtin as _builtin  # noqa: F401  (registers the built-ins)
+from harness.oracles import media_code as _media_code  # noqa: F401  (decodes lazily)
 from harness.oracles.context import ListingParser, OracleContext
 from harness.oracles.registry import OracleFn, load_entry_point_oracles, registered_oracles
 from harness.world import World

@@ -1,0 +1,124 @@
+"""The media oracle reads whose face and voice a recording holds, from decoded frames and sound."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from harness.canaries import make_canary
+from harness.coverage import Coverage
+from harness.media_canary import encode_webm
+from harness.models import Canary, CanaryKind, Observation, SurfaceKind
+from harness.oracles import Judge, OracleContext
+from harness.oracles.media_code import is_container, scan_media
+from tests.worlds import make_world as build_world
+
+RNG = random.Random(26)
+USERS = ("p1", "p2", "p3")
+CANARY = {u: Canary(make_canary(RNG), u, CanaryKind.NAME, "display name") for u in USERS}
+WORLD = build_world(USERS, {"c1": ["p1"], "c2": ["p2", "p3"]}, CANARY.values())
+
+
+def recording_obs(actor: str, body: bytes) -> Observation:
+    return Observation(
+        actor=actor,
+        step="switch/p2/switch-to-video",
+        method="GET",
+        url="/api/recordings/7/media?token=t",
+        endpoint="GET /api/recordings/{id}/media",
+        status=200,
+        headers=(("content-type", "video/webm"),),
+        body=body,
+        time=1000.0,
+        content_type="video/webm",
+    )
+
+
+def judge(coverage: Coverage | None = None) -> Judge:
+    return Judge(OracleContext.for_world(WORLD, coverage=coverage), ["media-canary"])
+
+
+@pytest.fixture(scope="module")
+def own() -> bytes:
+    c = CANARY["p2"].value
+    return encode_webm(video=[(c, 2.0)], audio=[(c, 3.0)])
+
+
+@pytest.fixture(scope="module")
+def mixed() -> bytes:
+    mine, theirs = CANARY["p2"].value, CANARY["p3"].value
+    return encode_webm(video=[(mine, 1.0), (theirs, 1.0)], audio=[(mine, 3.0), (theirs, 3.0)])
+
+
+def test_the_canary_is_in_the_pixels_not_the_bytes(own: bytes) -> None:
+    assert is_container(own)
+    assert CANARY["p2"].value.encode() not in own
+    scan = scan_media(own)
+    assert {t for t, _ in scan.video} == {CANARY["p2"].value}
+    assert {t for t, _ in scan.audio} == {CANARY["p2"].value}
+    assert scan.frames_read == scan.frames_sampled > 0
+
+
+def test_own_recording_is_silent_and_fully_covered(own: bytes) -> None:
+    coverage = Coverage()
+    assert judge(coverage)(recording_obs("p2", own)) == []
+    assert lost_reasons(coverage) == set()
+
+
+def test_assigned_clinician_may_see_it(own: bytes) -> None:
+    assert judge()(recording_obs("c2", own)) == []
+
+
+def test_two_users_mixed_is_an_exposure_on_both_tracks_with_offsets(mixed: bytes) -> None:
+    findings = judge()(recording_obs("p2", mixed))
+    surfaces = {f.surface.kind: f for f in findings}
+    assert set(surfaces) == {SurfaceKind.VIDEO, SurfaceKind.AUDIO}
+    assert all(f.owner == "p3" and "mixed" in f.message for f in findings)
+    video_offset = float(dict(surfaces[SurfaceKind.VIDEO].extra)["offset"])
+    audio_offset = float(dict(surfaces[SurfaceKind.AUDIO].extra)["offset"])
+    assert 0.9 <= video_offset <= 1.5
+    assert 2.5 <= audio_offset <= 4.5
+    assert all(CANARY["p3"].value not in f.evidence for f in findings)
+
+
+def test_another_users_recording_is_flagged_for_an_unrelated_observer(own: bytes) -> None:
+    findings = judge()(recording_obs("p3", own))
+    assert {f.surface.kind for f in findings} == {SurfaceKind.VIDEO, SurfaceKind.AUDIO}
+    assert {f.owner for f in findings} == {"p2"}
+
+
+def lost_reasons(coverage: Coverage) -> set[str]:
+    return {reason for row in coverage.rows() for reason, _ in row.reasons}
+
+
+def test_unreadable_frames_are_lost_coverage_not_clean() -> None:
+    body = encode_webm(video=[(CANARY["p2"].value, 1.0), (None, 1.0)])
+    scan = scan_media(body)
+    assert 0 < scan.frames_read < scan.frames_sampled
+    assert min(scan.unreadable_at) >= 0.9
+    coverage = Coverage()
+    assert judge(coverage)(recording_obs("p2", body)) == []
+    assert lost_reasons(coverage) == {"media:video frame without a readable code"}
+
+
+def test_silent_sound_is_lost_coverage_not_clean() -> None:
+    coverage = Coverage()
+    assert judge(coverage)(recording_obs("p2", encode_webm(audio=[(None, 3.0)]))) == []
+    assert lost_reasons(coverage) == {"media:audio without a readable code"}
+
+
+def test_a_short_clip_is_not_expected_to_hold_an_audio_frame() -> None:
+    coverage = Coverage()
+    assert judge(coverage)(recording_obs("p2", encode_webm(audio=[(None, 1.0)]))) == []
+    assert lost_reasons(coverage) == set()
+
+
+def test_non_containers_are_left_to_the_byte_oracle() -> None:
+    assert not is_container(b"CHAPERONE-MEDIA v1\n...")
+    assert judge()(recording_obs("p3", b"plain header " + CANARY["p2"].value.encode())) == []
+
+
+def test_an_observation_that_is_a_range_or_an_error_is_not_decoded(own: bytes) -> None:
+    assert judge()(replace(recording_obs("p3", own), status=404)) == []
