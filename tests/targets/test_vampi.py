@@ -115,6 +115,16 @@ def test_fixed_vampi_passes_with_debug_accepted(fixed: Vampi, tmp_path: Path) ->
     assert routes(report, accepted=True) == {DEBUG} and routes(report, accepted=False) == set()
     assert verdict_result(tmp_path / "verdict.json") == "pass"
     assert_full_coverage(report)
+    # VAmPI verifies its HS256 tokens (signature and expiry): every forgery of a JWT claiming
+    # another user was sent, and none was believed
+    forged = {k: v for k, v in report["suites"]["access"]["metrics"].items() if "forged" in k}
+    assert set(forged) == {
+        "forged original signature",
+        "forged signature stripped",
+        "forged alg none",
+        "forged expired, original signature",
+    }
+    assert all(count > 0 for count in forged.values())
 
 
 def test_short_lived_tokens_expire_mid_run_and_nothing_is_lost(tmp_path: Path) -> None:
