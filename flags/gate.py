@@ -68,6 +68,8 @@ def gate_options(
             load_seconds=load_seconds,
             workers=workers,
             min_coverage=policy.min_coverage,
+            fuzz_examples=policy.fuzz_examples,
+            fuzz_seconds=policy.fuzz_seconds,
         )
     except ValidationError as exc:
         error = exc.errors()[0]

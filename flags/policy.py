@@ -122,6 +122,20 @@ class Policy(_Strict):
         description="share of planned reads that must really be checked (a live session, no "
         "5xx, no timeout); less makes the verdict `error`",
     )
+    fuzz_examples: int = Field(
+        3,
+        ge=1,
+        le=10_000,
+        description="when `fuzz` is required: examples Schemathesis generates per operation and "
+        "phase; with fuzz_seconds it bounds the gate's fuzz time",
+    )
+    fuzz_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="when `fuzz` is required: its time limit per seed, warm-up included; an "
+        "operation it did not reach in time makes the suite `error`, never a pass",
+    )
     accepted_exposures: list[AcceptedExposure] = Field(
         default_factory=list,
         description="known exposures that do not fail the gate until they expire",

@@ -32,7 +32,17 @@ def test_shipped_policy_loads() -> None:
     assert policy.flag == "video-switch"
     assert policy.verdict_ttl == 24 * 3600
     assert [s.percent for s in policy.rollout_stages][-1] == 100
-    assert set(policy.required_suites) <= {"switch", "access", "stateful", "load", "browser"}
+    assert set(policy.required_suites) <= {
+        "switch",
+        "access",
+        "stateful",
+        "load",
+        "browser",
+        "fuzz",
+    }
+    # the release gate fuzzes too, within a bounded budget
+    assert "fuzz" in policy.required_suites
+    assert policy.fuzz_examples <= 10 and policy.fuzz_seconds <= 300
 
 
 def test_committed_schema_is_up_to_date() -> None:

@@ -17,6 +17,7 @@ from flags.gate import (
 )
 from flags.policy import DEFAULT_POLICY, bind_policy, load_policy
 from flags.verdict import build_digest_of
+from harness.config import RunOptions
 from harness.errors import ConfigError, UsageError
 from harness.events import Event, FindingRaised, RunFinished, RunStarted, SuiteFinished
 from harness.models import Verdict
@@ -118,6 +119,13 @@ def test_gate_options_follow_the_policy_minimums() -> None:
     assert options.extra_seeds == tuple(range(11, 10 + POLICY.min_seeds))
     assert options.suites == tuple(POLICY.required_suites)
     assert options.slo.min_rps == POLICY.slo.min_rps
+    # the fuzz budget is the policy's, not the run defaults' 300 s
+    assert "fuzz" in options.suites
+    assert (options.fuzz_examples, options.fuzz_seconds) == (
+        POLICY.fuzz_examples,
+        POLICY.fuzz_seconds,
+    )
+    assert options.fuzz_seconds < RunOptions().fuzz_seconds
 
 
 def test_policy_path_exists() -> None:
