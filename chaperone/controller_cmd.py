@@ -47,12 +47,19 @@ def serve_command(
         Path | None, typer.Option(help="File the audit checkpoints are appended to.")
     ] = None,
     checkpoint_interval: Annotated[float, typer.Option(min=0.1)] = 60.0,
+    heal_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between self-heal rounds.")
+    ] = 5.0,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="Environments to self-heal (repeatable).")
+    ] = None,
 ) -> None:
     """Run the controller. UNLEASH_ADMIN_TOKEN is read from its environment only."""
     import uvicorn
 
     from controller.app import create_app
     from controller.decisions import Controller
+    from controller.heal import Healer
     from controller.serve import CheckpointWriter, make_backend, parse_listen
     from controller.store import open_engine
     from flags.keys import load_signing_key
@@ -60,6 +67,8 @@ def serve_command(
     where = parse_listen(listen)
     key = load_signing_key(audit_key)
     controller = Controller(open_engine(db), make_backend(backend, state, unleash_url), key)
+    healer = Healer(controller, env or ["development", "production"], heal_interval)
+    healer.start()
     writer = None
     if checkpoints is not None:
         writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
@@ -67,6 +76,7 @@ def serve_command(
     try:
         uvicorn.run(create_app(controller), host=where.host, port=where.port, log_level="warning")
     finally:
+        healer.stop()
         if writer is not None:
             writer.stop()
 

@@ -67,7 +67,7 @@ class Controller:
         self.engine = engine
         self.backend = backend
         self.audit_key = audit_key
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     # -- pins (four eyes) -----------------------------------------------------------------
 
@@ -79,7 +79,7 @@ class Controller:
         if not keys_pem:
             raise UsageError("a pin needs at least one gate public key", "pass the gate's gate.pub")
         keys = {public_key_from_pem(pem).keyid: pem for pem in keys_pem}
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             result = conn.execute(
                 insert(pin_proposals).values(
                     flag=flag,
@@ -106,7 +106,7 @@ class Controller:
 
     def approve_pin(self, who: Principal, proposal: int) -> Pin:
         _require(who, "admin")
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             row = conn.execute(select(pin_proposals).where(pin_proposals.c.id == proposal)).first()
             if row is None or row.approved_by is not None:
                 raise UsageError(f"no open pin proposal {proposal}", "list proposals with status")
@@ -150,7 +150,7 @@ class Controller:
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
         failure: Exception | None = None
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             pin = _pin(conn, flag)
             proven = _verify(pin, flag, env, envelope)
             digest = proven.verdict.build_digest
@@ -200,7 +200,7 @@ class Controller:
 
     def disable(self, who: Principal, flag: str, env: str, reason: str = "") -> FlagState:
         _require(who, "release-manager")
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             audit.append(conn, self.audit_key, who.name, "disable-intent", flag, env, reason=reason)
             _approve(conn, flag, env, enabled=False, digest=None, build=None)
             state = self.backend.disable(flag, env)
@@ -211,7 +211,7 @@ class Controller:
         """Revokes an artefact for `flag` and turns off every environment it is live in."""
         _require(who, "release-manager")
         digest = artefact_digest(digest_text)
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             if digest not in _revoked(conn, flag):
                 conn.execute(
                     insert(revocations).values(flag=flag, digest=digest, by=who.name, at=now_text())
@@ -239,7 +239,7 @@ class Controller:
             raise PermissionError(f"'{who.name}' ({who.role}) may not submit verdicts")
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
-        with self._lock, self.engine.begin() as conn:
+        with self.lock, self.engine.begin() as conn:
             proven = _verify(_pin(conn, flag), flag, env, envelope)
             audit.append(
                 conn,
