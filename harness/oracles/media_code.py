@@ -143,18 +143,23 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
     if obs.status >= 300 or obs.byte_range is not None or not is_container(obs.body):
         return
     scan = scan_media(obs.body)
-    by_value = {c.value: c for c in ctx.matcher.canaries}
+    # A code may hold a canary inside other text (a camera showing "Ada zq... Lovelace"), so
+    # decoded text goes through the same matcher as bytes.
     reads = [(SurfaceKind.VIDEO, t, at) for t, at in scan.video]
     reads += [(SurfaceKind.AUDIO, t, at) for t, at in scan.audio]
-    owners = {by_value[t].owner for _, t, _ in reads if t in by_value}
+    found = [
+        (kind, hit.canary, at)
+        for kind, text, at in reads
+        for hit in ctx.matcher.scan(text.encode("utf-8"), unescape=False)
+    ]
+    owners = {canary.owner for _, canary, _ in found}
     seen: set[tuple[str, SurfaceKind]] = set()
-    for kind, text, at in reads:
-        canary = by_value.get(text)
-        if canary is None or (text, kind) in seen:
+    for kind, canary, at in found:
+        if (canary.value, kind) in seen:
             continue
         if ctx.world.ownership.may_see(obs.actor, canary.owner, obs.window):
             continue
-        seen.add((text, kind))
+        seen.add((canary.value, kind))
         yield _exposure(obs, canary, kind, at, mixed=len(owners) > 1)
     if scan.error:
         ctx.lost(obs, scan.error)

@@ -89,6 +89,15 @@ def test_another_users_recording_is_flagged_for_an_unrelated_observer(own: bytes
     assert {f.owner for f in findings} == {"p2"}
 
 
+def test_a_canary_inside_a_longer_code_is_found() -> None:
+    shown = f"Ada {CANARY['p3'].value} Lovelace"
+    findings = judge()(recording_obs("p2", encode_webm(video=[(shown, 1.0)], audio=[(shown, 3.0)])))
+    assert {(f.surface.kind, f.owner) for f in findings} == {
+        (SurfaceKind.VIDEO, "p3"),
+        (SurfaceKind.AUDIO, "p3"),
+    }
+
+
 def lost_reasons(coverage: Coverage) -> set[str]:
     return {reason for row in coverage.rows() for reason, _ in row.reasons}
 
