@@ -92,6 +92,10 @@ FAULTS: dict[str, str] = {
         "without the recording, so it serves whichever file was downloaded whole last; ranged "
         "requests, as a player sends, are right"
     ),
+    "write-echoes-other-user": (
+        "PUT /api/patients/{id}/contact updates, and answers with the record of, whichever "
+        "patient the id names, never checking it is the caller"
+    ),
     "forged-identity-accepted": (
         "a request with no session token is signed in from the 'welcome back' cookie, which "
         "holds the user id in clear: anyone can claim to be anyone"
@@ -161,6 +165,8 @@ SHOWS: dict[str, dict[str, Any]] = {
     # profile page finds it, and the access suite repeats it as the others.
     "undocumented-route-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     # Only a forged credential shows it: the access suite's impersonation swaps the cookie.
+    # Only a write sent as others shows it: the profile marks it `replay: as-others`.
+    "write-echoes-other-user": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     "forged-identity-accepted": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     # It leaks to exactly one other patient: found only at the release policy's size, where
     # the access matrix's seeded sample covers every (owner, observer) pair over three seeds.

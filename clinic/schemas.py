@@ -27,6 +27,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ContactUpdate(Strict):
+    email: Text
+    phone: Text
+
+
 class LoginRequest(Strict):
     username: Text
     password: Text

@@ -258,6 +258,19 @@ def whole_file_download(world: World) -> list[str]:
     return _names_in(world.media("bob", bobs), except_user="bob")
 
 
+def write_echoes(world: World) -> list[str]:
+    alice = world.get("alice", "/api/me").json()
+    body = {"email": alice["email"], "phone": alice["phone"]}  # alice's own values
+    own = world.client.put(
+        f"/api/patients/{world.ids['alice']}/contact", json=body, headers=world.headers("alice")
+    )
+    assert own.status_code == 200 and own.json()["nhs_number"] == alice["nhs_number"]
+    answer = world.client.put(
+        f"/api/patients/{world.ids['alice']}/contact", json=body, headers=world.headers("bob")
+    )
+    return ["bob reads alice's record"] if answer.status_code == 200 else []
+
+
 def forged_identity(world: World) -> list[str]:
     # Login names the user in a clear "welcome back" cookie...
     login = world.client.post("/api/login", json={"username": "bob", "password": PASSWORD})
@@ -290,6 +303,7 @@ SCENARIOS: dict[str, Scenario] = {
     "undocumented-route-leak": undocumented_route,
     "whole-file-download-leak": whole_file_download,
     "forged-identity-accepted": forged_identity,
+    "write-echoes-other-user": write_echoes,
 }
 # Proven with real servers elsewhere: see the module docstring.
 ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient"}

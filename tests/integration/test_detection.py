@@ -59,6 +59,8 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "undocumented-route-leak": (("switch", "access"), MID_CALL),
     # only a forged credential shows it: the access suite's impersonation
     "forged-identity-accepted": (("switch", "access"), MID_CALL),
+    # only a write sent as others shows it: `replay: as-others` in the clinic profile
+    "write-echoes-other-user": (("switch", "access"), MID_CALL),
 }
 # The surface each fault must show on (the exposure table names it).
 SURFACE = {
