@@ -76,7 +76,9 @@ def _profile(**extra: object) -> TargetProfile:
     return TargetProfile.model_validate(
         {
             "name": "toy",
-            "roles": {"user": {"count": 2}},
+            "roles": {
+                "user": {"count": 2, "fields": {"username": {"kind": "username", "public": True}}}
+            },
             "auth": {"login": [{"post": "/login", "json": {"u": "{{user.username}}"}}]},
             **extra,
         }

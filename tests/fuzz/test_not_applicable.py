@@ -16,7 +16,9 @@ def test_without_a_document_the_suite_errors_with_a_skipped_case(tmp_path: Path)
     profile = TargetProfile.model_validate(
         {
             "name": "toy",
-            "roles": {"user": {"count": 2}},
+            "roles": {
+                "user": {"count": 2, "fields": {"username": {"kind": "username", "public": True}}}
+            },
             "auth": {"login": [{"post": "/login", "json": {"u": "{{user.username}}"}}]},
         }
     )
