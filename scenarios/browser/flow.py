@@ -21,6 +21,7 @@ from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from harness.adapters.capabilities import DISCOVERY
 from harness.client.har import traffic_routes
 from harness.client.scope import scope_for
 from harness.errors import InfrastructureError, TargetUnreachable
@@ -400,9 +401,9 @@ class BrowserRun:
         routes = traffic_routes(self.traffic, self.ctx.target)
         on_target = [u for u in self.traffic if u.startswith(self.ctx.target.rstrip("/") + "/")]
         self.ctx.adapter.coverage.read_from("browser", len(on_target))
-        add = getattr(self.ctx.adapter, "add_routes", None)
-        if add is not None:
-            add(routes, "browser")
+        discovery = self.ctx.capability(DISCOVERY)
+        if discovery is not None:
+            discovery.add_routes(routes, "browser")
 
     def _finished(self, seconds: float) -> SuiteFinished:
         ran = [e.scenario.name for e in self.plan if not e.skipped]

@@ -46,7 +46,7 @@ def test_vulnerable_vampi_books_bola_is_found(tmp_path: Path) -> None:
     with running_vampi(vulnerable=True) as url:
         done = subprocess.run(
             [sys.executable, "-m", "chaperone", "run", "--profile", str(VAMPI_PROFILE),
-             "--target", url, "--suite", "fuzz", "--patients", "3", "--fuzz-examples", "5",
+             "--target", url, "--suite", "fuzz", "--population", "user=3", "--fuzz-examples", "5",
              "--out", str(out)],
             capture_output=True, text=True, timeout=900, env=dict(os.environ),
         )  # fmt: skip
@@ -64,7 +64,7 @@ def test_vulnerable_vampi_books_bola_is_found(tmp_path: Path) -> None:
 def test_fixed_vampi_has_no_books_finding(tmp_path: Path) -> None:
     with running_vampi(vulnerable=False) as url:
         options = RunOptions(
-            suites=("fuzz",), population={"patient": 3, "clinician": 1}, fuzz_examples=5,
+            suites=("fuzz",), population={"user": 3}, fuzz_examples=5,
             fuzz_contract_checks=True,
         )  # fmt: skip
         request = RunRequest(url, options, tmp_path, "", profile=load_profile(VAMPI_PROFILE))

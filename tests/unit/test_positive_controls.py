@@ -34,9 +34,9 @@ def _stub(reply: str, openapi: dict[str, Any]) -> httpx.MockTransport:
             n = next(counter)
             return httpx.Response(200, json={"id": n, "consultation_id": n, "ok": True})
         if path == "/api/login":
-            return httpx.Response(
-                200, json={"token": "tok"}, headers={"set-cookie": "session=s; Path=/"}
-            )
+            # The clinic's login sets its session and its (readable) remember-me cookie.
+            cookies = [("set-cookie", "session=s; Path=/"), ("set-cookie", "remember_user=1")]
+            return httpx.Response(200, json={"token": "tok"}, headers=cookies)
         if reply == "html":
             return httpx.Response(
                 200, text="<html><body>ok</body></html>", headers={"content-type": "text/html"}
