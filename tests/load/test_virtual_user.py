@@ -59,11 +59,16 @@ class FakeApp:
         body = request.prepared.json_body
         token = f"t{len(self.tokens)}-{body['username']}"
         self.tokens[token] = body["username"]
-        return _json(200, {"token": token}, **{"set-cookie": f"session=s-{token}; Path=/"})
+        # The clinic sets its session cookie and its readable remember-me cookie (one
+        # Set-Cookie header each: send() splits the lines).
+        cookies = f"session=s-{token}; Path=/\nremember_user={body['username']}"
+        return _json(200, {"token": token}, **{"set-cookie": cookies})
 
     def authed(self, request: Request, reply: Reply) -> Reply:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if bearer not in self.tokens or request.headers.get("Cookie") != f"session=s-{bearer}":
+        cookie = request.headers.get("Cookie", "")
+        jar = dict(part.split("=", 1) for part in cookie.split("; ") if "=" in part)
+        if bearer not in self.tokens or jar.get("session") != f"s-{bearer}":
             return _json(401, {"detail": "not logged in"})
         return reply
 
@@ -89,7 +94,7 @@ class FakeApp:
             method=prep.method,
             url=prep.path,
             status=status,
-            headers=list(headers.items()),
+            headers=[(k, line) for k, v in headers.items() for line in v.split("\n")],
             body=body,
             elapsed=0.001,
             about=request.about,
@@ -138,7 +143,8 @@ def test_login_applies_the_profiles_header_and_cookie() -> None:
     assert "Authorization" not in login.headers
     assert user.session.credentials() == {
         "Authorization": f"Bearer {user.session.captures['token']}",
-        "Cookie": f"session=s-{user.session.captures['token']}",
+        "Cookie": f"session=s-{user.session.captures['token']}; "
+        f"remember_user={user.actor.vars['username']}",
     }
 
 
