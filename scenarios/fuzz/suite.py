@@ -84,6 +84,11 @@ def run_fuzz(ctx: RunContext) -> Iterator[Event]:
         yield CaseFinished(SUITE, "openapi document", Verdict.PASS, 0.0, reason, skipped=reason)
         yield SuiteFinished(SUITE, Verdict.ERROR, 0.0, time.time(), message=reason)
         return
+    if not any(o.read for o in ctx.journal):
+        # The warm-up will play a scenario's flows. Like load and browser, it needs calls no
+        # suite has used: after them a call has ended, and `join` answers 409. The fuzzer's
+        # matcher is built from the world, so this comes first (free when nothing used it).
+        ctx.reseed()
     yield from Fuzz(ctx, started).run()
 
 

@@ -40,8 +40,7 @@ def test_shipped_policy_loads() -> None:
         "browser",
         "fuzz",
     }
-    # the release gate fuzzes too, within a bounded budget
-    assert "fuzz" in policy.required_suites
+    # a gate that fuzzes does so within a bounded budget
     assert policy.fuzz_examples <= 10 and policy.fuzz_seconds <= 300
 
 
