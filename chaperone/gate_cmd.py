@@ -23,18 +23,20 @@ from chaperone.options import (
     TargetOpt,
 )
 from chaperone.sizes import PopulationOpt, check_policy_population, population_of
-from chaperone.targets import notification_sinks, target_of
+from chaperone.targets import notification_sinks, reports_reference, target_of
 from flags.backends.kinds import BackendKind
 from flags.gate import (
     check_target_allowed,
     discard_old_verdict,
     gate_options,
+    reference_only,
 )
 from flags.keys import load_signing_key
-from flags.policy import DEFAULT_POLICY, bind_policy
+from flags.policy import DEFAULT_POLICY, Policy, bind_policy
 from harness.errors import ExitCode, UsageError
 from harness.models import Verdict
-from harness.profile import load_profile
+from harness.profile import LoadedProfile, load_profile
+from reports.flags_console import FlagsConsole
 
 PolicyOpt = Annotated[
     Path, typer.Option(help="Release policy YAML (schema: flags/policy.schema.json).")
@@ -120,7 +122,9 @@ def gate_command(
     gate's Ed25519 key) is `error` if any required suite errored, timed out, was skipped or
     could not reach the target; `fail` on any finding or breached SLO; `pass` only otherwise.
     Without --target the bundled reference clinic is started locally, and the verdict is a
-    reference verdict: it proves the harness, not the build, and enables only development.
+    reference verdict: it proves the harness, not the build, and enables only development. So
+    is a verdict against a loopback target the policy does not name, or against a target that
+    says it is the bundled clinic.
     With --enable the flag is turned on (through the same checks as `chaperone flags enable`,
     against the policy pinned on the flag) only on a pass.
 
@@ -158,7 +162,7 @@ def gate_command(
             out_dir,
             options,
             key,
-            reference=target is None,
+            reference=_is_reference(bound.policy, target, url, loaded),
             build_digest=build_digest,
             profile=loaded,
             sinks=sinks,
@@ -168,3 +172,16 @@ def gate_command(
     if enable:
         where = Where(backend, state, flags_dir, unleash_url)
         enable_after_gate(verdict_path, build, env, where, rollout, key.public(), build_digest)
+
+
+def _is_reference(policy: Policy, target: str | None, url: str, loaded: LoadedProfile) -> bool:
+    if target is None:
+        return True
+    why = ""
+    if reference_only(policy, url):
+        why = "a loopback target the policy's allowed_targets does not name"
+    elif reports_reference(url, loaded):
+        why = "the target says it is the bundled reference clinic"
+    if why:
+        FlagsConsole().say(f"reference verdict ({why}): it enables development only")
+    return bool(why)

@@ -7,6 +7,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import httpx
+
 from chaperone.checks import check_target
 from harness.errors import UsageError
 from harness.local_clinic import local_clinic
@@ -32,6 +34,25 @@ def notification_sinks(
     host, smtp_port, sms_port = _listen(listen or (default_listen() if target else ""))
     with sinks_for(profile.profile, host, (smtp_port, sms_port)) as sinks:
         yield sinks
+
+
+# The bundled clinic's /healthz carries it (clinic/routes/api_account.py); a gate against a
+# target that answers with it signs a reference verdict, wherever that target runs.
+REFERENCE_HEADER = "Chaperone-Reference"
+
+
+def reports_reference(url: str, profile: LoadedProfile) -> bool:
+    """True when the target says it is the bundled reference clinic (its health read answers
+    with REFERENCE_HEADER). One request before the run; a target that does not answer is the
+    run's problem to report, not this probe's."""
+    health = profile.profile.health
+    path = health.path if health is not None and health.path.startswith("/") else "/"
+    try:
+        answer = httpx.get(url.rstrip("/") + path, timeout=5.0, follow_redirects=False)
+    except httpx.HTTPError:
+        return False
+    said: str = answer.headers.get(REFERENCE_HEADER, "")
+    return said.strip().lower() == "clinic"
 
 
 def _listen(spec: str) -> tuple[str, int, int]:

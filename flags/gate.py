@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from flags.keys import SigningKey
-from flags.policy import BoundPolicy, Policy, looks_like_production
+from flags.policy import BoundPolicy, Policy, is_loopback, looks_like_production
 from flags.verdict import GateVerdict, SuiteResult, build_digest_of, write_verdict
 from harness.config import RunOptions, SloThresholds
 from harness.errors import ConfigError, UsageError
@@ -27,8 +27,9 @@ VERDICT_FILE = "verdict.json"
 
 
 def check_target_allowed(policy: Policy, url: str) -> None:
-    """Synthetic-data traffic only ever goes to hosts the policy names (never production)."""
-    if not policy.target_allowed(url):
+    """Synthetic-data traffic only ever goes to hosts the policy names (never production), or
+    to this machine's loopback, where a gate's verdict is a reference one (`reference_only`)."""
+    if not policy.target_allowed(url) and not reference_only(policy, url):
         host = urlsplit(url).hostname or without_credentials(url)
         if looks_like_production(host):
             raise UsageError(
@@ -40,6 +41,13 @@ def check_target_allowed(policy: Policy, url: str) -> None:
             f"({', '.join(policy.allowed_targets)})",
             "gate a staging deployment, or add its host pattern to allowed_targets",
         )
+
+
+def reference_only(policy: Policy, url: str) -> bool:
+    """A loopback target the policy does not name is a developer's machine (the bundled clinic
+    started by hand, most likely), not the build's deployment: its verdict enables only the
+    reference environments. Naming 127.0.0.1 in allowed_targets is a team's explicit choice."""
+    return is_loopback(url) and not policy.target_allowed(url)
 
 
 def gate_options(

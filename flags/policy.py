@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import ipaddress
 import itertools
 import json
 import re
@@ -189,6 +190,20 @@ def target_allowed(patterns: list[str], url: str) -> bool:
     if parts.scheme not in ("http", "https") or not host or looks_like_production(host):
         return False
     return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in patterns)
+
+
+def is_loopback(url: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: where a developer runs the bundled clinic by hand."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def looks_like_production(host: str) -> bool:

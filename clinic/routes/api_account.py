@@ -141,6 +141,12 @@ async def api_flags(user: CurrentUser, state: State) -> dict[str, bool]:
     return {VIDEO_SWITCH: state.flags.is_enabled(VIDEO_SWITCH, user.username)}
 
 
+# Says "I am the bundled reference clinic" to a gate: a verdict against it proves the harness,
+# not anyone's build, wherever it was started (chaperone/targets.py reads it).
+REFERENCE_HEADER = "Chaperone-Reference"
+
+
 @router.get("/healthz")
-async def healthz(state: State) -> Health:
+async def healthz(state: State, response: Response) -> Health:
+    response.headers[REFERENCE_HEADER] = "clinic"
     return Health(status="ok", faults=sorted(state.settings.faults))

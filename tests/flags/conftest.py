@@ -75,7 +75,7 @@ def make_verdict(bound: BoundPolicy, **overrides: Any) -> GateVerdict:
         "policy": bound.document,
         "profile_uri": bound.profile_uri,
         "profile_sha256": bound.profile_sha256,
-        "target": "http://127.0.0.1:8000",
+        "target": "https://clinic.staging.example",
         "flag": bound.policy.flag,
         "reference": False,
         "suites": {suite: "pass" for suite in bound.policy.required_suites},

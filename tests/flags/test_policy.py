@@ -164,8 +164,9 @@ def test_a_non_utf8_policy_is_one_config_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "allowed"),
     [
-        ("http://127.0.0.1:8000/api", True),
-        ("http://localhost:9000", True),
+        # The shipped policy names no loopback host (a gate there signs a reference verdict).
+        ("http://127.0.0.1:8000/api", False),
+        ("http://localhost:9000", False),
         ("https://clinic.staging.example/path", True),
         ("https://CLINIC.STAGING.EXAMPLE", True),
         ("https://clinic.example.com", False),

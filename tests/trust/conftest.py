@@ -10,3 +10,4 @@ from tests.flags.conftest import (  # noqa: F401 (pytest finds fixtures by name)
     state,
     verdict_file,
 )
+from tests.trust.test_fail_closed_matrix import gate_in_process  # noqa: F401

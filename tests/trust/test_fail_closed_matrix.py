@@ -134,6 +134,8 @@ def gate_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         yield (target or "http://127.0.0.1:1"), "token"
 
     monkeypatch.setattr(gate_cmd, "target_of", fake_target)
+    # No probe of the fake target's health read: it is not running (the run is replaced).
+    monkeypatch.setattr(gate_cmd, "reports_reference", lambda url, loaded: "reference" in url)
     monkeypatch.setattr(gating, "execute", lambda request, reporter: (result_of(ALL_PASS), {}))
     monkeypatch.setenv("CHAPERONE_GATE_SIGNING_KEY", SIGNING.pem().decode())
 
@@ -177,7 +179,7 @@ def test_H1_a_gate_without_target_signs_a_reference_verdict_that_enables_develop
     assert not _is_on(state, "production")
     assert _enable(cli, state, reference, "development").code == 0
 
-    release = gate_in_process(policy_file, "http://127.0.0.1:8000")
+    release = gate_in_process(policy_file, "https://clinic.staging.example")
     assert _predicate(release)["reference"] is False
     assert _enable(cli, state, release, "production").code == 0
 
