@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from clinic.db import Database
 from clinic.flags import FileFlagSource, FlagSource, UnleashFlagSource
+from clinic.media_rtc import MediaEndpoint
 from clinic.notify import Outbox
 from clinic.routes import (
     api_account,
@@ -64,6 +65,7 @@ def build_state(settings: ClinicSettings) -> ClinicState:
         flags=build_flags(settings),
         cache=TTLCache(settings.cache_ttl),
         outbox=Outbox(settings),
+        rtc=MediaEndpoint(settings) if settings.media == "real" else None,
     )
 
 
@@ -73,6 +75,8 @@ def create_app(settings: ClinicSettings, state: ClinicState | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if clinic.rtc is not None:
+            await clinic.rtc.aclose()
         clinic.outbox.close()
         clinic.flags.close()
         clinic.db.dispose()

@@ -72,6 +72,8 @@ def join(state: ClinicState, user: User, consultation_id: int) -> ConsultationOu
             raise HTTPException(409, "consultation has ended")
         if call.status == "scheduled":
             call.status, call.mode, call.segment_no = "active", "audio", 1
+        if state.rtc is not None:
+            state.rtc.begin(call.id, call.mode)
         participant = _participant(session, call.id, user.id)
         if participant is None:
             session.add(Participant(consultation_id=call.id, user_id=user.id, present=True))
@@ -110,7 +112,9 @@ def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> C
             owner_id = state.calls.current.patient_id
         with state.db.write() as session:
             call = driveable_call(session, user, consultation_id)
-            filed = _file_segment(session, state, snapshot, owner_id, source="switch")
+            filed = _file_segment(
+                session, state, snapshot, owner_id, source="switch", next_mode=mode
+            )
             call.mode, call.switches, call.segment_no = mode, call.switches + 1, call.segment_no + 1
             first_switch = _remember_first_switch(session, user)
             session.flush()
@@ -178,10 +182,20 @@ def _negotiate_media(state: ClinicState, snapshot: SegmentSnapshot) -> int:
 
 
 def _file_segment(
-    session: Session, state: ClinicState, snapshot: SegmentSnapshot, owner_id: int, source: str
+    session: Session,
+    state: ClinicState,
+    snapshot: SegmentSnapshot,
+    owner_id: int,
+    source: str,
+    next_mode: str | None = None,
 ) -> Recording:
+    """File the segment that just closed under `owner_id`: with real media, the WebM of what
+    the call's participants sent during it; otherwise a header naming the consultation."""
     identity = snapshot.identity
-    data = render_media(identity)
+    if state.rtc is not None:
+        data = state.rtc.cut(snapshot.ref.consultation_id, next_mode)
+    else:
+        data = render_media(identity)
     path = store_media(state.settings.media_dir, data)
     recording = Recording(
         consultation_id=snapshot.ref.consultation_id,

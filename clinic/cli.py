@@ -92,6 +92,13 @@ def serve(
             "`chaperone run --target` listens by default (http://127.0.0.1:2526/sms)"
         ),
     ] = None,
+    media: Annotated[
+        str,
+        typer.Option(
+            help="header: recordings are a text header naming the patient; real: calls are "
+            "WebRTC over /ws/events and recordings are WebM of what was received"
+        ),
+    ] = "header",
 ) -> None:
     """Run the clinic with uvicorn in this process."""
     smtp, sms_webhook = _notification_defaults(smtp, sms_webhook)
@@ -102,6 +109,8 @@ def serve(
     _check_notifications(smtp, sms_webhook)
     if flags_file is not None and unleash_url is not None:
         raise _fail("--flags-file and --unleash-url are exclusive; pass only one flag source")
+    if media not in ("header", "real"):
+        raise _fail(f"--media {media!r}: choose header or real")
     _check_data_dir(data_dir)
     _check_port(host, port)
     settings = ClinicSettings(
@@ -114,6 +123,7 @@ def serve(
         support_token=support_token,
         smtp=smtp,
         sms_webhook=sms_webhook,
+        media=media,
     )
     state = _start_state(settings)
     # Each request hops between the event loop and a worker thread (sync endpoints); with the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +25,11 @@ class ClinicSettings(BaseModel):
     media_token_ttl: int = 300
     cache_ttl: float = 3.0
     switch_negotiation_seconds: float = 0.04
+    media: Literal["header", "real"] = Field(
+        default="header",
+        description="header: each recording is a text header naming the patient; real: calls "
+        "are WebRTC (clinic/media_rtc.py) and each recording is the WebM of what was received",
+    )
     smtp: str | None = Field(default=None, description="HOST:PORT for 'recording ready' e-mail")
     sms_webhook: str | None = Field(default=None, description="URL that gets SMS as JSON POSTs")
 

@@ -11,6 +11,7 @@ from clinic.caseload import CaseloadCache
 from clinic.db import Database
 from clinic.events import EventHub
 from clinic.flags import FlagSource
+from clinic.media_rtc import MediaEndpoint
 from clinic.notify import Outbox
 from clinic.registry import CallRegistry
 from clinic.settings import ClinicSettings
@@ -29,6 +30,7 @@ class ClinicState:
     caseloads: CaseloadCache = field(default_factory=lambda: CaseloadCache())
     events: EventHub = field(default_factory=lambda: EventHub())
     tokens: TokenCache = field(default_factory=lambda: TokenCache())
+    rtc: MediaEndpoint | None = None  # only with `--media real`
 
     def active(self, fault: str) -> bool:
         return self.settings.active(fault)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from clinic.auth import COOKIE, user_for_token
+from clinic.calls import may_drive
 from clinic.events import Subscriber
-from clinic.state import state_of
+from clinic.media_rtc import MediaEndpoint
+from clinic.models import Consultation, User
+from clinic.state import ClinicState, state_of
 
 router = APIRouter()
 POLICY_VIOLATION = 1008
@@ -36,25 +41,47 @@ async def ws_events(websocket: WebSocket) -> None:
     subscriber = state.events.subscribe(user.id)
     try:
         await websocket.accept()
-        await _pump(websocket, subscriber)
+        await _pump(websocket, subscriber, state, user)
     finally:
         state.events.unsubscribe(subscriber)
 
 
-async def _pump(websocket: WebSocket, subscriber: Subscriber) -> None:
-    """Send queued events until the client goes away."""
+async def _pump(
+    websocket: WebSocket, subscriber: Subscriber, state: ClinicState, user: User
+) -> None:
+    """Send queued events, and answer media signalling, until the client goes away."""
     sender = asyncio.create_task(_send_events(websocket, subscriber))
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if state.rtc is not None and message.get("text"):
+                await websocket.send_json(await _signal(state, state.rtc, user, message["text"]))
     except WebSocketDisconnect:
         return
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await sender
+
+
+async def _signal(state: ClinicState, rtc: MediaEndpoint, user: User, text: str) -> dict[str, Any]:
+    """One signalling message: an offer for a call the user may drive gets its answer."""
+    try:
+        message = json.loads(text)
+        consultation_id = int(message["consultation_id"])
+    except (ValueError, TypeError, KeyError):
+        return {"type": "media-error", "detail": "expected JSON with a consultation_id"}
+    if not await run_in_threadpool(_may_signal, state, user, consultation_id):
+        return {"type": "media-error", "consultation_id": consultation_id, "detail": "not found"}
+    return await rtc.signal(user.id, consultation_id, message)
+
+
+def _may_signal(state: ClinicState, user: User, consultation_id: int) -> bool:
+    with state.db.read() as session:
+        call = session.get(Consultation, consultation_id)
+        return call is not None and call.status == "active" and may_drive(session, user, call)
 
 
 async def _send_events(websocket: WebSocket, subscriber: Subscriber) -> None:

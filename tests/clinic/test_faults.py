@@ -1,7 +1,8 @@
 """Each planted fault shows its leak directly, and the same steps on the clean build show none.
 
 switch-race needs real concurrency and lives in test_switch_race.py; the notification faults
-need a real SMTP server and webhook and live in test_notifications.py.
+need a real SMTP server and webhook and live in test_notifications.py; media-preroll-shared
+needs real WebRTC calls (`media="real"`) and lives in tests/media/test_real_call.py.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ SCENARIOS: dict[str, Scenario] = {
     "write-echoes-other-user": write_echoes,
 }
 # Proven with real servers elsewhere: see the module docstring.
-ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient"}
+ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient", "media-preroll-shared"}
 
 
 def test_every_fault_has_a_scenario() -> None:

@@ -1,0 +1,127 @@
+"""The protocol side of a real call, with no I/O: what a caller sends and when (issue 26).
+
+A target profile's `media:` section says how a call's signalling is reached and shaped
+(`harness.profile.model.MediaSpec`). This module turns it into plain values the aiortc driver
+(`harness.rtc_caller`) sends and reads, and decides what a scenario's flows mean for a
+caller's media:
+
+- `start` flows (joining a call) open the caller's peer connection, microphone only;
+- `camera_on` flows (switching to video) renegotiate to add the camera, before the flow, so
+  the app sees the camera when its switch closes the audio segment;
+- `camera_off` flows (switching back) set the camera inactive, after the flow;
+- `stop` flows (ending, leaving) close it, after the flow.
+
+Before any flow that closes a segment (`camera_on`, `camera_off`, `stop`), the media flows for
+`hold_seconds`, so each recorded segment holds enough sound and pictures to read a code from.
+
+The codes are the user's own canaries: the camera shows their display name (a canary inside)
+as a QR code, the microphone carries their name canary as the audio code, so whatever the
+run's seed planted is what the media carries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.models import Actor, Canary
+
+__all__ = ["MediaAction", "MediaCodes", "Signalling", "codes_for"]
+
+SDP = "{{sdp}}"
+CALL = "{{call}}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaCodes:
+    """What one caller's camera shows and microphone says."""
+
+    video: str
+    audio: str
+
+
+def codes_for(actor: Actor, canaries: tuple[Canary, ...]) -> MediaCodes | None:
+    """The actor's display name on camera and their name canary as sound (None: no canary to
+    carry, so the actor's media could prove nothing)."""
+    mine = [c for c in canaries if c.owner == actor.id and not c.resource]
+    named = [c for c in mine if c.kind == "name"] or mine
+    if not named:
+        return None
+    token = named[0].value
+    shown = actor.display_name if token.lower() in actor.display_name.lower() else token
+    return MediaCodes(video=shown, audio=token)
+
+
+@dataclass(frozen=True, slots=True)
+class Signalling:
+    """The messages of one app's signalling: an offer from a template, an answer found by its
+    type. `offer` holds `{{sdp}}` and `{{call}}` wherever the app wants them."""
+
+    offer: Mapping[str, Any]
+    answer_type: str
+    answer_sdp: str = "sdp"  # the answer's field holding its SDP
+    type_field: str = "type"
+
+    def render_offer(self, sdp: str, call: str) -> str:
+        return json.dumps(_fill(self.offer, {SDP: sdp, CALL: call}))
+
+    def parse_answer(self, text: str | bytes) -> str | None:
+        """The SDP of an answer; None for anything else on the socket (call events)."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(message, dict) or message.get(self.type_field) != self.answer_type:
+            return None
+        sdp = message.get(self.answer_sdp)
+        return sdp if isinstance(sdp, str) else None
+
+    def is_refusal(self, text: str | bytes, refused: str) -> bool:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(message, dict) and message.get(self.type_field) == refused
+
+
+def _fill(template: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(template, str):
+        if template in values:
+            return values[template]
+        for key, value in values.items():
+            template = template.replace(key, value)
+        return template
+    if isinstance(template, Mapping):
+        return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
+    return template
+
+
+@dataclass(frozen=True, slots=True)
+class MediaAction:
+    """What a flow does to the caller's media, before and after the flow runs."""
+
+    before: str = ""  # "" | "camera_on"
+    after: str = ""  # "" | "start" | "camera_off" | "stop"
+    hold: bool = False  # let media flow first: the flow closes a segment
+
+
+def action_for(
+    flow: str,
+    starts: tuple[str, ...],
+    camera_on: tuple[str, ...],
+    camera_off: tuple[str, ...],
+    stops: tuple[str, ...],
+) -> MediaAction:
+    if flow in starts:
+        return MediaAction(after="start")
+    if flow in camera_on:
+        return MediaAction(before="camera_on", hold=True)
+    if flow in camera_off:
+        return MediaAction(after="camera_off", hold=True)
+    if flow in stops:
+        return MediaAction(after="stop", hold=True)
+    return MediaAction()

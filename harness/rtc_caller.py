@@ -1,0 +1,182 @@
+"""Headless callers: aiortc peers whose camera and microphone carry their canary (issue 26).
+
+A thin driver around `harness.media_call`: one WebSocket (the app's signalling socket, with the
+user's credentials) and one RTCPeerConnection per caller. The camera is a 320x240, 15 fps
+track showing `harness.media_canary.video_frame` (a QR code of the caller's text); the
+microphone is 48 kHz mono carrying `audio_code`, looped. Both are rendered once per caller and
+replayed, so a caller costs the encoders, not the drawing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import InfrastructureError
+from harness.media_call import MediaCodes, Signalling
+
+__all__ = ["Caller"]
+
+_CLOCK = 90_000  # RTP video clock
+_RATE = 48_000
+_PTIME = 0.02
+_ANSWER_TIMEOUT = 15.0
+
+
+def _camera(text: str) -> Any:
+    """A track of `text` as a QR code, 15 fps, a moving bar so the encoder sees motion."""
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from harness.media_canary import FPS, video_frame
+
+    pictures = [
+        av.VideoFrame.from_ndarray(video_frame(text, i), format="gray").reformat(format="yuv420p")
+        for i in range(FPS)
+    ]
+
+    class Camera(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._index = 0
+            self._start: float | None = None
+
+        async def recv(self) -> Any:
+            if self._start is None:
+                self._start = time.monotonic()
+            due = self._start + self._index / FPS
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            source = pictures[self._index % len(pictures)]
+            frame = av.VideoFrame.from_ndarray(source.to_ndarray(), format="yuv420p")
+            frame.pts = round(self._index * _CLOCK / FPS)
+            frame.time_base = fractions.Fraction(1, _CLOCK)
+            self._index += 1
+            return frame
+
+    return Camera()
+
+
+def _microphone(text: str) -> Any:
+    """A track of `text` as the FSK audio code, looped, 20 ms frames of 16-bit mono."""
+    import av
+    import numpy as np
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from harness.media_canary import audio_code
+
+    pcm = (audio_code(text, None, _RATE) * 32767).astype(np.int16)
+    step = round(_RATE * _PTIME)
+
+    class Microphone(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._sent = 0
+            self._start: float | None = None
+
+        async def recv(self) -> Any:
+            if self._start is None:
+                self._start = time.monotonic()
+            due = self._start + self._sent / _RATE
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            at = self._sent % pcm.size
+            chunk = np.take(pcm, range(at, at + step), mode="wrap")
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = _RATE, self._sent
+            frame.time_base = fractions.Fraction(1, _RATE)
+            self._sent += step
+            return frame
+
+    return Microphone()
+
+
+@dataclass
+class Caller:
+    """One user's side of one call: connect, switch the camera on and off, hang up."""
+
+    url: str  # the signalling WebSocket
+    headers: dict[str, str]
+    call: str  # the call's id, as the offer template wants it
+    codes: MediaCodes
+    signalling: Signalling
+    refused: str = "media-error"
+    _pc: Any = None
+    _socket: Any = None
+    _camera: Any = None
+    _video: Any = None  # the camera's transceiver, once added
+    _inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    _reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from aiortc import RTCConfiguration, RTCPeerConnection
+        from websockets.asyncio.client import connect
+
+        self._socket = await connect(self.url, additional_headers=self.headers, open_timeout=10)
+        self._reader = asyncio.ensure_future(self._read())
+        # No STUN server: the app under test is on this host.
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pc.addTransceiver(_microphone(self.codes.audio), direction="sendonly")
+        await self._negotiate()
+
+    async def camera_on(self) -> None:
+        if self._camera is None:
+            self._camera = _camera(self.codes.video)
+        if self._video is None:
+            self._video = self._pc.addTransceiver(self._camera, direction="sendonly")
+        else:
+            self._video.sender.replaceTrack(self._camera)
+            self._video.direction = "sendonly"
+        await self._negotiate()
+
+    async def camera_off(self) -> None:
+        if self._video is None:
+            return
+        self._video.sender.replaceTrack(None)
+        self._video.direction = "inactive"
+        await self._negotiate()
+
+    async def stop(self) -> None:
+        if self._pc is not None:
+            with contextlib.suppress(Exception):
+                await self._pc.close()
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    async def _negotiate(self) -> None:
+        from aiortc import RTCSessionDescription
+
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        await self._socket.send(
+            self.signalling.render_offer(self._pc.localDescription.sdp, self.call)
+        )
+        sdp = await asyncio.wait_for(self._answer(), _ANSWER_TIMEOUT)
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def _answer(self) -> str:
+        while True:
+            text = await self._inbox.get()
+            sdp = self.signalling.parse_answer(text)
+            if sdp is not None:
+                return sdp
+            if self.signalling.is_refusal(text, self.refused):
+                raise InfrastructureError(
+                    f"the app refused a media offer for call {self.call}: {text[:200]}",
+                    "check the profile's media: section against the app's signalling",
+                )
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for message in self._socket:
+                self._inbox.put_nowait(message if isinstance(message, str) else message.decode())

@@ -1,0 +1,121 @@
+"""A real WebRTC call on the clinic (`--media real`): what a headless caller sends is what each
+mode segment's recording holds, read back from its pixels and sound."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from clinic.settings import ClinicSettings
+from harness.media_call import MediaCodes, Signalling
+from harness.oracles.media_code import MediaScan, scan_media
+from harness.rtc_caller import Caller
+from tests.clinic.server import running_clinic
+from tests.clinic.world import SUPPORT_TOKEN, World, seed
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HOLD = 2.6  # two audio-code frames of a 12-character text, whatever the phase
+CLINIC_SIGNALLING = Signalling(
+    offer={"type": "media-offer", "consultation_id": "{{call}}", "sdp": "{{sdp}}"},
+    answer_type="media-answer",
+)
+
+
+def codes(user: str) -> MediaCodes:
+    return MediaCodes(video=f"{user} zqcam{user[:3]}", audio=f"zqmic{user[:7]}")
+
+
+def _caller(world: World, base_url: str, user: str) -> Caller:
+    return Caller(
+        url=base_url.replace("http://", "ws://") + "/ws/events",
+        headers=world.headers(user),
+        call=str(world.calls[user]),
+        codes=codes(user),
+        signalling=CLINIC_SIGNALLING,
+    )
+
+
+async def _switching_call(world: World, base_url: str, user: str) -> None:
+    """Join (audio), switch to video, back to audio, end, with media held in each segment."""
+    post = asyncio.to_thread
+    assert (await post(world.call, user, "join")).status_code == 200
+    caller = _caller(world, base_url, user)
+    await caller.start()
+    try:
+        await asyncio.sleep(HOLD)
+        await caller.camera_on()
+        assert (await post(world.call, user, "switch", "video")).status_code == 200
+        await asyncio.sleep(HOLD)
+        assert (await post(world.call, user, "switch", "audio")).status_code == 200
+        await caller.camera_off()
+        await asyncio.sleep(HOLD)
+        assert (await post(world.call, user, "end")).status_code == 200
+    finally:
+        await caller.stop()
+
+
+def _scans(world: World, user: str) -> dict[str, list[MediaScan]]:
+    found: dict[str, list[MediaScan]] = {}
+    for item in sorted(world.recordings(user), key=lambda r: r["id"]):
+        found.setdefault(item["mode"], []).append(scan_media(world.media(user, item["id"])))
+    return found
+
+
+def _run(settings: ClinicSettings, users: tuple[str, ...]) -> tuple[World, dict[str, Any]]:
+    with running_clinic(settings) as base_url, httpx.Client(base_url=base_url) as client:
+        world = seed(client)
+
+        async def calls() -> None:
+            await asyncio.gather(*(_switching_call(world, base_url, u) for u in users))
+
+        asyncio.run(calls())
+        return world, {user: _scans(world, user) for user in users}
+
+
+def _settings(tmp_path: Path, *faults: str) -> ClinicSettings:
+    return ClinicSettings(
+        data_dir=tmp_path,
+        support_token=SUPPORT_TOKEN,
+        switch_negotiation_seconds=0.0,
+        media="real",
+        faults=frozenset(faults),
+    )
+
+
+def _texts(scan: MediaScan) -> set[str]:
+    return {text for text, _ in scan.audio} | {text for text, _ in scan.video}
+
+
+def test_each_segment_records_what_its_caller_sent(tmp_path: Path) -> None:
+    _world, scans = _run(_settings(tmp_path), ("alice", "bob"))
+    for user in ("alice", "bob"):
+        segments = scans[user]
+        assert [len(segments.get(m, [])) for m in ("audio", "video")] == [2, 1]
+        mine = codes(user)
+        for scan in segments["audio"]:
+            assert {text for text, _ in scan.audio} == {mine.audio}
+            assert scan.video == [] and scan.frames_sampled == 0
+        video = segments["video"][0]
+        assert {text for text, _ in video.video} == {mine.video}
+        assert video.frames_sampled > 0 and video.unreadable_at == []
+        assert {text for text, _ in video.audio} == {mine.audio}
+
+
+@pytest.mark.parametrize("fault", ["switch-recording-misattribution", "media-preroll-shared"])
+def test_a_misfiled_or_spliced_segment_carries_the_other_callers_media(
+    tmp_path: Path, fault: str
+) -> None:
+    _world, scans = _run(_settings(tmp_path, fault), ("alice", "bob"))
+    theirs = {
+        user: {codes(u).audio, codes(u).video} for u, user in (("bob", "alice"), ("alice", "bob"))
+    }
+    foreign = {
+        user: set().union(*(_texts(s) for m in scans[user].values() for s in m)) & theirs[user]
+        for user in scans
+    }
+    assert any(foreign.values()), foreign
