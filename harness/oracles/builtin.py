@@ -14,6 +14,7 @@ from harness.media import resource_key
 from harness.models import Finding, Observation, Severity, Surface, SurfaceKind
 from harness.oracles.context import Listing, OracleContext
 from harness.oracles.decoded import Budget
+from harness.oracles.leaks import canary_finding
 from harness.oracles.registry import oracle
 from harness.oracles.surfaces import Part, body_kind, parts, where
 from harness.world import World
@@ -68,27 +69,15 @@ def _leak(obs: Observation, part: Part, hit: Hit) -> Finding:
     spelled = f" ({encoding})" if encoding else ""
     if part.encoding:
         place = f"byte {hit.start} of the {part.encoding} view"
-    return Finding(
+    return canary_finding(
+        obs,
+        canary,
+        surface,
         check="canary-leak",
-        kind="canary-leak",
-        severity=Severity.CRITICAL,
         message=f"{obs.actor} received {canary.owner}'s data ({what}) in {surface}{spelled}",
-        observer=obs.actor,
-        surface=surface,
-        step=obs.step,
-        time=obs.time,
-        owner=canary.owner,
-        canary_kind=canary.kind,
         evidence=f"canary of {canary.owner} ({what}){spelled} at {place} of {surface.where}",
-        extra=_canary_extra(canary.label, canary.resource, encoding),
+        encoding=encoding,
     )
-
-
-def _canary_extra(label: str, resource: str, encoding: str) -> tuple[tuple[str, str], ...]:
-    # The resource names the leaked object, which triage (reports.groups) keys causes on; the
-    # encoding says how it was spelled when it was not as planted (`base64`, `gzip>jwt`).
-    pairs = (("label", label), ("resource", resource), ("encoding", encoding))
-    return tuple((k, v) for k, v in pairs if v)
 
 
 @oracle("list-ownership")

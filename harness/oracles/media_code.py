@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.models import Canary, Finding, Observation, Severity, Surface, SurfaceKind
+from harness.models import Canary, Finding, Observation, Surface, SurfaceKind
 from harness.oracles.context import OracleContext
+from harness.oracles.leaks import canary_finding
 from harness.oracles.registry import oracle
 from harness.oracles.surfaces import where
 
@@ -177,17 +178,12 @@ def _exposure(
     surface = Surface(kind, where(obs))
     what = "face" if kind is SurfaceKind.VIDEO else "voice"
     blend = " mixed with another user's" if mixed else ""
-    return Finding(
+    return canary_finding(
+        obs,
+        canary,
+        surface,
         check="media-canary",
-        kind="canary-leak",
-        severity=Severity.CRITICAL,
         message=f"{obs.actor} received {canary.owner}'s {what}{blend} in {surface}",
-        observer=obs.actor,
-        surface=surface,
-        step=obs.step,
-        time=obs.time,
-        owner=canary.owner,
-        canary_kind=canary.kind,
         evidence=f"{what} of {canary.owner} at {at:.2f} s into the media at {surface.where}",
         extra=(("offset", f"{at:.2f}"), ("track", kind.value)),
     )

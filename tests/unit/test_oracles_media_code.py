@@ -131,3 +131,20 @@ def test_non_containers_are_left_to_the_byte_oracle() -> None:
 
 def test_an_observation_that_is_a_range_or_an_error_is_not_decoded(own: bytes) -> None:
     assert judge()(replace(recording_obs("p3", own), status=404)) == []
+
+
+def test_a_media_leak_names_the_leaked_datum_and_object_as_a_byte_leak_does() -> None:
+    """One canary-finding constructor: triage keys a face on the same object as a name."""
+    from reports.groups import leaked_object
+
+    owned = replace(CANARY["p3"], resource="recording:p3:1")
+    world = build_world(USERS, {"c1": ["p1"], "c2": ["p2", "p3"]}, [CANARY["p2"], owned])
+    check = Judge(OracleContext.for_world(world), ["media-canary", "canary-leak"])
+    media = encode_webm(video=[(owned.value, 1.0)], audio=[(owned.value, 3.0)])
+    text = recording_obs("p2", owned.value.encode())
+    found = check(recording_obs("p2", media)) + check(replace(text, content_type="text/plain"))
+    assert {f.surface.kind for f in found} >= {SurfaceKind.VIDEO, SurfaceKind.AUDIO}
+    for finding in found:
+        assert dict(finding.extra)["label"] == "display name"
+        assert dict(finding.extra)["resource"] == "recording:p3:1"
+    assert {leaked_object(f).ident for f in found} == {"recording:p3:1"}
