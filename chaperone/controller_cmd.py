@@ -67,14 +67,16 @@ def serve_command(
     where = parse_listen(listen)
     key = load_signing_key(audit_key)
     controller = Controller(open_engine(db), make_backend(backend, state, unleash_url), key)
-    healer = Healer(controller, env or ["development", "production"], heal_interval)
+    envs = env or ["development", "production"]
+    healer = Healer(controller, envs, heal_interval)
     healer.start()
     writer = None
     if checkpoints is not None:
         writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
         writer.start()
     try:
-        uvicorn.run(create_app(controller), host=where.host, port=where.port, log_level="warning")
+        app = create_app(controller, envs)
+        uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
     finally:
         healer.stop()
         if writer is not None:

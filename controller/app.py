@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from controller.dashboard import install_dashboard
 from controller.decisions import Controller
+from controller.readmodel import DEFAULT_ENVS
 from controller.tokens import Principal, principal_for
 from harness.errors import GateRefused, UsageError
 
@@ -27,7 +29,7 @@ class Disable(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-def create_app(controller: Controller) -> FastAPI:
+def create_app(controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> FastAPI:
     app = FastAPI(title="chaperone controller", docs_url=None, redoc_url=None)
     app.state.controller = controller
 
@@ -83,6 +85,7 @@ def create_app(controller: Controller) -> FastAPI:
     def revoke(flag: str, body: Revoke, who: Who) -> dict[str, Any]:
         return {"flag": flag, "disabled": controller.revoke(who, flag, body.digest)}
 
+    install_dashboard(app, controller, envs)
     return app
 
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from controller import audit
+from controller.evidence import verdict_evidence
 from controller.store import approvals, now_text, pin_proposals, pins, revocations
 from controller.tokens import Principal
 from flags.backends.base import FlagBackend, FlagState
@@ -72,7 +73,7 @@ class Controller:
     # -- pins (four eyes) -----------------------------------------------------------------
 
     def propose_pin(
-        self, who: Principal, flag: str, policy_digest: str, keys_pem: list[str]
+        self, who: Principal, flag: str, policy_digest: str, keys_pem: list[str], reason: str = ""
     ) -> int:
         _require(who, "admin")
         digest = artefact_digest(policy_digest)
@@ -101,10 +102,11 @@ class Controller:
                 proposal=proposal,
                 policy_digest=digest,
                 keyids=sorted(keys),
+                reason=reason,
             )
         return proposal
 
-    def approve_pin(self, who: Principal, proposal: int) -> Pin:
+    def approve_pin(self, who: Principal, proposal: int, reason: str = "") -> Pin:
         _require(who, "admin")
         with self.lock, self.engine.begin() as conn:
             row = conn.execute(select(pin_proposals).where(pin_proposals.c.id == proposal)).first()
@@ -138,13 +140,20 @@ class Controller:
                 proposal=proposal,
                 proposed_by=row.proposed_by,
                 policy_digest=row.policy_digest,
+                reason=reason,
             )
         return Pin(row.flag, row.policy_digest, json.loads(row.keys))
 
     # -- enable, disable, revoke ------------------------------------------------------------
 
     def enable(
-        self, who: Principal, flag: str, env: str, envelope: bytes, rollout: int = 100
+        self,
+        who: Principal,
+        flag: str,
+        env: str,
+        envelope: bytes,
+        rollout: int = 100,
+        reason: str = "",
     ) -> Proven:
         _require(who, "release-manager")
         if len(envelope) > MAX_VERDICT_BYTES:
@@ -170,6 +179,8 @@ class Controller:
                 digest=digest,
                 build=proven.verdict.build,
                 run_id=proven.verdict.run_id,
+                reason=reason,
+                verdict=verdict_evidence(proven.verdict),
             )
             _approve(conn, flag, env, enabled=True, digest=digest, build=proven.verdict.build)
             try:
@@ -207,7 +218,7 @@ class Controller:
             audit.append(conn, self.audit_key, who.name, "disabled", flag, env)
         return state
 
-    def revoke(self, who: Principal, flag: str, digest_text: str) -> list[str]:
+    def revoke(self, who: Principal, flag: str, digest_text: str, reason: str = "") -> list[str]:
         """Revokes an artefact for `flag` and turns off every environment it is live in."""
         _require(who, "release-manager")
         digest = artefact_digest(digest_text)
@@ -226,7 +237,16 @@ class Controller:
                     )
                 )
             ]
-            audit.append(conn, self.audit_key, who.name, "revoked", flag, digest=digest, envs=live)
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "revoked",
+                flag,
+                digest=digest,
+                envs=live,
+                reason=reason,
+            )
             for env in live:
                 _approve(conn, flag, env, enabled=False, digest=None, build=None)
                 self.backend.disable(flag, env)
@@ -251,6 +271,7 @@ class Controller:
                 digest=proven.verdict.build_digest,
                 build=proven.verdict.build,
                 result=proven.verdict.verdict,
+                verdict=verdict_evidence(proven.verdict),
             )
         return proven
 

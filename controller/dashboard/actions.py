@@ -1,0 +1,131 @@
+"""The dashboard's actions: each one a form with a reason and a CSRF token, each one calling
+the same Controller decision the API and the CLI call (same role checks, same transaction, same
+signed audit). A refusal re-renders the flag's page with the reason and the matching status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from controller.dashboard.pages import show_flag
+from controller.dashboard.session import Session
+from controller.dashboard.web import PREFIX, Web
+from flags.verdict import MAX_VERDICT_BYTES
+from harness.errors import GateRefused, UsageError
+
+Reason = Annotated[str, Form(max_length=500)]
+Csrf = Annotated[str, Form(max_length=100)]
+
+
+def action_router(web: Web) -> APIRouter:
+    router = APIRouter()
+    decide = web.controller
+
+    def run(
+        request: Request, flag: str, csrf: str, reason: str, act: Callable[[Session], str]
+    ) -> Response:
+        session = web.session(request)
+        if session is None:
+            raise HTTPException(401, "sign in first")
+        web.check_form(request, session, csrf)
+        if len(reason.strip()) < 3:
+            return show_flag(
+                web, request, session, flag, 400, error="Every action needs a reason.", hint=""
+            )
+        try:
+            message = act(session)
+        except PermissionError as exc:
+            return show_flag(web, request, session, flag, 403, error=str(exc), hint="")
+        except GateRefused as exc:
+            return show_flag(web, request, session, flag, 409, error=exc.problem, hint=exc.fix)
+        except UsageError as exc:
+            return show_flag(web, request, session, flag, 400, error=exc.problem, hint=exc.fix)
+        web.model.live.forget()
+        return web.redirect(f"{PREFIX}/flags/{flag}", message)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/enable")
+    async def enable(
+        request: Request,
+        flag: str,
+        env: str,
+        verdict: Annotated[UploadFile, File()],
+        csrf: Csrf = "",
+        reason: Reason = "",
+    ) -> Response:
+        envelope = await verdict.read(MAX_VERDICT_BYTES + 1)
+
+        def act(session: Session) -> str:
+            proven = decide.enable(session.who, flag, env, envelope, reason=reason.strip())
+            v = proven.verdict
+            return f"Enabled {flag} in {env} for build {v.build} ({v.build_digest[:12]})."
+
+        # The decision blocks on the database and the flag store: off the event loop.
+        return await run_in_threadpool(run, request, flag, csrf, reason, act)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/disable")
+    def disable(
+        request: Request, flag: str, env: str, csrf: Csrf = "", reason: Reason = ""
+    ) -> Response:
+        def act(session: Session) -> str:
+            decide.disable(session.who, flag, env, reason.strip())
+            return f"Disabled {flag} in {env}."
+
+        return run(request, flag, csrf, reason, act)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/revocations")
+    def revoke(
+        request: Request,
+        flag: str,
+        digest: Annotated[str, Form(max_length=200)] = "",
+        csrf: Csrf = "",
+        reason: Reason = "",
+    ) -> Response:
+        def act(session: Session) -> str:
+            off = decide.revoke(session.who, flag, digest, reason=reason.strip())
+            where = ", ".join(off) if off else "no environment was on with it"
+            return f"Revoked artefact {digest.strip()[:19]} for {flag}; turned off: {where}."
+
+        return run(request, flag, csrf, reason, act)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/pin-proposals")
+    def propose(
+        request: Request,
+        flag: str,
+        policy_digest: Annotated[str, Form(max_length=200)] = "",
+        keys: Annotated[str, Form(max_length=20_000)] = "",
+        csrf: Csrf = "",
+        reason: Reason = "",
+    ) -> Response:
+        def act(session: Session) -> str:
+            pems = _pems(keys)
+            number = decide.propose_pin(
+                session.who, flag, policy_digest, pems, reason=reason.strip()
+            )
+            return f"Pin proposal {number} recorded; it waits for a second admin's approval."
+
+        return run(request, flag, csrf, reason, act)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/pin-proposals/{{proposal}}/approve")
+    def approve(
+        request: Request, flag: str, proposal: int, csrf: Csrf = "", reason: Reason = ""
+    ) -> Response:
+        def act(session: Session) -> str:
+            pin = decide.approve_pin(session.who, proposal, reason=reason.strip())
+            return f"Pin proposal {proposal} approved: {pin.flag} is pinned to it now."
+
+        return run(request, flag, csrf, reason, act)
+
+    return router
+
+
+def _pems(text: str) -> list[str]:
+    """Each PEM block in a pasted text (one or more gate public keys)."""
+    end = "-----END PUBLIC KEY-----"
+    blocks = [part.strip() + "\n" + end + "\n" for part in text.split(end) if part.strip()]
+    if not blocks:
+        raise UsageError("paste at least one gate public key (PEM)", "the gate's gate.pub")
+    return blocks

@@ -1,0 +1,281 @@
+"""The dashboard at the HTTP level: sign-in and its cookie, CSRF on every form, role checks,
+and actions that go through the controller's own decisions and audit."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+
+from controller import audit as audit_log
+from controller.store import audit, pins, tokens
+from tests.dashboard.conftest import FLAG, Dash, World
+
+Make = Callable[..., Dash]
+ENABLE = f"/dashboard/flags/{FLAG}/envs/production/enable"
+DISABLE = f"/dashboard/flags/{FLAG}/envs/production/disable"
+
+
+def _enable(d: Dash, world: World, reason: str = "release 42", **overrides: object):
+    return d.client.post(
+        ENABLE,
+        data={"csrf": d.csrf(), "reason": reason},
+        files={"verdict": ("verdict.json", world.envelope(**overrides), "application/json")},
+        follow_redirects=False,
+    )
+
+
+def _rows(world: World, action: str) -> list[dict[str, object]]:
+    with world.controller.engine.connect() as conn:
+        found = conn.execute(select(audit).where(audit.c.action == action)).all()
+    return [{"actor": r.actor, "env": r.env, **json.loads(r.detail)} for r in found]
+
+
+def test_pages_need_a_session_and_login_sets_a_strict_httponly_secure_cookie(
+    world: World, dash: Make
+) -> None:
+    d = dash()
+    assert d.client.get("/dashboard/", follow_redirects=False).headers["location"] == (
+        "/dashboard/login"
+    )
+    page = d.client.get("/dashboard/login")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    bad = d.client.post("/dashboard/login", data={"token": "chc_nope", "nonce": nonce})
+    assert bad.status_code == 401
+    assert "not valid" in bad.text
+    nonce = re.search(r'name="nonce" value="([^"]+)"', bad.text).group(1)  # type: ignore[union-attr]
+    done = d.client.post(
+        "/dashboard/login",
+        data={"token": world.tokens["rita"], "nonce": nonce},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    cookie = next(
+        v for k, v in done.headers.multi_items() if k == "set-cookie" and "chaperone_session" in v
+    )
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
+    assert world.tokens["rita"] not in cookie  # the cookie never holds the token itself
+    assert "Signed in as rita" in d.client.get("/dashboard/").text
+
+
+def test_login_without_the_forms_nonce_is_refused(world: World, dash: Make) -> None:
+    d = dash()
+    done = d.client.post(
+        "/dashboard/login", data={"token": world.tokens["rita"]}, follow_redirects=False
+    )
+    assert done.status_code == 403
+    assert "chaperone_session" not in done.headers.get("set-cookie", "")
+
+
+def test_a_tampered_cookie_or_a_revoked_token_ends_the_session(world: World, dash: Make) -> None:
+    d = dash("rita")
+    value = d.client.cookies.get("chaperone_session")
+    assert value
+    body, _, mac = value.rpartition(".")
+    d.client.cookies.clear()
+    d.client.cookies.set("chaperone_session", body + "." + "0" * len(mac))
+    assert d.client.get("/dashboard/", follow_redirects=False).status_code == 303
+    d2 = dash("rita")
+    assert d2.client.get("/dashboard/", follow_redirects=False).status_code == 200
+    with world.controller.engine.begin() as conn:
+        conn.execute(update(tokens).where(tokens.c.name == "rita").values(revoked=True))
+    assert d2.client.get("/dashboard/", follow_redirects=False).status_code == 303
+    assert d2.client.get("/dashboard/grid").status_code == 401
+
+
+def test_a_ci_token_cannot_sign_in_or_read(world: World, dash: Make) -> None:
+    d = dash()
+    page = d.client.get("/dashboard/login")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    done = d.client.post("/dashboard/login", data={"token": world.tokens["ci"], "nonce": nonce})
+    assert done.status_code == 403
+    assert world.client.get("/v1/flags", headers=world.as_("ci")).status_code == 403
+    assert world.client.get("/v1/flags").status_code == 401
+    assert world.client.get("/v1/flags", headers=world.as_("vic")).status_code == 200
+
+
+def test_forms_without_the_sessions_csrf_token_or_from_another_origin_are_refused(
+    world: World, dash: Make
+) -> None:
+    world.pin()
+    d = dash("rita")
+    assert _enable(d, world).status_code == 303
+    assert world.on()
+    for data, headers in (
+        ({"reason": "no token"}, {}),
+        ({"reason": "wrong token", "csrf": "x" * 32}, {}),
+        ({"reason": "other site", "csrf": d.csrf()}, {"Origin": "https://evil.example"}),
+    ):
+        refused = d.client.post(DISABLE, data=data, headers=headers, follow_redirects=False)
+        assert refused.status_code == 403, data
+        assert world.on()
+    # another signed-in person's CSRF token is not this session's
+    other = dash("alice").csrf()
+    assert d.client.post(DISABLE, data={"reason": "x" * 5, "csrf": other}).status_code == 403
+    ok = d.client.post(
+        DISABLE, data={"reason": "pager says so", "csrf": d.csrf()}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    assert not world.on()
+    assert _rows(world, "disable-intent")[-1]["reason"] == "pager says so"
+
+
+def test_a_release_manager_enables_with_a_verdict_and_the_audit_keeps_reason_and_evidence(
+    world: World, dash: Make
+) -> None:
+    world.pin()
+    d = dash("rita")
+    done = _enable(d, world, reason="release 42 approved in CAB")
+    assert done.status_code == 303, done.text
+    assert world.on()
+    intent = _rows(world, "enable-intent")[-1]
+    assert intent["actor"] == "rita"
+    assert intent["reason"] == "release 42 approved in CAB"
+    assert intent["verdict"]["result"] == "pass"  # type: ignore[index]
+    page = d.client.get(f"/dashboard/flags/{FLAG}").text
+    assert "Enabled video-switch in production" in page
+    assert "build-2026.11.26-abc123" in page
+    grid = world.client.get("/v1/flags", headers=world.as_("vic")).json()
+    cell = grid["flags"][0]["cells"]["production"]
+    assert cell["state"] == "on" and cell["digest"] == "ab" * 32
+    assert cell["verdict"]["expires_in_seconds"] > 0
+
+
+def test_a_viewer_sees_everything_and_changes_nothing(world: World, dash: Make) -> None:
+    world.pin()
+    assert _enable(dash("rita"), world).status_code == 303
+    v = dash("vic")
+    page = v.client.get(f"/dashboard/flags/{FLAG}").text
+    assert "<fieldset disabled" in page
+    assert "can see everything and change nothing" in page
+    refused = v.client.post(DISABLE, data={"reason": "curious", "csrf": v.csrf()})
+    assert refused.status_code == 403
+    assert "may not" in refused.text
+    assert world.on()
+    assert _enable(v, world).status_code == 403
+    assert _rows(world, "disable-intent") == []
+
+
+def test_every_action_needs_a_reason(world: World, dash: Make) -> None:
+    world.pin()
+    d = dash("rita")
+    refused = _enable(d, world, reason="  ")
+    assert refused.status_code == 400
+    assert "needs a reason" in refused.text
+    assert not world.on()
+
+
+def test_a_revoked_builds_enable_is_refused_with_the_reason_shown(world: World, dash: Make) -> None:
+    world.pin()
+    d = dash("rita")
+    revoked = d.client.post(
+        f"/dashboard/flags/{FLAG}/revocations",
+        data={"digest": "AB" * 32, "reason": "leak in canary", "csrf": d.csrf()},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    refused = _enable(d, world)
+    assert refused.status_code == 409
+    assert "is revoked" in refused.text and 'role="alert"' in refused.text
+    assert not world.on()
+    # the page hands the revoked digests to the enable form, for the browser's own check
+    assert f'data-revoked="{"ab" * 32}"' in refused.text
+
+
+def test_a_pin_change_waits_for_a_second_admin(world: World, dash: Make) -> None:
+    world.pin()
+    with world.controller.engine.connect() as conn:
+        before = conn.execute(select(pins.c.policy_digest)).scalar_one()
+    alice = dash("alice")
+    new_policy = "cd" * 32
+    proposed = alice.client.post(
+        f"/dashboard/flags/{FLAG}/pin-proposals",
+        data={
+            "policy_digest": new_policy,
+            "keys": world.audit_key.public().pem().decode(),
+            "reason": "policy v2",
+            "csrf": alice.csrf(),
+        },
+        follow_redirects=False,
+    )
+    assert proposed.status_code == 303, proposed.text
+    page = alice.client.get(f"/dashboard/flags/{FLAG}").text
+    assert "Waiting for a second admin" in page
+    assert "a second admin must approve it" in page
+    number = int(re.search(r'data-proposal="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    own = alice.client.post(
+        f"/dashboard/flags/{FLAG}/pin-proposals/{number}/approve",
+        data={"reason": "me again", "csrf": alice.csrf()},
+    )
+    assert own.status_code == 409 and "four eyes" in own.text
+    with world.controller.engine.connect() as conn:
+        assert conn.execute(select(pins.c.policy_digest)).scalar_one() == before
+    rita = dash("rita")
+    assert (
+        rita.client.post(
+            f"/dashboard/flags/{FLAG}/pin-proposals/{number}/approve",
+            data={"reason": "rm tries", "csrf": rita.csrf()},
+        ).status_code
+        == 403
+    )
+    bob = dash("bob")
+    approved = bob.client.post(
+        f"/dashboard/flags/{FLAG}/pin-proposals/{number}/approve",
+        data={"reason": "reviewed policy v2", "csrf": bob.csrf()},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    with world.controller.engine.connect() as conn:
+        assert conn.execute(select(pins.c.policy_digest)).scalar_one() == new_policy
+    assert _rows(world, "pin-approved")[-1]["reason"] == "reviewed policy v2"
+
+
+def test_the_audit_timeline_shows_a_rewritten_row(world: World, dash: Make) -> None:
+    world.pin()
+    timeline = world.client.get("/v1/audit", headers=world.as_("vic")).json()
+    assert timeline["intact"] and all(r["verified"] for r in timeline["rows"])
+    with world.controller.engine.begin() as conn:
+        conn.execute(update(audit).where(audit.c.seq == 1).values(actor="mallory"))
+    timeline = world.client.get("/v1/audit", headers=world.as_("vic")).json()
+    assert not timeline["intact"]
+    assert timeline["rows"][0]["problem"] == "rewritten"
+    page = dash("vic").client.get("/dashboard/audit").text
+    assert "NOT intact" in page and "✗ rewritten" in page
+
+
+def test_incidents_list_exposures_and_export_csv(world: World, dash: Make) -> None:
+    exposure = {
+        "owner": "patient-7",
+        "observer": "=HYPERLINK(evil)",
+        "what": ["recording"],
+        "surfaces": ["GET /api/recordings"],
+        "first_seen": "2026-12-04T10:00:00+00:00",
+        "last_seen": "2026-12-04T10:01:00+00:00",
+        "findings": 3,
+    }
+    with world.controller.engine.begin() as conn:
+        audit_log.append(
+            conn,
+            world.audit_key,
+            "controller:watch",
+            "incident",
+            FLAG,
+            "production",
+            reason="canary of patient-7 seen by another user",
+            exposures=[exposure],
+        )
+    d = dash("vic")
+    page = d.client.get("/dashboard/incidents").text
+    assert "patient-7" in page and "GET /api/recordings" in page
+    csv = d.client.get("/dashboard/incidents.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert lines[0].startswith("incident,flag,env,owner")
+    assert "patient-7,'=HYPERLINK(evil),recording" in lines[1]
+    incidents = world.client.get("/v1/incidents", headers=world.as_("vic")).json()["incidents"]
+    assert incidents[0]["exposures"][0]["owner"] == "patient-7"
+    assert dash().client.get("/dashboard/incidents.csv").status_code == 401
