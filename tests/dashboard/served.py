@@ -1,0 +1,175 @@
+"""A real `chaperone controller serve` for browser tests: its own process on a free port, tokens
+made with `chaperone controller token create`, a pin set by two admins over the API, and
+Chromium (Debian's, under Playwright) to drive the dashboard."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from flags.keys import new_signing_key
+from flags.policy import BoundPolicy, bind_policy
+from flags.verdict import envelope_of
+from harness.childenv import child_env
+from scenarios.browser.launch import CHROMIUM_ARGS
+from tests.flags.conftest import SIGNING, make_verdict, write_policy
+from tests.services.postgres import free_port
+
+FLAG = "video-switch"
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = {
+    "alice": "admin",
+    "bob": "admin",
+    "rita": "release-manager",
+    "vic": "viewer",
+}
+
+
+def artifacts() -> Path:
+    base = Path(os.environ.get("CHAPERONE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    path = base / "dashboard"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def chaperone(*args: str, token: str | None = None, env: dict[str, str] | None = None) -> str:
+    run_env = {**(env or os.environ)}
+    run_env.pop("CHAPERONE_GATE_PUBLIC_KEY", None)
+    if token is not None:
+        run_env["CHAPERONE_CONTROLLER_TOKEN"] = token
+    done = subprocess.run(
+        [sys.executable, "-m", "chaperone", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=run_env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+@dataclass
+class Served:
+    url: str
+    tmp: Path
+    db: str
+    bound: BoundPolicy
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def api(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def pin(self) -> None:
+        body = {"policy_digest": self.bound.digest, "keys": [SIGNING.public().pem().decode()]}
+        made = self.api("alice", "POST", f"/v1/flags/{FLAG}/pin-proposals", json=body)
+        assert made.status_code == 200, made.text
+        number = made.json()["proposal"]
+        done = self.api("bob", "POST", f"/v1/pin-proposals/{number}/approve")
+        assert done.status_code == 200, done.text
+
+    def verdict(self, name: str, digest: str, **overrides: Any) -> Path:
+        path = self.tmp / f"{name}.json"
+        verdict = make_verdict(self.bound, build=name, build_digest=digest, **overrides)
+        path.write_text(json.dumps(envelope_of(verdict, SIGNING)))
+        return path
+
+
+@contextlib.contextmanager
+def serve(tmp: Path, *backend: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """The controller on `backend` args (default: the local file backend), heal every second."""
+    db = f"sqlite:///{tmp / 'controller.db'}"
+    key = new_signing_key()
+    (tmp / "controller.key").write_bytes(key.pem())
+    if not backend:
+        from flags.backends.local import LocalBackend
+
+        state = tmp / "flags-state.json"
+        LocalBackend(state).declare_environments(["development", "production"])
+        backend = ("--backend", "local", "--state", str(state))
+    port = free_port()
+    served = Served(f"http://127.0.0.1:{port}", tmp, db, bind_policy(write_policy(tmp / "policy")))
+    for name, role in PEOPLE.items():
+        served.tokens[name] = chaperone(
+            "controller", "token", "create", "--db", db, "--role", role, "--name", name
+        )
+    log = (tmp / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chaperone",
+            "controller",
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--audit-key",
+            str(tmp / "controller.key"),
+            "--heal-interval",
+            "1",
+            *backend,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env or {k: v for k, v in os.environ.items() if k != "UNLEASH_ADMIN_TOKEN"},
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert process.poll() is None, (tmp / "serve.log").read_text()
+            try:
+                if httpx.get(f"{served.url}/dashboard/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "controller did not start"
+            time.sleep(0.2)
+        yield served
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=list(CHROMIUM_ARGS),
+        env=dict[str, str | float | bool](child_env()),
+    )
+
+
+def sign_in(browser: Browser, served: Served, who: str, **context: Any) -> Page:
+    """A fresh browser context signed in as `who`, by keyboard: type the token, press Enter."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, **context).new_page()
+    page.goto(f"{served.url}/dashboard/")
+    page.get_by_label("Controller token").fill(served.tokens[who])
+    page.get_by_label("Controller token").press("Enter")
+    page.wait_for_url(f"{served.url}/dashboard/")
+    assert page.locator("#me-name").inner_text() == who
+    return page
