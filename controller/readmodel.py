@@ -30,7 +30,7 @@ DEFAULT_ENVS = ("development", "production")
 ROLLOUT_ACTIONS = frozenset(
     {"enable-intent", "enabled", "enable-failed", "disable-intent", "disabled", "revoked"}
 )
-_TROUBLE = ("drift", "incident", "leak", "alert", "fail-closed")
+_TROUBLE = ("drift", "incident", "leak", "alert", "fail-closed", "auto-disabled")
 _WATCH = ("watch",)
 
 
