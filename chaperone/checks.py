@@ -65,6 +65,17 @@ def check_scenarios(profile: LoadedProfile, names: Sequence[str]) -> None:
             raise UsageError(f"unknown scenario '{name}'", hint)
 
 
+def check_media(profile: LoadedProfile, media: str) -> None:
+    """Refuse `--media` values, and real media for a profile that says nothing of its calls."""
+    if media not in ("header", "real"):
+        raise UsageError(f"--media '{media}' is not header or real", "pass --media real or drop it")
+    if media == "real" and profile.profile.media is None:
+        raise UsageError(
+            f"--media real, but profile '{profile.profile.name}' has no media: section",
+            "describe the app's signalling in the profile (docs/media.md) or drop --media",
+        )
+
+
 def build_options(**fields: object) -> RunOptions:
     requested = fields.get("suites")
     suites = tuple(map(str, requested)) if isinstance(requested, list | tuple) else ()

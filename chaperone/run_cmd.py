@@ -11,6 +11,7 @@ import typer
 from chaperone.checks import (
     build_options,
     check_allowed,
+    check_media,
     check_out,
     check_scenarios,
     load_master,
@@ -23,6 +24,7 @@ from chaperone.options import (
     ListenOpt,
     MasterHostOpt,
     MasterPortOpt,
+    MediaOpt,
     ProfileOpt,
     SuiteOpt,
     SupportOpt,
@@ -82,6 +84,7 @@ def run_command(
         ),
     ] = "profile",
     faults: FaultsOpt = "",
+    media: MediaOpt = "header",
     workers: Annotated[int, typer.Option(help="Locust worker processes for --suite load.")] = 0,
     expect_workers: ExpectWorkersOpt = 0,
     master_bind_host: MasterHostOpt = "127.0.0.1",
@@ -135,6 +138,7 @@ def run_command(
     check_allowed(policy, target)
     loaded = profile_of(profile)
     check_scenarios(loaded, scenario or ())
+    check_media(loaded, media)
     options = build_options(
         suites=suite,
         scenarios=tuple(scenario or ()),
@@ -151,12 +155,13 @@ def run_command(
         slo=slo_of(slo_p95 or (), slo_max_error_rate, slo_min_rps),
         fuzz_examples=fuzz_examples,
         fuzz_seconds=fuzz_seconds,
+        media=media,
     )
     out_dir = check_out(out)
     reporter = ConsoleReporter(secrets=[support_token] if support_token else [])
     with (
         notification_sinks(loaded, listen, target) as sinks,
-        target_of(target, support_token, faults, loaded, sinks) as (url, token),
+        target_of(target, support_token, faults, loaded, sinks, media) as (url, token),
     ):
         request = RunRequest(
             url,

@@ -75,6 +75,7 @@ def target_of(
     faults: str,
     profile: LoadedProfile,
     sinks: Sinks | None = None,
+    media: str = "header",
 ) -> Iterator[tuple[str, str]]:
     """Yields (url, support token): the given target, or a freshly started local clinic
     (wired to the notification sinks, when there are any)."""
@@ -101,5 +102,6 @@ def target_of(
             "pass --target with the URL of your staging deployment",
         )
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
-    with local_clinic(names, extra_args=clinic_wiring(sinks)) as clinic:
+    wiring = [*clinic_wiring(sinks), *(["--media", media] if media != "header" else [])]
+    with local_clinic(names, extra_args=wiring) as clinic:
         yield clinic.url, clinic.support_token

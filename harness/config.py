@@ -115,6 +115,12 @@ class RunOptions(BaseModel):
         description="run the load suite beside the browser suite, on one seeding, when both "
         "are asked for and there are enough owners for each to drive its own",
     )
+    media: Literal["header", "real"] = Field(
+        "header",
+        description="real: the switch suite's calls are WebRTC, each caller's camera and "
+        "microphone carrying their canary (the profile's `media:` section); header: the "
+        "flows alone, no media is sent",
+    )
     # Browser suite (Playwright + Debian Chromium)
     browser_users: int = Field(3, ge=2)
     chromium: str = "/usr/bin/chromium"

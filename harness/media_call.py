@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.models import Actor, Canary
 
-__all__ = ["MediaAction", "MediaCodes", "Signalling", "codes_for"]
+__all__ = ["MediaAction", "MediaCodes", "MediaPlan", "Signalling", "codes_for"]
 
 SDP = "{{sdp}}"
 CALL = "{{call}}"
@@ -109,19 +109,23 @@ class MediaAction:
     hold: bool = False  # let media flow first: the flow closes a segment
 
 
-def action_for(
-    flow: str,
-    starts: tuple[str, ...],
-    camera_on: tuple[str, ...],
-    camera_off: tuple[str, ...],
-    stops: tuple[str, ...],
-) -> MediaAction:
-    if flow in starts:
-        return MediaAction(after="start")
-    if flow in camera_on:
-        return MediaAction(before="camera_on", hold=True)
-    if flow in camera_off:
-        return MediaAction(after="camera_off", hold=True)
-    if flow in stops:
-        return MediaAction(after="stop", hold=True)
-    return MediaAction()
+@dataclass(frozen=True, slots=True)
+class MediaPlan:
+    """Which flows start a call, turn the camera on and off, and stop it; how long to hold."""
+
+    start: tuple[str, ...] = ()
+    camera_on: tuple[str, ...] = ()
+    camera_off: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()
+    hold_seconds: float = 2.6
+
+    def action(self, flow: str) -> MediaAction:
+        if flow in self.start:
+            return MediaAction(after="start")
+        if flow in self.camera_on:
+            return MediaAction(before="camera_on", hold=True)
+        if flow in self.camera_off:
+            return MediaAction(after="camera_off", hold=True)
+        if flow in self.stop:
+            return MediaAction(after="stop", hold=True)
+        return MediaAction()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.adapters import Session
-from harness.adapters.capabilities import MEDIA, NOTIFY, PUSH
+from harness.adapters.capabilities import CALLS, MEDIA, NOTIFY, PUSH
 from harness.errors import InfrastructureError
 from harness.events import Event, FindingRaised, StepFinished
 from harness.models import Finding, Observation, Step
@@ -24,6 +24,7 @@ from harness.sinks import observations_of
 from harness.suites import RunContext
 from harness.world import Resource
 from scenarios.controls import Witness
+from scenarios.media_calls import MediaCalls
 
 REJOIN = "rejoin"  # a phase that runs the profile's `rejoin` flow, or `join` again
 
@@ -104,6 +105,18 @@ class Play:
     # sat out.
     resting: frozenset[str] = frozenset()
     audience: tuple[str, ...] | None = None
+    media: MediaCalls | None = None  # real calls (`--media real`), else None
+
+    async def open_media(self) -> None:
+        """With `--media real` and a target whose calls are real, callers follow the flows."""
+        calls = self.ctx.capability(CALLS)
+        plan = calls.media_plan() if calls is not None else None
+        if self.ctx.options.media == "real" and calls is not None and plan is not None:
+            self.media = MediaCalls(calls, plan)
+
+    async def close_media(self) -> None:
+        if self.media is not None:
+            await self.media.stop()
 
     def actors_for(self, flow: str) -> list[str]:
         """Whose `flow` it is: the owners of its resource (or entity) kind, or users of its
@@ -212,7 +225,11 @@ async def run_flow(play: Play, owner: str, flow: str) -> None:
     resource = play.resource(owner, flow)
     step = Step(performer, flow, str(play.slot) if resource is not None else owner)
     name = play.step_name(performer, flow)
+    if play.media is not None:
+        await play.media.before(flow, session, resource)
     result = await play.ctx.adapter.flow(session, flow, resource, name, owner=owner)
+    if play.media is not None and result.ok:
+        await play.media.after(flow, session, resource)
     # Recorded as it completes, not as it starts: a phase's flows run at once, and the order
     # the target finished them in is the order a sequential replay must follow (the 2020 bug
     # filed a recording under the patient of whichever call was joined last).

@@ -190,7 +190,9 @@ def _not_applicable(scenario: Scenario, missing: list[str]) -> CaseFinished:
 async def _play(play: Play, scenario: Scenario) -> None:
     try:
         await play.open_push()
+        await play.open_media()
         for phase in scenario.phases:
             await play.run_phase(phase)
     finally:
+        await play.close_media()
         await play.close_push()

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from harness.adapters import Session, Target
     from harness.adapters.profile import ProfileTarget
     from harness.client.discovery import Discovered
+    from harness.media_call import MediaPlan
     from harness.push import PushListener
+    from harness.rtc_caller import Caller
+    from harness.world import Resource
 
 C = TypeVar("C")
 
@@ -56,6 +59,18 @@ class MediaCapable(Protocol):
 
     def set_overflow(self, sink: Callable[[Observation], None] | None) -> None:
         """Where the parts of a body past the response cap go to be judged."""
+
+
+@runtime_checkable
+class CallsCapable(Protocol):
+    """The app's calls are real WebRTC: a user's caller can join one (the profile's `media:`)."""
+
+    def caller(self, session: Session, resource: Resource | None) -> Caller | None:
+        """A caller for the call `resource` names, carrying the user's canary; None when the
+        app described has no media section or the user has no canary to carry."""
+
+    def media_plan(self) -> MediaPlan | None:
+        """Which flows start a call, turn its camera on and off and stop it."""
 
 
 @runtime_checkable
@@ -103,9 +118,10 @@ class Capability(Generic[C]):
 PUSH: Capability[PushCapable] = Capability("push", PushCapable)
 NOTIFY: Capability[NotifyCapable] = Capability("mail and SMS", NotifyCapable)
 MEDIA: Capability[MediaCapable] = Capability("media", MediaCapable)
+CALLS: Capability[CallsCapable] = Capability("calls", CallsCapable)
 DISCOVERY: Capability[DiscoveryCapable] = Capability("discovery", DiscoveryCapable)
 RECOVERIES: Capability[CountsRecoveries] = Capability("recoveries", CountsRecoveries)
-CAPABILITIES: tuple[Capability[Any], ...] = (PUSH, NOTIFY, MEDIA, DISCOVERY, RECOVERIES)
+CAPABILITIES: tuple[Capability[Any], ...] = (PUSH, NOTIFY, MEDIA, CALLS, DISCOVERY, RECOVERIES)
 
 
 if TYPE_CHECKING:
@@ -114,6 +130,12 @@ if TYPE_CHECKING:
     def _profile_target_keeps_the_contract(
         target: ProfileTarget,
     ) -> tuple[
-        Target, PushCapable, NotifyCapable, MediaCapable, DiscoveryCapable, CountsRecoveries
+        Target,
+        PushCapable,
+        NotifyCapable,
+        MediaCapable,
+        CallsCapable,
+        DiscoveryCapable,
+        CountsRecoveries,
     ]:
-        return target, target, target, target, target, target
+        return target, target, target, target, target, target, target

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from harness.adapters import FlowResult
+from harness.adapters.calls import make_caller, media_plan
 from harness.adapters.document import DocumentRoutes
 from harness.adapters.flows import Flows
 from harness.adapters.http import HttpDriver
@@ -36,12 +37,14 @@ from harness.client.listing import Entity
 from harness.coverage import Coverage
 from harness.driver import Overflow
 from harness.errors import InfrastructureError, TargetUnreachable, UsageError
+from harness.media_call import MediaPlan
 from harness.models import ANONYMOUS, Actor, Observation
 from harness.oracles import Listing
 from harness.population import Population
 from harness.profile.model import ReadSpec, TargetProfile
 from harness.profile.steps import is_success, prepare
 from harness.push import PushListener
+from harness.rtc_caller import Caller
 from harness.world import Resource, World
 
 __all__ = ["ProfileTarget"]
@@ -222,6 +225,14 @@ class ProfileTarget:
         listener = PushListener(session, url, f"WS {push.websocket}")
         await listener.start()
         return listener
+
+    # -- real calls (the profile's `media:`) -----------------------------------------------
+
+    def caller(self, session: Session, resource: Resource | None) -> Caller | None:
+        return make_caller(self.profile, self.base_url, self.client.world, session, resource)
+
+    def media_plan(self) -> MediaPlan | None:
+        return media_plan(self.profile)
 
     async def flush_notifications(self) -> None:
         spec = self.profile.notifications

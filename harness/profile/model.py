@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from harness.profile.base import Name, _Strict
 from harness.profile.drivers_model import BrowserFlow, BrowserSpec, LoadFlow, LoadRead, LoadSpec
 from harness.profile.flows_model import EffectSpec, FlowSpec, ScenarioSpec
+from harness.profile.media_model import MediaSpec
 from harness.profile.notify_model import FeatureSpec, NotificationSpec, PushSpec
 from harness.profile.placeholders import check_placeholders, check_role_names
 from harness.profile.reads_model import (
@@ -58,6 +59,7 @@ __all__ = [
     "LoadFlow",
     "LoadRead",
     "LoadSpec",
+    "MediaSpec",
     "NotificationSpec",
     "OwnerSpec",
     "PageSpec",
@@ -99,6 +101,7 @@ class TargetProfile(_Strict):
     feature: FeatureSpec | None = None
     push: PushSpec | None = None
     notifications: NotificationSpec | None = None
+    media: MediaSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> TargetProfile:
@@ -148,7 +151,27 @@ class TargetProfile(_Strict):
             for needed in (*self.feature.flows, self.feature.gated):
                 _known("feature", "flow", needed, sorted(self.flows), "flows")
         self._check_scenarios()
+        self._check_media()
         return self
+
+    def _check_media(self) -> None:
+        if self.media is None:
+            return
+        spec = self.media.flows
+        for group, names in (
+            ("start", spec.start),
+            ("camera_on", spec.camera_on),
+            ("camera_off", spec.camera_off),
+            ("stop", spec.stop),
+        ):
+            for name in names:
+                _known(
+                    f"media.flows.{group}", "flow", name, [*sorted(self.flows), "rejoin"], "flows"
+                )
+        wanted = self.media.fetch
+        if wanted is not None:
+            reads = sorted(r.name for r in self.reads if r.name)
+            _known("media.fetch", "read", wanted, reads, "reads")
 
     def _check_scenarios(self) -> None:
         names = [s.name for s in self.scenarios]

@@ -47,7 +47,9 @@ def check_role_names(profile: TargetProfile) -> None:
 
 def check_placeholders(profile: TargetProfile) -> None:
     heads, user_vars = _known(profile)
-    for text in _strings(profile.model_dump(mode="json", by_alias=True)):
+    # The media offer has placeholders of its own ({{sdp}}, {{call}}): MediaSpec checks them.
+    document = profile.model_dump(mode="json", by_alias=True, exclude={"media"})
+    for text in _strings(document):
         for name in PLACEHOLDER.findall(text):
             head, *rest = name.split(".")
             if head == "env":
