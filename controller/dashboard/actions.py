@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from controller.dashboard.pages import show_flag
 from controller.dashboard.session import Session
@@ -45,20 +47,29 @@ def action_router(web: Web) -> APIRouter:
         except UsageError as exc:
             return show_flag(web, request, session, flag, 400, error=exc.problem, hint=exc.fix)
         web.model.live.forget()
-        return web.redirect(f"{PREFIX}/flags/{flag}", message)
+        return web.redirect(f"{PREFIX}/flags/{quote(flag, safe='')}", message)
 
     @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/enable")
-    async def enable(
-        request: Request,
-        flag: str,
-        env: str,
-        verdict: Annotated[UploadFile, File()],
-        csrf: Csrf = "",
-        reason: Reason = "",
-    ) -> Response:
-        envelope = await verdict.read(MAX_VERDICT_BYTES + 1)
+    async def enable(request: Request, flag: str, env: str) -> Response:
+        # Parsed here, after a size check: a declared File() parameter would be spooled to
+        # disk whole before any check ran.
+        size = request.headers.get("content-length", "")
+        if not size.isdigit():
+            raise HTTPException(411, "a verdict upload needs a Content-Length")
+        if int(size) > MAX_VERDICT_BYTES + 64 * 1024:
+            raise HTTPException(413, f"a verdict is at most {MAX_VERDICT_BYTES} bytes")
+        form = await request.form(max_files=1, max_fields=8)
+        upload = form.get("verdict")
+        envelope = (
+            await upload.read(MAX_VERDICT_BYTES + 1) if isinstance(upload, UploadFile) else b""
+        )
+        csrf, reason = str(form.get("csrf", "")), str(form.get("reason", ""))[:500]
 
         def act(session: Session) -> str:
+            if not envelope:
+                raise UsageError(
+                    "choose the verdict file to enable with", "the gate's verdict.json"
+                )
             proven = decide.enable(session.who, flag, env, envelope, reason=reason.strip())
             v = proven.verdict
             return f"Enabled {flag} in {env} for build {v.build} ({v.build_digest[:12]})."

@@ -241,3 +241,61 @@ def _gate_pub() -> str:
 
 def shots_dir() -> Path:
     return artifacts()
+
+
+CONTRAST = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const text = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!text || style.visibility === 'hidden' || el.getClientRects().length === 0) continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24
+      || (parseFloat(style.fontSize) >= 18.6 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName + ' ' + ratio.toFixed(2) + ' ' + el.textContent.trim().slice(0, 40));
+  }
+  return bad;
+}"""
+
+
+def test_keyboard_labels_and_contrast_on_every_page(served: Served, browser: Browser) -> None:
+    page = sign_in(browser, served, "vic")
+    page.goto(f"{served.url}/dashboard/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.evaluate("document.activeElement.getBoundingClientRect().left") >= 0
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    # The flag's link is reachable by Tab and opens with Enter.
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == FLAG:
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/dashboard/flags/{FLAG}")
+    for path in (
+        "/dashboard/",
+        f"/dashboard/flags/{FLAG}",
+        "/dashboard/incidents",
+        "/dashboard/audit",
+    ):
+        for viewer in ("vic", "alice"):
+            p = page if viewer == "vic" else sign_in(browser, served, viewer)
+            p.goto(f"{served.url}{path}")
+            _every_control_labelled(p)
+            assert p.evaluate(CONTRAST) == [], path
+    page.goto(f"{served.url}/dashboard/incidents")
+    page.screenshot(path=str(shots_dir() / "incidents.png"), full_page=True)

@@ -279,3 +279,17 @@ def test_incidents_list_exposures_and_export_csv(world: World, dash: Make) -> No
     incidents = world.client.get("/v1/incidents", headers=world.as_("vic")).json()["incidents"]
     assert incidents[0]["exposures"][0]["owner"] == "patient-7"
     assert dash().client.get("/dashboard/incidents.csv").status_code == 401
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(world: World, dash: Make) -> None:
+    world.pin()
+    d = dash("rita")
+    huge = d.client.post(
+        ENABLE,
+        data={"csrf": d.csrf(), "reason": "big"},
+        files={"verdict": ("verdict.json", b"[" * (2 * 1024 * 1024), "application/json")},
+    )
+    assert huge.status_code == 413
+    missing = d.client.post(ENABLE, data={"csrf": d.csrf(), "reason": "no file"})
+    assert missing.status_code == 400 and "choose the verdict file" in missing.text
+    assert not world.on()
