@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harness.errors import ChaperoneError, UsageError
 from reports.terminal import make_console
+
+if TYPE_CHECKING:
+    from controller.decisions import Controller
+    from controller.guard import Watcher
 
 app = typer.Typer(
     name="controller",
@@ -53,8 +57,28 @@ def serve_command(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Environments to self-heal (repeatable).")
     ] = None,
+    watch_target: Annotated[
+        str | None,
+        typer.Option(
+            help="Probe this target every --watch-interval for every enabled flag; on a leak "
+            "disable, revoke the artefact and write the incident (support token from "
+            "CHAPERONE_SUPPORT_TOKEN)."
+        ),
+    ] = None,
+    watch_profile: Annotated[
+        str, typer.Option(help="Target profile the watch probes with (name or YAML path).")
+    ] = "clinic",
+    watch_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between watch probe rounds.")
+    ] = 30.0,
+    incidents: Annotated[
+        Path, typer.Option(help="Directory the watch writes incident reports into.")
+    ] = Path("controller-incidents"),
 ) -> None:
-    """Run the controller. UNLEASH_ADMIN_TOKEN is read from its environment only."""
+    """Run the controller. UNLEASH_ADMIN_TOKEN is read from its environment only.
+
+    Unfinished watch responses (a disable-and-revoke cut short by a crash) are resumed at
+    start, with or without --watch-target."""
     import uvicorn
 
     from controller.app import create_app
@@ -70,6 +94,8 @@ def serve_command(
     envs = env or ["development", "production"]
     healer = Healer(controller, envs, heal_interval)
     healer.start()
+    watcher = _watcher(controller, watch_target, watch_profile, watch_interval, incidents)
+    watcher.start()
     writer = None
     if checkpoints is not None:
         writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
@@ -78,9 +104,37 @@ def serve_command(
         app = create_app(controller, envs)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
     finally:
+        watcher.stop()
         healer.stop()
         if writer is not None:
             writer.stop()
+
+
+def _watcher(
+    controller: Controller, target: str | None, profile: str, interval: float, incidents: Path
+) -> Watcher:
+    import logging
+    import os
+    import secrets
+
+    from controller.guard import Watcher
+    from flags.watch import SwitchProbe
+
+    # Alerts are log lines too: they must reach the operator's log even with uvicorn quiet.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if target is None:
+        return Watcher(controller, incidents)
+    token = os.environ.get("CHAPERONE_SUPPORT_TOKEN", "")
+    # A fresh seed per process: a restarted controller must not re-seed the usernames it used.
+    seed = secrets.randbelow(10**6) * 1000
+    return Watcher(
+        controller,
+        incidents,
+        lambda _flag, _env: SwitchProbe(target, token, seed=seed, profile=profile),
+        interval,
+        target=target,
+        secrets=[token] if token else [],
+    )
 
 
 @token_app.command("create")

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from controller.dashboard import install_dashboard
-from controller.decisions import Controller
+from controller.decisions import BackendUnreachable, Controller, StoreFailed
 from controller.readmodel import DEFAULT_ENVS
 from controller.tokens import Principal, principal_for
-from harness.errors import GateRefused, UsageError
+from harness.errors import ChaperoneError, GateRefused, UsageError
 
 
 class PinProposal(BaseModel):
@@ -44,6 +44,16 @@ def create_app(controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> Fa
     @app.exception_handler(UsageError)
     async def _usage(_request: Request, exc: UsageError) -> JSONResponse:
         return JSONResponse(_error(exc), status_code=400)
+
+    # The database or the flag store failed mid-decision: the answer is one line saying what
+    # state the flag was left in (off, or still being turned off), never a traceback.
+    @app.exception_handler(StoreFailed)
+    async def _store_failed(_request: Request, exc: StoreFailed) -> JSONResponse:
+        return JSONResponse(_error(exc), status_code=503)
+
+    @app.exception_handler(BackendUnreachable)
+    async def _backend_failed(_request: Request, exc: BackendUnreachable) -> JSONResponse:
+        return JSONResponse(_error(exc), status_code=503)
 
     # Decisions block on the database and the flag backend: plain `def` routes run in
     # FastAPI's thread pool, so one slow Unleash call does not stall every other request.
@@ -80,6 +90,10 @@ def create_app(controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> Fa
     def disable(flag: str, env: str, who: Who, body: Disable | None = None) -> dict[str, Any]:
         state = controller.disable(who, flag, env, body.reason if body else "")
         return {"flag": flag, "env": env, "enabled": state.enabled}
+
+    @app.get("/v1/alerts")
+    def alerts(who: Who) -> dict[str, Any]:
+        return controller.open_alerts(who)
 
     @app.post("/v1/flags/{flag}/revocations")
     def revoke(flag: str, body: Revoke, who: Who) -> dict[str, Any]:
@@ -118,5 +132,5 @@ def _raw_body(limit: int) -> Callable[..., Any]:
 Envelope = Annotated[bytes, Depends(_raw_body(1024 * 1024))]
 
 
-def _error(exc: GateRefused | UsageError) -> dict[str, str]:
+def _error(exc: ChaperoneError) -> dict[str, str]:
     return {"error": exc.problem, "hint": exc.fix or ""}

@@ -8,10 +8,13 @@ enable is in flight runs after it and turns the flag off: a concurrent revoke al
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,18 +22,32 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from controller import audit
+from controller.alerts import Alerts
 from controller.evidence import verdict_evidence
-from controller.store import approvals, now_text, pin_proposals, pins, revocations
+from controller.store import (
+    approvals,
+    guard_actions,
+    now_text,
+    pin_proposals,
+    pins,
+    revocations,
+)
 from controller.tokens import Principal
 from flags.backends.base import FlagBackend, FlagState
 from flags.keys import SigningKey, VerifyKey
 from flags.verdict import MAX_VERDICT_BYTES, EnableRequest, Proven, verify_for_enable
-from harness.errors import GateRefused, UsageError
+from harness.errors import ChaperoneError, GateRefused, UsageError
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+ACTOR = "controller"
+# Any fixed 64-bit number: the advisory lock every controller on one PostgreSQL database takes
+# for each decision.
+DECISION_LOCK = 0x63686170_6572
+log = logging.getLogger("chaperone.controller")
 
 
 def artefact_digest(text: str) -> str:
@@ -69,6 +86,54 @@ class Controller:
         self.backend = backend
         self.audit_key = audit_key
         self.lock = threading.Lock()
+        self.alerts = Alerts()
+
+    @contextlib.contextmanager
+    def decision(self) -> Iterator[Connection]:
+        """One decision's transaction, serialised with every other decision: by a lock between
+        this process's threads, and on PostgreSQL by a transaction-scoped advisory lock between
+        controller processes sharing the database (SQLite's BEGIN IMMEDIATE already takes the
+        whole database's write lock)."""
+        with self.lock, self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECISION_LOCK})
+            yield conn
+
+    def alert(
+        self, key: str, message: str, flag: str | None = None, env: str | None = None
+    ) -> None:
+        """Raises an alert; a new one is audited too, unless the database is what failed."""
+        if not self.alerts.raise_(key, message, flag, env):
+            return
+        try:
+            with self.decision() as conn:
+                audit.append(
+                    conn, self.audit_key, ACTOR, "alert", flag, env, alert=key, message=message
+                )
+        except SQLAlchemyError as exc:
+            log.error("ALERT not audited: %s", one_line(exc))
+
+    def clear_alert(self, key: str) -> None:
+        if not self.alerts.clear(key):
+            return
+        try:
+            with self.decision() as conn:
+                audit.append(conn, self.audit_key, ACTOR, "alert-cleared", alert=key)
+        except SQLAlchemyError as exc:
+            log.error("alert clearance not audited: %s", one_line(exc))
+
+    def fail_closed(self, flag: str, envs: list[str], exc: BaseException) -> StoreFailed:
+        """The database failed mid-decision: turn the flag off where it may be on, and say so
+        in one line (the API's answer, the log, the alert)."""
+        off = [env for env in envs if self._force_off(flag, env)]
+        still = [env for env in envs if env not in off]
+        reason = f"database write failed ({one_line(exc)}); '{flag}' turned off in " + (
+            ", ".join(off) or "no environment"
+        )
+        if still:
+            reason += f", and could NOT be turned off in {', '.join(still)}"
+        self.alerts.raise_(f"store:{flag}", reason, flag, None)
+        return StoreFailed(reason, "free space or repair the controller's database")
 
     # -- pins (four eyes) -----------------------------------------------------------------
 
@@ -80,7 +145,7 @@ class Controller:
         if not keys_pem:
             raise UsageError("a pin needs at least one gate public key", "pass the gate's gate.pub")
         keys = {public_key_from_pem(pem).keyid: pem for pem in keys_pem}
-        with self.lock, self.engine.begin() as conn:
+        with self.decision() as conn:
             result = conn.execute(
                 insert(pin_proposals).values(
                     flag=flag,
@@ -108,7 +173,7 @@ class Controller:
 
     def approve_pin(self, who: Principal, proposal: int, reason: str = "") -> Pin:
         _require(who, "admin")
-        with self.lock, self.engine.begin() as conn:
+        with self.decision() as conn:
             row = conn.execute(select(pin_proposals).where(pin_proposals.c.id == proposal)).first()
             if row is None or row.approved_by is not None:
                 raise UsageError(f"no open pin proposal {proposal}", "list proposals with status")
@@ -159,7 +224,24 @@ class Controller:
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
         failure: Exception | None = None
-        with self.lock, self.engine.begin() as conn:
+        try:
+            proven = self._enable(who, flag, env, envelope, rollout, reason)
+        except _BackendFailed as exc:
+            failure = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        except SQLAlchemyError as exc:
+            raise self.fail_closed(flag, [env], exc) from None
+        if failure is not None:
+            raise GateRefused(
+                f"the flag backend failed ({type(failure).__name__}); the flag was turned off",
+                "check the flag store and retry",
+            ) from failure
+        return proven
+
+    def _enable(
+        self, who: Principal, flag: str, env: str, envelope: bytes, rollout: int, reason: str
+    ) -> Proven:
+        failure: Exception | None = None
+        with self.decision() as conn:
             pin = _pin(conn, flag)
             proven = _verify(pin, flag, env, envelope)
             digest = proven.verdict.build_digest
@@ -182,7 +264,15 @@ class Controller:
                 reason=reason,
                 verdict=verdict_evidence(proven.verdict),
             )
-            _approve(conn, flag, env, enabled=True, digest=digest, build=proven.verdict.build)
+            _approve(
+                conn,
+                flag,
+                env,
+                enabled=True,
+                digest=digest,
+                build=proven.verdict.build,
+                rollout=rollout,
+            )
             try:
                 self.backend.enable(flag, env, rollout, digest)
             except Exception as exc:
@@ -203,55 +293,92 @@ class Controller:
             else:
                 audit.append(conn, self.audit_key, who.name, "enabled", flag, env, digest=digest)
         if failure is not None:
-            raise GateRefused(
-                f"the flag backend failed ({type(failure).__name__}); the flag was turned off",
-                "check the flag store and retry",
-            ) from failure
+            raise _BackendFailed() from failure
         return proven
 
     def disable(self, who: Principal, flag: str, env: str, reason: str = "") -> FlagState:
         _require(who, "release-manager")
-        with self.lock, self.engine.begin() as conn:
-            audit.append(conn, self.audit_key, who.name, "disable-intent", flag, env, reason=reason)
-            _approve(conn, flag, env, enabled=False, digest=None, build=None)
-            state = self.backend.disable(flag, env)
-            audit.append(conn, self.audit_key, who.name, "disabled", flag, env)
+        failure: Exception | None = None
+        state = FlagState(flag, env, enabled=True, rollout=0)
+        try:
+            with self.decision() as conn:
+                audit.append(
+                    conn, self.audit_key, who.name, "disable-intent", flag, env, reason=reason
+                )
+                _approve(conn, flag, env, enabled=False, digest=None, build=None)
+                try:
+                    state = self.backend.disable(flag, env)
+                except Exception as exc:
+                    # The approval stays withdrawn, so self-heal keeps turning it off.
+                    failure = exc
+                    audit.append(
+                        conn,
+                        self.audit_key,
+                        who.name,
+                        "disable-failed",
+                        flag,
+                        env,
+                        error=one_line(exc),
+                    )
+                else:
+                    audit.append(conn, self.audit_key, who.name, "disabled", flag, env)
+        except SQLAlchemyError as exc:
+            raise self.fail_closed(flag, [env], exc) from None
+        if failure is not None:
+            raise self.still_on(flag, [env], failure)
         return state
+
+    def still_on(self, flag: str, envs: list[str], exc: Exception) -> BackendUnreachable:
+        message = (
+            f"'{flag}' may still be on in {', '.join(envs)}: the flag backend failed "
+            f"({one_line(exc)}); the controller keeps turning it off"
+        )
+        for env in envs:
+            self.alert(f"still-on:{flag}:{env}", message, flag, env)
+        return BackendUnreachable(message, "check the flag store; self-heal retries every round")
 
     def revoke(self, who: Principal, flag: str, digest_text: str, reason: str = "") -> list[str]:
         """Revokes an artefact for `flag` and turns off every environment it is live in."""
         _require(who, "release-manager")
         digest = artefact_digest(digest_text)
-        with self.lock, self.engine.begin() as conn:
-            if digest not in _revoked(conn, flag):
-                conn.execute(
-                    insert(revocations).values(flag=flag, digest=digest, by=who.name, at=now_text())
-                )
-            live = [
-                row.env
-                for row in conn.execute(
-                    select(approvals.c.env).where(
-                        approvals.c.flag == flag,
-                        approvals.c.digest == digest,
-                        approvals.c.enabled.is_(True),
-                    )
-                )
-            ]
-            audit.append(
-                conn,
-                self.audit_key,
-                who.name,
-                "revoked",
-                flag,
-                digest=digest,
-                envs=live,
-                reason=reason,
-            )
-            for env in live:
-                _approve(conn, flag, env, enabled=False, digest=None, build=None)
-                self.backend.disable(flag, env)
-                audit.append(conn, self.audit_key, who.name, "disabled", flag, env, digest=digest)
+        live: list[str] = []
+        failed: dict[str, Exception] = {}
+        try:
+            with self.decision() as conn:
+                live = _live_envs(conn, flag, digest)
+                revoke_in(conn, self.audit_key, who.name, flag, digest, live, reason)
+                for env in live:
+                    try:
+                        self.backend.disable(flag, env)
+                    except Exception as exc:
+                        failed[env] = exc
+                        audit.append(
+                            conn,
+                            self.audit_key,
+                            who.name,
+                            "disable-failed",
+                            flag,
+                            env,
+                            digest=digest,
+                            error=one_line(exc),
+                        )
+                    else:
+                        audit.append(
+                            conn, self.audit_key, who.name, "disabled", flag, env, digest=digest
+                        )
+        except SQLAlchemyError as exc:
+            raise self.fail_closed(flag, live or self._envs_live(flag, digest), exc) from None
+        if failed:
+            raise self.still_on(flag, sorted(failed), next(iter(failed.values())))
         return live
+
+    def _envs_live(self, flag: str, digest: str) -> list[str]:
+        """Where `digest` is approved, read outside any decision (the write path just failed)."""
+        try:
+            with self.engine.connect() as conn:
+                return _live_envs(conn, flag, digest)
+        except SQLAlchemyError:
+            return []
 
     def submit_verdict(self, who: Principal, flag: str, env: str, envelope: bytes) -> Proven:
         """CI hands in a verdict: checked against the pins and recorded, never enabling."""
@@ -259,7 +386,7 @@ class Controller:
             raise PermissionError(f"'{who.name}' ({who.role}) may not submit verdicts")
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
-        with self.lock, self.engine.begin() as conn:
+        with self.decision() as conn:
             proven = _verify(_pin(conn, flag), flag, env, envelope)
             audit.append(
                 conn,
@@ -286,6 +413,22 @@ class Controller:
                     pin_proposals.c.flag == flag, pin_proposals.c.approved_by.is_(None)
                 )
             ).all()
+            guard = [
+                {
+                    "id": row.id,
+                    "env": row.env,
+                    "kind": row.kind,
+                    "step": row.step,
+                    "reason": row.reason,
+                    "attempts": row.attempts,
+                    "last_error": row.last_error,
+                }
+                for row in conn.execute(
+                    select(guard_actions).where(
+                        guard_actions.c.flag == flag, guard_actions.c.step != "done"
+                    )
+                )
+            ]
         return {
             "flag": flag,
             "pin": None
@@ -299,10 +442,41 @@ class Controller:
                 for p in proposals
             ],
             "approved": {
-                row.env: {"enabled": row.enabled, "digest": row.digest, "build": row.build}
+                row.env: {
+                    "enabled": row.enabled,
+                    "digest": row.digest,
+                    "build": row.build,
+                    "rollout": row.rollout,
+                }
                 for row in rows
             },
             "revoked": revoked,
+            "alerts": self.alerts.open(flag),
+            "guard": guard,
+        }
+
+    def open_alerts(self, who: Principal) -> dict[str, Any]:
+        """Every open alert, and every watch action not finished (from the database: they
+        survive a restart)."""
+        _require(who, "viewer")
+        with self.engine.connect() as conn:
+            pending = conn.execute(
+                select(guard_actions).where(guard_actions.c.step != "done")
+            ).all()
+        return {
+            "alerts": self.alerts.open(),
+            "guard": [
+                {
+                    "id": row.id,
+                    "flag": row.flag,
+                    "env": row.env,
+                    "kind": row.kind,
+                    "step": row.step,
+                    "attempts": row.attempts,
+                    "last_error": row.last_error,
+                }
+                for row in pending
+            ],
         }
 
     def _force_off(self, flag: str, env: str) -> bool:
@@ -363,9 +537,74 @@ def _revoked(conn: Connection, flag: str) -> set[str]:
 
 
 def _approve(
-    conn: Connection, flag: str, env: str, *, enabled: bool, digest: str | None, build: str | None
+    conn: Connection,
+    flag: str,
+    env: str,
+    *,
+    enabled: bool,
+    digest: str | None,
+    build: str | None,
+    rollout: int | None = None,
 ) -> None:
     conn.execute(delete(approvals).where(approvals.c.flag == flag, approvals.c.env == env))
     conn.execute(
-        insert(approvals).values(flag=flag, env=env, enabled=enabled, digest=digest, build=build)
+        insert(approvals).values(
+            flag=flag, env=env, enabled=enabled, digest=digest, build=build, rollout=rollout
+        )
     )
+
+
+def withdraw(conn: Connection, flag: str, env: str) -> None:
+    """The controller no longer approves `flag` in `env` (it must be off)."""
+    _approve(conn, flag, env, enabled=False, digest=None, build=None)
+
+
+def _live_envs(conn: Connection, flag: str, digest: str) -> list[str]:
+    return [
+        row.env
+        for row in conn.execute(
+            select(approvals.c.env).where(
+                approvals.c.flag == flag,
+                approvals.c.digest == digest,
+                approvals.c.enabled.is_(True),
+            )
+        )
+    ]
+
+
+def revoke_in(
+    conn: Connection,
+    key: SigningKey,
+    actor: str,
+    flag: str,
+    digest: str,
+    envs: list[str],
+    reason: str = "",
+) -> None:
+    """Records the revocation and withdraws the approval wherever `digest` is approved; the
+    caller turns those environments off in the backend."""
+    if digest not in _revoked(conn, flag):
+        conn.execute(insert(revocations).values(flag=flag, digest=digest, by=actor, at=now_text()))
+    audit.append(conn, key, actor, "revoked", flag, digest=digest, envs=envs, reason=reason)
+    for env in envs:
+        withdraw(conn, flag, env)
+
+
+class StoreFailed(ChaperoneError):
+    """The controller's database failed mid-decision; the flag was turned off (fail closed)."""
+
+
+class BackendUnreachable(ChaperoneError):
+    """The flag backend failed to turn a flag off; it may still be on, and is being retried."""
+
+
+class _BackendFailed(Exception):
+    pass
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message (a database
+    error's SQL and parameters are left out)."""
+    origin = getattr(exc, "orig", None) or exc
+    text_ = str(origin).strip().splitlines()[0] if str(origin).strip() else ""
+    return f"{type(origin).__name__}: {text_[:200]}" if text_ else type(origin).__name__

@@ -1,21 +1,25 @@
 """Self-heal: every few seconds compare the flag store with what the controller approved, and
-turn off anything that is on without an approval, recording it as drift with the store's own
-latest event for that environment as evidence (for Unleash: its event log)."""
+turn off anything that is on without an approval or in another shape than approved (a rollout
+percentage or strategy reaching a different share, a hand-edited live-artefact tag), recording
+it as drift with the store's own latest event for that environment as evidence (for Unleash:
+its event log)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from controller import audit
-from controller.decisions import Controller
+from controller.decisions import Controller, one_line, withdraw
 from controller.store import approvals, pins
-from flags.backends.base import BackendEvent
+from flags.backends.base import BackendEvent, FlagState
 
 ACTOR = "controller:self-heal"
+HEAL_ALERT = "self-heal"
 
 
 @dataclass(frozen=True)
@@ -23,10 +27,12 @@ class Drift:
     flag: str
     env: str
     evidence: BackendEvent | None
+    why: str = "on without the controller's approval"
 
 
 def heal_once(controller: Controller, envs: list[str]) -> list[Drift]:
-    """Turns off every watched flag/environment that is on but not approved."""
+    """Turns off every watched flag/environment that is on but not approved, or on in another
+    shape than approved (rollout, live artefact)."""
     with controller.engine.connect() as conn:
         flags = {row.flag for row in conn.execute(select(pins.c.flag))}
         flags |= {row.flag for row in conn.execute(select(approvals.c.flag))}
@@ -40,17 +46,22 @@ def heal_once(controller: Controller, envs: list[str]) -> list[Drift]:
 
 
 def _heal(controller: Controller, flag: str, env: str) -> Drift | None:
-    # Checked again under the decision lock: an enable that just committed is approved.
-    with controller.lock, controller.engine.begin() as conn:
+    # Checked again inside a decision: an enable that just committed is approved.
+    with controller.decision() as conn:
         row = conn.execute(
-            select(approvals.c.enabled).where(approvals.c.flag == flag, approvals.c.env == env)
+            select(approvals.c.enabled, approvals.c.digest, approvals.c.rollout).where(
+                approvals.c.flag == flag, approvals.c.env == env
+            )
         ).first()
-        if row is not None and row.enabled:
-            return None
         state = controller.backend.status(flag, env)
         if not state.exists or not state.enabled:
             return None
+        why = _differs(controller, flag, env, state, row)
+        if why is None:
+            return None
         evidence = _latest(controller.backend.history(flag), env)
+        if row is not None and row.enabled:
+            withdraw(conn, flag, env)
         controller.backend.disable(flag, env)
         audit.append(
             conn,
@@ -59,6 +70,7 @@ def _heal(controller: Controller, flag: str, env: str) -> Drift | None:
             "drift-disabled",
             flag,
             env,
+            why=why,
             rollout=state.rollout,
             evidence=None
             if evidence is None
@@ -69,7 +81,23 @@ def _heal(controller: Controller, flag: str, env: str) -> Drift | None:
                 "detail": evidence.detail,
             },
         )
-    return Drift(flag, env, evidence)
+    return Drift(flag, env, evidence, why)
+
+
+def _differs(
+    controller: Controller, flag: str, env: str, state: FlagState, row: Row[Any, Any, Any] | None
+) -> str | None:
+    """Why the store's `state` is not what the controller approved (None: it is)."""
+    if row is None or not row.enabled:
+        return "on without the controller's approval"
+    if row.rollout is not None and state.rollout != row.rollout:
+        return f"rollout {state.rollout}% where {row.rollout}% was approved"
+    live = controller.backend.live_build(flag, env)
+    if row.digest is not None and live != row.digest:
+        # The live-artefact record (an Unleash tag) was edited by hand.
+        shown = live[:12] if live else "none"
+        return f"live artefact {shown} where {row.digest[:12]} was approved"
+    return None
 
 
 def _latest(events: list[BackendEvent], env: str) -> BackendEvent | None:
@@ -79,8 +107,9 @@ def _latest(events: list[BackendEvent], env: str) -> BackendEvent | None:
 
 
 class Healer:
-    """Runs `heal_once` every `interval` seconds until stopped; a failed round is retried next
-    interval (the store may be briefly down)."""
+    """Runs `heal_once` every `interval` seconds until stopped. A failed round (the store or
+    the database briefly down) is retried next interval and raises an alert until a round
+    succeeds: a flag nobody can check is never silent."""
 
     def __init__(self, controller: Controller, envs: list[str], interval: float) -> None:
         self._controller, self._envs, self._interval = controller, envs, interval
@@ -96,7 +125,15 @@ class Healer:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                heal_once(self._controller, self._envs)
-            except Exception:  # noqa: S112 - the next round retries; the flag is checked again
-                continue
+            self.round()
+
+    def round(self) -> bool:
+        try:
+            heal_once(self._controller, self._envs)
+        except Exception as exc:
+            self._controller.alert(
+                HEAL_ALERT, f"a self-heal round failed ({one_line(exc)}); retrying next interval"
+            )
+            return False
+        self._controller.clear_alert(HEAL_ALERT)
+        return True

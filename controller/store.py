@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 
@@ -78,6 +79,26 @@ approvals = Table(
     Column("enabled", Boolean, nullable=False),
     Column("digest", String(64)),
     Column("build", String(200)),
+    Column("rollout", Integer),  # step 2: the approved rollout percentage (None: unknown)
+)
+# The watch's durable intent: one row per leak (or lost target) it acts on, advanced step by
+# step (disable -> revoke -> incident -> done) and committed after each, so a controller killed
+# between two steps resumes from the row on restart.
+guard_actions = Table(
+    "guard_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flag", String(200), nullable=False),
+    Column("env", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # leak | target-lost
+    Column("digest", String(64)),  # the artefact live when the probe ran
+    Column("reason", Text, nullable=False),
+    Column("step", String(20), nullable=False),  # disable | revoke | incident | done
+    Column("detected_at", String(40), nullable=False),
+    Column("disabled_at", String(40)),
+    Column("incident", Text),  # the incident as detected (JSON), completed when written
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
 )
 audit = Table(
     "audit",
@@ -99,7 +120,14 @@ def _step_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[tokens, pins, pin_proposals, revocations, approvals, audit])
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _step_1)]
+def _step_2(conn: Connection) -> None:
+    # Step 1 creates tables from today's metadata, so a fresh database already has the column.
+    if "rollout" not in {column["name"] for column in inspect(conn).get_columns("approvals")}:
+        conn.exec_driver_sql("ALTER TABLE approvals ADD COLUMN rollout INTEGER")
+    metadata.create_all(conn, tables=[guard_actions])
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _step_1), (2, _step_2)]
 
 
 def open_engine(url: str) -> Engine:

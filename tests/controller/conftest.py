@@ -17,6 +17,7 @@ from flags.backends.local import LocalBackend
 from flags.keys import SigningKey, new_signing_key
 from flags.policy import BoundPolicy, bind_policy
 from flags.verdict import envelope_of
+from harness.errors import InfrastructureError
 from tests.clinic.testclient import TestClient
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
 
@@ -32,6 +33,13 @@ class SlowBackend(LocalBackend):
         self.entered = threading.Event()
         self.release = threading.Event()
         self.release.set()
+        self.failing_disables = 0  # the next N disables fail as an unreachable store would
+
+    def disable(self, flag: str, env: str) -> FlagState:
+        if self.failing_disables > 0:
+            self.failing_disables -= 1
+            raise InfrastructureError("flag store unreachable (injected outage)")
+        return super().disable(flag, env)
 
     def enable(
         self, flag: str, env: str, rollout: int = 100, build_digest: str | None = None

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from controller.heal import heal_once
+from controller.heal import Healer, heal_once
 from controller.store import audit
 from tests.controller.conftest import FLAG, World
 
@@ -41,3 +41,43 @@ def test_an_approved_flag_is_left_on(world: World) -> None:
     )
     assert heal_once(world.controller, ["development", "production"]) == []
     assert world.on()
+
+
+def _enabled(world: World) -> None:
+    world.pin()
+    answer = world.client.post(ENABLE, content=world.envelope(), headers=world.as_("rita"))
+    assert answer.status_code == 200, answer.text
+
+
+def test_self_heal_turns_off_a_rollout_that_differs_from_the_approved_one(world: World) -> None:
+    _enabled(world)
+    world.backend.set_rollout(FLAG, "production", 30)  # straight to the store
+    (drift,) = heal_once(world.controller, ["production"])
+    assert drift.why == "rollout 30% where 100% was approved"
+    assert not world.on()
+    status = world.client.get(f"/v1/flags/{FLAG}", headers=world.as_("vic")).json()
+    assert status["approved"]["production"]["enabled"] is False
+
+
+def test_self_heal_turns_off_a_hand_edited_live_artefact_tag(world: World) -> None:
+    _enabled(world)
+    world.backend.enable(FLAG, "production", 100, "77" * 32)  # the live record rewritten
+    (drift,) = heal_once(world.controller, ["production"])
+    assert drift.why.startswith("live artefact 777777777777 where abababababab")
+    assert not world.on()
+
+
+def test_a_failed_heal_round_raises_an_alert_until_one_succeeds(world: World) -> None:
+    _enabled(world)
+    healer = Healer(world.controller, ["production"], 5.0)
+    world.backend.state_path.write_text("{ not json")  # the store is unreadable
+    assert healer.round() is False
+    [alert] = world.client.get("/v1/alerts", headers=world.as_("vic")).json()["alerts"]
+    assert alert["message"].startswith("a self-heal round failed (")
+    with world.controller.engine.connect() as conn:
+        actions = [row.action for row in conn.execute(select(audit.c.action))]
+    assert "alert" in actions
+    world.backend.state_path.unlink()
+    world.backend.declare_environments(["development", "production"])
+    assert healer.round() is True
+    assert world.client.get("/v1/alerts", headers=world.as_("vic")).json()["alerts"] == []

@@ -3,6 +3,7 @@ API, behind the controller's back, is off again within one interval."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,9 +15,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from controller.decisions import Controller
+from controller.heal import heal_once
 from controller.store import audit, open_engine
+from controller.tokens import create_token, principal_for
 from flags.backends.unleash import UnleashBackend
 from flags.keys import new_signing_key
+from flags.policy import bind_policy
+from flags.verdict import envelope_of
+from tests.flags.conftest import SIGNING, make_verdict, write_policy
 from tests.services.postgres import free_port, postgres
 from tests.services.unleash import UnleashServer, unleash_server
 
@@ -100,3 +107,51 @@ def test_a_flag_turned_on_in_unleash_is_off_within_one_interval(
         process.wait(timeout=20)
         log.close()
         direct.close()
+
+
+def _approved_on(unleash: UnleashServer, tmp_path: Path, flag: str) -> tuple[Controller, str]:
+    """A controller (in process) on the real Unleash that pinned and enabled `flag`."""
+    backend = UnleashBackend(unleash.url, unleash.admin_token)
+    backend.ensure_flag(flag)
+    engine = open_engine(f"sqlite:///{tmp_path / 'controller.db'}")
+    controller = Controller(engine, backend, new_signing_key())
+    who = {
+        name: principal_for(engine, create_token(engine, name, role))
+        for name, role in {"alice": "admin", "bob": "admin", "rita": "release-manager"}.items()
+    }
+    bound = bind_policy(write_policy(tmp_path / "policy", flag=flag))
+    pem = SIGNING.public().pem().decode()
+    proposal = controller.propose_pin(who["alice"], flag, bound.digest, [pem])  # type: ignore[arg-type]
+    controller.approve_pin(who["bob"], proposal)  # type: ignore[arg-type]
+    digest = "5e" * 32
+    verdict = make_verdict(bound, build_digest=digest)
+    envelope = json.dumps(envelope_of(verdict, SIGNING)).encode()
+    controller.enable(who["rita"], flag, "development", envelope)  # type: ignore[arg-type]
+    assert backend.status(flag, "development").enabled
+    assert heal_once(controller, ["development"]) == []  # as approved: left alone
+    return controller, digest
+
+
+def test_self_heal_turns_off_a_rollout_changed_in_unleash(
+    unleash: UnleashServer, tmp_path: Path
+) -> None:
+    controller, _digest = _approved_on(unleash, tmp_path, "drift-rollout")
+    direct = UnleashBackend(unleash.url, unleash.admin_token)
+    direct.set_rollout("drift-rollout", "development", 40)  # through Unleash's admin API
+    (drift,) = heal_once(controller, ["development"])
+    assert drift.why == "rollout 40% where 100% was approved"
+    assert drift.evidence is not None
+    assert not direct.status("drift-rollout", "development").enabled
+
+
+def test_self_heal_turns_off_a_live_tag_edited_in_unleash(
+    unleash: UnleashServer, tmp_path: Path
+) -> None:
+    controller, digest = _approved_on(unleash, tmp_path, "drift-tag")
+    direct = UnleashBackend(unleash.url, unleash.admin_token)
+    # The chaperone-live tag rewritten by hand (here: by enabling with another artefact).
+    direct.enable("drift-tag", "development", 100, "0f" * 32)
+    assert direct.live_build("drift-tag", "development") == "0f" * 32
+    (drift,) = heal_once(controller, ["development"])
+    assert drift.why.startswith(f"live artefact 0f0f0f0f0f0f where {digest[:12]}")
+    assert not direct.status("drift-tag", "development").enabled
