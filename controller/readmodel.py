@@ -100,6 +100,9 @@ class ReadModel:
         self.controller = controller
         self.envs = tuple(envs)
         self.live = LiveStates()
+        # (seq, sha256, signature) -> signature valid: every poll re-reads the log, but a row's
+        # signature needs checking once (a changed row has a new key and is checked again).
+        self._signatures: dict[tuple[int, str, str], bool] = {}
 
     # -- the audit, verified ----------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class ReadModel:
             )
             if digest != row.sha256:
                 problems.append("rewritten")
-            elif not _signed(key.verify, row.signature, row.sha256):
+            elif not self._signed(key.verify, row.seq, row.signature, row.sha256):
                 problems.append("not signed by the controller")
             expected, prev = row.seq + 1, row.sha256
             if flag is not None and row.flag != flag:
@@ -141,6 +144,12 @@ class ReadModel:
                 )
             )
         return rows
+
+    def _signed(self, verify: Any, seq: int, signature: str, digest: str) -> bool:
+        known = self._signatures.get((seq, digest, signature))
+        if known is None:
+            known = self._signatures[(seq, digest, signature)] = _signed(verify, signature, digest)
+        return known
 
     # -- the grid ---------------------------------------------------------------------------
 
@@ -168,6 +177,10 @@ class ReadModel:
                 )
             }
         now = datetime.now(UTC)
+        by_flag: dict[str, list[AuditRow]] = {}
+        for row in rows:
+            if row.flag is not None:
+                by_flag.setdefault(row.flag, []).append(row)
         return {
             "generated_at": now.isoformat(),
             "envs": envs,
@@ -177,7 +190,9 @@ class ReadModel:
                     "pinned": flag in pinned,
                     "pending_pin": flag in waiting,
                     "cells": {
-                        env: self._cell(flag, env, approved.get((flag, env)), rows, now)
+                        env: self._cell(
+                            flag, env, approved.get((flag, env)), by_flag.get(flag, []), now
+                        )
                         for env in envs
                     },
                 }
@@ -189,10 +204,11 @@ class ReadModel:
     def _cell(
         self, flag: str, env: str, approval: Any, rows: list[AuditRow], now: datetime
     ) -> dict[str, Any]:
+        """One flag in one environment; `rows` are the flag's own audit rows."""
         live = self.live.get(self.controller, flag, env)
         approved_on = bool(approval is not None and approval.enabled)
         digest = approval.digest if approved_on else None
-        mine = [row for row in rows if row.flag == flag and row.env in (env, None)]
+        mine = [row for row in rows if row.env in (env, None)]
         if live is None:
             state = "unknown"
         elif live.enabled and approved_on:
