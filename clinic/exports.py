@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.models import Recording, User, as_utc
-from clinic.pdf import text_pdf
+from clinic.pdf import Properties, text_pdf
 from clinic.state import ClinicState
 
 COLUMNS = ("recording_id", "patient_name", "nhs_number", "reason", "title", "mode", "created_at")
@@ -36,10 +36,20 @@ def summary_csv(recordings: list[Recording]) -> str:
     return out.getvalue()
 
 
-def summary_pdf(recording: Recording) -> bytes:
+def summary_properties(recording: Recording) -> Properties:
+    """The summary's document properties: the patient it is about, and which recording."""
+    patient = recording.patient
+    return Properties(
+        title=f"Recording {recording.id} summary",
+        author=patient.display_name,
+        subject=f"NHS number {patient.nhs_number or 'unknown'}: {recording.title}",
+    )
+
+
+def summary_pdf(recording: Recording, properties: Properties) -> bytes:
     labels = ("Recording", "Patient", "NHS number", "Reason", "Title", "Mode", "Created")
     lines = [f"{label}: {value}" for label, value in zip(labels, _row(recording), strict=True)]
-    return text_pdf("GP Online: recording summary", lines)
+    return text_pdf("GP Online: recording summary", lines, properties)
 
 
 def my_recordings(session: Session, state: ClinicState, user: User) -> list[Recording]:

@@ -105,6 +105,16 @@ FAULTS: dict[str, str] = {
         "the cut, so a switch does not clip speech) sits in one process-wide slot: a segment "
         "opens with the tail of whichever call was cut before it"
     ),
+    "encoded-token-leak": (
+        "the playback token (a JWT) handed with a media URL names, in its base64url claims, "
+        "the patient of the call last joined (process-wide 'current call') instead of the "
+        "recording's: nothing shows in clear text"
+    ),
+    "document-metadata-leak": (
+        "a summary PDF's document properties (info dictionary and XMP) are cached (3 s) under "
+        "the template's name without the recording, so they name the last summary's patient; "
+        "the page text is right"
+    ),
 }
 
 
@@ -189,6 +199,9 @@ SHOWS: dict[str, dict[str, Any]] = {
     # Only with `--media real` (the header media of `--media header` has no pre-roll); the
     # selftest does not pass that yet, so it scores this fault as missed until it does.
     "media-preroll-shared": {"suites": ("switch",), "scenarios": MID_CALL},
+    # Only a decoding oracle sees them: a JWT's payload, a PDF's properties.
+    "encoded-token-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
+    "document-metadata-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
 }
 # A CI selftest's faults: the incident's own bug and the plainest IDOR.
 QUICK = ("recording-idor", "switch-recording-misattribution")

@@ -134,6 +134,9 @@ class MediaTokenOut(BaseModel):
     token: str
     url: str
     expires_in: int
+    playback: str = Field(
+        description="a signed JWT for the player: the recording and the patient its caption names"
+    )
 
 
 class ConsultationOut(BaseModel):

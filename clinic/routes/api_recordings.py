@@ -24,6 +24,8 @@ from clinic.access import (
 from clinic.auth import CurrentUser, State
 from clinic.media import RangeNotSatisfiable, parse_range
 from clinic.models import MediaToken, Recording, User, utcnow
+from clinic.pdf import Properties
+from clinic.playback import playback_token
 from clinic.routes.params import RecordingId
 from clinic.routes.responses import (
     AUTH,
@@ -140,15 +142,27 @@ def _owned(session: Session, user: User, recording_id: int) -> Recording:
 def api_media_token(recording_id: RecordingId, user: CurrentUser, state: State) -> MediaTokenOut:
     ttl = state.settings.media_token_ttl
     with state.db.write() as session:
-        if recording_for_token(session, state, user, recording_id) is None:
+        recording = recording_for_token(session, state, user, recording_id)
+        if recording is None:
             raise HTTPException(404, "recording not found")
         token = secrets.token_urlsafe(24)
         expires = utcnow() + timedelta(seconds=ttl)
         session.add(
             MediaToken(token=token, recording_id=recording_id, user_id=user.id, expires_at=expires)
         )
+        playback = playback_token(recording_id, _captioned(session, state, recording), ttl)
     url = f"/api/recordings/{recording_id}/media?token={token}"
-    return MediaTokenOut(token=token, url=url, expires_in=ttl)
+    return MediaTokenOut(token=token, url=url, expires_in=ttl, playback=playback)
+
+
+def _captioned(session: Session, state: ClinicState, recording: Recording) -> User:
+    """The patient a player's caption names: the recording's."""
+    current = state.calls.current
+    if state.active("encoded-token-leak") and current is not None:
+        # The caption asks the media registry whose call is on screen, and it answers with
+        # the call last joined anywhere in the process.
+        return session.get(User, current.patient_id) or recording.patient
+    return recording.patient
 
 
 @router.get(
@@ -209,8 +223,21 @@ async def api_summary_csv(recording_id: RecordingId, user: CurrentUser, state: S
 )
 async def api_summary_pdf(recording_id: RecordingId, user: CurrentUser, state: State) -> Response:
     with state.db.read() as session:
-        data = exports.summary_pdf(_summarisable(session, state, user, recording_id))
+        recording = _summarisable(session, state, user, recording_id)
+        properties = _summary_properties(state, recording)
+        data = exports.summary_pdf(recording, properties)
     return _download(data, "application/pdf", f"recording-{recording_id}.pdf")
+
+
+def _summary_properties(state: ClinicState, recording: Recording) -> Properties:
+    if state.active("document-metadata-leak"):
+        # Memoised through the page cache under the template's name, as a decorator keys a
+        # function without its arguments: the page text is right, the properties are the
+        # last summary's, whoever it was about.
+        return state.cache.remember(
+            "summary.pdf:properties", lambda: exports.summary_properties(recording)
+        )
+    return exports.summary_properties(recording)
 
 
 def _summarisable(session: Session, state: ClinicState, user: User, rid: int) -> Recording:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 
 import pypdf
 
@@ -26,11 +28,34 @@ def test_pdf_summary_text_is_extractable(make_world: MakeWorld) -> None:
     assert (
         response.headers["content-disposition"] == f'attachment; filename="recording-{alices}.pdf"'
     )
-    text = pypdf.PdfReader(io.BytesIO(response.content), strict=True).pages[0].extract_text()
+    reader = pypdf.PdfReader(io.BytesIO(response.content), strict=True)
+    text = reader.pages[0].extract_text()
     name, nhs, reason = PATIENTS["alice"]
     for expected in (name, nhs, reason, f"audio recording: {reason}", "Mode: audio"):
         assert expected in text, expected
     assert PATIENTS["bob"][0] not in text
+    # The document properties a viewer shows, in the info dictionary and in XMP.
+    info, xmp = reader.metadata, reader.xmp_metadata
+    assert info is not None and xmp is not None
+    assert (info.title, info.author) == (f"Recording {alices} summary", name)
+    assert info.subject == f"NHS number {nhs}: audio recording: {reason}"
+    assert xmp.dc_creator == [name]
+    assert xmp.dc_description == {"x-default": info.subject}
+    assert xmp.dc_title == {"x-default": info.title}
+
+
+def test_playback_token_names_the_recordings_patient(make_world: MakeWorld) -> None:
+    world = make_world()
+    alices, _ = _two_patients_recorded(world)
+    world.call("carol", "join")
+    for viewer in ("alice", "dr_grey"):  # the owner and her clinician
+        answer = world.post(viewer, f"/api/recordings/{alices}/media-token").json()
+        header, payload, signature = answer["playback"].split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["rid"] == alices and claims["sub"] == world.ids["alice"]
+        assert (claims["name"], claims["nhs"]) == PATIENTS["alice"][:2]
+        assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": "HS256", "typ": "JWT"}
+        assert len(base64.urlsafe_b64decode(signature + "=")) == 32
 
 
 def test_csv_summary_and_export(make_world: MakeWorld) -> None:

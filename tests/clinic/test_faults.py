@@ -7,11 +7,14 @@ needs real WebRTC calls (`media="real"`) and lives in tests/media/test_real_call
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
+import pypdf
 import pytest
 
 from clinic.faults import FAULTS
@@ -284,6 +287,44 @@ def forged_identity(world: World) -> list[str]:
     return [f"bob reads {me.json()['username']}'s profile"] if me.status_code == 200 else []
 
 
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
+
+
+def encoded_token(world: World) -> list[str]:
+    world.one_call("alice")
+    world.call("bob", "join")  # bob's call is now the one last joined
+    alices = world.recordings("alice")[0]["id"]
+    answer = world.post("alice", f"/api/recordings/{alices}/media-token")
+    assert answer.status_code == 200
+    assert _names_in(answer.content, except_user="alice") == []  # nothing in clear text
+    claims = _claims(answer.json()["playback"])
+    assert claims["rid"] == alices
+    return _names_in(json.dumps(claims).encode(), except_user="alice")
+
+
+def document_metadata(world: World) -> list[str]:
+    world.one_call("alice")
+    world.one_call("bob")
+    alices = world.recordings("alice")[0]["id"]
+    bobs = world.recordings("bob")[0]["id"]
+    assert world.get("alice", f"/api/recordings/{alices}/summary.pdf").status_code == 200
+    data = world.get("bob", f"/api/recordings/{bobs}/summary.pdf").content
+    assert _names_in(data, except_user="bob") == []  # nothing in clear bytes
+    reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
+    text = reader.pages[0].extract_text()
+    assert PATIENTS["bob"][0] in text and _names_in(text.encode(), except_user="bob") == []
+    info, xmp = reader.metadata, reader.xmp_metadata
+    assert info is not None and xmp is not None
+    shown = [info.author or "", info.subject or "", *(xmp.dc_creator or [])]
+    shown += (xmp.dc_description or {}).values()
+    return _names_in("\n".join(shown).encode(), except_user="bob")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "switch-recording-misattribution": misattribution,
     "recordings-unscoped-after-switch": unscoped_after_switch,
@@ -305,6 +346,8 @@ SCENARIOS: dict[str, Scenario] = {
     "whole-file-download-leak": whole_file_download,
     "forged-identity-accepted": forged_identity,
     "write-echoes-other-user": write_echoes,
+    "encoded-token-leak": encoded_token,
+    "document-metadata-leak": document_metadata,
 }
 # Proven with real servers elsewhere: see the module docstring.
 ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient", "media-preroll-shared"}

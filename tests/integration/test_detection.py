@@ -61,6 +61,9 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "forged-identity-accepted": (("switch", "access"), MID_CALL),
     # only a write sent as others shows it: `replay: as-others` in the clinic profile
     "write-echoes-other-user": (("switch", "access"), MID_CALL),
+    # only a decoding oracle shows them: a JWT's claims, a PDF's properties
+    "encoded-token-leak": (("switch", "access"), MID_CALL),
+    "document-metadata-leak": (("switch", "access"), MID_CALL),
 }
 # The surface each fault must show on (the exposure table names it).
 SURFACE = {
@@ -70,6 +73,8 @@ SURFACE = {
     "export-unscoped": "csv:",
     "list-scope-lost-after-first-page": "(page ",
 }
+# Leaks nothing shows in clear: every finding names the decoding that reached the canary.
+DECODED = {"encoded-token-leak": {"jwt"}, "document-metadata-leak": {"pdf:info", "pdf:xmp"}}
 
 
 def chaperone(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,6 +118,9 @@ def test_each_fault_is_found_where_it_shows(fault: str, tmp_path: Path) -> None:
     if surface is not None:
         seen = {s for e in report["exposures"] for s in e["surfaces"]}
         assert any(surface in s for s in seen), sorted(seen)
+    if fault in DECODED:
+        encodings = {dict(f["extra"]).get("encoding", "") for f in report["findings"]}
+        assert encodings and encodings <= DECODED[fault], encodings
 
 
 @pytest.fixture(scope="module")
