@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from harness.adapters import DEFAULT_ADAPTER, Target, make_target
-from harness.adapters.capabilities import DISCOVERY, RECOVERIES
+from harness.adapters.capabilities import DISCOVERY, NOTIFY, RECOVERIES
 from harness.aio import LoopThread
 from harness.cancel import Cancelled, CancelReason, CancelScope, interrupts
 from harness.client.har import har_routes, read_har
@@ -195,6 +195,8 @@ def _context(
     options = request.options
     request.out_dir.mkdir(parents=True, exist_ok=True)
     loop.run(adapter.check(), timeout=60)
+    # Nothing of this run can be queued yet: whatever the sinks hold came before it.
+    _close_notifications(loop, adapter, request.sinks, flush=False)
     world = _seed(loop, adapter, options)
     ctx = RunContext(
         target=request.target,
@@ -225,6 +227,7 @@ def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
         seeding = ctx.seeding
         if seeding.pristine and not seeding.stale and ctx.world.seed == ctx.options.seed:
             return ctx.world  # nothing ran on this seeding: it is as fresh as a new one
+        _close_notifications(ctx.loop, ctx.adapter, ctx.sinks)
         ctx.world = _seed(ctx.loop, ctx.adapter, ctx.options)
         ctx.judge = Judge.from_world(
             ctx.world, listing=ctx.adapter.listing, coverage=ctx.adapter.coverage
@@ -235,6 +238,27 @@ def _reseeder(ctx: RunContext, request: RunRequest) -> Callable[[], World]:
         return ctx.world
 
     return reseed
+
+
+def _close_notifications(
+    loop: LoopThread, adapter: Target, sinks: Sinks | None, *, flush: bool = True
+) -> int:
+    """Forget the notifications sent before a new world is seeded; returns how many.
+
+    A notification can only be judged against the world it was sent in: who owns a canary
+    and whose address is whose hold for one seeding. Another world of the same seed shares
+    canary text in other places: stateful's small world plants in an appointment reason the
+    token that the run's world puts in another patient's name, so a "recording ready" mail
+    stateful left in the sinks, judged by the next suite to collect notifications, read as
+    that patient's name mailed to someone else (a clean clinic failed its gate on it). The
+    target first sends what it still holds (`flush`), so nothing of the old world arrives
+    after the cut. Suites collect what their own flows caused while their world stands."""
+    if sinks is None:
+        return 0
+    notify = NOTIFY.of(adapter)
+    if flush and notify is not None:
+        loop.run(notify.flush_notifications(), timeout=60)
+    return len(sinks.drain())
 
 
 def _save_run_files(ctx: RunContext, options: RunOptions) -> None:

@@ -148,6 +148,31 @@ def test_clean_clinic_is_silent(seed: int, clean_clinic: Any, tmp_path: Path) ->
     assert isinstance(finished, RunFinished) and finished.verdict is Verdict.PASS
 
 
+def test_notifications_of_an_earlier_world_are_never_judged_in_a_later_one(
+    clean_clinic: Any, tmp_path: Path
+) -> None:
+    """Stateful seeds small worlds of its own and never collects their mail. Its small
+    world plants in p0's appointment reason the canary token the run's world puts in p2's
+    name, so its "recording ready" mail to p0, judged by the next suite that collects
+    notifications under the run's world, read as p2's name mailed to p0: two critical false
+    leaks on the clean clinic (the release gate with fuzz failed on them)."""
+    clinic, sinks = clean_clinic
+    options = RunOptions(
+        suites=("stateful", "switch"),
+        scenarios=("look-around",),
+        population={"patient": 3, "clinician": 2},
+        seed=0,
+        stateful_examples=10,
+    )
+    request = RunRequest(clinic.url, options, tmp_path, clinic.support_token, sinks=sinks)
+    events = list(run(request))
+    findings = [e.finding for e in events if isinstance(e, FindingRaised)]
+    assert not findings, [f"{f.step}: {f.message}" for f in findings[:5]]
+    assert not [e.message for e in events if isinstance(e, EngineError)]
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.verdict is Verdict.PASS
+
+
 @pytest.mark.parametrize("fault", ["switch-recording-misattribution", None])
 def test_casts_under_several_seeds_keep_the_switch_suite_honest(
     tmp_path: Path, fault: str | None
