@@ -35,7 +35,7 @@ from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from schemathesis.engine import events as st
 
-from harness.adapters.capabilities import DISCOVERY
+from harness.adapters.capabilities import DISCOVERY, NOTIFY
 from harness.errors import InfrastructureError, NoEffect
 from harness.events import (
     CaseFinished,
@@ -55,6 +55,7 @@ from harness.models import (
     Step,
     Verdict,
 )
+from harness.sinks import observations_of
 from harness.suites import RunContext
 from scenarios.controls import Witness
 from scenarios.fuzz.bodies import OwnBodies
@@ -109,7 +110,7 @@ class Fuzz:
         self.started = started
         self.deadline = started + ctx.options.fuzz_seconds
         self.matcher = CanaryMatcher(ctx.world.ownership.canaries)
-        self.bodies = OwnBodies(self.matcher, ctx.world.ownership.canaries)
+        self.bodies = OwnBodies(self.matcher, ctx.world.ownership.canaries, _addresses(ctx))
         self.witness = Witness(ctx.world)
         self.credentials = Credentials(ctx.adapter.profile.auth.apply_headers)
         self.contract = Contract()
@@ -126,6 +127,7 @@ class Fuzz:
         self.traffic_keys: set[str] = set()  # leaks raised on Schemathesis's traffic
         self.base = ""
         self.sessions: Sessions | None = None
+        self.notified = 0  # notifications the generated traffic caused, judged
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class Fuzz:
             if runner.stopped:
                 stopped = runner.stopped
                 break
+        yield from self._notifications()
         yield from self._finish(plan, stopped, injected, time.time() - fuzzing, len(passes))
 
     def _warm_up(self) -> Iterator[Event]:
@@ -194,6 +197,25 @@ class Fuzz:
         self.findings += recorder.findings
         self.warm_findings = list(recorder.findings)
         self.warm_steps = tuple(play.steps)
+
+    def _notifications(self) -> Iterator[Event]:
+        """What the generated writes sent (a call ended mails "recording ready"), judged while
+        this world stands: the next seeding forgets what the sinks hold (harness.engine)."""
+        ctx = self.ctx
+        sinks, notify = ctx.sinks, ctx.capability(NOTIFY)
+        if sinks is None or notify is None:
+            return
+        ctx.loop.run(notify.flush_notifications(), timeout=60)
+        for obs in observations_of(sinks.drain(), notify.recipients(), f"{SUITE}/traffic"):
+            ctx.journal.append(obs)
+            self.notified += 1
+            yield StepFinished(SUITE, obs.step, obs.actor, obs.status, obs.time)
+            for finding in ctx.judge(obs):
+                repro = (*self.warm_steps, Step(obs.actor, "notification", obs.url))
+                finding = replace(finding, suite=SUITE, repro=repro)
+                self.traffic_keys.add(finding.key)
+                self.findings.append(finding)
+                yield FindingRaised(SUITE, finding)
 
     # -- Schemathesis's events ----------------------------------------------------------------
 
@@ -412,6 +434,8 @@ class Fuzz:
                 "stopped": stopped or "completed",
                 "relogins": self.sessions.relogins if self.sessions else 0,
                 "foreign_canaries_swapped": self.bodies.swapped,
+                "recipient_addresses_kept": self.bodies.addressed,
+                "notifications_judged": self.notified,
                 "passes": passes,
                 "warm_up": bool(self.warm_steps),
                 "schemathesis_errors": list(self.errors),
@@ -470,6 +494,18 @@ def _actors(ctx: RunContext) -> list[Actor]:
         (a for a in ctx.world.actors.values() if not a.is_anonymous), key=lambda a: a.id
     )
     return [*seeded, ANONYMOUS]
+
+
+def _addresses(ctx: RunContext) -> dict[str, dict[str, str]]:
+    """Each actor's own notification addresses, by the field the profile names them with."""
+    spec = ctx.adapter.profile.notifications
+    if spec is None:
+        return {}
+    fields = [rule.recipient for rule in (spec.mail, spec.sms) if rule is not None]
+    return {
+        actor.id: {name: str(actor.vars[name]) for name in fields if name in actor.vars}
+        for actor in ctx.world.actors.values()
+    }
 
 
 def _phase(case: Any) -> str:

@@ -5,7 +5,8 @@
   exist); each row is printed (run with -s). Every other fault's row is the selftest's fuzz
   column;
 - the clean clinic over 5 seeds: no finding, no error, a pass;
-- the time limit stops Schemathesis and says so.
+- the time limit stops Schemathesis and says so;
+- the notifications its traffic causes are judged in its own world.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from harness.events import (
 )
 from harness.local_clinic import LocalClinic, local_clinic
 from harness.models import Verdict
+from harness.profile import load_profile
+from harness.sinks import clinic_wiring, sinks_for
 
 pytestmark = pytest.mark.integration
 
@@ -143,3 +146,27 @@ def test_the_time_limit_stops_schemathesis(clean_clinic: LocalClinic, tmp_path: 
     unreached = [c for c in cases if c.verdict is Verdict.ERROR]
     assert all("not reached" in c.message for c in unreached), [c.message for c in unreached]
     assert (suite.verdict is Verdict.ERROR) == bool(unreached)
+
+
+def test_the_notifications_fuzz_traffic_causes_are_judged_in_its_own_world(
+    tmp_path: Path,
+) -> None:
+    """The calls the generated requests end mail "recording ready": fuzz judges that mail
+    before the next seeding forgets it, and it carries no false leak on the clean clinic."""
+    profile = load_profile("clinic")
+    with (
+        sinks_for(profile.profile) as sinks,
+        local_clinic(extra_args=clinic_wiring(sinks)) as clinic,
+    ):
+        options = RunOptions(
+            suites=("fuzz",), population={"patient": 3, "clinician": 2}, fuzz_examples=3
+        )
+        events = list(
+            run(RunRequest(clinic.url, options, tmp_path, clinic.support_token, sinks=sinks))
+        )
+    findings = [e.finding for e in events if isinstance(e, FindingRaised)]
+    assert not findings, [f"{f.step}: {f.message}" for f in findings[:5]]
+    suite = next(e for e in events if isinstance(e, SuiteFinished))
+    assert suite.metrics["notifications_judged"] > 0, suite.metrics
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.verdict is Verdict.PASS

@@ -46,6 +46,19 @@ def test_another_users_canary_in_a_write_becomes_the_senders_own() -> None:
     assert bodies.rewrite(B_NOTE.value, "nobody") == NEUTRAL  # a sender who owns nothing
 
 
+def test_a_recipient_address_in_a_write_is_the_senders_own() -> None:
+    """A drawn address stored as p0's own would send p0's notifications to nobody seeded."""
+    own = {"p0": {"email": "p0@example.test", "phone": "+447700900000"}}
+    bodies = OwnBodies(CanaryMatcher(CANARIES), CANARIES, own)
+    body = {"email": "a@b.c", "phone": 7, "contact": {"email": f"{B_EMAIL.value}@x.test"}}
+    sent = bodies.rewrite(body, "p0")
+    # a drawn address and another user's: both the sender's own; a number is not an address
+    assert sent == {"email": "p0@example.test", "phone": 7, "contact": {"email": "p0@example.test"}}
+    assert bodies.addressed == 2
+    # a sender with no address of that kind (anonymous, a role nobody notifies) keeps the draw
+    assert bodies.rewrite({"email": "a@b.c"}, "c0") == {"email": "a@b.c"}
+
+
 def test_an_encoded_foreign_canary_drops_the_whole_value() -> None:
     encoded = base64.b64encode(f"x{B_NOTE.value}y".encode()).decode()
     assert _bodies().rewrite({"blob": encoded}, "p0") == {"blob": A_NOTE.value}
