@@ -1,4 +1,4 @@
-"""`python -m bench --out DIR [--only oracle,load,gate,shrink,scaling,soak,selftest]`:
+"""`python -m bench --out DIR [--only oracle,load,gate,shrink,scaling,soak,selftest,media]`:
 every speed figure in one JSON file, DIR/bench.json.
 
 Each part runs on its own: a part that raises is recorded as {"error": "..."} and the others
@@ -71,6 +71,12 @@ def _selftest(out: Path) -> Mapping[str, Any]:
     return selftest_bench.main(out)
 
 
+def _media(out: Path) -> Mapping[str, Any]:
+    from bench import media_bench
+
+    return media_bench.main(out / "media.json")
+
+
 PARTS: dict[str, Part] = {
     "oracle": _oracle,
     "load": _load,
@@ -79,6 +85,7 @@ PARTS: dict[str, Part] = {
     "scaling": _scaling,
     "soak": _soak,
     "selftest": _selftest,
+    "media": _media,
 }
 
 

@@ -76,6 +76,7 @@ class Tape:
 @dataclass
 class _Call:
     tape: Tape | None = None
+    # One per signalling socket: a caller that hangs up and joins again is a new peer.
     peers: dict[int, RTCPeerConnection] = field(default_factory=dict)
     recorded: set[str] = field(default_factory=set)  # track kinds already being recorded
 
@@ -133,9 +134,10 @@ class MediaEndpoint:
     # -- the signalling side (the event loop) ----------------------------------------------
 
     async def signal(
-        self, user_id: int, consultation_id: int, message: dict[str, Any]
+        self, socket: int, consultation_id: int, message: dict[str, Any]
     ) -> dict[str, Any]:
-        """Answer one offer from `user_id` for a call they may drive (checked by the caller)."""
+        """Answer one offer, sent on `socket` (any key unique to the signalling socket), for a
+        call its user may drive (the socket's handler checked that)."""
         if message.get("type") != OFFER or not isinstance(message.get("sdp"), str):
             return {
                 "type": ERROR,
@@ -143,20 +145,28 @@ class MediaEndpoint:
                 "detail": "expected an offer",
             }
         self._loop = asyncio.get_running_loop()
-        pc = self._peer(consultation_id, user_id)
+        pc = self._peer(consultation_id, socket)
         await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         local = pc.localDescription
         return {"type": ANSWER, "consultation_id": consultation_id, "sdp": local.sdp}
 
-    def _peer(self, consultation_id: int, user_id: int) -> RTCPeerConnection:
+    async def hang_up(self, socket: int) -> None:
+        """The signalling socket closed: its peer connections go with it."""
+        with self._lock:
+            gone = [call.peers.pop(socket) for call in self._calls.values() if socket in call.peers]
+        for pc in gone:
+            with contextlib.suppress(Exception):
+                await pc.close()
+
+    def _peer(self, consultation_id: int, socket: int) -> RTCPeerConnection:
         with self._lock:
             call = self._calls.setdefault(consultation_id, _Call())
-            pc = call.peers.get(user_id)
+            pc = call.peers.get(socket)
             if pc is not None:
                 return pc
             # No STUN server: every peer is on this host.
-            pc = call.peers[user_id] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc = call.peers[socket] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
@@ -164,7 +174,7 @@ class MediaEndpoint:
                 if track.kind in call.recorded:
                     return
                 call.recorded.add(track.kind)
-            self._spawn(self._read(consultation_id, track))
+            self._spawn(self._read(consultation_id, call, track))
 
         return pc
 
@@ -173,7 +183,15 @@ class MediaEndpoint:
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
 
-    async def _read(self, consultation_id: int, track: MediaStreamTrack) -> None:
+    async def _read(self, consultation_id: int, owner: _Call, track: MediaStreamTrack) -> None:
+        try:
+            await self._record(consultation_id, track)
+        finally:
+            # The next track of this kind (a caller who joins again) is recorded instead.
+            with self._lock:
+                owner.recorded.discard(track.kind)
+
+    async def _record(self, consultation_id: int, track: MediaStreamTrack) -> None:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=_RATE)
         while True:
             try:

@@ -161,7 +161,14 @@ class Caller:
         await self._socket.send(
             self.signalling.render_offer(self._pc.localDescription.sdp, self.call)
         )
-        sdp = await asyncio.wait_for(self._answer(), _ANSWER_TIMEOUT)
+        try:
+            sdp = await asyncio.wait_for(self._answer(), _ANSWER_TIMEOUT)
+        except TimeoutError:
+            raise InfrastructureError(
+                f"no answer to a media offer for call {self.call} within {_ANSWER_TIMEOUT:.0f} s",
+                "check the profile's media.signalling (offer template, answer type) against "
+                "the app",
+            ) from None
         await self._pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
 
     async def _answer(self) -> str:

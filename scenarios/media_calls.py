@@ -27,40 +27,51 @@ class MediaCalls:
     calls: CallsCapable
     plan: MediaPlan
     callers: dict[tuple[str, str], Caller] = field(default_factory=dict)
+    # Calls whose camera is on: a caller that joins one again turns theirs on at once.
+    video: set[tuple[str, str]] = field(default_factory=set)
 
     async def before(self, flow: str, session: Session, resource: Resource | None) -> None:
         action = self.plan.action(flow)
-        caller = self._live(session, resource)
-        if caller is None:
+        key = _key(session, resource)
+        caller = self.callers.get(key) if key is not None else None
+        if key is None or caller is None:
             return
         if action.before == "camera_on":
             await caller.camera_on()
+            self.video.add(key)
         if action.hold:
             await asyncio.sleep(self.plan.hold_seconds)
 
     async def after(self, flow: str, session: Session, resource: Resource | None) -> None:
         action = self.plan.action(flow)
         key = _key(session, resource)
-        if action.after == "start" and key is not None and key not in self.callers:
-            caller = self.calls.caller(session, resource)
-            if caller is not None:
-                self.callers[key] = caller
-                await caller.start()
-        caller = self._live(session, resource)
+        if key is None:
+            return
+        if action.after == "start" and key not in self.callers:
+            await self._start(key, session, resource)
+        caller = self.callers.get(key)
         if caller is None:
             return
         if action.after == "camera_off":
             await caller.camera_off()
-        elif action.after == "stop" and key is not None:
+            self.video.discard(key)
+        elif action.after == "stop":
             await self.callers.pop(key).stop()
+
+    async def _start(
+        self, key: tuple[str, str], session: Session, resource: Resource | None
+    ) -> None:
+        caller = self.calls.caller(session, resource)
+        if caller is None:
+            return
+        self.callers[key] = caller
+        await caller.start()
+        if key in self.video:
+            await caller.camera_on()
 
     async def stop(self) -> None:
         callers, self.callers = list(self.callers.values()), {}
         await asyncio.gather(*(c.stop() for c in callers))
-
-    def _live(self, session: Session, resource: Resource | None) -> Caller | None:
-        key = _key(session, resource)
-        return self.callers.get(key) if key is not None else None
 
 
 def _key(session: Session, resource: Resource | None) -> tuple[str, str] | None:

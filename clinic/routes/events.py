@@ -51,22 +51,28 @@ async def _pump(
 ) -> None:
     """Send queued events, and answer media signalling, until the client goes away."""
     sender = asyncio.create_task(_send_events(websocket, subscriber))
+    socket = id(websocket)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             if state.rtc is not None and message.get("text"):
-                await websocket.send_json(await _signal(state, state.rtc, user, message["text"]))
+                answer = await _signal(state, state.rtc, socket, user, message["text"])
+                await websocket.send_json(answer)
     except WebSocketDisconnect:
         return
     finally:
+        if state.rtc is not None:
+            await state.rtc.hang_up(socket)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await sender
 
 
-async def _signal(state: ClinicState, rtc: MediaEndpoint, user: User, text: str) -> dict[str, Any]:
+async def _signal(
+    state: ClinicState, rtc: MediaEndpoint, socket: int, user: User, text: str
+) -> dict[str, Any]:
     """One signalling message: an offer for a call the user may drive gets its answer."""
     try:
         message = json.loads(text)
@@ -75,7 +81,7 @@ async def _signal(state: ClinicState, rtc: MediaEndpoint, user: User, text: str)
         return {"type": "media-error", "detail": "expected JSON with a consultation_id"}
     if not await run_in_threadpool(_may_signal, state, user, consultation_id):
         return {"type": "media-error", "consultation_id": consultation_id, "detail": "not found"}
-    return await rtc.signal(user.id, consultation_id, message)
+    return await rtc.signal(socket, consultation_id, message)
 
 
 def _may_signal(state: ClinicState, user: User, consultation_id: int) -> bool:

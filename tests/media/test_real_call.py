@@ -66,7 +66,30 @@ def _scans(world: World, user: str) -> dict[str, list[MediaScan]]:
     return found
 
 
-def _run(settings: ClinicSettings, users: tuple[str, ...]) -> tuple[World, dict[str, Any]]:
+async def _rejoining_call(world: World, base_url: str, user: str) -> None:
+    """Join, switch to video, hang up and leave, join again with a new caller, end."""
+    post = asyncio.to_thread
+    assert (await post(world.call, user, "join")).status_code == 200
+    first = _caller(world, base_url, user)
+    await first.start()
+    await first.camera_on()
+    assert (await post(world.call, user, "switch", "video")).status_code == 200
+    await first.stop()
+    assert (await post(world.call, user, "leave")).status_code == 200
+    assert (await post(world.call, user, "join")).status_code == 200
+    again = _caller(world, base_url, user)
+    await again.start()
+    try:
+        await again.camera_on()
+        await asyncio.sleep(HOLD)
+        assert (await post(world.call, user, "end")).status_code == 200
+    finally:
+        await again.stop()
+
+
+def _run(
+    settings: ClinicSettings, users: tuple[str, ...], play: Any = _switching_call
+) -> tuple[World, dict[str, Any]]:
     # A loaded machine answers slowly; what is judged here is the media, not the latency.
     with (
         running_clinic(settings) as base_url,
@@ -75,7 +98,7 @@ def _run(settings: ClinicSettings, users: tuple[str, ...]) -> tuple[World, dict[
         world = seed(client)
 
         async def calls() -> None:
-            await asyncio.gather(*(_switching_call(world, base_url, u) for u in users))
+            await asyncio.gather(*(play(world, base_url, u) for u in users))
 
         asyncio.run(calls())
         return world, {user: _scans(world, user) for user in users}
@@ -123,3 +146,11 @@ def test_a_misfiled_or_spliced_segment_carries_the_other_callers_media(
         for user in scans
     }
     assert any(foreign.values()), foreign
+
+
+def test_a_caller_who_hangs_up_and_joins_again_is_recorded_again(tmp_path: Path) -> None:
+    _world, scans = _run(_settings(tmp_path), ("alice",), play=_rejoining_call)
+    video = scans["alice"]["video"][0]
+    assert {text for text, _ in video.video} == {codes("alice").video}
+    assert video.unreadable_at == []
+    assert {text for text, _ in video.audio} == {codes("alice").audio}

@@ -41,7 +41,16 @@ def test_all_parts_passing_exits_zero(tmp_path: Path) -> None:
 
 def test_only_selects_a_subset_and_rejects_unknown_parts() -> None:
     assert list(choose("oracle, shrink")) == ["oracle", "shrink"]
-    assert list(choose(None)) == ["oracle", "load", "gate", "shrink", "scaling", "soak", "selftest"]
+    assert list(choose(None)) == [
+        "oracle",
+        "load",
+        "gate",
+        "shrink",
+        "scaling",
+        "soak",
+        "selftest",
+        "media",
+    ]
     with pytest.raises(SystemExit, match="unknown part orcale"):
         choose("orcale")
 
