@@ -101,7 +101,7 @@ def serve_command(
         writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
         writer.start()
     try:
-        app = create_app(controller, envs)
+        app = create_app(controller, envs, watch_interval if watch_target else None)
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
     finally:
         watcher.stop()

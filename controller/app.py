@@ -29,7 +29,11 @@ class Disable(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-def create_app(controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> FastAPI:
+def create_app(
+    controller: Controller,
+    envs: Sequence[str] = DEFAULT_ENVS,
+    watch_every: float | None = None,
+) -> FastAPI:
     app = FastAPI(title="chaperone controller", docs_url=None, redoc_url=None)
     app.state.controller = controller
 
@@ -99,7 +103,7 @@ def create_app(controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> Fa
     def revoke(flag: str, body: Revoke, who: Who) -> dict[str, Any]:
         return {"flag": flag, "disabled": controller.revoke(who, flag, body.digest)}
 
-    install_dashboard(app, controller, envs)
+    install_dashboard(app, controller, envs, watch_every)
     return app
 
 

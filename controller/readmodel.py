@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from controller.audit import GENESIS, entry_hash
 from controller.decisions import Controller
-from controller.store import approvals, audit, pin_proposals, pins, revocations
+from controller.store import approvals, audit, guard_actions, pin_proposals, pins, revocations
 from controller.tokens import Principal
 from flags.backends.base import FlagState
 
@@ -96,9 +96,16 @@ class LiveStates:
 
 
 class ReadModel:
-    def __init__(self, controller: Controller, envs: Sequence[str] = DEFAULT_ENVS) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        envs: Sequence[str] = DEFAULT_ENVS,
+        watch_every: float | None = None,
+    ) -> None:
         self.controller = controller
         self.envs = tuple(envs)
+        # Seconds between the controller's watch rounds (None: served without --watch-target).
+        self.watch_every = watch_every
         self.live = LiveStates()
         # (seq, sha256, signature) -> signature valid: every poll re-reads the log, but a row's
         # signature needs checking once (a changed row has a new key and is checked again).
@@ -176,6 +183,14 @@ class ReadModel:
                     select(pin_proposals.c.flag).where(pin_proposals.c.approved_by.is_(None))
                 )
             }
+            responding = {
+                (r.flag, r.env): r
+                for r in conn.execute(
+                    select(guard_actions)
+                    .where(guard_actions.c.step != "done")
+                    .order_by(guard_actions.c.id)
+                )
+            }
         now = datetime.now(UTC)
         by_flag: dict[str, list[AuditRow]] = {}
         for row in rows:
@@ -191,7 +206,12 @@ class ReadModel:
                     "pending_pin": flag in waiting,
                     "cells": {
                         env: self._cell(
-                            flag, env, approved.get((flag, env)), by_flag.get(flag, []), now
+                            flag,
+                            env,
+                            approved.get((flag, env)),
+                            by_flag.get(flag, []),
+                            responding.get((flag, env)),
+                            now,
                         )
                         for env in envs
                     },
@@ -199,10 +219,17 @@ class ReadModel:
                 for flag in flags
             ],
             "audit_intact": all(row.verified for row in rows),
+            "alerts": self.controller.alerts.open(),
         }
 
     def _cell(
-        self, flag: str, env: str, approval: Any, rows: list[AuditRow], now: datetime
+        self,
+        flag: str,
+        env: str,
+        approval: Any,
+        rows: list[AuditRow],
+        responding: Any,
+        now: datetime,
     ) -> dict[str, Any]:
         """One flag in one environment; `rows` are the flag's own audit rows."""
         live = self.live.get(self.controller, flag, env)
@@ -227,10 +254,27 @@ class ReadModel:
             "build": approval.build if approved_on else None,
             "digest": digest,
             "verdict": _verdict_ages(current_verdict(mine, digest), now),
-            "watch": _last(mine, _is_watch),
+            "watch": self._watch(approved_on, responding),
+            "watch_last": _last(mine, _is_watch),
             "trouble": _last(mine, lambda r: _has(r, _TROUBLE)),
             "last_change": _last(mine, lambda r: r.action in ROLLOUT_ACTIONS),
         }
+
+    def _watch(self, approved_on: bool, responding: Any) -> dict[str, Any]:
+        """What the controller's watch is doing here: responding to a leak (a guard action not
+        finished, with its step and attempts), watching an approved flag, or nothing."""
+        if responding is not None:
+            return {
+                "status": "responding",
+                "text": f"responding to {responding.kind}: {responding.step} next"
+                + (f" (attempt {responding.attempts + 1})" if responding.attempts else ""),
+                "error": responding.last_error or "",
+            }
+        if approved_on and self.watch_every is not None:
+            return {"status": "watching", "text": f"watched every {self.watch_every:g} s"}
+        if approved_on:
+            return {"status": "unwatched", "text": "not watched (no --watch-target)"}
+        return {"status": "idle", "text": "not watched (off)"}
 
     # -- one flag ---------------------------------------------------------------------------
 
@@ -290,6 +334,7 @@ class ReadModel:
             "store_events": events,
             "audit": [row.to_json() for row in reversed(rows)],
             "audit_intact": grid["audit_intact"],
+            "alerts": self.controller.alerts.open(flag),
         }
 
     def verdict(self, flag: str, env: str) -> dict[str, Any] | None:
@@ -304,25 +349,47 @@ class ReadModel:
     # -- incidents --------------------------------------------------------------------------
 
     def incidents(self) -> list[dict[str, Any]]:
-        """Each recorded incident (an audit row whose action names one), newest first, with its
-        exposure list: whose data reached whom, what, where and when."""
+        """Every leak (or lost target) the controller's watch acted on, newest first, with its
+        steps and the exposure list for a notification: whose data reached whom, what, where
+        and when."""
+        rows = self.audit_rows()
+        by_action: dict[int, list[AuditRow]] = {}
+        revoked: dict[tuple[str | None, Any], AuditRow] = {}
+        for row in rows:
+            action = row.detail.get("guard_action")
+            if isinstance(action, int):
+                by_action.setdefault(action, []).append(row)
+            elif row.action == "revoked" and _is_watch(row):
+                # The watch's revoke row names the digest, not the guard action.
+                revoked.setdefault((row.flag, row.detail.get("digest")), row)
+        with self.controller.engine.connect() as conn:
+            acted = conn.execute(select(guard_actions).order_by(guard_actions.c.id.desc())).all()
         found: list[dict[str, Any]] = []
-        for row in reversed(self.audit_rows()):
-            if "incident" not in row.action:
-                continue
-            detail = row.detail
-            nested = detail.get("incident")
-            incident = nested if isinstance(nested, dict) else detail
+        for g in acted:
+            incident = _detail(g.incident) if g.incident else {}
+            trail = list(by_action.get(g.id, []))
+            revoke = revoked.get((g.flag, g.digest)) if g.digest else None
+            if revoke is not None:
+                trail = sorted([*trail, revoke], key=lambda r: r.seq)
             found.append(
                 {
-                    "seq": row.seq,
-                    "at": row.at,
-                    "actor": row.actor,
-                    "flag": row.flag,
-                    "env": row.env,
-                    "verified": row.verified,
-                    "reason": str(incident.get("reason", "")),
-                    "digest": incident.get("digest") or incident.get("revoked_build"),
+                    "id": g.id,
+                    "flag": g.flag,
+                    "env": g.env,
+                    "kind": g.kind,
+                    "reason": g.reason,
+                    "digest": g.digest,
+                    "step": g.step,
+                    "detected_at": g.detected_at,
+                    "disabled_at": g.disabled_at,
+                    "last_error": g.last_error or "",
+                    "rollout": incident.get("rollout_at_detection"),
+                    "enabled_at": incident.get("enabled_at"),
+                    "trail": [
+                        {"seq": r.seq, "action": r.action, "at": r.at, "verified": r.verified}
+                        for r in trail
+                    ],
+                    "verified": all(r.verified for r in trail),
                     "exposures": [_exposure(e) for e in incident.get("exposures", [])],
                 }
             )

@@ -17,10 +17,13 @@ from controller.readmodel import DEFAULT_ENVS, ReadModel
 
 
 def install_dashboard(
-    app: FastAPI, controller: Controller, envs: Sequence[str] = DEFAULT_ENVS
+    app: FastAPI,
+    controller: Controller,
+    envs: Sequence[str] = DEFAULT_ENVS,
+    watch_every: float | None = None,
 ) -> None:
     """Adds the read-only JSON API, the dashboard's pages and actions, and its static files."""
-    model = ReadModel(controller, envs)
+    model = ReadModel(controller, envs, watch_every)
     web = Web(controller, model)
     app.include_router(read_router(model))
     app.include_router(page_router(web))

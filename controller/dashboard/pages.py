@@ -93,12 +93,12 @@ def page_router(web: Web) -> APIRouter:
         )
 
     @router.get(f"{PREFIX}/incidents.csv")
-    def incidents_csv(request: Request, seq: int | None = None) -> Response:
+    def incidents_csv(request: Request, id: int | None = None) -> Response:
         session = web.session(request)
         if session is None:
             return secure(Response("sign in first", status_code=401))
-        chosen = [i for i in web.model.incidents() if seq is None or i["seq"] == seq]
-        name = f"incident-{seq}.csv" if seq is not None else "incidents.csv"
+        chosen = [i for i in web.model.incidents() if id is None or i["id"] == id]
+        name = f"incident-{id}.csv" if id is not None else "incidents.csv"
         return secure(
             Response(
                 exposures_csv(chosen),
@@ -165,7 +165,7 @@ def exposures_csv(incidents: list[dict[str, Any]]) -> str:
             writer.writerow(
                 _cell(value)
                 for value in (
-                    incident["seq"],
+                    incident["id"],
                     incident["flag"],
                     incident["env"],
                     e["owner"],

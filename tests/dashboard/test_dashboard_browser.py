@@ -300,4 +300,4 @@ def test_keyboard_labels_and_contrast_on_every_page(served: Served, browser: Bro
             _every_control_labelled(p)
             assert p.evaluate(CONTRAST) == [], path
     page.goto(f"{served.url}/dashboard/incidents")
-    page.screenshot(path=str(shots_dir() / "incidents.png"), full_page=True)
+    page.screenshot(path=str(shots_dir() / "incidents-empty.png"), full_page=True)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import select, update
 
-from controller import audit as audit_log
+from controller.guard import Watcher
 from controller.store import audit, pins, tokens
+from flags.watch import ProbeResult
 from tests.dashboard.conftest import FLAG, Dash, World
+from tests.watch.fakes import ScriptedProbe, leak
 
 Make = Callable[..., Dash]
 ENABLE = f"/dashboard/flags/{FLAG}/envs/production/enable"
@@ -247,38 +250,55 @@ def test_the_audit_timeline_shows_a_rewritten_row(world: World, dash: Make) -> N
     assert "NOT intact" in page and "✗ rewritten" in page
 
 
-def test_incidents_list_exposures_and_export_csv(world: World, dash: Make) -> None:
-    exposure = {
-        "owner": "patient-7",
-        "observer": "=HYPERLINK(evil)",
-        "what": ["recording"],
-        "surfaces": ["GET /api/recordings"],
-        "first_seen": "2026-12-04T10:00:00+00:00",
-        "last_seen": "2026-12-04T10:01:00+00:00",
-        "findings": 3,
-    }
-    with world.controller.engine.begin() as conn:
-        audit_log.append(
-            conn,
-            world.audit_key,
-            "controller:watch",
-            "incident",
-            FLAG,
-            "production",
-            reason="canary of patient-7 seen by another user",
-            exposures=[exposure],
-        )
-    d = dash("vic")
-    page = d.client.get("/dashboard/incidents").text
-    assert "patient-7" in page and "GET /api/recordings" in page
-    csv = d.client.get("/dashboard/incidents.csv")
+def test_a_watch_incident_lists_its_exposures_and_exports_csv(
+    world: World, dash: Make, tmp_path: Path
+) -> None:
+    world.pin()
+    d = dash("rita")
+    assert _enable(d, world).status_code == 303
+    probe = ScriptedProbe([], {1: ProbeResult((leak(observer="=HYPERLINK(evil)"),), switched=3)})
+    watcher = Watcher(
+        world.controller,
+        tmp_path / "incidents",
+        lambda _flag, _env: probe,
+        interval=1.0,
+        target="http://127.0.0.1:9",
+    )
+    watcher.probe_all()
+    assert not world.on()
+
+    v = dash("vic")
+    page = v.client.get("/dashboard/incidents").text
+    assert "p0" in page and "GET /api/me/recordings" in page
+    assert "leak-detected → auto-disabled → revoked → incident-written" in page
+    assert f"sha256:{'ab' * 32}" in page
+    cell = v.client.get("/dashboard/grid").text
+    assert "incident-written" in cell  # the grid's last trouble for production
+    csv = v.client.get("/dashboard/incidents.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
     assert lines[0].startswith("incident,flag,env,owner")
-    assert "patient-7,'=HYPERLINK(evil),recording" in lines[1]
+    assert ",production,p0,'=HYPERLINK(evil),patient name," in lines[1]
     incidents = world.client.get("/v1/incidents", headers=world.as_("vic")).json()["incidents"]
-    assert incidents[0]["exposures"][0]["owner"] == "patient-7"
+    assert incidents[0]["exposures"][0]["owner"] == "p0"
+    assert incidents[0]["step"] == "done" and incidents[0]["verified"]
     assert dash().client.get("/dashboard/incidents.csv").status_code == 401
+
+
+def test_a_watch_that_cannot_turn_a_flag_off_shows_as_an_alert(
+    world: World, dash: Make, tmp_path: Path
+) -> None:
+    world.pin()
+    assert _enable(dash("rita"), world).status_code == 303
+    world.backend.failing_disables = 3
+    probe = ScriptedProbe([], {1: ProbeResult((leak(),))})
+    Watcher(
+        world.controller, tmp_path / "incidents", lambda _f, _e: probe, target="http://x"
+    ).probe_all()
+    assert world.on()
+    grid = dash("vic").client.get("/dashboard/").text
+    assert 'id="alerts"' in grid and "may still be ON in production" in grid
+    assert "responding to leak: disable next" in grid
 
 
 def test_an_oversized_upload_is_refused_before_it_is_read(world: World, dash: Make) -> None:
