@@ -48,7 +48,8 @@ def serve_command(
         str | None, typer.Option(help="Unleash URL (--backend unleash).")
     ] = None,
     checkpoints: Annotated[
-        Path | None, typer.Option(help="File the audit checkpoints are appended to.")
+        Path | None,
+        typer.Option(help="File the audit checkpoints are appended to ('-': stdout)."),
     ] = None,
     checkpoint_interval: Annotated[float, typer.Option(min=0.1)] = 60.0,
     heal_interval: Annotated[
@@ -161,15 +162,26 @@ def audit_verify_command(
     checkpoints: Annotated[
         Path | None, typer.Option(help="The checkpoint file the controller wrote.")
     ] = None,
+    unanchored_grace: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Accept rows after the newest checkpoint written within this many seconds "
+            "(a live controller between two checkpoints).",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Check the chain, every signature and every checkpoint; exit 2 on any problem."""
+    """Check the chain, every signature and every checkpoint; exit 2 on any problem.
+
+    With --checkpoints the newest checkpoint must match the log's head: rows after it (older
+    than --unanchored-grace) are reported, as is a log no checkpoint anchors."""
     from controller.audit import verify
     from controller.store import open_engine
     from flags.keys import load_verify_key
 
     if checkpoints is not None and not checkpoints.is_file():
         raise UsageError(f"checkpoints {checkpoints} is not a file", "pass the checkpoint file")
-    problems = verify(open_engine(db), load_verify_key(public_key), checkpoints)
+    problems = verify(open_engine(db), load_verify_key(public_key), checkpoints, unanchored_grace)
     console = make_console(highlight=False)
     if problems:
         for problem in problems:

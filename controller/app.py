@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from controller.dashboard import install_dashboard
 from controller.decisions import BackendUnreachable, Controller, StoreFailed
 from controller.readmodel import DEFAULT_ENVS
+from controller.token_admin import list_tokens, revoke_token
 from controller.tokens import Principal, principal_for
 from harness.errors import ChaperoneError, GateRefused, UsageError
 
@@ -19,6 +21,17 @@ from harness.errors import ChaperoneError, GateRefused, UsageError
 class PinProposal(BaseModel):
     policy_digest: str
     keys: list[str] = Field(min_length=1, max_length=8)  # gate public keys, PEM
+    # key id -> when it stops verifying: a rotation's overlap window for the outgoing key
+    expires: dict[str, datetime] = Field(default_factory=dict)
+
+
+class Stage(BaseModel):
+    percent: int
+    reason: str = Field("", max_length=500)
+
+
+class TokenRevoke(BaseModel):
+    reason: str = Field("", max_length=500)
 
 
 class Revoke(BaseModel):
@@ -67,7 +80,11 @@ def create_app(
 
     @app.post("/v1/flags/{flag}/pin-proposals")
     def propose(flag: str, body: PinProposal, who: Who) -> dict[str, Any]:
-        return {"proposal": controller.propose_pin(who, flag, body.policy_digest, body.keys)}
+        return {
+            "proposal": controller.propose_pin(
+                who, flag, body.policy_digest, body.keys, expires=body.expires
+            )
+        }
 
     @app.post("/v1/pin-proposals/{proposal}/approve")
     def approve(proposal: int, who: Who) -> dict[str, Any]:
@@ -80,12 +97,16 @@ def create_app(
         return {"digest": proven.verdict.build_digest, "build": proven.verdict.build}
 
     @app.post("/v1/flags/{flag}/envs/{env}/enable")
-    def enable(flag: str, env: str, who: Who, envelope: Envelope) -> dict[str, Any]:
-        proven = controller.enable(who, flag, env, envelope)
+    def enable(
+        flag: str, env: str, who: Who, envelope: Envelope, rollout: int = 100
+    ) -> dict[str, Any]:
+        # ?rollout=N starts the flag at a stage of the pinned policy (default 100%).
+        proven = controller.enable(who, flag, env, envelope, rollout=rollout)
         return {
             "flag": flag,
             "env": env,
             "enabled": True,
+            "rollout": rollout,
             "digest": proven.verdict.build_digest,
             "build": proven.verdict.build,
         }
@@ -94,6 +115,20 @@ def create_app(
     def disable(flag: str, env: str, who: Who, body: Disable | None = None) -> dict[str, Any]:
         state = controller.disable(who, flag, env, body.reason if body else "")
         return {"flag": flag, "env": env, "enabled": state.enabled}
+
+    @app.post("/v1/flags/{flag}/envs/{env}/rollout")
+    def stage(flag: str, env: str, body: Stage, who: Who) -> dict[str, Any]:
+        state = controller.set_stage(who, flag, env, body.percent, body.reason)
+        return {"flag": flag, "env": env, "enabled": state.enabled, "rollout": state.rollout}
+
+    @app.get("/v1/tokens")
+    def tokens(who: Who) -> dict[str, Any]:
+        return {"tokens": list_tokens(controller, who)}
+
+    @app.post("/v1/tokens/{name}/revoke")
+    def revoke_a_token(name: str, who: Who, body: TokenRevoke | None = None) -> dict[str, Any]:
+        revoke_token(controller, who, name, body.reason if body else "")
+        return {"token": name, "revoked": True}
 
     @app.get("/v1/alerts")
     def alerts(who: Who) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +92,22 @@ def checkpoint(engine: Engine, key: SigningKey) -> Checkpoint | None:
     return Checkpoint(last.seq, last.sha256, key.sign(message).hex())
 
 
-def write_checkpoint(engine: Engine, key: SigningKey, path: Path) -> Checkpoint | None:
-    """Appends the current head to `path` (one JSON line each), if it moved since the last."""
+STDOUT = Path("-")
+
+
+def write_checkpoint(
+    engine: Engine, key: SigningKey, path: Path, last: int | None = None
+) -> Checkpoint | None:
+    """Appends the current head to `path` (one JSON line each), if it moved since the last;
+    `-` writes it to stdout instead, for a log shipper (`last`: the seq written before)."""
     point = checkpoint(engine, key)
     if point is None:
         return None
+    if path == STDOUT:
+        if point.seq != last:
+            sys.stdout.write(point.line() + "\n")
+            sys.stdout.flush()
+        return point
     lines = path.read_text().splitlines() if path.exists() else []
     if lines and json.loads(lines[-1]).get("seq") == point.seq:
         return point
@@ -103,10 +116,19 @@ def write_checkpoint(engine: Engine, key: SigningKey, path: Path) -> Checkpoint 
     return point
 
 
-def verify(engine: Engine, key: VerifyKey, checkpoints: Path | None = None) -> list[str]:
-    """Every problem found in the log (empty: intact)."""
+def verify(
+    engine: Engine,
+    key: VerifyKey,
+    checkpoints: Path | None = None,
+    grace: float = 0.0,
+    now: datetime | None = None,
+) -> list[str]:
+    """Every problem found in the log (empty: intact). With checkpoints, the newest must anchor
+    the log's head: rows after it are reported unless written within the last `grace`
+    seconds (a live controller between two checkpoints); their times are signed."""
     problems: list[str] = []
     heads: dict[int, str] = {}
+    times: dict[int, str] = {}
     expected_seq, prev = 1, GENESIS
     with engine.connect() as conn:
         rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
@@ -122,19 +144,46 @@ def verify(engine: Engine, key: VerifyKey, checkpoints: Path | None = None) -> l
             problems.append(f"row {row.seq} was rewritten (its hash does not match its content)")
         if not _signed(key, row.signature, row.sha256.encode()):
             problems.append(f"row {row.seq} is not signed by the controller's key (re-chained?)")
-        heads[row.seq] = row.sha256
+        heads[row.seq], times[row.seq] = row.sha256, row.at
         expected_seq, prev = row.seq + 1, row.sha256
     if checkpoints is not None:
-        problems.extend(_check_points(key, checkpoints, heads))
+        found, newest = _check_points(key, checkpoints, heads)
+        problems.extend(found)
+        problems.extend(_unanchored(times, newest, grace, now or datetime.now(UTC)))
     return problems
 
 
-def _check_points(key: VerifyKey, path: Path, heads: dict[int, str]) -> list[str]:
+def _unanchored(times: dict[int, str], newest: int, grace: float, now: datetime) -> list[str]:
+    """Rows after the newest checkpoint, older than `grace`: nothing outside the database
+    vouches for them (rows appended after the head, or a whole log rolled back)."""
+    if not times:
+        return []
+    head = max(times)
+    if newest >= head:
+        return []
+    stale = [
+        seq
+        for seq, at in times.items()
+        if seq > newest and (now - datetime.fromisoformat(at)).total_seconds() > grace
+    ]
+    if not stale:
+        return []
+    if newest == 0:
+        return [f"no checkpoint anchors the log (rows 1..{head})"]
+    return [
+        f"rows {min(stale)}..{max(stale)} come after the newest checkpoint (row {newest}); "
+        f"it does not match the log's head (row {head})"
+    ]
+
+
+def _check_points(key: VerifyKey, path: Path, heads: dict[int, str]) -> tuple[list[str], int]:
+    """The problems with the checkpoints, and the newest row a valid one anchors (0: none)."""
     problems: list[str] = []
+    newest = 0
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        return [f"checkpoints {path} are unreadable ({type(exc).__name__})"]
+        return [f"checkpoints {path} are unreadable ({type(exc).__name__})"], 0
     for number, line in enumerate(lines, 1):
         try:
             point = json.loads(line)
@@ -148,7 +197,9 @@ def _check_points(key: VerifyKey, path: Path, heads: dict[int, str]) -> list[str
             problems.append(f"checkpoint {seq} names a row the log no longer has (truncated)")
         elif heads[seq] != head:
             problems.append(f"row {seq} differs from its checkpoint (log rewritten or rolled back)")
-    return problems
+        else:
+            newest = max(newest, seq)
+    return problems, newest
 
 
 def _signed(key: VerifyKey, signature_hex: str, message: bytes) -> bool:

@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from controller import audit
 from controller.alerts import Alerts
 from controller.evidence import verdict_evidence
+from controller.stages import check_stage, parse_stages, stages_text
 from controller.store import (
     approvals,
     guard_actions,
@@ -78,6 +79,7 @@ class Pin:
     flag: str
     policy_digest: str
     keys: dict[str, str]  # keyid -> PEM
+    expiry: dict[str, str] = field(default_factory=dict)  # keyid -> ISO time it stops verifying
 
 
 class Controller:
@@ -138,13 +140,22 @@ class Controller:
     # -- pins (four eyes) -----------------------------------------------------------------
 
     def propose_pin(
-        self, who: Principal, flag: str, policy_digest: str, keys_pem: list[str], reason: str = ""
+        self,
+        who: Principal,
+        flag: str,
+        policy_digest: str,
+        keys_pem: list[str],
+        reason: str = "",
+        expires: dict[str, datetime] | None = None,
     ) -> int:
-        _require(who, "admin")
+        """`expires` gives a key being rotated out (by key id) the time it stops verifying:
+        the overlap window in which verdicts signed by the old and the new key both pass."""
+        require(who, "admin")
         digest = artefact_digest(policy_digest)
         if not keys_pem:
             raise UsageError("a pin needs at least one gate public key", "pass the gate's gate.pub")
         keys = {public_key_from_pem(pem).keyid: pem for pem in keys_pem}
+        expiry = _expiry(keys, expires or {})
         with self.decision() as conn:
             result = conn.execute(
                 insert(pin_proposals).values(
@@ -153,6 +164,7 @@ class Controller:
                     keys=json.dumps(keys, sort_keys=True),
                     proposed_by=who.name,
                     created_at=now_text(),
+                    key_expiry=json.dumps(expiry, sort_keys=True),
                 )
             )
             inserted = result.inserted_primary_key
@@ -167,12 +179,13 @@ class Controller:
                 proposal=proposal,
                 policy_digest=digest,
                 keyids=sorted(keys),
+                key_expiry=expiry,
                 reason=reason,
             )
         return proposal
 
     def approve_pin(self, who: Principal, proposal: int, reason: str = "") -> Pin:
-        _require(who, "admin")
+        require(who, "admin")
         with self.decision() as conn:
             row = conn.execute(select(pin_proposals).where(pin_proposals.c.id == proposal)).first()
             if row is None or row.approved_by is not None:
@@ -194,6 +207,7 @@ class Controller:
                     policy_digest=row.policy_digest,
                     keys=row.keys,
                     proposal=proposal,
+                    key_expiry=row.key_expiry,
                 )
             )
             audit.append(
@@ -207,7 +221,7 @@ class Controller:
                 policy_digest=row.policy_digest,
                 reason=reason,
             )
-        return Pin(row.flag, row.policy_digest, json.loads(row.keys))
+        return Pin(row.flag, row.policy_digest, json.loads(row.keys), _expiry_of(row.key_expiry))
 
     # -- enable, disable, revoke ------------------------------------------------------------
 
@@ -220,7 +234,7 @@ class Controller:
         rollout: int = 100,
         reason: str = "",
     ) -> Proven:
-        _require(who, "release-manager")
+        require(who, "release-manager")
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
         failure: Exception | None = None
@@ -251,6 +265,12 @@ class Controller:
                     f"'{flag}'",
                     "a revoked artefact never comes back; gate and enable a new build",
                 )
+            stages = proven.policy.rollout_stages
+            if stages and rollout not in {stage.percent for stage in stages}:
+                raise GateRefused(
+                    f"rollout {rollout}% is not a stage of the pinned policy",
+                    "enable at one of the policy's rollout_stages",
+                )
             audit.append(
                 conn,
                 self.audit_key,
@@ -272,6 +292,7 @@ class Controller:
                 digest=digest,
                 build=proven.verdict.build,
                 rollout=rollout,
+                stages=stages_text(stages),
             )
             try:
                 self.backend.enable(flag, env, rollout, digest)
@@ -297,7 +318,7 @@ class Controller:
         return proven
 
     def disable(self, who: Principal, flag: str, env: str, reason: str = "") -> FlagState:
-        _require(who, "release-manager")
+        require(who, "release-manager")
         failure: Exception | None = None
         state = FlagState(flag, env, enabled=True, rollout=0)
         try:
@@ -339,7 +360,7 @@ class Controller:
 
     def revoke(self, who: Principal, flag: str, digest_text: str, reason: str = "") -> list[str]:
         """Revokes an artefact for `flag` and turns off every environment it is live in."""
-        _require(who, "release-manager")
+        require(who, "release-manager")
         digest = artefact_digest(digest_text)
         live: list[str] = []
         failed: dict[str, Exception] = {}
@@ -380,6 +401,72 @@ class Controller:
         except SQLAlchemyError:
             return []
 
+    def set_stage(
+        self, who: Principal, flag: str, env: str, percent: int, reason: str = ""
+    ) -> FlagState:
+        """Moves the live artefact's rollout to another of its pinned policy's stages; see
+        controller.stages for which moves are allowed. Compensates a failed store call by
+        turning the flag off."""
+        require(who, "release-manager")
+        failure: Exception | None = None
+        state = FlagState(flag, env, enabled=False, rollout=0)
+        try:
+            with self.decision() as conn:
+                row = conn.execute(
+                    select(approvals).where(approvals.c.flag == flag, approvals.c.env == env)
+                ).first()
+                if row is None or not row.enabled:
+                    raise GateRefused(
+                        f"'{flag}' is not on in {env}", "enable it first; stages move a live flag"
+                    )
+                current = row.rollout or 100
+                since = datetime.fromisoformat(row.since) if row.since else None
+                check_stage(parse_stages(row.stages), current, since, percent, datetime.now(UTC))
+                audit.append(
+                    conn,
+                    self.audit_key,
+                    who.name,
+                    "stage-intent",
+                    flag,
+                    env,
+                    digest=row.digest,
+                    rollout=percent,
+                    previous=current,
+                    reason=reason,
+                )
+                conn.execute(
+                    update(approvals)
+                    .where(approvals.c.flag == flag, approvals.c.env == env)
+                    .values(rollout=percent, since=now_text())
+                )
+                try:
+                    state = self.backend.set_rollout(flag, env, percent)
+                except Exception as exc:
+                    failure = exc
+                    withdraw(conn, flag, env)
+                    audit.append(
+                        conn,
+                        self.audit_key,
+                        who.name,
+                        "stage-failed",
+                        flag,
+                        env,
+                        error=one_line(exc),
+                        compensated=self._force_off(flag, env),
+                    )
+                else:
+                    audit.append(
+                        conn, self.audit_key, who.name, "stage-changed", flag, env, rollout=percent
+                    )
+        except SQLAlchemyError as exc:
+            raise self.fail_closed(flag, [env], exc) from None
+        if failure is not None:
+            raise GateRefused(
+                f"the flag backend failed ({one_line(failure)}); the flag was turned off",
+                "check the flag store, then enable again",
+            ) from failure
+        return state
+
     def submit_verdict(self, who: Principal, flag: str, env: str, envelope: bytes) -> Proven:
         """CI hands in a verdict: checked against the pins and recorded, never enabling."""
         if who.role not in ("ci", "release-manager", "admin"):
@@ -403,7 +490,7 @@ class Controller:
         return proven
 
     def status(self, who: Principal, flag: str) -> dict[str, Any]:
-        _require(who, "viewer")
+        require(who, "viewer")
         with self.engine.connect() as conn:
             pin = conn.execute(select(pins).where(pins.c.flag == flag)).first()
             rows = conn.execute(select(approvals).where(approvals.c.flag == flag)).all()
@@ -436,6 +523,7 @@ class Controller:
             else {
                 "policy_digest": pin.policy_digest,
                 "keyids": sorted(json.loads(pin.keys)),
+                "key_expiry": _expiry_of(pin.key_expiry),
             },
             "open_proposals": [
                 {"id": p.id, "proposed_by": p.proposed_by, "policy_digest": p.policy_digest}
@@ -458,7 +546,7 @@ class Controller:
     def open_alerts(self, who: Principal) -> dict[str, Any]:
         """Every open alert, and every watch action not finished (from the database: they
         survive a restart)."""
-        _require(who, "viewer")
+        require(who, "viewer")
         with self.engine.connect() as conn:
             pending = conn.execute(
                 select(guard_actions).where(guard_actions.c.step != "done")
@@ -490,7 +578,7 @@ class Controller:
 _RANK = {"viewer": 0, "release-manager": 1, "admin": 2}
 
 
-def _require(who: Principal, role: str) -> None:
+def require(who: Principal, role: str) -> None:
     """`ci` may only submit verdicts; otherwise admin > release-manager > viewer."""
     if who.role == "ci" or _RANK[who.role] < _RANK[role]:
         raise PermissionError(f"'{who.name}' ({who.role}) may not do this; it needs {role}")
@@ -503,24 +591,56 @@ def _pin(conn: Connection, flag: str) -> Pin:
             f"flag '{flag}' has no pin in the controller",
             "an admin proposes a pin and a second admin approves it",
         )
-    return Pin(flag, row.policy_digest, json.loads(row.keys))
+    return Pin(flag, row.policy_digest, json.loads(row.keys), _expiry_of(row.key_expiry))
+
+
+def _expiry(keys: dict[str, str], expires: dict[str, datetime]) -> dict[str, str]:
+    unknown = sorted(set(expires) - set(keys))
+    if unknown:
+        raise UsageError(
+            f"expiry given for key id(s) not in the pin: {', '.join(unknown)}",
+            "name keys by the key id the controller shows",
+        )
+    if set(expires) == set(keys):
+        raise UsageError(
+            "every pinned key would expire", "keep at least one key without an expiry (the new one)"
+        )
+    for keyid, at in expires.items():
+        if at.tzinfo is None:
+            raise UsageError(f"expiry of key {keyid} has no time zone", "e.g. 2026-12-31T00:00Z")
+    return {keyid: at.astimezone(UTC).isoformat() for keyid, at in expires.items()}
+
+
+def _expiry_of(text_: str | None) -> dict[str, str]:
+    return dict(json.loads(text_)) if text_ else {}
 
 
 def _verify(pin: Pin, flag: str, env: str, envelope: bytes) -> Proven:
     """The verdict, checked against each pinned key in turn: never a key the enabler brings."""
+    now = datetime.now(UTC)
     request = EnableRequest(
         flag=flag,
         env=env,
         build=None,
         pin=pin.policy_digest,
         revoked=frozenset(),
-        now=datetime.now(UTC),
+        now=now,
     )
+    # A key past its expiry (the end of a rotation's overlap) verifies nothing any more.
+    live = {
+        keyid: pem
+        for keyid, pem in pin.keys.items()
+        if keyid not in pin.expiry or datetime.fromisoformat(pin.expiry[keyid]) > now
+    }
+    if not live:
+        raise GateRefused(
+            f"every key pinned for '{flag}' has expired", "pin the gate's current key (four eyes)"
+        )
     with tempfile.TemporaryDirectory(prefix="chaperone-verdict-") as tmp:
         path = Path(tmp) / "verdict.json"
         path.write_bytes(envelope)
         last: GateRefused | None = None
-        for pem in pin.keys.values():
+        for pem in live.values():
             try:
                 return verify_for_enable(path, public_key_from_pem(pem), request)
             except GateRefused as exc:
@@ -545,11 +665,19 @@ def _approve(
     digest: str | None,
     build: str | None,
     rollout: int | None = None,
+    stages: str | None = None,
 ) -> None:
     conn.execute(delete(approvals).where(approvals.c.flag == flag, approvals.c.env == env))
     conn.execute(
         insert(approvals).values(
-            flag=flag, env=env, enabled=enabled, digest=digest, build=build, rollout=rollout
+            flag=flag,
+            env=env,
+            enabled=enabled,
+            digest=digest,
+            build=build,
+            rollout=rollout,
+            stages=stages,
+            since=now_text(),
         )
     )
 

@@ -45,12 +45,14 @@ def make_backend(kind: str, state: Path | None, unleash_url: str | None) -> Flag
 
 
 class CheckpointWriter:
-    """Writes the audit head to `path` every `interval` seconds, and once more on stop."""
+    """Writes the audit head to `path` (`-`: stdout) every `interval` seconds, and once more
+    on stop."""
 
     def __init__(self, controller: Controller, key: SigningKey, path: Path, interval: float):
         self._controller, self._key, self._path, self._interval = controller, key, path, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
+        self._last: int | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -58,8 +60,13 @@ class CheckpointWriter:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        audit.write_checkpoint(self._controller.engine, self._key, self._path)
+        self._write()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            audit.write_checkpoint(self._controller.engine, self._key, self._path)
+            self._write()
+
+    def _write(self) -> None:
+        point = audit.write_checkpoint(self._controller.engine, self._key, self._path, self._last)
+        if point is not None:
+            self._last = point.seq

@@ -51,6 +51,7 @@ pins = Table(
     Column("policy_digest", String(64), nullable=False),
     Column("keys", Text, nullable=False),  # JSON {keyid: public key PEM}
     Column("proposal", Integer, nullable=False),
+    Column("key_expiry", Text),  # step 3: JSON {keyid: ISO time} for keys being rotated out
 )
 pin_proposals = Table(
     "pin_proposals",
@@ -62,6 +63,7 @@ pin_proposals = Table(
     Column("proposed_by", String(200), nullable=False),
     Column("approved_by", String(200)),
     Column("created_at", String(40), nullable=False),
+    Column("key_expiry", Text),  # step 3
 )
 revocations = Table(
     "revocations",
@@ -80,6 +82,8 @@ approvals = Table(
     Column("digest", String(64)),
     Column("build", String(200)),
     Column("rollout", Integer),  # step 2: the approved rollout percentage (None: unknown)
+    Column("stages", Text),  # step 3: the verdict's policy's stages, JSON [[percent, seconds]]
+    Column("since", String(40)),  # step 3: when the approved rollout last changed
 )
 # The watch's durable intent: one row per leak (or lost target) it acts on, advanced step by
 # step (disable -> revoke -> incident -> done) and committed after each, so a controller killed
@@ -120,14 +124,29 @@ def _step_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[tokens, pins, pin_proposals, revocations, approvals, audit])
 
 
-def _step_2(conn: Connection) -> None:
+def _add_column(conn: Connection, table: str, column: str, kind: str) -> None:
     # Step 1 creates tables from today's metadata, so a fresh database already has the column.
-    if "rollout" not in {column["name"] for column in inspect(conn).get_columns("approvals")}:
-        conn.exec_driver_sql("ALTER TABLE approvals ADD COLUMN rollout INTEGER")
+    if column not in {found["name"] for found in inspect(conn).get_columns(table)}:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _step_2(conn: Connection) -> None:
+    _add_column(conn, "approvals", "rollout", "INTEGER")
     metadata.create_all(conn, tables=[guard_actions])
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _step_1), (2, _step_2)]
+def _step_3(conn: Connection) -> None:
+    _add_column(conn, "pins", "key_expiry", "TEXT")
+    _add_column(conn, "pin_proposals", "key_expiry", "TEXT")
+    _add_column(conn, "approvals", "stages", "TEXT")
+    _add_column(conn, "approvals", "since", "VARCHAR(40)")
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _step_1),
+    (2, _step_2),
+    (3, _step_3),
+]
 
 
 def open_engine(url: str) -> Engine:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from controller import audit as chain
@@ -99,3 +100,62 @@ def test_a_forged_checkpoint_is_reported(world: World, tmp_path: Path) -> None:
     code, out = _verify(world, tmp_path, points)
     assert code == 2
     assert "checkpoint 1 is not signed" in out
+
+
+def test_rows_added_after_the_newest_checkpoint_are_reported(world: World, tmp_path: Path) -> None:
+    # Issue 25: "lines added after the head are not reported". The newest checkpoint must be
+    # the log's head; rows past it are unanchored unless they are younger than the grace.
+    points = _logged(world, tmp_path)
+    world.client.post("/v1/flags/video-switch/envs/production/disable", headers=world.as_("rita"))
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    said = " ".join(out.split())  # the console wraps long lines
+    assert "rows 3..4 come after the newest checkpoint (row 2)" in said
+    assert "does not match the log's head (row 4)" in said
+    problems = chain.verify(world.controller.engine, world.audit_key.public(), points, grace=600)
+    assert problems == []  # a live controller between two checkpoints
+    chain.write_checkpoint(world.controller.engine, world.audit_key, points)
+    code, out = _verify(world, tmp_path, points)
+    assert code == 0, out
+
+
+def test_an_empty_checkpoint_file_anchors_nothing(world: World, tmp_path: Path) -> None:
+    # Issue 25: "an empty head matches anything".
+    world.pin()
+    points = tmp_path / "checkpoints.jsonl"
+    points.write_text("")
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "no checkpoint anchors the log (rows 1..2)" in out
+
+
+def test_a_whole_log_rolled_back_under_a_newer_checkpoint_is_reported(
+    world: World, tmp_path: Path
+) -> None:
+    points = _logged(world, tmp_path)
+    db = Path(world.db.removeprefix("sqlite:///"))
+    old = db.read_bytes()  # an older consistent copy of the whole database
+    world.client.post("/v1/flags/video-switch/envs/production/disable", headers=world.as_("rita"))
+    chain.write_checkpoint(world.controller.engine, world.audit_key, points)
+    world.controller.engine.dispose()
+    db.write_bytes(old)
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "names a row the log no longer has" in out
+
+
+def test_checkpoints_to_stdout_are_one_signed_line_per_new_head(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.pin()
+    first = chain.write_checkpoint(world.controller.engine, world.audit_key, chain.STDOUT)
+    assert first is not None
+    again = chain.write_checkpoint(
+        world.controller.engine, world.audit_key, chain.STDOUT, first.seq
+    )
+    assert again == first
+    [line] = capsys.readouterr().out.splitlines()
+    shipped = tmp_path / "shipped.jsonl"
+    shipped.write_text(line + "\n")
+    code, out = _verify(world, tmp_path, shipped)
+    assert code == 0, out
