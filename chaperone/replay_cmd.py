@@ -15,6 +15,7 @@ from chaperone.targets import target_of
 from flags.policy import DEFAULT_POLICY
 from harness.adapters import make_target
 from harness.aio import LoopThread
+from harness.bounded import MAX_DATA_BYTES, read_bounded
 from harness.errors import ExitCode
 from harness.profile import LoadedProfile, load_profile
 from harness.replay import pick_finding, replay
@@ -91,8 +92,9 @@ def _profile(run_dir: Path, explicit: str | None) -> LoadedProfile:
         return load_profile(explicit)
     world = run_dir / "world.json"
     try:
-        document = json.loads(world.read_text(encoding="utf-8")).get("profile") or {}
-    except (OSError, ValueError):
+        data = read_bounded(world, "world file", MAX_DATA_BYTES)
+        document = json.loads(data).get("profile") or {}
+    except (OSError, ValueError, RecursionError):
         document = {}
     if not document:
         return load_profile("clinic")

@@ -5,6 +5,8 @@ rollout through the policy's stages while every probe stays clean."""
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,8 +273,19 @@ def _incident(
     out: Path,
 ) -> None:
     incident = build_incident(event, plan, flags, url, secrets=[token])
-    json_path, md_path = write_incident(incident, out)
-    console.incident(json_path, len(incident.exposures), md_path)
+    problems: list[str] = []
+    # A full disk under --out must not lose the incident: the temporary directory is often
+    # another file system (tmpfs).
+    fallback = Path(tempfile.gettempdir()) / f"chaperone-incident-{os.getpid()}"
+    for where in (out, fallback):
+        try:
+            json_path, md_path = write_incident(incident, where)
+        except OSError as exc:
+            problems.append(f"{where}: {exc.strerror or type(exc).__name__}")
+            continue
+        console.incident(json_path, len(incident.exposures), md_path)
+        return
+    console.incident_lost("; ".join(problems))
 
 
 def _show(console: WatchConsole, event: WatchEvent) -> None:

@@ -11,8 +11,9 @@
   reordering breaks the chain at that point (`verify`). After each line the chain head (log id,
   seq, hash) is stored in the flag's backend too (`anchor`): a truncated or deleted log then
   disagrees with the backend.
-* Identity: `actor` is the OS account running the command and `ci` the CI job's identity; the
-  free-text `--actor` is kept apart, as `claimed_actor`.
+* Identity: `actor` is the OS account running the command and `ci` the CI job's identity as
+  its environment variables claim it (marked unverified: anyone can set them); the free-text
+  `--actor` is kept apart, as `claimed_actor`.
 
 Who turned a flag on, with which verdict, is what an incident review asks first.
 """
@@ -35,7 +36,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from flags.backends.base import AuditHead
 from flags.redact import redact
-from harness.errors import ChaperoneError, UsageError
+from harness.bounded import MAX_DATA_BYTES, read_bounded
+from harness.errors import ChaperoneError, ConfigError, UsageError
 
 DEFAULT_AUDIT = Path(".chaperone") / "audit.jsonl"
 GENESIS = "0" * 64
@@ -98,7 +100,18 @@ def os_user() -> str:
         return f"uid:{uid}"
 
 
+# Anyone can export GITHUB_ACTOR=alice: the CI identity below is what the environment claims,
+# and the audit line says so. Verifying it needs the CI's signed OIDC token checked against its
+# issuer, which only the controller (with network and a trust root) can do.
+UNVERIFIED = " (claimed by environment variables, unverified)"
+
+
 def ci_identity(env: Mapping[str, str]) -> str | None:
+    claimed = _claimed_ci(env)
+    return None if claimed is None else claimed + UNVERIFIED
+
+
+def _claimed_ci(env: Mapping[str, str]) -> str | None:
     if env.get("GITHUB_ACTIONS") == "true":
         parts = [env.get("GITHUB_ACTOR", "?"), env.get("GITHUB_REPOSITORY", "?")]
         return f"github:{parts[0]}@{parts[1]} run {env.get('GITHUB_RUN_ID', '?')}"
@@ -263,9 +276,11 @@ def read(path: Path, flag: str | None = None) -> list[AuditEntry]:
 
 def _raw_lines(path: Path) -> list[bytes]:
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, "audit log", MAX_DATA_BYTES, "pass --audit with its path")
     except FileNotFoundError:
         return []
+    except ConfigError as exc:
+        raise AuditError(exc.problem, exc.fix) from None
     except OSError as exc:
         raise AuditError(
             f"cannot read audit log {path}: {exc.strerror or exc}", "pass --audit with its path"

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from harness.acceptance import AcceptedExposure
+from harness.bounded import read_bounded
 from harness.config import SloThresholds as RunSlo
 from harness.errors import ConfigError
 from harness.modelfile import load_model
@@ -45,6 +46,9 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # A label like "prod" or "production" in a host pattern means someone pointed the synthetic
 # population at real people; that is never a valid staging target.
+# What is left of a host pattern without its wildcards (`*`, `?`, `[...]`): nothing but dots
+# means it matches every host (`*`, `?*`, `*.*`, `[!x]*`).
+_LITERAL = re.compile(r"\[[^\]]*\]?|[*?]")
 _PRODUCTION_LABEL = re.compile(r"(^|[.-])(prod|production|live)([.-]|$)", re.IGNORECASE)
 
 
@@ -163,7 +167,7 @@ class Policy(_Strict):
     @classmethod
     def _staging_only(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            if pattern.strip("*.") == "":
+            if not _LITERAL.sub("", pattern).strip("."):
                 raise ValueError(f"'{pattern}' matches every host; name the staging hosts")
             if _PRODUCTION_LABEL.search(pattern):
                 raise ValueError(f"'{pattern}' looks like production; only staging hosts allowed")
@@ -249,13 +253,14 @@ def bind_policy(path: Path | str) -> BoundPolicy:
     """Load the policy and hash the profile it names; a missing profile is a ConfigError."""
     policy = load_policy(path)
     profile = policy.profile_path(path)
+    fix = "give `profile:` a built-in profile name or a path relative to the policy file"
     try:
-        data = profile.read_bytes()
-    except OSError as exc:
+        data = read_bounded(profile, "profile", fix=fix)
+    except FileNotFoundError:
         raise ConfigError(
             f"policy {path} names profile '{policy.profile}', but {profile} cannot be read "
-            f"({exc.strerror or type(exc).__name__})",
-            "give `profile:` a built-in profile name or a path relative to the policy file",
+            "(no such file)",
+            fix,
         ) from None
     return BoundPolicy(policy, str(path), policy.profile, hashlib.sha256(data).hexdigest())
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 
+from reports.redact import known_values
+
 SECRET_ENVS = (
     "UNLEASH_ADMIN_TOKEN",
     "CHAPERONE_GATE_SIGNING_KEY",
@@ -24,9 +26,10 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"']+@")
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Text with every known secret, URL credentials and anything shaped like an Unleash token
     masked."""
-    known = {s for s in (*secrets, *(os.environ.get(n, "") for n in SECRET_ENVS)) if s}
-    for secret in sorted(known, key=len, reverse=True):
-        if len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, MASK)
+    known = known_values(
+        (*secrets, *(os.environ.get(n, "") for n in SECRET_ENVS)), MIN_SECRET_LENGTH
+    )
+    if known is not None:
+        text = known.sub(MASK, text)
     text = _URL_USERINFO.sub(lambda match: match.group(1) + MASK + "@", text)
     return _TOKEN_SHAPE.sub(lambda match: match.group(1) + MASK, text)

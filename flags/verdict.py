@@ -253,6 +253,8 @@ def _read_document(path: Path) -> dict[str, Any]:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise GateRefused(f"verdict {path} is unreadable ({type(exc).__name__})", hint) from None
+    except RecursionError:  # 200 KB of `[`: the parser recurses once per level
+        raise GateRefused(f"verdict {path} is nested too deeply to be a verdict", hint) from None
     if not isinstance(document, dict):
         raise GateRefused(f"verdict {path} is not a JSON object", hint)
     return document

@@ -200,7 +200,10 @@ def watch(
     while True:
         round_no += 1
         round_start = clock()
-        state = _status(plan, backend)
+        state = yield from _status_or_lost(guard, round_no, progress)
+        if not isinstance(state, FlagState):
+            yield WatchFinished(state, round_no, progress.rollout)
+            return
         if not state.enabled:
             yield FlagTurnedOff(round_no, clock())
             yield WatchFinished("flag-off", round_no - 1, state.rollout)
@@ -225,6 +228,31 @@ def _status(plan: WatchPlan, backend: FlagBackend) -> FlagState:
             f"'{plan.flag}': {exc.problem}",
             exc.fix,
         ) from None
+
+
+def _status_or_lost(
+    guard: _Guard, round_no: int, progress: _Progress
+) -> Generator[WatchEvent, None, FlagState | Outcome]:
+    """The flag's state, asked again with backoff while the backend does not answer: a few
+    seconds of Unleash outage must not end the watch with the flag on and nobody watching.
+    Past the deadline it fails closed: the kill switch (itself retried), then an outcome."""
+    plan, clock = guard.plan, guard.clock
+    deadline, pauses = clock() + plan.disable_deadline, iter(_RETRY_PAUSES)
+    while True:
+        try:
+            return _status(plan, guard.backend)
+        except InfrastructureError as exc:
+            if clock() >= deadline:
+                problem = exc.one_line()
+                break
+            guard.sleep(next(pauses, _RETRY_PAUSES[-1]))
+    reason = f"flag backend unreachable in watch round {round_no}, the flag is unguarded"
+    error, audit_error = guard.kill(f"{reason}: {problem}")
+    lost = TargetLost(
+        round_no, f"{reason}: {problem}", None if error else clock(), error, audit_error
+    )
+    yield lost
+    return "error" if lost.disabled_at is not None else "flag-still-on"
 
 
 def _require_enabled(plan: WatchPlan, backend: FlagBackend) -> int:
@@ -263,9 +291,9 @@ class _Guard:
                 return "", ""
             except actions.Unaudited as exc:
                 return "", exc.problem
-            except ChaperoneError as exc:
+            except (ChaperoneError, OSError) as exc:
                 if self.clock() >= deadline:
-                    return exc.one_line(), ""
+                    return _one_line(exc), ""
                 self.sleep(next(pauses, _RETRY_PAUSES[-1]))
 
     def revoke_live(self, reason: str) -> tuple[str | None, str]:
@@ -281,10 +309,16 @@ class _Guard:
                 return live, ""
             except actions.Unaudited as exc:
                 return live, exc.problem
-            except ChaperoneError as exc:
+            except (ChaperoneError, OSError) as exc:
                 if self.clock() >= deadline:
-                    return None, f"revocation failed: {exc.one_line()}"
+                    return None, f"revocation failed: {_one_line(exc)}"
                 self.sleep(next(pauses, _RETRY_PAUSES[-1]))
+
+
+def _one_line(exc: ChaperoneError | OSError) -> str:
+    if isinstance(exc, ChaperoneError):
+        return exc.one_line()
+    return f"{exc.strerror or type(exc).__name__} ({getattr(exc, 'filename', None) or 'disk'})"
 
 
 def _lost_because(exc: Exception) -> str:
@@ -399,6 +433,8 @@ def _maybe_raise(
     except audit.AuditError as exc:
         progress.held = True
         return RolloutHeld(round_no, f"the audit log cannot be written ({exc.problem})")
+    except InfrastructureError:
+        return None  # the backend did not answer: the stage stays, the next round tries again
     event = RolloutRaised(round_no, progress.rollout, after.rollout, clock())
     progress.stage, progress.since, progress.switched = following, clock(), 0
     progress.rollout = after.rollout

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bounded import MAX_DATA_BYTES, read_bounded
 from harness.errors import ConfigError
 from harness.models import Canary
 
@@ -269,8 +270,8 @@ class OwnershipModel:
     @classmethod
     def load(cls, path: Path) -> OwnershipModel:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(read_bounded(path, "ownership model", MAX_DATA_BYTES))
+        except (OSError, ValueError, RecursionError) as exc:
             raise ConfigError(
                 f"cannot read ownership model {path}: {exc}",
                 "pass the canaries.json that the run wrote",

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from harness.bounded import read_bounded, read_bounded_text
 from harness.errors import ConfigError
 
 __all__ = ["duplicate_free_yaml", "load_model", "validation_error"]
@@ -86,22 +87,19 @@ def load_model(model: type[M], path: Path | str, what: str, schema_name: str) ->
 
 
 def _read_yaml(path: Path, what: str) -> Any:
+    fix = f"pass the path of a {what} YAML file"
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read {what} {path}: {exc.strerror or exc}",
-            f"pass the path of a {what} YAML file",
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{what} {path} is not UTF-8 text (bad byte at offset {exc.start})",
-            "save the file as UTF-8",
-        ) from None
+        text = read_bounded_text(path, what, fix=fix)
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read {what} {path}: No such file or directory", fix) from None
     try:
         return duplicate_free_yaml(text)
+    except RecursionError:
+        # PyYAML composes nested nodes recursively: 50,000 `[` is not a file anyone wrote.
+        raise ConfigError(
+            f"{what} {path} is nested too deeply to be read",
+            "write it as the schema's flat mapping of fields",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -148,8 +146,8 @@ def _line_of_placeholder(path: Path, message: str) -> int | None:
     if quoted is None:
         return None
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = yaml.compose(read_bounded(path, "file").decode("utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ConfigError, RecursionError):
         return None
     for node in _scalars(root):
         if quoted.group(1) in _PLACEHOLDER.findall(str(node.value)):

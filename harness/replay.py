@@ -27,6 +27,7 @@ from pathlib import Path
 
 from harness.adapters import Session, Target
 from harness.aio import LoopThread
+from harness.bounded import read_bounded
 from harness.config import RunOptions
 from harness.errors import ConfigError, UsageError
 from harness.models import Finding, Observation, Step
@@ -49,7 +50,8 @@ class ReplayOutcome:
 def population_for(finding: Finding, run_dir: Path) -> tuple[int, Counts]:
     """(seed, counts) the finding was seen with."""
     try:
-        options = RunOptions.model_validate_json((run_dir / "options.json").read_text())
+        data = read_bounded(run_dir / "options.json", "run options")
+        options = RunOptions.model_validate_json(data)
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"cannot read {run_dir / 'options.json'} next to the report ({exc})",

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from harness.bounded import MAX_DATA_BYTES, read_bounded
 from harness.canaries import Denial, OwnershipModel
 from harness.errors import ConfigError
 from harness.models import Actor
@@ -126,7 +128,8 @@ class World:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "target": self.target,
+            # world.json is a file anyone with the run directory reads: no user:password@.
+            "target": without_userinfo(self.target),
             "seed": self.seed,
             "tag": self.tag,
             "actors": [
@@ -182,8 +185,20 @@ class World:
     @classmethod
     def load(cls, path: Path) -> World:
         try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = read_bounded(path, "world file", MAX_DATA_BYTES)
+            return cls.from_json(json.loads(data))
+        except (OSError, ValueError, RecursionError) as exc:
             raise ConfigError(
                 f"cannot read world file {path}: {exc}", "use the world.json a run wrote"
             ) from exc
+
+
+def without_userinfo(url: str) -> str:
+    """The URL with any user:password@ removed."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

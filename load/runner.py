@@ -21,14 +21,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from harness.cancel import CancelScope
-from harness.childenv import child_env
+from harness.childenv import child_env, named_by
 from harness.errors import InfrastructureError, TargetUnreachable
 from harness.models import Finding
 from harness.world import World
@@ -164,10 +164,11 @@ def worker_command(host: str, port: int, logfile: Path | None = None) -> list[st
     return [*argv, "--loglevel", "INFO"]
 
 
-def environment(plan: LoadPlan, run_dir: Path) -> dict[str, str]:
+def environment(plan: LoadPlan, run_dir: Path, named: Mapping[str, str] = {}) -> dict[str, str]:
     """The master's (or local process's) environment, without credentials (Locust needs none:
-    it learns the world from world.json), plus where the world is and where findings go."""
-    env = worker_environment()
+    it learns the world from world.json), plus where the world is and where findings go, and
+    the variables the profile's `{{env.NAME}}` placeholders name (`named`)."""
+    env = worker_environment(named)
     env.update(
         {
             contract.ENV_WORLD: str(run_dir / contract.WORLD_FILE),
@@ -178,11 +179,11 @@ def environment(plan: LoadPlan, run_dir: Path) -> dict[str, str]:
     return env
 
 
-def worker_environment() -> dict[str, str]:
-    """This process's environment without any of the run's: a worker learns everything from
-    the master."""
+def worker_environment(named: Mapping[str, str] = {}) -> dict[str, str]:
+    """This process's allow-listed environment without any of the run's (a worker learns
+    everything from the master), plus the variables the profile's steps read (`named`)."""
     run_vars = (contract.ENV_WORLD, contract.ENV_FINDINGS, contract.ENV_SETTINGS)
-    return {k: v for k, v in child_env().items() if k not in run_vars}
+    return {k: v for k, v in child_env(named).items() if k not in run_vars}
 
 
 class LocustGroup:
@@ -194,11 +195,13 @@ class LocustGroup:
         env: dict[str, str],
         run_dir: Path,
         plan: LoadPlan | None = None,
+        named: Mapping[str, str] | None = None,
     ):
         self.processes: list[subprocess.Popen[bytes]] = []
         self._signalled: set[int] = set()  # a process we stopped did not crash
         self._run_dir = run_dir
         self._plan = plan
+        self._named = dict(named or {})
         try:
             for i, argv in enumerate(argvs):
                 out = (run_dir / f"process-{i}.out").open("wb")
@@ -208,7 +211,7 @@ class LocustGroup:
                     self.processes.append(
                         subprocess.Popen(
                             list(argv),
-                            env=env if i == 0 else worker_environment(),
+                            env=env if i == 0 else worker_environment(self._named),
                             cwd=cwd,
                             stdout=out,
                             stderr=subprocess.STDOUT,
@@ -343,7 +346,10 @@ def run_locust(
     findings_dir = run_dir / contract.FINDINGS_DIR
     findings_dir.mkdir(exist_ok=True)
     tail = FindingsTail(findings_dir)
-    group = LocustGroup(commands(plan, run_dir), environment(plan, run_dir), run_dir, plan)
+    named = named_by([json.dumps(world.profile)])
+    group = LocustGroup(
+        commands(plan, run_dir), environment(plan, run_dir, named), run_dir, plan, named
+    )
     try:
         yield from _supervise(group, plan, tail, cancel)
     except GeneratorExit:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as model
 
+from harness.bounded import MAX_DATA_BYTES, read_bounded
 from harness.coverage import CoverageRow, lost_reasons
 from harness.errors import ConfigError
 from harness.events import CaseFinished
@@ -182,7 +183,11 @@ def load_report(path: Path) -> RunResult:
     """Read a report.json back. A missing or malformed file is a ConfigError (exit 2)."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_bounded(path, "report file", MAX_DATA_BYTES, REPORT_FIX))
+    except RecursionError:
+        raise ConfigError(
+            f"report file {path} is nested too deeply to be read", REPORT_FIX
+        ) from None
     except FileNotFoundError:
         raise ConfigError(f"report file {path} does not exist", REPORT_FIX) from None
     except (OSError, UnicodeDecodeError) as exc:

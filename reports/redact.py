@@ -20,6 +20,11 @@ MASK = "[REDACTED]"
 
 # Shorter known values would mask ordinary words all over the report.
 MIN_SECRET_LENGTH = 3
+# A known value shorter than this is masked only where it stands alone, not inside a longer
+# name: a 5-character support token "video" must not turn the flag "video-switch" into
+# "[REDACTED]-switch". Longer values are random enough to mask wherever they occur.
+WHOLE_WORD_BELOW = 16
+_WORD = r"A-Za-z0-9_-"
 
 _HEADER_NAMES = r"(?:authorization|proxy-authorization|x-support-token|x-api-key|cookie|set-cookie)"
 
@@ -55,10 +60,7 @@ class Redactor:
     """Reusable masker; compiles the known values once."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
-        # Longest first, so a name is not partly masked by a shorter value inside it.
-        ordered = sorted(values, key=len, reverse=True)
-        self._known = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._known = known_values(secrets)
 
     def __call__(self, text: str) -> str:
         if not text:
@@ -78,6 +80,24 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.deep(v) for v in value]
         return value
+
+
+def known_values(
+    secrets: Iterable[str], min_length: int = MIN_SECRET_LENGTH
+) -> re.Pattern[str] | None:
+    """One pattern for every known secret: longest first, so a name is not partly masked by a
+    shorter value inside it; a short one only as a whole word (WHOLE_WORD_BELOW)."""
+    values = {s for s in secrets if s and len(s) >= min_length}
+    ordered = sorted(values, key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile("|".join(map(_alternative, ordered)))
+
+
+def _alternative(secret: str) -> str:
+    if len(secret) >= WHOLE_WORD_BELOW:
+        return re.escape(secret)
+    return rf"(?<![{_WORD}]){re.escape(secret)}(?![{_WORD}])"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -87,6 +87,9 @@ class WatchConsole:
     def finished(self, outcome: str, rounds: int, rollout: int) -> None:
         self._print(f"watch finished: {outcome} after {rounds} round(s), rollout {rollout}%")
 
+    def incident_lost(self, problem: str) -> None:
+        self._print(f"[red bold]incident report NOT written[/] ({escape(problem)})")
+
     def incident(self, json_path: Path, exposures: int, md_path: Path) -> None:
         self._print(
             f"incident report: {escape(str(json_path))} ({exposures} exposure(s)), "

@@ -29,7 +29,8 @@ from typing import Any
 
 from flags.backends import bootstrap
 from flags.backends.base import AuditHead, BackendEvent, FlagState
-from harness.errors import UsageError
+from harness.bounded import MAX_DATA_BYTES, read_bounded_text
+from harness.errors import InfrastructureError, UsageError
 
 DEFAULT_STATE = Path(".chaperone") / "flags-state.json"
 # A fresh state knows only this environment; `flags pin` adds the policy's environments.
@@ -208,7 +209,9 @@ class LocalBackend:
 
     def _read_json(self, path: Path, required: str) -> dict[str, Any] | None:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded_text(
+                path, "flag file", MAX_DATA_BYTES, "pass --state with a readable file"
+            )
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -218,7 +221,7 @@ class LocalBackend:
             ) from None
         try:
             document = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise UsageError(
                 f"flag file {path} is not valid JSON",
                 "restore it or delete it to start with every flag off",
@@ -261,12 +264,22 @@ class LocalBackend:
         """Whole-file replace; the lock makes a fixed temporary name safe, and a crash leaves
         at most a stale temporary file, never a half-written target."""
         tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            # A full disk, say: the old file is untouched, so the flag is as it was. An
+            # InfrastructureError, which the kill switch retries and reports in one line.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise InfrastructureError(
+                f"cannot write flag file {path}: {exc.strerror or exc}",
+                "free space on its disk; the flag is unchanged until it is written",
+            ) from None
 
 
 def _flag_entry(state: State, flag: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.adapters.http import HttpDriver
+from harness.bounded import read_bounded_text
 from harness.client.discovery import Discovered, RouteTable, discovered_routes, parse_document
 from harness.client.variants import offered_types
 from harness.errors import ConfigError
@@ -33,7 +34,7 @@ class DocumentRoutes:
         local = self.profile_dir / spec.openapi
         if local.is_file() or not spec.openapi.startswith("/"):
             try:
-                text = local.read_text(encoding="utf-8")
+                text = read_bounded_text(local, "OpenAPI document")
             except OSError as exc:
                 raise ConfigError(
                     f"cannot read the OpenAPI document {local}: {exc.strerror}",

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.bounded import read_bounded
 from harness.errors import ConfigError
 from harness.modelfile import load_model
 from harness.profile.model import TargetProfile
@@ -68,7 +69,8 @@ def resolve_profile(name_or_path: str | Path, relative_to: Path | None = None) -
 def load_profile(name_or_path: str | Path, relative_to: Path | None = None) -> LoadedProfile:
     path = resolve_profile(name_or_path, relative_to)
     profile = load_model(TargetProfile, path, "profile", SCHEMA_PATH.name)
-    return LoadedProfile(profile, path.resolve(), hashlib.sha256(path.read_bytes()).hexdigest())
+    data = read_bounded(path, "profile")  # read again: the digest is of the bytes, not the model
+    return LoadedProfile(profile, path.resolve(), hashlib.sha256(data).hexdigest())
 
 
 def profile_schema_text() -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -34,7 +35,7 @@ from harness.world import Resource
 from scenarios.browser.dom import observe
 from scenarios.browser.errors import translate
 from scenarios.browser.evidence import Evidence
-from scenarios.browser.launch import launch_chromium
+from scenarios.browser.launch import confined_playwright, launch_chromium
 from scenarios.browser.listing import foreign_rows, own_rows
 from scenarios.browser.plan import Cast, Entry, browser_flow
 from scenarios.browser.user import BrowserUser
@@ -82,10 +83,11 @@ class BrowserRun:
         self.own_rows: dict[str, int] = {}  # reader -> own rows on their pages, last look
         self.users: list[BrowserUser] = []
         self.traffic: list[str] = []  # GET URLs the users' pages requested
+        self.blocked: Counter[str] = Counter()  # requests to other origins, by host, blocked
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
-        async with async_playwright() as playwright:
+        async with confined_playwright() as playwright:
             browser = await launch_chromium(playwright, self.ctx.options.chromium)
             failed = True
             try:
@@ -392,6 +394,7 @@ class BrowserRun:
         while self.users:
             user = self.users.pop()
             self.traffic += user.traffic
+            self.blocked += user.blocked
             await self.evidence.close(user, keep_all)
 
     def _traffic(self) -> None:
@@ -433,6 +436,9 @@ class BrowserRun:
                 "scenarios": ran,
                 "not_applicable": _skipped(self.plan, "not applicable"),
                 "not_run": _skipped(self.plan, "not run"),
+                # Requests the pages made outside the target's origin: blocked, never sent.
+                "blocked_requests": sum(self.blocked.values()),
+                "blocked_hosts": dict(self.blocked.most_common(20)),
             },
             artifacts=tuple(self.evidence.files),
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 
-from playwright.async_api import Browser, Playwright
+from playwright._impl import _driver, transport
+from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api._context_manager import PlaywrightContextManager
 
 from harness.childenv import child_env
 from harness.errors import InfrastructureError
@@ -25,6 +27,23 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-quic",
 )
+
+
+def _driver_env() -> dict[str, str]:
+    """Playwright's node driver starts with a copy of os.environ (`get_driver_env`), gate key
+    and admin token included, whatever `launch(env=...)` later gives Chromium. This is the
+    allow-listed environment instead, with the driver's own PW_* settings."""
+    own = {k: str(v) for k, v in _driver.get_driver_env().items() if k.startswith("PW_")}
+    return child_env(own)
+
+
+def confined_playwright() -> PlaywrightContextManager:
+    """`async_playwright()` whose driver process gets `_driver_env()`. Playwright reads the
+    environment for its driver through `transport.get_driver_env` and offers no parameter, so
+    that name is replaced (once, process-wide; tests/browser checks the driver's real
+    environment, so a Playwright upgrade that moves it fails there, not silently)."""
+    transport.get_driver_env = _driver_env  # type: ignore[attr-defined]
+    return async_playwright()
 
 
 def missing_chromium(path: str) -> InfrastructureError:

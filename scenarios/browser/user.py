@@ -8,11 +8,20 @@ rendered page is left to the caller.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, ViewportSize
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    Route,
+    ViewportSize,
+)
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PageResponse
 
@@ -56,6 +65,8 @@ class BrowserUser:
     page: Page
     target: str
     traffic: list[str] = field(default_factory=list)  # every GET URL the pages requested
+    # Requests the pages made to another origin, by host: blocked, never sent (`confine`).
+    blocked: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     async def start(
@@ -69,7 +80,20 @@ class BrowserUser:
         await context.tracing.start(title=actor.id, screenshots=False, snapshots=True)
         user = cls(actor, context, await context.new_page(), target)
         context.on("request", user.saw)
+        # Before the first page: a page that references another host (a tracker, a CDN, a
+        # link to production) must not make Chromium send synthetic users' traffic there.
+        await context.route("**/*", user.confine)
         return user
+
+    async def confine(self, route: Route) -> None:
+        """Playwright's route handler: the target's own origin goes through, anything else
+        is aborted as blocked by the client and counted."""
+        url = route.request.url
+        if same_origin(url, self.target):
+            await route.continue_()
+            return
+        self.blocked[urlsplit(url).hostname or url.split(":", 1)[0]] += 1
+        await route.abort("blockedbyclient")
 
     def saw(self, request: Request) -> None:
         """Playwright's request event: a GET a page made (documents, fetch/XHR, images)."""
@@ -166,3 +190,17 @@ class BrowserUser:
 
 def _not_get(request: Request) -> bool:
     return request.method not in ("GET", "HEAD")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def same_origin(url: str, target: str) -> bool:
+    """Scheme, host and port of `url` are the target's (a default port written or not)."""
+    try:
+        a, b = urlsplit(url), urlsplit(target)
+        ports = (a.port or _DEFAULT_PORTS.get(a.scheme), b.port or _DEFAULT_PORTS.get(b.scheme))
+    except ValueError:
+        return False
+    host = (a.hostname or "").lower()
+    return (a.scheme, host, ports[0]) == (b.scheme, (b.hostname or "").lower(), ports[1])

@@ -225,4 +225,4 @@ def test_actor_is_the_os_account_not_free_text(monkeypatch: pytest.MonkeyPatch) 
             "GITHUB_RUN_ID": "42",
         }
     )
-    assert ci.ci == "github:octocat@org/app run 42"
+    assert ci.ci == "github:octocat@org/app run 42" + audit.UNVERIFIED

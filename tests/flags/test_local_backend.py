@@ -10,7 +10,7 @@ import pytest
 from flags.backends.base import AuditHead
 from flags.backends.bootstrap import render
 from flags.backends.local import LocalBackend
-from harness.errors import UsageError
+from harness.errors import InfrastructureError, UsageError
 
 
 def test_enable_rollout_disable_roundtrip(tmp_path: Path) -> None:
@@ -108,7 +108,8 @@ def test_state_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyP
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    # One line for the user (no traceback), naming the file and the reason.
+    with pytest.raises(InfrastructureError, match=r"cannot write flag file .*disk full"):
         flags.disable("video-switch", "development")
     assert clinic_file.read_text() == before  # the old state is intact, never half-written
     monkeypatch.undo()

@@ -73,6 +73,7 @@ def target() -> Iterator[str]:
 def fake_locust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(ENV_LOCUST, f"{sys.executable} {FAKE}")
     monkeypatch.setenv("FAKE_FIXTURES", str(tmp_path / "fixtures"))
+    monkeypatch.setenv("CHAPERONE_CHILD_ENV", "FAKE_*")  # the fake's knobs reach it
     for name in (
         "FAKE_FINDING",
         "FAKE_SLEEP",

@@ -75,6 +75,7 @@ def test_the_child_gets_no_credentials(
 ) -> None:
     monkeypatch.setenv("CHAPERONE_SUPPORT_TOKEN", "s3cret")
     monkeypatch.setenv("FAKE_REPORT", str(report))
+    monkeypatch.setenv("CHAPERONE_CHILD_ENV", "FAKE_*")  # the fake's knobs reach it
     plain = Launcher(tmp_path / "out", command=(sys.executable, "-c", FAKE_RUN))
     outcome = plain(PLANNED)
     assert outcome.result is not None
