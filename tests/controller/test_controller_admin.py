@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from controller.heal import heal_once
@@ -161,3 +162,26 @@ def test_token_admin_lists_and_revokes_tokens_admin_only(world: World) -> None:
     assert "token-revoked" in _actions(world)
     missing = world.client.post("/v1/tokens/nobody/revoke", headers=world.as_("alice"))
     assert missing.status_code == 400
+
+
+# -- identity --------------------------------------------------------------------------------
+
+
+def test_ci_identity_in_the_audit_is_the_token_not_the_environment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 25 Low: "the CI identity in the audit is taken from environment variables that
+    # anyone can set". The controller's audit names whoever's token made the request.
+    for name in ("GITHUB_ACTOR", "CI_COMMIT_AUTHOR", "GITLAB_USER_LOGIN", "USER"):
+        monkeypatch.setenv(name, "mallory")
+    world.pin()
+    submitted = world.client.post(
+        f"/v1/flags/{FLAG}/envs/production/verdicts",
+        content=world.envelope(),
+        headers={**world.as_("ci"), "X-Actor": "mallory", "User-Agent": "mallory"},
+    )
+    assert submitted.status_code == 200, submitted.text
+    with world.controller.engine.connect() as conn:
+        row = conn.execute(select(audit).order_by(audit.c.seq.desc()).limit(1)).one()
+    assert (row.actor, row.action) == ("ci", "verdict-submitted")
+    assert "mallory" not in row.detail

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +17,25 @@ import pytest
 from sqlalchemy import select
 
 from controller.decisions import Controller
+from controller.guard import Watcher
 from controller.heal import heal_once
 from controller.store import audit, open_engine
-from controller.tokens import create_token, principal_for
+from controller.tokens import Principal, create_token, principal_for
 from flags.backends.unleash import UnleashBackend
 from flags.keys import new_signing_key
 from flags.policy import bind_policy
 from flags.verdict import envelope_of
+from flags.watch import ProbeResult
+from tests.controller.outage import CuttableProxy
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
 from tests.services.postgres import free_port, postgres
 from tests.services.unleash import UnleashServer, unleash_server
+from tests.watch.fakes import ScriptedProbe, leak
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLAG = "drift-switch"
 INTERVAL = 2.0
+_VIEWER = Principal("auditor", "viewer")
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +115,11 @@ def test_a_flag_turned_on_in_unleash_is_off_within_one_interval(
         direct.close()
 
 
-def _approved_on(unleash: UnleashServer, tmp_path: Path, flag: str) -> tuple[Controller, str]:
+def _approved_on(
+    unleash: UnleashServer, tmp_path: Path, flag: str, url: str | None = None
+) -> tuple[Controller, str]:
     """A controller (in process) on the real Unleash that pinned and enabled `flag`."""
-    backend = UnleashBackend(unleash.url, unleash.admin_token)
+    backend = UnleashBackend(url or unleash.url, unleash.admin_token)
     backend.ensure_flag(flag)
     engine = open_engine(f"sqlite:///{tmp_path / 'controller.db'}")
     controller = Controller(engine, backend, new_signing_key())
@@ -155,3 +163,40 @@ def test_self_heal_turns_off_a_live_tag_edited_in_unleash(
     (drift,) = heal_once(controller, ["development"])
     assert drift.why.startswith(f"live artefact 0f0f0f0f0f0f where {digest[:12]}")
     assert not direct.status("drift-tag", "development").enabled
+
+
+def test_short_unleash_outage_watch_keeps_retrying_until_the_flag_is_off(
+    unleash: UnleashServer, tmp_path: Path
+) -> None:
+    # Issue 25: "four seconds of admin-API outage end watch with exit 2 and the flag still on,
+    # with nobody watching". Here Unleash really goes away (its connections are cut) just as
+    # the controller's watch finds a leak.
+    flag = "outage-switch"
+    proxy = CuttableProxy(int(unleash.url.rsplit(":", 1)[1]))
+    direct = UnleashBackend(unleash.url, unleash.admin_token)
+    try:
+        controller, digest = _approved_on(unleash, tmp_path, flag, proxy.url)
+        probe = ScriptedProbe([], {1: ProbeResult((leak(),))})
+        watcher = Watcher(
+            controller, tmp_path / "incidents", lambda _f, _e: probe, backoff=(0.5, 1.0, 2.0)
+        )
+        proxy.cut()
+        cut_at = time.monotonic()
+        threading.Timer(4.0, proxy.restore).start()
+        watcher.probe_all()
+
+        assert direct.status(flag, "development").enabled  # the store was down: still on
+        [alert] = controller.alerts.open(flag)
+        assert "may still be ON in development" in alert["message"]
+        while controller.status(_VIEWER, flag)["guard"]:
+            assert time.monotonic() - cut_at < 60, "the watch gave up"
+            time.sleep(0.2)
+            watcher.resume()
+
+        assert time.monotonic() - cut_at >= 4.0
+        assert not direct.status(flag, "development").enabled
+        assert controller.status(_VIEWER, flag)["revoked"] == [digest]
+        assert controller.alerts.open(flag) == []
+    finally:
+        proxy.close()
+        direct.close()
