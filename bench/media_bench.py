@@ -158,6 +158,9 @@ def main(out: Path, calls: int = 10, hold: float = 4.0) -> dict[str, Any]:
         "media_clinic_cpu_seconds": round(clinic_cpu, 2),
         "media_callers_cpu_seconds": round(callers_cpu, 2),
         "media_cores_busy": round((clinic_cpu + callers_cpu) / wall, 2),
+        # What one call costs when it gets the CPU it asks for: 2 cores / this is the
+        # ceiling on an idle machine (clinic and callers together).
+        "media_cores_per_call": round((clinic_cpu + callers_cpu) / wall / calls, 4),
         "media_load_average_before": [round(x, 2) for x in load_before],
         "media_load_average_after": [round(x, 2) for x in os.getloadavg()],
         **figures,

@@ -196,9 +196,8 @@ SHOWS: dict[str, dict[str, Any]] = {
     # Only a whole-file download shows it: the access suite's media read sends one after its
     # two ranged requests.
     "whole-file-download-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
-    # Only with `--media real` (the header media of `--media header` has no pre-roll); the
-    # selftest does not pass that yet, so it scores this fault as missed until it does.
-    "media-preroll-shared": {"suites": ("switch",), "scenarios": MID_CALL},
+    # Only with `--media real` (the header media of `--media header` has no pre-roll).
+    "media-preroll-shared": {"suites": ("switch",), "scenarios": MID_CALL, "media": "real"},
     # Only a decoding oracle sees them: a JWT's payload, a PDF's properties.
     "encoded-token-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     "document-metadata-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},

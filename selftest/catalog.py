@@ -6,7 +6,7 @@ package."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -22,7 +22,8 @@ class Shows(_Strict):
 
     `scenarios` empty means every switch scenario; `population` empty means the catalog's.
     `fuzz` marks a fault that shows in single requests: it also gets a fuzz-only run.
-    `browser` marks one the browser suite can see (`--browser` adds it)."""
+    `browser` marks one the browser suite can see (`--browser` adds it).
+    `media` real: it lives in real calls' media, so its runs pass `--media real`."""
 
     suites: tuple[str, ...] = ("switch", "access")
     scenarios: tuple[str, ...] = ()
@@ -30,6 +31,7 @@ class Shows(_Strict):
     extra_seeds: int = Field(0, ge=0)
     fuzz: bool = False
     browser: bool = False
+    media: Literal["header", "real"] = "header"
 
 
 class Fault(_Strict):

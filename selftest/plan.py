@@ -50,6 +50,7 @@ class PlannedRun:
     scenarios: tuple[str, ...] = ()  # empty: every scenario
     population: Population = ()
     extra_seeds: int = 0
+    media: str = "header"  # `--media`: real for faults in real calls' media
 
     @property
     def directory(self) -> str:
@@ -78,6 +79,8 @@ class PlannedRun:
             args.append(f"--faults={','.join(self.faults)}")
         args += [f"--{option}={count}" for option, count in self.population]
         args += [f"--seed={self.seed}", f"--extra-seeds={self.extra_seeds}"]
+        if self.media != "header":
+            args.append(f"--media={self.media}")
         if "load" in self.suites:
             args.append(f"--load-seconds={LOAD_SECONDS:g}")
         if "fuzz" in self.suites:
@@ -122,6 +125,8 @@ class SelftestPlan(BaseModel):
     def runs(self) -> list[PlannedRun]:
         planned = [run for fault in self.faults for run in self._fault_runs(fault)]
         planned += self._clean_runs(ordered(s for r in planned for s in r.suites))
+        if any(run.media == "real" for run in planned):
+            planned.append(self._clean_media_run())
         return planned
 
     def scenario_names(self) -> set[str]:
@@ -140,6 +145,7 @@ class SelftestPlan(BaseModel):
             scenarios=shows.scenarios,
             population=self.catalog.population_of(shows),
             extra_seeds=shows.extra_seeds,
+            media=shows.media,
         )
         if not shows.fuzz:
             return [main]
@@ -151,8 +157,18 @@ class SelftestPlan(BaseModel):
             scenarios=self.catalog.warm_up,
             population=tuple(self.catalog.population.items()),
             extra_seeds=0,
+            media="header",
         )
         return [main, fuzz]
+
+    def _clean_media_run(self) -> PlannedRun:
+        """The switch suite's every scenario with real calls on the clean clinic, first seed:
+        what a media fault's run is scored against."""
+        population = tuple(self.catalog.population.items())
+        first = self.clean_seeds[0]
+        return PlannedRun(
+            "clean", f"seed-{first}", (), ("switch",), first, "media", (), population, 0, "real"
+        )
 
     def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
         """Switch and access with every scenario for each seed, `CLEAN_GROUP` consecutive

@@ -198,6 +198,23 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
     assert {"--seed=4", "--extra-seeds=2"} <= set(grouped["seeds-4-6/main"].arguments(tmp_path))
 
 
+def test_a_fault_in_real_calls_media_runs_with_them_and_so_does_a_clean_run() -> None:
+    runs = by_name(clinic_plan(faults=("media-preroll-shared",), clean_seeds=(3,)))
+    assert "--media=real" in runs["media-preroll-shared/main"].arguments(Path("out"))
+    clean = runs["seed-3/media"]
+    assert (clean.kind, clean.suites, clean.scenarios, clean.media) == (
+        "clean",
+        ("switch",),
+        (),
+        "real",
+    )
+    assert not [
+        r for r in runs.values() if r.media == "real" and r.kind == "clean" and r is not clean
+    ]
+    header_only = by_name(clinic_plan(faults=("recording-idor",), clean_seeds=(3,)))
+    assert all(r.media == "header" for r in header_only.values())
+
+
 @pytest.mark.parametrize("browser", [False, True])
 def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_path: Path) -> None:
     """Parsed by the real `chaperone run` command (nothing runs): an option the plan emits
@@ -210,6 +227,7 @@ def test_chaperone_run_accepts_every_planned_command_line(browser: bool, tmp_pat
         assert tuple(params["suite"]) == run.suites
         assert tuple(params["scenario"] or ()) == run.scenarios
         assert params["extra_seeds"] == run.extra_seeds
+        assert params["media"] == run.media
 
 
 def test_longest_runs_are_estimated_longest() -> None:
