@@ -3,8 +3,9 @@
 `python -m bench --only media --out DIR` (or `python -m bench.media_bench --out DIR --calls N`)
 starts the clinic with `--media real`, seeds N patients, and has N headless callers (this
 process) each join their call (audio), switch to video, and end it, holding `hold` seconds
-in each mode. Then every recording is fetched as its owner and read by the media oracle's
-scanner. Figures:
+in each mode. Each recording is fetched as its owner once it is filed and read by the media
+oracle's scanner in a thread while the calls go on (the audio segment during the video one).
+Figures:
 
 - `media_calls_sustained`: N when every call's recordings hold its own codes and nobody
   else's, every sampled frame's code was read, and video arrived at >= 90 % of 15 fps;
@@ -22,6 +23,7 @@ import io
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ import httpx
 from harness.local_clinic import local_clinic
 from harness.media_call import MediaCodes, Signalling
 from harness.media_canary import FPS
-from harness.oracles.media_code import scan_media
+from harness.oracles.media_code import MediaScan, scan_media
 from harness.rtc_caller import Caller
 
 PASSWORD = "bench media password"
@@ -91,36 +93,66 @@ def _cpu(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def _one_call(base: str, user: str, i: int, call: int, hold: float) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        login = await client.post("/api/login", json={"username": user, "password": PASSWORD})
+@dataclass
+class _Judged:
+    """One recording, read by the media oracle's scanner while the other calls go on."""
+
+    body: bytes
+    scan: MediaScan
+    cpu: float
+
+
+@dataclass
+class _Call:
+    base: str
+    user: str
+    index: int
+    call: int
+    judged: list[_Judged] = field(default_factory=list)
+    read: set[int] = field(default_factory=set)
+
+
+async def _one_call(one: _Call, hold: float) -> None:
+    async with httpx.AsyncClient(base_url=one.base, timeout=60) as client:
+        login = await client.post("/api/login", json={"username": one.user, "password": PASSWORD})
         login.raise_for_status()
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
-        route = f"/api/consultations/{call}"
+        route = f"/api/consultations/{one.call}"
         (await client.post(f"{route}/join", headers=headers)).raise_for_status()
-        ws = base.replace("http://", "ws://") + "/ws/events"
-        caller = Caller(ws, headers, str(call), _codes(i), SIGNALLING)
+        ws = one.base.replace("http://", "ws://") + "/ws/events"
+        caller = Caller(ws, headers, str(one.call), _codes(one.index), SIGNALLING)
         await caller.start()
         try:
             await asyncio.sleep(hold)
             await caller.camera_on()
             switch = await client.post(f"{route}/switch", json={"mode": "video"}, headers=headers)
             switch.raise_for_status()
+            # The oracle reads the audio segment while this call's video goes on.
+            reading = asyncio.ensure_future(_judge_new(client, headers, one))
             await asyncio.sleep(hold)
             (await client.post(f"{route}/end", headers=headers)).raise_for_status()
+            await reading
         finally:
             await caller.stop()
+        await _judge_new(client, headers, one)
 
 
-def _recordings(client: httpx.Client, user: str) -> list[bytes]:
-    login = client.post("/api/login", json={"username": user, "password": PASSWORD})
-    headers = {"Authorization": f"Bearer {login.json()['token']}"}
-    items = client.get("/api/me/recordings", params={"per_page": 100}, headers=headers).json()
-    bodies = []
-    for item in items["items"]:
-        token = client.post(f"/api/recordings/{item['id']}/media-token", headers=headers).json()
-        bodies.append(client.get(token["url"], headers=headers).content)
-    return bodies
+async def _judge_new(client: httpx.AsyncClient, headers: dict[str, str], one: _Call) -> None:
+    """Fetch the user's recordings not read yet (as their owner) and scan each in a thread."""
+    listed = await client.get("/api/me/recordings", params={"per_page": 100}, headers=headers)
+    for item in sorted(listed.json()["items"], key=lambda r: r["id"]):
+        if item["id"] in one.read:
+            continue
+        one.read.add(item["id"])
+        token = await client.post(f"/api/recordings/{item['id']}/media-token", headers=headers)
+        body = (await client.get(token.json()["url"], headers=headers)).content
+        one.judged.append(await asyncio.to_thread(_scan, body))
+
+
+def _scan(body: bytes) -> _Judged:
+    started = time.thread_time()
+    scan = scan_media(body, max_seconds=60.0)
+    return _Judged(body, scan, time.thread_time() - started)
 
 
 def _video_frames(body: bytes) -> int:
@@ -137,30 +169,28 @@ def main(out: Path, calls: int = 10, hold: float = 4.0) -> dict[str, Any]:
     with local_clinic(extra_args=["--media", "real"]) as clinic:
         with httpx.Client(base_url=clinic.url, timeout=60) as client:
             ids = _seed(client, clinic.support_token, calls)
+        everyone = [_Call(clinic.url, u, i, ids[u]) for i, u in enumerate(ids)]
         clinic_cpu0, own_cpu0, wall0 = _cpu(clinic.process.pid), time.process_time(), time.time()
 
-        async def everyone() -> None:
-            await asyncio.gather(
-                *(_one_call(clinic.url, u, i, ids[u], hold) for i, u in enumerate(ids))
-            )
+        async def play() -> None:
+            await asyncio.gather(*(_one_call(one, hold) for one in everyone))
 
-        asyncio.run(everyone())
+        asyncio.run(play())
         wall = time.time() - wall0
         clinic_cpu = _cpu(clinic.process.pid) - clinic_cpu0
-        callers_cpu = time.process_time() - own_cpu0
-        with httpx.Client(base_url=clinic.url, timeout=60) as client:
-            bodies = {u: _recordings(client, u) for u in ids}
-    figures = _judge(bodies, hold)
+        harness_cpu = time.process_time() - own_cpu0
+    figures = _judge(everyone, hold)
+    callers_cpu = harness_cpu - figures["media_oracle_cpu_seconds"]
     result: dict[str, Any] = {
         "media_calls": calls,
         "media_hold_seconds": hold,
         "media_calls_wall_seconds": round(wall, 2),
         "media_clinic_cpu_seconds": round(clinic_cpu, 2),
         "media_callers_cpu_seconds": round(callers_cpu, 2),
-        "media_cores_busy": round((clinic_cpu + callers_cpu) / wall, 2),
-        # What one call costs when it gets the CPU it asks for: 2 cores / this is the
-        # ceiling on an idle machine (clinic and callers together).
-        "media_cores_per_call": round((clinic_cpu + callers_cpu) / wall / calls, 4),
+        "media_cores_busy": round((clinic_cpu + harness_cpu) / wall, 2),
+        # What one call costs (clinic, caller and oracle) when it gets the CPU it asks for:
+        # 2 cores / this is the ceiling on an idle machine.
+        "media_cores_per_call": round((clinic_cpu + harness_cpu) / wall / calls, 4),
         "media_load_average_before": [round(x, 2) for x in load_before],
         "media_load_average_after": [round(x, 2) for x in os.getloadavg()],
         **figures,
@@ -171,18 +201,17 @@ def main(out: Path, calls: int = 10, hold: float = 4.0) -> dict[str, Any]:
     return result
 
 
-def _judge(bodies: dict[str, list[bytes]], hold: float) -> dict[str, Any]:
-    sampled = read = 0
+def _judge(everyone: list[_Call], hold: float) -> dict[str, Any]:
+    """The figures from every scan: whose codes each recording held, and what it cost."""
+    sampled = read = foreign = 0
     media_seconds = scan_cpu = 0.0
     rates: list[float] = []
-    own_everywhere = True
-    foreign = 0
-    for i, user in enumerate(bodies):
-        mine = _codes(i)
-        for body in bodies[user]:
-            started = time.process_time()
-            scan = scan_media(body, max_seconds=60.0)
-            scan_cpu += time.process_time() - started
+    own_everywhere = all(len(one.judged) == 2 for one in everyone)
+    for one in everyone:
+        mine = _codes(one.index)
+        for judged in one.judged:
+            scan = judged.scan
+            scan_cpu += judged.cpu
             media_seconds += scan.media_seconds
             sampled, read = sampled + scan.frames_sampled, read + scan.frames_read
             texts = {t for t, _ in scan.video} | {t for t, _ in scan.audio}
@@ -190,11 +219,11 @@ def _judge(bodies: dict[str, list[bytes]], hold: float) -> dict[str, Any]:
             own_everywhere &= mine.audio in {t for t, _ in scan.audio}
             if scan.frames_sampled:
                 own_everywhere &= {t for t, _ in scan.video} == {mine.video}
-                rates.append(_video_frames(body) / max(hold, 1e-9))
+                rates.append(_video_frames(judged.body) / max(hold, 1e-9))
     share = read / sampled if sampled else 0.0
     slowest = min(rates, default=0.0)
     return {
-        "media_recordings": sum(len(b) for b in bodies.values()),
+        "media_recordings": sum(len(one.judged) for one in everyone),
         "media_frames_sampled": sampled,
         "media_frames_read": read,
         "media_frames_read_share": round(share, 4),
