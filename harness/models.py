@@ -151,6 +151,8 @@ class Observation:
     read: str = ""
     sent_body: bytes = b""  # the request body, for repeating a read that is a POST
     sent_content_type: str = ""
+    # Headers that shaped the request (a variant's `Accept`), sent again when it is repeated.
+    sent_headers: tuple[tuple[str, str], ...] = ()
     # Whose data this read was about, when the read was of someone else's entity.
     about: str = ""
     entity: str = ""  # "kind:id" of the listed entity this read was about, if any

@@ -16,6 +16,14 @@ and the group as a whole by a seeded sample of the other users, `ceil(others / s
 every (owner, observer) pair is covered on every route. Cost per group is constant, so the
 whole matrix is linear in users.
 
+A read's request-shape variants (harness.client.variants: `GET /x (variant: accept)`) are
+groups of their own: each variant is repeated as every relation class toward the owner and
+anonymously, but not by the sample, nor with forged credentials, nor by the owner again. A
+shape may be served to the wrong user when the plain read is not (a whole file without `Range`,
+another renderer), and the classes say so; the plain read carries the rest. Variants are
+bounded where they are sent (one owner read per route, a few shapes), so they add a constant
+per route.
+
 Which pairs were really checked is in the coverage rows (route, observer, owner). If no earlier
 suite ran, the first flow scenario (or a look) is driven first so there is something to repeat.
 """
@@ -30,6 +38,7 @@ from dataclasses import dataclass
 from harness.adapters import Session
 from harness.aio import each_bounded
 from harness.client.listing import base_route
+from harness.client.variants import is_variant
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import ANONYMOUS_ID, Observation, Step, Verdict
 from harness.suites import RunContext
@@ -53,11 +62,13 @@ def unique_reads(journal: Sequence[Observation]) -> list[Observation]:
     """One observation per distinct read: same method, same URL (query included: two URLs
     that differ only in their query are two reads), same byte range; the owner's if the owner
     made it. Only reads the target answered and that are safe to repeat."""
-    seen: dict[tuple[str, str, tuple[int, int] | None], Observation] = {}
+    seen: dict[tuple[str, str, tuple[int, int] | None, tuple[tuple[str, str], ...]], Observation]
+    seen = {}
     for obs in journal:
         if not obs.read or obs.actor in ("harness", ANONYMOUS_ID) or obs.status >= 400:
             continue
-        key = (obs.method, obs.url, obs.byte_range)
+        # a variant's `Accept` makes it another read of the same URL
+        key = (obs.method, obs.url, obs.byte_range, obs.sent_headers)
         kept = seen.get(key)
         # The owner's own read when there is one, whatever order the looks finished in: a
         # read is never replayed as the user who made it, and the clinician who read a
@@ -78,10 +89,13 @@ def plan(world: World, reads: Sequence[Observation], seed: int, seeds: int = 1) 
     """Who repeats which read (see module docstring). Deterministic for a world and seed."""
     actors = sorted(a.id for a in world.actors.values() if not a.is_anonymous)
     groups: dict[tuple[str, str], list[Observation]] = defaultdict(list)
-    for obs in sorted(reads, key=lambda o: (o.method, o.url, o.byte_range or ())):
+    for obs in sorted(reads, key=lambda o: (o.method, o.url, o.byte_range or (), o.sent_headers)):
         groups[(obs.about or obs.actor, base_route(obs.endpoint))].append(obs)
     replays: list[Replay] = []
     for (owner, route), members in sorted(groups.items()):
+        if is_variant(route):
+            replays += _variant_replays(world, actors, owner, members, seed)
+            continue
         picked = _spread(members)
         for index, obs in enumerate(picked):
             replays += _controls(world, actors, owner, obs, seed + index)
@@ -94,6 +108,20 @@ def plan(world: World, reads: Sequence[Observation], seed: int, seeds: int = 1) 
             if who != obs.actor:
                 replays.append(Replay(obs, who, "sample"))
     return replays
+
+
+def _variant_replays(
+    world: World, actors: list[str], owner: str, picked: list[Observation], seed: int
+) -> list[Replay]:
+    """Each request shape, repeated as each relation class toward its owner and anonymously.
+    All of them: a route's variants are already bounded where they are sent (one owner read
+    per route, `harness.client.variants.LIMIT` shapes)."""
+    return [
+        replay
+        for index, obs in enumerate(picked)
+        for replay in _controls(world, actors, owner, obs, seed + index)
+        if replay.why != "owner"
+    ]
 
 
 def _spread(members: list[Observation]) -> list[Observation]:
@@ -170,14 +198,16 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
     async for event in drain(_matrix(ctx, recorder, replays, forged), recorder):
         yield event
     pairs = {(r.observer, r.original.about or r.original.actor) for r in replays}
+    shaped = sum(is_variant(r.original.endpoint) for r in replays)
     verdict = Verdict.FAIL if recorder.findings else Verdict.PASS
     yield CaseFinished(
         "access",
         "access-matrix",
         verdict,
         time.time() - started,
-        message=f"{len(reads)} reads, {len(replays)} repeats, {len(pairs)} (observer, owner) "
-        f"pairs, {sum(forged.values())} forged credentials; {len(recorder.findings)} finding(s)",
+        message=f"{len(reads)} reads, {len(replays)} repeats ({shaped} of request-shape "
+        f"variants), {len(pairs)} (observer, owner) pairs, {sum(forged.values())} forged "
+        f"credentials; {len(recorder.findings)} finding(s)",
         finding_keys=tuple(f.key for f in recorder.findings),
     )
     yield SuiteFinished(
@@ -189,6 +219,7 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
             "reads": len(reads),
             "replays": len(replays),
             "pairs": len(pairs),
+            "variant_replays": shaped,
             **dict(sorted(forged.items())),
         },
     )
@@ -247,7 +278,9 @@ async def _matrix(
     for item in (r for r in replays if is_write(r.original)):
         await replay(item)
     attempts = impersonations(
-        (r.original, r.observer, r.why) for r in replays if not is_write(r.original)
+        (r.original, r.observer, r.why)
+        for r in replays
+        if not is_write(r.original) and not is_variant(r.original.endpoint)
     )
 
     async def forge(attempt: Impersonation) -> None:

@@ -25,7 +25,7 @@ async def replay_as(
     client = http.client
     if not observation.read:  # marked replayable, or not, when it was read
         return None
-    extra: dict[str, str] = {}
+    extra: dict[str, str] = dict(observation.sent_headers)
     if observation.byte_range is not None:
         extra["Range"] = f"bytes={observation.byte_range[0]}-{observation.byte_range[1]}"
     if observation.sent_content_type:

@@ -16,7 +16,7 @@ from harness.client.core import ProfileClient, expects
 from harness.client.listing import next_page, page_route
 from harness.client.protocol import Flow
 from harness.client.session import Session
-from harness.client.variants import variants
+from harness.client.variants import variant_route, variants
 from harness.errors import TargetUnreachable
 from harness.models import Observation
 from harness.profile.model import PageSpec, ReadSpec
@@ -68,8 +68,10 @@ def shapes(
 ) -> Flow[list[Observation]]:
     """The owner's read again in its other request shapes (harness.client.variants), judged
     like it. A route's first `variant_reads` owner reads in a run get them; each variant's
-    coverage is its own row ("GET /x (variant: accept)"). Not replayed as other users: the
-    read itself is, and the variants' cost stays bounded by the owners."""
+    coverage is its own row ("GET /x (variant: accept)"). Each is marked replayable, with the
+    headers that shape it: the access suite repeats it as each relation class toward the
+    owner (scenarios.access), since a shape may be served to the wrong user when the plain
+    read is not."""
     if client.variant_reads <= 0 or client.is_unsafe(prep.route):
         return []
     key = prep.route
@@ -83,10 +85,14 @@ def shapes(
     found = variants(
         prep.path, seed=seed, offered=offered, seen=seen_values, limit=client.variant_limit
     )
+    replayable = spec.replay is not False
     for variant in found:
         shaped = replace(prep, path=variant.path)
-        route = f"{prep.route} (variant: {variant.kind})"
-        seen.append((yield from reader.checked(shaped, variant.headers, route=route)))
+        route = variant_route(prep.route, variant.kind)
+        obs = yield from reader.checked(shaped, variant.headers, route=route)
+        if replayable:
+            obs = replace(obs, read=route, sent_headers=tuple(variant.headers.items()))
+        seen.append(obs)
     client.coverage.read_from("variants", len(seen))
     return seen
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-__all__ = ["ACCEPTS", "LIMIT", "Variant", "offered_types", "variants"]
+__all__ = [
+    "ACCEPTS",
+    "LIMIT",
+    "Variant",
+    "is_variant",
+    "offered_types",
+    "variant_route",
+    "variants",
+]
 
 # What a route may render besides its default, when nothing says what it offers.
 ACCEPTS = ("application/json", "text/csv", "application/pdf", "text/html")
@@ -34,6 +42,15 @@ class Variant:
     label: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def variant_route(route: str, kind: str) -> str:
+    """The route a variant's coverage and findings are counted under."""
+    return f"{route} (variant: {kind})"
+
+
+def is_variant(route: str) -> bool:
+    return route.endswith(")") and " (variant: " in route
 
 
 def variants(

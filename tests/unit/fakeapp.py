@@ -38,6 +38,7 @@ class FakeApp:
     verify: bool = True  # ... whose signature and expiry are checked (False: trusted unread)
     to_caller: bool = False  # ... applies to the caller, whoever the URL names (VAmPI's way)
     reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
+    csv_unchecked: bool = False  # a note asked for as CSV (`Accept: text/csv`) is anyone's
     requests: list[str] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -98,7 +99,8 @@ class FakeApp:
         if path == "/notes":
             return self._notes(user, int(query.get("page", ["1"])[0]))
         if path.startswith("/notes/"):
-            return self._note(user, path.rsplit("/", 1)[1])
+            as_csv = request.headers.get("accept", "") == "text/csv"
+            return self._note(user, path.rsplit("/", 1)[1], as_csv)
         return httpx.Response(404, json={"detail": "no such route"})
 
     def _all_notes(self) -> list[dict[str, Any]]:
@@ -115,10 +117,15 @@ class FakeApp:
         headers = {"link": f'</notes?page={page + 1}>; rel="next"'} if more else {}
         return httpx.Response(200, json={"items": chunk}, headers=headers)
 
-    def _note(self, user: dict[str, Any], ident: str) -> httpx.Response:
+    def _note(self, user: dict[str, Any], ident: str, as_csv: bool = False) -> httpx.Response:
         note = next((n for n in self._all_notes() if n["id"] == ident), None)
-        if note is None or (note["owner_id"] != user["id"] and not self.leak):
+        # the bug: the CSV renderer was added later, beside the owner check, not behind it
+        unchecked = self.leak or (as_csv and self.csv_unchecked)
+        if note is None or (note["owner_id"] != user["id"] and not unchecked):
             return httpx.Response(404, json={"detail": "not found"})
+        if as_csv:
+            text = f"id,text\r\n{note['id']},{note['text']}\r\n"
+            return httpx.Response(200, text=text, headers={"content-type": "text/csv"})
         return httpx.Response(200, json=note)
 
     def _rename(self, caller: str, named: str, body: dict[str, Any]) -> httpx.Response:

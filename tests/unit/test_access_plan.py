@@ -115,3 +115,54 @@ def test_the_owners_read_is_kept_whichever_look_finished_first() -> None:
         assert kept.actor == "p0"
         replays = plan(world, [kept], seed=0, seeds=1)
         assert any(r.observer == "c0" and r.why == "related" for r in replays)
+
+
+def _variant_reads(world, kinds: int, per_kind: int) -> list[Observation]:  # type: ignore[no-untyped-def]
+    owners = [a for a in world.actors if a.startswith("p")]
+    return [
+        replace(
+            READ,
+            actor=owner,
+            url=f"/x/{owner}?k={k}&v={v}",
+            endpoint=f"GET /x/{{id}} (variant: k{k})",
+            read=f"GET /x/{{id}} (variant: k{k})",
+            sent_headers=(("Accept", f"type/{v}"),),
+        )
+        for owner in owners
+        for k in range(kinds)
+        for v in range(per_kind)
+    ]
+
+
+def test_a_variant_is_repeated_by_each_relation_class_and_anonymously_only() -> None:
+    """A request shape the owner sent is repeated as someone related and someone unrelated of
+    each role, and anonymously: not by the owner again, not by the sample."""
+    world = _world(6, 2)
+    replays = plan(world, _variant_reads(world, kinds=1, per_kind=1), seed=0, seeds=1)
+    for_p0 = [r for r in replays if r.original.actor == "p0"]
+    assert sorted(r.why for r in for_p0) == ["anonymous", "related", "unrelated", "unrelated"]
+    assert all(r.observer != "p0" for r in for_p0)
+    related = [r.observer for r in for_p0 if r.why == "related"]
+    assert all(world.ownership.may_see(o, "p0") for o in related)
+    unrelated = {world.actors[r.observer].role for r in for_p0 if r.why == "unrelated"}
+    assert len(unrelated) == 2  # a patient and a clinician who may not see p0's data
+
+
+def test_each_variant_costs_a_constant_whatever_the_population() -> None:
+    """Every variant is repeated (they are few: bounded where they are sent), each as the same
+    four classes (an unrelated patient, a related and an unrelated clinician, anonymous)."""
+    for patients, clinicians in ((6, 2), (40, 8)):
+        world = _world(patients, clinicians)
+        replays = plan(world, _variant_reads(world, kinds=2, per_kind=3), seed=0, seeds=3)
+        for_p0 = [r for r in replays if r.original.actor == "p0"]
+        assert len(for_p0) == 6 * 4
+        assert len({(r.original.url, r.original.sent_headers) for r in for_p0}) == 6
+
+
+def test_variant_replays_are_seeded() -> None:
+    world = _world(20, 4)
+    reads = _variant_reads(world, kinds=2, per_kind=3)
+    once = [(r.original.url, r.observer) for r in plan(world, reads, seed=0, seeds=3)]
+    assert once == [(r.original.url, r.observer) for r in plan(world, reads, seed=0, seeds=3)]
+    other = [(r.original.url, r.observer) for r in plan(world, reads, seed=1, seeds=3)]
+    assert other != once

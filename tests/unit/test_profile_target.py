@@ -16,12 +16,14 @@ import pytest
 from harness.adapters import Session
 from harness.adapters.profile import ProfileTarget
 from harness.canaries import OwnershipModel
+from harness.client.variants import is_variant
 from harness.errors import ConfigError, InfrastructureError
-from harness.models import Canary, Observation
+from harness.models import ANONYMOUS_ID, Canary, Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.profile.model import TargetProfile
 from harness.world import World
+from scenarios.access import Replay, plan, unique_reads
 from scenarios.impersonation import Impersonation, send_forged
 from scenarios.writes_as_others import is_write, masked_echo, restore
 from tests.unit.fakeapp import PROFILE, FakeApp, profile
@@ -195,6 +197,41 @@ def test_a_read_marked_replay_false_is_never_repeated(app: FakeApp) -> None:
 
     repeats = _run(scenario())
     assert repeats and all(r is None for r in repeats)
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_a_shape_served_to_the_wrong_user_is_found_by_replaying_the_variant(
+    app: FakeApp, leaky: bool
+) -> None:
+    """The owner reads each note, then in its other shapes (harness.client.variants). The app
+    checks the owner on the JSON note and, when leaky, not on its CSV rendering. The access
+    plan repeats each variant, with the `Accept` that shaped it, as the other relation classes:
+    the CSV shape hands the note to an unrelated user, the plain read never does."""
+    app.csv_unchecked = leaky
+    target = _target(app)
+
+    async def scenario() -> tuple[World, list[Replay], list[Observation]]:
+        world, seen = await _seed_and_look(target, users=3)
+        replays = [r for r in plan(world, unique_reads(seen), 0) if is_variant(r.original.endpoint)]
+        sessions = {a.id: await target.login(a) for a in world.actors.values()}
+        sessions[ANONYMOUS_ID] = target.anonymous()
+        repeated = []
+        for item in replays:
+            obs = await target.replay_as(sessions[item.observer], item.original)
+            assert obs is not None, item.original.endpoint
+            repeated.append(obs)
+        return world, replays, repeated
+
+    world, replays, repeated = _run(scenario())
+    shaped = [r for r in replays if ("Accept", "text/csv") in r.original.sent_headers]
+    assert shaped and {r.why for r in shaped} == {"unrelated", "anonymous"}
+    assert all(r.observer != r.original.actor for r in replays)
+    judge = Judge.from_world(world, listing=target.listing)
+    findings = [f for o in repeated for f in judge(o)]
+    assert bool(findings) is leaky
+    if leaky:
+        assert {f.surface.where for f in findings} == {"GET /notes/{note_id} (variant: accept)"}
+        assert all(f.owner != f.observer for f in findings)
 
 
 _RENAME = {
