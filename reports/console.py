@@ -49,6 +49,7 @@ from reports.groups import group_findings
 from reports.redact import Redactor
 from reports.result import RunCollector, RunResult
 from reports.terminal import make_console
+from reports.variants import variant_counts, variant_summary
 
 VERDICT_STYLES = {
     Verdict.PASS: "bold green",
@@ -241,6 +242,9 @@ class ConsoleReporter:
         if result.sources:
             counts = ", ".join(f"{source} {n}" for source, n in result.sources.items())
             self._line(f"reads by source: {counts}")
+        shapes = variant_counts(result.coverage_rows)
+        if shapes:
+            self._line(f"request-shape variants: {variant_summary(shapes)}")
         if result.bounds.get("crawl_cut"):
             self._line(
                 f"crawl: {result.bounds['crawl_cut']} link(s) left unread at its bounds "

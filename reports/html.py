@@ -26,6 +26,7 @@ from reports.groups import FindingGroup, group_findings, repro_text
 from reports.redact import redact_result
 from reports.result import FindingRecord, RunResult, SuiteResult
 from reports.svg import SEVERITY_COLOURS, Mark, Span, esc, heatmap, line_plot, timeline
+from reports.variants import variant_counts, variant_summary
 
 MAX_EMBED_BYTES = 5_000_000  # bigger screenshots are linked, not inlined
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -359,6 +360,7 @@ def _coverage(result: RunResult) -> str:
         for route, source in result.found.items()
     )
     sources = ", ".join(f"{esc(source)} {n}" for source, n in result.sources.items())
+    shapes = variant_summary(variant_counts(result.coverage_rows))
     note = (
         f"<p>Checked: the reader had a live session and the target answered (including a "
         f"denial). Lost: a 401 that a re-login did not cure, a 5xx, or no answer. "
@@ -376,6 +378,7 @@ def _coverage(result: RunResult) -> str:
             else ""
         )
         + (f"<p>Reads by source: {sources}.</p>" if sources else "")
+        + (f"<p>Request-shape variants: {esc(shapes)}.</p>" if shapes else "")
         + (
             "<p>Routes found outside the profile and the OpenAPI document (add them to the "
             f"profile):</p><ul>{found}</ul>"

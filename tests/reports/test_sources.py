@@ -18,6 +18,13 @@ from reports.result import RunCollector
 from tests.reports.streams import failing_run
 
 ROW = CoverageRow("switch", "GET /profile/{id}/summary", "p1", "p1", 3, 0)
+# A read's request shapes: the owner's, then the access suite's repeats as other users.
+SHAPES = (
+    CoverageRow("switch", "GET /x (variant: accept)", "p1", "p1", 4, 0),
+    CoverageRow("access", "GET /x (variant: accept)", "c1", "p1", 4, 0),
+    CoverageRow("access", "GET /x (variant: accept)", "p2", "p1", 3, 1),
+    CoverageRow("switch", "GET /x (variant: slash)", "p1", "p1", 1, 0),
+)
 
 
 def _events() -> list[Event]:
@@ -25,13 +32,13 @@ def _events() -> list[Event]:
     reported = [
         CoverageReported(
             "switch",
-            (ROW,),
+            (ROW, SHAPES[0], SHAPES[3]),
             sources=(("profile", 10), ("crawl", 3)),
             found=(("GET /profile/{id}/summary", "crawl"),),
         ),
         CoverageReported(
             "access",
-            (),
+            SHAPES[1:3],
             sources=(("profile", 2), ("har", 1)),
             found=(("GET /x", "har"),),
             bounds=(("crawl_cut", 5), ("crawl_refused", 2)),
@@ -62,9 +69,16 @@ def test_console_and_html_list_them(tmp_path: Path) -> None:
     assert "reads by source: crawl 3, har 1, profile 12" in text
     assert "GET /profile/{id}/summary (crawl), GET /x (har)" in text
     assert "crawl: 5 link(s) left unread at its bounds" in text
+    shapes = "accept 11 checked (7 by other users), 1 lost; slash 1 checked (0 by other users)"
+    assert f"request-shape variants: {shapes}" in text
     html = write_html(reporter.collector.result(), tmp_path / "report.html").read_text()
     assert "Reads by source: crawl 3, har 1, profile 12." in html
     assert "<code>GET /profile/{id}/summary</code> (crawl)" in html
+    assert f"Request-shape variants: {shapes}." in html
+    # and from report.json alone, as `chaperone report` rebuilds the HTML
+    path = write_json(reporter.collector.result(), tmp_path / "report.json")
+    rebuilt = write_html(load_report(path), tmp_path / "again.html").read_text()
+    assert f"Request-shape variants: {shapes}." in rebuilt
 
 
 def test_coverage_counts_sources_per_suite_and_keeps_the_first_source() -> None:
