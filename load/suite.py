@@ -84,7 +84,8 @@ def _health_path(profile: TargetProfile) -> str | None:
 
 
 def _discovered(ctx: RunContext) -> tuple[DiscoveredRead, ...]:
-    """The GET routes the target found in the app's OpenAPI document (workers never see it)."""
+    """The GET routes the target found in the app's OpenAPI document, an imported HAR or the
+    crawl (workers never see them)."""
     discovery = ctx.capability(DISCOVERY)
     if discovery is None:
         return ()

@@ -94,6 +94,7 @@ def resolve(
             "add load: with reads (and flows) to the profile, or leave load out of --suite",
         )
     reads = [_read(profile, spec, i, discovered) for i in range(len(spec.reads))]
+    reads += _found(profile, spec, reads, discovered)
     journeys = [_journey(profile, spec, i) for i in range(len(spec.flows))]
     known = {c.route for c in reads}
     known |= {step_route(s) for c in reads if c.spec is not None for s in c.spec.steps}
@@ -150,6 +151,24 @@ def _read(
             "remove it from load.reads",
         )
     return ReadChoice(wanted.read, wanted.weight, wanted.pick, discovered=found)
+
+
+def _found(
+    profile: TargetProfile,
+    spec: LoadSpec,
+    named: list[ReadChoice],
+    discovered: Sequence[DiscoveredRead],
+) -> list[ReadChoice]:
+    """With `load.discovered`, every discovered route the reads do not name, at that weight:
+    what users reach is loaded without listing it by hand."""
+    if spec.discovered <= 0:
+        return []
+    have = {c.route for c in named}
+    return [
+        ReadChoice(d.route, spec.discovered, "own", discovered=d)
+        for d in dict((d.route, d) for d in discovered).values()
+        if d.route not in have and not _unsafe(profile, d.route)
+    ]
 
 
 def _merge_roles(reads: list[ReadSpec]) -> ReadSpec:

@@ -80,7 +80,8 @@ class DiscoveryCapable(Protocol):
     profile_dir: Path  # where the profile's relative paths (its OpenAPI document) resolve
 
     def discovered(self) -> list[Discovered]:
-        """The GET routes found in the document (for Locust's users, which never see it)."""
+        """The GET routes found in the document, an imported HAR or the crawl (for Locust's
+        users, which never see them)."""
 
     def unfilled_routes(self) -> list[str]:
         """Discovered routes whose parameters no observed value could fill."""

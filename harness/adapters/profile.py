@@ -274,7 +274,9 @@ class ProfileTarget:
         return sorted(self._looks.unfilled)
 
     def discovered(self) -> list[Discovered]:
-        return list(self._document.discovered)
+        """The document's GET routes, then those found outside it (an imported HAR, the
+        crawl): the load's workers read them from this list, never from the document."""
+        return [*self._document.discovered, *(d for d, _ in self._looks.extra)]
 
     async def replay_as(self, session: Session, observation: Observation) -> Observation | None:
         return await replay_as(self._http, session, observation)

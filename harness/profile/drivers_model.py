@@ -163,6 +163,13 @@ class LoadFlow(_Strict):
 
 class LoadSpec(_Strict):
     reads: list[LoadRead] = Field(default_factory=list)
+    discovered: int = Field(
+        0,
+        ge=0,
+        description="the weight at which each GET route the run discovers and `reads` does not "
+        "name joins the load's reads: the OpenAPI document's, an imported HAR's (`--har`), the "
+        "crawl's. 0 (the default) leaves them out",
+    )
     flows: list[LoadFlow] = Field(default_factory=list)
     slo: dict[str, RouteSlo] = Field(
         default_factory=dict,

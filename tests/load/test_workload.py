@@ -47,6 +47,24 @@ def test_vampi_reads_take_discovered_routes_and_any_owner() -> None:
         ("GET /users/v1/_debug", "own"),
     ]
     assert reads[3].discovered == DEBUG
+    assert reads[3].weight == 1  # load.discovered's: vampi.yaml does not name the route
+
+
+def test_discovered_routes_join_the_load_only_at_load_discovered() -> None:
+    """Each discovered route the reads do not name, once, at `load.discovered`'s weight;
+    never an unsafe one; none without it."""
+    profile = vampi_profile()
+    assert profile.load is not None and profile.load.discovered == 1
+    reset = DiscoveredRead("GET /createdb", "/createdb")  # unsafe: it wipes the app
+    reads, _ = resolve(profile, [ME, DEBUG, DEBUG, reset])
+    # GET /me is a read of the profile's own; the reset is unsafe
+    assert [r.route for r in reads if r.discovered is not None] == ["GET /users/v1/_debug"]
+    assert [r.route for r in reads].count("GET /me") == 1
+    document = profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    heavier = _with_load(profile, {**document["load"], "discovered": 3})
+    assert [r.weight for r in resolve(heavier, [ME, DEBUG])[0]][-1] == 3
+    listed_only = _with_load(profile, {**document["load"], "discovered": 0})
+    assert "GET /users/v1/_debug" not in {r.route for r in resolve(listed_only, [ME, DEBUG])[0]}
 
 
 @pytest.mark.parametrize(

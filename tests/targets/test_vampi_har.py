@@ -36,18 +36,24 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vampi]:
 
 
 def _undocumented_profile(where: Path) -> Path:
-    """vampi.yaml as a team without an OpenAPI document would have it: no `discover:`, no
-    load section (whose reads name `_debug`), and `_debug` nowhere."""
+    """vampi.yaml as a team without an OpenAPI document would have it: no `discover:`, its
+    load section without the reads only the document names, and `_debug` nowhere."""
     document = yaml.safe_load(PROFILE.read_text())
     document.pop("discover")
-    document.pop("load", None)
-    assert "_debug" not in json.dumps(document)
+    load = document["load"]
+    load["reads"] = [r for r in load["reads"] if r["read"] != "GET /me"]  # the document's
+    assert load["discovered"] == 1  # what the run discovers is loaded too
+    for read in document["reads"]:
+        assert "_debug" not in json.dumps(read)
+    assert "GET /users/v1/_debug" not in json.dumps(document)
     path = where / "vampi.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 
-def _run(app: Vampi, profile: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+def _run(
+    app: Vampi, profile: Path, out: Path, *extra: str, suite: str = "access"
+) -> tuple[int, dict[str, Any], str]:
     cmd = [
         sys.executable,
         "-m",
@@ -58,7 +64,7 @@ def _run(app: Vampi, profile: Path, out: Path, *extra: str) -> tuple[int, dict[s
         "--target",
         app.url,
         "--suite",
-        "access",
+        suite,
         "--population",
         "user=3",
         "--out",
@@ -88,3 +94,19 @@ def test_har_finds_debug_that_the_profile_never_names(fixed: Vampi, tmp_path: Pa
     assert coverage["discovered_routes"][DEBUG] == "har"
     assert coverage["reads_by_source"]["har"] > 0
     assert coverage["lost"] == 0, coverage["lost_reasons"]
+
+
+def test_the_load_reads_debug_from_the_har_without_naming_it(fixed: Vampi, tmp_path: Path) -> None:
+    """The load section names no `_debug` read: with `load.discovered`, the routes an imported
+    HAR names are loaded too, and every user's `_debug` answer holds the others' passwords."""
+    profile = _undocumented_profile(tmp_path)
+    load = ("--load-seconds", "6", "--slo-min-rps", "0.5")
+    code, report, output = _run(fixed, profile, tmp_path / "without", *load, suite="load")
+    assert DEBUG not in _routes(report), output
+    code, report, output = _run(
+        fixed, profile, tmp_path / "with", *load, "--har", str(HAR), suite="load"
+    )
+    assert code == 1, output
+    assert _routes(report) == {DEBUG}
+    assert {f["canary_kind"] for f in report["findings"]} >= {"password"}
+    assert all(f["owner"] != f["observer"] for f in report["findings"])
