@@ -75,6 +75,14 @@ def serve_command(
     incidents: Annotated[
         Path, typer.Option(help="Directory the watch writes incident reports into.")
     ] = Path("controller-incidents"),
+    watch_raise_stages: Annotated[
+        bool,
+        typer.Option(
+            "--watch-raise-stages",
+            help="Raise a watched flag to the pinned policy's next stage once the current one "
+            "stayed clean for its watch_seconds.",
+        ),
+    ] = False,
 ) -> None:
     """Run the controller. UNLEASH_ADMIN_TOKEN is read from its environment only.
 
@@ -95,7 +103,9 @@ def serve_command(
     envs = env or ["development", "production"]
     healer = Healer(controller, envs, heal_interval)
     healer.start()
-    watcher = _watcher(controller, watch_target, watch_profile, watch_interval, incidents)
+    watcher = _watcher(
+        controller, watch_target, watch_profile, watch_interval, incidents, watch_raise_stages
+    )
     watcher.start()
     writer = None
     if checkpoints is not None:
@@ -112,7 +122,12 @@ def serve_command(
 
 
 def _watcher(
-    controller: Controller, target: str | None, profile: str, interval: float, incidents: Path
+    controller: Controller,
+    target: str | None,
+    profile: str,
+    interval: float,
+    incidents: Path,
+    raise_stages: bool,
 ) -> Watcher:
     import logging
     import os
@@ -135,6 +150,7 @@ def _watcher(
         interval,
         target=target,
         secrets=[token] if token else [],
+        raise_stages=raise_stages,
     )
 
 

@@ -28,7 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from controller import audit
 from controller.decisions import Controller, one_line, revoke_in, withdraw
+from controller.stages import parse_stages
 from controller.store import approvals, guard_actions, now_text
+from controller.tokens import Principal
 from flags.watch import (
     AutoDisabled,
     Probe,
@@ -37,10 +39,13 @@ from flags.watch import (
     _lost_because,
     build_incident,
 )
-from harness.errors import InfrastructureError, UsageError
+from harness.errors import GateRefused, InfrastructureError, UsageError
 from reports.incident import Incident, write_incident
 
 ACTOR = "controller:watch"
+# Stage raises are the watch's own decisions, made with a release manager's rights.
+WATCH_PRINCIPAL = Principal(ACTOR, "release-manager")
+WATCH_ALERT = "watch"
 CRASH_ENV = "CHAPERONE_CONTROLLER_CRASH_AFTER"
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 log = logging.getLogger("chaperone.controller")
@@ -54,6 +59,16 @@ class Live:
     env: str
     digest: str | None
     rollout: int
+    since: str | None = None  # when the approved rollout last changed: the stage's start
+
+
+@dataclass
+class _Stage:
+    """What the probes saw during one stage (one approval `since`)."""
+
+    since: str | None
+    switched: int = 0
+    held: bool = False
 
 
 class Watcher:
@@ -70,6 +85,7 @@ class Watcher:
         secrets: Sequence[str] = (),
         backoff: Sequence[float] = BACKOFF,
         clock: Callable[[], float] = time.monotonic,
+        raise_stages: bool = False,
     ) -> None:
         self._controller, self._incidents = controller, incidents
         self._probe_for, self._interval = probe_for, interval
@@ -78,6 +94,8 @@ class Watcher:
         self._probes: dict[tuple[str, str], Probe] = {}
         self._rounds: dict[tuple[str, str], int] = {}
         self._next_try: dict[int, float] = {}
+        self._raise_stages = raise_stages
+        self._stages: dict[tuple[str, str], _Stage] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
@@ -100,10 +118,17 @@ class Watcher:
         self.resume()
         last_probe = float("-inf")
         while not self._stop.is_set():
-            if self._probe_for is not None and self._clock() - last_probe >= self._interval:
-                last_probe = self._clock()
-                self.probe_all()
-            self.resume()
+            try:
+                if self._probe_for is not None and self._clock() - last_probe >= self._interval:
+                    last_probe = self._clock()
+                    self.probe_all()
+                self.resume()
+            except Exception as exc:
+                # The loop outlives any one failure: a dead watch would guard nothing.
+                log.exception("watch round failed")
+                self._controller.alert(WATCH_ALERT, f"a watch round failed ({one_line(exc)})")
+            else:
+                self._controller.clear_alert(WATCH_ALERT)
             self._stop.wait(min(self._interval, self._backoff[0]))
 
     def probe_all(self) -> None:
@@ -135,6 +160,27 @@ class Watcher:
             first = min(result.leaks, key=lambda finding: finding.time)
             reason = f"leak in watch round {round_no}: {first.kind} - {first.message}"
             self.respond(live, "leak", reason, round_no, detected, result)
+            return
+        self._progress(live, result)
+
+    def _progress(self, live: Live, result: ProbeResult) -> None:
+        """With raise_stages: a stage that stayed clean, with at least one real switch, for
+        its watch_seconds is raised to the next stage (the controller's stage rules decide
+        when). Any finding holds the stage for good, as `chaperone watch --stages` does."""
+        key = (live.flag, live.env)
+        stage = self._stages.get(key)
+        if stage is None or stage.since != live.since:
+            stage = self._stages[key] = _Stage(live.since)
+        stage.switched += result.switched
+        stage.held = stage.held or bool(result.findings)
+        if not self._raise_stages or stage.held or stage.switched == 0:
+            return
+        following = next_stage(self._controller, live)
+        if following is None:
+            return
+        reason = f"stage {live.rollout}% stayed clean ({stage.switched} switches)"
+        with contextlib.suppress(GateRefused):  # its watch_seconds have not passed yet
+            self._controller.set_stage(WATCH_PRINCIPAL, live.flag, live.env, following, reason)
 
     # -- responding -------------------------------------------------------------------------
 
@@ -330,7 +376,7 @@ class Watcher:
             self._controller.alert("watch-db", f"watch cannot read approvals ({one_line(exc)})")
             return []
         return [
-            Live(row.flag, row.env, row.digest, row.rollout or 100)
+            Live(row.flag, row.env, row.digest, row.rollout or 100, row.since)
             for row in rows
             if (row.flag, row.env) not in busy
         ]
@@ -364,6 +410,18 @@ class Watcher:
         except Exception:
             log.exception("incident for '%s' in %s could not be built", live.flag, live.env)
             return None
+
+
+def next_stage(controller: Controller, live: Live) -> int | None:
+    """The stage after the live rollout, from the approval's pinned stages (None: the last)."""
+    with controller.engine.connect() as conn:
+        text_ = conn.execute(
+            select(approvals.c.stages).where(
+                approvals.c.flag == live.flag, approvals.c.env == live.env
+            )
+        ).scalar()
+    higher = [percent for percent, _seconds in parse_stages(text_) if percent > live.rollout]
+    return min(higher) if higher else None
 
 
 def _set_step(conn: Any, action: int, step: str, **values: Any) -> None:

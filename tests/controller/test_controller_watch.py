@@ -11,11 +11,14 @@ from sqlalchemy import select
 
 from controller import audit as chain
 from controller.guard import Watcher
+from controller.heal import heal_once
 from controller.store import audit, guard_actions
+from flags.policy import bind_policy
 from flags.watch import ProbeResult
 from harness.errors import InfrastructureError
 from tests.controller.conftest import DIGEST, FLAG, World
-from tests.watch.fakes import ScriptedProbe, leak
+from tests.flags.conftest import write_policy
+from tests.watch.fakes import ScriptedProbe, leak, server_error
 
 ENABLE = f"/v1/flags/{FLAG}/envs/production/enable"
 
@@ -160,3 +163,48 @@ def test_watch_resumes_an_unfinished_disable_and_revoke(world: World, tmp_path: 
     status = world.client.get(f"/v1/flags/{FLAG}", headers=world.as_("vic")).json()
     assert status["revoked"] == [DIGEST]
     assert not world.on()
+
+
+def _staged_on(world: World, tmp_path: Path) -> None:
+    stages = [
+        {"percent": 10, "watch_seconds": 0},
+        {"percent": 50, "watch_seconds": 3600},
+        {"percent": 100, "watch_seconds": 0},
+    ]
+    world.bound = bind_policy(write_policy(tmp_path / "staged", rollout_stages=stages))
+    world.pin()
+    answer = world.client.post(
+        ENABLE + "?rollout=10", content=world.envelope(), headers=world.as_("rita")
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_watch_raises_a_clean_stage_after_its_watch_seconds_and_audits_it(
+    world: World, tmp_path: Path
+) -> None:
+    _staged_on(world, tmp_path)
+    probe = ScriptedProbe([], {1: ProbeResult((), switched=0)})
+    watcher = Watcher(
+        world.controller, tmp_path / "incidents", lambda _f, _e: probe, raise_stages=True
+    )
+    watcher.probe_all()  # clean, but no patient had the flag: proves nothing
+    assert world.backend.status(FLAG, "production").rollout == 10
+    watcher.probe_all()
+    assert world.backend.status(FLAG, "production").rollout == 50
+    watcher.probe_all()  # 50% must be watched for 3600 s first
+    assert world.backend.status(FLAG, "production").rollout == 50
+    raises = [(actor, action) for actor, action in _actions(world) if action.startswith("stage-")]
+    assert raises == [("controller:watch", "stage-intent"), ("controller:watch", "stage-changed")]
+    assert heal_once(world.controller, ["production"]) == []
+
+
+def test_watch_never_raises_a_stage_that_had_a_finding(world: World, tmp_path: Path) -> None:
+    _staged_on(world, tmp_path)
+    probe = ScriptedProbe([], {1: ProbeResult((server_error(),), switched=2)})
+    watcher = Watcher(
+        world.controller, tmp_path / "incidents", lambda _f, _e: probe, raise_stages=True
+    )
+    for _round in range(3):
+        watcher.probe_all()
+    assert world.backend.status(FLAG, "production").rollout == 10
+    assert world.on()
