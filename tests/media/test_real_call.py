@@ -108,7 +108,9 @@ def _settings(tmp_path: Path, *faults: str) -> ClinicSettings:
     return ClinicSettings(
         data_dir=tmp_path,
         support_token=SUPPORT_TOKEN,
-        switch_negotiation_seconds=0.0,
+        # The two callers switch together: a slow negotiation makes their switches overlap,
+        # which switch-race needs (and which the other faults do not mind).
+        switch_negotiation_seconds=0.5 if "switch-race" in faults else 0.0,
         media="real",
         faults=frozenset(faults),
     )
@@ -133,7 +135,9 @@ def test_each_segment_records_what_its_caller_sent(tmp_path: Path) -> None:
         assert {text for text, _ in video.audio} == {mine.audio}
 
 
-@pytest.mark.parametrize("fault", ["switch-recording-misattribution", "media-preroll-shared"])
+@pytest.mark.parametrize(
+    "fault", ["switch-recording-misattribution", "switch-race", "media-preroll-shared"]
+)
 def test_a_misfiled_or_spliced_segment_carries_the_other_callers_media(
     tmp_path: Path, fault: str
 ) -> None:
