@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from controller import audit as chain
 from controller.decisions import Controller
-from controller.store import open_engine
+from controller.store import audit, open_engine
 from controller.tokens import create_token, principal_for
 from flags.backends.local import LocalBackend
 from flags.keys import new_signing_key
@@ -21,7 +27,7 @@ from flags.policy import bind_policy
 from flags.verdict import envelope_of
 from tests.controller.conftest import SlowBackend
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
-from tests.services.postgres import postgres
+from tests.services.postgres import free_port, postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLAG, ENV = "video-switch", "production"
@@ -83,3 +89,111 @@ def test_two_controllers_on_postgresql_serialise_a_revoke_behind_an_enable(
         assert chain.verify(engine, key.public()) == []
         first.engine.dispose()
         second.engine.dispose()
+
+
+def _served(tmp_path: Path, url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = (tmp_path / f"{name}.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chaperone",
+            "controller",
+            "serve",
+            "--db",
+            url,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--backend",
+            "local",
+            "--state",
+            str(tmp_path / "flags-state.json"),
+            "--audit-key",
+            str(tmp_path / "controller.key"),
+            "--env",
+            ENV,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, (tmp_path / f"{name}.log").read_text()
+        try:
+            httpx.get(f"{base}/v1/alerts", timeout=1)
+            return process, base
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.3)
+
+
+def test_two_served_controllers_on_postgresql_keep_one_chain_and_revokes_win(
+    tmp_path: Path,
+) -> None:
+    """Two `chaperone controller serve` processes on one PostgreSQL database: enables at one
+    and revokes of the same artefact at the other, sent at the same moment, round after
+    round. Every request is decided (no 5xx), a revoked artefact is never left on, and the
+    audit stays one signed chain."""
+    with postgres() as pg:
+        url = pg.create_database(f"controller_{secrets.token_hex(4)}")
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        key = new_signing_key()
+        (tmp_path / "controller.key").write_bytes(key.pem())
+        LocalBackend(tmp_path / "flags-state.json").declare_environments(["development", ENV])
+        engine = open_engine(url)
+        tokens = {
+            name: create_token(engine, name, role)
+            for name, role in {"alice": "admin", "bob": "admin", "rita": "release-manager"}.items()
+        }
+        bound = bind_policy(write_policy(tmp_path / "policy"))
+        processes = [_served(tmp_path, url, name) for name in ("one", "two")]
+        try:
+            (_, one), (_, two) = processes
+
+            def post(base: str, who: str, path: str, **kwargs: Any) -> httpx.Response:
+                headers = {"Authorization": f"Bearer {tokens[who]}"}
+                return httpx.post(f"{base}{path}", headers=headers, timeout=60, **kwargs)
+
+            pin = {"policy_digest": bound.digest, "keys": [SIGNING.public().pem().decode()]}
+            number = post(one, "alice", f"/v1/flags/{FLAG}/pin-proposals", json=pin).json()
+            assert post(two, "bob", f"/v1/pin-proposals/{number['proposal']}/approve").is_success
+
+            for round_no in range(8):
+                digest = f"{round_no:02x}" * 32
+                verdict = make_verdict(bound, build_digest=digest)
+                envelope = json.dumps(envelope_of(verdict, SIGNING)).encode()
+                answers: dict[str, httpx.Response] = {}
+                start = threading.Barrier(2)
+
+                def enable(envelope: bytes = envelope) -> None:
+                    start.wait()
+                    answers["enable"] = post(
+                        one, "rita", f"/v1/flags/{FLAG}/envs/{ENV}/enable", content=envelope
+                    )
+
+                def revoke(digest: str = digest) -> None:
+                    start.wait()
+                    answers["revoke"] = post(
+                        two, "rita", f"/v1/flags/{FLAG}/revocations", json={"digest": digest}
+                    )
+
+                threads = [threading.Thread(target=enable), threading.Thread(target=revoke)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(90)
+                assert answers["revoke"].status_code == 200, answers["revoke"].text
+                # Whichever came first, the revoke wins: refused, or enabled and then turned off.
+                assert answers["enable"].status_code in (200, 409), answers["enable"].text
+                assert not LocalBackend(tmp_path / "flags-state.json").status(FLAG, ENV).enabled
+        finally:
+            for process, _base in processes:
+                process.terminate()
+                process.wait(timeout=30)
+        assert chain.verify(engine, key.public()) == []
+        with engine.connect() as conn:
+            actions = [row.action for row in conn.execute(select(audit.c.action))]
+        assert actions.count("revoked") == 8
+        engine.dispose()
