@@ -13,9 +13,13 @@ Each command wires an action (flags.actions, flags.history) to its output
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -64,21 +68,83 @@ ControllerUrl = Annotated[
 ]
 
 
-def _warn_unanchored(desk: actions.Desk) -> None:
-    if desk.log.anchor_errors:
-        FlagsConsole().unanchored(desk.log.anchor_errors[0])
+@dataclass(frozen=True)
+class Where:
+    """Where a command finds the flag and writes its audit: the options every command shares."""
+
+    backend: BackendKind = BackendKind.local
+    state: Path = DEFAULT_STATE
+    flags_dir: Path | None = None
+    unleash_url: str = DEFAULT_UNLEASH
+    audit_path: Path | None = None
+    actor: str | None = None
+
+    @property
+    def audit_log(self) -> Path:
+        return actions.audit_path_for(self.audit_path, self.state)
+
+    @contextlib.contextmanager
+    def desk(self) -> Iterator[actions.Desk]:
+        """The backend opened with its audit desk; an unanchored audit line is warned about
+        once the change is done."""
+        with open_backend(self.backend, self.state, self.flags_dir, self.unleash_url) as flags:
+            desk = actions.desk_for(flags, self.audit_log, self.actor)
+            yield desk
+        if desk.log.anchor_errors:
+            FlagsConsole().unanchored(desk.log.anchor_errors[0])
+
+
+# The shared options, declared once: `backend_options` appends them to a command's signature
+# (Typer reads the signature) and hands the command one `where: Where`.
+_SHARED: tuple[tuple[str, Any, Any], ...] = (
+    ("backend", Backend, BackendKind.local),
+    ("state", StatePath, DEFAULT_STATE),
+    ("flags_dir", FlagsDir, None),
+    ("unleash_url", UnleashUrl, DEFAULT_UNLEASH),
+    ("audit_path", AuditPath, None),
+    ("actor", Actor, None),
+)
+
+
+def backend_options(
+    *, audit_log: bool = True, actor: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A command taking `where: Where` gets --backend, --state, --flags-dir and --unleash-url;
+    --audit where it reads or writes the audit log, --actor where it acts."""
+    left_out = {"audit_path"} if not audit_log else set()
+    left_out |= {"actor"} if not actor else set()
+    shared = [row for row in _SHARED if row[0] not in left_out]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "where"]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
+            )
+            for name, kind, default in shared
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**options: Any) -> None:
+            where = Where(**{name: options.pop(name) for name, _, _ in shared})
+            command(where=where, **options)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{p.name: p.annotation for p in added},
+            "return": None,
+        }
+        return wrapper
+
+    return decorate
 
 
 @app.command()
+@backend_options(audit_log=False, actor=False)
 def status(
-    name: Name,
-    env: Env,
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    as_json: JsonOut = False,
-    controller: ControllerUrl = None,
+    name: Name, env: Env, where: Where, as_json: JsonOut = False, controller: ControllerUrl = None
 ) -> None:
     """Show whether the flag is on in ENV, for what share of users, and its pinned policy."""
     if controller is not None:
@@ -91,41 +157,38 @@ def status(
         pinned = (document["pin"] or {}).get("policy_digest")
         FlagsConsole().status(name, env, "controller", approved["enabled"], 100, pinned)
         return
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
-        current = flags.status(name, env)
-        pinned = flags.pin(name)
+    with where.desk() as desk:
+        current = desk.backend.status(name, env)
+        pinned = desk.backend.pin(name)
+    kind = where.backend.value
     if as_json:
-        print_json({**asdict(current), "backend": backend.value, "pin": pinned})
+        print_json({**asdict(current), "backend": kind, "pin": pinned})
         return
-    FlagsConsole().status(name, env, backend.value, current.enabled, current.rollout, pinned)
+    FlagsConsole().status(name, env, kind, current.enabled, current.rollout, pinned)
 
 
 @app.command()
+@backend_options()
 def pin(
     name: Name,
     policy: Annotated[Path, typer.Option("--policy", help="the release policy YAML to pin")],
     replace: Annotated[
         bool, typer.Option("--replace", help="change an existing pin (audited)")
     ] = False,
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    audit_path: AuditPath = None,
-    actor: Actor = None,
+    *,
+    where: Where,
 ) -> None:
     """Pin the policy (and the profile it drives) that every verdict for NAME must have
     passed. `enable` refuses a flag with no pin, and a verdict gated under any other policy."""
     bound = bind_policy(policy)
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
-        desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
+    with where.desk() as desk:
         old = actions.pin(desk, name, bound, replace)
-    _warn_unanchored(desk)
     before = f" (was {old[:12]})" if old and old != bound.digest else ""
     FlagsConsole().say(f"{name} pinned to policy {bound.digest[:12]} ({policy}){before}")
 
 
 @app.command()
+@backend_options()
 def enable(
     name: Name,
     env: Env,
@@ -142,13 +205,9 @@ def enable(
         ),
     ] = None,
     verify_key: VerifyKeyOpt = None,
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    audit_path: AuditPath = None,
-    actor: Actor = None,
     controller: ControllerUrl = None,
+    *,
+    where: Where,
 ) -> None:
     """Turn the flag on, only if the verdict proves this build safe under the pinned policy."""
     if controller is not None:
@@ -161,13 +220,11 @@ def enable(
         return
     key, key_error = _verify_key_or_error(verify_key)
     ask = actions.EnableAsk(name, env, verdict, build, audit.now_utc(), rollout, build_digest)
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
-        desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
+    with where.desk() as desk:
         if key_error is not None:
             actions.record_refusal(desk, "enable", name, env, key_error, build=build)
             raise key_error
         after, _ = actions.enable(desk, ask, key)
-    _warn_unanchored(desk)
     FlagsConsole().say(f"{name} enabled in {env} at {after.rollout}% for build {build}")
 
 
@@ -179,17 +236,14 @@ def _verify_key_or_error(path: Path | None) -> tuple[VerifyKey | None, UsageErro
 
 
 @app.command()
+@backend_options()
 def disable(
     name: Name,
     env: Env,
     reason: Annotated[str, typer.Option("--reason", help="why (recorded in the audit)")] = "",
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    audit_path: AuditPath = None,
-    actor: Actor = None,
     controller: ControllerUrl = None,
+    *,
+    where: Where,
 ) -> None:
     """Kill switch: turn the flag off. Never needs a verdict or a key."""
     if controller is not None:
@@ -197,14 +251,13 @@ def disable(
             client.disable(name, env, reason)
         FlagsConsole().say(f"{name} disabled in {env} by the controller")
         return
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
-        desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
+    with where.desk() as desk:
         actions.disable(desk, name, env, reason)
-    _warn_unanchored(desk)
     FlagsConsole().say(f"{name} disabled in {env}")
 
 
 @app.command()
+@backend_options()
 def revoke(
     name: Name,
     build: Annotated[str | None, typer.Option("--build", help="the build id to revoke")] = None,
@@ -213,13 +266,9 @@ def revoke(
         typer.Option("--digest", help="the artefact's sha256 (with --controller, the identity)"),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="why (recorded in the audit)")] = "",
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    audit_path: AuditPath = None,
-    actor: Actor = None,
     controller: ControllerUrl = None,
+    *,
+    where: Where,
 ) -> None:
     """Revoke a build: `enable` refuses it from now on, whatever verdict it brings. Without a
     controller it does not turn the flag off (`disable` does); the controller revokes the
@@ -234,14 +283,13 @@ def revoke(
         return
     if build is None:
         raise UsageError("revoke needs --build", "name the build id to revoke")
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
-        desk = actions.desk_for(flags, actions.audit_path_for(audit_path, state), actor)
+    with where.desk() as desk:
         actions.revoke(desk, name, build_digest_of(build), build, reason or "revoked by hand")
-    _warn_unanchored(desk)
     FlagsConsole().say(f"build {build} revoked for {name}")
 
 
 @app.command()
+@backend_options(actor=False)
 def history(
     name: Name,
     env: Annotated[str | None, typer.Option("--env", help="only this environment")] = None,
@@ -253,20 +301,16 @@ def history(
             "exit 1 on any edit, deletion or truncation",
         ),
     ] = False,
-    backend: Backend = BackendKind.local,
-    state: StatePath = DEFAULT_STATE,
-    flags_dir: FlagsDir = None,
-    unleash_url: UnleashUrl = DEFAULT_UNLEASH,
-    audit_path: AuditPath = None,
     as_json: JsonOut = False,
+    *,
+    where: Where,
 ) -> None:
     """Who did what to the flag: Chaperone's audit log and the backend's own events."""
-    log_path = actions.audit_path_for(audit_path, state)
-    with open_backend(backend, state, flags_dir, unleash_url) as flags:
+    with where.desk() as desk:
         if verify:
-            chain = verify_chain(flags, log_path, name)
+            chain = verify_chain(desk.backend, where.audit_log, name)
         else:
-            view = read_history(flags, log_path, name, env)
+            view = read_history(desk.backend, where.audit_log, name, env)
     if verify:
         if as_json:
             print_json(chain_document(chain))
