@@ -75,6 +75,13 @@ def serve_command(
     incidents: Annotated[
         Path, typer.Option(help="Directory the watch writes incident reports into.")
     ] = Path("controller-incidents"),
+    watch_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--watch-env",
+            help="Environments the --watch-target serves (repeatable; default: every one).",
+        ),
+    ] = None,
     watch_raise_stages: Annotated[
         bool,
         typer.Option(
@@ -104,7 +111,13 @@ def serve_command(
     healer = Healer(controller, envs, heal_interval)
     healer.start()
     watcher = _watcher(
-        controller, watch_target, watch_profile, watch_interval, incidents, watch_raise_stages
+        controller,
+        watch_target,
+        watch_profile,
+        watch_interval,
+        incidents,
+        watch_raise_stages,
+        watch_env or [],
     )
     watcher.start()
     writer = None
@@ -128,6 +141,7 @@ def _watcher(
     interval: float,
     incidents: Path,
     raise_stages: bool,
+    envs: list[str],
 ) -> Watcher:
     import logging
     import os
@@ -151,6 +165,7 @@ def _watcher(
         target=target,
         secrets=[token] if token else [],
         raise_stages=raise_stages,
+        envs=envs,
     )
 
 

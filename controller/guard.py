@@ -86,6 +86,7 @@ class Watcher:
         backoff: Sequence[float] = BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         raise_stages: bool = False,
+        envs: Sequence[str] = (),
     ) -> None:
         self._controller, self._incidents = controller, incidents
         self._probe_for, self._interval = probe_for, interval
@@ -95,6 +96,9 @@ class Watcher:
         self._rounds: dict[tuple[str, str], int] = {}
         self._next_try: dict[int, float] = {}
         self._raise_stages = raise_stages
+        # The environments the target serves (empty: every one): a staging target proves
+        # nothing about a flag's production rollout.
+        self._envs = frozenset(envs)
         self._stages: dict[tuple[str, str], _Stage] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
@@ -378,7 +382,7 @@ class Watcher:
         return [
             Live(row.flag, row.env, row.digest, row.rollout or 100, row.since)
             for row in rows
-            if (row.flag, row.env) not in busy
+            if (row.flag, row.env) not in busy and (not self._envs or row.env in self._envs)
         ]
 
     def _incident(

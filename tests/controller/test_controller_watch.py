@@ -208,3 +208,14 @@ def test_watch_never_raises_a_stage_that_had_a_finding(world: World, tmp_path: P
         watcher.probe_all()
     assert world.backend.status(FLAG, "production").rollout == 10
     assert world.on()
+
+
+def test_watch_probes_only_the_environments_its_target_serves(world: World, tmp_path: Path) -> None:
+    _enabled(world)  # on in production
+    probe = ScriptedProbe([], {1: ProbeResult((leak(),))})
+    staging = Watcher(
+        world.controller, tmp_path / "incidents", lambda _f, _e: probe, envs=["development"]
+    )
+    staging.probe_all()
+    assert probe.log == []
+    assert world.on()
