@@ -21,6 +21,7 @@ from sqlalchemy import Connection, select
 
 from controller.audit import GENESIS, entry_hash
 from controller.decisions import Controller
+from controller.stages import parse_stages
 from controller.store import approvals, audit, guard_actions, pin_proposals, pins, revocations
 from controller.tokens import Principal
 from flags.backends.base import FlagState
@@ -28,7 +29,17 @@ from flags.backends.base import FlagState
 DEFAULT_ENVS = ("development", "production")
 # Audit actions that switch a flag (rollout history) and that record something going wrong.
 ROLLOUT_ACTIONS = frozenset(
-    {"enable-intent", "enabled", "enable-failed", "disable-intent", "disabled", "revoked"}
+    {
+        "enable-intent",
+        "enabled",
+        "enable-failed",
+        "disable-intent",
+        "disabled",
+        "revoked",
+        "stage-intent",
+        "stage-changed",
+        "stage-failed",
+    }
 )
 _TROUBLE = ("drift", "incident", "leak", "alert", "fail-closed", "auto-disabled")
 _WATCH = ("watch",)
@@ -254,6 +265,7 @@ class ReadModel:
             "build": approval.build if approved_on else None,
             "digest": digest,
             "verdict": _verdict_ages(current_verdict(mine, digest), now),
+            "stage": _stage(approval, now) if approved_on else None,
             "watch": self._watch(approved_on, responding),
             "watch_last": _last(mine, _is_watch),
             "trouble": _last(mine, lambda r: _has(r, _TROUBLE)),
@@ -305,9 +317,20 @@ class ReadModel:
             ]
         except Exception:  # the store's own log is evidence, not a requirement to render
             events = []
+        with self.controller.engine.connect() as conn:
+            known_stages = sorted(
+                {
+                    percent
+                    for row in conn.execute(
+                        select(approvals.c.stages).where(approvals.c.flag == flag)
+                    )
+                    for percent, _ in parse_stages(row.stages)
+                }
+            )
         return {
             "flag": flag,
             "known": flag in self.flags(),
+            "known_stages": known_stages,
             "envs": grid["envs"],
             "cells": cells,
             "pin": None
@@ -394,6 +417,30 @@ class ReadModel:
                 }
             )
         return found
+
+
+def _stage(approval: Any, now: datetime) -> dict[str, Any]:
+    """Where the approved rollout is among the pinned policy's stages, and when the next stage
+    may be raised to (controller.stages.check_stage decides; this only tells people)."""
+    stages = parse_stages(approval.stages)
+    current = approval.rollout or 100
+    percents = [percent for percent, _ in stages]
+    reached = [index for index, percent in enumerate(percents) if percent <= current]
+    following = reached[-1] + 1 if reached else 0
+    out: dict[str, Any] = {
+        "current": current,
+        "stages": percents,
+        "index": reached[-1] + 1 if reached else 0,
+        "next": None,
+        "wait_seconds": 0,
+    }
+    if following < len(percents):
+        out["next"] = percents[following]
+        if reached:
+            since = _when(approval.since)
+            waited = (now - since).total_seconds() if since is not None else 0.0
+            out["wait_seconds"] = max(0, int(stages[reached[-1]][1] - waited))
+    return out
 
 
 def current_verdict(rows: Sequence[AuditRow], digest: str | None) -> dict[str, Any] | None:

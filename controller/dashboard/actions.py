@@ -64,18 +64,41 @@ def action_router(web: Web) -> APIRouter:
             await upload.read(MAX_VERDICT_BYTES + 1) if isinstance(upload, UploadFile) else b""
         )
         csrf, reason = str(form.get("csrf", "")), str(form.get("reason", ""))[:500]
+        rollout = str(form.get("rollout", "") or "100").strip()
 
         def act(session: Session) -> str:
             if not envelope:
                 raise UsageError(
                     "choose the verdict file to enable with", "the gate's verdict.json"
                 )
-            proven = decide.enable(session.who, flag, env, envelope, reason=reason.strip())
+            if not rollout.isdigit():
+                raise UsageError(f"start stage '{rollout[:10]}' is not a percentage", "e.g. 25")
+            proven = decide.enable(
+                session.who, flag, env, envelope, rollout=int(rollout), reason=reason.strip()
+            )
             v = proven.verdict
-            return f"Enabled {flag} in {env} for build {v.build} ({v.build_digest[:12]})."
+            return (
+                f"Enabled {flag} in {env} at {int(rollout)}% for build {v.build} "
+                f"({v.build_digest[:12]})."
+            )
 
         # The decision blocks on the database and the flag store: off the event loop.
         return await run_in_threadpool(run, request, flag, csrf, reason, act)
+
+    @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/stage")
+    def stage(
+        request: Request,
+        flag: str,
+        env: str,
+        percent: Annotated[int, Form(ge=0, le=1000)] = 0,
+        csrf: Csrf = "",
+        reason: Reason = "",
+    ) -> Response:
+        def act(session: Session) -> str:
+            state = decide.set_stage(session.who, flag, env, percent, reason.strip())
+            return f"{flag} in {env} is at {state.rollout}% now."
+
+        return run(request, flag, csrf, reason, act)
 
     @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/disable")
     def disable(

@@ -137,7 +137,6 @@ def show_flag(
         title=flag,
         page="flag",
         f=web.model.flag(flag),
-        stage_supported=False,
         **extra,
     )
 

@@ -88,8 +88,14 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(tmp: Path, *backend: str, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """The controller on `backend` args (default: the local file backend), heal every second."""
+def serve(
+    tmp: Path,
+    *backend: str,
+    env: dict[str, str] | None = None,
+    policy: dict[str, Any] | None = None,
+) -> Iterator[Served]:
+    """The controller on `backend` args (default: the local file backend), heal every second;
+    `policy` changes the shipped release policy its verdicts are made under."""
     db = f"sqlite:///{tmp / 'controller.db'}"
     key = new_signing_key()
     (tmp / "controller.key").write_bytes(key.pem())
@@ -100,7 +106,12 @@ def serve(tmp: Path, *backend: str, env: dict[str, str] | None = None) -> Iterat
         LocalBackend(state).declare_environments(["development", "production"])
         backend = ("--backend", "local", "--state", str(state))
     port = free_port()
-    served = Served(f"http://127.0.0.1:{port}", tmp, db, bind_policy(write_policy(tmp / "policy")))
+    served = Served(
+        f"http://127.0.0.1:{port}",
+        tmp,
+        db,
+        bind_policy(write_policy(tmp / "policy", **(policy or {}))),
+    )
     for name, role in PEOPLE.items():
         served.tokens[name] = chaperone(
             "controller", "token", "create", "--db", db, "--role", role, "--name", name

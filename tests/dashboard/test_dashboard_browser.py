@@ -7,6 +7,7 @@ $CHAPERONE_TEST_ARTIFACTS/dashboard (default test-artifacts/dashboard)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +302,31 @@ def test_keyboard_labels_and_contrast_on_every_page(served: Served, browser: Bro
             assert p.evaluate(CONTRAST) == [], path
     page.goto(f"{served.url}/dashboard/incidents")
     page.screenshot(path=str(shots_dir() / "incidents-empty.png"), full_page=True)
+
+
+def test_a_release_manager_starts_at_a_stage_and_raises_it(
+    tmp_path: Path, browser: Browser
+) -> None:
+    stages = [{"percent": 25, "watch_seconds": 1}, {"percent": 100, "watch_seconds": 1}]
+    with serve(tmp_path, policy={"rollout_stages": stages}) as served:
+        served.pin()
+        page = sign_in(browser, served, "rita")
+        _flag_page(page, served)
+        production = _env(page, "production")
+        production.get_by_label("Start at stage (% of users)").fill("25")
+        _enable(page, "production", served.verdict("build-s", GOOD), "canary at 25%")
+        expect(production.locator(".state")).to_have_text("ON 25%")
+        time.sleep(1.5)  # the 25% stage's watch time
+        page.reload()
+        production = _env(page, "production")
+        why = production.locator(".stage-form .why")
+        expect(why).to_contain_text("The next stage (100%) may be raised to now")
+        stage = production.get_by_label("New stage (% of users)")
+        expect(stage).to_have_value("100")
+        production.locator(".stage-form").get_by_label("Reason").fill("25% clean for its watch")
+        production.get_by_role("button", name="Set stage").click()
+        expect(page.get_by_role("status").first).to_contain_text("is at 100% now")
+        expect(_env(page, "production").locator(".state")).to_have_text("ON 100%")
+        page.screenshot(path=str(shots_dir() / "flag-stage-raised.png"), full_page=True)
+        rollout = LocalBackend(served.tmp / "flags-state.json").status(FLAG, "production")
+        assert rollout.enabled and rollout.rollout == 100

@@ -313,3 +313,41 @@ def test_an_oversized_upload_is_refused_before_it_is_read(world: World, dash: Ma
     missing = d.client.post(ENABLE, data={"csrf": d.csrf(), "reason": "no file"})
     assert missing.status_code == 400 and "choose the verdict file" in missing.text
     assert not world.on()
+
+
+def test_stages_move_along_the_pinned_policy_with_a_reason(world: World, dash: Make) -> None:
+    world.pin()
+    d = dash("rita")
+    started = d.client.post(
+        ENABLE,
+        data={"csrf": d.csrf(), "reason": "canary first", "rollout": "25"},
+        files={"verdict": ("verdict.json", world.envelope(), "application/json")},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    assert world.backend.status(FLAG, "production").rollout == 25
+    stage = f"/dashboard/flags/{FLAG}/envs/production/stage"
+    jump = d.client.post(stage, data={"percent": "100", "reason": "hurry", "csrf": d.csrf()})
+    assert jump.status_code == 409 and "raise one stage at a time" in jump.text
+    early = d.client.post(stage, data={"percent": "50", "reason": "next", "csrf": d.csrf()})
+    assert early.status_code == 409 and "of its 1800s watch" in early.text
+    assert world.backend.status(FLAG, "production").rollout == 25
+    viewer = dash("vic")
+    assert (
+        viewer.client.post(
+            stage, data={"percent": "5", "reason": "nope", "csrf": viewer.csrf()}
+        ).status_code
+        == 403
+    )
+    lower = d.client.post(
+        stage,
+        data={"percent": "5", "reason": "error rate up", "csrf": d.csrf()},
+        follow_redirects=False,
+    )
+    assert lower.status_code == 303
+    assert world.backend.status(FLAG, "production").rollout == 5
+    assert _rows(world, "stage-intent")[-1]["reason"] == "error rate up"
+    grid = d.client.get("/dashboard/grid").text
+    assert "ON 5%" in grid and "stage 1 of 4 (5/25/50/100%)" in grid
+    page = d.client.get(f"/dashboard/flags/{FLAG}").text
+    assert "The next stage (25%) may be raised to in" in page
