@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from reports.files import write_atomic
 from reports.groups import FindingGroup, group_findings
 from reports.redact import redact_result
 from reports.result import FindingRecord, RunError, RunResult, SuiteResult
+from reports.variants import variant_counts
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 2 added coverage, groups, accepted exposures, skipped cases
@@ -58,10 +58,6 @@ class SuiteDoc(_Doc):
     finished: float | None = None
     total_steps: int | None = None
     steps: int = 0
-
-
-# The route a variant's coverage is counted under: "GET /x (variant: accept)".
-_VARIANT = re.compile(r" \(variant: ([a-z]+)\)$")
 
 
 class CaseDoc(_Doc):
@@ -100,7 +96,8 @@ class CoverageDoc(_Doc):
     # Run-wide figures of the bounded crawl: links its bounds left unread (crawl_cut), links
     # to unsafe routes never requested (crawl_refused), links off the origin (crawl_off_origin).
     bounds: dict[str, int] = {}
-    # Reads sent in another request shape (harness.client.variants), by kind: checked, lost.
+    # Reads sent in another request shape (harness.client.variants), by kind: checked, of
+    # those by users other than the data's owner (the access suite's repeats), lost.
     variants: dict[str, dict[str, int]] = {}
     rows: list[CoverageRowDoc] = []
 
@@ -255,14 +252,10 @@ def _accepted(result: RunResult) -> list[str]:
 
 
 def _by_variant(rows: Iterable[CoverageRow]) -> dict[str, dict[str, int]]:
-    tally: dict[str, dict[str, int]] = {}
-    for row in rows:
-        match = _VARIANT.search(row.route)
-        if match:
-            kind = tally.setdefault(match.group(1), {"checked": 0, "lost": 0})
-            kind["checked"] += row.checked
-            kind["lost"] += row.lost
-    return dict(sorted(tally.items()))
+    return {
+        c.kind: {"checked": c.checked, "by_other_users": c.by_others, "lost": c.lost}
+        for c in variant_counts(rows)
+    }
 
 
 def _coverage_doc(result: RunResult) -> CoverageDoc:

@@ -178,6 +178,6 @@ def test_the_report_counts_coverage_by_request_shape(tmp_path: Path) -> None:
     write_json(RunCollector().consume(events), tmp_path / "report.json")
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["coverage"]["variants"] == {
-        "accept": {"checked": 5, "lost": 1},
-        "slash": {"checked": 2, "lost": 0},
+        "accept": {"checked": 5, "by_other_users": 0, "lost": 1},
+        "slash": {"checked": 2, "by_other_users": 0, "lost": 0},
     }

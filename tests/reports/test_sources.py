@@ -75,6 +75,12 @@ def test_console_and_html_list_them(tmp_path: Path) -> None:
     assert "Reads by source: crawl 3, har 1, profile 12." in html
     assert "<code>GET /profile/{id}/summary</code> (crawl)" in html
     assert f"Request-shape variants: {shapes}." in html
+    coverage = json.loads(write_json(reporter.collector.result(), tmp_path / "r.json").read_text())
+    assert coverage["coverage"]["variants"]["accept"] == {
+        "checked": 11,
+        "by_other_users": 7,
+        "lost": 1,
+    }
     # and from report.json alone, as `chaperone report` rebuilds the HTML
     path = write_json(reporter.collector.result(), tmp_path / "report.json")
     rebuilt = write_html(load_report(path), tmp_path / "again.html").read_text()
