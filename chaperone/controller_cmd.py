@@ -125,7 +125,8 @@ def serve_command(
         writer = CheckpointWriter(controller, key, checkpoints, checkpoint_interval)
         writer.start()
     try:
-        app = create_app(controller, envs, watch_interval if watch_target else None)
+        watching = watch_interval if watch_target else None
+        app = create_app(controller, envs, watching, watch_env or [])
         uvicorn.run(app, host=where.host, port=where.port, log_level="warning")
     finally:
         watcher.stop()

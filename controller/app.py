@@ -46,6 +46,7 @@ def create_app(
     controller: Controller,
     envs: Sequence[str] = DEFAULT_ENVS,
     watch_every: float | None = None,
+    watch_envs: Sequence[str] = (),
 ) -> FastAPI:
     app = FastAPI(title="chaperone controller", docs_url=None, redoc_url=None)
     app.state.controller = controller
@@ -138,7 +139,7 @@ def create_app(
     def revoke(flag: str, body: Revoke, who: Who) -> dict[str, Any]:
         return {"flag": flag, "disabled": controller.revoke(who, flag, body.digest)}
 
-    install_dashboard(app, controller, envs, watch_every)
+    install_dashboard(app, controller, envs, watch_every, watch_envs)
     return app
 
 

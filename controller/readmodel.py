@@ -112,11 +112,14 @@ class ReadModel:
         controller: Controller,
         envs: Sequence[str] = DEFAULT_ENVS,
         watch_every: float | None = None,
+        watch_envs: Sequence[str] = (),
     ) -> None:
         self.controller = controller
         self.envs = tuple(envs)
-        # Seconds between the controller's watch rounds (None: served without --watch-target).
+        # Seconds between the controller's watch rounds (None: served without --watch-target),
+        # and the environments it probes (empty: all).
         self.watch_every = watch_every
+        self.watch_envs = frozenset(watch_envs)
         self.live = LiveStates()
         # (seq, sha256, signature) -> signature valid: every poll re-reads the log, but a row's
         # signature needs checking once (a changed row has a new key and is checked again).
@@ -266,13 +269,13 @@ class ReadModel:
             "digest": digest,
             "verdict": _verdict_ages(current_verdict(mine, digest), now),
             "stage": _stage(approval, now) if approved_on else None,
-            "watch": self._watch(approved_on, responding),
+            "watch": self._watch(env, approved_on, responding),
             "watch_last": _last(mine, _is_watch),
             "trouble": _last(mine, lambda r: _has(r, _TROUBLE)),
             "last_change": _last(mine, lambda r: r.action in ROLLOUT_ACTIONS),
         }
 
-    def _watch(self, approved_on: bool, responding: Any) -> dict[str, Any]:
+    def _watch(self, env: str, approved_on: bool, responding: Any) -> dict[str, Any]:
         """What the controller's watch is doing here: responding to a leak (a guard action not
         finished, with its step and attempts), watching an approved flag, or nothing."""
         if responding is not None:
@@ -282,10 +285,12 @@ class ReadModel:
                 + (f" (attempt {responding.attempts + 1})" if responding.attempts else ""),
                 "error": responding.last_error or "",
             }
-        if approved_on and self.watch_every is not None:
+        watched = self.watch_every is not None and (not self.watch_envs or env in self.watch_envs)
+        if approved_on and watched:
             return {"status": "watching", "text": f"watched every {self.watch_every:g} s"}
         if approved_on:
-            return {"status": "unwatched", "text": "not watched (no --watch-target)"}
+            why = "no --watch-target" if self.watch_every is None else "not a --watch-env"
+            return {"status": "unwatched", "text": f"NOT watched ({why})"}
         return {"status": "idle", "text": "not watched (off)"}
 
     # -- one flag ---------------------------------------------------------------------------

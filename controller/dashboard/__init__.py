@@ -21,9 +21,10 @@ def install_dashboard(
     controller: Controller,
     envs: Sequence[str] = DEFAULT_ENVS,
     watch_every: float | None = None,
+    watch_envs: Sequence[str] = (),
 ) -> None:
     """Adds the read-only JSON API, the dashboard's pages and actions, and its static files."""
-    model = ReadModel(controller, envs, watch_every)
+    model = ReadModel(controller, envs, watch_every, watch_envs)
     web = Web(controller, model)
     app.include_router(read_router(model))
     app.include_router(page_router(web))

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from controller.app import create_app
 from controller.guard import Watcher
 from controller.store import audit, pins, tokens
 from flags.watch import ProbeResult
+from tests.clinic.testclient import TestClient
 from tests.dashboard.conftest import FLAG, Dash, World
 from tests.watch.fakes import ScriptedProbe, leak
 
@@ -351,3 +353,26 @@ def test_stages_move_along_the_pinned_policy_with_a_reason(world: World, dash: M
     assert "ON 5%" in grid and "stage 1 of 4 (5/25/50/100%)" in grid
     page = d.client.get(f"/dashboard/flags/{FLAG}").text
     assert "The next stage (25%) may be raised to in" in page
+
+
+def test_the_grid_says_whether_the_controllers_watch_covers_each_live_flag(
+    world: World, dash: Make
+) -> None:
+    world.pin()
+    assert _enable(dash("rita"), world).status_code == 303
+    assert "NOT watched (no --watch-target)" in dash("vic").client.get("/dashboard/grid").text
+    for envs, expected in (
+        (["production"], "watched every 2 s"),
+        (["development"], "NOT watched (not a --watch-env)"),
+    ):
+        served = create_app(world.controller, watch_every=2.0, watch_envs=envs)
+        with TestClient(served, base_url="https://testserver") as client:
+            d = Dash(world)
+            d.client = client
+            d.login("vic")
+            cell = re.search(
+                r'data-cell="video-switch\|production".*?</td>',
+                d.client.get("/dashboard/grid").text,
+                re.S,
+            )
+            assert cell and expected in cell.group(0)
