@@ -69,7 +69,8 @@ class PlannedRun:
             what = f"clean seeds {self.seed}-{self.seeds[-1]}"
         else:
             what = f"clean seed {self.seed}"
-        return f"{what}, {'+'.join(self.suites)}"
+        media = " with real calls" if self.media == "real" else ""
+        return f"{what}, {'+'.join(self.suites)}{media}"
 
     def arguments(self, out: Path) -> list[str]:
         """The `chaperone run` arguments that carry this run out, writing into `out`."""

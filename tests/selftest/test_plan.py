@@ -201,6 +201,7 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
 def test_a_fault_in_real_calls_media_runs_with_them_and_so_does_a_clean_run() -> None:
     runs = by_name(clinic_plan(faults=("media-preroll-shared",), clean_seeds=(3,)))
     assert "--media=real" in runs["media-preroll-shared/main"].arguments(Path("out"))
+    assert runs["media-preroll-shared/main"].label.endswith("switch with real calls")
     clean = runs["seed-3/media"]
     assert (clean.kind, clean.suites, clean.scenarios, clean.media) == (
         "clean",
