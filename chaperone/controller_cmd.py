@@ -183,6 +183,38 @@ def token_create_command(
     typer.echo(create_token(open_engine(db), name, role))
 
 
+ControllerUrl = Annotated[
+    str, typer.Option("--controller", help="The controller's URL (admin token from env).")
+]
+
+
+@token_app.command("list")
+def token_list_command(controller: ControllerUrl) -> None:
+    """List the controller's tokens (name, role, created, revoked; never a hash). Admin only;
+    the caller's token comes from CHAPERONE_CONTROLLER_TOKEN."""
+    from controller.client import ControllerClient
+
+    with ControllerClient(controller) as client:
+        rows = client.tokens()
+    for row in rows:
+        state = "revoked" if row["revoked"] else "active"
+        typer.echo(f"{row['name']}\t{row['role']}\t{row['created_at']}\t{state}")
+
+
+@token_app.command("revoke")
+def token_revoke_command(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    controller: ControllerUrl,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+) -> None:
+    """Revoke a token: refused from the next request on. Admin only, audited."""
+    from controller.client import ControllerClient
+
+    with ControllerClient(controller) as client:
+        client.revoke_token(name, reason)
+    typer.echo(f"token {name} revoked")
+
+
 class AuditBroken(ChaperoneError):
     pass
 

@@ -52,6 +52,13 @@ class ControllerClient:
     def revoke(self, flag: str, digest: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/flags/{flag}/revocations", json={"digest": digest})
 
+    def tokens(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self._call("GET", "/v1/tokens").get("tokens", [])
+        return rows
+
+    def revoke_token(self, name: str, reason: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tokens/{name}/revoke", json={"reason": reason})
+
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._client.request(method, path, **kwargs)

@@ -189,3 +189,23 @@ def test_flags_commands_talk_to_the_controller(served: tuple[str, Path, str]) ->
     assert document["enabled"] is False
     assert document["revoked"] == [digest]
     assert _run(*on, "--verdict", str(verdict), token=rita).returncode == 1
+
+
+def test_token_admin_commands_list_and_revoke_over_the_api(
+    served: tuple[str, Path, str],
+) -> None:
+    url, _tmp_path, db = served
+    create = ("controller", "token", "create", "--db", db)
+    alice = _chaperone(*create, "--role", "admin", "--name", "alice")
+    rita = _chaperone(*create, "--role", "release-manager", "--name", "rita")
+    listed = _chaperone("controller", "token", "list", "--controller", url, token=alice)
+    assert "rita\trelease-manager\t" in listed and listed.count("\tactive") == 2
+    assert alice not in listed and rita not in listed
+    refused = _run("controller", "token", "list", "--controller", url, token=rita)
+    assert refused.returncode == 2
+    _chaperone("controller", "token", "revoke", "rita", "--controller", url, token=alice)
+    after = _chaperone("controller", "token", "list", "--controller", url, token=alice)
+    [line] = [line for line in after.splitlines() if line.startswith("rita\t")]
+    assert line.endswith("\trevoked")
+    gone = _run("flags", "status", FLAG, "--env", "production", "--controller", url, token=rita)
+    assert gone.returncode == 2
