@@ -118,15 +118,14 @@ class Watcher:
                     close()
 
     def _run(self) -> None:
-        # Unfinished responses first: a restart resumes a disable-and-revoke at once.
-        self.resume()
         last_probe = float("-inf")
         while not self._stop.is_set():
             try:
+                # Unfinished responses first: a restart resumes a disable-and-revoke at once.
+                self.resume()
                 if self._probe_for is not None and self._clock() - last_probe >= self._interval:
                     last_probe = self._clock()
                     self.probe_all()
-                self.resume()
             except Exception as exc:
                 # The loop outlives any one failure: a dead watch would guard nothing.
                 log.exception("watch round failed")
