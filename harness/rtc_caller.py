@@ -35,7 +35,9 @@ def _camera(text: str) -> Any:
     from harness.media_canary import FPS, video_frame
 
     pictures = [
-        av.VideoFrame.from_ndarray(video_frame(text, i), format="gray").reformat(format="yuv420p")
+        av.VideoFrame.from_ndarray(video_frame(text, i), format="gray")
+        .reformat(format="yuv420p")
+        .to_ndarray()
         for i in range(FPS)
     ]
 
@@ -53,7 +55,7 @@ def _camera(text: str) -> Any:
             due = self._start + self._index / FPS
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             source = pictures[self._index % len(pictures)]
-            frame = av.VideoFrame.from_ndarray(source.to_ndarray(), format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(source, format="yuv420p")
             frame.pts = round(self._index * _CLOCK / FPS)
             frame.time_base = fractions.Fraction(1, _CLOCK)
             self._index += 1
