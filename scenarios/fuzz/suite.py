@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -390,6 +390,12 @@ class Fuzz:
             artifacts = (str(path),)
         leaks = [f for f in self.findings if f.kind != "contract"]
         if not leaks and not self.owners_seen:
+            if stopped:
+                raise NoEffect(
+                    f"fuzz traffic reached none of the owners' own data before it stopped "
+                    f"({stopped})",
+                    "raise fuzz_seconds (the warm-up counts in it) or lower fuzz_examples",
+                )
             raise NoEffect(
                 "fuzz traffic reached none of the owners' own data",
                 "check the profile's auth and that the OpenAPI document describes this target",
@@ -489,11 +495,25 @@ def _passes(phases: Sequence[str], actors: Sequence[Actor]) -> list[Pass]:
 
 
 def _actors(ctx: RunContext) -> list[Actor]:
-    """Every seeded actor, in a stable order, then anonymous."""
-    seeded = sorted(
-        (a for a in ctx.world.actors.values() if not a.is_anonymous), key=lambda a: a.id
-    )
-    return [*seeded, ANONYMOUS]
+    """Every seeded actor and anonymous, in a stable order that takes the roles in turn."""
+    return turns_by_role(a for a in ctx.world.actors.values() if not a.is_anonymous)
+
+
+def turns_by_role(seeded: Iterable[Actor]) -> list[Actor]:
+    """One actor of each role (the most numerous role first), then anonymous, then the next
+    of each role, and so on. The examples passes go in this order and the time limit may cut
+    them: sorted by id, a loaded machine spent the whole budget on the four clinicians, who
+    own nothing, and the suite ended with no owner having seen their own data (an error)."""
+    by_role: dict[str, list[Actor]] = {}
+    for actor in sorted(seeded, key=lambda a: (len(a.id), a.id)):
+        by_role.setdefault(actor.role, []).append(actor)
+    roles = sorted(by_role.values(), key=lambda group: (-len(group), group[0].role))
+    order: list[Actor] = []
+    for i in range(max((len(g) for g in roles), default=0)):
+        order += [group[i] for group in roles if i < len(group)]
+        if i == 0:
+            order.append(ANONYMOUS)
+    return order or [ANONYMOUS]
 
 
 def _addresses(ctx: RunContext) -> dict[str, dict[str, str]]:

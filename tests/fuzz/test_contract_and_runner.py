@@ -11,7 +11,7 @@ from harness.models import ANONYMOUS, Actor, Verdict
 from scenarios.fuzz.contract import Contract, ContractFailure
 from scenarios.fuzz.document import Plan
 from scenarios.fuzz.runner import CONTRACT_CHECKS, Rotation, Sessions, config_for
-from scenarios.fuzz.suite import _passes
+from scenarios.fuzz.suite import _passes, turns_by_role
 from scenarios.fuzz.traffic import Credentials
 
 
@@ -110,3 +110,12 @@ def test_the_schemathesis_configuration_follows_the_run_options() -> None:
     assert project.phases.coverage.unexpected_methods == {"get", "options"}
     assert project.generation.max_examples == 3
     assert config.cache.enabled is False
+
+
+def test_the_examples_passes_take_the_roles_in_turn() -> None:
+    """The time limit may cut the passes: the first ones reach every role and anonymous."""
+    seeded = [Actor(f"c{i}", "clinician") for i in range(2)]
+    seeded += [Actor(f"p{i}", "patient") for i in (10, 2, 0, 1)]
+    order = [a.id for a in turns_by_role(seeded)]
+    assert order == ["p0", "c0", ANONYMOUS.id, "p1", "c1", "p2", "p10"]
+    assert [a.id for a in turns_by_role([])] == [ANONYMOUS.id]
