@@ -58,6 +58,14 @@ def serve_command(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Environments to self-heal (repeatable).")
     ] = None,
+    heal_every_flag: Annotated[
+        bool,
+        typer.Option(
+            "--heal-every-flag",
+            help="Self-heal every flag the store holds, not only pinned or approved ones "
+            "(for an Unleash project the controller owns whole).",
+        ),
+    ] = False,
     watch_target: Annotated[
         str | None,
         typer.Option(
@@ -108,7 +116,7 @@ def serve_command(
     key = load_signing_key(audit_key)
     controller = Controller(open_engine(db), make_backend(backend, state, unleash_url), key)
     envs = env or ["development", "production"]
-    healer = Healer(controller, envs, heal_interval)
+    healer = Healer(controller, envs, heal_interval, heal_every_flag)
     healer.start()
     watcher = _watcher(
         controller,

@@ -30,12 +30,18 @@ class Drift:
     why: str = "on without the controller's approval"
 
 
-def heal_once(controller: Controller, envs: list[str]) -> list[Drift]:
+def heal_once(controller: Controller, envs: list[str], every_flag: bool = False) -> list[Drift]:
     """Turns off every watched flag/environment that is on but not approved, or on in another
-    shape than approved (rollout, live artefact)."""
+    shape than approved (rollout, live artefact). Watched: the flags the controller pinned or
+    approved, and with `every_flag` every flag the store holds (a project the controller owns
+    whole)."""
     with controller.engine.connect() as conn:
         flags = {row.flag for row in conn.execute(select(pins.c.flag))}
         flags |= {row.flag for row in conn.execute(select(approvals.c.flag))}
+    # Flags the controller never heard of: nobody approved them, so on is drift.
+    listed = getattr(controller.backend, "flag_names", None)
+    if every_flag and callable(listed):
+        flags |= set(listed())
     found: list[Drift] = []
     for flag in sorted(flags):
         for env in envs:
@@ -111,8 +117,11 @@ class Healer:
     the database briefly down) is retried next interval and raises an alert until a round
     succeeds: a flag nobody can check is never silent."""
 
-    def __init__(self, controller: Controller, envs: list[str], interval: float) -> None:
+    def __init__(
+        self, controller: Controller, envs: list[str], interval: float, every_flag: bool = False
+    ) -> None:
         self._controller, self._envs, self._interval = controller, envs, interval
+        self._every_flag = every_flag
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="self-heal", daemon=True)
 
@@ -129,7 +138,7 @@ class Healer:
 
     def round(self) -> bool:
         try:
-            heal_once(self._controller, self._envs)
+            heal_once(self._controller, self._envs, self._every_flag)
         except Exception as exc:
             self._controller.alert(
                 HEAL_ALERT, f"a self-heal round failed ({one_line(exc)}); retrying next interval"

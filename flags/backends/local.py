@@ -101,6 +101,14 @@ class LocalBackend:
     def disable(self, flag: str, env: str) -> FlagState:
         return self._set(flag, env, "disable", enabled=False, rollout=None)
 
+    def flag_names(self) -> list[str]:
+        """Every flag in the state file or in an environment's clinic file."""
+        state = self._read_state()
+        names = set(state["flags"])
+        for env in state.get("environments", DEFAULT_ENVIRONMENTS):
+            names |= set(self._read_env(env)[0])
+        return sorted(names)
+
     def history(self, flag: str) -> list[BackendEvent]:
         entry = self._read_state()["flags"].get(flag, {})
         return [_event(flag, raw) for raw in entry.get("events", [])]

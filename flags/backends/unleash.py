@@ -123,6 +123,11 @@ class UnleashBackend:
         self._call("POST", f"{_env_path(flag, env)}/off")
         return self.status(flag, env)
 
+    def flag_names(self) -> list[str]:
+        """Every flag in the project, including ones nobody registered with Chaperone."""
+        response = self._call("GET", f"/api/admin/projects/{PROJECT}/features")
+        return sorted(str(feature["name"]) for feature in response.json().get("features", []))
+
     def history(self, flag: str) -> list[BackendEvent]:
         body = self._call(
             "GET", "/api/admin/search/events", params={"feature": f"IS:{flag}", "limit": "1000"}

@@ -81,3 +81,13 @@ def test_a_failed_heal_round_raises_an_alert_until_one_succeeds(world: World) ->
     world.backend.declare_environments(["development", "production"])
     assert healer.round() is True
     assert world.client.get("/v1/alerts", headers=world.as_("vic")).json()["alerts"] == []
+
+
+def test_self_heal_every_flag_turns_off_a_flag_the_controller_never_heard_of(
+    world: World,
+) -> None:
+    world.backend.enable("shadow-feature", "production")  # never pinned, never approved
+    assert heal_once(world.controller, ["production"]) == []  # not watched by default
+    (drift,) = heal_once(world.controller, ["production"], every_flag=True)
+    assert (drift.flag, drift.why) == ("shadow-feature", "on without the controller's approval")
+    assert not world.backend.status("shadow-feature", "production").enabled

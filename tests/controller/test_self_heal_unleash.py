@@ -200,3 +200,18 @@ def test_short_unleash_outage_watch_keeps_retrying_until_the_flag_is_off(
     finally:
         proxy.close()
         direct.close()
+
+
+def test_self_heal_every_flag_turns_off_an_unleash_flag_the_controller_never_heard_of(
+    unleash: UnleashServer, tmp_path: Path
+) -> None:
+    direct = UnleashBackend(unleash.url, unleash.admin_token)
+    try:
+        direct.enable("shadow-feature", "development")  # through Unleash's admin API
+        engine = open_engine(f"sqlite:///{tmp_path / 'controller.db'}")
+        controller = Controller(engine, direct, new_signing_key())
+        drifts = heal_once(controller, ["development"], every_flag=True)
+        assert "shadow-feature" in [drift.flag for drift in drifts]
+        assert not direct.status("shadow-feature", "development").enabled
+    finally:
+        direct.close()
