@@ -39,6 +39,8 @@ ROLLOUT_ACTIONS = frozenset(
         "stage-intent",
         "stage-changed",
         "stage-failed",
+        "auto-disabled",
+        "drift-disabled",
     }
 )
 _TROUBLE = ("drift", "incident", "leak", "alert", "fail-closed", "auto-disabled")
@@ -249,7 +251,7 @@ class ReadModel:
         live = self.live.get(self.controller, flag, env)
         approved_on = bool(approval is not None and approval.enabled)
         digest = approval.digest if approved_on else None
-        mine = [row for row in rows if row.env in (env, None)]
+        mine = [row for row in rows if _about(row, env)]
         if live is None:
             state = "unknown"
         elif live.enabled and approved_on:
@@ -357,8 +359,11 @@ class ReadModel:
                 for p in proposals
             ],
             "revoked": [{"digest": r.digest, "by": r.by, "at": r.at} for r in revoked],
-            "rollout": [row.to_json() for row in rows if row.action in ROLLOUT_ACTIONS]
-            + [row.to_json() for row in rows if _has(row, _TROUBLE)],
+            "rollout": [
+                row.to_json()
+                for row in rows
+                if row.action in ROLLOUT_ACTIONS or _has(row, _TROUBLE)
+            ],
             "store_events": events,
             "audit": [row.to_json() for row in reversed(rows)],
             "audit_intact": grid["audit_intact"],
@@ -504,6 +509,17 @@ def _known_flags(conn: Connection) -> set[str]:
         for row in conn.execute(select(audit.c.flag).where(audit.c.flag.is_not(None)).distinct())
     }
     return names
+
+
+def _about(row: AuditRow, env: str) -> bool:
+    """Whether a row concerns `env`: its own rows, and flag-wide rows, except a revoke that did
+    not turn this environment off (its detail lists the environments it did)."""
+    if row.env is not None:
+        return row.env == env
+    if row.action == "revoked":
+        envs = row.detail.get("envs")
+        return isinstance(envs, list) and env in envs
+    return True
 
 
 def _is_watch(row: AuditRow) -> bool:

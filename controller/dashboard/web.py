@@ -38,8 +38,8 @@ SECURITY_HEADERS = {
 }
 ROLE_CAN = {
     "viewer": "see everything and change nothing",
-    "release-manager": "enable, disable and revoke",
-    "admin": "enable, disable, revoke, and propose or approve pins",
+    "release-manager": "enable, change stages, disable and revoke",
+    "admin": "enable, change stages, disable, revoke, and propose or approve pins",
 }
 
 

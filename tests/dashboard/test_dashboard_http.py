@@ -274,8 +274,12 @@ def test_a_watch_incident_lists_its_exposures_and_exports_csv(
     assert "p0" in page and "GET /api/me/recordings" in page
     assert "leak-detected → auto-disabled → revoked → incident-written" in page
     assert f"sha256:{'ab' * 32}" in page
-    cell = v.client.get("/dashboard/grid").text
-    assert "incident-written" in cell  # the grid's last trouble for production
+    grid = v.client.get("/dashboard/grid").text
+    cells = dict(re.findall(r'data-cell="video-switch\|(\w+)"(.*?)</td>', grid, re.S))
+    assert "incident-written" in cells["production"]  # the grid's last trouble
+    assert "last: auto-disabled by controller:watch" in cells["production"]
+    # The revoke turned off production only: development's cell does not claim it.
+    assert "revoked" not in cells["development"]
     csv = v.client.get("/dashboard/incidents.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
