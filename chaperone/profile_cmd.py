@@ -69,7 +69,7 @@ def check(
     adapter = make_target(spec, url, token, None, "profile", str(loaded.directory))
     try:
         loop.run(adapter.check(), timeout=60)
-        population = make_population(spec, 0, Counts(owners=1, observers=1, per_owner=1))
+        population = make_population(spec, 0, Counts(owners=1, observers=1, per_owner=1, heavy=0))
         world = loop.run(adapter.seed(population), timeout=300)
         seen: dict[str, list[Observation]] = {}
         for actor in world.actors.values():

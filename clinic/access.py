@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clinic.models import (
@@ -82,6 +82,11 @@ def _count(session: Session, query: Select[Recording]) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
+# From this page on the recordings list seeks past the previous page's last id instead of
+# counting an OFFSET: a deep OFFSET makes the database walk every row it skips.
+SEEK_FROM_PAGE = 3
+
+
 def patient_recordings(
     session: Session, state: ClinicState, user: User, page: int, per_page: int
 ) -> tuple[list[RecordingOut], int]:
@@ -92,7 +97,23 @@ def patient_recordings(
     else:
         base = live if state.active("list-scope-lost-after-first-page") else scoped
         query = base.offset((page - 1) * per_page).limit(per_page)
+        if page >= SEEK_FROM_PAGE:
+            query = _seek(session, state, base, page, per_page)
     return [recording_out(row) for row in session.scalars(query)], _count(session, scoped)
+
+
+def _seek(
+    session: Session, state: ClinicState, base: Select[Recording], page: int, per_page: int
+) -> Select[Recording]:
+    """Page `page` of `base` as a keyset query: the rows after the previous page's last id."""
+    boundary = base.with_only_columns(Recording.id).offset((page - 1) * per_page - 1).limit(1)
+    after = session.scalar(boundary)
+    if after is None:
+        return base.where(false())  # past the last page
+    # The seek reuses the list's base query; the faulty one was written against the unscoped
+    # one, so a deep page is "everyone's recordings after this id".
+    seek_from = _live_recordings() if state.active("deep-page-leak") else base
+    return seek_from.where(Recording.id > after).limit(per_page)
 
 
 def clinician_recordings(

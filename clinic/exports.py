@@ -52,9 +52,25 @@ def summary_pdf(recording: Recording, properties: Properties) -> bytes:
     return text_pdf("GP Online: recording summary", lines, properties)
 
 
+# The "export all" download reads its rows in batches, so a patient with years of recordings
+# does not hold them all in one result set.
+EXPORT_BATCH = 100
+
+
 def my_recordings(session: Session, state: ClinicState, user: User) -> list[Recording]:
-    """Everything the caller owns (and has not deleted), for the "export all" download."""
-    query = select(Recording).where(Recording.deleted_at.is_(None)).order_by(Recording.id)
-    if not state.active("export-unscoped"):
-        query = query.where(Recording.patient_id == user.id)
-    return list(session.scalars(query))
+    """Everything the caller owns (and has not deleted), for the "export all" download, read
+    `EXPORT_BATCH` rows at a time (keyset: the rows after the last batch's last id)."""
+    live = select(Recording).where(Recording.deleted_at.is_(None)).order_by(Recording.id)
+    query = live if state.active("export-unscoped") else live.where(Recording.patient_id == user.id)
+    # The faulty next-batch query was built from the unfiltered base, as a helper shared with
+    # the admin export would build it.
+    following = live if state.active("export-batch-unscoped") else query
+    rows: list[Recording] = []
+    batch = list(session.scalars(query.limit(EXPORT_BATCH)))
+    while batch:
+        rows += batch
+        if len(batch) < EXPORT_BATCH:
+            break
+        after = following.where(Recording.id > batch[-1].id)
+        batch = list(session.scalars(after.limit(EXPORT_BATCH)))
+    return rows

@@ -44,6 +44,14 @@ FAULTS: dict[str, str] = {
         "pages after the first of a patient's recordings list take their offset from the "
         "unscoped base query, listing everyone's recordings"
     ),
+    "deep-page-leak": (
+        "from page 3 on a patient's recordings list seeks past the previous page's last id, "
+        "and the seek query is built on the unscoped base: deep pages list everyone's"
+    ),
+    "export-batch-unscoped": (
+        "the 'export all my recordings' CSV reads its rows in batches of 100; the next-batch "
+        "query is built without the owner filter, so every batch after the first is everyone's"
+    ),
     "transfer-keeps-old-access": (
         "a transfer invalidates only the receiving clinician's cached caseload, so the old "
         "clinician's recordings list keeps the transferred patient"
@@ -164,6 +172,10 @@ SHOWS: dict[str, dict[str, Any]] = {
         "scenarios": ("rejoin-after-switch",),
     },
     "list-scope-lost-after-first-page": {"suites": ("switch",), "scenarios": PAGED},
+    # Only a list past page 2 or an export past its first 100 rows shows them: only a heavy
+    # owner (harness.population) has that many recordings, and its lists are walked to the end.
+    "deep-page-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
+    "export-batch-unscoped": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     "transfer-keeps-old-access": {"suites": ("switch",), "scenarios": ("patient-transferred",)},
     "discharge-keeps-access": {"suites": ("switch",), "scenarios": ("care-ended",)},
     "consent-withdrawal-ignored": {"suites": ("switch",), "scenarios": ("consent-withdrawn",)},

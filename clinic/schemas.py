@@ -198,6 +198,40 @@ class SeedAppointment(Strict):
     starts_at: Text
 
 
+class SeedRecording(Strict):
+    """An archived recording (a consultation recorded before this system): filed under the
+    patient's first appointment."""
+
+    patient: Text
+    title: Text
+    mode: Literal["audio", "video"] = "video"
+
+
+class BulkAppointment(Strict):
+    reason: Text
+    starts_at: Text
+
+
+class SeedAppointments(Strict):
+    """One patient's appointments with one clinician, in one request."""
+
+    patient: Text
+    clinician: Text
+    items: list[BulkAppointment] = Field(min_length=1, max_length=1000)
+
+
+class BulkRecording(Strict):
+    title: Text
+    mode: Literal["audio", "video"] = "video"
+
+
+class SeedRecordings(Strict):
+    """One patient's archived recordings, in one request."""
+
+    patient: Text
+    items: list[BulkRecording] = Field(min_length=1, max_length=1000)
+
+
 class SeedRequest(Strict):
     patients: list[SeedPatient] = []
     clinicians: list[SeedClinician] = []
@@ -236,6 +270,17 @@ class CreatedUser(BaseModel):
 class NewAssignment(Strict):
     clinician: Text
     patient: Text
+
+
+class CreatedRecording(BaseModel):
+    id: int
+
+
+class CreatedMany(BaseModel):
+    """Ids in the order the items were sent (and each appointment's consultation)."""
+
+    ids: list[int]
+    consultation_ids: list[int] = []
 
 
 class CreatedAppointment(BaseModel):

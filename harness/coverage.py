@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Coverage", "CoverageRow"]
+__all__ = ["Coverage", "CoverageRow", "ListDepth"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,33 @@ class CoverageRow:
     checked: int
     lost: int
     reasons: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ListDepth:
+    """How deep a list (or an export) was read, over a run: the most pages one walk took, the
+    most rows one walk read, how many walks there were and how many a page bound stopped
+    before the end (lost coverage, never clean)."""
+
+    route: str
+    pages: int
+    rows: int
+    walks: int = 1
+    capped: int = 0
+
+    @property
+    def end(self) -> bool:
+        """Every walk reached the list's last page."""
+        return self.capped == 0
+
+    def merged(self, other: ListDepth) -> ListDepth:
+        return ListDepth(
+            self.route,
+            max(self.pages, other.pages),
+            max(self.rows, other.rows),
+            self.walks + other.walks,
+            self.capped + other.capped,
+        )
 
 
 class Coverage:
@@ -49,6 +76,7 @@ class Coverage:
         self._sources: Counter[tuple[str, str]] = Counter()
         self._found: dict[str, str] = {}
         self._bounds: dict[str, int] = {}  # what a bound cut or a filter refused, by name
+        self._depth: dict[str, ListDepth] = {}  # how deep each list was walked, by route
         # The label reads are counted under. A context variable, not a field: two suites may
         # run at once (the engine's TOGETHER), each in its own thread, and the coroutines a
         # suite sends to the run's loop carry its thread's context along.
@@ -93,6 +121,17 @@ class Coverage:
         """A run-wide figure of a bounded search (links the crawl's bounds cut, ...)."""
         with self._lock:
             self._bounds[name] = value
+
+    def walked(self, route: str, pages: int, rows: int, end: bool) -> None:
+        """One list walk (or one export read whole): its pages, its rows, whether it ended."""
+        depth = ListDepth(route, pages, rows, 1, 0 if end else 1)
+        with self._lock:
+            known = self._depth.get(route)
+            self._depth[route] = depth if known is None else known.merged(depth)
+
+    def depths(self) -> dict[str, ListDepth]:
+        with self._lock:
+            return dict(sorted(self._depth.items()))
 
     def bounds(self) -> dict[str, int]:
         with self._lock:

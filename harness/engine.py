@@ -481,6 +481,7 @@ def _coverage(ctx: RunContext, label: str, before: tuple[int, int]) -> CoverageR
         sources=tuple(ctx.adapter.coverage.sources(label).items()),
         found=tuple(ctx.adapter.coverage.found_routes().items()),
         bounds=tuple(ctx.adapter.coverage.bounds().items()),
+        depth=tuple(ctx.adapter.coverage.depths().values()),
         relogins=relogins - before[1],
     )
 

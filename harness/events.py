@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.coverage import CoverageRow
+from harness.coverage import CoverageRow, ListDepth
 from harness.models import Finding, Verdict
 
 
@@ -96,6 +96,7 @@ class CoverageReported:
     sources: tuple[tuple[str, int], ...] = ()
     found: tuple[tuple[str, str], ...] = ()
     bounds: tuple[tuple[str, int], ...] = ()  # run-wide: links the crawl's bounds cut, ...
+    depth: tuple[ListDepth, ...] = ()  # run-wide: how deep each list and export was read
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,9 +50,12 @@ class Chaperone:
         population: Mapping[str, int] | None = None,
     ) -> World:
         """A fresh small world: `owners` users of every role that owns data, `observers` of
-        every role that only observes, two resources of each kind per owner; `population`
-        sizes named roles and resources (the profile's names) instead."""
-        counts = Counts(dict(population or {}), owners=owners, observers=observers, per_owner=2)
+        every role that only observes, two resources of each kind per owner, no heavy owner;
+        `population` sizes named roles and resources (the profile's names, and `heavy`)
+        instead."""
+        counts = Counts(
+            dict(population or {}), owners=owners, observers=observers, per_owner=2, heavy=0
+        )
         planned = make_population(self.adapter.profile, seed, counts)
         self.world = self.loop.run(self.adapter.seed(planned), timeout=300)
         self.judge = Judge.from_world(self.world, listing=self.adapter.listing)

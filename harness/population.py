@@ -33,6 +33,8 @@ __all__ = [
     "owner_count",
 ]
 
+HEAVY = "heavy"  # the population's name for heavy owners per role (`--population heavy=0`)
+
 _FIRST = ("Ada", "Ben", "Cara", "Dev", "Esme", "Femi", "Gita", "Hal", "Ines", "Jon", "Kemi", "Luca")
 _LAST = ("Lovelace", "Okafor", "Patel", "Nowak", "Byrne", "Singh", "Moreau", "Haddad", "Quinn")
 _CONDITIONS = ("rash", "cough", "back pain", "migraine", "asthma review", "blood pressure")
@@ -50,6 +52,9 @@ class Counts:
     owners: int | None = None
     observers: int | None = None
     per_owner: int | None = None
+    # Heavy owners per role that owns lists (None: the profile's `heavy.owners`); a run's
+    # population names it `heavy`.
+    heavy: int | None = None
 
     def role(self, profile: TargetProfile, name: str) -> int:
         if name in self.sizes:
@@ -60,13 +65,21 @@ class Counts:
     def resource(self, profile: TargetProfile, kind: str) -> int:
         if kind in self.sizes:
             return self.sizes[kind]
-        return self.per_owner if self.per_owner is not None else profile.resources[kind].count
+        count = profile.resources[kind].count
+        if count == 0:
+            return 0  # only heavy owners get it, whatever size a small world takes
+        return self.per_owner if self.per_owner is not None else count
+
+    def heavy_owners(self, profile: TargetProfile) -> int:
+        if HEAVY in self.sizes and HEAVY not in profile.roles and HEAVY not in profile.resources:
+            return self.sizes[HEAVY]
+        return self.heavy if self.heavy is not None else profile.heavy.owners
 
 
 def counts_for(profile: TargetProfile, population: Mapping[str, int]) -> Counts:
     """The run's population checked against the profile: every name is one of its roles or
     resources, and at least two users own data (a leak is one user seeing another's)."""
-    known = [*profile.roles, *profile.resources]
+    known = [*profile.roles, *profile.resources, HEAVY]
     for name in population:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -77,6 +90,12 @@ def counts_for(profile: TargetProfile, population: Mapping[str, int]) -> Counts:
                 hint,
             )
     counts = Counts(sizes=dict(population))
+    if population.get(HEAVY, 0) > 10 and HEAVY not in profile.roles:
+        raise UsageError(
+            f"population heavy={population[HEAVY]}: heavy owners are a few (at most 10 per "
+            "role); each one's lists run past 3 pages",
+            "give heavy 0 to 10",
+        )
     owning = [r for r in profile.roles if r not in profile.observer_roles()]
     if owning and sum(counts.role(profile, r) for r in owning) < 2:
         raise UsageError(
@@ -136,6 +155,7 @@ class Population:
     # "" when the target is reset before seeding; otherwise a nonce that every value sent to
     # the app carries (see `make_population`).
     namespace: str = ""
+    heavy: tuple[str, ...] = ()  # heavy owners: ids of users seeded with long lists
 
     def of_role(self, role: str) -> tuple[PlannedUser, ...]:
         return tuple(u for u in self.users if u.role == role)
@@ -174,10 +194,15 @@ def make_population(
             values = planter.fields(spec.fields, uid, "", scope, role)
             users.append(PlannedUser(uid, role, i, values))
     relations = _relate(profile, users)
+    heavy = _heavy(profile, counts, users)
+    rows = profile.heavy_rows()
     resources: list[Planned] = []
     for kind, rspec in profile.resources.items():
         for owner in (u for u in users if u.role == rspec.owner):
-            for k in range(counts.resource(profile, kind)):
+            count = counts.resource(profile, kind)
+            if owner.id in heavy and rspec.heavy:
+                count = max(count, rows)
+            for k in range(count):
                 key = f"{kind}:{owner.id}:{k}"
                 named = f"{owner.id}-{namespace}" if namespace else owner.id
                 scope = {"run": {"tag": tag, "seed": seed}, "index": k, "id": f"{named}-{k}"}
@@ -193,7 +218,21 @@ def make_population(
         relations=tuple(relations),
         ownership=OwnershipModel(tuple(planter.canaries), Visibility(grants, see_all)),
         namespace=namespace,
+        heavy=heavy,
     )
+
+
+def _heavy(profile: TargetProfile, counts: Counts, users: list[PlannedUser]) -> tuple[str, ...]:
+    """The heavy owners: the last `heavy` users of every role whose data a list shows. The
+    last, so the first users (the browser's, the controls') keep the size they always had."""
+    wanted = counts.heavy_owners(profile)
+    if wanted <= 0:
+        return ()
+    chosen: list[str] = []
+    for role in profile.list_owner_roles():
+        of_role = [u.id for u in users if u.role == role]
+        chosen += of_role[-wanted:]
+    return tuple(chosen)
 
 
 def _relate(profile: TargetProfile, users: list[PlannedUser]) -> list[tuple[str, str, str]]:

@@ -35,7 +35,7 @@ from harness.oracles import Judge
 from harness.population import Counts, make_population
 from harness.world import World
 
-STATEFUL_COUNTS = Counts(owners=2, observers=1, per_owner=1)  # scenarios.stateful's
+STATEFUL_COUNTS = Counts(owners=2, observers=1, per_owner=1, heavy=0)  # scenarios.stateful's
 _SKIP = ("look", "request", "replay", "pause")
 
 

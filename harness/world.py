@@ -62,6 +62,8 @@ class World:
     # The target profile as a plain document: workers rebuild list parsing from it.
     profile: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     tag: str = ""  # unique per seeded population; usernames carry it
+    # Heavy owners (harness.population): their lists are long, and `each` reads sample them.
+    heavy: tuple[str, ...] = ()
 
     def of_role(self, *roles: str) -> tuple[Actor, ...]:
         return tuple(a for a in self.actors.values() if a.role in roles)
@@ -147,6 +149,7 @@ class World:
             ],
             "ownership": self.ownership.to_json(),
             "profile": dict(self.profile),
+            "heavy": list(self.heavy),
         }
 
     @classmethod
@@ -173,6 +176,7 @@ class World:
                 resources=resources,
                 profile=dict(data.get("profile", {})),
                 tag=str(data.get("tag", "")),
+                heavy=tuple(str(h) for h in data.get("heavy", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(

@@ -47,7 +47,7 @@ from harness.events import (
 from harness.models import Finding, Verdict
 from reports.groups import group_findings
 from reports.redact import Redactor
-from reports.result import RunCollector, RunResult
+from reports.result import RunCollector, RunResult, depth_line
 from reports.terminal import make_console
 from reports.variants import variant_counts, variant_summary
 
@@ -250,6 +250,8 @@ class ConsoleReporter:
                 f"crawl: {result.bounds['crawl_cut']} link(s) left unread at its bounds "
                 "(raise crawl.max_routes / max_requests to read them)"
             )
+        if result.depth:
+            self._line(f"list depth: {depth_line(result.depth.values())}")
         if result.found:
             found = ", ".join(f"{route} ({source})" for route, source in result.found.items())
             self._line(f"routes outside the profile and the OpenAPI document: {found}")

@@ -24,7 +24,7 @@ from harness.models import Verdict
 from reports.files import write_atomic
 from reports.groups import FindingGroup, group_findings, repro_text
 from reports.redact import redact_result
-from reports.result import FindingRecord, RunResult, SuiteResult
+from reports.result import FindingRecord, RunResult, SuiteResult, depth_line
 from reports.svg import SEVERITY_COLOURS, Mark, Span, esc, heatmap, line_plot, timeline
 from reports.variants import variant_counts, variant_summary
 
@@ -379,6 +379,12 @@ def _coverage(result: RunResult) -> str:
         )
         + (f"<p>Reads by source: {sources}.</p>" if sources else "")
         + (f"<p>Request-shape variants: {esc(shapes)}.</p>" if shapes else "")
+        + (
+            f"<p>List depth (deepest walk per list or export): "
+            f"{esc(depth_line(result.depth.values()))}.</p>"
+            if result.depth
+            else ""
+        )
         + (
             "<p>Routes found outside the profile and the OpenAPI document (add them to the "
             f"profile):</p><ul>{found}</ul>"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as model
 
 from harness.bounded import MAX_DATA_BYTES, read_bounded
-from harness.coverage import CoverageRow, lost_reasons
+from harness.coverage import CoverageRow, ListDepth, lost_reasons
 from harness.errors import ConfigError
 from harness.events import CaseFinished
 from harness.models import Exposure, Finding, Severity, Step, Verdict
@@ -80,6 +80,17 @@ class CoverageRowDoc(_Doc):
     reasons: list[tuple[str, int]] = []
 
 
+class DepthDoc(_Doc):
+    """How deep one list or export was read: the most pages and rows one walk took, the
+    walks, and how many a page bound stopped before the end (`end` false: lost coverage)."""
+
+    pages: int
+    rows: int
+    walks: int = 1
+    capped: int = 0
+    end: bool = True
+
+
 class CoverageDoc(_Doc):
     ratio: float | None = None
     minimum: float = 0.0
@@ -99,6 +110,8 @@ class CoverageDoc(_Doc):
     # Reads sent in another request shape (harness.client.variants), by kind: checked, of
     # those by users other than the data's owner (the access suite's repeats), lost.
     variants: dict[str, dict[str, int]] = {}
+    # How deep each list (walked page by page) and export (read whole) was read, by route
+    depth: dict[str, DepthDoc] = {}
     rows: list[CoverageRowDoc] = []
 
 
@@ -273,6 +286,10 @@ def _coverage_doc(result: RunResult) -> CoverageDoc:
         discovered_routes=dict(result.found),
         bounds=dict(result.bounds),
         variants=_by_variant(rows),
+        depth={
+            route: DepthDoc(pages=d.pages, rows=d.rows, walks=d.walks, capped=d.capped, end=d.end)
+            for route, d in result.depth.items()
+        },
         rows=[
             CoverageRowDoc(
                 suite=r.suite,
@@ -392,6 +409,10 @@ def from_doc(doc: ReportDoc) -> RunResult:
         sources=dict(doc.coverage.reads_by_source),
         found=dict(doc.coverage.discovered_routes),
         bounds=dict(doc.coverage.bounds),
+        depth={
+            route: ListDepth(route, d.pages, d.rows, d.walks, d.capped)
+            for route, d in doc.coverage.depth.items()
+        },
         roles=dict(doc.roles),
     )
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.acceptance import AcceptedExposure, acceptance_for
-from harness.coverage import CoverageRow, lost_reasons, ratio
+from harness.coverage import CoverageRow, ListDepth, lost_reasons, ratio
 from harness.errors import ExitCode
 from harness.events import (
     CaseFinished,
@@ -108,6 +108,7 @@ class RunResult:
     sources: Mapping[str, int] = field(default_factory=dict)  # reads per source
     found: Mapping[str, str] = field(default_factory=dict)  # route -> source, outside profile
     bounds: Mapping[str, int] = field(default_factory=dict)  # crawl_cut, crawl_refused, ...
+    depth: Mapping[str, ListDepth] = field(default_factory=dict)  # route -> how deep it was read
     roles: Mapping[str, str] = field(default_factory=dict)  # actor id -> role
 
     @property
@@ -237,6 +238,7 @@ class RunCollector:
         self._sources: Counter[str] = Counter()
         self._found: dict[str, str] = {}
         self._bounds: dict[str, int] = {}
+        self._depth: dict[str, ListDepth] = {}
         self._roles: dict[str, str] = {}
         self._digest = ""
         self._start: RunStarted | None = None
@@ -268,6 +270,7 @@ class RunCollector:
                 for route, source in event.found:
                     self._found.setdefault(route, source)
                 self._bounds.update(dict(event.bounds))  # run-wide figures: the latest
+                self._depth.update({d.route: d for d in event.depth})
             case WorldSeeded():
                 self._roles.update(dict(event.roles))
                 self._digest = event.profile_digest or self._digest
@@ -377,6 +380,7 @@ class RunCollector:
             sources=dict(sorted(self._sources.items())),
             found=dict(sorted(self._found.items())),
             bounds=dict(sorted(self._bounds.items())),
+            depth=dict(sorted(self._depth.items())),
             roles=dict(self._roles),
         )
 
@@ -402,3 +406,13 @@ class RunCollector:
             total_steps=state.total_steps,
             steps=state.steps,
         )
+
+
+def depth_line(depths: Iterable[ListDepth]) -> str:
+    """How deep each list and export was read, on one line: "GET /x 11 pages 105 rows (end)"."""
+    parts = []
+    for d in depths:
+        pages = f"{d.pages} page{'s' if d.pages != 1 else ''}"
+        end = "end" if d.end else f"NOT the end: {d.capped} walk(s) stopped at the page bound"
+        parts.append(f"{d.route} {pages} {d.rows} rows ({end})")
+    return "; ".join(parts)

@@ -57,7 +57,7 @@ MAX_STEPS = 12
 # Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
 SHRINK_SECONDS = 30.0
 STOP_WAIT_SECONDS = 90.0  # an example's step (a seeding: 60 s at most) ends before it stops
-COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1)
+COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1, heavy=0)
 
 
 class _StopExploring(BaseException):

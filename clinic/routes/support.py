@@ -14,23 +14,31 @@ from sqlalchemy.orm import Session
 
 from clinic import care
 from clinic.auth import State, hash_password
+from clinic.media import SegmentIdentity, render_media, store_media
 from clinic.models import (
     ALL_TABLES_CHILD_FIRST,
     Appointment,
     Consultation,
     Recording,
     User,
+    utcnow,
 )
 from clinic.schemas import (
+    BulkRecording,
     CreatedAppointment,
+    CreatedMany,
+    CreatedRecording,
     CreatedUser,
     Flushed,
     NewAssignment,
     NewUser,
     Ok,
     SeedAppointment,
+    SeedAppointments,
     SeededAppointment,
     SeedPatient,
+    SeedRecording,
+    SeedRecordings,
     SeedRequest,
     SeedResponse,
     SupportState,
@@ -119,6 +127,62 @@ def add_appointment(body: SeedAppointment, state: State) -> CreatedAppointment:
     with state.db.write() as session:
         made = _add_appointment(session, body.patient, body.clinician, body.reason, body.starts_at)
     return CreatedAppointment(id=made.id, consultation_id=made.consultation_id)
+
+
+@router.post("/appointments/bulk")
+def add_appointments(body: SeedAppointments, state: State) -> CreatedMany:
+    """Many appointments of one patient at once: a heavy owner's hundred in one transaction."""
+    with state.db.write() as session:
+        made = [
+            _add_appointment(session, body.patient, body.clinician, a.reason, a.starts_at)
+            for a in body.items
+        ]
+    return CreatedMany(ids=[m.id for m in made], consultation_ids=[m.consultation_id for m in made])
+
+
+@router.post("/recordings")
+def add_recording(body: SeedRecording, state: State) -> CreatedRecording:
+    """An archived recording of the patient's first appointment, with its media on disk."""
+    item = BulkRecording(title=body.title, mode=body.mode)
+    many = SeedRecordings(patient=body.patient, items=[item])
+    return CreatedRecording(id=add_recordings(many, state).ids[0])
+
+
+@router.post("/recordings/bulk")
+def add_recordings(body: SeedRecordings, state: State) -> CreatedMany:
+    """Archived recordings of the patient's first appointment, with their media on disk: what
+    makes a patient's recordings list and export long without playing hundreds of calls."""
+    with state.db.write() as session:
+        patient = _user(session, body.patient, "patient")
+        appointment = session.scalar(
+            select(Appointment).where(Appointment.patient_id == patient.id).order_by(Appointment.id)
+        )
+        if appointment is None:
+            raise HTTPException(422, f"patient {body.patient!r} has no appointment to file under")
+        call, nhs = appointment.consultation, patient.nhs_number or ""
+        recordings = []
+        for item in body.items:
+            identity = SegmentIdentity(
+                call.id, 0, item.mode, patient.display_name, nhs, appointment.reason
+            )
+            data = render_media(identity)
+            recording = Recording(
+                consultation_id=call.id,
+                appointment_id=appointment.id,
+                patient_id=patient.id,
+                mode=item.mode,
+                source="call",
+                title=item.title,
+                created_at=utcnow(),
+                media_path=str(store_media(state.settings.media_dir, data)),
+                media_size=len(data),
+            )
+            session.add(recording)
+            recordings.append(recording)
+        session.flush()
+        created = CreatedMany(ids=[r.id for r in recordings])
+    state.cache.clear()
+    return created
 
 
 @router.post("/notifications/flush")

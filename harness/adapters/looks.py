@@ -6,6 +6,7 @@ plain reads (lists, pages, exports), side by side ─► what they listed, learn
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -47,6 +48,8 @@ class Looks:
         # traffic), each with its source; filled like the document's routes.
         self.extra: list[tuple[Discovered, str]] = []
         self.crawl: Crawl | None = None
+        # (user, item) pairs of heavy owners' items that `each` reads left out (a sample)
+        self.left_out: set[tuple[str, str]] = set()
 
     def forget(self) -> None:
         self.memories.clear()
@@ -141,17 +144,32 @@ class Looks:
 
     def _items(self, actor: Actor, kind: str) -> list[tuple[str, str | None, Mapping[str, Any]]]:
         """Instances of `kind` this user may act on: entities seen in its lists (recordings),
-        or resources of owners it may see (its own books, its patients' appointments)."""
-        if kind in self.profile.entities:
-            seen = self.memory(actor).of_kind(kind)
-            return [(key, e.owner, e.item) for key, e in seen.items()]
+        or resources of owners it may see (its own books, its patients' appointments). A
+        heavy owner's are sampled: its first `heavy.each`, the rest counted as left out."""
         world = self.client.world
         assert world is not None
-        return [
-            (r.key, r.owner, r.vars)
-            for r in world.resources
-            if r.kind == kind and world.ownership.may_see(actor.id, r.owner)
-        ]
+        if kind in self.profile.entities:
+            seen = self.memory(actor).of_kind(kind)
+            found = [(key, e.owner, e.item) for key, e in seen.items()]
+        else:
+            found = [
+                (r.key, r.owner, r.vars)
+                for r in world.resources
+                if r.kind == kind and world.ownership.may_see(actor.id, r.owner)
+            ]
+        if not world.heavy:
+            return found
+        per_owner: Counter[str | None] = Counter()
+        kept = []
+        for item in found:
+            owner = item[1]
+            per_owner[owner] += 1
+            if owner in world.heavy and per_owner[owner] > self.profile.heavy.each:
+                self.left_out.add((actor.id, item[0]))
+                continue
+            kept.append(item)
+        self.client.coverage.bound("heavy_each_left_out", len(self.left_out))
+        return kept
 
     def known(self, extra: bool = True) -> RouteTable:
         """Every route the profile reads or the OpenAPI document names (and, with `extra`,

@@ -43,12 +43,15 @@ def read(
     for index, step in enumerate(spec.steps):
         prep = client.name_route(prepare(step, {**scope, **captures}))
         reader = Reader(client, session, action, spec, about, expects(step) | also_ok)
+        last = index == len(spec.steps) - 1
         if step.range == "halves":
             got = yield from reader.halves(prep)
-        elif index == len(spec.steps) - 1 and spec.page is not None:
+        elif last and spec.page is not None:
             got = yield from reader.pages(prep, spec.page)
         else:
             got = [(yield from reader.checked(prep))]
+            if last and spec.each is None:
+                reader.whole(prep.route, got[0])
         seen += got
         if not got or not is_success(step, got[-1].status):
             break  # later steps need this one's captures
@@ -146,21 +149,42 @@ class Reader:
         visited: set[str] = set()
         current = prep
         entities = self.client.entities
+        coverage = self.client.coverage
+        rows = 0
         for number in range(1, page.max_pages + 1):
             obs = yield from self.checked(current, route=page_route(prep.route, number))
             seen.append(obs)
             visited.add(current.path)
             if obs.status != 200:
+                if number > 1:  # a later page refused or failed: not the list's end
+                    coverage.walked(prep.route, number - 1, rows, False)
                 return seen
             items = entities.entities(obs) if entities is not None else None
+            rows += len(items) if items is not None else 0
             following = next_page(obs, page, len(items) if items is not None else None, number)
             if following is None or following in visited:
+                coverage.walked(prep.route, number, rows, True)
                 return seen
             current = replace(prep, path=following)
         observer = self.session.actor.id
         bound = f"page bound reached ({page.max_pages} pages)"
-        self.client.coverage.lost(prep.route, observer, self.about or observer, bound)
+        coverage.lost(prep.route, observer, self.about or observer, bound)
+        coverage.walked(prep.route, page.max_pages, rows, False)
         return seen
+
+    def whole(self, route: str, obs: Observation) -> None:
+        """An unpaged list or an export, read whole in one answer: its rows for the report's
+        depth (an export's batches are rows of one body)."""
+        if obs.status != 200:
+            return
+        if "csv" in obs.content_type:
+            lines = obs.body.count(b"\n") + (0 if obs.body.endswith(b"\n") else 1)
+            self.client.coverage.walked(route, 1, max(lines - 1, 0), True)
+            return
+        entities = self.client.entities
+        items = entities.entities(obs) if entities is not None else None
+        if items is not None:
+            self.client.coverage.walked(route, 1, len(items), True)
 
     def halves(self, prep: Prepared) -> Flow[list[Observation]]:
         """A body in two Range requests, as a player fetches media, so seams are exercised,

@@ -30,6 +30,7 @@ from harness.profile.reads_model import (
     CrawlSpec,
     DiscoverSpec,
     EntitySpec,
+    HeavySpec,
     OwnerSpec,
     PageSpec,
     ReadSpec,
@@ -44,7 +45,12 @@ from harness.profile.users_model import (
     SupportSpec,
 )
 
+# The batch size the heaviest common exports and bulk reads use (50 and 100 are common): a
+# heavy owner's lists cross it.
+HEAVY_BATCH = 100
+
 __all__ = [
+    "HEAVY_BATCH",
     "AuthSpec",
     "BrowserFlow",
     "BrowserSpec",
@@ -55,6 +61,7 @@ __all__ = [
     "FeatureSpec",
     "FieldSpec",
     "FlowSpec",
+    "HeavySpec",
     "HttpStep",
     "LoadFlow",
     "LoadRead",
@@ -87,6 +94,7 @@ class TargetProfile(_Strict):
     auth: AuthSpec
     entities: dict[Name, EntitySpec] = Field(default_factory=dict)
     reads: list[ReadSpec] = Field(default_factory=list)
+    heavy: HeavySpec = HeavySpec()
     discover: DiscoverSpec | None = None
     crawl: CrawlSpec | None = None
     unsafe: list[str] = Field(
@@ -201,6 +209,23 @@ class TargetProfile(_Strict):
 
     def owner_roles(self) -> list[str]:
         return [name for name, role in self.roles.items() if role.owns_data]
+
+    def list_owner_roles(self) -> list[str]:
+        """Roles whose data a list shows (an entity with an owner): who gets heavy owners.
+        None without such a list: nothing there is paged for a long list to leak past."""
+        if not any(spec.owner is not None for spec in self.entities.values()):
+            return []
+        observers = self.observer_roles()
+        owning = {r.owner for r in self.resources.values()}
+        return [name for name in self.roles if name in owning and name not in observers]
+
+    def heavy_rows(self) -> int:
+        """Resources of each kind a heavy owner gets: `heavy.rows`, else one past a batch of
+        100 and past 3 pages of the largest declared page size."""
+        if self.heavy.rows is not None:
+            return self.heavy.rows
+        sizes = [r.page.size for r in self.reads if r.page is not None and r.page.size]
+        return max([HEAVY_BATCH + 1, *(3 * size + 1 for size in sizes)])
 
     def observer_roles(self) -> list[str]:
         """Roles that only observe: a relation's observer that owns no resource and is no

@@ -24,7 +24,9 @@ __all__ = ["RESERVED", "check_placeholders", "check_role_names"]
 
 # Scope names that are not the profile's own: a role may not take one (`user` may: it is the
 # acting user's own alias).
-RESERVED = frozenset({"owner", "observer", "run", "support", "env", "index", "id", "actor"})
+RESERVED = frozenset(
+    {"owner", "observer", "run", "support", "env", "index", "id", "actor", "batch"}
+)
 _USERS = frozenset({"user", "owner", "observer"})
 
 

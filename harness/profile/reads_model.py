@@ -28,7 +28,19 @@ class PageSpec(_Strict):
     )
     pointer: str | None = Field(None, description="JSON pointer for json/cursor")
     param: str | None = Field(None, description="query parameter for cursor/page/offset")
-    max_pages: int = Field(50, ge=1, le=10_000)
+    size: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="items per page, as the read asks for them: heavy owners get enough rows "
+        "to fill 3 pages of it (`heavy.rows`)",
+    )
+    max_pages: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="pages walked at most; a list still going there is lost coverage",
+    )
 
 
 class EntitySpec(_Strict):
@@ -100,6 +112,29 @@ class DiscoverSpec(_Strict):
     openapi: str = Field(description="URL path (e.g. /openapi.json) or a file path")
     exclude: list[str] = Field(default_factory=list, description="routes never read (fnmatch)")
     max_per_route: int = Field(4, ge=1, le=100, description="filled URLs per route per user")
+
+
+class HeavySpec(_Strict):
+    """Heavy owners: a few users of every role that owns listed data, each seeded with enough
+    of every resource to take its lists and exports past 3 pages and past the common batch
+    sizes (50, 100 rows), where a bug that only a long list shows hides. A run's population
+    overrides `owners` (`--population heavy=N`; 0 turns them off)."""
+
+    owners: int = Field(1, ge=0, le=10, description="heavy owners per role that owns lists")
+    rows: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="resources of each kind a heavy owner gets; default: past a batch of 100 "
+        "and past 3 pages of every declared page `size`",
+    )
+    each: int = Field(
+        5,
+        ge=0,
+        le=10_000,
+        description="items of one heavy owner that an `each` read visits per user: its lists "
+        "are walked to the end, its items sampled, so the cost stays bounded",
+    )
 
 
 class CrawlSpec(_Strict):

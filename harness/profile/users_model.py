@@ -65,10 +65,22 @@ class RelationSpec(_Strict):
 class ResourceSpec(_Strict):
     owner: str = Field(description="the role that owns these resources")
     count: Count = Field(
-        1, description="per owner; a run's population overrides it by the resource's name"
+        1,
+        description="per owner; a run's population overrides it by the resource's name. 0: "
+        "only heavy owners get it (a list's bulk, such as an archive of old records)",
+    )
+    heavy: bool = Field(
+        True, description="heavy owners get `heavy.rows` of it (false: the same as anyone)"
     )
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     create: Steps = Field(min_length=1)
+    bulk: Steps = Field(
+        default_factory=list,
+        description="optional steps that create up to `bulk_size` of one owner's at once, "
+        "with `{{batch}}` the list of their fields; a capture that is a list of the batch's "
+        "length gives each its own value (e.g. ids: /ids). Used instead of `create`",
+    )
+    bulk_size: int = Field(100, ge=1, le=10_000, description="items per `bulk` request")
     as_: Literal["owner", "support", "none"] = Field(
         "owner", alias="as", description="who runs the create steps"
     )

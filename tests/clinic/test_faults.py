@@ -20,7 +20,7 @@ import pytest
 from clinic.faults import FAULTS
 from tests.clinic.conftest import MakeWorld
 from tests.clinic.testclient import TestClient
-from tests.clinic.world import PASSWORD, PATIENTS, World, foreign
+from tests.clinic.world import PASSWORD, PATIENTS, SUPPORT, World, foreign
 
 Scenario = Callable[[World], list[str]]
 
@@ -123,6 +123,41 @@ def later_pages(world: World) -> list[str]:
         seen += body["items"]
         url = body["next"]
     return [r["title"] for r in foreign(seen, world, "alice")]
+
+
+def _archive(world: World, user: str, count: int) -> None:
+    """`count` archived recordings for `user`, through the support API (a heavy owner's)."""
+    for n in range(count):
+        body = {"patient": user, "title": f"{user}'s archived recording {n}"}
+        created = world.client.post("/_support/recordings", json=body, headers=SUPPORT)
+        assert created.status_code == 200, created.text
+
+
+def deep_pages(world: World) -> list[str]:
+    # alice's archive gets the lower ids and bob's call the higher ones, so a seek past
+    # alice's 20th recording on an unscoped query lands on bob's
+    _archive(world, "alice", 25)
+    world.one_call("bob")
+    url: str | None = "/api/me/recordings?per_page=10"
+    pages: list[list[dict[str, Any]]] = []
+    while url:
+        body = world.get("alice", url).json()
+        pages.append(body["items"])
+        url = body["next"]
+    assert len(pages) >= 3
+    assert not foreign(pages[0] + pages[1], world, "alice")  # the first two pages are right
+    return [r["title"] for page in pages for r in foreign(page, world, "alice")]
+
+
+def export_batches(world: World) -> list[str]:
+    _archive(world, "alice", 101)
+    world.one_call("bob")
+    export = world.get("alice", "/api/me/recordings/export.csv")
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    mine = [r for r in rows if r["patient_name"] == PATIENTS["alice"][0]]
+    assert len(mine) >= 101  # the whole archive, past the first batch of 100
+    return [r["patient_name"] for r in rows if r["patient_name"] != PATIENTS["alice"][0]]
 
 
 def _of(world: World, user: str, items: list[dict[str, Any]]) -> list[str]:
@@ -334,6 +369,8 @@ SCENARIOS: dict[str, Scenario] = {
     "media-token-unbound": media_token_unbound,
     "appointments-leak-on-rejoin": appointments_on_rejoin,
     "list-scope-lost-after-first-page": later_pages,
+    "deep-page-leak": deep_pages,
+    "export-batch-unscoped": export_batches,
     "transfer-keeps-old-access": transfer_keeps_access,
     "discharge-keeps-access": discharge_keeps_access,
     "consent-withdrawal-ignored": consent_ignored,

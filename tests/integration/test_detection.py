@@ -45,6 +45,9 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "media-token-unbound": (("access",), MID_CALL),
     "appointments-leak-on-rejoin": (("switch",), ("rejoin-after-switch",)),
     "list-scope-lost-after-first-page": (("switch",), PAGED),
+    # past page 2, past row 100: only a heavy owner's lists are that long
+    "deep-page-leak": (("switch",), MID_CALL),
+    "export-batch-unscoped": (("switch",), MID_CALL),
     "transfer-keeps-old-access": (("switch",), ("patient-transferred",)),
     "discharge-keeps-access": (("switch",), ("care-ended",)),
     "consent-withdrawal-ignored": (("switch",), ("consent-withdrawn",)),
@@ -72,6 +75,8 @@ SURFACE = {
     "sms-wrong-recipient": "sms:",
     "export-unscoped": "csv:",
     "list-scope-lost-after-first-page": "(page ",
+    "deep-page-leak": "(page ",
+    "export-batch-unscoped": "csv:",
 }
 # Leaks nothing shows in clear: every finding names the decoding that reached the canary.
 DECODED = {"encoded-token-leak": {"jwt"}, "document-metadata-leak": {"pdf:info", "pdf:xmp"}}
@@ -121,6 +126,26 @@ def test_each_fault_is_found_where_it_shows(fault: str, tmp_path: Path) -> None:
     if fault in DECODED:
         encodings = {dict(f["extra"]).get("encoding", "") for f in report["findings"]}
         assert encodings and encodings <= DECODED[fault], encodings
+
+
+@pytest.mark.parametrize("fault", ["deep-page-leak", "export-batch-unscoped"])
+def test_a_deep_leak_needs_heavy_owners(fault: str, tmp_path: Path) -> None:
+    """The harness before heavy owners (`--population heavy=0`) passes these builds: no
+    synthetic user has a third page of recordings or a 101st row of export. With them (the
+    default), the lists are walked to their end and the report says how deep each went."""
+    code, report, output = run_targeted(fault, tmp_path / "light", "--population", "heavy=0")
+    assert code == 0, output
+    assert report["verdict"] == "pass"
+    depth = report["coverage"]["depth"]
+    assert depth["GET /api/me/recordings"]["pages"] < 3
+    assert depth["GET /api/me/recordings/export.csv"]["rows"] <= 100
+    code, report, output = run_targeted(fault, tmp_path / "heavy")
+    assert code == 1, output
+    depth = report["coverage"]["depth"]
+    assert depth["GET /api/me/recordings"]["pages"] >= 3
+    assert depth["GET /api/me/recordings"]["end"]
+    assert depth["GET /api/me/recordings/export.csv"]["rows"] > 100
+    assert "list depth: " in output
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,14 @@ def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> N
     pop = make_population(CLINIC, 1, Counts(owners=5, observers=2, per_owner=3))
     values = [c.value for c in pop.ownership.canaries]
     assert len(values) == len(set(values))
+    assert pop.heavy == (pop.of_role("patient")[-1].id,)
     for patient in pop.of_role("patient"):
         own = {c.kind for c in pop.ownership.for_owner(patient.id)}
-        assert own == {"name", "note", "nhs_number", "password", "reason", "email", "phone"}
+        # a heavy owner also has an archive of recordings, each with a private title
+        archive = {"title"} if patient.id in pop.heavy else set()
+        assert (
+            own == {"name", "note", "nhs_number", "password", "reason", "email", "phone"} | archive
+        )
         name = next(c.value for c in pop.ownership.for_owner(patient.id) if c.kind == "name")
         assert name in patient.fields["display_name"].lower()
         # the username is public by design: it must never hold a canary
@@ -36,7 +41,9 @@ def test_every_private_datum_carries_a_unique_canary_and_public_ones_none() -> N
     for clinician in pop.of_role("clinician"):
         # a clinician's name is shown to patients: public, no canary
         assert {c.kind for c in pop.ownership.for_owner(clinician.id)} == {"password"}
-    assert len(pop.resources) == 15
+    # 3 appointments for each of 4 owners; 101 appointments and archived recordings for the
+    # heavy one
+    assert len(pop.resources) == 4 * 3 + 101 * 2
 
 
 def test_password_canaries_are_not_expected_to_be_shown_back() -> None:

@@ -46,19 +46,25 @@ def test_population_mistakes_are_usage_errors(pairs: list[str], needle: str) -> 
 
 
 def test_the_population_sizes_each_role_and_resource_by_name() -> None:
-    counts = counts_for(CLINIC, {"patient": 3, "appointment": 2})
+    counts = counts_for(CLINIC, {"patient": 3, "appointment": 2, "heavy": 0})
     population = make_population(CLINIC, 0, counts)
     assert len(population.of_role("patient")) == 3
     assert len(population.of_role("clinician")) == CLINIC.roles["clinician"].count
     assert len(population.resources) == 3 * 2
+    # with its heavy owner, the last patient's lists run past 3 pages and 100 rows
+    heavy = make_population(CLINIC, 0, counts_for(CLINIC, {"patient": 3, "appointment": 2}))
+    mine = [r for r in heavy.resources if r.owner == heavy.heavy[0]]
+    assert len(heavy.resources) - len(mine) == 2 * 2 and len(mine) == 2 * 101
 
 
 def test_a_small_world_sizes_owners_and_observers_without_naming_them() -> None:
-    small = Counts(owners=2, observers=1, per_owner=1)
+    small = Counts(owners=2, observers=1, per_owner=1, heavy=0)
     for profile, owner in ((CLINIC, "patient"), (VAMPI, "user")):
         population = make_population(profile, 0, small)
         assert len(population.of_role(owner)) == 2
-        assert len(population.resources) == 2 * len(profile.resources)
+        # a kind of count 0 is only ever a heavy owner's (the clinic's archived recordings)
+        seeded = [kind for kind, spec in profile.resources.items() if spec.count]
+        assert len(population.resources) == 2 * len(seeded)
     assert len(make_population(CLINIC, 0, small).of_role("clinician")) == 1
 
 
