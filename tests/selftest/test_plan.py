@@ -190,6 +190,8 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
     fuzz = runs["recording-idor/fuzz"].arguments(tmp_path)
     assert f"--fuzz-examples={FUZZ_EXAMPLES}" in fuzz and "--suite=fuzz" in fuzz
     assert any(a.startswith("--fuzz-seconds=") for a in fuzz)
+    # fuzz alone, in its time bound, has no heavy owner; the fault's own runs keep theirs
+    assert "--population=heavy=0" in fuzz and "--population=heavy=0" not in args
     assert any(
         a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
     )
