@@ -1,0 +1,100 @@
+"""What the switch suite does to a user's caller around each flow (`--media real`), with a fake
+caller that only writes down what it was asked."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.client.session import Session
+from harness.media_call import MediaPlan
+from harness.models import Actor
+from harness.world import Resource
+from scenarios.media_calls import MediaCalls
+
+PLAN = MediaPlan(
+    start=("join", "rejoin"),
+    camera_on=("switch_to_video",),
+    camera_off=("switch_to_audio",),
+    stop=("end", "leave"),
+    hold_seconds=0.0,
+)
+
+
+@dataclass
+class FakeCaller:
+    log: list[str]
+
+    async def start(self) -> None:
+        self.log.append("start")
+
+    async def camera_on(self) -> None:
+        self.log.append("camera_on")
+
+    async def camera_off(self) -> None:
+        self.log.append("camera_off")
+
+    async def stop(self) -> None:
+        self.log.append("stop")
+
+
+@dataclass
+class FakeCalls:
+    log: list[str] = field(default_factory=list)
+    made: int = 0
+
+    def caller(self, session: Session, resource: Resource | None) -> Any:
+        self.made += 1
+        return FakeCaller(self.log)
+
+    def media_plan(self) -> MediaPlan:
+        return PLAN
+
+
+def play(*flows: str) -> FakeCalls:
+    calls = FakeCalls()
+    media = MediaCalls(calls, PLAN)
+    session = Session(Actor("p1", "patient"))
+    call = Resource("appointment", "p1", 0)
+
+    async def go() -> None:
+        for flow in flows:
+            await media.before(flow, session, call)
+            calls.log.append(f"<{flow}>")
+            await media.after(flow, session, call)
+        await media.stop()
+
+    asyncio.run(go())
+    return calls
+
+
+def test_the_camera_is_on_before_the_switch_to_video_and_off_after_the_switch_back() -> None:
+    calls = play("join", "switch_to_video", "switch_to_audio", "end")
+    assert calls.log == [
+        "<join>",
+        "start",
+        "camera_on",
+        "<switch_to_video>",
+        "<switch_to_audio>",
+        "camera_off",
+        "<end>",
+        "stop",
+    ]
+
+
+def test_a_caller_who_leaves_a_video_call_comes_back_with_the_camera_on() -> None:
+    calls = play("join", "switch_to_video", "leave", "rejoin", "end")
+    assert calls.made == 2
+    assert calls.log[calls.log.index("<rejoin>") :] == [
+        "<rejoin>",
+        "start",
+        "camera_on",
+        "<end>",
+        "stop",
+    ]
+
+
+def test_flows_outside_the_plan_leave_the_caller_alone_and_stop_hangs_up() -> None:
+    calls = play("join", "withdraw_consent")
+    assert calls.log == ["<join>", "start", "<withdraw_consent>", "stop"]
