@@ -380,3 +380,20 @@ def test_the_grid_says_whether_the_controllers_watch_covers_each_live_flag(
                 re.S,
             )
             assert cell and expected in cell.group(0)
+
+
+def test_a_flag_store_that_does_not_answer_shows_unknown_and_the_page_still_renders(
+    world: World, dash: Make, monkeypatch: object
+) -> None:
+    world.pin()
+    assert _enable(dash("rita"), world).status_code == 303
+
+    def down(_flag: str, _env: str) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(world.backend, "status", down)  # type: ignore[attr-defined]
+    d = dash("vic")
+    grid = d.client.get("/dashboard/grid")
+    assert grid.status_code == 200
+    assert 'data-state="unknown"' in grid.text and "UNKNOWN" in grid.text
+    assert d.client.get(f"/dashboard/flags/{FLAG}").status_code == 200
