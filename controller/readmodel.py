@@ -345,6 +345,7 @@ class ReadModel:
             else {
                 "policy_digest": pin.policy_digest,
                 "keys": json.loads(pin.keys),
+                "key_expiry": json.loads(pin.key_expiry or "{}"),
                 "proposal": pin.proposal,
             },
             "proposals": [
@@ -352,6 +353,7 @@ class ReadModel:
                     "id": p.id,
                     "policy_digest": p.policy_digest,
                     "keyids": sorted(json.loads(p.keys)),
+                    "key_expiry": json.loads(p.key_expiry or "{}"),
                     "proposed_by": p.proposed_by,
                     "approved_by": p.approved_by,
                     "created_at": p.created_at,

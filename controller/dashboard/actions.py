@@ -5,6 +5,7 @@ signed audit). A refusal re-renders the flag's page with the reason and the matc
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -131,13 +132,16 @@ def action_router(web: Web) -> APIRouter:
         flag: str,
         policy_digest: Annotated[str, Form(max_length=200)] = "",
         keys: Annotated[str, Form(max_length=20_000)] = "",
+        rotate_keyid: Annotated[str, Form(max_length=64)] = "",
+        rotate_until: Annotated[str, Form(max_length=40)] = "",
         csrf: Csrf = "",
         reason: Reason = "",
     ) -> Response:
         def act(session: Session) -> str:
             pems = _pems(keys)
+            expires = _rotation(rotate_keyid.strip(), rotate_until.strip())
             number = decide.propose_pin(
-                session.who, flag, policy_digest, pems, reason=reason.strip()
+                session.who, flag, policy_digest, pems, reason=reason.strip(), expires=expires
             )
             return f"Pin proposal {number} recorded; it waits for a second admin's approval."
 
@@ -163,3 +167,16 @@ def _pems(text: str) -> list[str]:
     if not blocks:
         raise UsageError("paste at least one gate public key (PEM)", "the gate's gate.pub")
     return blocks
+
+
+def _rotation(keyid: str, until: str) -> dict[str, datetime]:
+    """The outgoing key's end of overlap, from the form (a datetime-local value read as UTC)."""
+    if not keyid and not until:
+        return {}
+    if not keyid or not until:
+        raise UsageError("a key rotation needs both the key id and the time it stops", "")
+    try:
+        at = datetime.fromisoformat(until)
+    except ValueError:
+        raise UsageError(f"'{until}' is not a time", "e.g. 2026-12-31T00:00") from None
+    return {keyid: at if at.tzinfo is not None else at.replace(tzinfo=UTC)}

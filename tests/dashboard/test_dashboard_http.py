@@ -397,3 +397,46 @@ def test_a_flag_store_that_does_not_answer_shows_unknown_and_the_page_still_rend
     assert grid.status_code == 200
     assert 'data-state="unknown"' in grid.text and "UNKNOWN" in grid.text
     assert d.client.get(f"/dashboard/flags/{FLAG}").status_code == 200
+
+
+def test_an_admin_rotates_a_key_with_an_overlap_window(world: World, dash: Make) -> None:
+    from flags.keys import new_signing_key
+    from tests.flags.conftest import SIGNING
+
+    world.pin()
+    old, new = SIGNING.public(), new_signing_key().public()
+    alice = dash("alice")
+    propose = f"/dashboard/flags/{FLAG}/pin-proposals"
+    form = {
+        "policy_digest": world.bound.digest,
+        "keys": old.pem().decode() + new.pem().decode(),
+        "reason": "rotate the gate key",
+    }
+    half = alice.client.post(
+        propose, data={**form, "rotate_keyid": old.keyid, "csrf": alice.csrf()}
+    )
+    assert half.status_code == 400 and "needs both" in half.text
+    made = alice.client.post(
+        propose,
+        data={
+            **form,
+            "rotate_keyid": old.keyid,
+            "rotate_until": "2099-01-01T00:00",
+            "csrf": alice.csrf(),
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    bob = dash("bob")
+    page = bob.client.get(f"/dashboard/flags/{FLAG}").text
+    number = int(re.search(r'data-proposal="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    assert "(until 2099-01-01 00:00:00 UTC)" in page
+    done = bob.client.post(
+        f"/dashboard/flags/{FLAG}/pin-proposals/{number}/approve",
+        data={"reason": "checked both key ids", "csrf": bob.csrf()},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = bob.client.get(f"/dashboard/flags/{FLAG}").text
+    assert "rotating out: verifies until 2099-01-01 00:00:00 UTC" in page
+    assert new.keyid[:16] in page
