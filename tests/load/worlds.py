@@ -30,10 +30,15 @@ def memory_world(
     clinicians: int = 2,
     appointments: int = 2,
     profile: TargetProfile | None = None,
+    heavy: int = 0,
 ) -> World:
+    # No heavy owners unless asked: the load tests count journeys and reads per resource of a
+    # world whose size they state (a heavy owner's 101 appointments would change every count).
     profile = profile or clinic_profile()
     population = make_population(
-        profile, seed, Counts(owners=patients, observers=clinicians, per_owner=appointments)
+        profile,
+        seed,
+        Counts(owners=patients, observers=clinicians, per_owner=appointments, heavy=heavy),
     )
     actors = {
         user.id: Actor(user.id, user.role, user.display_name, {**user.fields, "id": n + 1})
