@@ -30,6 +30,11 @@ def _stub(reply: str, openapi: dict[str, Any]) -> httpx.MockTransport:
             return httpx.Response(200, json=openapi)
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if path.startswith("/_support/") and path.endswith("/bulk"):
+            # Seeding accepted in bulk (the profile's heavy owners), then nothing else happens.
+            items = json.loads(request.content or b"{}").get("items", [])
+            ids = [next(counter) for _ in items]
+            return httpx.Response(200, json={"ids": ids, "consultation_ids": ids})
         if path.startswith("/_support/"):
             n = next(counter)
             return httpx.Response(200, json={"id": n, "consultation_id": n, "ok": True})
