@@ -11,7 +11,9 @@ from controller.readmodel import ReadModel, require_reader
 from controller.tokens import Principal, principal_for
 
 
-def _reader(request: Request) -> Principal:
+def bearer_principal(request: Request) -> Principal:
+    """The caller named by the request's bearer token (401 without a valid one): every API
+    route, reading or deciding, resolves its caller here."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     who = None
@@ -19,6 +21,11 @@ def _reader(request: Request) -> Principal:
         who = principal_for(request.app.state.controller.engine, token.strip())
     if who is None:
         raise HTTPException(401, "a valid bearer token is required")
+    return who
+
+
+def _reader(request: Request) -> Principal:
+    who = bearer_principal(request)
     require_reader(who)
     return who
 

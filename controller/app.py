@@ -10,11 +10,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from controller.api_read import bearer_principal
 from controller.dashboard import install_dashboard
 from controller.decisions import BackendUnreachable, Controller, StoreFailed
 from controller.readmodel import DEFAULT_ENVS
 from controller.token_admin import list_tokens, revoke_token
-from controller.tokens import Principal, principal_for
+from controller.tokens import Principal
 from harness.errors import ChaperoneError, GateRefused, UsageError
 
 
@@ -143,18 +144,7 @@ def create_app(
     return app
 
 
-def _principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    who = None
-    if scheme.lower() == "bearer":
-        who = principal_for(request.app.state.controller.engine, token.strip())
-    if who is None:
-        raise HTTPException(401, "a valid bearer token is required")
-    return who
-
-
-Who = Annotated[Principal, Depends(_principal)]
+Who = Annotated[Principal, Depends(bearer_principal)]
 
 
 def _raw_body(limit: int) -> Callable[..., Any]:
