@@ -11,7 +11,10 @@ segment began (audio only in an audio segment; camera and microphone in a video 
 their arrival times. A switch or the end of the call cuts the tape (`cut`) and encodes it to
 WebM (VP8 + Opus) with PyAV; `calls._file_segment` files those bytes exactly as it files the
 header-only media of `--media header`, so a segment filed under the wrong owner carries the
-wrong face and voice. The first track of each kind a call receives is the one recorded.
+wrong face and voice. The latest track of each kind a call receives is the one recorded: a
+caller who hangs up and joins again is recorded from their new peer at once, even while the old
+peer's track is still winding down (waiting for it to end lost the rejoined caller's video on a
+loaded machine).
 
 Frames arrive on the server's event loop; cuts happen in request worker threads, so a tape is
 guarded by a plain lock and encoding runs in the cutting thread, never on the loop.
@@ -78,7 +81,8 @@ class _Call:
     tape: Tape | None = None
     # One per signalling socket: a caller that hangs up and joins again is a new peer.
     peers: dict[int, RTCPeerConnection] = field(default_factory=dict)
-    recorded: set[str] = field(default_factory=set)  # track kinds already being recorded
+    # The track of each kind being recorded; an older reader of that kind stops writing.
+    recording: dict[str, MediaStreamTrack] = field(default_factory=dict)
 
 
 class MediaEndpoint:
@@ -171,9 +175,7 @@ class MediaEndpoint:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             with self._lock:
-                if track.kind in call.recorded:
-                    return
-                call.recorded.add(track.kind)
+                call.recording[track.kind] = track
             self._spawn(self._read(consultation_id, call, track))
 
         return pc
@@ -185,13 +187,13 @@ class MediaEndpoint:
 
     async def _read(self, consultation_id: int, owner: _Call, track: MediaStreamTrack) -> None:
         try:
-            await self._record(consultation_id, track)
+            await self._record(consultation_id, owner, track)
         finally:
-            # The next track of this kind (a caller who joins again) is recorded instead.
             with self._lock:
-                owner.recorded.discard(track.kind)
+                if owner.recording.get(track.kind) is track:
+                    del owner.recording[track.kind]
 
-    async def _record(self, consultation_id: int, track: MediaStreamTrack) -> None:
+    async def _record(self, consultation_id: int, owner: _Call, track: MediaStreamTrack) -> None:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=_RATE)
         while True:
             try:
@@ -199,6 +201,8 @@ class MediaEndpoint:
             except MediaStreamError:
                 return
             with self._lock:
+                if owner.recording.get(track.kind) is not track:
+                    return  # a newer track of this kind took over
                 call = self._calls.get(consultation_id)
                 tape = call.tape if call is not None else None
                 if tape is None:
