@@ -237,23 +237,17 @@ class Controller:
         require(who, "release-manager")
         if len(envelope) > MAX_VERDICT_BYTES:
             raise GateRefused(f"verdict is larger than {MAX_VERDICT_BYTES} bytes", "")
-        failure: Exception | None = None
         try:
-            proven = self._enable(who, flag, env, envelope, rollout, reason)
-        except _BackendFailed as exc:
-            failure = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            proven, failure = self._enable(who, flag, env, envelope, rollout, reason)
         except SQLAlchemyError as exc:
             raise self.fail_closed(flag, [env], exc) from None
         if failure is not None:
-            raise GateRefused(
-                f"the flag backend failed ({type(failure).__name__}); the flag was turned off",
-                "check the flag store and retry",
-            ) from failure
+            raise _turned_off(failure) from failure
         return proven
 
     def _enable(
         self, who: Principal, flag: str, env: str, envelope: bytes, rollout: int, reason: str
-    ) -> Proven:
+    ) -> tuple[Proven, Exception | None]:
         failure: Exception | None = None
         with self.decision() as conn:
             pin = _pin(conn, flag)
@@ -298,24 +292,36 @@ class Controller:
                 self.backend.enable(flag, env, rollout, digest)
             except Exception as exc:
                 failure = exc
-                _approve(conn, flag, env, enabled=False, digest=None, build=None)
-                compensated = self._force_off(flag, env)
-                audit.append(
-                    conn,
-                    self.audit_key,
-                    who.name,
-                    "enable-failed",
-                    flag,
-                    env,
-                    digest=digest,
-                    error=type(exc).__name__,
-                    compensated=compensated,
-                )
+                self._compensate(conn, who, "enable-failed", flag, env, exc, digest=digest)
             else:
                 audit.append(conn, self.audit_key, who.name, "enabled", flag, env, digest=digest)
-        if failure is not None:
-            raise _BackendFailed() from failure
-        return proven
+        return proven, failure
+
+    def _compensate(
+        self,
+        conn: Connection,
+        who: Principal,
+        action: str,
+        flag: str,
+        env: str,
+        exc: Exception,
+        **fields: Any,
+    ) -> None:
+        """A store call of an enable or a stage change failed: the approval is withdrawn, the
+        flag forced off, and the failure audited (with whether the forcing worked)."""
+        withdraw(conn, flag, env)
+        compensated = self._force_off(flag, env)
+        audit.append(
+            conn,
+            self.audit_key,
+            who.name,
+            action,
+            flag,
+            env,
+            error=one_line(exc),
+            compensated=compensated,
+            **fields,
+        )
 
     def disable(self, who: Principal, flag: str, env: str, reason: str = "") -> FlagState:
         require(who, "release-manager")
@@ -443,17 +449,7 @@ class Controller:
                     state = self.backend.set_rollout(flag, env, percent)
                 except Exception as exc:
                     failure = exc
-                    withdraw(conn, flag, env)
-                    audit.append(
-                        conn,
-                        self.audit_key,
-                        who.name,
-                        "stage-failed",
-                        flag,
-                        env,
-                        error=one_line(exc),
-                        compensated=self._force_off(flag, env),
-                    )
+                    self._compensate(conn, who, "stage-failed", flag, env, exc)
                 else:
                     audit.append(
                         conn, self.audit_key, who.name, "stage-changed", flag, env, rollout=percent
@@ -461,10 +457,7 @@ class Controller:
         except SQLAlchemyError as exc:
             raise self.fail_closed(flag, [env], exc) from None
         if failure is not None:
-            raise GateRefused(
-                f"the flag backend failed ({one_line(failure)}); the flag was turned off",
-                "check the flag store, then enable again",
-            ) from failure
+            raise _turned_off(failure) from failure
         return state
 
     def submit_verdict(self, who: Principal, flag: str, env: str, envelope: bytes) -> Proven:
@@ -726,8 +719,12 @@ class BackendUnreachable(ChaperoneError):
     """The flag backend failed to turn a flag off; it may still be on, and is being retried."""
 
 
-class _BackendFailed(Exception):
-    pass
+def _turned_off(failure: Exception) -> GateRefused:
+    """The refusal of an enable or stage change whose store call failed and was compensated."""
+    return GateRefused(
+        f"the flag backend failed ({one_line(failure)}); the flag was turned off",
+        "check the flag store, then enable again",
+    )
 
 
 def one_line(exc: BaseException) -> str:
