@@ -116,8 +116,8 @@ def serve_command(
     key = load_signing_key(audit_key)
     controller = Controller(open_engine(db), make_backend(backend, state, unleash_url), key)
     envs = env or ["development", "production"]
-    healer = Healer(controller, envs, heal_interval, heal_every_flag)
-    healer.start()
+    # Before anything starts: a bad watch profile is a one-line error now, not a watch that
+    # fails every round later.
     watcher = _watcher(
         controller,
         watch_target,
@@ -127,6 +127,8 @@ def serve_command(
         watch_raise_stages,
         watch_env or [],
     )
+    healer = Healer(controller, envs, heal_interval, heal_every_flag)
+    healer.start()
     watcher.start()
     writer = None
     if checkpoints is not None:
@@ -158,18 +160,21 @@ def _watcher(
 
     from controller.guard import Watcher
     from flags.watch import SwitchProbe
+    from harness.profile import load_profile
 
     # Alerts are log lines too: they must reach the operator's log even with uvicorn quiet.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if target is None:
         return Watcher(controller, incidents)
+    # Read once, bounded, at start (issue 25: `profile: /dev/zero` was read without a bound).
+    loaded = load_profile(profile)
     token = os.environ.get("CHAPERONE_SUPPORT_TOKEN", "")
     # A fresh seed per process: a restarted controller must not re-seed the usernames it used.
     seed = secrets.randbelow(10**6) * 1000
     return Watcher(
         controller,
         incidents,
-        lambda _flag, _env: SwitchProbe(target, token, seed=seed, profile=profile),
+        lambda _flag, _env: SwitchProbe(target, token, seed=seed, profile=loaded),
         interval,
         target=target,
         secrets=[token] if token else [],

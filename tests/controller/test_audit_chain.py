@@ -159,3 +159,30 @@ def test_checkpoints_to_stdout_are_one_signed_line_per_new_head(
     shipped.write_text(line + "\n")
     code, out = _verify(world, tmp_path, shipped)
     assert code == 0, out
+
+
+def test_a_database_rolled_back_with_its_checkpoint_file_is_caught_by_the_shipped_copy(
+    world: World, tmp_path: Path
+) -> None:
+    # Issue 25: "restoring an old consistent copy of the log and state". Whoever can write the
+    # controller's host can roll back the database and the checkpoint file beside it together;
+    # that pair agrees with itself (the limit docs/controller.md states). The copy the operator
+    # keeps apart (a log shipper's stream of `--checkpoints -`, a CI artefact) still has the
+    # newer checkpoint, and verifying against it reports the rollback.
+    points = _logged(world, tmp_path)
+    shipped = tmp_path / "shipped.jsonl"  # the operator's copy, out of the host's reach
+    shipped.write_text(points.read_text())
+    db = Path(world.db.removeprefix("sqlite:///"))
+    old_db, old_points = db.read_bytes(), points.read_bytes()
+    world.client.post("/v1/flags/video-switch/envs/production/disable", headers=world.as_("rita"))
+    chain.write_checkpoint(world.controller.engine, world.audit_key, points)
+    shipped.write_text(points.read_text())
+    world.controller.engine.dispose()
+    db.write_bytes(old_db)
+    points.write_bytes(old_points)
+
+    code, out = _verify(world, tmp_path, points)
+    assert code == 0, out  # the rolled-back pair, alone, looks intact
+    code, out = _verify(world, tmp_path, shipped)
+    assert code == 2
+    assert "names a row the log no longer has" in out
