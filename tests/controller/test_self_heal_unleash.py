@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -26,9 +23,11 @@ from flags.keys import new_signing_key
 from flags.policy import bind_policy
 from flags.verdict import envelope_of
 from flags.watch import ProbeResult
+from harness.errors import GateRefused
 from tests.controller.outage import CuttableProxy
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
-from tests.services.postgres import free_port, postgres
+from tests.services.controller import controller_serve
+from tests.services.postgres import postgres
 from tests.services.unleash import UnleashServer, unleash_server
 from tests.watch.fakes import ScriptedProbe, leak
 
@@ -58,60 +57,29 @@ def test_a_flag_turned_on_in_unleash_is_off_within_one_interval(
     engine = open_engine(db)
     with engine.begin() as conn:
         _approve(conn, FLAG, "development", enabled=False, digest=None, build=None)
-    port = free_port()
     env = {**os.environ, "UNLEASH_ADMIN_TOKEN": unleash.admin_token}
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaperone",
-            "controller",
-            "serve",
-            "--db",
-            db,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--backend",
-            "unleash",
-            "--unleash-url",
-            unleash.url,
-            "--audit-key",
-            str(key),
-            "--heal-interval",
-            str(INTERVAL),
-            "--env",
-            "development",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    served = controller_serve(
+        db,
+        key,
+        tmp_path / "serve.log",
+        *("--backend", "unleash", "--unleash-url", unleash.url),
+        *("--heal-interval", str(INTERVAL), "--env", "development"),
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/v1/flags/{FLAG}", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
+        with served:
+            direct.enable(FLAG, "development")  # someone with the admin token, behind its back
+            turned_on = time.monotonic()
+            assert direct.status(FLAG, "development").enabled
+            while direct.status(FLAG, "development").enabled:
+                # one interval, plus a round's own time under a loaded 2-core machine
+                assert time.monotonic() - turned_on < INTERVAL * 2 + 3, "still on"
                 time.sleep(0.2)
-        direct.enable(FLAG, "development")  # someone with the admin token, behind its back
-        turned_on = time.monotonic()
-        assert direct.status(FLAG, "development").enabled
-        while direct.status(FLAG, "development").enabled:
-            # one interval, plus a round's own time under a loaded 2-core machine
-            assert time.monotonic() - turned_on < INTERVAL * 2 + 3, "still on"
-            time.sleep(0.2)
         with engine.connect() as conn:
             rows = conn.execute(select(audit).where(audit.c.action == "drift-disabled")).all()
         assert [(row.flag, row.env) for row in rows] == [(FLAG, "development")]
         assert '"evidence":{' in rows[0].detail
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
         direct.close()
 
 
@@ -213,5 +181,42 @@ def test_self_heal_every_flag_turns_off_an_unleash_flag_the_controller_never_hea
         drifts = heal_once(controller, ["development"], every_flag=True)
         assert "shadow-feature" in [drift.flag for drift in drifts]
         assert not direct.status("shadow-feature", "development").enabled
+    finally:
+        direct.close()
+
+
+def test_hand_edited_pin_and_revocation_tags_in_unleash_change_nothing_the_controller_decides(
+    unleash: UnleashServer, tmp_path: Path
+) -> None:
+    # Issue 25: "swapping or deleting the pin, deleting a revocation" lived in Unleash tags that
+    # the admin token's holder can edit. The controller's pins and revocations are its own
+    # tables: tags edited by hand are ignored, and what the edit might switch on is drift.
+    flag = "drift-pin-tags"
+    controller, digest = _approved_on(unleash, tmp_path, flag)
+    rita = Principal("rita", "release-manager")
+    assert controller.revoke(rita, flag, digest) == ["development"]
+    direct = UnleashBackend(unleash.url, unleash.admin_token)
+    try:
+        mallory = new_signing_key()
+        own = bind_policy(write_policy(tmp_path / "mallory", flag=flag, min_seeds=1))
+        direct.set_pin(flag, own.digest, ["development"])  # the pin tag swapped by hand
+        assert direct.pin(flag) == own.digest
+        assert direct.revoked(flag) == frozenset()  # no revocation tag holds the digest
+
+        pinned = bind_policy(write_policy(tmp_path / "policy", flag=flag))
+        again = envelope_of(make_verdict(pinned, build_digest=digest), SIGNING)
+        with pytest.raises(GateRefused, match="is revoked"):
+            controller.enable(rita, flag, "development", json.dumps(again).encode())
+        minted = envelope_of(make_verdict(own, build_digest="7d" * 32), mallory)
+        with pytest.raises(GateRefused):
+            controller.enable(rita, flag, "development", json.dumps(minted).encode())
+        status = controller.status(_VIEWER, flag)
+        assert status["pin"]["policy_digest"] == pinned.digest
+        assert status["revoked"] == [digest]
+
+        # With the tags edited, the admin token's holder turns it on: self-heal turns it off.
+        direct.enable(flag, "development", 100, digest)
+        assert [d.flag for d in heal_once(controller, ["development"])] == [flag]
+        assert not direct.status(flag, "development").enabled
     finally:
         direct.close()

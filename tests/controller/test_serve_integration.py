@@ -4,9 +4,6 @@ HTTP with tokens made by `chaperone controller token create`."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,30 +16,10 @@ from flags.keys import new_signing_key
 from flags.policy import bind_policy
 from flags.verdict import envelope_of
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
-from tests.services.postgres import free_port
+from tests.services.controller import chaperone, controller_serve, run_chaperone
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLAG = "video-switch"
-
-
-def _run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("CHAPERONE_GATE_PUBLIC_KEY", None)
-    if token is not None:
-        env["CHAPERONE_CONTROLLER_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "chaperone", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-
-
-def _chaperone(*args: str, token: str | None = None) -> str:
-    done = _run(*args, token=token)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 @pytest.fixture
@@ -53,60 +30,20 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     (tmp_path / "controller.pub").write_bytes(key.public().pem())
     state = tmp_path / "flags-state.json"
     LocalBackend(state).declare_environments(["development", "production"])
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if k != "UNLEASH_ADMIN_TOKEN"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaperone",
-            "controller",
-            "serve",
-            "--db",
-            db,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--backend",
-            "local",
-            "--state",
-            str(state),
-            "--audit-key",
-            str(tmp_path / "controller.key"),
-            "--checkpoints",
-            str(tmp_path / "checkpoints.jsonl"),
-            "--checkpoint-interval",
-            "0.5",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, (tmp_path / "serve.log").read_text()
-        try:
-            if httpx.get(f"{url}/v1/flags/{FLAG}", timeout=1).status_code == 401:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "controller did not start"
-        time.sleep(0.2)
-    try:
+    with controller_serve(
+        db,
+        tmp_path / "controller.key",
+        tmp_path / "serve.log",
+        *("--backend", "local", "--state", str(state)),
+        *("--checkpoints", str(tmp_path / "checkpoints.jsonl"), "--checkpoint-interval", "0.5"),
+    ) as url:
         yield url, tmp_path, db
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def test_the_served_controller_pins_enables_and_revokes(served: tuple[str, Path, str]) -> None:
     url, tmp_path, db = served
     tokens = {
-        name: _chaperone(
-            "controller", "token", "create", "--db", db, "--role", role, "--name", name
-        )
+        name: chaperone("controller", "token", "create", "--db", db, "--role", role, "--name", name)
         for name, role in {"alice": "admin", "bob": "admin", "rita": "release-manager"}.items()
     }
 
@@ -132,7 +69,7 @@ def test_the_served_controller_pins_enables_and_revokes(served: tuple[str, Path,
     assert not state.status(FLAG, "production").enabled
 
     time.sleep(1.5)  # at least one checkpoint interval
-    _chaperone(
+    chaperone(
         "audit",
         "verify",
         "--db",
@@ -148,9 +85,9 @@ def test_the_served_controller_pins_enables_and_revokes(served: tuple[str, Path,
 def test_flags_commands_talk_to_the_controller(served: tuple[str, Path, str]) -> None:
     url, tmp_path, db = served
     create = ("controller", "token", "create", "--db", db)
-    alice = _chaperone(*create, "--role", "admin", "--name", "alice")
-    bob = _chaperone(*create, "--role", "admin", "--name", "bob")
-    rita = _chaperone(*create, "--role", "release-manager", "--name", "rita")
+    alice = chaperone(*create, "--role", "admin", "--name", "alice")
+    bob = chaperone(*create, "--role", "admin", "--name", "bob")
+    rita = chaperone(*create, "--role", "release-manager", "--name", "rita")
     bound = bind_policy(write_policy(tmp_path / "policy"))
     pin = {"policy_digest": bound.digest, "keys": [SIGNING.public().pem().decode()]}
     number = httpx.post(
@@ -171,24 +108,24 @@ def test_flags_commands_talk_to_the_controller(served: tuple[str, Path, str]) ->
         json.dumps(envelope_of(make_verdict(bound, build_digest=digest), new_signing_key()))
     )
     on = ("flags", "enable", FLAG, "--env", "production", "--build", "b1", "--controller", url)
-    refused = _run(*on, "--verdict", str(minted), token=rita)
+    refused = run_chaperone(*on, "--verdict", str(minted), token=rita)
     assert refused.returncode == 1, refused.stderr
-    no_token = _run(*on, "--verdict", str(verdict))
+    no_token = run_chaperone(*on, "--verdict", str(verdict))
     assert no_token.returncode == 2
     assert "CHAPERONE_CONTROLLER_TOKEN" in no_token.stderr
-    assert "artefact" in _chaperone(*on, "--verdict", str(verdict), token=rita)
+    assert "artefact" in chaperone(*on, "--verdict", str(verdict), token=rita)
     status = ("flags", "status", FLAG, "--env", "production", "--controller", url, "--json")
-    assert json.loads(_chaperone(*status, token=rita))["enabled"] is True
+    assert json.loads(chaperone(*status, token=rita))["enabled"] is True
     off = ("flags", "disable", FLAG, "--env", "production", "--controller", url)
-    _chaperone(*off, token=rita)
-    assert json.loads(_chaperone(*status, token=rita))["enabled"] is False
-    _chaperone(*on, "--verdict", str(verdict), token=rita)
+    chaperone(*off, token=rita)
+    assert json.loads(chaperone(*status, token=rita))["enabled"] is False
+    chaperone(*on, "--verdict", str(verdict), token=rita)
     revoke = ("flags", "revoke", FLAG, "--digest", digest.upper(), "--controller", url)
-    assert "turned off: production" in _chaperone(*revoke, token=rita)
-    document = json.loads(_chaperone(*status, token=rita))
+    assert "turned off: production" in chaperone(*revoke, token=rita)
+    document = json.loads(chaperone(*status, token=rita))
     assert document["enabled"] is False
     assert document["revoked"] == [digest]
-    assert _run(*on, "--verdict", str(verdict), token=rita).returncode == 1
+    assert run_chaperone(*on, "--verdict", str(verdict), token=rita).returncode == 1
 
 
 def test_token_admin_commands_list_and_revoke_over_the_api(
@@ -196,16 +133,18 @@ def test_token_admin_commands_list_and_revoke_over_the_api(
 ) -> None:
     url, _tmp_path, db = served
     create = ("controller", "token", "create", "--db", db)
-    alice = _chaperone(*create, "--role", "admin", "--name", "alice")
-    rita = _chaperone(*create, "--role", "release-manager", "--name", "rita")
-    listed = _chaperone("controller", "token", "list", "--controller", url, token=alice)
+    alice = chaperone(*create, "--role", "admin", "--name", "alice")
+    rita = chaperone(*create, "--role", "release-manager", "--name", "rita")
+    listed = chaperone("controller", "token", "list", "--controller", url, token=alice)
     assert "rita\trelease-manager\t" in listed and listed.count("\tactive") == 2
     assert alice not in listed and rita not in listed
-    refused = _run("controller", "token", "list", "--controller", url, token=rita)
+    refused = run_chaperone("controller", "token", "list", "--controller", url, token=rita)
     assert refused.returncode == 2
-    _chaperone("controller", "token", "revoke", "rita", "--controller", url, token=alice)
-    after = _chaperone("controller", "token", "list", "--controller", url, token=alice)
+    chaperone("controller", "token", "revoke", "rita", "--controller", url, token=alice)
+    after = chaperone("controller", "token", "list", "--controller", url, token=alice)
     [line] = [line for line in after.splitlines() if line.startswith("rita\t")]
     assert line.endswith("\trevoked")
-    gone = _run("flags", "status", FLAG, "--env", "production", "--controller", url, token=rita)
+    gone = run_chaperone(
+        "flags", "status", FLAG, "--env", "production", "--controller", url, token=rita
+    )
     assert gone.returncode == 2

@@ -7,9 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +21,7 @@ from flags.verdict import envelope_of
 from harness.childenv import child_env
 from scenarios.browser.launch import CHROMIUM_ARGS
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
-from tests.services.postgres import free_port
+from tests.services.controller import chaperone, controller_serve
 
 FLAG = "video-switch"
 CHROMIUM = "/usr/bin/chromium"
@@ -42,22 +39,6 @@ def artifacts() -> Path:
     path = base / "dashboard"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def chaperone(*args: str, token: str | None = None, env: dict[str, str] | None = None) -> str:
-    run_env = {**(env or os.environ)}
-    run_env.pop("CHAPERONE_GATE_PUBLIC_KEY", None)
-    if token is not None:
-        run_env["CHAPERONE_CONTROLLER_TOKEN"] = token
-    done = subprocess.run(
-        [sys.executable, "-m", "chaperone", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=run_env,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip()
 
 
 @dataclass
@@ -105,9 +86,8 @@ def serve(
         state = tmp / "flags-state.json"
         LocalBackend(state).declare_environments(["development", "production"])
         backend = ("--backend", "local", "--state", str(state))
-    port = free_port()
     served = Served(
-        f"http://127.0.0.1:{port}",
+        "",  # known once it serves, on a free port
         tmp,
         db,
         bind_policy(write_policy(tmp / "policy", **(policy or {}))),
@@ -116,44 +96,15 @@ def serve(
         served.tokens[name] = chaperone(
             "controller", "token", "create", "--db", db, "--role", role, "--name", name
         )
-    log = (tmp / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaperone",
-            "controller",
-            "serve",
-            "--db",
-            db,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--audit-key",
-            str(tmp / "controller.key"),
-            "--heal-interval",
-            "1",
-            *backend,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env or {k: v for k, v in os.environ.items() if k != "UNLEASH_ADMIN_TOKEN"},
-    )
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            assert process.poll() is None, (tmp / "serve.log").read_text()
-            try:
-                if httpx.get(f"{served.url}/dashboard/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "controller did not start"
-            time.sleep(0.2)
+    with controller_serve(
+        db,
+        tmp / "controller.key",
+        tmp / "serve.log",
+        *("--heal-interval", "1", *backend),
+        env=env,
+    ) as url:
+        served.url = url
         yield served
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @contextlib.contextmanager
