@@ -34,7 +34,6 @@ asserts the safe outcome; on the code before the fix each one fails.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import http.server
 import itertools
@@ -68,136 +67,54 @@ from harness.models import Finding, Observation
 from harness.oracles import Judge
 from harness.population import Counts, make_population
 from tests.flags.conftest import BUILD, PUBLIC_PEM, SIGNING, make_verdict, write_policy
+from tests.trust.helpers import (
+    FLAG,
+    chaperone,
+    enable,
+    gate,
+    is_on,
+    one_line_error,
+    predicate,
+)
 from tests.unit.fakeapp import FakeApp
 from tests.unit.fakeapp import profile as fake_profile
 from tests.watch.fakes import FakeBackend, FakeClock, ScriptedProbe, leak
 
 REPO = Path(__file__).resolve().parents[2]
-FLAG = "video-switch"
-
-
-def chaperone(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHAPERONE_", "UNLEASH_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "chaperone", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**base, **env},
-    )
-
-
-def one_line_error(done: subprocess.CompletedProcess[str], code: int = 2) -> str:
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "Traceback" not in done.stdout + done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
-def _enable(cli, state: Path, verdict: Path, env: str = "development", *extra: str):
-    return cli(
-        "enable",
-        FLAG,
-        "--env",
-        env,
-        "--state",
-        str(state),
-        "--verdict",
-        str(verdict),
-        "--build",
-        BUILD,
-        *extra,
-    )
-
-
-def _is_on(state: Path, env: str = "development") -> bool:
-    return LocalBackend(state).status(FLAG, env).enabled
-
-
-def _predicate(path: Path) -> dict:
-    return json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))["predicate"]
 
 
 # -- H1: a gate against the bundled clinic is a reference verdict ----------------------------
-
-
-@pytest.fixture
-def gate_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """`chaperone gate` in process with the run itself replaced by a passing result (unit
-    test: the suites are not what H1 is about; which verdict the gate signs is)."""
-    from chaperone import gate_cmd, gating
-    from tests.unit.test_gate_logic import ALL_PASS, result_of
-
-    @contextlib.contextmanager
-    def fake_target(target, token, faults, *_profile_and_sinks):
-        yield (target or "http://127.0.0.1:1"), "token"
-
-    monkeypatch.setattr(gate_cmd, "target_of", fake_target)
-    # No probe of the fake target's health read: it is not running (the run is replaced).
-    monkeypatch.setattr(gate_cmd, "reports_reference", lambda url, loaded: "reference" in url)
-    monkeypatch.setattr(gating, "execute", lambda request, reporter: (result_of(ALL_PASS), {}))
-    monkeypatch.setenv("CHAPERONE_GATE_SIGNING_KEY", SIGNING.pem().decode())
-
-    def run(policy: Path, target: str | None) -> Path:
-        out = tmp_path / ("ref" if target is None else "release")
-        gate_cmd.gate_command(
-            build=BUILD,
-            policy=policy,
-            target=target,
-            support_token="t",
-            out=out,
-            seed=0,
-            population=None,
-            patients=None,
-            faults="",
-            timeout=900.0,
-            load_seconds=20.0,
-            workers=0,
-            signing_key_file=None,
-            build_digest=None,
-            enable=False,
-            env="development",
-            backend=gate_cmd.BackendKind.local,
-            state=tmp_path / "unused.json",
-            flags_dir=None,
-            unleash_url="",
-            rollout=None,
-        )
-        return out / "verdict.json"
-
-    return run
 
 
 def test_H1_a_gate_without_target_signs_a_reference_verdict_that_enables_development_only(
     gate_in_process, policy_file: Path, cli, state: Path
 ) -> None:
     reference = gate_in_process(policy_file, None)
-    assert _predicate(reference)["reference"] is True
-    refused = _enable(cli, state, reference, "production")
+    assert predicate(reference)["reference"] is True
+    refused = enable(cli, state, reference, "production")
     assert refused.code == 1 and "reference verdict" in refused.err
-    assert not _is_on(state, "production")
-    assert _enable(cli, state, reference, "development").code == 0
+    assert not is_on(state, "production")
+    assert enable(cli, state, reference, "development").code == 0
 
     release = gate_in_process(policy_file, "https://clinic.staging.example")
-    assert _predicate(release)["reference"] is False
-    assert _enable(cli, state, release, "production").code == 0
+    assert predicate(release)["reference"] is False
+    assert enable(cli, state, release, "production").code == 0
 
 
 # -- H2: the policy is pinned on the flag ----------------------------------------------------
 
 
-def test_H2_a_self_written_one_suite_policy_cannot_enable(
+def test_H2_a_self_written_one_suite_policy_cannotenable(
     cli, state: Path, verdict_file, tmp_path: Path
 ) -> None:
     mine = bind_policy(write_policy(tmp_path / "mine", required_suites=["switch"]))
     # Even signed by the real gate key: the policy it was gated under is not the pinned one.
     verdict = verdict_file(policy_hash=mine.digest, policy=mine.document, suites={"switch": "pass"})
-    chose = _enable(cli, state, verdict, "production", "--policy", str(tmp_path / "mine"))
+    chose = enable(cli, state, verdict, "production", "--policy", str(tmp_path / "mine"))
     assert chose.code == 2 and "No such option" in chose.err + chose.out
-    refused = _enable(cli, state, verdict, "production")
+    refused = enable(cli, state, verdict, "production")
     assert refused.code == 1 and "does not match the policy pinned" in refused.err
-    assert not _is_on(state, "production")
+    assert not is_on(state, "production")
 
 
 # -- H3: the enabler holds only the public key -----------------------------------------------
@@ -227,8 +144,8 @@ def test_H3_whoever_can_enable_cannot_mint_a_verdict(
     old_style.write_text(
         json.dumps({"verdict": "pass", "build": BUILD, "signature": "hmac-sha256:00"})
     )
-    assert _enable(cli, state, old_style, "production").code == 1
-    assert not _is_on(state, "production")
+    assert enable(cli, state, old_style, "production").code == 1
+    assert not is_on(state, "production")
 
 
 # -- H4: a leak revokes the live build --------------------------------------------------------
@@ -267,9 +184,9 @@ def test_H5_with_an_unwritable_audit_log_the_flag_does_not_change(
 ) -> None:
     blocked = tmp_path / "audit-is-a-directory"
     blocked.mkdir()
-    result = _enable(cli, state, verdict_file(), "development", "--audit", str(blocked))
+    result = enable(cli, state, verdict_file(), "development", "--audit", str(blocked))
     assert result.code == 2 and "cannot open audit log" in result.err
-    assert not _is_on(state)
+    assert not is_on(state)
 
 
 # -- M1: the incident survives a broken audit log ---------------------------------------------
@@ -349,7 +266,7 @@ def test_M3_a_typo_in_the_environment_is_an_error_not_a_silent_success(cli, stat
 def test_M4_enable_defaults_to_the_pinned_policys_first_stage(
     cli, state: Path, verdict_file, bound
 ) -> None:
-    assert _enable(cli, state, verdict_file()).code == 0
+    assert enable(cli, state, verdict_file()).code == 0
     first = bound.policy.rollout_stages[0].percent
     assert LocalBackend(state).status(FLAG, "development").rollout == first < 100
 
@@ -484,7 +401,7 @@ def test_M9_edits_deletions_and_truncation_are_reported_and_the_actor_is_the_os_
     cli, state: Path, verdict_file
 ) -> None:
     for _ in range(3):
-        _enable(cli, state, verdict_file())
+        enable(cli, state, verdict_file())
     log = state.with_name("audit.jsonl")
     assert cli("history", FLAG, "--state", str(state), "--verify").code == 0
     assert {e.actor for e in audit.read(log)} == {audit.os_user()}
@@ -506,8 +423,6 @@ def test_M9_edits_deletions_and_truncation_are_reported_and_the_actor_is_the_os_
 
 # -- L1: one line, not a traceback -----------------------------------------------------------
 
-SIGNING_PEM = SIGNING.pem().decode()
-
 
 @pytest.mark.parametrize(
     ("args", "needle"),
@@ -522,17 +437,7 @@ def test_L1_out_of_range_gate_options_are_one_line(
     tmp_path: Path, args: list[str], needle: str
 ) -> None:
     policy = write_policy(tmp_path / "p")
-    done = chaperone(
-        "gate",
-        "--build",
-        "b",
-        "--policy",
-        str(policy),
-        "--out",
-        str(tmp_path / "o"),
-        *args,
-        CHAPERONE_GATE_SIGNING_KEY=SIGNING_PEM,
-    )
+    done = gate(tmp_path, policy, *args)
     assert done.returncode == 2 and needle in done.stderr + done.stdout
     assert "Traceback" not in done.stderr + done.stdout
 
@@ -545,22 +450,13 @@ def test_L1_bad_policies_are_one_line_before_any_traffic(tmp_path: Path, problem
     else:  # used to crash after the whole gate had run, when the expiry was computed
         policy = write_policy(tmp_path / "p", verdict_ttl="99999999999d")
     started = time.monotonic()
-    done = chaperone(
-        "gate",
-        "--build",
-        "b",
-        "--policy",
-        str(policy),
-        "--out",
-        str(tmp_path / "o"),
-        CHAPERONE_GATE_SIGNING_KEY=SIGNING_PEM,
-    )
+    done = gate(tmp_path, policy)
     one_line_error(done)
     assert time.monotonic() - started < 60 and not (tmp_path / "o" / "report.json").exists()
 
 
 def test_L1_a_verdict_that_is_dev_zero_is_refused_in_one_line(cli, state: Path) -> None:
-    done = _enable(cli, state, Path("/dev/zero"))
+    done = enable(cli, state, Path("/dev/zero"))
     assert done.code == 1 and len(done.err.strip().splitlines()) == 1
     assert "not a regular file" in done.err
 
@@ -657,20 +553,11 @@ def test_L3_credentials_in_urls_are_not_written_out(tmp_path: Path, cli, state: 
 def test_L4_a_one_character_key_is_refused_and_never_corrupts_the_audit(
     cli, state: Path, verdict_file, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    done = chaperone(
-        "gate",
-        "--build",
-        "b",
-        "--policy",
-        str(write_policy(tmp_path / "p")),
-        "--out",
-        str(tmp_path / "o"),
-        CHAPERONE_GATE_SIGNING_KEY="e",
-    )
+    done = gate(tmp_path, write_policy(tmp_path / "p"), key="e")
     assert "not a PEM private key" in one_line_error(done)
     monkeypatch.setenv("CHAPERONE_GATE_SIGNING_KEY", "e")
     monkeypatch.setenv("UNLEASH_ADMIN_TOKEN", "e")
-    assert _enable(cli, state, verdict_file()).code == 0
+    assert enable(cli, state, verdict_file()).code == 0
     assert cli("disable", FLAG, "--env", "development", "--state", str(state)).code == 0
     entries = audit.read(state.with_name("audit.jsonl"))
     assert [e.action for e in entries if e.phase == "outcome"] == ["enable", "disable"]

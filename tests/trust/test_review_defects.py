@@ -5,7 +5,6 @@ its fix."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -22,29 +21,8 @@ from harness.bounded import MAX_CONFIG_BYTES, MAX_DATA_BYTES
 from harness.errors import ConfigError
 from harness.local_clinic import local_clinic
 from harness.profile import load_profile
-from tests.flags.conftest import BUILD, write_policy
-
-FLAG = "video-switch"
-
-
-def _predicate(path: Path) -> dict:
-    return json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))["predicate"]
-
-
-def _enable(cli, state: Path, verdict: Path, env: str):
-    return cli(
-        "enable",
-        FLAG,
-        "--env",
-        env,
-        "--state",
-        str(state),
-        "--verdict",
-        str(verdict),
-        "--build",
-        BUILD,
-    )
-
+from tests.flags.conftest import write_policy
+from tests.trust.helpers import FLAG, enable, gate, one_line_error, predicate
 
 # -- the loopback target -----------------------------------------------------------------------
 
@@ -56,11 +34,11 @@ def test_loopback_target_gives_a_reference_verdict_that_cannot_enable_production
     state: Path,
 ) -> None:
     verdict = gate_in_process(policy_file, "http://127.0.0.1:8000")
-    assert _predicate(verdict)["reference"] is True
-    refused = _enable(cli, state, verdict, "production")
+    assert predicate(verdict)["reference"] is True
+    refused = enable(cli, state, verdict, "production")
     assert refused.code == 1 and "reference verdict" in refused.err
     assert not LocalBackend(state).status(FLAG, "production").enabled
-    assert _enable(cli, state, verdict, "development").code == 0
+    assert enable(cli, state, verdict, "development").code == 0
 
 
 def test_loopback_target_named_in_allowed_targets_is_the_teams_explicit_choice(
@@ -68,7 +46,7 @@ def test_loopback_target_named_in_allowed_targets_is_the_teams_explicit_choice(
     tmp_path: Path,
 ) -> None:
     policy = write_policy(tmp_path / "own", allowed_targets=["127.0.0.1"])
-    assert _predicate(gate_in_process(policy, "http://127.0.0.1:8000"))["reference"] is False
+    assert predicate(gate_in_process(policy, "http://127.0.0.1:8000"))["reference"] is False
 
 
 def test_loopback_target_that_reports_it_is_the_bundled_clinic_is_reference_anywhere(
@@ -77,7 +55,7 @@ def test_loopback_target_that_reports_it_is_the_bundled_clinic_is_reference_anyw
 ) -> None:
     # The fixture's probe says "reference" for this host, as the bundled clinic's /healthz does.
     verdict = gate_in_process(policy_file, "https://reference.staging.example")
-    assert _predicate(verdict)["reference"] is True
+    assert predicate(verdict)["reference"] is True
 
 
 def test_loopback_target_the_bundled_clinic_started_by_hand_says_what_it_is() -> None:
@@ -93,14 +71,7 @@ def test_loopback_target_the_bundled_clinic_started_by_hand_says_what_it_is() ->
 
 
 def _gate_cli(tmp_path: Path, policy: Path) -> str:
-    from tests.trust.test_fail_closed_matrix import SIGNING_PEM, chaperone, one_line_error
-
-    out = str(tmp_path / "out")
-    done = chaperone(
-        "gate", "--build", "b", "--policy", str(policy), "--out", out,
-        CHAPERONE_GATE_SIGNING_KEY=SIGNING_PEM, timeout=60,
-    )  # fmt: skip
-    return one_line_error(done)
+    return one_line_error(gate(tmp_path, policy, timeout=60))
 
 
 def test_bounded_reads_profile_dev_zero_is_one_line_error(tmp_path: Path) -> None:
@@ -159,7 +130,7 @@ def test_verdict_of_200kb_of_brackets_is_one_line_error_not_recursion_error(
 ) -> None:
     verdict = tmp_path / "verdict.json"
     verdict.write_text("[" * 200_000)
-    refused = _enable(cli, state, verdict, "development")
+    refused = enable(cli, state, verdict, "development")
     assert refused.code == 1 and "nested too deeply" in refused.err
     assert "Traceback" not in refused.err and len(refused.err.strip().splitlines()) == 1
 
