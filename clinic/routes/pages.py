@@ -137,7 +137,12 @@ async def consultation_page(
         context: dict[str, Any] = {"message": "No such consultation."}
         return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
     flag_on = state.flags.is_enabled(VIDEO_SWITCH, user.username)
-    page: dict[str, Any] = {"user": user, "call": call, "switch_enabled": flag_on}
+    page: dict[str, Any] = {
+        "user": user,
+        "call": call,
+        "switch_enabled": flag_on,
+        "real_media": state.rtc is not None,
+    }
     return templates.TemplateResponse(request, "consultation.html", page)
 
 
