@@ -26,6 +26,8 @@ import numpy.typing as npt
 import segno
 import zxingcpp
 
+from harness.caption import GLYPH_HEIGHT, draw_text
+
 __all__ = [
     "AUDIO_RATE",
     "FPS",
@@ -60,6 +62,9 @@ _PHASES = 4
 # silence or a splice, never a symbol.
 _MIN_TONE_SHARE = 0.3
 
+# Rows above the QR code for a caption (2x-scaled 5-row glyphs and a margin).
+_CAPTION_BAND = 16
+
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 Gray = npt.NDArray[np.uint8]
@@ -80,21 +85,25 @@ def _crc16(data: bytes) -> int:
 # -- video ---------------------------------------------------------------------------------
 
 
-def video_frame(canary: str, index: int = 0) -> Gray:
+def video_frame(canary: str, index: int = 0, caption: str | None = None) -> Gray:
     """A 320x240 grey frame with `canary` as a QR code; `index` moves a small bar along the
-    bottom edge so an encoder sees motion (a static picture would be all skipped blocks)."""
+    bottom edge so an encoder sees motion (a static picture would be all skipped blocks).
+    A `caption` (the caller's name) is written above the code, for people looking at it."""
     qr = segno.make(canary, micro=False, error="m")
     modules = np.array(qr.matrix, dtype=np.uint8)
     quiet = 4
     side = modules.shape[0] + 2 * quiet
-    scale = max(1, (HEIGHT - 24) // side)
+    band = 0 if caption is None else _CAPTION_BAND
+    scale = max(1, (HEIGHT - 24 - band) // side)
     code = np.full((side, side), 255, dtype=np.uint8)
     code[quiet : quiet + modules.shape[0], quiet : quiet + modules.shape[1]] = np.where(
         modules > 0, 0, 255
     ).astype(np.uint8)
     code = np.kron(code, np.ones((scale, scale), dtype=np.uint8))
     frame = np.full((HEIGHT, WIDTH), 128, dtype=np.uint8)
-    top = (HEIGHT - 16 - code.shape[0]) // 2
+    top = band + (HEIGHT - 16 - band - code.shape[0]) // 2
+    if caption is not None:
+        draw_text(frame, caption, top=(band - GLYPH_HEIGHT * 2) // 2, scale=2)
     left = (WIDTH - code.shape[1]) // 2
     frame[top : top + code.shape[0], left : left + code.shape[1]] = code
     bar = (index * 8) % (WIDTH - 16)
@@ -111,14 +120,14 @@ def read_frame(gray: Gray) -> list[str]:
     ]
 
 
-def write_y4m(path: Path, canary: str, seconds: float = 2.0) -> Path:
+def write_y4m(path: Path, canary: str, seconds: float = 2.0, caption: str | None = None) -> Path:
     """A YUV4MPEG2 clip Chromium loops as its fake camera: 320x240, 15 fps, 4:2:0."""
     chroma = np.full((HEIGHT // 2) * (WIDTH // 2), 128, dtype=np.uint8).tobytes()
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
         for index in range(max(1, round(seconds * FPS))):
             out.write(b"FRAME\n")
-            out.write(video_frame(canary, index).tobytes())
+            out.write(video_frame(canary, index, caption).tobytes())
             out.write(chroma)
             out.write(chroma)
     return path
@@ -221,8 +230,10 @@ def decode_audio(pcm: Pcm, rate: int = AUDIO_RATE) -> list[AudioHit]:
 
 
 def write_wav(path: Path, canary: str, seconds: float = 4.0, rate: int = 48000) -> Path:
-    """A 16-bit mono WAV Chromium loops as its fake microphone."""
-    pcm = audio_code(canary, seconds, rate)
+    """A 16-bit mono WAV Chromium loops as its fake microphone: whole code frames (at least
+    `seconds` of them), so the loop's seam falls between two frames, never inside one."""
+    one = audio_code(canary, None, rate)
+    pcm = np.tile(one, max(1, int(np.ceil(seconds * rate / one.size))))
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
