@@ -41,6 +41,23 @@ class BrowserFlow(_Strict):
         return page
 
 
+class BrowserCallMedia(_Strict):
+    """How the call page shows its real call (`--media real`): the suite clicks a media flow
+    (the profile's `media.flows`) in a tab that stays open for the whole call, then waits for
+    `settled` before it reads the page; `failed` matched then is the flow's failure, with the
+    text of `message` quoted."""
+
+    settled: str = Field(
+        description="selector matched once the page's media is what its buttons say, e.g. "
+        "'#media[data-settled=yes]'"
+    )
+    failed: str | None = Field(
+        None, description="selector matched when the page's media failed (getUserMedia, offer)"
+    )
+    message: str | None = Field(None, description="selector of the page's error text")
+    settle_ms: float = Field(30_000, gt=0, description="how long a click may take to settle")
+
+
 class BrowserSpec(_Strict):
     """What the browser suite drives in a real browser, as a person would: log in through the
     login form, perform the scenarios' flows by clicking controls, then read each role's
@@ -86,6 +103,12 @@ class BrowserSpec(_Strict):
     )
     max_pages: int = Field(
         50, ge=1, le=1000, description="at most this many pages are followed from one page"
+    )
+    call_media: BrowserCallMedia | None = Field(
+        None,
+        description="the call page's real call (with --media real, each caller gets a "
+        "Chromium whose fake camera and microphone carry their canary); omitted: the browser "
+        "suite sends no media",
     )
 
     @field_validator("login_page")

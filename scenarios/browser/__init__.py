@@ -12,5 +12,6 @@ drives Debian's Chromium; each user gets their own browser context.
     dom.py       a rendered page as an Observation; outlining foreign rows
     listing.py   rows checked against their owner attribute
     evidence.py  screenshots and traces a finding carries
+    calls.py     real calls (--media real): a Chromium per caller with fake devices
     launch.py    starting the system Chromium; errors.py  Playwright errors, translated
 """

@@ -10,6 +10,7 @@ fault needed overlapping calls, and a staggered run passes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,22 +23,24 @@ from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from harness.adapters.capabilities import DISCOVERY
+from harness.adapters import Session
+from harness.adapters.capabilities import CALLS, DISCOVERY
 from harness.client.har import traffic_routes
 from harness.client.scope import scope_for
-from harness.errors import InfrastructureError, TargetUnreachable
+from harness.errors import ConfigError, InfrastructureError, TargetUnreachable
 from harness.events import CaseFinished, Event, FindingRaised, StepFinished, SuiteFinished
 from harness.models import Actor, Finding, Observation, Step, Verdict
 from harness.profile.model import BrowserSpec
 from harness.profile.template import render, route_of
 from harness.suites import RunContext
 from harness.world import Resource
+from scenarios.browser.calls import BrowserCalls
 from scenarios.browser.dom import observe
 from scenarios.browser.errors import translate
 from scenarios.browser.evidence import Evidence
 from scenarios.browser.launch import confined_playwright, launch_chromium
 from scenarios.browser.listing import foreign_rows, own_rows
-from scenarios.browser.plan import Cast, Entry, browser_flow
+from scenarios.browser.plan import Cast, Entry, browser_flow, flow_phases
 from scenarios.browser.user import BrowserUser
 from scenarios.controls import Witness
 
@@ -84,6 +87,8 @@ class BrowserRun:
         self.users: list[BrowserUser] = []
         self.traffic: list[str] = []  # GET URLs the users' pages requested
         self.blocked: Counter[str] = Counter()  # requests to other origins, by host, blocked
+        self.calls = self._media()  # real calls (`--media real`), else None
+        self.sessions: dict[str, Session] = {}  # API sessions, for the recordings' reads
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
@@ -91,6 +96,14 @@ class BrowserRun:
             browser = await launch_chromium(playwright, self.ctx.options.chromium)
             failed = True
             try:
+                if self.calls is not None:
+                    await self.calls.launch(
+                        playwright,
+                        self.ctx.options.chromium,
+                        self.ctx.world,
+                        self._callers(),
+                        self.evidence.root / "capture",
+                    )
                 await self._start(browser)
                 setup = Scene(SETUP, 0)
                 async for event in self._phase(setup, "login", self.users, self._login):
@@ -106,23 +119,55 @@ class BrowserRun:
                 yield self._finished(time.monotonic() - started)
             finally:
                 await self._close_users(keep_all=failed)
+                if self.calls is not None:
+                    await self.calls.close()
                 await browser.close()
+
+    def _media(self) -> BrowserCalls | None:
+        """Real calls when the run asks for them and the target's calls are real."""
+        calls = self.ctx.capability(CALLS)
+        plan = calls.media_plan() if calls is not None else None
+        if self.ctx.options.media != "real" or plan is None:
+            return None
+        if self.spec.call_media is None:
+            raise ConfigError(
+                "--media real, but the profile's browser section has no call_media",
+                "say how the call page shows its media (browser.call_media, docs/media.md) or "
+                "drop --media real",
+            )
+        return BrowserCalls(self.spec.call_media, plan)
+
+    def _callers(self) -> list[Actor]:
+        """The owners who join a call in a scenario that runs: each gets their own Chromium."""
+        assert self.calls is not None
+        phases = [p for e in self.plan if not e.skipped for p in flow_phases(e.scenario.phases)]
+        starts = {
+            f for f in (browser_flow(self.spec, p) for p in phases) if f in self.calls.plan.start
+        }
+        joining = {a.id for flow in starts for a in self.performers(flow)}
+        return [a for a in self.cast.owners if a.id in joining]
 
     async def _start(self, browser: Browser) -> None:
         """Open every user's context at once: one after another they cost about 0.4 s each
         before anyone logged in. Users that started are kept (and closed by the caller) even
         when another failed to."""
         started = await asyncio.gather(
-            *(
-                BrowserUser.start(browser, actor, self.ctx.target, ACTION_TIMEOUT_MS)
-                for actor in self.cast.everyone
-            ),
+            *(self._open(actor, browser) for actor in self.cast.everyone),
             return_exceptions=True,
         )
         self.users += [u for u in started if isinstance(u, BrowserUser)]
         failed = next((e for e in started if isinstance(e, BaseException)), None)
         if failed is not None:
             raise failed
+
+    async def _open(self, actor: Actor, shared: Browser) -> BrowserUser:
+        """The user's context: in a caller's own Chromium (camera and microphone granted), or
+        in the shared one."""
+        browser, granted = shared, tuple[str, ...]()
+        if self.calls is not None:
+            browser, granted = self.calls.browser_for(actor.id, shared)
+        target = self.ctx.target
+        return await BrowserUser.start(browser, actor, target, ACTION_TIMEOUT_MS, granted)
 
     async def _phase(
         self, scene: Scene, name: str, users: list[BrowserUser], work: UserWork
@@ -232,7 +277,14 @@ class BrowserRun:
 
     async def _flow(self, scene: Scene, flow: str, user: BrowserUser) -> list[Event]:
         """Open the flow's page (if the user is not on it), click its control, judge the page
-        it leaves the user on."""
+        it leaves the user on. A real call's flows happen in the call's own tab."""
+        media = self.calls is not None and self.calls.is_media_flow(flow)
+        async with user.in_call_tab() if media else contextlib.nullcontext():
+            return await self._flow_here(scene, flow, user, media)
+
+    async def _flow_here(
+        self, scene: Scene, flow: str, user: BrowserUser, media: bool
+    ) -> list[Event]:
         actor = user.actor.id
         resource = self._resource(actor, flow, scene.slot)
         control = self.spec.flows[flow]
@@ -249,7 +301,11 @@ class BrowserRun:
             events += opened.events
         scene.steps.append(Step(actor, flow, str(scene.slot) if resource is not None else ""))
         step = scene.step(actor, flow)
-        clicked = await user.click(control.click, control.reloads)
+        call = resource.key if resource is not None else ""
+        if media and self.calls is not None:
+            await self.calls.before(flow, user, call)
+        # The call lives in its page: a media flow's page is updated in place, never reloaded.
+        clicked = await user.click(control.click, control.reloads and not media)
         if not clicked.ok:
             raise InfrastructureError(
                 f"flow {flow} as {actor}: {control.click} on {user.path} sent {clicked.method} "
@@ -257,6 +313,8 @@ class BrowserRun:
                 "make sure the feature flag is on in staging and the profile's browser.flows "
                 "match the app",
             )
+        if media and self.calls is not None:
+            await self.calls.after(flow, user, call)
         events.append(_progress(user, step, clicked.status))
         landed = route if path and user.location == path else path_route(user.path)
         judged = await self._judge(user, scene, step, clicked.landed, landed)
@@ -287,6 +345,10 @@ class BrowserRun:
                 events += later.events
                 seen.append(later.obs)
                 own += later.own
+        if self.calls is not None:
+            api_seen, api_events = await self._recordings(user, scene, step)
+            seen += api_seen
+            events += api_events
         self.own_rows[actor] = own
         if scene.witness is not None:
             scene.witness.look(actor, seen, f"{scene.name} step {len(scene.steps)}")
@@ -314,6 +376,22 @@ class BrowserRun:
             # Pages past the limit were not read: say so rather than call them clean.
             observer = user.actor.id
             self.ctx.adapter.coverage.lost(route, observer, observer, "past max_pages")
+
+    async def _recordings(
+        self, user: BrowserUser, scene: Scene, step: str
+    ) -> tuple[list[Observation], list[Event]]:
+        """With real calls, the user's reads through the API as well, as the switch suite's
+        look does them: a page shows a recording's title, the media oracle judges the face and
+        voice in every recording the user can fetch."""
+        actor = user.actor
+        if actor.id not in self.sessions:
+            self.sessions[actor.id] = await self.ctx.adapter.login(actor)
+        seen = await self.ctx.adapter.look(self.sessions[actor.id], step)
+        events: list[Event] = []
+        for obs in seen:
+            found = _unique([replace(f, suite=SUITE) for f in self.ctx.judge(obs)])
+            events += self._raise(scene, found)
+        return seen, events
 
     # -- reading and judging what was rendered -----------------------------------------------
 
@@ -364,6 +442,10 @@ class BrowserRun:
             extra = (("screenshot", str(shot)), ("trace", str(self.evidence.trace_path(observer))))
             for finding in found:
                 self.shots.setdefault(finding.key, extra)
+        return Judged(obs, self._raise(scene, found), own)
+
+    def _raise(self, scene: Scene | None, found: list[Finding]) -> list[Event]:
+        """Each finding as an event, with the scenario's steps so far and its evidence."""
         keys = [f.key for f in found]
         for finding in found:
             self.found.setdefault(finding.key, finding)
@@ -371,11 +453,12 @@ class BrowserRun:
         if scene is not None:
             scene.keys += keys
             repro = tuple(scene.steps)
-        events: list[Event] = [
-            FindingRaised(SUITE, replace(f, repro=repro, extra=(*f.extra, *self.shots[f.key])))
+        return [
+            FindingRaised(
+                SUITE, replace(f, repro=repro, extra=(*f.extra, *self.shots.get(f.key, ())))
+            )
             for f in found
         ]
-        return Judged(obs, events, own)
 
     def _count(self, user: BrowserUser, route: str, status: int) -> None:
         """Coverage: a page read proves something only if it rendered the reader's page."""
@@ -439,6 +522,7 @@ class BrowserRun:
                 # Requests the pages made outside the target's origin: blocked, never sent.
                 "blocked_requests": sum(self.blocked.values()),
                 "blocked_hosts": dict(self.blocked.most_common(20)),
+                **(self.calls.metrics() if self.calls is not None else {}),
             },
             artifacts=tuple(self.evidence.files),
         )

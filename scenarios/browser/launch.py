@@ -8,6 +8,7 @@ its browser checks would pass a build it never looked at.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from playwright._impl import _driver, transport
 from playwright.async_api import Browser, Playwright, async_playwright
@@ -58,13 +59,16 @@ def check_chromium(path: str) -> None:
         raise missing_chromium(path)
 
 
-async def launch_chromium(playwright: Playwright, path: str) -> Browser:
+async def launch_chromium(
+    playwright: Playwright, path: str, extra_args: Sequence[str] = ()
+) -> Browser:
+    """A headless Chromium; `extra_args` for one browser's own devices (fake capture files)."""
     check_chromium(path)
     try:
         return await playwright.chromium.launch(
             executable_path=path,
             headless=True,
-            args=list(CHROMIUM_ARGS),
+            args=[*CHROMIUM_ARGS, *extra_args],
             env=dict[str, str | float | bool](child_env()),  # no gate key, no admin token
         )
     except PlaywrightError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
@@ -68,11 +68,21 @@ class BrowserUser:
     # Requests the pages made to another origin, by host: blocked, never sent (`confine`).
     blocked: Counter[str] = field(default_factory=Counter)
 
+    # The tab a real call lives in (`in_call_tab`), open from the join to the end.
+    call_page: Page | None = None
+
     @classmethod
     async def start(
-        cls, browser: Browser, actor: Actor, target: str, timeout_ms: float
+        cls,
+        browser: Browser,
+        actor: Actor,
+        target: str,
+        timeout_ms: float,
+        permissions: Sequence[str] = (),
     ) -> BrowserUser:
-        context = await browser.new_context(base_url=target, viewport=VIEWPORT)
+        context = await browser.new_context(
+            base_url=target, viewport=VIEWPORT, permissions=list(permissions)
+        )
         context.set_default_timeout(timeout_ms)
         # DOM snapshots of every action, no screencast: the trace viewer rebuilds each page
         # from its snapshot, and a finding has its own outlined screenshot (Evidence). The
@@ -94,6 +104,18 @@ class BrowserUser:
             return
         self.blocked[urlsplit(url).hostname or url.split(":", 1)[0]] += 1
         await route.abort("blockedbyclient")
+
+    @contextlib.asynccontextmanager
+    async def in_call_tab(self) -> AsyncIterator[None]:
+        """Act in the call's own tab (opened on first use): a real call hangs up when its page
+        is left, so the looks between a call's flows read pages in the user's first tab."""
+        if self.call_page is None:
+            self.call_page = await self.context.new_page()
+        first, self.page = self.page, self.call_page
+        try:
+            yield
+        finally:
+            self.page = first
 
     def saw(self, request: Request) -> None:
         """Playwright's request event: a GET a page made (documents, fetch/XHR, images)."""

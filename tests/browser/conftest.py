@@ -37,10 +37,12 @@ class Clinic:
 
 
 @contextlib.contextmanager
-def run_clinic(tmp: Path, faults: str = "") -> Iterator[Clinic]:
-    """The real clinic subprocess, started the way the CLI starts it (harness.local_clinic)."""
+def run_clinic(tmp: Path, faults: str = "", media: str = "header") -> Iterator[Clinic]:
+    """The real clinic subprocess, started the way the CLI starts it (harness.local_clinic);
+    `media` real makes its calls WebRTC."""
     names = tuple(f for f in faults.split(",") if f)
-    with local_clinic(names, data_dir=tmp / "data") as clinic:
+    extra = ["--media", media] if media != "header" else []
+    with local_clinic(names, data_dir=tmp / "data", extra_args=extra) as clinic:
         yield Clinic(clinic.url, clinic.support_token, clinic.process, clinic.log)
 
 
