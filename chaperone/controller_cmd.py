@@ -248,17 +248,21 @@ def audit_verify_command(
         ),
     ] = 0.0,
 ) -> None:
-    """Check the chain, every signature and every checkpoint; exit 2 on any problem.
+    """Check the chain, every signature and every checkpoint, and that the pins and
+    revocations the controller decides from are those its audit approved; exit 2 on any problem.
 
     With --checkpoints the newest checkpoint must match the log's head: rows after it (older
     than --unanchored-grace) are reported, as is a log no checkpoint anchors."""
     from controller.audit import verify
+    from controller.audit_state import state_problems
     from controller.store import open_engine
     from flags.keys import load_verify_key
 
     if checkpoints is not None and not checkpoints.is_file():
         raise UsageError(f"checkpoints {checkpoints} is not a file", "pass the checkpoint file")
-    problems = verify(open_engine(db), load_verify_key(public_key), checkpoints, unanchored_grace)
+    engine = open_engine(db)
+    problems = verify(engine, load_verify_key(public_key), checkpoints, unanchored_grace)
+    problems += state_problems(engine)
     console = make_console(highlight=False)
     if problems:
         for problem in problems:

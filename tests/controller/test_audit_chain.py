@@ -78,7 +78,10 @@ def test_a_truncated_log_is_reported_by_its_checkpoint(world: World, tmp_path: P
     with world.controller.engine.begin() as conn:
         conn.execute(delete(audit).where(audit.c.seq == 2))
     code, out = _verify(world, tmp_path)
-    assert code == 0, out  # the chain alone cannot see a cut-off tail: that is what checkpoints do
+    # The chain alone cannot see a cut-off tail (checkpoints do); here the cut row was the pin's
+    # approval, so the pin the controller holds is one the audit never approved.
+    assert code == 2, out
+    assert "has a pin the audit never approved" in out and "row 2" not in out
     code, out = _verify(world, tmp_path, points)
     assert code == 2
     assert "checkpoint 2 names a row the log no longer has" in out
@@ -186,3 +189,38 @@ def test_a_database_rolled_back_with_its_checkpoint_file_is_caught_by_the_shippe
     code, out = _verify(world, tmp_path, shipped)
     assert code == 2
     assert "names a row the log no longer has" in out
+
+
+def test_a_pin_swapped_or_a_revocation_deleted_in_the_database_is_reported(
+    world: World, tmp_path: Path
+) -> None:
+    # Issue 25: "swapping or deleting the pin, deleting a revocation". The API has no way to
+    # do either without two admins; whoever writes the controller's database directly leaves
+    # tables that no longer match the signed audit.
+    import json
+
+    from controller.store import pins, revocations
+    from flags.keys import new_signing_key
+
+    points = _logged(world, tmp_path)
+    world.client.post(
+        "/v1/flags/video-switch/revocations", json={"digest": "ef" * 32}, headers=world.as_("rita")
+    )
+    chain.write_checkpoint(world.controller.engine, world.audit_key, points)
+    code, out = _verify(world, tmp_path, points)
+    assert code == 0, out
+    with world.controller.engine.begin() as conn:
+        [row] = conn.execute(select(pins)).all()
+        [keyid] = json.loads(row.keys)
+        mallory = new_signing_key().public().pem().decode()
+        conn.execute(update(pins).values(keys=json.dumps({keyid: mallory})))  # same id, new key
+        conn.execute(delete(revocations))
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    assert "the pin of 'video-switch' is not the one the audit approved" in out
+    said = " ".join(out.split())
+    assert "the revocation of efefefefefef for 'video-switch' is gone from the database" in said
+    with world.controller.engine.begin() as conn:
+        conn.execute(delete(pins))
+    code, out = _verify(world, tmp_path, points)
+    assert "the pin of 'video-switch' the audit approved is gone" in " ".join(out.split())
