@@ -29,7 +29,7 @@ MEDIA_SURFACES = {"media:video", "media:audio"}
 
 
 def _run(
-    tmp_path: Path, faults: str = ""
+    tmp_path: Path, faults: str = "", scenario: str = SCENARIO
 ) -> tuple[list[Event], World, dict[str, list[bytes]], float]:
     """The suite's events, its world, each patient's recordings (fetched before the clinic
     stops) and the suite's wall time."""
@@ -40,7 +40,7 @@ def _run(
             tmp_path / "out",
             browser_users=CALLERS,
             population={"patient": CALLERS},
-            scenarios=(SCENARIO,),
+            scenarios=(scenario,),
             media="real",
         ) as ctx,
     ):
@@ -73,24 +73,35 @@ def _recordings(url: str, user: dict[str, Any]) -> list[bytes]:
         return bodies
 
 
-def test_each_browser_callers_recordings_carry_their_own_face_and_voice(tmp_path: Path) -> None:
-    events, world, recordings, seconds = _run(tmp_path)
+@pytest.mark.parametrize(
+    ("scenario", "segments", "calls"),
+    [
+        # audio, video, audio; one call each
+        (SCENARIO, 3, 1),
+        # audio, then video across the leave and the rejoin (a leave cuts nothing); the page
+        # joins again on a new socket with the camera on at once, as a headless caller does
+        ("rejoin-after-switch", 2, 2),
+    ],
+)
+def test_each_browser_callers_recordings_carry_their_own_face_and_voice(
+    tmp_path: Path, scenario: str, segments: int, calls: int
+) -> None:
+    events, world, recordings, seconds = _run(tmp_path, scenario=scenario)
     finished = _finished(events)
     findings = [e.finding for e in events if isinstance(e, FindingRaised)]
     assert finished.verdict is Verdict.PASS, (finished.message, findings[:3])
     metrics = finished.metrics
     assert metrics["media_callers"] == CALLERS
-    assert metrics["media_calls"] == CALLERS, metrics
+    assert metrics["media_calls"] == CALLERS * calls, metrics
     read = sampled = 0
     callers = [world.actors[a] for a in recordings]
     assert len(callers) == CALLERS
     for actor in callers:
         codes = codes_for(actor, world.ownership.canaries)
         assert codes is not None
-        # Seeded recordings hold no real media; the call's three segments (audio, video,
-        # audio) are WebM.
+        # Seeded recordings hold no real media; the call's segments are WebM.
         scans = [scan_media(body) for body in recordings[actor.id] if is_container(body)]
-        assert len(scans) == 3, f"{actor.id}: {len(scans)} recordings"
+        assert len(scans) == segments, f"{actor.id}: {len(scans)} recordings"
         for scan in scans:
             assert not scan.error
             assert {text for text, _ in scan.audio} == {codes.audio}, (actor.id, scan.audio)
@@ -100,7 +111,7 @@ def test_each_browser_callers_recordings_carry_their_own_face_and_voice(tmp_path
         assert {text for s in scans for text, _ in s.video} == {codes.video}
     share = read / sampled
     print(
-        f"\nbrowser calls: frames read {read}/{sampled} ({share:.1%}); seconds per call "
+        f"\n{scenario}: frames read {read}/{sampled} ({share:.1%}); seconds per call "
         f"{metrics['media_call_seconds']}; suite {seconds:.1f} s"
     )
     assert share >= 0.9, f"frames read {read}/{sampled}"
