@@ -80,19 +80,21 @@ class RangeAssembler:
     ) -> Seam | None:
         """The contiguous known bytes in [boundary - edge, boundary + edge) around the cut."""
         lo, hi = boundary - self.edge, boundary + self.edge
-        known: dict[int, int] = {}
+        # The bytes of [lo, hi) and which of them are known, copied a window at a time
+        # (later windows, then the chunk itself, win where they overlap).
+        around, known = bytearray(hi - lo), bytearray(hi - lo)
         for start, data in (*windows, (first, body)):
-            for at in range(max(lo, start), min(hi, start + len(data))):
-                known[at] = data[at - start]
-        if boundary - 1 not in known or boundary not in known:
+            a, b = max(lo, start), min(hi, start + len(data))
+            if a < b:
+                around[a - lo : b - lo] = data[a - start : b - start]
+                known[a - lo : b - lo] = b"\x01" * (b - a)
+        cut = boundary - lo
+        if not (known[cut - 1] and known[cut]):
             return None  # nothing on the other side of this cut yet
-        begin = boundary - 1
-        while begin - 1 in known:
-            begin -= 1
-        end = boundary
-        while end + 1 in known:
-            end += 1
-        return Seam(begin, bytes(known[at] for at in range(begin, end + 1)), boundary)
+        begin = known.rfind(0, 0, cut) + 1  # the contiguous known run around the cut
+        end = known.find(0, cut)
+        end = len(known) if end < 0 else end
+        return Seam(lo + begin, bytes(around[begin:end]), boundary)
 
     def _keep(self, windows: list[tuple[int, bytes]], first: int, body: bytes) -> None:
         if len(body) <= 2 * self.edge:

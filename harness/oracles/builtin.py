@@ -28,9 +28,16 @@ def canary_leak(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
     program decodes on its own. What a decoding cap cut off is counted as lost coverage."""
     seen: set[tuple[str, SurfaceKind]] = set()
     budget = Budget()
+    # Whether the observer may see each owner, asked once per owner: a listing holds a few
+    # owners' canaries (mostly the observer's own) in every part it is read as.
+    allowed: dict[str, bool] = {}
+    may_see, actor, window = ctx.world.ownership.may_see, obs.actor, obs.window
     for part, hit in _hits(obs, ctx, budget):
         canary = hit.canary
-        if ctx.world.ownership.may_see(obs.actor, canary.owner, obs.window):
+        verdict = allowed.get(canary.owner)
+        if verdict is None:
+            verdict = allowed[canary.owner] = may_see(actor, canary.owner, window)
+        if verdict:
             continue
         if (canary.value, part.kind) in seen:
             continue
