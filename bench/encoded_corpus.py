@@ -33,7 +33,7 @@ from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from harness.models import Canary, CanaryKind, Observation, SurfaceKind
 from harness.world import World
 
-__all__ = ["LEAKS", "encoded_observations"]
+__all__ = ["LEAKS", "PDF_PLACES", "encoded_observations", "leak_observation", "pdf_document"]
 
 Planted = tuple[str, str, str]  # (owner, canary kind, encoding the finding must name)
 Build = Callable[[str, str], tuple[bytes, dict[str, Any]]]  # (own text, leak) -> body, fields
@@ -74,9 +74,13 @@ def _mail(message: MIMEMultipart | MIMEText) -> tuple[bytes, dict[str, Any]]:
 
 
 def _qp(own: str, leak: str) -> tuple[bytes, dict[str, Any]]:
-    # Every byte as =XX with a soft line break inside the leak: nothing is readable raw.
-    encoded = "".join(f"={b:02X}" for b in f"Dear {own}, about {leak}.".encode())
-    encoded = encoded[:-20] + "=\r\n" + encoded[-20:]
+    # Every byte as =XX with a soft line break in the middle of the leak, between two escapes
+    # as an encoder breaks lines: nothing is readable raw. (It once cut an escape in two,
+    # which garbled the last bytes of a bare value: the leak was not there to be found.)
+    text = f"Dear {own}, about {leak}."
+    encoded = "".join(f"={b:02X}" for b in text.encode())
+    cut = 3 * (len(f"Dear {own}, about ".encode()) + len(leak.encode()) // 2)
+    encoded = encoded[:cut] + "=\r\n" + encoded[cut:]
     raw = (
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{encoded}\r\n"
@@ -199,26 +203,36 @@ def encoded_observations(
     observations: list[Observation] = []
     planted: set[Planted] = set()
     first = world.ownership.for_owner
-    for n, (build, encoding) in enumerate(LEAKS.values()):
+    for n, (name, (_, encoding)) in enumerate(LEAKS.items()):
         observer, owner = f"p{n}", f"p{first_owner + n}"
         own, leak = first(observer)[0], first(owner)[0]
-        body, fields = build(planted_text(own), planted_text(leak))
-        headers = fields.pop("headers", {})
-        content_type = fields.pop("content_type", "application/json")
-        obs = observation(observer, body, content_type, **fields)
-        if headers:
-            obs = _with_headers(obs, headers)
-        observations.append(obs)
+        observations.append(leak_observation(name, observer, own, leak, observation))
         planted.add((owner, str(leak.kind), encoding))
     observer = f"p{len(LEAKS)}"
     owners = {place: f"p{first_owner + len(LEAKS) + i}" for i, place in enumerate(PDF_PLACES)}
     leaks = {place: first(owner)[0] for place, owner in owners.items()}
-    document = _pdf(
-        planted_text(first(observer)[0]), **{p: planted_text(c) for p, c in leaks.items()}
-    )
+    document = pdf_document(first(observer)[0], **leaks)
     observations.append(observation(observer, document, "application/pdf"))
     planted |= {(owners[p], str(c.kind), PDF_PLACES[p]) for p, c in leaks.items()}
     return observations, planted
+
+
+def leak_observation(
+    name: str, observer: str, own: Canary, leak: Canary, observation: Callable[..., Observation]
+) -> Observation:
+    """What `observer` receives in the encoding LEAKS[name]: `own` (theirs) and `leak`, each
+    as planted, both encoded. With `leak` one the observer may see, nothing leaks."""
+    build, _ = LEAKS[name]
+    body, fields = build(planted_text(own), planted_text(leak))
+    headers = fields.pop("headers", {})
+    content_type = fields.pop("content_type", "application/json")
+    obs = observation(observer, body, content_type, **fields)
+    return _with_headers(obs, headers) if headers else obs
+
+
+def pdf_document(own: Canary, **places: Canary) -> bytes:
+    """A summary PDF holding `own` everywhere and each of `places` (PDF_PLACES) in its place."""
+    return _pdf(planted_text(own), **{p: planted_text(c) for p, c in places.items()})
 
 
 def _with_headers(obs: Observation, headers: dict[str, str]) -> Observation:
