@@ -4,12 +4,10 @@ other is mid-enable waits for it and turns the flag off; both keep one intact au
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,8 @@ from flags.policy import bind_policy
 from flags.verdict import envelope_of
 from tests.controller.conftest import SlowBackend
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
-from tests.services.postgres import free_port, postgres
+from tests.services.controller import controller_serve
+from tests.services.postgres import postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLAG, ENV = "video-switch", "production"
@@ -91,44 +90,6 @@ def test_two_controllers_on_postgresql_serialise_a_revoke_behind_an_enable(
         second.engine.dispose()
 
 
-def _served(tmp_path: Path, url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (tmp_path / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaperone",
-            "controller",
-            "serve",
-            "--db",
-            url,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--backend",
-            "local",
-            "--state",
-            str(tmp_path / "flags-state.json"),
-            "--audit-key",
-            str(tmp_path / "controller.key"),
-            "--env",
-            ENV,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, (tmp_path / f"{name}.log").read_text()
-        try:
-            httpx.get(f"{base}/v1/alerts", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"{name} did not start"
-            time.sleep(0.3)
-
-
 def test_two_served_controllers_on_postgresql_keep_one_chain_and_revokes_win(
     tmp_path: Path,
 ) -> None:
@@ -148,9 +109,15 @@ def test_two_served_controllers_on_postgresql_keep_one_chain_and_revokes_win(
             for name, role in {"alice": "admin", "bob": "admin", "rita": "release-manager"}.items()
         }
         bound = bind_policy(write_policy(tmp_path / "policy"))
-        processes = [_served(tmp_path, url, name) for name in ("one", "two")]
-        try:
-            (_, one), (_, two) = processes
+        args = ("--backend", "local", "--state", str(tmp_path / "flags-state.json"), "--env", ENV)
+        key_file = tmp_path / "controller.key"
+        with contextlib.ExitStack() as running:
+            one, two = (
+                running.enter_context(
+                    controller_serve(url, key_file, tmp_path / f"{name}.log", *args, seconds=90)
+                )
+                for name in ("one", "two")
+            )
 
             def post(base: str, who: str, path: str, **kwargs: Any) -> httpx.Response:
                 headers = {"Authorization": f"Bearer {tokens[who]}"}
@@ -188,10 +155,6 @@ def test_two_served_controllers_on_postgresql_keep_one_chain_and_revokes_win(
                 # Whichever came first, the revoke wins: refused, or enabled and then turned off.
                 assert answers["enable"].status_code in (200, 409), answers["enable"].text
                 assert not LocalBackend(tmp_path / "flags-state.json").status(FLAG, ENV).enabled
-        finally:
-            for process, _base in processes:
-                process.terminate()
-                process.wait(timeout=30)
         assert chain.verify(engine, key.public()) == []
         with engine.connect() as conn:
             actions = [row.action for row in conn.execute(select(audit.c.action))]

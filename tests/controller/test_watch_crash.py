@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from flags.policy import bind_policy
 from flags.verdict import envelope_of
 from harness.local_clinic import local_clinic
 from tests.flags.conftest import SIGNING, make_verdict, write_policy
+from tests.services.controller import serve_argv
 from tests.services.postgres import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,10 +37,8 @@ DIGEST = "9a" * 32
 def _serve(
     tmp_path: Path, db: str, log: Path, *extra: str, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "chaperone", "controller", "serve", "--db", db]
-    argv += ["--listen", f"127.0.0.1:{free_port()}", "--backend", "local"]
+    argv = serve_argv(db, tmp_path / "controller.key", free_port(), "--backend", "local")
     argv += ["--state", str(tmp_path / "flags-state.json"), "--env", ENV]
-    argv += ["--audit-key", str(tmp_path / "controller.key")]
     argv += ["--incidents", str(tmp_path / "incidents"), *extra]
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
 

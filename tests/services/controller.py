@@ -48,6 +48,12 @@ def without_admin_token() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "UNLEASH_ADMIN_TOKEN"}
 
 
+def serve_argv(db: str, audit_key: Path, port: int, *args: str) -> list[str]:
+    """The command line of `chaperone controller serve` on 127.0.0.1:`port`."""
+    argv = [sys.executable, "-m", "chaperone", "controller", "serve", "--db", db]
+    return [*argv, "--listen", f"127.0.0.1:{port}", "--audit-key", str(audit_key), *args]
+
+
 @contextlib.contextmanager
 def controller_serve(
     db: str,
@@ -61,11 +67,9 @@ def controller_serve(
     `log`; yields its URL once it answers HTTP, and stops it at the end."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "chaperone", "controller", "serve", "--db", db]
-    argv += ["--listen", f"127.0.0.1:{port}", "--audit-key", str(audit_key), *args]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            argv,
+            serve_argv(db, audit_key, port, *args),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(without_admin_token() if env is None else env),
