@@ -2,10 +2,12 @@
 turn off anything that is on without an approval or in another shape than approved (a rollout
 percentage or strategy reaching a different share, a hand-edited live-artefact tag), recording
 it as drift with the store's own latest event for that environment as evidence (for Unleash:
-its event log)."""
+its event log). Pin and revocation records written into the store by hand are audited as drift
+too, and ignored."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,10 +18,12 @@ from sqlalchemy import Row, select
 from controller import audit
 from controller.decisions import Controller, one_line, withdraw
 from controller.store import approvals, pins
+from controller.store import audit as audit_rows
 from flags.backends.base import BackendEvent, FlagState
 
 ACTOR = "controller:self-heal"
 HEAL_ALERT = "self-heal"
+TAGS_ACTION = "drift-trust-tags"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ def heal_once(controller: Controller, envs: list[str], every_flag: bool = False)
         flags |= set(listed())
     found: list[Drift] = []
     for flag in sorted(flags):
+        _trust_tags(controller, flag)
         for env in envs:
             drift = _heal(controller, flag, env)
             if drift is not None:
@@ -104,6 +109,43 @@ def _differs(
         shown = live[:12] if live else "none"
         return f"live artefact {shown} where {row.digest[:12]} was approved"
     return None
+
+
+def _trust_tags(controller: Controller, flag: str) -> None:
+    """Pin and revocation records in the store (Unleash tags) are the single-user mode's; the
+    controller never writes them and never decides from them, so any there now were written by
+    hand. Ignored, and audited as drift (`drift-trust-tags`) each time they change."""
+    pin, revoked = controller.backend.pin(flag), sorted(controller.backend.revoked(flag))
+    seen = {"pin": pin, "revoked": revoked}
+    with controller.engine.connect() as conn:
+        last = conn.execute(
+            select(audit_rows.c.detail)
+            .where(audit_rows.c.flag == flag, audit_rows.c.action == TAGS_ACTION)
+            .order_by(audit_rows.c.seq.desc())
+            .limit(1)
+        ).scalar()
+    before = _seen_in(last) if last else {"pin": None, "revoked": []}
+    if before == seen:
+        return
+    event = _latest(controller.backend.history(flag), "")
+    with controller.decision() as conn:
+        audit.append(
+            conn,
+            controller.audit_key,
+            ACTOR,
+            TAGS_ACTION,
+            flag,
+            why="pin or revocation tags in the flag store changed by hand; ignored (the "
+            "controller's own pins and revocations decide)",
+            evidence=None if event is None else {"action": event.action, "actor": event.actor},
+            pin=pin,
+            revoked=revoked,
+        )
+
+
+def _seen_in(detail: str) -> dict[str, Any]:
+    recorded = json.loads(detail)
+    return {"pin": recorded.get("pin"), "revoked": recorded.get("revoked", [])}
 
 
 def _latest(events: list[BackendEvent], env: str) -> BackendEvent | None:

@@ -91,3 +91,37 @@ def test_self_heal_every_flag_turns_off_a_flag_the_controller_never_heard_of(
     (drift,) = heal_once(world.controller, ["production"], every_flag=True)
     assert (drift.flag, drift.why) == ("shadow-feature", "on without the controller's approval")
     assert not world.backend.status("shadow-feature", "production").enabled
+
+
+def test_self_heal_records_pin_and_revocation_tags_edited_by_hand_as_drift(world: World) -> None:
+    # Issue 25: "Unleash tags edited by hand". The controller never writes pin or revocation
+    # records to the store, so any that appear were written by hand: ignored for every
+    # decision, and audited as drift once per change (not once per round).
+    world.pin()
+    envs = ["development", "production"]
+
+    def tag_rows() -> list[dict[str, object]]:
+        with world.controller.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit.c.detail, audit.c.actor)
+                .where(audit.c.action == "drift-trust-tags")
+                .order_by(audit.c.seq)
+            ).all()
+        assert {row.actor for row in rows} <= {"controller:self-heal"}
+        return [json.loads(row.detail) for row in rows]
+
+    heal_once(world.controller, envs)
+    assert tag_rows() == []
+    world.backend.set_pin(FLAG, "0e" * 32, envs)  # the enabler's own policy, by hand
+    heal_once(world.controller, envs)
+    heal_once(world.controller, envs)
+    [first] = tag_rows()
+    assert (first["pin"], first["revoked"]) == ("0e" * 32, [])
+    world.backend.revoke(FLAG, "1f" * 32)
+    heal_once(world.controller, envs)
+    assert [row["revoked"] for row in tag_rows()] == [[], ["1f" * 32]]
+    # Ignored: the controller's own pin still decides.
+    status = world.client.get(f"/v1/flags/{FLAG}", headers=world.as_("vic")).json()
+    assert status["pin"]["policy_digest"] == world.bound.digest
+    enabled = world.client.post(ENABLE, content=world.envelope(), headers=world.as_("rita"))
+    assert enabled.status_code == 200, enabled.text

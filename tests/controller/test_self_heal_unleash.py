@@ -214,9 +214,15 @@ def test_hand_edited_pin_and_revocation_tags_in_unleash_change_nothing_the_contr
         assert status["pin"]["policy_digest"] == pinned.digest
         assert status["revoked"] == [digest]
 
-        # With the tags edited, the admin token's holder turns it on: self-heal turns it off.
+        # With the tags edited, the admin token's holder turns it on: self-heal turns it off,
+        # and records the hand-edited tags as drift.
         direct.enable(flag, "development", 100, digest)
         assert [d.flag for d in heal_once(controller, ["development"])] == [flag]
         assert not direct.status(flag, "development").enabled
+        with controller.engine.connect() as conn:
+            [tags] = conn.execute(
+                select(audit.c.detail).where(audit.c.action == "drift-trust-tags")
+            ).all()
+        assert json.loads(tags.detail)["pin"] == own.digest
     finally:
         direct.close()
