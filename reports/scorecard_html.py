@@ -50,7 +50,7 @@ def render_html(data: Mapping[str, Any]) -> str:
 
 def _matrix(faults: Mapping[str, Mapping[str, Any]], columns: list[str]) -> str:
     peak = max((_count(f, c) for f in faults.values() for c in columns), default=0)
-    names = ["fault", *columns, "detected", "scenarios", "seconds"]
+    names = ["fault", *columns, "detected", "root causes", "scenarios", "seconds"]
     head = "".join(f"<th>{esc(c)}</th>" for c in names)
     body = []
     for name, fault in faults.items():
@@ -59,10 +59,19 @@ def _matrix(faults: Mapping[str, Mapping[str, Any]], columns: list[str]) -> str:
         mark = "\u2713" if fault["detected"] else missed
         body.append(
             f"<tr><th>{esc(name)}</th>{''.join(cells)}"
-            f'<td class="n">{mark}</td><td>{esc(_scenarios(fault))}</td>'
+            f'<td class="n">{mark}</td><td class="n">{_causes(fault)}</td>'
+            f"<td>{esc(_scenarios(fault))}</td>"
             f'<td class="n">{fault["seconds"]:.0f}</td></tr>'
         )
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _causes(fault: Mapping[str, Any]) -> str:
+    """One planted bug should read as one line, two at most: more is flagged."""
+    if not fault["detected"]:
+        return "\u2013"
+    count = int(fault.get("root_causes", 0))
+    return f'<span class="fail badge">{count}</span>' if count > 2 else str(count)
 
 
 def _scenarios(fault: Mapping[str, Any]) -> str:

@@ -65,8 +65,13 @@ class SelftestConsole:
             f"{data['seconds']:.0f}s with {data['jobs']} job(s) ({data['cpu_seconds']:.0f} "
             f"CPU-s) -> {escape(str(paths['json']))}, {escape(str(paths['html']))}"
         )
+        if causes := data.get("root_causes"):
+            spread = ", ".join(f"{n} cause(s): {k}" for n, k in causes.items())
+            print_(f"root causes per detected fault (at most 2 each): {spread}")
         if undetected:
             print_(f"[bold red]missed:[/] {escape(', '.join(undetected))}")
+        if split := data.get("split"):
+            print_(f"[bold red]more than 2 root causes:[/] {escape(', '.join(split))}")
         if noisy:
             print_(f"[bold red]clean runs not clean:[/] {escape(', '.join(noisy))}")
         for problem in data["infrastructure_errors"]:

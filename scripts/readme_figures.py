@@ -83,6 +83,19 @@ def clean_line(selftest: Mapping[str, Any]) -> str:
     )
 
 
+def causes_line(selftest: Mapping[str, Any]) -> str:
+    """Triage's figure: how many root causes each detected fault's targeted run came out as."""
+    causes: Mapping[str, int] = selftest.get("root_causes") or {}
+    if not causes:
+        return ""
+    spread = ", ".join(
+        f"{k} with {n} root cause{'s' if n != '1' else ''}" for n, k in causes.items()
+    )
+    split = selftest.get("split") or []
+    over = f" (more than 2: {', '.join(split)})" if split else ""
+    return f"Triage: of the detected faults, {spread}{over}."
+
+
 def duration_line(selftest: Mapping[str, Any]) -> str:
     """How long the whole scorecard took, and how many runs it kept going at once."""
     if "seconds" not in selftest:
@@ -155,7 +168,7 @@ def render(selftest: Mapping[str, Any], bench: Mapping[str, Any]) -> str:
         *matrix(selftest),
         "",
         clean_line(selftest),
-        *[line for line in [duration_line(selftest)] if line],
+        *[line for line in [causes_line(selftest), duration_line(selftest)] if line],
         machine_line(selftest.get("machine", {})),
         "",
         "### Speed (`python -m bench`)",

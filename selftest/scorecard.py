@@ -2,8 +2,9 @@
 pass):
 
 1. exit 2 if any run could not be carried out (the clinic did not start, no report came back);
-2. exit 1 if a fault went undetected (no finding at all), or a clean run found, failed or
-   errored;
+2. exit 1 if a fault went undetected (no finding at all), a detected fault's targeted run
+   came out as more than two root causes (triage scattered one bug), or a clean run found,
+   failed or errored;
 3. exit 0 otherwise.
 
 selftest.json is its data; selftest.html is drawn from that by reports.scorecard_html.
@@ -12,6 +13,7 @@ selftest.json is its data; selftest.html is drawn from that by reports.scorecard
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,13 +71,22 @@ class Scorecard:
         return [f.name for f in self.faults if not f.detected]
 
     @property
+    def split(self) -> list[str]:
+        return [f.name for f in self.faults if f.split]
+
+    def cause_counts(self) -> dict[str, int]:
+        """How many detected faults came out as 1, 2, ... root causes: the triage figure."""
+        counts = Counter(f.root_causes for f in self.faults if f.detected)
+        return {str(n): counts[n] for n in sorted(counts)}
+
+    @property
     def noisy_clean(self) -> list[str]:
         return [c.name for c in self.clean if c.failed or c.errored]
 
     def exit_code(self) -> ExitCode:
         if self.infra_errors:
             return ExitCode.ERROR
-        if self.undetected or self.noisy_clean or not self.faults or not self.clean:
+        if self.undetected or self.split or self.noisy_clean or not self.faults or not self.clean:
             return ExitCode.FAIL
         return ExitCode.PASS
 
@@ -105,6 +116,8 @@ class Scorecard:
             "suites": self.suites(),
             "infrastructure_errors": self.infra_errors,
             "undetected": self.undetected,
+            "split": self.split,
+            "root_causes": self.cause_counts(),
             "noisy_clean": self.noisy_clean,
             "passed": self.exit_code() is ExitCode.PASS,
             "exit_code": int(self.exit_code()),

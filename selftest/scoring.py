@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.models import Verdict
+from reports.groups import group_findings
+from reports.result import RunResult
 from selftest.evidence import (
     base_suite,
     error_lines,
@@ -38,6 +40,13 @@ class FaultScore:
     report_dir: str = ""
     runs: tuple[Mapping[str, object], ...] = ()
     fuzz: Mapping[str, object] | None = None  # what the fuzz-only run's own traffic found
+    root_causes: int = 0  # the targeted run's failing root causes, as its report lists them
+
+    @property
+    def split(self) -> bool:
+        """One planted bug must read as one line, two at most (triage keys on the leaked
+        object): more is triage scattering it over routes and surfaces again."""
+        return self.root_causes > MAX_CAUSES
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -55,7 +64,20 @@ class FaultScore:
             "report_dir": self.report_dir,
             "runs": [dict(r) for r in self.runs],
             "fuzz": dict(self.fuzz) if self.fuzz is not None else None,
+            "root_causes": self.root_causes,
         }
+
+
+MAX_CAUSES = 2
+
+
+def root_causes(result: RunResult | None) -> int:
+    """Failing root causes of one run, grouped as its report.json's causes[] are."""
+    if result is None:
+        return 0
+    accepted = [r.key for r in result.findings if r.accepted]
+    groups = group_findings(result.findings, accepted, result.roles)
+    return sum(1 for g in groups if not g.accepted)
 
 
 def fuzz_details(outcomes: Sequence[RunOutcome]) -> dict[str, object] | None:
@@ -103,6 +125,7 @@ def score_fault(outcomes: Sequence[RunOutcome]) -> FaultScore:
         report_dir=main.report_dir,
         runs=tuple(run_json(o) for o in outcomes),
         fuzz=fuzz_details(outcomes),
+        root_causes=root_causes(main.result),
     )
 
 

@@ -119,6 +119,10 @@ def test_each_fault_is_found_where_it_shows(fault: str, tmp_path: Path) -> None:
     assert report["exposures"], "every fault here leaks one user's data to another"
     assert not report["errors"], report["errors"]
     assert "Traceback" not in output
+    # Triage: one planted bug is one line, two at most (issue 27), its counts adding up.
+    causes = report["causes"]
+    assert 1 <= len(causes) <= 2, [c["title"] for c in causes]
+    assert sum(c["count"] for c in causes) == len(report["findings"])
     surface = SURFACE.get(fault)
     if surface is not None:
         seen = {s for e in report["exposures"] for s in e["surfaces"]}

@@ -89,3 +89,14 @@ def report_file(path: Path, result: RunResult) -> Path:
     """report.json exactly as `chaperone run` writes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json(result, path)
+
+
+def scattered(causes: int = 3) -> RunResult:
+    """One fault's run whose findings triage splits into `causes` root causes: each leaked
+    object first shows in another suite."""
+    labels = SUITES[:causes]
+    stream: Run = [start(*labels)]
+    for index, name in enumerate(labels):
+        leak = finding(owner=f"p{index + 10}", suite=name, time=T0 + 1 + 3 * index)
+        stream += [FindingRaised(name, leak), *suite_ok(name, T0 + 3 * index, Verdict.FAIL)]
+    return RunCollector().consume([*stream, end(Verdict.FAIL)])

@@ -11,7 +11,7 @@ from rich.console import Console
 from reports.selftest_console import RunLine, SelftestConsole, run_text
 from selftest.progress import run_line
 from selftest.scorecard import Scorecard
-from tests.selftest.results import clean, fault, run
+from tests.selftest.results import clean, fault, run, scattered
 
 
 def plain(markup: str) -> str:
@@ -60,3 +60,8 @@ def test_summary_is_drawn_from_the_scorecard_data(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "selftest: 1/2 faults detected, 1/1 clean runs clean, in 60s with 2 job(s)" in text
     assert "missed: missed" in text
+    assert "root causes per detected fault (at most 2 each): 1 cause(s): 1" in text
+    assert "more than 2 root causes" not in text
+    split = Scorecard.from_outcomes([fault("spread", scattered(3)), clean(0, run())], {})
+    console.summary(split.as_json(), paths)
+    assert "more than 2 root causes: spread" in out.getvalue()

@@ -108,6 +108,15 @@ def test_fuzz_column_seeds_and_duration(figures: ModuleType) -> None:
     assert "fuzz = leaks reached by the fuzz suite's own generated requests" in section
 
 
+def test_triage_line_quotes_the_root_cause_distribution(figures: ModuleType) -> None:
+    data = {**SELFTEST_WITH_FUZZ, "root_causes": {"1": 2, "2": 1}, "split": []}
+    section = figures.render(data, BENCH)
+    assert "Triage: of the detected faults, 2 with 1 root cause, 1 with 2 root causes." in section
+    split = figures.render({**data, "root_causes": {"1": 2, "3": 1}, "split": ["a"]}, BENCH)
+    assert "1 with 3 root causes (more than 2: a)." in split
+    assert "Triage:" not in figures.render(SELFTEST, BENCH)  # older selftest.json: no line
+
+
 def test_duration_line_counts_processes_when_seeds_share_them(figures: ModuleType) -> None:
     grouped = {**SELFTEST_WITH_FUZZ, "processes": 33}
     assert "The whole selftest (48 runs in 33 processes) took 512 s" in figures.render(

@@ -12,7 +12,7 @@ from harness.errors import ExitCode
 from reports.scorecard_html import render_html
 from selftest.scorecard import Scorecard, write_scorecard
 from selftest.scoring import score_clean, score_fault
-from tests.selftest.results import clean, fault, run, unfinished
+from tests.selftest.results import clean, fault, run, scattered, unfinished
 
 MACHINE = {"cpu_count": 2, "python": "3.11.9", "platform": "Linux"}
 
@@ -105,6 +105,22 @@ def test_one_missed_fault_fails() -> None:
     assert scorecard.exit_code() is ExitCode.FAIL
 
 
+def test_a_fault_scattered_over_more_than_two_root_causes_fails() -> None:
+    """Triage's promise over the whole catalog: one planted bug, at most two lines."""
+    two, three = scattered(2), scattered(3)
+    assert score_fault([fault("a", two)]).root_causes == 2
+    ok = card([fault("a", two), fault("b", run(leaks={"switch": 3}))], [clean(0, run())])
+    assert ok.exit_code() is ExitCode.PASS and ok.split == []
+    assert ok.as_json()["root_causes"] == {"1": 1, "2": 1}
+    bad = card([fault("a", three), fault("b", run(leaks={"switch": 1}))], [clean(0, run())])
+    assert bad.split == ["a"] and bad.undetected == []
+    assert bad.exit_code() is ExitCode.FAIL
+    data = bad.as_json()
+    assert data["split"] == ["a"] and data["root_causes"] == {"1": 1, "3": 1}
+    assert data["faults"]["a"]["root_causes"] == 3
+    assert '<span class="fail badge">3</span>' in render_html(data)
+
+
 def test_clean_run_with_a_finding_fails() -> None:
     scorecard = card([fault("a", run(leaks={"switch": 1}))], [clean(0, run(leaks={"access": 1}))])
     assert scorecard.noisy_clean == ["seed-0"]
@@ -187,6 +203,7 @@ def test_json_shape(tmp_path: Path) -> None:
         "infrastructure_error": None,
         "report_dir": "/out/faults/recording-idor/main",
         "fuzz": None,
+        "root_causes": 1,
     }
     assert runs[0]["command"].startswith("chaperone run --suite=switch --suite=access")
     assert runs[0]["exit_code"] == 1 and runs[0]["seeds"] == [0]
@@ -204,6 +221,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert data["cpu_seconds"] == 40.0  # 10 CPU-seconds a run
     assert entry_cpu == 10.0 and runs[0]["cpu_seconds"] == 10.0
     assert data["exit_code"] == 0
+    assert data["split"] == [] and data["root_causes"] == {"1": 1}
 
 
 def test_html_is_self_contained_and_escaped() -> None:
