@@ -90,10 +90,9 @@
     await openSocket();
     // No STUN server: the clinic is a peer on the same network.
     pc = new RTCPeerConnection({ iceServers: [] });
-    // A consultation wants the voice as spoken: no noise suppression or gain riding it.
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-    });
+    // The browser's default audio processing (echo cancellation, noise suppression, gain
+    // control), as a telehealth page would have it: the canary's audio code survives it.
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     mic = stream.getAudioTracks()[0];
     pc.addTransceiver(mic, { direction: "sendonly" });
     if (mode === "video") await addCamera();
