@@ -91,6 +91,15 @@ def run_command(
     master_bind_port: MasterPortOpt = 0,
     load_join_seconds: JoinSecondsOpt = 30.0,
     load_seconds: Annotated[float, typer.Option(help="Duration of --suite load.")] = 20.0,
+    calls: Annotated[
+        int,
+        typer.Option(
+            help="--suite load with --media real: this many journey users, each a real call "
+            "at once (0: the usual share of the load users).",
+            min=0,
+            max=200,
+        ),
+    ] = 0,
     overlap: Annotated[
         bool,
         typer.Option(
@@ -150,6 +159,7 @@ def run_command(
         workers=workers,
         **load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds),
         load_seconds=load_seconds,
+        load_calls=calls,
         overlap=overlap,
         chromium=chromium,
         slo=slo_of(slo_p95 or (), slo_max_error_rate, slo_min_rps),

@@ -96,6 +96,12 @@ class RunOptions(BaseModel):
     # Load suite (Locust subprocess)
     load_users: int = Field(12, ge=1)
     load_seconds: float = Field(20.0, gt=0)
+    load_calls: int = Field(
+        0,
+        ge=0,
+        description="with media real: the load journeys that are real calls at once (0: the "
+        "usual share of load_users)",
+    )
     workers: int = Field(0, ge=0, description="Locust worker processes; 0 runs one local process")
     expect_workers: int = Field(
         0, ge=0, description="remote Locust workers (chaperone load-worker) the master waits for"

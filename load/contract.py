@@ -25,6 +25,7 @@ WORLD_FILE = "world.json"
 FINDINGS_DIR = "findings"
 COVERAGE_FILE = "coverage.json"  # in FINDINGS_DIR, rewritten as rows arrive
 FAILURE_FILE = "failure.txt"  # in FINDINGS_DIR: why the master judged the run untrustworthy
+MEDIA_FILE = "media.json"  # in FINDINGS_DIR: what the media oracle decoded (MediaTally)
 CSV_PREFIX = "locust"
 JSON_FILE = "locust.json"
 LOG_FILE = "locust.log"
@@ -34,7 +35,7 @@ MSG_HELLO = "chaperone:hello"  # worker -> master: I am ready for the world (rep
 MSG_WORLD = "chaperone:world"  # master -> worker: {"world", "settings", "index"}
 MSG_READY = "chaperone:ready"  # worker -> master: the world is built, users may run
 MSG_FINDINGS = "chaperone:findings"  # worker -> master: {"findings": [finding json]}
-MSG_COVERAGE = "chaperone:coverage"  # worker -> master: {"rows": [row json]} (increments)
+MSG_COVERAGE = "chaperone:coverage"  # worker -> master: {"rows", "media"} (increments)
 MSG_FAILED = "chaperone:failed"  # worker -> master: {"reason"}: this worker cannot take part
 
 AGGREGATED = "Aggregated"
@@ -62,6 +63,11 @@ class LoadSettings:
     discovered: tuple[DiscoveredRead, ...] = field(default_factory=tuple)
     # Users whose resources a suite running beside this one drives: no journey takes them.
     reserved: tuple[str, ...] = ()
+    # Real calls (`--media real`): each journey user is a headless WebRTC caller too.
+    media: bool = False
+    # The share of a process's wall time its leak checks may take (plus a start allowance);
+    # past it, recordings are not decoded and count as lost coverage.
+    check_share: float = 0.5
 
     @property
     def flow_block(self) -> int:
@@ -93,4 +99,6 @@ class LoadSettings:
                 for d in data.get("discovered", ())
             ),
             reserved=tuple(map(str, data.get("reserved", ()))),
+            media=bool(data.get("media", False)),
+            check_share=float(data.get("check_share", 0.5)),
         )

@@ -18,7 +18,8 @@ from typing import IO, Any
 from harness.coverage import Coverage, CoverageRow
 from harness.errors import InfrastructureError
 from harness.models import Finding
-from load.contract import COVERAGE_FILE
+from load.checker import MediaTally
+from load.contract import COVERAGE_FILE, MEDIA_FILE
 
 
 class FindingsTail:
@@ -113,3 +114,26 @@ def read_coverage(directory: Path, suite: str) -> list[CoverageRow]:
         return [row_from_json(r, suite) for r in rows]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InfrastructureError(f"cannot read the load coverage {path}: {exc}") from exc
+
+
+def write_media(directory: Path, tally: MediaTally) -> None:
+    """Replace the media tally file atomically (only once something was decoded or skipped)."""
+    if not tally.decoded and not tally.skipped:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{MEDIA_FILE}.{os.getpid()}"
+    partial.write_text(json.dumps(tally.to_json()), encoding="utf-8")
+    partial.replace(directory / MEDIA_FILE)
+
+
+def read_media(directory: Path) -> MediaTally:
+    """What the Locust side's media oracle decoded (and what its budget skipped)."""
+    tally = MediaTally()
+    path = directory / MEDIA_FILE
+    if not path.is_file():
+        return tally
+    try:
+        tally.absorb(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise InfrastructureError(f"cannot read the load media tally {path}: {exc}") from exc
+    return tally

@@ -16,6 +16,13 @@ world, findings and coverage between Locust processes:
 Two user classes share the run: ReadUser does the profile's load reads by weight, FlowUser takes
 the profile's load journeys (for the clinic: join, switch in shared wall-clock waves, list the
 recordings after each switch, end the call, then the next appointment).
+
+With real calls (`--media real`) each journey user is also a headless WebRTC caller (load.calls)
+whose camera and microphone carry its canary, and it reads the media of every recording its
+lists show; the leak check decodes it (the media oracle) within its budget (load.checker). The
+callers of a process share one asyncio loop on a real OS thread (load.call_loop): gevent's
+threads are greenlets, and its selectors and locks do not work from another OS thread, so the
+loop gets the unpatched epoll selector and the users wait by polling.
 """
 
 from __future__ import annotations
@@ -30,25 +37,29 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import monkey
 from gevent.event import Event as GeventEvent
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
+from harness.adapters.calls import make_caller, media_plan
 from harness.client.listing import EntityParser
 from harness.coverage import Coverage
 from harness.models import Finding, Observation
-from harness.oracles import Judge
 from harness.profile.model import TargetProfile
-from harness.world import World
+from harness.world import Resource, World
 from load import contract
-from load.checker import LeakChecker, observation_of
+from load.call_loop import CallLoop
+from load.calls import CallDriver, prepare_media
+from load.checker import CheckBudget, LeakChecker, MediaTally, observation_of
 from load.contract import LoadSettings
 from load.findings_io import (
     FindingsFile,
     row_from_json,
     row_to_json,
     write_coverage,
+    write_media,
 )
 from load.virtual_user import Process, Request, VirtualUser
 from load.workload import Workload
@@ -69,6 +80,7 @@ class _State:
     ready = GeventEvent()
     index = 0  # this process's index among the workers (0 for the local process)
     counters: dict[str, int] = {}
+    calls: CallLoop | None = None  # the real calls' loop, started by the first caller
     # How this process reports that the run cannot be trusted (set by its role).
     fail: Callable[[str], None] = staticmethod(lambda reason: log.error("chaperone: %s", reason))
 
@@ -77,13 +89,27 @@ def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Pr
     world = World.from_json(world_doc)
     profile = TargetProfile.model_validate(world.profile)
     entities = EntityParser(profile, world)
-    checker = (
-        LeakChecker(Judge.from_world(world, listing=entities.listing), entities)
-        if settings.check_leaks
-        else None
-    )
+    budget = CheckBudget(share=settings.check_share)
+    checker = LeakChecker.for_world(world, entities, budget) if settings.check_leaks else None
     workload = Workload(profile, world, settings.discovered, settings.reserved)
     return Process(workload, settings, entities, checker, report)
+
+
+def _call_loop() -> CallLoop:
+    """This process's loop for real calls, on an OS thread with the unpatched epoll."""
+    if _State.calls is None:
+        prepare_media()
+        start = monkey.get_original("_thread", "start_new_thread")
+        selector = monkey.get_original("selectors", "EpollSelector")
+        _State.calls = CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
+    return _State.calls
+
+
+def _media_tally() -> MediaTally:
+    process = _State.process
+    if process is None or process.checker is None:
+        return MediaTally()
+    return process.checker.media
 
 
 def _listen(hook: Any, listener: Callable[..., None]) -> None:
@@ -139,6 +165,7 @@ class _Local:
     def flush(self, **_: Any) -> None:
         if _State.process is not None:
             write_coverage(self.out, _State.process.coverage)
+            write_media(self.out, _media_tally())
 
     def flush_forever(self) -> None:
         while True:
@@ -162,6 +189,7 @@ class _Master:
         self.ready: set[str] = set()
         self.files: dict[int, FindingsFile] = {}
         self.coverage = Coverage()
+        self.media = MediaTally()
         self.failed = False
         self.started_at: float | None = None
         for name, handler in (
@@ -202,6 +230,7 @@ class _Master:
 
     def on_coverage(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.coverage.absorb(row_from_json(r) for r in msg.data["rows"])
+        self.media.absorb(msg.data.get("media") or {})
         self.flush()
 
     def on_failed(self, environment: Environment, msg: Any, **_: Any) -> None:
@@ -237,6 +266,7 @@ class _Master:
 
     def flush(self, **_: Any) -> None:
         write_coverage(self.out, self.coverage)
+        write_media(self.out, self.media)
 
     def close(self, **_: Any) -> None:
         self.flush()
@@ -288,8 +318,13 @@ class _Worker:
         # Counted since the last flush only: the master adds them up.
         counted, process.coverage = process.coverage, Coverage()
         rows = [row_to_json(r) for r in counted.rows()]
-        if rows:
-            self.runner.send_message(contract.MSG_COVERAGE, {"rows": rows})
+        media = MediaTally()
+        if process.checker is not None:
+            media, process.checker.media = process.checker.media, media
+        if rows or media.decoded or media.skipped:
+            self.runner.send_message(
+                contract.MSG_COVERAGE, {"rows": rows, "media": media.to_json()}
+            )
 
     def flush_forever(self) -> None:
         while True:
@@ -322,6 +357,12 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         _Local(environment)
     if not isinstance(runner, MasterRunner):
         _listen(environment.events.user_error, _user_error)
+        _listen(environment.events.quitting, _stop_calls)
+
+
+def _stop_calls(**_: Any) -> None:
+    if _State.calls is not None:
+        _State.calls.close()
 
 
 _listen(events.init, _on_init)
@@ -428,7 +469,25 @@ class FlowUser(_LoadUser):
         assignment = process.workload.assignment(slot, process.settings.flow_slots)
         if assignment is not None:
             self.user = VirtualUser(process, assignment.actor, self.send, self.rng(slot))
+            self.user.calls = self.caller(process, self.user)
             self.steps = self.user.journey(assignment)
+
+    def caller(self, process: Process, user: VirtualUser) -> CallDriver | None:
+        """With real calls, this user's caller (its canary on camera and microphone)."""
+        profile = process.workload.profile
+        plan = media_plan(profile)
+        if not process.settings.media or plan is None:
+            return None
+        world, host = process.workload.world, self.host or ""
+
+        def make(resource: Resource) -> Any:
+            return make_caller(profile, host, world, user.session, resource)
+
+        return CallDriver(_call_loop(), plan, make, gevent.sleep)
+
+    def on_stop(self) -> None:
+        if self.user is not None and self.user.calls is not None:
+            self.user.calls.close(wait=False)
 
     @task
     def step(self) -> None:

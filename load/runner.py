@@ -66,6 +66,7 @@ class LoadPlan:
     discovered: tuple[DiscoveredRead, ...] = ()
     user_classes: tuple[str, ...] = ("ReadUser", "FlowUser")
     reserved: tuple[str, ...] = ()  # users no journey may take (a suite beside drives them)
+    media: bool = False  # real calls: each journey user is a headless WebRTC caller
 
     @property
     def run_time(self) -> int:
@@ -88,6 +89,7 @@ class LoadPlan:
             workers=max(1, self.workers + self.expect_workers),
             discovered=self.discovered,
             reserved=self.reserved,
+            media=self.media,
         )
 
 
@@ -374,6 +376,7 @@ def _clear_previous(run_dir: Path) -> None:
     findings = run_dir / contract.FINDINGS_DIR
     stale += findings.glob("findings-*.jsonl")
     stale += [findings / contract.COVERAGE_FILE, findings / contract.FAILURE_FILE]
+    stale += [findings / contract.MEDIA_FILE]
     for path in stale:
         path.unlink(missing_ok=True)
 

@@ -24,8 +24,9 @@ from harness.profile.steps import prepare
 from harness.suites import RunContext
 from harness.world import World
 from load import contract
+from load.checker import MediaTally
 from load.contract import DiscoveredRead
-from load.findings_io import read_coverage
+from load.findings_io import read_coverage, read_media
 from load.runner import LoadPlan, run_locust
 from load.slo import evaluate
 from load.stats import LoadStats
@@ -50,12 +51,17 @@ def plan_for(
     # A profile mistake stops here, in one line.
     workload = Workload(profile, world, discovered, reserved)
     users = options.load_users
+    media = options.media == "real" and profile.media is not None
     if not workload.journeys:
         flow_users = 0
     elif not workload.reads:
         flow_users = users
     else:
         flow_users = load_flow_share(users)
+    if media and options.load_calls and workload.journeys:
+        # N real calls: N journey users, beside the readers the usual share would have.
+        users += options.load_calls - flow_users
+        flow_users = options.load_calls
     flow_users = min(flow_users, workload.flow_resources())
     counts = (("ReadUser", users - flow_users), ("FlowUser", flow_users))
     classes = [name for name, n in counts if n]
@@ -74,6 +80,7 @@ def plan_for(
         discovered=discovered,
         user_classes=tuple(classes) or ("ReadUser",),
         reserved=tuple(sorted(reserved)),
+        media=media,
     )
 
 
@@ -110,7 +117,8 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
         stats = yield from _drive(plan, world, ctx, findings)
     finally:
         _absorb_coverage(ctx, run_dir)
-    leak_case = _leak_case(findings, plan, time.monotonic() - started)
+    media = read_media(run_dir / contract.FINDINGS_DIR)
+    leak_case = _leak_case(findings, plan, time.monotonic() - started, media)
     yield leak_case
     routes = TargetProfile.model_validate(world.profile).load
     slo_cases = [
@@ -127,7 +135,7 @@ def run_load_plan(ctx: RunContext, check_leaks: bool) -> Iterator[Event]:
     yield from slo_cases
     verdict = Verdict.merge(leak_case.verdict, *(c.verdict for c in slo_cases))
     failed = [c.message for c in (leak_case, *slo_cases) if c.verdict is not Verdict.PASS]
-    metrics = _metrics(stats, plan, findings)
+    metrics = _metrics(stats, plan, findings, media)
     yield _finished(started, verdict, "; ".join(failed), metrics, _artifacts(run_dir))
 
 
@@ -154,9 +162,15 @@ def _absorb_coverage(ctx: RunContext, run_dir: Path) -> None:
     coverage.absorb(read_coverage(run_dir / contract.FINDINGS_DIR, label))
 
 
-def _leak_case(findings: dict[str, Finding], plan: LoadPlan, seconds: float) -> CaseFinished:
+def _leak_case(
+    findings: dict[str, Finding], plan: LoadPlan, seconds: float, media: MediaTally
+) -> CaseFinished:
     if not plan.check_leaks:
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "leak checks were disabled")
+    if plan.media and not findings and not media.decoded:
+        # Real calls whose recordings nobody decoded proved nothing about the media.
+        why = "real calls, but the media oracle decoded no recording"
+        return CaseFinished(SUITE, LEAK_CASE, Verdict.ERROR, seconds, why)
     if not findings:
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "no leaks seen")
     kinds = sorted({f.kind for f in findings.values()})
@@ -164,8 +178,18 @@ def _leak_case(findings: dict[str, Finding], plan: LoadPlan, seconds: float) -> 
     return CaseFinished(SUITE, LEAK_CASE, Verdict.FAIL, seconds, message, tuple(findings))
 
 
-def _metrics(stats: LoadStats, plan: LoadPlan, findings: dict[str, Finding]) -> dict[str, object]:
+def _metrics(
+    stats: LoadStats, plan: LoadPlan, findings: dict[str, Finding], media: MediaTally
+) -> dict[str, object]:
+    real = {
+        "media_calls": plan.flow_users,
+        "media_recordings_decoded": media.decoded,
+        # Lost coverage too (counted in the run's coverage, never clean).
+        "media_recordings_over_budget": media.skipped,
+        "media_decode_seconds": round(media.seconds, 3),
+    }
     return {
+        **(real if plan.media else {}),
         **stats.metrics(),
         "users": plan.users,
         "flow_users": plan.flow_users,

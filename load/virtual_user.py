@@ -35,6 +35,7 @@ from harness.models import Actor, Finding, Observation
 from harness.profile.model import ReadSpec
 from harness.profile.steps import Prepared
 from harness.world import Resource
+from load.calls import CallDriver
 from load.checker import LeakChecker
 from load.contract import LoadSettings
 from load.workload import Assignment, ReadChoice, Workload
@@ -76,6 +77,9 @@ class Process:
     report: Callable[[list[Finding]], None]  # new findings go here (a file, or the master)
     seen_by_anyone: dict[str, dict[str, Entity]] = field(default_factory=dict)
     client: ProfileClient = field(init=False)
+    # With real calls: the profile's read of a recording's media (`media.fetch`), which a
+    # journey user makes on each recording its lists show after a segment closes.
+    fetch: ReadSpec | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         # One client per process: the profile's protocol. Load workers never get the support
@@ -84,6 +88,12 @@ class Process:
         # Load measures the reads users make; their other request shapes are the access
         # suite's, and would add statistics rows no SLO names.
         self.client.variant_reads = 0
+        media = self.workload.profile.media
+        if self.settings.media and media is not None and media.fetch:
+            wanted = media.fetch
+            self.fetch = next((r for r in self.workload.profile.reads if r.name == wanted), None)
+        if self.checker is not None:
+            self.checker.set_coverage(self.client.coverage)
 
     @property
     def coverage(self) -> Coverage:
@@ -94,6 +104,8 @@ class Process:
     @coverage.setter
     def coverage(self, tally: Coverage) -> None:
         self.client.coverage = tally
+        if self.checker is not None:
+            self.checker.set_coverage(tally)  # what the oracles could not judge counts here too
 
     @property
     def needs_values(self) -> bool:
@@ -118,6 +130,7 @@ class VirtualUser:
         send: Send,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        calls: CallDriver | None = None,
     ) -> None:
         self.process = process
         self.workload = process.workload
@@ -129,6 +142,8 @@ class VirtualUser:
         self._send = send
         self._rng = rng or random.Random(actor.id)
         self._sleep = sleep
+        self.calls = calls  # this user's real call, with `--media real`
+        self._fetched: set[str] = set()  # recordings whose media this user read
         self.memory = Memory(actor, self.workload.world, harvest=process.needs_values)
         self._reads = self.workload.reads_for(actor.role)
         # Relations do not change during a load run, so the user's own scope is built once.
@@ -263,13 +278,36 @@ class VirtualUser:
 
     def flow(self, name: str, resource: Resource | None) -> bool:
         """Run one profile flow; True if every step answered as expected. After a flow that
-        files an entity (a recording), the user reads where such entities are listed."""
+        files an entity (a recording), the user reads where such entities are listed, and with
+        real calls, the media of each one listed that it has not read yet. The user's caller
+        (if any) follows the flow: camera and hold before it, start, camera off, hang up after."""
+        if self.calls is not None:
+            self.calls.before(name, resource)
         scope = self.client.scope(self.actor, resource)
         done = self._run(run_flow(self.client, self.session, name, scope, name)).ok
+        if self.calls is not None:
+            self.calls.after(name, resource, done)
         creates = self.profile.flows[name].creates
         if done and creates is not None:
-            self.read_lists(creates)
+            listed = self.read_lists(creates)
+            self._fetch_media(self._learn_listed(listed, creates))
         return done
+
+    def _learn_listed(self, seen: list[Observation], kind: str) -> list[Entity]:
+        listed = [e for obs in seen for e in self.process.entities.entities(obs) or []]
+        return [e for e in listed if e.kind == kind]
+
+    def _fetch_media(self, entities: list[Entity]) -> None:
+        """Each recording's media, read once by this user: the media oracle decodes it."""
+        spec = self.process.fetch
+        if spec is None or spec.each is None:
+            return
+        for entity in entities:
+            key = f"{entity.kind}:{entity.id}"
+            if entity.kind != spec.each or key in self._fetched:
+                continue
+            self._fetched.add(key)
+            self._read(spec, {**self._scope, spec.each: entity.item}, entity.owner or "")
 
     def journey(self, assignment: Assignment) -> Iterator[str]:
         """The journey on each assigned resource in turn; yields after every flow (its name),

@@ -1,0 +1,75 @@
+"""`chaperone run --suite load --media real --calls 4` on the local clinic serving real calls:
+each journey user is a headless WebRTC caller, and each Locust process's leak check decodes
+the recordings its users fetch (the media oracle) within its budget. Proven both ways: the
+clean clinic gives no finding and the recordings were decoded; a misfiled segment is caught in
+the recordings' pixels and sound by the load suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from load.checker import OVER_BUDGET
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MEDIA_SURFACES = {"media:video", "media:audio"}
+
+
+def run_load(out: Path, *extra: str) -> dict[str, Any]:
+    args = ["run", "--suite", "load", "--media", "real", "--calls", "4", "--patients", "4"]
+    # The SLOs have their own tests; a machine shared with other runs must not breach them here.
+    args += ["--load-seconds", "40", "--slo-p95", "GET /api/me/recordings=20000"]
+    args += ["--slo-p95", "GET /api/recordings/{recording_id}/media=20000"]
+    done = subprocess.run(
+        [sys.executable, "-m", "chaperone", *args, "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
+    report = out / "report.json"
+    assert report.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    data: dict[str, Any] = json.loads(report.read_text())
+    return data
+
+
+def test_four_clean_real_calls_under_load_give_no_finding_and_their_recordings_are_decoded(
+    tmp_path: Path,
+) -> None:
+    report = run_load(tmp_path)
+    assert report["errors"] == [], report["errors"]
+    assert report["findings"] == []
+    metrics = report["metrics"]["load"]
+    assert metrics["media_calls"] == 4
+    assert metrics["media_recordings_decoded"] > 0
+    # A recording left undecoded for the budget is lost coverage; nothing else may be lost.
+    coverage = report["coverage"]
+    assert coverage["lost"] == metrics["media_recordings_over_budget"]
+    assert set(coverage["lost_reasons"]) <= {OVER_BUDGET}
+    assert report["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "switch-recording-misattribution",
+        # Two calls' tracks crossed in one slow switch: the same proof on another fault.
+        pytest.param("switch-race", marks=pytest.mark.proof),
+    ],
+)
+def test_a_misfiled_segment_is_caught_in_the_recordings_by_the_load_suite(
+    tmp_path: Path, fault: str
+) -> None:
+    report = run_load(tmp_path, "--faults", fault)
+    in_media = [f for f in report["findings"] if f["surface"]["kind"] in MEDIA_SURFACES]
+    assert in_media and {f["check"] for f in in_media} == {"media-canary"}
+    assert {f["suite"] for f in in_media} == {"load"}
+    assert all(dict(f["extra"]).get("offset") for f in in_media)
+    assert report["verdict"] == "fail"

@@ -1,0 +1,151 @@
+"""Real calls in the load suite, without Locust: the call loop on its own thread, what a journey
+user's caller does around each flow, and the leak check's budget for decoding recordings (what
+it skips is lost coverage, never clean)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from functools import cache
+
+import pytest
+
+from harness.coverage import Coverage
+from harness.errors import InfrastructureError
+from harness.media_call import MediaPlan
+from harness.media_canary import encode_webm
+from harness.models import Observation
+from harness.world import Resource
+from load.call_loop import CallLoop
+from load.calls import CallDriver
+from load.checker import OVER_BUDGET, CheckBudget, LeakChecker, observation_of
+from tests.load.worlds import memory_world, of_role
+
+WORLD = memory_world()
+PATIENTS = of_role(WORLD, "patient")
+MEDIA = "GET /api/recordings/{recording_id}/media"
+
+
+def _thread(fn: object) -> object:
+    thread = threading.Thread(target=fn, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    return thread
+
+
+def test_the_call_loop_runs_coroutines_on_its_own_thread() -> None:
+    loop = CallLoop(_thread)
+    try:
+
+        async def where() -> int:
+            await asyncio.sleep(0.01)
+            return threading.get_ident()
+
+        assert loop.run(where(), 5, "answer") != threading.get_ident()
+
+        async def broken() -> None:
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError, match="refused"):
+            loop.run(broken(), 5, "answer")
+        with pytest.raises(InfrastructureError, match="did not answer within 0 s"):
+            loop.run(asyncio.sleep(5), 0.05, "answer")
+    finally:
+        loop.close()
+
+
+class FakeCaller:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def start(self) -> None:
+        self.log.append("start")
+
+    async def camera_on(self) -> None:
+        self.log.append("camera_on")
+
+    async def camera_off(self) -> None:
+        self.log.append("camera_off")
+
+    async def stop(self) -> None:
+        self.log.append("stop")
+
+
+def test_a_journey_users_caller_follows_join_switches_and_end() -> None:
+    log: list[str] = []
+    plan = MediaPlan(
+        start=("join",),
+        camera_on=("switch_to_video",),
+        camera_off=("switch_to_audio",),
+        stop=("end",),
+        hold_seconds=2.6,
+    )
+    loop = CallLoop(_thread)
+    resource = Resource(kind="consultation", owner=PATIENTS[0], index=0)
+    driver = CallDriver(loop, plan, lambda r: FakeCaller(log), lambda s: log.append(f"hold {s}"))  # type: ignore[arg-type,return-value]
+    try:
+        driver.before("join", resource)
+        driver.after("join", resource, done=False)  # a refused join starts no call
+        assert log == [] and driver.caller is None
+        for flow in ("join", "switch_to_video", "switch_to_audio", "end"):
+            driver.before(flow, resource)
+            driver.after(flow, resource, done=True)
+    finally:
+        loop.close()
+    assert log == [
+        "start",
+        "camera_on",
+        "hold 2.6",
+        "hold 2.6",
+        "camera_off",
+        "hold 2.6",
+        "stop",
+    ]
+    assert driver.caller is None and driver.calls == 1
+
+
+def test_the_budget_is_a_share_of_wall_time_plus_an_allowance() -> None:
+    budget = CheckBudget(share=0.5, allowance=10.0, started=100.0)
+    budget.spent = 14.0
+    assert not budget.exhausted(now=110.0)  # 10 + 0.5 * 10 = 15
+    assert budget.exhausted(now=106.0)  # 10 + 0.5 * 6 = 13
+
+
+@cache
+def _foreign_recording() -> bytes:
+    other = next(c.value for c in WORLD.ownership.for_owner(PATIENTS[1]) if c.kind == "name")
+    return encode_webm(video=[(other, 3.0)], audio=[(other, 3.0)])
+
+
+def _media(actor: str, body: bytes) -> Observation:
+    return observation_of(
+        actor=actor,
+        step=f"load/{actor}/{MEDIA}",
+        endpoint=MEDIA,
+        method="GET",
+        url="/api/recordings/7/media",
+        status=200,
+        headers=[("content-type", "video/webm")],
+        body=body,
+        elapsed=0.01,
+    )
+
+
+def test_another_patients_face_and_voice_in_a_recording_are_found_in_the_worker() -> None:
+    checker = LeakChecker.for_world(WORLD)
+    checker.set_coverage(Coverage())
+    found = checker.check(_media(PATIENTS[0], _foreign_recording()))
+    assert {f.surface.kind.value for f in found} == {"media:video", "media:audio"}
+    assert {f.owner for f in found} == {PATIENTS[1]}
+    assert checker.media.decoded == 1 and checker.media.skipped == 0
+    assert checker.budget.spent > 0
+
+
+def test_a_recording_past_the_budget_is_lost_coverage_never_clean() -> None:
+    checker = LeakChecker.for_world(WORLD, budget=CheckBudget(share=0.0, allowance=0.0))
+    coverage = Coverage()
+    checker.set_coverage(coverage)
+    checker.budget.spent = 1.0
+    assert checker.check(_media(PATIENTS[0], _foreign_recording())) == []
+    assert checker.media.skipped == 1 and checker.media.decoded == 0
+    [row] = coverage.rows()
+    assert (row.route, row.lost, dict(row.reasons)) == (MEDIA, 1, {OVER_BUDGET: 1})
