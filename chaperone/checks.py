@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -65,8 +66,9 @@ def check_scenarios(profile: LoadedProfile, names: Sequence[str]) -> None:
             raise UsageError(f"unknown scenario '{name}'", hint)
 
 
-def check_media(profile: LoadedProfile, media: str) -> None:
-    """Refuse `--media` values, and real media for a profile that says nothing of its calls."""
+def check_media(profile: LoadedProfile, media: str) -> Literal["header", "real"]:
+    """Refuse `--media` values, and real media for a profile that says nothing of its calls;
+    the value, checked."""
     if media not in ("header", "real"):
         raise UsageError(f"--media '{media}' is not header or real", "pass --media real or drop it")
     if media == "real" and profile.profile.media is None:
@@ -74,6 +76,7 @@ def check_media(profile: LoadedProfile, media: str) -> None:
             f"--media real, but profile '{profile.profile.name}' has no media: section",
             "describe the app's signalling in the profile (docs/media.md) or drop --media",
         )
+    return "real" if media == "real" else "header"
 
 
 def build_options(**fields: object) -> RunOptions:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from chaperone.checks import check_out, load_master
+from chaperone.checks import check_media, check_out, load_master
 from chaperone.gating import Where, enable_after_gate, run_gate
 from chaperone.options import (
     ExpectWorkersOpt,
@@ -19,6 +19,7 @@ from chaperone.options import (
     ListenOpt,
     MasterHostOpt,
     MasterPortOpt,
+    MediaOpt,
     SupportOpt,
     TargetOpt,
 )
@@ -65,6 +66,7 @@ def gate_command(
         ),
     ] = None,
     faults: FaultsOpt = "",
+    media: MediaOpt = "header",
     timeout: Annotated[
         float,
         typer.Option(
@@ -135,6 +137,8 @@ def gate_command(
       CHAPERONE_SUPPORT_TOKEN=... chaperone gate --build 1.4.2 --target https://clinic.staging.example
 
       chaperone gate --build 1.4.2 --faults switch-recording-misattribution   # blocked
+
+      chaperone gate --build 1.4.2 --media real   # real calls; the verdict says media: real
     """
     key = load_signing_key(signing_key_file)  # a bad key is found before any traffic
     bound = bind_policy(policy)
@@ -143,8 +147,9 @@ def gate_command(
     if target is not None:
         check_target_allowed(bound.policy, target)
     loaded = load_profile(bound.policy.profile_path(policy))
+    checked_media = check_media(loaded, media)
     more = population_of(loaded.profile, population or (), patients=patients)
-    options = gate_options(bound.policy, seed, more, timeout, load_seconds, workers)
+    options = gate_options(bound.policy, seed, more, timeout, load_seconds, workers, checked_media)
     check_policy_population(loaded.profile, options.population)
     load = load_master(expect_workers, master_bind_host, master_bind_port, load_join_seconds)
     options = options.model_copy(update=load)
@@ -152,7 +157,7 @@ def gate_command(
     discard_old_verdict(out_dir)
     with (
         notification_sinks(loaded, listen, target) as sinks,
-        target_of(target, support_token, faults, loaded, sinks) as (url, token),
+        target_of(target, support_token, faults, loaded, sinks, media) as (url, token),
     ):
         verdict, verdict_path = run_gate(
             bound,

@@ -45,7 +45,14 @@ def run_gate(
     report_digest = file_sha256(paths["json"]) if "json" in paths else None
     inputs = [(paths["json"].name, report_digest)] if report_digest else []
     verdict = build_verdict(
-        bound, result, build, url, reference=reference, build_digest=build_digest, inputs=inputs
+        bound,
+        result,
+        build,
+        url,
+        reference=reference,
+        build_digest=build_digest,
+        inputs=inputs,
+        media=options.media,
     )
     verdict_path = write_gate_verdict(verdict, out_dir, key)
     reporter.summary(result, paths)

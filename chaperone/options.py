@@ -58,9 +58,9 @@ FaultsOpt = Annotated[
 MediaOpt = Annotated[
     str,
     typer.Option(
-        help="real: the switch suite's calls are WebRTC, each caller's camera and microphone "
-        "carrying their canary (the profile's `media:` section; the local clinic then records "
-        "real VP8/Opus media); header: flows only, no media sent.",
+        help="real: the calls of the switch and load suites are WebRTC, each caller's camera "
+        "and microphone carrying their canary (the profile's `media:` section; the local "
+        "clinic then records real VP8/Opus media); header: flows only, no media sent.",
     ),
 ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -57,6 +58,7 @@ def gate_options(
     timeout_seconds: float = 900.0,
     load_seconds: float = 20.0,
     workers: int = 0,
+    media: Literal["header", "real"] = "header",
 ) -> RunOptions:
     """The run the policy asks for: at least its population (by the profile's names, raised
     where `population` asks for more) and seeds. Out-of-range numbers are one ConfigError
@@ -78,6 +80,7 @@ def gate_options(
             min_coverage=policy.min_coverage,
             fuzz_examples=policy.fuzz_examples,
             fuzz_seconds=policy.fuzz_seconds,
+            media=media,
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -118,6 +121,7 @@ def build_verdict(
     build_digest: str | None = None,
     inputs: Sequence[tuple[str, str]] = (),
     now: datetime | None = None,
+    media: Literal["header", "real"] = "header",
 ) -> GateVerdict:
     """`reference` is True when the gate drove the bundled clinic instead of the build's own
     deployment: such a verdict proves the harness, not the build."""
@@ -145,6 +149,7 @@ def build_verdict(
         expires_at=created + timedelta(seconds=float(policy.verdict_ttl)),
         run_id=result.run_id,
         inputs=tuple(inputs),
+        media=media,
     )
 
 

@@ -94,6 +94,9 @@ class GatePredicate(_Model):
     run_id: str
     policy_document: dict[str, Any]
     profile: ResourceDescriptor
+    # How the calls were judged: "real" (WebRTC callers, recordings decoded from their pixels
+    # and sound) or "header" (flows only). Verdicts signed before this field read as header.
+    media: Literal["header", "real"] = "header"
 
 
 class Subject(_Model):
@@ -132,6 +135,7 @@ class GateVerdict(BaseModel):
     expires_at: AwareDatetime
     run_id: str
     inputs: tuple[tuple[str, str], ...] = ()  # (uri, sha256) of the reports it summarises
+    media: Literal["header", "real"] = "header"  # real: the calls were real WebRTC media
 
     def statement(self) -> Statement:
         return Statement(
@@ -158,6 +162,7 @@ class GateVerdict(BaseModel):
                 run_id=self.run_id,
                 policy_document=self.policy,
                 profile=_resource(self.profile_uri, self.profile_sha256),
+                media=self.media,
             ),
         )
 
@@ -186,6 +191,7 @@ class GateVerdict(BaseModel):
             expires_at=p.expires_at,
             run_id=p.run_id,
             inputs=tuple((r.uri, r.digest.sha256) for r in p.input_attestations),
+            media=p.media,
         )
 
 

@@ -130,3 +130,16 @@ def test_gate_options_follow_the_policy_minimums() -> None:
 
 def test_policy_path_exists() -> None:
     assert Path(DEFAULT_POLICY).exists()
+
+
+def test_a_gate_with_real_calls_says_so_in_its_signed_verdict(tmp_path: Path) -> None:
+    from flags.verdict import GateVerdict
+    from tests.flags.conftest import write_policy
+
+    bound = bind_policy(write_policy(tmp_path))
+    options = gate_options(POLICY, seed=0, media="real")
+    assert options.media == "real"
+    real = build_verdict(bound, result_of(ALL_PASS), "b", "http://h", reference=True, media="real")
+    assert GateVerdict.from_statement(real.statement()).media == "real"
+    header = build_verdict(bound, result_of(ALL_PASS), "b", "http://h", reference=True)
+    assert GateVerdict.from_statement(header.statement()).media == "header"
