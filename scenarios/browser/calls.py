@@ -3,8 +3,9 @@ RTCPeerConnection, fed by Chromium's fake devices.
 
 Each owner who joins a call gets a Chromium of their own (the fake-capture flags are per browser
 process), started with `<user>.y4m` (their QR code, their name above it) and `<user>.wav`
-(their audio code), written from the codes the run's seed made (`harness.media_call.codes_for`,
-as for the headless callers). Users who make no call share one browser.
+(their audio code), written to a temporary directory (removed after the run) from the codes
+the run's seed made (`harness.media_call.codes_for`, as for the headless callers). Users who
+make no call share one browser.
 
 The call lives in a tab of its own that stays open from the join to the end, as a person keeps
 the call open while reading their profile in another tab: navigating the call's tab away would
@@ -18,6 +19,7 @@ with the page's own message. Camera on and off are the page's doing, not the sui
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,17 +52,16 @@ class BrowserCalls:
     live: dict[tuple[str, str], float] = field(default_factory=dict)  # (user, call) -> joined
     seconds: list[float] = field(default_factory=list)  # each finished call, join to hang-up
     callers: int = 0  # browsers launched, kept for the metrics after they close
+    _files: tempfile.TemporaryDirectory[str] | None = None  # the fake capture files
 
     async def launch(
-        self,
-        playwright: Playwright,
-        chromium: str,
-        world: World,
-        callers: Iterable[Actor],
-        directory: Path,
+        self, playwright: Playwright, chromium: str, world: World, callers: Iterable[Actor]
     ) -> None:
         """One Chromium per caller whose media can carry a canary (no canary: no proof, and
-        they join through the shared browser, as without media)."""
+        they join through the shared browser, as without media). The capture files (about
+        4 MB a caller) live in a temporary directory until `close`."""
+        self._files = tempfile.TemporaryDirectory(prefix="chaperone-capture-")
+        directory = Path(self._files.name)
         for actor in callers:
             codes = codes_for(actor, world.ownership.canaries)
             if codes is None:
@@ -122,6 +123,9 @@ class BrowserCalls:
         browsers, self.browsers = list(self.browsers.values()), {}
         for browser in browsers:
             await browser.close()
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
 
     def metrics(self) -> dict[str, object]:
         return {

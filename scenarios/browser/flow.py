@@ -97,13 +97,8 @@ class BrowserRun:
             failed = True
             try:
                 if self.calls is not None:
-                    await self.calls.launch(
-                        playwright,
-                        self.ctx.options.chromium,
-                        self.ctx.world,
-                        self._callers(),
-                        self.evidence.root / "capture",
-                    )
+                    options, world = self.ctx.options, self.ctx.world
+                    await self.calls.launch(playwright, options.chromium, world, self._callers())
                 await self._start(browser)
                 setup = Scene(SETUP, 0)
                 async for event in self._phase(setup, "login", self.users, self._login):
