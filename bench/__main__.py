@@ -74,7 +74,9 @@ def _selftest(out: Path) -> Mapping[str, Any]:
 def _media(out: Path) -> Mapping[str, Any]:
     from bench import media_bench
 
-    return media_bench.main(out / "media.json")
+    # The direct calls, then 4 real calls through Locust (the gate with real media takes many
+    # minutes: `python -m bench.media_bench --gate`).
+    return {**media_bench.main(out / "media.json"), **media_bench.load_calls(out / "load")}
 
 
 PARTS: dict[str, Part] = {
