@@ -1,9 +1,10 @@
 """Whether the controller's own tables still hold what its signed audit says they hold.
 
-The controller decides from its `pins` and `revocations` tables, not from the audit. Whoever
-can write its database (not the enabler, in the production set-up) could swap a pin or delete
-a revocation without touching the audit; the signed rows still say which pin two admins
-approved and which artefacts were revoked, so `chaperone audit verify` compares the two."""
+The controller decides from its `pins`, `revocations` and `approvals` tables, not from the
+audit. Whoever can write its database (not the enabler, in the production set-up) could swap a
+pin, delete a revocation or approve a flag on without touching the audit; the signed rows still
+say which pin two admins approved, which artefacts were revoked and which enable is live, so
+`chaperone audit verify` compares the two."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from controller.decisions import public_key_from_pem
-from controller.store import audit, pins, revocations
+from controller.store import approvals, audit, pins, revocations
 from harness.errors import ChaperoneError
 
 
@@ -23,11 +24,14 @@ def state_problems(engine: Engine) -> list[str]:
         rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
         held = {row.flag: row for row in conn.execute(select(pins))}
         kept = {(row.flag, row.digest) for row in conn.execute(select(revocations))}
+        on = conn.execute(select(approvals).where(approvals.c.enabled.is_(True))).all()
     proposed: dict[int, tuple[str, list[str]]] = {}
     approved: dict[str, tuple[str, list[str]]] = {}
     revoked: set[tuple[str, str]] = set()
+    live: dict[tuple[str, str], str | None] = {}  # (flag, env) -> the digest last enabled
     for row in rows:
         detail = _detail(row.detail)
+        _follow_live(live, row.action, row.flag, row.env, detail)
         if row.action == "pin-proposed":
             proposed[detail.get("proposal", -1)] = (
                 str(detail.get("policy_digest")),
@@ -49,7 +53,41 @@ def state_problems(engine: Engine) -> list[str]:
         f"the revocation of {digest[:12]} for '{flag}' is gone from the database"
         for flag, digest in sorted(revoked - kept)
     ]
+    for row in on:
+        if (row.flag, row.env) not in live or live[(row.flag, row.env)] != row.digest:
+            problems.append(
+                f"'{row.flag}' is approved on in {row.env} for an artefact the audit did not "
+                "leave enabled there (edited)"
+            )
+        elif (row.flag, row.digest) in revoked:
+            problems.append(f"'{row.flag}' is approved on in {row.env} for a revoked artefact")
     return problems
+
+
+# Audit actions after which the controller no longer approves (flag, env): a disable, a
+# compensated enable or stage change, the watch's disable, self-heal's withdrawal.
+_WITHDRAWN = frozenset(
+    {"disable-intent", "enable-failed", "stage-failed", "auto-disabled", "drift-disabled"}
+)
+
+
+def _follow_live(
+    live: dict[tuple[str, str], str | None],
+    action: str,
+    flag: str | None,
+    env: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """Replays one audit row onto which (flag, env) the audit leaves enabled, with what."""
+    if flag is None:
+        return
+    if action == "enabled" and env is not None:
+        live[(flag, env)] = detail.get("digest")
+    elif action in _WITHDRAWN and env is not None:
+        live.pop((flag, env), None)
+    elif action == "revoked":
+        for withdrawn in detail.get("envs", []):
+            live.pop((flag, str(withdrawn)), None)
 
 
 def _detail(text: str) -> dict[str, Any]:

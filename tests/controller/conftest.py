@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from controller.app import create_app
+from controller.audit_state import state_problems
 from controller.decisions import Controller
 from controller.store import open_engine
 from controller.tokens import create_token
@@ -84,7 +85,11 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    """The controller in process on a local backend, with five people's tokens. At the end its
+    tables must still be what its audit says (`audit verify`'s state check), so every decision
+    path the tests drive also proves that check raises no false alarm; modules that tamper with
+    the database on purpose set TAMPERS_WITH_THE_DATABASE."""
     db = f"sqlite:///{tmp_path / 'controller.db'}"
     engine = open_engine(db)
     backend = SlowBackend(tmp_path / "flags-state.json")
@@ -102,3 +107,5 @@ def world(tmp_path: Path) -> Iterator[World]:
     bound = bind_policy(write_policy(tmp_path / "policy"))
     with TestClient(create_app(controller)) as client:
         yield World(client, controller, backend, audit_key, bound, tokens, db)
+    if not getattr(request.module, "TAMPERS_WITH_THE_DATABASE", False):
+        assert state_problems(engine) == []

@@ -14,6 +14,8 @@ from controller import audit as chain
 from controller.store import audit
 from tests.controller.conftest import World
 
+TAMPERS_WITH_THE_DATABASE = True  # see the world fixture
+
 
 def _verify(world: World, tmp_path: Path, checkpoints: Path | None = None) -> tuple[int, str]:
     public = tmp_path / "controller.pub"
@@ -224,3 +226,28 @@ def test_a_pin_swapped_or_a_revocation_deleted_in_the_database_is_reported(
         conn.execute(delete(pins))
     code, out = _verify(world, tmp_path, points)
     assert "the pin of 'video-switch' the audit approved is gone" in " ".join(out.split())
+
+
+def test_an_approval_written_into_the_database_is_reported(world: World, tmp_path: Path) -> None:
+    # Self-heal keeps on what the approvals table says is approved; one set there by hand,
+    # outside any decision, differs from what the signed audit left enabled.
+    from controller.audit_state import state_problems
+    from controller.store import approvals
+    from tests.controller.conftest import DIGEST
+
+    points = _logged(world, tmp_path)
+    enable = "/v1/flags/video-switch/envs/production/enable"
+    assert world.client.post(enable, content=world.envelope(), headers=world.as_("rita")).is_success
+    world.client.post("/v1/flags/video-switch/envs/production/disable", headers=world.as_("rita"))
+    chain.write_checkpoint(world.controller.engine, world.audit_key, points)
+    assert state_problems(world.controller.engine) == []
+    with world.controller.engine.begin() as conn:
+        conn.execute(
+            update(approvals)
+            .where(approvals.c.env == "production")
+            .values(enabled=True, digest=DIGEST)
+        )
+    code, out = _verify(world, tmp_path, points)
+    assert code == 2
+    said = " ".join(out.split())
+    assert "'video-switch' is approved on in production for an artefact the audit did not" in said

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from controller import audit as chain
+from controller.audit_state import state_problems
 from controller.decisions import Controller
 from controller.store import audit, open_engine
 from controller.tokens import create_token, principal_for
@@ -86,6 +87,7 @@ def test_two_controllers_on_postgresql_serialise_a_revoke_behind_an_enable(
         assert status["revoked"] == [digest]
         assert status["approved"][ENV]["enabled"] is False
         assert chain.verify(engine, key.public()) == []
+        assert state_problems(engine) == []
         first.engine.dispose()
         second.engine.dispose()
 
@@ -156,6 +158,7 @@ def test_two_served_controllers_on_postgresql_keep_one_chain_and_revokes_win(
                 assert answers["enable"].status_code in (200, 409), answers["enable"].text
                 assert not LocalBackend(tmp_path / "flags-state.json").status(FLAG, ENV).enabled
         assert chain.verify(engine, key.public()) == []
+        assert state_problems(engine) == []
         with engine.connect() as conn:
             actions = [row.action for row in conn.execute(select(audit.c.action))]
         assert actions.count("revoked") == 8

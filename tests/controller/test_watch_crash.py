@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from controller import audit as chain
+from controller.audit_state import state_problems
 from controller.decisions import Controller
 from controller.guard import CRASH_ENV
 from controller.store import guard_actions, open_engine
@@ -108,3 +109,4 @@ def test_watch_killed_between_disable_and_revoke_resumes_on_restart(tmp_path: Pa
     assert incident["revoked_build"] == DIGEST and incident["exposures"]
     assert incident["disabled_at"] and incident["detected_at"] <= incident["disabled_at"]
     assert chain.verify(engine, key.public()) == []
+    assert state_problems(engine) == []
