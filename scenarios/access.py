@@ -46,7 +46,7 @@ from harness.world import World
 from scenarios.impersonation import Impersonation, impersonations, send_forged
 from scenarios.play import Play, Recorder, drain, missing_flows
 from scenarios.switch import scenarios_for
-from scenarios.writes_as_others import is_write, masked_echo, restore
+from scenarios.writes_as_others import LatestReads, is_write, masked_echo, restore, rounds
 
 CONCURRENCY = 8
 INSTANCES = 2  # reads of one route and owner that are repeated (its first and last)
@@ -225,6 +225,13 @@ async def _access(ctx: RunContext) -> AsyncIterator[Event]:
     )
 
 
+def _touched(item: Replay) -> set[str]:
+    """Whose records a repeated write and its undoing may change: the user whose write it
+    was, the owner it names, and its sender (an app may apply it to the caller)."""
+    original = item.original
+    return {original.actor, original.about or original.actor, item.observer}
+
+
 def _withdrawn(ctx: RunContext, obs: Observation) -> bool:
     if not obs.entity:
         return False
@@ -248,6 +255,7 @@ async def _matrix(
         sessions[who] = await ctx.adapter.login(ctx.world.actors[who])
     witness = recorder.witness
     problems: list[str] = []
+    latest = LatestReads(ctx.journal)
 
     async def session_of(who: str) -> Session:
         if who not in sessions:
@@ -262,7 +270,7 @@ async def _matrix(
         if is_write(original):
             if item.observer != original.actor:  # an echo to its own sender is no control
                 obs = masked_echo(ctx.world, obs)
-            await restore(ctx.adapter, session_of, ctx.journal, original, item.observer)
+            await restore(ctx.adapter, session_of, latest, original, item.observer)
         repro = (
             Step(original.actor, "request", f"{original.method} {original.url}"),
             Step(item.observer, "replay", f"{original.method} {original.url}"),
@@ -273,10 +281,11 @@ async def _matrix(
         if item.why == "owner" and lost and not _withdrawn(ctx, obs):
             problems.append(f"{item.observer} repeating their own {original.endpoint}")
 
-    # writes one at a time after every read: each is undone before anything reads again
+    # writes after every read, each undone before anything reads again; only writes whose
+    # users are all different go at once (scenarios.writes_as_others.rounds)
     await each_bounded([r for r in replays if not is_write(r.original)], replay, CONCURRENCY)
-    for item in (r for r in replays if is_write(r.original)):
-        await replay(item)
+    for batch in rounds([r for r in replays if is_write(r.original)], _touched):
+        await each_bounded(batch, replay, CONCURRENCY)
     attempts = impersonations(
         (r.original, r.observer, r.why)
         for r in replays

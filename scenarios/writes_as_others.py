@@ -6,9 +6,12 @@ app may check the caller and refuse, apply it to the owner and answer with the o
 (the leak this looks for), or apply it to the caller (VAmPI's does: it acts on the token's
 user, whatever the URL says). Two things keep the ownership model true whatever it did:
 
-* the writes go one at a time, after every read has been repeated, and after each one the
-  owner, and the sender when it made the same write itself, send their own original again: each
-  record is back to the values the model says it holds before anything else reads it;
+* the writes go after every read has been repeated, and after each one the owner, and the
+  sender when it made the same write itself, send their own original again: each record is back
+  to the values the model says it holds before anything else reads it. Writes go at once only
+  when no user is touched by two of them (`rounds`): the sender's, the owner's and the writer's
+  records can each hold another's values only until that write's own undoing, which nothing
+  else of its round can read;
 * a canary the sender sent is masked in what came back: an answer echoing the request reveals
   nothing. Anything else of the owner's in the answer is a leak.
 """
@@ -16,15 +19,18 @@ user, whatever the URL says). Two things keep the ownership model true whatever 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from harness.adapters import Session
 from harness.models import ANONYMOUS_ID, Observation
 from harness.world import World
 
-__all__ = ["is_write", "masked_echo", "restore"]
+__all__ = ["LatestReads", "is_write", "masked_echo", "restore", "rounds"]
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class Replayer(Protocol):
@@ -56,10 +62,32 @@ def masked_echo(world: World, obs: Observation) -> Observation:
     return obs if body == obs.body else replace(obs, body=body)
 
 
+class LatestReads:
+    """Each user's latest answered repeatable request of each route in a journal that only
+    grows: what `restore` sends again as the sender. Kept up as the journal grows, instead
+    of searching the whole journal backwards for every write (thousands of writes over a
+    journal of thousands)."""
+
+    def __init__(self, journal: Sequence[Observation]) -> None:
+        self.journal = journal
+        self._read = 0
+        self._latest: dict[tuple[str, str], Observation] = {}
+
+    def of(self, actor: str, endpoint: str) -> Observation | None:
+        journal = self.journal
+        if len(journal) < self._read:  # cleared: start again
+            self._read, self._latest = 0, {}
+        for obs in journal[self._read :]:
+            if obs.read and obs.status < 400:
+                self._latest[(obs.actor, obs.endpoint)] = obs
+        self._read = len(journal)
+        return self._latest.get((actor, endpoint))
+
+
 async def restore(
     target: Replayer,
     session_of: Callable[[str], Awaitable[Session]],
-    journal: Sequence[Observation],
+    journal: Sequence[Observation] | LatestReads,
     original: Observation,
     sender: str,
 ) -> None:
@@ -68,13 +96,25 @@ async def restore(
     await target.replay_as(await session_of(original.actor), original)
     if sender == ANONYMOUS_ID or sender == original.actor:
         return
-    own = next(
-        (
-            o
-            for o in reversed(journal)
-            if o.actor == sender and o.endpoint == original.endpoint and o.read and o.status < 400
-        ),
-        None,
-    )
+    latest = journal if isinstance(journal, LatestReads) else LatestReads(journal)
+    own = latest.of(sender, original.endpoint)
     if own is not None:
         await target.replay_as(await session_of(sender), own)
+
+
+def rounds(items: Sequence[T], touched: Callable[[T], set[K]]) -> list[list[T]]:
+    """`items` in rounds whose members touch nobody in common, each item in the first round
+    after every earlier item it shares someone with: one after another, the writes and their
+    undoing were the access suite's longest chain of requests, each waiting for the last."""
+    placed: list[tuple[list[T], set[K]]] = []
+    last: dict[K, int] = {}  # the latest round holding someone
+    for item in items:
+        who = touched(item)
+        at = max((last[k] + 1 for k in who if k in last), default=0)
+        if at == len(placed):
+            placed.append(([], set()))
+        placed[at][0].append(item)
+        placed[at][1].update(who)
+        for k in who:
+            last[k] = at
+    return [members for members, _ in placed]
