@@ -57,6 +57,7 @@ def report_figures(report: dict[str, Any]) -> dict[str, object]:
         },
         "gate_fuzz_requests": fuzz.get("requests", 0),
         "gate_fuzz_passes": fuzz.get("passes", 0),
+        "gate_fuzz_passes_done": fuzz.get("passes_done"),
         "gate_fuzz_phases": fuzz.get("phases", {}),
         # "time limit": fuzz_seconds cut its passes, so part of its traffic was never sent
         "gate_fuzz_stopped": fuzz.get("stopped", ""),

@@ -55,6 +55,7 @@ from harness.models import (
     Step,
     Verdict,
 )
+from harness.oracles import Judge
 from harness.sinks import observations_of
 from harness.suites import RunContext
 from scenarios.controls import Witness
@@ -109,7 +110,7 @@ class Fuzz:
         self.ctx = ctx
         self.started = started
         self.deadline = started + ctx.options.fuzz_seconds
-        self.matcher = CanaryMatcher(ctx.world.ownership.canaries)
+        self.matcher = _matcher(ctx)
         self.bodies = OwnBodies(self.matcher, ctx.world.ownership.canaries, _addresses(ctx))
         self.witness = Witness(ctx.world)
         self.credentials = Credentials(ctx.adapter.profile.auth.apply_headers)
@@ -128,6 +129,7 @@ class Fuzz:
         self.base = ""
         self.sessions: Sessions | None = None
         self.notified = 0  # notifications the generated traffic caused, judged
+        self.passes_done = 0  # Schemathesis passes that ran to their end
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -168,6 +170,7 @@ class Fuzz:
             if runner.stopped:
                 stopped = runner.stopped
                 break
+            self.passes_done += 1
         yield from self._notifications()
         yield from self._finish(plan, stopped, injected, time.time() - fuzzing, len(passes))
 
@@ -443,6 +446,7 @@ class Fuzz:
                 "recipient_addresses_kept": self.bodies.addressed,
                 "notifications_judged": self.notified,
                 "passes": passes,
+                "passes_done": self.passes_done,
                 "warm_up": bool(self.warm_steps),
                 "schemathesis_errors": list(self.errors),
             },
@@ -514,6 +518,15 @@ def turns_by_role(seeded: Iterable[Actor]) -> list[Actor]:
         if i == 0:
             order.append(ANONYMOUS)
     return order or [ANONYMOUS]
+
+
+def _matcher(ctx: RunContext) -> CanaryMatcher:
+    """The run's judge's matcher when it was built for this world: compiling the Hyperscan
+    database of a world's canaries again takes most of a CPU second."""
+    judge = ctx.judge
+    if isinstance(judge, Judge) and judge.ctx.world is ctx.world:
+        return judge.ctx.matcher
+    return CanaryMatcher(ctx.world.ownership.canaries)
 
 
 def _addresses(ctx: RunContext) -> dict[str, dict[str, str]]:
