@@ -332,28 +332,37 @@ class Controller:
                 audit.append(
                     conn, self.audit_key, who.name, "disable-intent", flag, env, reason=reason
                 )
-                _approve(conn, flag, env, enabled=False, digest=None, build=None)
-                try:
-                    state = self.backend.disable(flag, env)
-                except Exception as exc:
-                    # The approval stays withdrawn, so self-heal keeps turning it off.
-                    failure = exc
-                    audit.append(
-                        conn,
-                        self.audit_key,
-                        who.name,
-                        "disable-failed",
-                        flag,
-                        env,
-                        error=one_line(exc),
-                    )
-                else:
-                    audit.append(conn, self.audit_key, who.name, "disabled", flag, env)
+                withdraw(conn, flag, env)
+                # On failure the approval stays withdrawn, so self-heal keeps turning it off.
+                off, failure = self._switch_off(conn, who, flag, env)
+                state = off or state
         except SQLAlchemyError as exc:
             raise self.fail_closed(flag, [env], exc) from None
         if failure is not None:
             raise self.still_on(flag, [env], failure)
         return state
+
+    def _switch_off(
+        self, conn: Connection, who: Principal, flag: str, env: str, **fields: Any
+    ) -> tuple[FlagState | None, Exception | None]:
+        """The store call of a disable or a revoke, audited either way: `disabled`, or
+        `disable-failed` with the failure (returned, for the caller's alert)."""
+        try:
+            state = self.backend.disable(flag, env)
+        except Exception as exc:
+            audit.append(
+                conn,
+                self.audit_key,
+                who.name,
+                "disable-failed",
+                flag,
+                env,
+                error=one_line(exc),
+                **fields,
+            )
+            return None, exc
+        audit.append(conn, self.audit_key, who.name, "disabled", flag, env, **fields)
+        return state, None
 
     def still_on(self, flag: str, envs: list[str], exc: Exception) -> BackendUnreachable:
         message = (
@@ -375,24 +384,9 @@ class Controller:
                 live = _live_envs(conn, flag, digest)
                 revoke_in(conn, self.audit_key, who.name, flag, digest, live, reason)
                 for env in live:
-                    try:
-                        self.backend.disable(flag, env)
-                    except Exception as exc:
-                        failed[env] = exc
-                        audit.append(
-                            conn,
-                            self.audit_key,
-                            who.name,
-                            "disable-failed",
-                            flag,
-                            env,
-                            digest=digest,
-                            error=one_line(exc),
-                        )
-                    else:
-                        audit.append(
-                            conn, self.audit_key, who.name, "disabled", flag, env, digest=digest
-                        )
+                    _off, failure = self._switch_off(conn, who, flag, env, digest=digest)
+                    if failure is not None:
+                        failed[env] = failure
         except SQLAlchemyError as exc:
             raise self.fail_closed(flag, live or self._envs_live(flag, digest), exc) from None
         if failed:

@@ -80,6 +80,16 @@ class World:
         approved = self.client.post(f"/v1/pin-proposals/{number}/approve", headers=self.as_("bob"))
         assert approved.status_code == 200, approved.text
 
+    def pin_staged(self, tmp_path: Path) -> None:
+        """Pins a policy whose stages are 10% (no wait), 50% (an hour) and 100%."""
+        stages = [
+            {"percent": 10, "watch_seconds": 0},
+            {"percent": 50, "watch_seconds": 3600},
+            {"percent": 100, "watch_seconds": 0},
+        ]
+        self.bound = bind_policy(write_policy(tmp_path / "staged", rollout_stages=stages))
+        self.pin()
+
     def on(self, env: str = "production") -> bool:
         return self.backend.status(FLAG, env).enabled
 

@@ -14,9 +14,8 @@ from sqlalchemy import select
 from controller.heal import heal_once
 from controller.store import approvals, audit
 from flags.keys import SigningKey, new_signing_key
-from flags.policy import bind_policy
 from tests.controller.conftest import FLAG, World
-from tests.flags.conftest import SIGNING, write_policy
+from tests.flags.conftest import SIGNING
 
 ENABLE = f"/v1/flags/{FLAG}/envs/production/enable"
 ROLLOUT = f"/v1/flags/{FLAG}/envs/production/rollout"
@@ -82,20 +81,10 @@ def test_key_rotation_never_lets_every_pinned_key_expire(world: World) -> None:
 # -- stage changes ---------------------------------------------------------------------------
 
 
-def _staged(world: World, tmp_path: Path) -> None:
-    stages = [
-        {"percent": 10, "watch_seconds": 0},
-        {"percent": 50, "watch_seconds": 3600},
-        {"percent": 100, "watch_seconds": 0},
-    ]
-    world.bound = bind_policy(write_policy(tmp_path / "staged", rollout_stages=stages))
-    world.pin()
-
-
 def test_stage_changes_follow_the_pinned_stages_and_are_audited(
     world: World, tmp_path: Path
 ) -> None:
-    _staged(world, tmp_path)
+    world.pin_staged(tmp_path)
     off_stage = world.client.post(
         ENABLE + "?rollout=30", content=world.envelope(), headers=world.as_("rita")
     )
@@ -132,7 +121,7 @@ def test_stage_changes_follow_the_pinned_stages_and_are_audited(
 
 
 def test_stage_change_of_a_flag_that_is_off_is_refused(world: World, tmp_path: Path) -> None:
-    _staged(world, tmp_path)
+    world.pin_staged(tmp_path)
     answer = world.client.post(ROLLOUT, json={"percent": 10}, headers=world.as_("rita"))
     assert answer.status_code == 409
     assert not world.on()

@@ -13,11 +13,9 @@ from controller import audit as chain
 from controller.guard import Watcher
 from controller.heal import heal_once
 from controller.store import audit, guard_actions
-from flags.policy import bind_policy
 from flags.watch import ProbeResult
 from harness.errors import InfrastructureError
 from tests.controller.conftest import DIGEST, FLAG, World
-from tests.flags.conftest import write_policy
 from tests.watch.fakes import ScriptedProbe, leak, server_error
 
 ENABLE = f"/v1/flags/{FLAG}/envs/production/enable"
@@ -166,13 +164,7 @@ def test_watch_resumes_an_unfinished_disable_and_revoke(world: World, tmp_path: 
 
 
 def _staged_on(world: World, tmp_path: Path) -> None:
-    stages = [
-        {"percent": 10, "watch_seconds": 0},
-        {"percent": 50, "watch_seconds": 3600},
-        {"percent": 100, "watch_seconds": 0},
-    ]
-    world.bound = bind_policy(write_policy(tmp_path / "staged", rollout_stages=stages))
-    world.pin()
+    world.pin_staged(tmp_path)
     answer = world.client.post(
         ENABLE + "?rollout=10", content=world.envelope(), headers=world.as_("rita")
     )
