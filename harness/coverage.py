@@ -8,7 +8,8 @@ clean. Every read the harness makes is recorded here under (route, observer, own
               denial confirmed by a session check)
     lost      the answer proves nothing (reason kept: 401 after re-login, 5xx, timeout ...)
 
-The verdict is `error` when the checked share falls below the policy's `min_coverage`.
+The verdict is `error` when the checked share falls below the policy's `min_coverage`, or when
+any read lacked what the harness itself sent (`MISSING_SENT`), whatever the share.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Coverage", "CoverageRow", "ListDepth"]
+__all__ = ["MISSING_SENT", "Coverage", "CoverageRow", "ListDepth", "missing_sent"]
+
+# A lost reason starting so: the read should have held what the harness's own callers sent and
+# held none of it. No share of other reads may hide one: recordings are a handful among hundreds
+# of reads, and a clinic recording silence for every call stays above a 95 % checked share.
+MISSING_SENT = "media:audio without the code its caller sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +188,8 @@ def lost_reasons(rows: Iterable[CoverageRow]) -> Mapping[str, int]:
     for row in rows:
         counts.update(dict(row.reasons))
     return dict(counts)
+
+
+def missing_sent(rows: Iterable[CoverageRow]) -> int:
+    """Lost reads that held none of what the harness's own callers sent (`MISSING_SENT`)."""
+    return sum(n for reason, n in lost_reasons(rows).items() if reason.startswith(MISSING_SENT))

@@ -25,6 +25,7 @@ _CLOCK = 90_000  # RTP video clock
 _RATE = 48_000
 _PTIME = 0.02
 _ANSWER_TIMEOUT = 15.0
+_CONNECT_TIMEOUT = 15.0
 
 
 def _camera(text: str) -> Any:
@@ -115,6 +116,9 @@ class Caller:
     _video: Any = None  # the camera's transceiver, once added
     _inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     _reader: asyncio.Task[None] | None = None
+    _up: asyncio.Event = field(default_factory=asyncio.Event)
+    # When media began to flow (monotonic clock): the peer connection was up.
+    connected_at: float | None = None
 
     async def start(self) -> None:
         from aiortc import RTCConfiguration, RTCPeerConnection
@@ -124,8 +128,23 @@ class Caller:
         self._reader = asyncio.ensure_future(self._read())
         # No STUN server: the app under test is on this host.
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self._pc
+
+        def _state() -> None:
+            if pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = time.monotonic()
+                self._up.set()
+
+        pc.on("connectionstatechange", _state)
         self._pc.addTransceiver(_microphone(self.codes.audio), direction="sendonly")
         await self._negotiate()
+
+    async def connected(self) -> float | None:
+        """When the media began to flow; None if the connection did not come up in time (the
+        caller then sent nothing the app could record)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up.wait(), _CONNECT_TIMEOUT)
+        return self.connected_at
 
     async def camera_on(self) -> None:
         if self._camera is None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness.bounded import MAX_DATA_BYTES, read_bounded
 from harness.canaries import Denial, OwnershipModel
 from harness.errors import ConfigError
+from harness.media_ledger import CallLedger
 from harness.models import Actor
 
 __all__ = ["Completed", "Resource", "World"]
@@ -64,6 +65,9 @@ class World:
     tag: str = ""  # unique per seeded population; usernames carry it
     # Heavy owners (harness.population): their lists are long, and `each` reads sample them.
     heavy: tuple[str, ...] = ()
+    # What the harness's real callers sent on this world's calls (harness.media_ledger): not
+    # saved, since only the process driving the callers knows it.
+    calls: CallLedger = field(default_factory=CallLedger, compare=False, hash=False, repr=False)
 
     def of_role(self, *roles: str) -> tuple[Actor, ...]:
         return tuple(a for a in self.actors.values() if a.role in roles)

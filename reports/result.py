@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.acceptance import AcceptedExposure, acceptance_for
-from harness.coverage import CoverageRow, ListDepth, lost_reasons, ratio
+from harness.coverage import CoverageRow, ListDepth, lost_reasons, missing_sent, ratio
 from harness.errors import ExitCode
 from harness.events import (
     CaseFinished,
@@ -197,15 +197,22 @@ def _error_reasons(
 
 
 def _coverage_reasons(rows: Sequence[CoverageRow], minimum: float) -> list[str]:
+    silent = missing_sent(rows)
+    why_silent = (
+        [f"{silent} recording read(s) held none of the code the harness's own caller sent"]
+        if silent
+        else []
+    )
     share = ratio(rows)
     if share is None or share >= minimum:
-        return []
+        return why_silent
     lost = sum(r.lost for r in rows)
     top = sorted(lost_reasons(rows).items(), key=lambda kv: -kv[1])[:3]
     why = ", ".join(f"{reason} x{count}" for reason, count in top)
     return [
         f"coverage {share:.1%} is below the minimum {minimum:.0%}: {lost} read(s) proved "
-        f"nothing ({why})"
+        f"nothing ({why})",
+        *why_silent,
     ]
 
 

@@ -4,16 +4,22 @@ The target's `media:` section (harness.media_call.MediaPlan) says what each flow
 caller: a join starts it (microphone only), a switch to video adds the camera before the
 switch, a switch back drops it after, an end hangs up. Media flows for `hold_seconds` before
 any flow that closes a recorded segment, so every recording holds a readable code.
+
+What the callers sent goes in the world's call ledger (harness.media_ledger): when each was
+live, and when each flow that may close a segment ran, whether or not a caller was on the call.
+The media oracle expects a code in a call's recordings from that record alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from harness.adapters import Session
 from harness.adapters.capabilities import CallsCapable
 from harness.media_call import MediaPlan
+from harness.media_ledger import CallLedger
 from harness.rtc_caller import Caller
 from harness.world import Resource
 
@@ -26,27 +32,35 @@ class MediaCalls:
 
     calls: CallsCapable
     plan: MediaPlan
+    ledger: CallLedger = field(default_factory=CallLedger)
     callers: dict[tuple[str, str], Caller] = field(default_factory=dict)
     # Calls whose camera is on: a caller that joins one again turns theirs on at once.
     video: set[tuple[str, str]] = field(default_factory=set)
+    # When each (user, call)'s flow that may close a segment started, after any hold.
+    closing: dict[tuple[str, str], float] = field(default_factory=dict)
 
     async def before(self, flow: str, session: Session, resource: Resource | None) -> None:
         action = self.plan.action(flow)
         key = _key(session, resource)
         caller = self.callers.get(key) if key is not None else None
-        if key is None or caller is None:
-            return
-        if action.before == "camera_on":
-            await caller.camera_on()
-            self.video.add(key)
-        if action.hold:
-            await asyncio.sleep(self.plan.hold_seconds)
+        if key is not None and caller is not None:
+            if action.before == "camera_on":
+                await caller.camera_on()
+                self.video.add(key)
+            if action.hold:
+                await asyncio.sleep(self.plan.hold_seconds)
+        if key is not None and action.hold:
+            # With or without a caller: a segment closed with nobody sending expects nothing.
+            self.closing[key] = time.monotonic()
 
     async def after(self, flow: str, session: Session, resource: Resource | None) -> None:
         action = self.plan.action(flow)
         key = _key(session, resource)
         if key is None:
             return
+        started = self.closing.pop(key, None)
+        if started is not None:
+            self.ledger.closing(key[1], started, time.monotonic())
         if action.after == "start" and key not in self.callers:
             await self._start(key, session, resource)
         caller = self.callers.get(key)
@@ -56,7 +70,7 @@ class MediaCalls:
             await caller.camera_off()
             self.video.discard(key)
         elif action.after == "stop":
-            await self.callers.pop(key).stop()
+            await self._hang_up(key)
 
     async def _start(
         self, key: tuple[str, str], session: Session, resource: Resource | None
@@ -66,12 +80,19 @@ class MediaCalls:
             return
         self.callers[key] = caller
         await caller.start()
+        since = await caller.connected()
+        if since is not None:
+            self.ledger.live(key[1], key[0], since, caller.codes.audio)
         if key in self.video:
             await caller.camera_on()
 
+    async def _hang_up(self, key: tuple[str, str]) -> None:
+        self.ledger.hung_up(key[1], key[0], time.monotonic())
+        await self.callers.pop(key).stop()
+
     async def stop(self) -> None:
-        callers, self.callers = list(self.callers.values()), {}
-        await asyncio.gather(*(c.stop() for c in callers))
+        keys = list(self.callers)
+        await asyncio.gather(*(self._hang_up(key) for key in keys))
 
 
 def _key(session: Session, resource: Resource | None) -> tuple[str, str] | None:

@@ -126,7 +126,7 @@ class Play:
         calls = self.ctx.capability(CALLS)
         plan = calls.media_plan() if calls is not None else None
         if self.ctx.options.media == "real" and calls is not None and plan is not None:
-            self.media = MediaCalls(calls, plan)
+            self.media = MediaCalls(calls, plan, self.ctx.world.calls)
 
     async def close_media(self) -> None:
         if self.media is not None:
@@ -267,7 +267,12 @@ async def look(play: Play, actor: str) -> None:
     play.lookers.add(actor)
     repro = tuple(play.steps)
     seen = await play.ctx.adapter.look(session, play.step_name(actor, "look"))
+    calls = play.ctx.capability(CALLS)
     for obs in seen:
+        # Before judging: which call a recording was made in says what its media must hold.
+        call = calls.recorded_in(obs) if calls is not None and obs.entity else None
+        if call is not None:
+            play.ctx.world.calls.recorded(obs.entity, call)
         play.recorder.observe(obs, repro)
     play.recorder.witness.look(actor, seen, f"{play.name} step {len(play.steps)}")
 

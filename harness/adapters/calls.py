@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from harness.client import Session
 from harness.media_call import MediaPlan, Signalling, codes_for
 from harness.profile.model import TargetProfile
+from harness.profile.steps import json_pointer
 from harness.rtc_caller import Caller
 from harness.world import Resource, World
 
-__all__ = ["make_caller", "media_plan"]
+__all__ = ["make_caller", "media_plan", "recorded_in"]
 
 
 def make_caller(
@@ -53,3 +57,19 @@ def media_plan(profile: TargetProfile) -> MediaPlan | None:
         stop=tuple(flows.stop),
         hold_seconds=spec.hold_seconds,
     )
+
+
+def recorded_in(profile: TargetProfile, world: World | None, item: Mapping[str, Any]) -> str | None:
+    """The key of the resource whose call a listed recording `item` was made in."""
+    spec = profile.media
+    if spec is None or spec.recording_call is None or world is None:
+        return None
+    try:
+        call = json_pointer(item, spec.recording_call)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if call is None:
+        return None
+    var = spec.signalling.call
+    found = [r.key for r in world.resources if str(r.vars.get(var, "")) == str(call)]
+    return found[0] if len(found) == 1 else None

@@ -72,6 +72,10 @@ class CallsCapable(Protocol):
     def media_plan(self) -> MediaPlan | None:
         """Which flows start a call, turn its camera on and off and stop it."""
 
+    def recorded_in(self, obs: Observation) -> str | None:
+        """The world resource (its key) whose call the recording `obs` read was made in, as the
+        app's listing of it says; None when the profile or the listing does not say."""
+
 
 @runtime_checkable
 class DiscoveryCapable(Protocol):

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from harness.adapters import FlowResult
-from harness.adapters.calls import make_caller, media_plan
+from harness.adapters.calls import make_caller, media_plan, recorded_in
 from harness.adapters.document import DocumentRoutes
 from harness.adapters.flows import Flows
 from harness.adapters.http import HttpDriver
@@ -233,6 +233,13 @@ class ProfileTarget:
 
     def media_plan(self) -> MediaPlan | None:
         return media_plan(self.profile)
+
+    def recorded_in(self, obs: Observation) -> str | None:
+        memory = self._looks.memories.get(obs.actor)
+        entity = memory.seen.get(obs.entity) if memory is not None and obs.entity else None
+        if entity is None:
+            return None
+        return recorded_in(self.profile, self.client.world, entity.item)
 
     async def flush_notifications(self) -> None:
         spec = self.profile.notifications

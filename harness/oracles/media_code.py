@@ -4,7 +4,9 @@ An encoded recording hides its canaries from the byte oracle, so this one decode
 reads the QR code in every Nth frame and every keyframe (zxing-cpp) and the audio code in its
 sound (harness.media_canary), and judges each canary found against the ownership model at the
 time of the read. A sampled frame or a stretch of sound where no code can be read is lost
-coverage, never clean. Only bodies that are media containers (WebM/Matroska, MP4) are decoded;
+coverage, never clean, and so is a recording with no audio code when the harness's own caller
+was heard long enough in its call for one (harness.media_ledger), however short or silent it
+is. Only bodies that are media containers (WebM/Matroska, MP4) are decoded;
 decoding is capped in frames and wall time, and what a cap cut off is lost coverage too.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.coverage import MISSING_SENT
 from harness.models import Canary, Finding, Observation, Surface, SurfaceKind
 from harness.oracles.context import OracleContext
 from harness.oracles.leaks import canary_finding
@@ -168,7 +171,15 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
         ctx.lost(obs, reason)
     if scan.unreadable_at:
         ctx.lost(obs, "media:video frame without a readable code")
-    if scan.audio_lost:
+    expected = ctx.world.calls.expected(obs.entity) if obs.entity else None
+    if expected is not None and not scan.audio and not scan.error:
+        # The harness's own caller was heard long enough for a whole frame of its code: a
+        # recording without one dropped or lost that sound, however short it is.
+        ctx.lost(
+            obs,
+            f"{MISSING_SENT} ({obs.entity} of {expected.call}, 0.00-{scan.audio_seconds:.2f} s)",
+        )
+    elif scan.audio_lost:
         ctx.lost(obs, "media:audio without a readable code")
 
 

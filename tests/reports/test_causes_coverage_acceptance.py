@@ -93,6 +93,27 @@ def test_coverage_below_the_minimum_is_an_error_never_a_pass() -> None:
     assert "401 after re-login" in result.reasons[-1]
 
 
+def test_a_recording_without_the_code_its_caller_sent_is_an_error_whatever_the_share() -> None:
+    from harness.coverage import MISSING_SENT
+
+    silent = CoverageRow(
+        "switch",
+        "GET /api/recordings/{id}/media",
+        "p1",
+        "p1",
+        0,
+        1,
+        ((f"{MISSING_SENT} (recording:7 of appointment:p1:0, 0.00-1.00 s)", 1),),
+    )
+    events = _run_with_coverage(999, 0, 0.95)
+    events[-3] = CoverageReported("switch", (*_coverage(999, 0).rows, silent), retries=0)
+    result = RunCollector().consume(events)
+    assert result.verdict is Verdict.ERROR
+    assert result.reasons == (
+        "1 recording read(s) held none of the code the harness's own caller sent",
+    )
+
+
 def test_full_coverage_passes_and_is_reported(tmp_path: Path) -> None:
     result = RunCollector().consume(_run_with_coverage(100, 0, 0.95))
     assert result.verdict is Verdict.PASS and result.coverage == 1.0

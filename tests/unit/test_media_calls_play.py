@@ -4,11 +4,12 @@ caller that only writes down what it was asked."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.client.session import Session
-from harness.media_call import MediaPlan
+from harness.media_call import MediaCodes, MediaPlan
 from harness.models import Actor
 from harness.world import Resource
 from scenarios.media_calls import MediaCalls
@@ -25,9 +26,15 @@ PLAN = MediaPlan(
 @dataclass
 class FakeCaller:
     log: list[str]
+    codes: MediaCodes = field(
+        default_factory=lambda: MediaCodes("Ada zq0123456789", "zq0123456789")
+    )
 
     async def start(self) -> None:
         self.log.append("start")
+
+    async def connected(self) -> float | None:
+        return time.monotonic()
 
     async def camera_on(self) -> None:
         self.log.append("camera_on")
@@ -98,3 +105,27 @@ def test_a_caller_who_leaves_a_video_call_comes_back_with_the_camera_on() -> Non
 def test_flows_outside_the_plan_leave_the_caller_alone_and_stop_hangs_up() -> None:
     calls = play("join", "withdraw_consent")
     assert calls.log == ["<join>", "start", "<withdraw_consent>", "stop"]
+
+
+def test_the_ledger_records_the_callers_live_time_and_every_closing_flow() -> None:
+    from harness.media_ledger import CallLedger
+
+    ledger = CallLedger()
+    media = MediaCalls(FakeCalls(), replace(PLAN, hold_seconds=2.6), ledger)
+    session = Session(Actor("p1", "patient"))
+    call = Resource("appointment", "p1", 0)
+    bystander = Resource("appointment", "p1", 1)  # closed with no caller on it
+
+    async def go() -> None:
+        for flow, resource in (("join", call), ("switch_to_video", call), ("end", call)):
+            await media.before(flow, session, resource)
+            await media.after(flow, session, resource)
+        await media.before("end", session, bystander)
+        await media.after("end", session, bystander)
+
+    asyncio.run(go())
+    ledger.recorded("recording:1", call.key)
+    ledger.recorded("recording:2", bystander.key)
+    expected = ledger.expected("recording:1")
+    assert expected is not None and expected.codes == ("zq0123456789",)
+    assert ledger.expected("recording:2") is None

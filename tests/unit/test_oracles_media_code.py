@@ -148,3 +148,42 @@ def test_a_media_leak_names_the_leaked_datum_and_object_as_a_byte_leak_does() ->
         assert dict(finding.extra)["label"] == "display name"
         assert dict(finding.extra)["resource"] == "recording:p3:1"
     assert {leaked_object(f).ident for f in found} == {"recording:p3:1"}
+
+
+def expecting(entity: str, coverage: Coverage, *, live: bool) -> Judge:
+    """A judge whose world's ledger holds p2's caller on call `c`, heard for 3 s (`live`) or
+    never, before the flow that closed the call's one segment, listed as `entity`."""
+    from harness.media_ledger import CallLedger
+
+    ledger = CallLedger()
+    if live:
+        ledger.live("c", "p2", 0.0, CANARY["p2"].value)
+    ledger.closing("c", 3.0, 3.1)
+    ledger.recorded(entity, "c")
+    world = replace(WORLD, calls=ledger)
+    return Judge(OracleContext.for_world(world, coverage=coverage), ["media-canary"])
+
+
+def silent_clip() -> Observation:
+    return replace(recording_obs("p2", encode_webm(audio=[(None, 1.0)])), entity="recording:7")
+
+
+def test_a_short_silent_recording_of_a_call_whose_caller_was_heard_is_lost_not_clean() -> None:
+    coverage = Coverage()
+    assert expecting("recording:7", coverage, live=True)(silent_clip()) == []
+    (reason,) = lost_reasons(coverage)
+    assert reason.startswith("media:audio without the code its caller sent (recording:7 of c")
+    assert "0.00-1.0" in reason
+
+
+def test_the_same_recording_with_nobody_on_the_call_expects_nothing() -> None:
+    coverage = Coverage()
+    assert expecting("recording:7", coverage, live=False)(silent_clip()) == []
+    assert lost_reasons(coverage) == set()
+
+
+def test_a_recording_holding_its_callers_code_meets_the_expectation(own: bytes) -> None:
+    coverage = Coverage()
+    obs = replace(recording_obs("p2", own), entity="recording:7")
+    assert expecting("recording:7", coverage, live=True)(obs) == []
+    assert lost_reasons(coverage) == set()

@@ -1,0 +1,66 @@
+"""The call ledger says which recordings must hold a readable audio code, from what the
+harness's own callers sent, never from the recording."""
+
+from __future__ import annotations
+
+from harness.media_ledger import CallLedger, Expected, need_seconds
+
+CALL = "appointment:p1:0"
+CODE = "zq0123456789"  # a 12-character canary: a 1.2 s frame
+NEED = need_seconds(CODE)
+
+
+def ledger(
+    *closings: tuple[float, float], since: float = 0.0, until: float | None = None
+) -> CallLedger:
+    book = CallLedger()
+    book.live(CALL, "p1", since, CODE)
+    if until is not None:
+        book.hung_up(CALL, "p1", until)
+    for started, done in closings:
+        book.closing(CALL, started, done)
+    book.recorded("recording:7", CALL)
+    return book
+
+
+def test_a_frame_of_a_12_character_code_needs_two_frames_of_sound() -> None:
+    assert 2.4 < NEED <= 2.6
+
+
+def test_a_caller_heard_long_enough_before_every_closing_expects_its_code() -> None:
+    book = ledger((3.0, 3.2), (6.0, 6.1))
+    assert book.expected("recording:7") == Expected(CALL, (CODE,))
+
+
+def test_one_short_segment_leaves_the_whole_call_without_an_expectation() -> None:
+    # 3.2 -> 4.0 is under a frame pair: which recording that segment is, nobody can tell.
+    assert ledger((3.0, 3.2), (4.0, 4.1)).expected("recording:7") is None
+
+
+def test_no_caller_or_a_caller_gone_before_the_closing_expects_nothing() -> None:
+    book = CallLedger()
+    book.closing(CALL, 5.0, 5.1)
+    book.recorded("recording:7", CALL)
+    assert book.expected("recording:7") is None
+    assert ledger((5.0, 5.1), until=1.0).expected("recording:7") is None
+
+
+def test_a_recording_of_a_call_the_harness_never_drove_or_never_listed_expects_nothing() -> None:
+    book = ledger((3.0, 3.2))
+    book.recorded("recording:8", "appointment:p2:0")
+    assert book.expected("recording:8") is None
+    assert book.expected("recording:9") is None
+
+
+def test_no_closing_yet_means_no_recording_to_expect_anything_of() -> None:
+    assert ledger().expected("recording:7") is None
+
+
+def test_two_callers_halves_do_not_add_up_to_a_frame() -> None:
+    book = CallLedger()
+    book.live(CALL, "p1", 0.0, CODE)
+    book.hung_up(CALL, "p1", 1.5)
+    book.live(CALL, "p1", 1.6, CODE)
+    book.closing(CALL, 3.0, 3.1)
+    book.recorded("recording:7", CALL)
+    assert book.expected("recording:7") is None
