@@ -113,6 +113,11 @@ FAULTS: dict[str, str] = {
         "the cut, so a switch does not clip speech) sits in one process-wide slot: a segment "
         "opens with the tail of whichever call was cut before it"
     ),
+    "media-tracks-crossed": (
+        "with real media, a track added by a renegotiation (the camera of a switch to video) is "
+        "taped for the call renegotiated last (one endpoint-wide slot) once its media flows: "
+        "two calls switching at the same moment record each other's camera"
+    ),
     "encoded-token-leak": (
         "the playback token (a JWT) handed with a media URL names, in its base64url claims, "
         "the patient of the call last joined (process-wide 'current call') instead of the "
@@ -210,6 +215,9 @@ SHOWS: dict[str, dict[str, Any]] = {
     "whole-file-download-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     # Only with `--media real` (the header media of `--media header` has no pre-roll).
     "media-preroll-shared": {"suites": ("switch",), "scenarios": MID_CALL, "media": "real"},
+    # Only with `--media real`, and only when calls switch together: every owner switches at
+    # the same moment in the switch suite.
+    "media-tracks-crossed": {"suites": ("switch",), "scenarios": MID_CALL, "media": "real"},
     # Only a decoding oracle sees them: a JWT's payload, a PDF's properties.
     "encoded-token-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     "document-metadata-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},

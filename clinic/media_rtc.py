@@ -95,6 +95,9 @@ class MediaEndpoint:
         self._readers: set[asyncio.Task[None]] = set()
         # Process-wide on purpose only under the planted fault: see `cut`.
         self._carry: np.ndarray[Any, Any] | None = None
+        # The call whose renegotiation (a later offer: a switch) was answered last; read only
+        # under the planted fault: see `_tape_call`.
+        self._renegotiating: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the recording side (worker threads) ------------------------------------------------
@@ -150,6 +153,8 @@ class MediaEndpoint:
             }
         self._loop = asyncio.get_running_loop()
         pc = self._peer(consultation_id, socket)
+        if pc.remoteDescription is not None:
+            self._renegotiating = consultation_id
         await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         local = pc.localDescription
@@ -174,9 +179,11 @@ class MediaEndpoint:
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
+            # A track announced while an answer already stands came with a renegotiation.
+            renegotiated = pc.localDescription is not None
             with self._lock:
                 call.recording[track.kind] = track
-            self._spawn(self._read(consultation_id, call, track))
+            self._spawn(self._read(consultation_id, call, track, renegotiated))
 
         return pc
 
@@ -185,16 +192,21 @@ class MediaEndpoint:
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
 
-    async def _read(self, consultation_id: int, owner: _Call, track: MediaStreamTrack) -> None:
+    async def _read(
+        self, consultation_id: int, owner: _Call, track: MediaStreamTrack, renegotiated: bool
+    ) -> None:
         try:
-            await self._record(consultation_id, owner, track)
+            await self._record(consultation_id, owner, track, renegotiated)
         finally:
             with self._lock:
                 if owner.recording.get(track.kind) is track:
                     del owner.recording[track.kind]
 
-    async def _record(self, consultation_id: int, owner: _Call, track: MediaStreamTrack) -> None:
+    async def _record(
+        self, consultation_id: int, owner: _Call, track: MediaStreamTrack, renegotiated: bool
+    ) -> None:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=_RATE)
+        taped: int | None = None
         while True:
             try:
                 frame = await track.recv()
@@ -203,7 +215,9 @@ class MediaEndpoint:
             with self._lock:
                 if owner.recording.get(track.kind) is not track:
                     return  # a newer track of this kind took over
-                call = self._calls.get(consultation_id)
+                if taped is None:
+                    taped = self._tape_call(consultation_id, track.kind, renegotiated)
+                call = self._calls.get(taped) if taped is not None else None
                 tape = call.tape if call is not None else None
                 if tape is None:
                     continue
@@ -212,6 +226,21 @@ class MediaEndpoint:
                 elif isinstance(frame, av.AudioFrame):
                     for mono in resampler.resample(frame):
                         tape.add_audio(mono.to_ndarray().reshape(-1).astype(np.float32))
+
+    def _tape_call(self, consultation_id: int, kind: str, renegotiated: bool) -> int | None:
+        """Whose tape a track's frames go on (None: not settled yet, the frame is dropped).
+        Called with the lock held."""
+        if not renegotiated or not self._settings.active("media-tracks-crossed"):
+            return consultation_id
+        # The fault: a track a renegotiation added (a switch's camera) is attached when the
+        # segment that keeps it opens, to the call renegotiated last (one slot for the whole
+        # endpoint) rather than to its own peer's call. A caller adds the camera a moment
+        # before the switch, so when two calls switch at the same moment the first one's
+        # camera is taped for the other call.
+        own = self._calls.get(consultation_id)
+        if kind == "video" and (own is None or own.tape is None or own.tape.mode != "video"):
+            return None
+        return self._renegotiating
 
     async def aclose(self) -> None:
         with self._lock:

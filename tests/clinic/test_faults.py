@@ -1,8 +1,9 @@
 """Each planted fault shows its leak directly, and the same steps on the clean build show none.
 
 switch-race needs real concurrency and lives in test_switch_race.py; the notification faults
-need a real SMTP server and webhook and live in test_notifications.py; media-preroll-shared
-needs real WebRTC calls (`media="real"`) and lives in tests/media/test_real_call.py.
+need a real SMTP server and webhook and live in test_notifications.py; media-preroll-shared and
+media-tracks-crossed need real WebRTC calls (`media="real"`) and live in
+tests/media/test_real_call.py.
 """
 
 from __future__ import annotations
@@ -387,7 +388,13 @@ SCENARIOS: dict[str, Scenario] = {
     "document-metadata-leak": document_metadata,
 }
 # Proven with real servers elsewhere: see the module docstring.
-ELSEWHERE = {"switch-race", "mail-wrong-recipient", "sms-wrong-recipient", "media-preroll-shared"}
+ELSEWHERE = {
+    "switch-race",
+    "mail-wrong-recipient",
+    "sms-wrong-recipient",
+    "media-preroll-shared",
+    "media-tracks-crossed",
+}
 
 
 def test_every_fault_has_a_scenario() -> None:

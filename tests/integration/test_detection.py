@@ -104,8 +104,13 @@ def run_targeted(fault: str, out: Path, *extra: str) -> tuple[int, dict[str, Any
 def test_every_catalog_fault_but_the_concurrency_ones_is_targeted() -> None:
     from clinic.faults import FAULTS
 
-    # media-preroll-shared needs real calls (--media real): tests/media proves it.
-    elsewhere = {"switch-race", "recording-idor-neighbour", "media-preroll-shared"}
+    # The media faults need real calls (--media real): tests/media proves them.
+    elsewhere = {
+        "switch-race",
+        "recording-idor-neighbour",
+        "media-preroll-shared",
+        "media-tracks-crossed",
+    }
     untested = set(FAULTS) - set(TARGETED) - elsewhere
     assert not untested, f"add a targeted detection for {sorted(untested)}"
 

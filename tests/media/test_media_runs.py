@@ -19,15 +19,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MEDIA_SURFACES = {"media:video", "media:audio"}
 
 
-def run_real(out: Path, *extra: str) -> dict[str, Any]:
-    args = ["run", "--suite", "switch", "--scenario", "switch-mid-call", "--media", "real"]
-    args += ["--patients", "3", "--clinicians", "2", "--out", str(out), *extra]
+def run_real(
+    out: Path, *extra: str, env: dict[str, str] | None = None, every_scenario: bool = False
+) -> dict[str, Any]:
+    args = ["run", "--suite", "switch", "--media", "real"]
+    args += [] if every_scenario else ["--scenario", "switch-mid-call"]
+    # No heavy owner: its `each` reads sample its five oldest recordings (archived, no real
+    # media), so a leak filed into its calls would never be decoded.
+    args += ["--patients", "3", "--clinicians", "2", "--population", "heavy=0"]
+    args += ["--out", str(out), *extra]
     done = subprocess.run(
         [sys.executable, "-m", "chaperone", *args],
         capture_output=True,
         text=True,
-        timeout=900,
-        env=dict(os.environ),
+        timeout=3600,
+        env={**os.environ, **(env or {})},
     )
     report = out / "report.json"
     assert report.exists(), done.stdout[-2000:] + done.stderr[-2000:]
@@ -64,3 +70,60 @@ def test_the_clean_clinic_with_real_calls_is_clean_and_fully_read_over_three_see
     assert report["verdict"] == "pass", report["findings"][:3] or report["errors"]
     assert report["findings"] == []
     assert report["coverage"]["lost"] == 0
+
+
+# Seeds 3-22, five to a run, every switch scenario with real calls: with seeds 0-2 above, the
+# issue's "0 findings on the clean clinic over 20 seeds" for real media (~140 s a seed here).
+@pytest.mark.proof
+@pytest.mark.parametrize("first", [3, 8, 13, 18])
+def test_the_clean_clinic_with_real_calls_is_clean_in_every_scenario_over_more_seeds(
+    tmp_path: Path, first: int
+) -> None:
+    report = run_real(tmp_path, "--seed", str(first), "--extra-seeds", "4", every_scenario=True)
+    assert report["verdict"] == "pass", report["findings"][:3] or report["reasons"]
+    assert report["findings"] == []
+    assert report["coverage"]["lost"] == 0
+
+
+def test_crossed_tracks_are_caught_in_the_other_calls_pictures(tmp_path: Path) -> None:
+    report = run_real(tmp_path, "--faults", "media-tracks-crossed")
+    assert report["verdict"] == "fail"
+    in_video = [f for f in report["findings"] if f["surface"]["kind"] == "media:video"]
+    assert in_video and {f["check"] for f in in_video} == {"media-canary"}
+    assert all(dict(f["extra"]).get("offset") for f in in_video)
+
+
+def test_a_clinic_that_records_silence_while_its_callers_speak_never_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every recording is the clinic's ~1 s of silence (too short for the length rule alone),
+    made while the harness's callers were heard: an error naming each recording, never a
+    pass, though the silent reads are under 5 % of all reads."""
+    from clinic import media_rtc
+    from clinic.settings import ClinicSettings
+    from tests.clinic.server import _free_port, running_clinic
+    from tests.clinic.world import SUPPORT_TOKEN
+
+    monkeypatch.setattr(media_rtc.Tape, "add_audio", lambda tape, pcm: None)
+    smtp, sms = _free_port(), _free_port()
+    settings = ClinicSettings(
+        data_dir=tmp_path / "clinic",
+        support_token=SUPPORT_TOKEN,
+        media="real",
+        smtp=f"127.0.0.1:{smtp}",
+        sms_webhook=f"http://127.0.0.1:{sms}/sms",
+    )
+    with running_clinic(settings) as url:
+        report = run_real(
+            tmp_path / "out",
+            *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
+            env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
+        )
+    assert report["verdict"] == "error", report["reasons"]
+    assert report["findings"] == [] and report["errors"] == []
+    assert report["coverage"]["ratio"] >= 0.95  # the share alone would have passed it
+    assert any("held none of the code" in r for r in report["reasons"]), report["reasons"]
+    reasons = report["coverage"]["lost_reasons"]
+    silent = [r for r in reasons if r.startswith("media:audio without the code its caller sent")]
+    # Each names the recording, the call and the stretch of it that held no code.
+    assert silent and all(" of appointment:" in r and "0.00-" in r for r in silent), reasons

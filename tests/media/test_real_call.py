@@ -152,6 +152,58 @@ def test_a_misfiled_or_spliced_segment_carries_the_other_callers_media(
     assert any(foreign.values()), foreign
 
 
+async def _switching_together(world: World, base_url: str, users: tuple[str, ...]) -> None:
+    """Every user joins, then all turn their cameras on and switch to video at the same
+    moment (as the switch suite's phases do), then end."""
+    post = asyncio.to_thread
+    for user in users:
+        assert (await post(world.call, user, "join")).status_code == 200
+    callers = [_caller(world, base_url, u) for u in users]
+    try:
+        await asyncio.gather(*(c.start() for c in callers))
+        await asyncio.sleep(HOLD)
+        await asyncio.gather(*(c.camera_on() for c in callers))
+        switched = await asyncio.gather(*(post(world.call, u, "switch", "video") for u in users))
+        assert [r.status_code for r in switched] == [200] * len(users)
+        await asyncio.sleep(HOLD)
+        ended = await asyncio.gather(*(post(world.call, u, "end") for u in users))
+        assert [r.status_code for r in ended] == [200] * len(users)
+    finally:
+        await asyncio.gather(*(c.stop() for c in callers))
+
+
+def _together(settings: ClinicSettings, users: tuple[str, ...]) -> dict[str, MediaScan]:
+    """Each user's video segment, recorded while every user switched at the same moment."""
+    with (
+        running_clinic(settings) as base_url,
+        httpx.Client(base_url=base_url, timeout=60) as client,
+    ):
+        world = seed(client)
+        asyncio.run(_switching_together(world, base_url, users))
+        return {user: _scans(world, user)["video"][0] for user in users}
+
+
+def test_calls_switching_at_the_same_moment_each_record_their_own_camera(tmp_path: Path) -> None:
+    videos = _together(_settings(tmp_path), ("alice", "bob"))
+    for user, video in videos.items():
+        assert {text for text, _ in video.video} == {codes(user).video}
+        assert video.unreadable_at == []
+
+
+def test_crossed_tracks_record_one_calls_camera_on_the_other_calls_tape(tmp_path: Path) -> None:
+    users = ("alice", "bob")
+    videos = _together(_settings(tmp_path, "media-tracks-crossed"), users)
+    seen = {user: {text for text, _ in video.video} for user, video in videos.items()}
+    # The call renegotiated last gets both cameras; the other records none of its own.
+    crossed = [u for u in users if codes(_other(u)).video in seen[u]]
+    assert crossed, seen
+    assert any(codes(u).video not in seen[u] for u in users), seen
+
+
+def _other(user: str) -> str:
+    return "bob" if user == "alice" else "alice"
+
+
 def test_a_caller_who_hangs_up_and_joins_again_is_recorded_again(tmp_path: Path) -> None:
     _world, scans = _run(_settings(tmp_path), ("alice",), play=_rejoining_call)
     video = scans["alice"]["video"][0]

@@ -203,6 +203,9 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
 def test_a_fault_in_real_calls_media_runs_with_them_and_so_does_a_clean_run() -> None:
     runs = by_name(clinic_plan(faults=("media-preroll-shared",), clean_seeds=(3,)))
     assert "--media=real" in runs["media-preroll-shared/main"].arguments(Path("out"))
+    # A heavy owner's sampled reads skip its real recordings: none in real calls' runs.
+    assert "--population=heavy=0" in runs["media-preroll-shared/main"].arguments(Path("out"))
+    assert "--population=heavy=0" in runs["seed-3/media"].arguments(Path("out"))
     assert runs["media-preroll-shared/main"].label.endswith("switch with real calls")
     clean = runs["seed-3/media"]
     assert (clean.kind, clean.suites, clean.scenarios, clean.media) == (
@@ -237,3 +240,12 @@ def test_longest_runs_are_estimated_longest() -> None:
     runs = by_name(clinic_plan(faults=tuple(FAULTS)))
     assert runs["recording-idor-neighbour/main"].cost() > runs["seeds-4-7/main"].cost()
     assert runs["seeds-4-7/main"].cost() > runs["mail-wrong-recipient/main"].cost()
+
+
+def test_every_media_fault_in_the_catalog_runs_with_real_calls() -> None:
+    media = ("media-preroll-shared", "media-tracks-crossed")
+    assert all(SHOWS[name].get("media") == "real" for name in media)
+    runs = by_name(clinic_plan(faults=media, clean_seeds=(0,)))
+    for name in media:
+        assert "--media=real" in runs[f"{name}/main"].arguments(Path("out"))
+    assert runs["seed-0/media"].media == "real"
