@@ -25,6 +25,7 @@ from controller.stages import parse_stages
 from controller.store import approvals, audit, guard_actions, pin_proposals, pins, revocations
 from controller.tokens import Principal
 from flags.backends.base import FlagState
+from reports.incident import Incident, incident_causes
 
 DEFAULT_ENVS = ("development", "production")
 # Audit actions that switch a flag (rollout history) and that record something going wrong.
@@ -199,14 +200,9 @@ class ReadModel:
                     select(pin_proposals.c.flag).where(pin_proposals.c.approved_by.is_(None))
                 )
             }
-            responding = {
-                (r.flag, r.env): r
-                for r in conn.execute(
-                    select(guard_actions)
-                    .where(guard_actions.c.step != "done")
-                    .order_by(guard_actions.c.id)
-                )
-            }
+            acted = conn.execute(select(guard_actions).order_by(guard_actions.c.id)).all()
+        responding = {(r.flag, r.env): r for r in acted if r.step != "done"}
+        latest = {(r.flag, r.env): _incident_line(r) for r in acted}
         now = datetime.now(UTC)
         by_flag: dict[str, list[AuditRow]] = {}
         for row in rows:
@@ -229,6 +225,7 @@ class ReadModel:
                             responding.get((flag, env)),
                             now,
                         )
+                        | {"incident": latest.get((flag, env))}
                         for env in envs
                     },
                 }
@@ -426,9 +423,39 @@ class ReadModel:
                     ],
                     "verified": all(r.verified for r in trail),
                     "exposures": [_exposure(e) for e in incident.get("exposures", [])],
+                    "causes": _causes(incident),
                 }
             )
         return found
+
+
+def _causes(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    """What went wrong, one line per root cause: as the watch wrote them, or (an incident
+    written before the watch grouped its findings) grouped here the same way."""
+    causes = incident.get("causes")
+    if causes is None:
+        try:
+            found = Incident.model_validate(incident).findings
+            causes = [c.model_dump(mode="json") for c in incident_causes(found)]
+        except ValueError:
+            causes = []
+    return [c for c in causes if isinstance(c, dict)]
+
+
+def _incident_line(action: Any) -> dict[str, Any]:
+    """The last thing the watch acted on in one environment, in brief for the grid."""
+    incident = _detail(action.incident) if action.incident else {}
+    exposures = incident.get("exposures", [])
+    pairs = exposures if isinstance(exposures, list) else []
+    return {
+        "id": action.id,
+        "kind": action.kind,
+        "detected_at": action.detected_at,
+        "causes": [str(c.get("title", "")) for c in _causes(incident)],
+        "exposures": len(pairs),
+        "owners": len({str(e.get("owner")) for e in pairs if isinstance(e, dict)}),
+        "observers": len({str(e.get("observer")) for e in pairs if isinstance(e, dict)}),
+    }
 
 
 def _stage(approval: Any, now: datetime) -> dict[str, Any]:

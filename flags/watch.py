@@ -31,7 +31,7 @@ from harness.facade import Chaperone
 from harness.models import Exposure, Finding
 from harness.profile import LoadedProfile
 from reports.exposures import build_exposures
-from reports.incident import Incident, IncidentExposure, write_incident
+from reports.incident import Incident, IncidentExposure, incident_causes, write_incident
 from reports.redact import Redactor, redact_finding
 
 WATCH_ACTOR = "chaperone-watch"
@@ -557,6 +557,7 @@ def build_incident(
 ) -> Incident:
     mask = Redactor(secrets)
     enabled_at, source = last_enabled(plan.flag, plan.env, backend, plan.audit_path)
+    findings = [redact_finding(f, mask) for f in event.findings]
     return Incident(
         flag=plan.flag,
         env=plan.env,
@@ -573,7 +574,8 @@ def build_incident(
         audit_error=mask(event.audit_error),
         reason=mask(event.reason),
         exposures=[_exposure(e, mask) for e in build_exposures(event.findings)],
-        findings=[redact_finding(f, mask) for f in event.findings],
+        findings=findings,
+        causes=incident_causes(findings),
     )
 
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.models import Finding
 from reports.files import write_atomic
+from reports.groups import group_findings
+from reports.result import FindingRecord
 
 
 class IncidentExposure(BaseModel):
@@ -23,6 +25,33 @@ class IncidentExposure(BaseModel):
     first_seen: datetime
     last_seen: datetime
     findings: int
+
+
+class IncidentCause(BaseModel):
+    """One root cause of the leak, one line: what leaked, whose, where it first showed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    findings: int
+    owners: list[str]
+    observers: list[str]
+    surfaces: list[str]
+
+
+def incident_causes(findings: list[Finding]) -> list[IncidentCause]:
+    """The watch's findings grouped as a run's report groups them (reports.groups)."""
+    records = [FindingRecord(f, 1, f.time, f.time) for f in findings]
+    return [
+        IncidentCause(
+            title=g.title,
+            findings=g.count,
+            owners=list(g.owners),
+            observers=list(g.observers),
+            surfaces=list(g.surfaces),
+        )
+        for g in group_findings(records)
+    ]
 
 
 class Incident(BaseModel):
@@ -44,6 +73,7 @@ class Incident(BaseModel):
     reason: str
     exposures: list[IncidentExposure]
     findings: list[Finding]  # in their own shape (`Finding.to_json`), as report.json has them
+    causes: list[IncidentCause] = []  # root causes of `findings`, one line per bug
 
 
 def write_incident(incident: Incident, out: Path) -> tuple[Path, Path]:
@@ -73,6 +103,13 @@ def incident_markdown(incident: Incident) -> str:
     ]
     if incident.audit_error:
         lines.append(f"- audit log: NOT written ({incident.audit_error})")
+    if incident.causes:
+        lines += ["", f"## What went wrong: {len(incident.causes)} root cause(s)", ""]
+        lines += [
+            f"- {c.title} ({c.findings} finding(s), {len(c.owners)} owner(s) -> "
+            f"{len(c.observers)} observer(s))"
+            for c in incident.causes
+        ]
     lines += [
         "",
         "## Exposures (whose data reached whom)",

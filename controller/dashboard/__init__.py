@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from controller.api_read import read_router
 from controller.dashboard.actions import action_router
 from controller.dashboard.pages import page_router
+from controller.dashboard.tokens import token_router
 from controller.dashboard.web import HERE, PREFIX, Web
 from controller.decisions import Controller
 from controller.readmodel import DEFAULT_ENVS, ReadModel
@@ -29,4 +30,5 @@ def install_dashboard(
     app.include_router(read_router(model))
     app.include_router(page_router(web))
     app.include_router(action_router(web))
+    app.include_router(token_router(web))
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from flags.backends.local import LocalBackend
+from tests.dashboard.screen import on_first_screen
 from tests.dashboard.served import FLAG, Served, artifacts, chaperone, chromium, serve, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -100,6 +101,10 @@ def test_a_release_manager_enables_a_flag_with_a_passing_verdict(
     cell = page.locator(f'td[data-cell="{FLAG}|production"]')
     expect(cell).to_contain_text("ON 100%")
     expect(cell).to_contain_text("build-1")
+    # What is on, where, for which build, on what evidence: the grid's first screen says it.
+    expect(cell).to_contain_text("verdict pass")
+    expect(cell).to_contain_text("expires in")
+    on_first_screen(cell, page.locator(f'th[scope="row"] a[href$="/{FLAG}"]'))
     page.screenshot(path=str(shots / "grid-1280.png"))
     page.goto(f"{served.url}/dashboard/audit")
     expect(page.locator("table.audit")).to_contain_text("✓ verified")
@@ -294,6 +299,7 @@ def test_keyboard_labels_and_contrast_on_every_page(served: Served, browser: Bro
         f"/dashboard/flags/{FLAG}",
         "/dashboard/incidents",
         "/dashboard/audit",
+        "/dashboard/tokens",
     ):
         for viewer in ("vic", "alice"):
             p = page if viewer == "vic" else sign_in(browser, served, viewer)

@@ -3,6 +3,7 @@ and actions that go through the controller's own decisions and audit."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from controller.app import create_app
 from controller.guard import Watcher
-from controller.store import audit, pins, tokens
+from controller.store import audit, guard_actions, pins, tokens
 from flags.watch import ProbeResult
 from tests.clinic.testclient import TestClient
 from tests.dashboard.conftest import FLAG, Dash, World
@@ -291,6 +292,37 @@ def test_a_watch_incident_lists_its_exposures_and_exports_csv(
     assert dash().client.get("/dashboard/incidents.csv").status_code == 401
 
 
+def test_what_went_wrong_is_one_line_per_root_cause_in_the_grid_and_the_incident(
+    world: World, dash: Make, tmp_path: Path
+) -> None:
+    """Two patients' names shown to p2 at one look: one bug, one line, in the grid's cell and
+    on top of the incident; an incident stored before the watch grouped its findings is
+    grouped when read."""
+    world.pin()
+    assert _enable(dash("rita"), world).status_code == 303
+    leaks = (leak(owner="p0"), leak(owner="p1"))
+    probe = ScriptedProbe([], {1: ProbeResult(leaks, switched=3)})
+    Watcher(world.controller, tmp_path / "inc", lambda _f, _e: probe, target="http://x").probe_all()
+    v = dash("vic")
+    grid = v.client.get("/dashboard/grid").text
+    cells = dict(re.findall(r'data-cell="video-switch\|(\w+)"(.*?)</td>', grid, re.S))
+    production = html.unescape(cells["production"])
+    assert "2 exposure(s), 2 user(s)' data reached 1" in production
+    assert "What went wrong (1 root cause):" in production
+    titles = re.findall(r"<li>(.*?)</li>", production)
+    assert len(titles) == 1 and "first shown at" in titles[0], production
+    assert "incident" not in cells["development"].lower()
+    page = html.unescape(v.client.get("/dashboard/incidents").text)
+    assert "What went wrong: 1 root cause" in page and titles[0] in page
+    assert "Who was exposed to whom: 2 exposure(s)" in page
+    with world.controller.engine.begin() as conn:
+        stored = json.loads(conn.execute(select(guard_actions.c.incident)).scalar_one())
+        del stored["causes"]
+        conn.execute(update(guard_actions).values(incident=json.dumps(stored)))
+    again = html.unescape(v.client.get("/dashboard/incidents").text)
+    assert "What went wrong: 1 root cause" in again and titles[0] in again
+
+
 def test_a_watch_that_cannot_turn_a_flag_off_shows_as_an_alert(
     world: World, dash: Make, tmp_path: Path
 ) -> None:
@@ -440,3 +472,39 @@ def test_an_admin_rotates_a_key_with_an_overlap_window(world: World, dash: Make)
     page = bob.client.get(f"/dashboard/flags/{FLAG}").text
     assert "rotating out: verifies until 2099-01-01 00:00:00 UTC" in page
     assert new.keyid[:16] in page
+
+
+def test_an_admin_lists_and_revokes_tokens_with_the_apis_checks_and_audit(
+    world: World, dash: Make
+) -> None:
+    rita, alice = dash("rita"), dash("alice")
+    assert "/dashboard/tokens" not in rita.client.get("/dashboard/").text  # admins' link only
+    refused = rita.client.get("/dashboard/tokens")
+    assert refused.status_code == 403 and "needs admin" in refused.text
+    assert "data-token=" not in refused.text
+    page = alice.client.get("/dashboard/tokens")
+    assert page.status_code == 200 and 'href="/dashboard/tokens"' in page.text
+    listed = dict(re.findall(r'data-token="(\w+)">\s*<td>\w+</td><td>([\w-]+)</td>', page.text))
+    assert listed["rita"] == "release-manager" and listed["alice"] == "admin"
+    assert world.tokens["rita"] not in page.text
+    # A release manager's forged post is refused by the same check as the API's.
+    forged = rita.client.post(
+        "/dashboard/tokens/vic/revoke", data={"reason": "tidy up", "csrf": rita.csrf()}
+    )
+    assert forged.status_code == 403 and not _rows(world, "token-revoked")
+    bare = alice.client.post("/dashboard/tokens/rita/revoke", data={"csrf": alice.csrf()})
+    assert bare.status_code == 400 and "needs a reason" in bare.text
+    done = alice.client.post(
+        "/dashboard/tokens/rita/revoke",
+        data={"reason": "left the team", "csrf": alice.csrf()},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    (row,) = _rows(world, "token-revoked")
+    assert row["actor"] == "alice" and row["token"] == "rita" and row["reason"] == "left the team"
+    assert world.client.get("/v1/flags", headers=world.as_("rita")).status_code == 401
+    assert rita.client.get("/dashboard/", follow_redirects=False).status_code == 303  # signed out
+    unknown = alice.client.post(
+        "/dashboard/tokens/nobody/revoke", data={"reason": "typo?", "csrf": alice.csrf()}
+    )
+    assert unknown.status_code == 400 and "no token named" in unknown.text

@@ -8,6 +8,7 @@ exports them as CSV."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 from flags.backends.local import LocalBackend
 from harness.local_clinic import local_clinic
+from tests.dashboard.screen import on_first_screen
 from tests.dashboard.served import FLAG, artifacts, chromium, serve, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,8 +56,31 @@ def test_watch_switches_a_leaking_flag_off_and_the_grid_shows_it(tmp_path: Path)
             assert grid.evaluate("window.__sameDocument") is True
             grid.screenshot(path=str(artifacts() / "grid-after-watch.png"))
 
-            grid.get_by_role("link", name="Incidents").click()
+            # The newcomer's questions, from the grid without scrolling. What went wrong: one
+            # line per root cause (the incident's bug is one), in the cell the watch turned off.
+            brief = cell.locator(".incident-brief")
+            expect(brief).to_contain_text("What went wrong (1 root cause)", timeout=15_000)
+            causes = brief.locator("ul.causes li")
+            assert causes.count() == 1
+            title = causes.first.inner_text()
+            assert "first shown at" in title
+            on_first_screen(cell.locator(".state"), brief)
+            # Who was exposed to whom: one click from the cell, on the incident's first screen.
+            brief.get_by_role("link", name=re.compile(r"^Incident \d+")).click()
+            grid.wait_for_url("**/dashboard/incidents#incident-*")
+            grid.evaluate("window.scrollTo(0, 0)")
             incident = grid.locator("section.incident").first
+            expect(incident.locator("ol.causes li")).to_have_count(1)
+            expect(incident.locator("ol.causes li").first).to_contain_text(title)
+            exposures = incident.locator("table.exposures")
+            expect(exposures.locator("caption")).to_contain_text("Who was exposed to whom")
+            on_first_screen(
+                incident.locator("ol.causes"),
+                exposures.locator("caption"),
+                exposures.locator("thead"),
+                exposures.locator("tbody tr").first,
+            )
+            grid.screenshot(path=str(artifacts() / "incidents-first-screen-1280x800.png"))
             expect(incident).to_contain_text("production")
             expect(incident).to_contain_text(f"sha256:{DIGEST}")
             expect(incident).to_contain_text("auto-disabled")

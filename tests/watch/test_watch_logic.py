@@ -330,3 +330,19 @@ def test_incident_names_exposures_and_the_three_times(tmp_path: Path) -> None:
     assert len(incident.findings) == 3 and incident.rollout_at_detection == 25
     assert '"owner": "p0"' in json_path.read_text()
     assert "| p0 | p2 | patient name |" in md_path.read_text()
+
+
+def test_an_incident_says_what_went_wrong_one_line_per_root_cause(tmp_path: Path) -> None:
+    """Two patients' names reaching p2 at one look are one bug; the server error is apart."""
+    findings = (leak("p2", "p0", 950.0), leak("p2", "p1", 951.0), server_error(952.0))
+    event = AutoDisabled(4, 25, findings, 960.0, 960.5, "leak in watch round 4")
+    incident = build_incident(event, plan_for(tmp_path), FakeBackend([]), "http://x", [])
+    leaked = [c for c in incident.causes if c.owners]
+    assert len(leaked) == 1 and len(incident.causes) == 2, incident.causes
+    assert leaked[0].owners == ["p0", "p1"] and leaked[0].observers == ["p2"]
+    assert sum(c.findings for c in incident.causes) == len(incident.findings)
+    json_path, md_path = write_incident(incident, tmp_path / "out")
+    text = md_path.read_text()
+    assert "## What went wrong: 2 root cause(s)" in text
+    assert f"- {leaked[0].title} (2 finding(s), 2 owner(s) -> 1 observer(s))" in text
+    assert '"causes"' in json_path.read_text()
