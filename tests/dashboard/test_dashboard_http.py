@@ -300,6 +300,9 @@ def test_what_went_wrong_is_one_line_per_root_cause_in_the_grid_and_the_incident
     grouped when read."""
     world.pin()
     assert _enable(dash("rita"), world).status_code == 303
+    live = html.unescape(dash("vic").client.get(f"/dashboard/flags/{FLAG}").text)
+    assert "none: 0 findings, 0 exposure(s) (only a clean verdict enables)" in live
+    assert "grouped into root causes in the report" not in live
     leaks = (leak(owner="p0"), leak(owner="p1"))
     probe = ScriptedProbe([], {1: ProbeResult(leaks, switched=3)})
     Watcher(world.controller, tmp_path / "inc", lambda _f, _e: probe, target="http://x").probe_all()
@@ -315,6 +318,8 @@ def test_what_went_wrong_is_one_line_per_root_cause_in_the_grid_and_the_incident
     page = html.unescape(v.client.get("/dashboard/incidents").text)
     assert "What went wrong: 1 root cause" in page and titles[0] in page
     assert "Who was exposed to whom: 2 exposure(s)" in page
+    flag_page = html.unescape(v.client.get(f"/dashboard/flags/{FLAG}").text)
+    assert "What went wrong (1 root cause):" in flag_page and titles[0] in flag_page
     with world.controller.engine.begin() as conn:
         stored = json.loads(conn.execute(select(guard_actions.c.incident)).scalar_one())
         del stored["causes"]
