@@ -70,6 +70,28 @@ def in_chromium(path: Path, check: object) -> list[str]:
     return asyncio.run(go())
 
 
+async def summary_fits_the_first_screen(page: Page, causes: int | None = 1) -> None:
+    """The summary whole within the 1280x800 viewport, unscrolled: the verdict, the root
+    causes (`causes` lines, when given: the incident's one bug is one), coverage and timing
+    all on screen."""
+    assert await page.evaluate("window.scrollY") == 0
+    box = await page.locator("#summary").bounding_box()
+    assert box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
+    summary = await page.locator("#summary").inner_text()
+    assert "FAIL" in summary and "Coverage:" in summary and "Timing:" in summary
+    listed = await page.locator("#summary ol.causes li").count()
+    assert f"Root causes: {listed} behind" in summary, summary
+    if causes is not None:
+        assert listed == causes, summary
+    for part in ("Coverage:", "Timing:", "Root causes:"):
+        line = page.locator("#summary").get_by_text(part).first
+        assert await line.is_visible(), part
+        where = await line.bounding_box()
+        assert where is not None and where["y"] + where["height"] <= HEIGHT, (part, where)
+
+
 def test_the_summary_fits_the_first_screen_and_the_page_is_small(report: Path) -> None:
     size = report.stat().st_size
     assert size < OLD_SIZE / 2, f"report.html is {size} bytes"
@@ -78,16 +100,7 @@ def test_the_summary_fits_the_first_screen_and_the_page_is_small(report: Path) -
     async def check(page: Page) -> None:
         await page.screenshot(path=str(shots / "summary-1280x800.png"))
         await page.screenshot(path=str(shots / "full-page.png"), full_page=True)
-        assert await page.evaluate("window.scrollY") == 0
-        box = await page.locator("#summary").bounding_box()
-        assert box is not None
-        assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, box
-        assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
-        summary = await page.locator("#summary").inner_text()
-        assert "FAIL" in summary and "Coverage:" in summary and "Timing:" in summary
-        # the incident's one bug is one line
-        assert "Root causes: 1 behind" in summary, summary
-        assert await page.locator("#summary ol.causes li").count() == 1
+        await summary_fits_the_first_screen(page)
 
     asked = in_chromium(report, check)
     # one file, no network: the page itself is the only thing loaded
