@@ -12,7 +12,7 @@ a foreign canary in `spelling_cases`.
 
 `chosen` is the backend production uses; `fastest_correct` is this run's raw pick, often
 `hyperscan+skip-own`: a few percent ahead on a loaded machine, behind on a quiet one (see
-harness.matcher for why production does not skip).
+harness.matcher for why production leaves own canaries out only when it builds its hits).
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ class ObserverBound:
         self.max_length: int = matcher.max_length
         self.observer: str | None = None
 
-    def scan(self, data: bytes, *, unescape: bool = True) -> list[Hit]:
-        hits: list[Hit] = self.matcher.scan(data, unescape=unescape, skip_owner=self.observer)
+    def scan(self, data: bytes, *, unescape: bool = True, skip_owner: str = "") -> list[Hit]:
+        observer = self.observer or skip_owner
+        hits: list[Hit] = self.matcher.scan(data, unescape=unescape, skip_owner=observer)
         return hits
 
 

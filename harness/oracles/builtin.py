@@ -50,7 +50,7 @@ def canary_leak(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
 def _hits(obs: Observation, ctx: OracleContext, budget: Budget) -> Iterator[tuple[Part, Hit]]:
     for part in parts(obs, budget):
         unescape = part.kind is not SurfaceKind.MEDIA  # nothing decodes escapes in media
-        for hit in ctx.matcher.scan(part.data, unescape=unescape):
+        for hit in ctx.matcher.scan(part.data, unescape=unescape, skip_owner=obs.actor):
             yield part, hit
     if obs.byte_range is not None and obs.body:
         yield from _seam_hits(obs, ctx)
@@ -62,7 +62,7 @@ def _seam_hits(obs: Observation, ctx: OracleContext) -> Iterator[tuple[Part, Hit
     key = resource_key(obs.actor, obs.url)
     for seam in ctx.ranges.add(key, obs.byte_range[0], obs.body):
         part = Part(SurfaceKind.MEDIA, seam.data, seam.start)
-        for hit in ctx.matcher.scan(seam.data, unescape=False):
+        for hit in ctx.matcher.scan(seam.data, unescape=False, skip_owner=obs.actor):
             if seam.straddles(hit.start, len(hit.canary.value)):
                 yield part, hit
 

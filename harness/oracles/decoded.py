@@ -26,7 +26,7 @@ from email.header import decode_header, make_header
 
 from harness.oracles.pdf import open_pdf, pdf_views
 
-__all__ = ["MAX_DECODED", "Budget", "decoded_views", "expand", "mime_views", "rfc2047"]
+__all__ = ["MAX_DECODED", "Budget", "decoded_views", "expand", "mime_views", "opens", "rfc2047"]
 
 MAX_DECODED = 32 << 20  # bytes decoded per observation, all views together
 MAX_DEPTH = 3  # a zip in a PDF in a gzip is as deep as a program plausibly goes
@@ -64,6 +64,20 @@ def expand(views: Iterator[View], budget: Budget, depth: int = 0) -> Iterator[Vi
         yield encoding, inner
         for deeper, view in decoded_views(inner, budget, depth=depth + 1):
             yield f"{encoding}>{deeper}", view
+
+
+def opens(data: bytes) -> bool:
+    """Do `data`'s first bytes say it is a container `decoded_views` opens (a raw deflate
+    stream is told by its Content-Encoding alone)?"""
+    head = data[:4]
+    return (
+        len(data) >= 4
+        and (
+            head[:2] == b"\x1f\x8b"
+            or (head[0] == _ZLIB_METHOD and int.from_bytes(head[:2]) % 31 == 0)
+            or head == b"PK\x03\x04"
+        )
+    ) or data.find(b"%PDF-", 0, 1024) >= 0
 
 
 def _open(data: bytes, budget: Budget, content_encoding: str) -> Iterator[View]:

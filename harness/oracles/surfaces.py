@@ -4,10 +4,10 @@ then the decoded views a program would open on its own (`harness.oracles.decoded
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from harness.models import Observation, SurfaceKind
-from harness.oracles.decoded import Budget, decoded_views, expand, mime_views, rfc2047
+from harness.oracles.decoded import Budget, decoded_views, expand, mime_views, opens, rfc2047
 from harness.oracles.pdf import open_pdf, pdf_text, pdf_views
 
 __all__ = ["Part", "body_kind", "parts", "where"]
@@ -15,8 +15,9 @@ __all__ = ["Part", "body_kind", "parts", "where"]
 _MEDIA_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
+    """One byte region to scan (a tuple: the oracle builds a few for every response)."""
+
     kind: SurfaceKind
     data: bytes
     offset: int = 0  # where `data` starts in the resource (a Range chunk's first byte)
@@ -76,8 +77,21 @@ def parts(obs: Observation, budget: Budget | None = None) -> Iterator[Part]:
     if location:
         yield Part(SurfaceKind.REDIRECT, location.encode("utf-8", "replace"))
     yield from _headers(obs)
-    if obs.body and kind is not SurfaceKind.PDF:
+    if obs.body and kind is not SurfaceKind.PDF and _may_decode(obs, kind):
         yield from _decoded(obs, kind, budget)
+
+
+def _may_decode(obs: Observation, kind: SurfaceKind) -> bool:
+    """Could `_decoded` open anything? The same cheap signs it opens on, tested without its
+    generators: almost no response is a container, and every one of them is asked."""
+    if kind is SurfaceKind.MEDIA and obs.byte_range is not None and obs.byte_range[0] > 0:
+        return False
+    return (
+        kind is SurfaceKind.MAIL
+        or (obs.content_type or obs.header("content-type") or "").lower().startswith(_MIME_TYPES)
+        or "deflate" in (obs.header("content-encoding") or "").lower()
+        or opens(obs.body)
+    )
 
 
 def _pdf(obs: Observation, budget: Budget) -> Iterator[Part]:

@@ -321,3 +321,14 @@ def test_skip_own_still_matches_related_and_shared_canaries(backend) -> None:
     hits = {(h.canary.value, h.canary.owner) for h in matcher.scan(OWN_LISTING, skip_owner="p0")}
     assert {(OWN[0].value, "p0"), (OWN[0].value, "p5")} <= hits
     assert {owner for _, owner in hits} <= {"p0", "p5"}
+
+
+def test_production_leaves_only_the_skipped_owners_canaries_out_of_its_hits() -> None:
+    # The Judge passes the observer: their own canaries are never a leak. A value another
+    # owner shares stays in, as that owner's canary; every other owner's canary stays in.
+    shared = Canary(OWN[0].value, "p5", CanaryKind.NOTE)
+    matcher = CanaryMatcher([*CANARIES, shared])
+    body = OWN_LISTING + b" " + C.value.encode()
+    hits = {(h.canary.value, h.canary.owner) for h in matcher.scan(body, skip_owner="p0")}
+    assert hits == {(OWN[0].value, "p5"), (C.value, C.owner)}
+    assert {h.canary.owner for h in matcher.scan(body)} == {"p0", "p5", C.owner}
