@@ -15,6 +15,12 @@ is keyed on *what* leaked and where it first showed, not on where it was seen si
   Keying on the exact step would split one bug by which scenario happened to file the object
   (measured: the demo's one bug came out as 9 causes), while a bug that only another suite's
   reads reveal (an IDOR found by the access replay) stays a cause of its own;
+- suites that re-run the journeys the others drive (load's journeys, stateful's random
+  sequences, browser's scenarios in Chromium) are not where a bug is told apart: an object one
+  of them shows first joins the cause of the same owners' role and object kind that a
+  discovering suite (switch, access, fuzz ...) found, when there is one. The demo's gate, with
+  every suite of its policy, split the incident's one bug into 4 without this (switch, load,
+  stateful and browser each first showing some appointment);
 - a finding with no owner (a list of the wrong length) joins the cause of an owned finding of
   the same response; otherwise its kind and route stand in for the object (a 5xx).
 
@@ -44,6 +50,8 @@ __all__ = [
     "repro_text",
 ]
 
+# Suites that re-run journeys the others drive: they confirm a bug more than tell one apart.
+RERUNNING = frozenset({"load", "stateful", "browser"})
 _SEVERITY = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _PAGE = re.compile(r" \(page \d+\)$")
 
@@ -227,12 +235,21 @@ def group_findings(
     first_suite: dict[str, str] = {}
     for record in ordered:  # earliest first: an object's first sighting sets its suite
         first_suite.setdefault(objects[record.key].ident, _suite(record.finding))
+    # (owners' role, object kind) -> the first discovering suite that showed such an object
+    found_by: dict[tuple[str, str], str] = {}
+    for record in ordered:
+        f, thing = record.finding, objects[record.key]
+        if f.owner and first_suite[thing.ident] not in RERUNNING:
+            found_by.setdefault((roles.get(f.owner, "user"), thing.kind), first_suite[thing.ident])
     keys: dict[str, tuple[str, str]] = {}
     by_response: dict[tuple[str, str, float], tuple[str, str]] = {}
     for record in ordered:
-        f = record.finding
+        f, thing = record.finding, objects[record.key]
         if f.owner:
-            key = (roles.get(f.owner, "user"), first_suite[objects[record.key].ident])
+            role, suite = roles.get(f.owner, "user"), first_suite[thing.ident]
+            if suite in RERUNNING:
+                suite = found_by.get((role, thing.kind), suite)
+            key = (role, suite)
             keys[record.key] = key
             by_response.setdefault((f.observer, f.step, f.time), key)
     buckets: dict[tuple[str, str], list[FindingRecord]] = {}

@@ -70,10 +70,10 @@ def in_chromium(path: Path, check: object) -> list[str]:
     return asyncio.run(go())
 
 
-async def summary_fits_the_first_screen(page: Page, causes: int | None = 1) -> None:
+async def summary_fits_the_first_screen(page: Page, causes: int = 1) -> None:
     """The summary whole within the 1280x800 viewport, unscrolled: the verdict, the root
-    causes (`causes` lines, when given: the incident's one bug is one), coverage and timing
-    all on screen."""
+    causes (1 to `causes` lines: the incident's one bug is one), coverage and timing all on
+    screen."""
     assert await page.evaluate("window.scrollY") == 0
     box = await page.locator("#summary").bounding_box()
     assert box is not None
@@ -83,8 +83,7 @@ async def summary_fits_the_first_screen(page: Page, causes: int | None = 1) -> N
     assert "FAIL" in summary and "Coverage:" in summary and "Timing:" in summary
     listed = await page.locator("#summary ol.causes li").count()
     assert f"Root causes: {listed} behind" in summary, summary
-    if causes is not None:
-        assert listed == causes, summary
+    assert 1 <= listed <= causes, summary
     for part in ("Coverage:", "Timing:", "Root causes:"):
         line = page.locator("#summary").get_by_text(part).first
         assert await line.is_visible(), part

@@ -264,3 +264,41 @@ def test_a_list_too_long_joins_the_cause_of_the_foreign_item_it_holds() -> None:
     assert joined.objects == ("recording",)
     lone = next(c for c in causes if c.count == 1)
     assert lone.owner_role == "" and lone.object == "recording-count on GET /api/me/recordings"
+
+
+def _rerun(suite: str, owner: str, index: int, t: float) -> FindingRecord:
+    """An appointment of the misfiled kind that only a re-running suite happened to show."""
+    return record(
+        reason(
+            owner,
+            "p2",
+            t,
+            resource=f"appointment:{owner}:{index}",
+            suite=suite,
+            step=f"{suite}/p2/GET /api/me/recordings",
+        )
+    )
+
+
+def test_objects_first_shown_by_suites_that_rerun_journeys_join_the_bug_they_confirm() -> None:
+    """The demo's gate: switch finds the misfiling; load, stateful and browser, re-running the
+    same journeys, each first show some other appointment of it. One bug, one cause (it was
+    4); the IDOR the access replay tells apart stays its own."""
+    reruns = [_rerun(s, "p3", i, 200 + i) for i, s in enumerate(("load", "stateful", "browser"))]
+    causes = group_findings([*misfiled_recordings(), *reruns, *idor()], roles=ROLES)
+    assert sorted(c.step for c in causes) == ["access/replay", "switch-mid-call/look"]
+    misfiled = next(c for c in causes if c.step == "switch-mid-call/look")
+    assert {"load", "stateful", "browser"} <= set(misfiled.suites)
+    assert sum(c.count for c in causes) == len(misfiled_recordings()) + 3 + 2
+
+
+def test_a_bug_only_a_rerunning_suite_shows_is_still_a_cause() -> None:
+    """Nothing but the load suite showed these (a race): no discovering suite's cause to join."""
+    (alone,) = group_findings([_rerun("load", "p1", 5, 1), _rerun("load", "p3", 6, 2)], roles=ROLES)
+    assert alone.suite == "load" and alone.count == 2
+    # and another kind of object than the discovered bug's stays apart too
+    other = record(
+        reason("p1", "p2", 300, resource="recording:p1:9", suite="stateful", step="stateful/x")
+    )
+    causes = group_findings([*misfiled_recordings(), other], roles=ROLES)
+    assert len(causes) == 2
