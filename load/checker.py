@@ -113,6 +113,10 @@ class MediaTally:
         return asdict(self)
 
 
+def _here(judging: Callable[[], list[Finding]]) -> list[Finding]:
+    return judging()
+
+
 def _is_media(obs: Observation) -> bool:
     """What the media oracle would decode: a whole real container."""
     return obs.status < 300 and obs.byte_range is None and is_container(obs.body)
@@ -136,6 +140,9 @@ class LeakChecker:
         context: OracleContext | None = None,
     ) -> None:
         self._judge = judge
+        # How a recording's judging is run: here, or (a Locust process) on another OS thread
+        # while this one keeps serving its users and heartbeats.
+        self.offload: Callable[[Callable[[], list[Finding]]], list[Finding]] = _here
         self._context = context  # the oracles' context: where they count lost coverage
         self._lean = lean
         self._seen: set[str] = set()
@@ -176,7 +183,7 @@ class LeakChecker:
                 owner = observation.about or observation.actor
                 self.coverage.lost(route, observation.actor, owner, OVER_BUDGET)
         started = time.perf_counter()
-        found = judge(observation)
+        found = self.offload(lambda: judge(observation)) if media else judge(observation)
         took = time.perf_counter() - started
         self.budget.spent += took
         if media:

@@ -22,7 +22,8 @@ whose camera and microphone carry its canary, and it reads the media of every re
 lists show; the leak check decodes it (the media oracle) within its budget (load.checker). The
 callers of a process share one asyncio loop on a real OS thread (load.call_loop): gevent's
 threads are greenlets, and its selectors and locks do not work from another OS thread, so the
-loop gets the unpatched epoll selector and the users wait by polling.
+loop gets the unpatched epoll selector and the users wait by polling. Recordings are decoded on a
+second such loop, so the hub keeps serving the users and the heartbeats to the master.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ log = logging.getLogger("chaperone.load")
 _WORLD_WAIT = 120.0  # how long users of a worker wait for the world before giving up (silently)
 _HELLO_EVERY = 2.0
 _FLUSH_EVERY = 2.0
+_JUDGE_SECONDS = 120.0  # one recording's decoding on a starved machine (its own cap is 5 s)
 _READY_GRACE = 30.0  # after the test starts, every worker must have built the world by then
 _SETTINGS = LoadSettings.from_json(json.loads(os.environ.get(contract.ENV_SETTINGS) or "{}"))
 
@@ -81,6 +83,7 @@ class _State:
     index = 0  # this process's index among the workers (0 for the local process)
     counters: dict[str, int] = {}
     calls: CallLoop | None = None  # the real calls' loop, started by the first caller
+    judging: CallLoop | None = None  # where recordings are decoded, off the gevent hub
     # How this process reports that the run cannot be trusted (set by its role).
     fail: Callable[[str], None] = staticmethod(lambda reason: log.error("chaperone: %s", reason))
 
@@ -91,6 +94,8 @@ def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Pr
     entities = EntityParser(profile, world)
     budget = CheckBudget(share=settings.check_share)
     checker = LeakChecker.for_world(world, entities, budget) if settings.check_leaks else None
+    if checker is not None and settings.media:
+        checker.offload = _judge_off_hub
     workload = Workload(profile, world, settings.discovered, settings.reserved)
     return Process(workload, settings, entities, checker, report)
 
@@ -103,6 +108,21 @@ def _call_loop() -> CallLoop:
         selector = monkey.get_original("selectors", "EpollSelector")
         _State.calls = CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
     return _State.calls
+
+
+def _judge_off_hub(judging: Callable[[], list[Finding]]) -> list[Finding]:
+    """Decode a recording on its own OS thread: on the hub it would stall every user of the
+    process and the worker's heartbeats (the master would count the worker missing)."""
+    if _State.judging is None:
+        prepare_media()
+        start = monkey.get_original("_thread", "start_new_thread")
+        selector = monkey.get_original("selectors", "EpollSelector")
+        _State.judging = CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
+
+    async def judge() -> list[Finding]:
+        return judging()
+
+    return _State.judging.run(judge(), _JUDGE_SECONDS, "judge a recording")
 
 
 def _media_tally() -> MediaTally:
@@ -361,8 +381,9 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
 
 
 def _stop_calls(**_: Any) -> None:
-    if _State.calls is not None:
-        _State.calls.close()
+    for loop in (_State.calls, _State.judging):
+        if loop is not None:
+            loop.close()
 
 
 _listen(events.init, _on_init)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,29 @@ def test_a_recording_past_the_budget_is_lost_coverage_never_clean() -> None:
     assert checker.media.skipped == 1 and checker.media.decoded == 0
     [row] = coverage.rows()
     assert (row.route, row.lost, dict(row.reasons)) == (MEDIA, 1, {OVER_BUDGET: 1})
+
+
+def test_only_recordings_are_judged_where_the_process_offloads_them() -> None:
+    checker = LeakChecker.for_world(WORLD)
+    offloaded: list[int] = []
+
+    def offload(judging: Any) -> Any:
+        offloaded.append(1)
+        return judging()
+
+    checker.offload = offload
+    found = checker.check(_media(PATIENTS[0], _foreign_recording()))
+    assert found and offloaded == [1]
+    page = observation_of(
+        actor=PATIENTS[0],
+        step="load/p/GET /profile",
+        endpoint="GET /profile",
+        method="GET",
+        url="/profile",
+        status=200,
+        headers=[("content-type", "text/html")],
+        body=b"<p>nothing</p>",
+        elapsed=0.01,
+    )
+    checker.check(page)
+    assert offloaded == [1]
