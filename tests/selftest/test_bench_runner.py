@@ -74,3 +74,46 @@ def test_selftest_figures_come_from_its_scorecard() -> None:
         "selftest_cpu_seconds": 1010.2,
         "selftest_runs": 48,
     }
+
+
+def test_the_gate_bench_says_what_the_gate_time_bought() -> None:
+    from bench.gate_bench import report_figures
+
+    report = {
+        "suites": {
+            "switch": {"seconds": 31.94, "metrics": {}},
+            "access": {"seconds": 16.0, "metrics": {"replays": 3688, "variant_replays": 119}},
+            "access@seed=1": {"seconds": 42.3, "metrics": {"replays": 3641}},
+            "fuzz": {
+                "seconds": 120.1,
+                "metrics": {
+                    "requests": 1617,
+                    "passes": 26,
+                    "passes_done": 9,
+                    "stopped": "time limit",
+                },
+            },
+        },
+        "coverage": {
+            "checked": 36562,
+            "lost": 0,
+            "reads_by_source": {"profile": 18951, "openapi": 708, "crawl": 400, "variants": 46},
+            "depth": {"GET /api/me/appointments": {"pages": 21, "rows": 101, "end": True}},
+        },
+    }
+    figures = report_figures(report)
+    assert figures["gate_suite_seconds"] == {
+        "switch": 31.9,
+        "access": 16.0,
+        "access@seed=1": 42.3,
+        "fuzz": 120.1,
+    }
+    assert figures["gate_reads_by_source"] == report["coverage"]["reads_by_source"]  # type: ignore[index]
+    assert figures["gate_access_replays"] == 3688 + 3641
+    assert figures["gate_variant_replays"] == 119
+    assert figures["gate_list_depth"] == {
+        "GET /api/me/appointments": {"pages": 21, "rows": 101, "end": True}
+    }
+    assert figures["gate_fuzz_passes_done"] == 9
+    assert figures["gate_fuzz_stopped"] == "time limit"
+    assert report_figures({})["gate_reads_checked"] == 0  # no report: nothing claimed
