@@ -95,3 +95,15 @@ def test_watch_switches_a_leaking_flag_off_and_the_grid_shows_it(tmp_path: Path)
             assert len(lines) == rows.count() + 1
             status = served.api("vic", "GET", f"/v1/flags/{FLAG}").json()
             assert status["revoked"] == [DIGEST]
+
+            # On a phone the incident reads in one column: its root cause, then the exposure
+            # table scrolling inside itself rather than widening the page.
+            grid.set_viewport_size({"width": 390, "height": 844})
+            grid.goto(f"{served.url}/dashboard/incidents")
+            expect(grid.locator("section.incident ol.causes li")).to_have_count(1)
+            wide = grid.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+            assert wide <= 1, f"the incidents page is {wide}px wider than a phone"
+            # each exposure a card as wide as the screen, not a column squeezed to a word
+            where = grid.locator('section.incident td[data-label="Where"]').first.bounding_box()
+            assert where is not None and where["width"] >= 300, where
+            grid.screenshot(path=str(artifacts() / "incidents-phone.png"), full_page=True)
