@@ -506,7 +506,9 @@ class SwitchProbe:
 
     def _connect(self) -> Chaperone:
         if self._client is None:
-            self._client = Chaperone(self.target, self.support_token, self.profile, self.adapter)
+            self._client = Chaperone(
+                self.target, self.support_token, self.profile, self.adapter, label="watch"
+            )
         return self._client
 
     def close(self) -> None:

@@ -31,8 +31,12 @@ class Chaperone:
         support_token: str = "",
         profile: LoadedProfile | str = "clinic",
         adapter: str = DEFAULT_ADAPTER,
+        label: str = "pytest",
     ) -> None:
         loaded = load_profile(profile) if isinstance(profile, str) else profile
+        # Names the steps (`pytest/p1/look`): a finding's step, and its root cause's title,
+        # tell which caller looked.
+        self.label = label
         self.loop = LoopThread()
         self.adapter: Target = make_target(
             loaded.profile, target, support_token, None, adapter, str(loaded.directory)
@@ -96,7 +100,7 @@ class Chaperone:
         target = None
         if spec.resource is not None:
             target = self._world.resources_of(actor, spec.resource)[resource]
-        call = self.adapter.flow(self.session(actor), flow, target, f"pytest/{actor}/{flow}")
+        call = self.adapter.flow(self.session(actor), flow, target, f"{self.label}/{actor}/{flow}")
         result: FlowResult = self.loop.run(call, timeout=30)
         return result
 
@@ -106,7 +110,7 @@ class Chaperone:
 
     def look(self, actor: str) -> Findings:
         """Everything the actor can reach, judged by every oracle."""
-        surfaces = self.adapter.look(self.session(actor), f"pytest/{actor}/look")
+        surfaces = self.adapter.look(self.session(actor), f"{self.label}/{actor}/look")
         return self.judge_all(self.loop.run(surfaces, timeout=120))
 
     def close(self) -> None:

@@ -63,7 +63,7 @@ def test_watch_switches_a_leaking_flag_off_and_the_grid_shows_it(tmp_path: Path)
             causes = brief.locator("ul.causes li")
             assert causes.count() == 1
             title = causes.first.inner_text()
-            assert "first shown at" in title
+            assert "first shown at watch/look" in title, title  # the watch looked
             on_first_screen(cell.locator(".state"), brief)
             # Who was exposed to whom: one click from the cell, on the incident's first screen.
             brief.get_by_role("link", name=re.compile(r"^Incident \d+")).click()
