@@ -10,6 +10,7 @@ transaction.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi import HTTPException
 from sqlalchemy import select
@@ -110,11 +111,10 @@ def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> C
         owner_id = _negotiate_media(state, snapshot)
         if state.active("switch-recording-misattribution") and state.calls.current is not None:
             owner_id = state.calls.current.patient_id
+        media = _segment_media(state, snapshot, next_mode=mode)
         with state.db.write() as session:
             call = driveable_call(session, user, consultation_id)
-            filed = _file_segment(
-                session, state, snapshot, owner_id, source="switch", next_mode=mode
-            )
+            filed = _file_segment(session, snapshot, owner_id, media, source="switch")
             call.mode, call.switches, call.segment_no = mode, call.switches + 1, call.segment_no + 1
             first_switch = _remember_first_switch(session, user)
             session.flush()
@@ -131,11 +131,13 @@ def switch(state: ClinicState, user: User, consultation_id: int, mode: str) -> C
 
 def end(state: ClinicState, user: User, consultation_id: int) -> ConsultationOut:
     with state.calls.lock_for(consultation_id):
+        snapshot = _endable(state, user, consultation_id)
+        media = _segment_media(state, snapshot, next_mode=None)
         with state.db.write() as session:
             call = driveable_call(session, user, consultation_id)
             if call.status != "active":
                 raise HTTPException(409, f"consultation is {call.status}, not active")
-            filed = _file_segment(session, state, _snapshot(call), call.patient_id, source="call")
+            filed = _file_segment(session, snapshot, call.patient_id, media, source="call")
             call.status = "ended"
             session.flush()
             result = consultation_out(session, call)
@@ -155,6 +157,14 @@ def _remember_first_switch(session: Session, user: User) -> bool:
         return False
     switcher.first_switch_at = utcnow()
     return True
+
+
+def _endable(state: ClinicState, user: User, consultation_id: int) -> SegmentSnapshot:
+    with state.db.read() as session:
+        call = driveable_call(session, user, consultation_id)
+        if call.status != "active":
+            raise HTTPException(409, f"consultation is {call.status}, not active")
+        return _snapshot(call)
 
 
 def _switchable(state: ClinicState, user: User, consultation_id: int, mode: str) -> SegmentSnapshot:
@@ -181,22 +191,33 @@ def _negotiate_media(state: ClinicState, snapshot: SegmentSnapshot) -> int:
     return owner_id
 
 
-def _file_segment(
-    session: Session,
-    state: ClinicState,
-    snapshot: SegmentSnapshot,
-    owner_id: int,
-    source: str,
-    next_mode: str | None = None,
-) -> Recording:
-    """File the segment that just closed under `owner_id`: with real media, the WebM of what
-    the call's participants sent during it; otherwise a header naming the consultation."""
-    identity = snapshot.identity
+def _segment_media(
+    state: ClinicState, snapshot: SegmentSnapshot, next_mode: str | None
+) -> tuple[Path, int]:
+    """Close the call's current segment and store its media: with real media, the WebM of what
+    the call's participants sent during it; otherwise a header naming the consultation.
+
+    Called under the call's lock but before the database write: encoding a real segment takes
+    a good fraction of a second, and inside SQLite's one writer queue every call that ended at
+    the same moment waited for all the encodings before it (ends timed out at 30 s under load).
+    """
     if state.rtc is not None:
         data = state.rtc.cut(snapshot.ref.consultation_id, next_mode)
     else:
-        data = render_media(identity)
-    path = store_media(state.settings.media_dir, data)
+        data = render_media(snapshot.identity)
+    return store_media(state.settings.media_dir, data), len(data)
+
+
+def _file_segment(
+    session: Session,
+    snapshot: SegmentSnapshot,
+    owner_id: int,
+    media: tuple[Path, int],
+    source: str,
+) -> Recording:
+    """File the segment that just closed, its media already stored, under `owner_id`."""
+    identity = snapshot.identity
+    path, size = media
     recording = Recording(
         consultation_id=snapshot.ref.consultation_id,
         appointment_id=snapshot.ref.appointment_id,
@@ -206,7 +227,7 @@ def _file_segment(
         title=f"{identity.mode} recording: {identity.reason}",
         created_at=utcnow(),
         media_path=str(path),
-        media_size=len(data),
+        media_size=size,
     )
     session.add(recording)
     return recording

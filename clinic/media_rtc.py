@@ -9,7 +9,7 @@ renegotiation that adds the camera track, switching back sets it inactive.
 The endpoint keeps one tape per live call: the frames received since the call's current mode
 segment began (audio only in an audio segment; camera and microphone in a video one), with
 their arrival times. A switch or the end of the call cuts the tape (`cut`) and encodes it to
-WebM (VP8 + Opus) with PyAV; `calls._file_segment` files those bytes exactly as it files the
+WebM (VP8 + Opus) with PyAV; `calls._segment_media` stores those bytes exactly as it files the
 header-only media of `--media header`, so a segment filed under the wrong owner carries the
 wrong face and voice. The latest track of each kind a call receives is the one recorded: a
 caller who hangs up and joins again is recorded from their new peer at once, even while the old
