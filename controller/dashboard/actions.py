@@ -18,7 +18,7 @@ from controller.dashboard.pages import show_flag
 from controller.dashboard.session import Session
 from controller.dashboard.web import PREFIX, Web
 from flags.verdict import MAX_VERDICT_BYTES
-from harness.errors import GateRefused, UsageError
+from harness.errors import UsageError
 
 Reason = Annotated[str, Form(max_length=500)]
 Csrf = Annotated[str, Form(max_length=100)]
@@ -31,24 +31,17 @@ def action_router(web: Web) -> APIRouter:
     def run(
         request: Request, flag: str, csrf: str, reason: str, act: Callable[[Session], str]
     ) -> Response:
-        session = web.session(request)
-        if session is None:
-            raise HTTPException(401, "sign in first")
-        web.check_form(request, session, csrf)
-        if len(reason.strip()) < 3:
-            return show_flag(
-                web, request, session, flag, 400, error="Every action needs a reason.", hint=""
-            )
-        try:
+        def acted(session: Session) -> str:
             message = act(session)
-        except PermissionError as exc:
-            return show_flag(web, request, session, flag, 403, error=str(exc), hint="")
-        except GateRefused as exc:
-            return show_flag(web, request, session, flag, 409, error=exc.problem, hint=exc.fix)
-        except UsageError as exc:
-            return show_flag(web, request, session, flag, 400, error=exc.problem, hint=exc.fix)
-        web.model.live.forget()
-        return web.redirect(f"{PREFIX}/flags/{quote(flag, safe='')}", message)
+            web.model.live.forget()
+            return message
+
+        def refuse(session: Session, status: int, **shown: str) -> Response:
+            return show_flag(web, request, session, flag, status, **shown)
+
+        return web.act(
+            request, csrf, reason, acted, refuse, f"{PREFIX}/flags/{quote(flag, safe='')}"
+        )
 
     @router.post(f"{PREFIX}/flags/{{flag}}/envs/{{env}}/enable")
     async def enable(request: Request, flag: str, env: str) -> Response:

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from controller.dashboard.web import PREFIX, Web
 from controller.token_admin import list_tokens, revoke_token
-from harness.errors import UsageError
 
 
 def token_router(web: Web) -> APIRouter:
@@ -49,19 +48,15 @@ def token_router(web: Web) -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
         reason: Annotated[str, Form(max_length=500)] = "",
     ) -> Response:
-        session = web.session(request)
-        if session is None:
-            raise HTTPException(401, "sign in first")
-        web.check_form(request, session, csrf)
-        if len(reason.strip()) < 3:
-            return page(request, session, 400, error="Every action needs a reason.", hint="")
-        try:
+        def act(session: Any) -> str:
             revoke_token(web.controller, session.who, name, reason.strip())
-        except PermissionError as exc:
-            return page(request, session, 403, error=str(exc), hint="")
-        except UsageError as exc:
-            return page(request, session, 400, error=exc.problem, hint=exc.fix)
-        message = f"Token {name} revoked: its API calls and dashboard sessions end now."
-        return web.redirect(f"{PREFIX}/tokens#token-{quote(name, safe='')}", message)
+            return f"Token {name} revoked: its API calls and dashboard sessions end now."
+
+        def refuse(session: Any, status: int, **shown: str) -> Response:
+            return page(request, session, status, **shown)
+
+        return web.act(
+            request, csrf, reason, act, refuse, f"{PREFIX}/tokens#token-{quote(name, safe='')}"
+        )
 
     return router

@@ -3,6 +3,7 @@ flash messages and the security headers every page carries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from controller.dashboard.session import (
 )
 from controller.decisions import Controller
 from controller.readmodel import ReadModel
+from harness.errors import GateRefused, UsageError
 
 HERE = Path(__file__).parent
 PREFIX = "/dashboard"
@@ -109,6 +111,34 @@ class Web:
             raise HTTPException(403, "cross-origin form refused")
         if not same_token(csrf, session.csrf):
             raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
+
+    def act(
+        self,
+        request: Request,
+        csrf: str,
+        reason: str,
+        act: Callable[[Session], str],
+        refuse: Callable[..., Response],
+        done: str,
+    ) -> Response:
+        """One dashboard action: a signed-in session, its CSRF token and a reason, then `act`
+        (a Controller call returning the flash message). A refusal re-renders the page through
+        `refuse(session, status, error=..., hint=...)` with the status that matches it."""
+        session = self.session(request)
+        if session is None:
+            raise HTTPException(401, "sign in first")
+        self.check_form(request, session, csrf)
+        if len(reason.strip()) < 3:
+            return refuse(session, 400, error="Every action needs a reason.", hint="")
+        try:
+            message = act(session)
+        except PermissionError as exc:
+            return refuse(session, 403, error=str(exc), hint="")
+        except GateRefused as exc:
+            return refuse(session, 409, error=exc.problem, hint=exc.fix)
+        except UsageError as exc:
+            return refuse(session, 400, error=exc.problem, hint=exc.fix)
+        return self.redirect(done, message)
 
 
 def set_session(response: Response, value: str) -> None:
