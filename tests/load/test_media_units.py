@@ -20,6 +20,7 @@ from harness.world import Resource
 from load.call_loop import CallLoop
 from load.calls import CallDriver
 from load.checker import OVER_BUDGET, CheckBudget, LeakChecker, observation_of
+from tests.fake_caller import FakeCaller
 from tests.load.worlds import memory_world, of_role
 
 WORLD = memory_world()
@@ -52,23 +53,6 @@ def test_the_call_loop_runs_coroutines_on_its_own_thread() -> None:
             loop.run(asyncio.sleep(5), 0.05, "answer")
     finally:
         loop.close()
-
-
-class FakeCaller:
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-
-    async def start(self) -> None:
-        self.log.append("start")
-
-    async def camera_on(self) -> None:
-        self.log.append("camera_on")
-
-    async def camera_off(self) -> None:
-        self.log.append("camera_off")
-
-    async def stop(self) -> None:
-        self.log.append("stop")
 
 
 def test_a_journey_users_caller_follows_join_switches_and_end() -> None:

@@ -4,15 +4,15 @@ caller that only writes down what it was asked."""
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.client.session import Session
-from harness.media_call import MediaCodes, MediaPlan
+from harness.media_call import MediaPlan
 from harness.models import Actor
 from harness.world import Resource
 from scenarios.media_calls import MediaCalls
+from tests.fake_caller import FakeCaller
 
 PLAN = MediaPlan(
     start=("join", "rejoin"),
@@ -21,29 +21,6 @@ PLAN = MediaPlan(
     stop=("end", "leave"),
     hold_seconds=0.0,
 )
-
-
-@dataclass
-class FakeCaller:
-    log: list[str]
-    codes: MediaCodes = field(
-        default_factory=lambda: MediaCodes("Ada zq0123456789", "zq0123456789")
-    )
-
-    async def start(self) -> None:
-        self.log.append("start")
-
-    async def connected(self) -> float | None:
-        return time.monotonic()
-
-    async def camera_on(self) -> None:
-        self.log.append("camera_on")
-
-    async def camera_off(self) -> None:
-        self.log.append("camera_off")
-
-    async def stop(self) -> None:
-        self.log.append("stop")
 
 
 @dataclass
