@@ -311,7 +311,7 @@ def load_calls(out: Path, calls: int = 4, seconds: float = 40.0) -> dict[str, An
     report = _report(out / "run" / "report.json")
     metrics = report.get("metrics", {}).get("load", {})
     lost = report.get("coverage", {}).get("lost", -1)
-    decoded = int(metrics.get("media_recordings_decoded", 0))
+    decoded = int(metrics.get("media_items_decoded", 0))
     flows = _flow_counts(out / "run")
     clean = (
         flows["join"] >= calls
@@ -329,7 +329,7 @@ def load_calls(out: Path, calls: int = 4, seconds: float = 40.0) -> dict[str, An
         "media_load_joins": flows["join"],
         "media_load_switches": flows["switch"],
         "media_load_recordings_decoded": decoded,
-        "media_load_recordings_over_budget": metrics.get("media_recordings_over_budget"),
+        "media_load_recordings_over_budget": metrics.get("media_items_over_budget"),
         "media_load_decode_seconds": metrics.get("media_decode_seconds"),
         "media_load_requests": metrics.get("requests"),
         "media_load_findings": len(report.get("findings", [])),

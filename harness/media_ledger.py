@@ -8,7 +8,7 @@ own record (issue 26: "where a code was expected but none is readable, lost cove
 - when each of its callers on a call was live (connected, until hung up), and the code it sent;
 - when each flow that may close one of the call's segments (the media plan's switches, ends and
   leaves) started and finished;
-- which call a fetched recording was made in (the app's listing says, `media.recording_call`).
+- which call a fetched recording was made in (the app's listing says, `media.stored_call`).
 
 A call's recordings must hold a readable audio code when, before every flow that may have
 closed one of its segments, a caller was live for long enough for one whole frame of its code
@@ -67,7 +67,7 @@ class CallLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[str, _CallLog] = {}
-        self._recordings: dict[str, str] = {}  # entity key -> call
+        self._stored: dict[str, str] = {}  # entity key -> call
 
     def live(self, call: str, who: str, since: float, code: str) -> None:
         """`who`'s caller, carrying audio `code`, is connected to `call` from `since`."""
@@ -89,12 +89,12 @@ class CallLedger:
     def recorded(self, entity: str, call: str) -> None:
         """The app lists recording `entity` ("kind:id") as made in `call`."""
         with self._lock:
-            self._recordings[entity] = call
+            self._stored[entity] = call
 
     def expected(self, entity: str) -> Expected | None:
         """What recording `entity` must hold, or None when the harness cannot say."""
         with self._lock:
-            call = self._recordings.get(entity)
+            call = self._stored.get(entity)
             log = self._calls.get(call) if call is not None else None
             if call is None or log is None or not log.closings:
                 return None

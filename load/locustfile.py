@@ -122,7 +122,7 @@ def _judge_off_hub(judging: Callable[[], list[Finding]]) -> list[Finding]:
     async def judge() -> list[Finding]:
         return judging()
 
-    return _State.judging.run(judge(), _JUDGE_SECONDS, "judge a recording")
+    return _State.judging.run(judge(), _JUDGE_SECONDS, "judge stored media")
 
 
 def _media_tally() -> MediaTally:

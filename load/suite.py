@@ -169,7 +169,7 @@ def _leak_case(
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "leak checks were disabled")
     if plan.media and not findings and not media.decoded:
         # Real calls whose recordings nobody decoded proved nothing about the media.
-        why = "real calls, but the media oracle decoded no recording"
+        why = "real calls, but the media oracle decoded no stored media"
         return CaseFinished(SUITE, LEAK_CASE, Verdict.ERROR, seconds, why)
     if not findings:
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "no leaks seen")
@@ -183,9 +183,9 @@ def _metrics(
 ) -> dict[str, object]:
     real = {
         "media_calls": plan.flow_users,
-        "media_recordings_decoded": media.decoded,
+        "media_items_decoded": media.decoded,
         # Lost coverage too (counted in the run's coverage, never clean).
-        "media_recordings_over_budget": media.skipped,
+        "media_items_over_budget": media.skipped,
         "media_decode_seconds": round(media.seconds, 3),
     }
     return {

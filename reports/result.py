@@ -199,7 +199,7 @@ def _error_reasons(
 def _coverage_reasons(rows: Sequence[CoverageRow], minimum: float) -> list[str]:
     silent = missing_sent(rows)
     why_silent = (
-        [f"{silent} recording read(s) held none of the code the harness's own caller sent"]
+        [f"{silent} stored-media read(s) held none of the code the harness's own caller sent"]
         if silent
         else []
     )

@@ -62,10 +62,10 @@ def media_plan(profile: TargetProfile) -> MediaPlan | None:
 def recorded_in(profile: TargetProfile, world: World | None, item: Mapping[str, Any]) -> str | None:
     """The key of the resource whose call a listed recording `item` was made in."""
     spec = profile.media
-    if spec is None or spec.recording_call is None or world is None:
+    if spec is None or spec.stored_call is None or world is None:
         return None
     try:
-        call = json_pointer(item, spec.recording_call)
+        call = json_pointer(item, spec.stored_call)
     except (KeyError, IndexError, TypeError, ValueError):
         return None
     if call is None:

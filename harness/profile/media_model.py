@@ -73,10 +73,10 @@ class MediaSpec(_Strict):
     fetch: str | None = Field(
         None, description="the name of the read that fetches a call's stored media"
     )
-    recording_call: str | None = Field(
+    stored_call: str | None = Field(
         None,
-        description="JSON pointer into a listed recording naming the call it was made in (the "
-        "value of the flow resource's signalling.call variable), e.g. /consultation_id: a "
-        "recording of a call whose caller the harness had live, with no readable code, is "
+        description="JSON pointer into a listed item of stored media naming the call it was "
+        "made in (the value of the flow resource's signalling.call variable), e.g. /call_id: "
+        "stored media of a call whose caller the harness had live, with no readable code, is "
         "then lost coverage",
     )

@@ -341,7 +341,7 @@ class BrowserRun:
                 seen.append(later.obs)
                 own += later.own
         if self.calls is not None:
-            api_seen, api_events = await self._recordings(user, scene, step)
+            api_seen, api_events = await self._stored_media(user, scene, step)
             seen += api_seen
             events += api_events
         self.own_rows[actor] = own
@@ -372,7 +372,7 @@ class BrowserRun:
             observer = user.actor.id
             self.ctx.adapter.coverage.lost(route, observer, observer, "past max_pages")
 
-    async def _recordings(
+    async def _stored_media(
         self, user: BrowserUser, scene: Scene, step: str
     ) -> tuple[list[Observation], list[Event]]:
         """With real calls, the user's reads through the API as well, as the switch suite's

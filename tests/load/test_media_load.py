@@ -48,10 +48,10 @@ def test_four_clean_real_calls_under_load_give_no_finding_and_their_recordings_a
     assert report["findings"] == []
     metrics = report["metrics"]["load"]
     assert metrics["media_calls"] == 4
-    assert metrics["media_recordings_decoded"] > 0
+    assert metrics["media_items_decoded"] > 0
     # A recording left undecoded for the budget is lost coverage; nothing else may be lost.
     coverage = report["coverage"]
-    assert coverage["lost"] == metrics["media_recordings_over_budget"]
+    assert coverage["lost"] == metrics["media_items_over_budget"]
     assert set(coverage["lost_reasons"]) <= {OVER_BUDGET}
     assert report["verdict"] == "pass"
 
