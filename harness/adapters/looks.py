@@ -24,7 +24,7 @@ from harness.profile.model import ReadSpec
 from harness.profile.steps import Prepared
 from harness.profile.template import route_of
 
-__all__ = ["EACH_CONCURRENCY", "Looks"]
+__all__ = ["EACH_CONCURRENCY", "Looks", "sample_heavy"]
 
 # Reads one user's look runs at once over the items of one `each` read. A clinician who has
 # just been handed every patient reads hundreds of recordings the others never see: one after
@@ -33,6 +33,27 @@ EACH_CONCURRENCY = 4
 
 _DISCOVERED = ReadSpec.model_validate({"get": "/", "name": "discovered"})
 _CRAWLED = ReadSpec.model_validate({"get": "/", "name": "crawled"})
+
+
+Item = tuple[str, str | None, Mapping[str, Any]]  # key, owner, fields
+
+
+def sample_heavy(items: list[Item], heavy: set[str], each: int) -> tuple[list[Item], list[str]]:
+    """A heavy owner's items as an `each` read visits them: its first and last `each` in list
+    order (what a run made lands at one end of a list in date order); the keys of the rest
+    come back as left out. Other owners' items are all kept."""
+    total: Counter[str | None] = Counter(owner for _, owner, _ in items)
+    seen: Counter[str | None] = Counter()
+    kept: list[Item] = []
+    skipped: list[str] = []
+    for item in items:
+        owner = item[1]
+        seen[owner] += 1
+        if owner in heavy and each < seen[owner] <= total[owner] - each:
+            skipped.append(item[0])
+        else:
+            kept.append(item)
+    return kept, skipped
 
 
 class Looks:
@@ -142,10 +163,14 @@ class Looks:
         await each_bounded(range(len(todo)), one, EACH_CONCURRENCY)
         return [obs for got in results for obs in got]
 
-    def _items(self, actor: Actor, kind: str) -> list[tuple[str, str | None, Mapping[str, Any]]]:
+    def _items(self, actor: Actor, kind: str) -> list[Item]:
         """Instances of `kind` this user may act on: entities seen in its lists (recordings),
         or resources of owners it may see (its own books, its patients' appointments). A
-        heavy owner's are sampled: its first `heavy.each`, the rest counted as left out."""
+        heavy owner's are sampled: its first and its last `heavy.each` in list order, the rest
+        counted as left out. Both ends, because what the run's flows made lands at one end of
+        a list in date order (newest first or oldest first), not among the seeded bulk: a
+        segment filed under a heavy owner during the run sat on page 11, past a head-only
+        sample, and its media went unread."""
         world = self.client.world
         assert world is not None
         if kind in self.profile.entities:
@@ -159,15 +184,8 @@ class Looks:
             ]
         if not world.heavy:
             return found
-        per_owner: Counter[str | None] = Counter()
-        kept = []
-        for item in found:
-            owner = item[1]
-            per_owner[owner] += 1
-            if owner in world.heavy and per_owner[owner] > self.profile.heavy.each:
-                self.left_out.add((actor.id, item[0]))
-                continue
-            kept.append(item)
+        kept, skipped = sample_heavy(found, set(world.heavy), self.profile.heavy.each)
+        self.left_out.update((actor.id, key) for key in skipped)
         self.client.coverage.bound("heavy_each_left_out", len(self.left_out))
         return kept
 

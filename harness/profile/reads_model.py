@@ -132,8 +132,9 @@ class HeavySpec(_Strict):
         5,
         ge=0,
         le=10_000,
-        description="items of one heavy owner that an `each` read visits per user: its lists "
-        "are walked to the end, its items sampled, so the cost stays bounded",
+        description="items at each end of one heavy owner's list that an `each` read visits "
+        "per user (its first and its last `each`, where what a run made lands): its lists are "
+        "walked to the end, its items sampled, so the cost stays bounded",
     )
 
 

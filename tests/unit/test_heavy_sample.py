@@ -1,0 +1,40 @@
+"""A heavy owner's items are sampled at both ends of its list: what a run's flows made lands
+at one end in date order, and a head-only sample left a segment filed under a heavy owner
+(the 2020 incident, on page 11) unread by the media oracle."""
+
+from __future__ import annotations
+
+from harness.adapters.looks import sample_heavy
+
+
+def _items(owner: str, n: int) -> list[tuple[str, str | None, dict[str, str]]]:
+    return [(f"{owner}:{i}", owner, {}) for i in range(n)]
+
+
+def test_a_heavy_owners_middle_is_left_out_and_both_ends_are_read() -> None:
+    items = _items("heavy", 20) + _items("light", 20)
+    kept, skipped = sample_heavy(items, {"heavy"}, 5)
+    heavy_kept = [key for key, owner, _ in kept if owner == "heavy"]
+    assert heavy_kept == [f"heavy:{i}" for i in (0, 1, 2, 3, 4, 15, 16, 17, 18, 19)]
+    assert skipped == [f"heavy:{i}" for i in range(5, 15)]
+    assert [key for key, owner, _ in kept if owner == "light"] == [f"light:{i}" for i in range(20)]
+
+
+def test_the_newest_item_of_a_heavy_owner_is_read_at_either_end() -> None:
+    newest_last = _items("heavy", 111)
+    kept, _ = sample_heavy(newest_last, {"heavy"}, 5)
+    assert newest_last[-1] in kept
+    newest_first = list(reversed(newest_last))
+    kept, _ = sample_heavy(newest_first, {"heavy"}, 5)
+    assert newest_first[0] in kept
+
+
+def test_a_short_heavy_list_is_read_whole() -> None:
+    items = _items("heavy", 8)
+    kept, skipped = sample_heavy(items, {"heavy"}, 5)
+    assert kept == items and skipped == []
+
+
+def test_each_zero_reads_no_item_of_a_heavy_owner() -> None:
+    kept, skipped = sample_heavy(_items("heavy", 3), {"heavy"}, 0)
+    assert kept == [] and len(skipped) == 3
