@@ -27,6 +27,7 @@ from harness.config import RunOptions
 from harness.engine import RunRequest, run
 from harness.events import (
     CaseFinished,
+    CoverageReported,
     EngineError,
     FindingRaised,
     RunFinished,
@@ -146,6 +147,13 @@ def test_the_time_limit_stops_schemathesis(clean_clinic: LocalClinic, tmp_path: 
     unreached = [c for c in cases if c.verdict is Verdict.ERROR]
     assert all("not reached" in c.message for c in unreached), [c.message for c in unreached]
     assert (suite.verdict is Verdict.ERROR) == bool(unreached)
+    # every actor whose examples pass the limit cut left every operation unasked as them:
+    # lost coverage, never clean
+    cut = suite.metrics["passes_cut"]
+    assert cut > 0 and suite.metrics["passes_done"] + cut == suite.metrics["passes"]
+    rows = [r for e in events if isinstance(e, CoverageReported) for r in e.rows]
+    reasons = {reason for r in rows if r.suite == "fuzz" for reason, _ in r.reasons}
+    assert "fuzz time limit: examples not sent" in reasons, reasons
 
 
 def test_the_notifications_fuzz_traffic_causes_are_judged_in_its_own_world(
