@@ -3,7 +3,8 @@
 With `--media real` a participant's page (or a headless caller) signals over its `/ws/events`
 socket: `{"type": "media-offer", "consultation_id": N, "sdp": ...}` is answered with
 `{"type": "media-answer", "consultation_id": N, "sdp": ...}`, and every later offer on the same
-call renegotiates the same peer connection. A call starts audio-only; switching to video is a
+call and socket renegotiates the same peer connection, unless it comes from a new one (new ICE
+credentials: the caller hung up and joined again on the same socket). A call starts audio-only; switching to video is a
 renegotiation that adds the camera track, switching back sets it inactive.
 
 The endpoint keeps one tape per live call: the frames received since the call's current mode
@@ -152,7 +153,7 @@ class MediaEndpoint:
                 "detail": "expected an offer",
             }
         self._loop = asyncio.get_running_loop()
-        pc = self._peer(consultation_id, socket)
+        pc = self._peer(consultation_id, socket, message["sdp"])
         if pc.remoteDescription is not None:
             self._renegotiating = consultation_id
         await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
@@ -168,12 +169,18 @@ class MediaEndpoint:
             with contextlib.suppress(Exception):
                 await pc.close()
 
-    def _peer(self, consultation_id: int, socket: int) -> RTCPeerConnection:
+    def _peer(self, consultation_id: int, socket: int, offer: str) -> RTCPeerConnection:
+        """The socket's peer for this offer: its current one for a renegotiation, a new one
+        when the caller hung up and offers from a new peer connection on the same socket (a
+        page keeps its events socket across calls). A new peer has new ICE credentials; the
+        old one is closed by then, or soon, and renegotiating it refused the offer."""
         with self._lock:
             call = self._calls.setdefault(consultation_id, _Call())
             pc = call.peers.get(socket)
-            if pc is not None:
+            if pc is not None and not _replaced(pc, offer):
                 return pc
+            if pc is not None and self._loop is not None:
+                self._spawn(pc.close())
             # No STUN server: every peer is on this host.
             pc = call.peers[socket] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
@@ -251,6 +258,22 @@ class MediaEndpoint:
                     await pc.close()
         for task in list(self._readers):
             task.cancel()
+
+
+def _replaced(pc: RTCPeerConnection, offer: str) -> bool:
+    """Whether `offer` comes from another peer connection than the one `pc` talks to."""
+    if pc.connectionState in ("closed", "failed") or pc.signalingState == "closed":
+        return True
+    current = pc.remoteDescription
+    return current is not None and _ice_ufrags(current.sdp) != _ice_ufrags(offer)
+
+
+def _ice_ufrags(sdp: str) -> set[str]:
+    return {
+        line.split(":", 1)[1].strip()
+        for line in sdp.splitlines()
+        if line.startswith("a=ice-ufrag:")
+    }
 
 
 def encode_tape(tape: Tape) -> bytes:

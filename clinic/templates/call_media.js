@@ -116,9 +116,8 @@
     if (pc !== null) pc.close();
     for (const track of [mic, camera]) if (track !== null) track.stop();
     pc = mic = camera = video = null;
-    // The clinic keeps one peer per call and signalling socket: a caller who joins again
-    // does so on a new socket, as a headless caller does, or their offer would reach the
-    // peer they just closed.
+    // A caller who joins again does so on a new socket, as a headless caller does (the
+    // clinic also answers a new peer on the same socket: tests/media/test_same_socket_rejoin.py).
     if (socket !== null) socket.close();
     socket = opened = null;
     waiting.length = 0;
