@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -36,8 +37,12 @@ _LINK_HEADER = re.compile(r"<([^>]*)>")
 _MAX_BODY = 1 << 20  # links are looked for in a body's first MiB
 _MAX_LINKS = 256  # links kept from one answer
 _MAX_JSON_STRINGS = 4096
+# Answers whose links are remembered. The access suite receives the same page or list many
+# times over (each replay, each seed's look), and parsing it again was most of the crawl's CPU.
+_LINKS_REMEMBERED = 256
 
 
+@lru_cache(maxsize=8192)
 def route_path(path: str) -> str:
     """`/api/x/17/y?q=1` -> `/api/x/{id}/y`: the route a concrete path reports under."""
     bare = path.split("?", 1)[0].split("#", 1)[0] or "/"
@@ -45,6 +50,7 @@ def route_path(path: str) -> str:
     return "/".join(segments)
 
 
+@lru_cache(maxsize=8192)  # pure; the same links recur on every answer of a route
 def same_origin_path(link: str, page: str, origin: str) -> str | None:
     """The path and query `link` (found on `page`, a path or URL) leads to, when it stays on
     `origin` ("http://127.0.0.1:8000"); None when it leaves it or is not a web link."""
@@ -75,16 +81,20 @@ def _port(scheme: str, port: int | None) -> int | None:
 
 def links(obs: Observation) -> list[str]:
     """Every link-like string in one answer, as written (headers first, then the body)."""
-    found: list[str] = []
-    for name in ("location", "content-location"):
-        value = obs.header(name)
-        if value:
-            found.append(value)
-    link_header = obs.header("link")
+    headers = (obs.header("location"), obs.header("content-location"), obs.header("link"))
+    kind = obs.content_type.lower()
+    body = obs.body[:_MAX_BODY] if ("html" in kind or "json" in kind) else b""
+    # Remembered by everything the result is computed from, the whole body included: an
+    # answer that differs in one byte is parsed afresh.
+    return list(_links(kind, headers, body))
+
+
+@lru_cache(maxsize=_LINKS_REMEMBERED)
+def _links(kind: str, headers: tuple[str | None, ...], body: bytes) -> tuple[str, ...]:
+    location, content_location, link_header = headers
+    found: list[str] = [value for value in (location, content_location) if value]
     if link_header:
         found += _LINK_HEADER.findall(link_header)
-    body = obs.body[:_MAX_BODY]
-    kind = obs.content_type.lower()
     if "html" in kind:
         parser = _Links()
         parser.feed(body.decode("utf-8", "replace"))
@@ -96,7 +106,7 @@ def links(obs: Observation) -> list[str]:
         except (ValueError, UnicodeDecodeError):
             document = None
         found += [s for s in _strings(document) if _PATHLIKE.match(s)]
-    return list(dict.fromkeys(found))[:_MAX_LINKS]
+    return tuple(dict.fromkeys(found))[:_MAX_LINKS]
 
 
 def _strings(value: Any) -> Iterator[str]:
