@@ -161,6 +161,10 @@ def main() -> None:
     # SIGTERM (a CI job cancelled, `kill`) unwinds like Ctrl-C: reports are closed, the local
     # clinic is stopped, and the run counts as an error.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A shell without job control starts a background command (`chaperone gate ... &`) with
+    # SIGINT ignored, and Python then keeps ignoring it: `kill -INT` left such a gate running
+    # to its end. An interrupt always winds the run down as an error.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _mount(sys.argv)
     try:
         code = run_guarded(app)

@@ -4,8 +4,9 @@ With `--media real` a participant's page (or a headless caller) signals over its
 socket: `{"type": "media-offer", "consultation_id": N, "sdp": ...}` is answered with
 `{"type": "media-answer", "consultation_id": N, "sdp": ...}`, and every later offer on the same
 call and socket renegotiates the same peer connection, unless it comes from a new one (new ICE
-credentials: the caller hung up and joined again on the same socket). A call starts audio-only; switching to video is a
-renegotiation that adds the camera track, switching back sets it inactive.
+credentials: the caller hung up and joined again on the same socket). A call starts
+audio-only; switching to video is a renegotiation that adds the camera track, switching back
+sets it inactive.
 
 The endpoint keeps one tape per live call: the frames received since the call's current mode
 segment began (audio only in an audio segment; camera and microphone in a video one), with

@@ -46,3 +46,27 @@ def test_ctrl_c_keeps_findings_and_reports_error(tmp_path: Path) -> None:
     assert report["interrupted"] is True
     assert report["findings"], "findings gathered before Ctrl-C must be kept"
     assert "Traceback" not in rest
+
+
+def test_ctrl_c_reaches_a_run_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A shell without job control starts `chaperone ... &` with SIGINT ignored; the run must
+    still wind down on it (exit 2, an error report), not run to its end."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaperone", "run", "--faults", "switch-recording-misattribution",
+         "--patients", "4", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "FINDING" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, "".join(seen) + rest
+    assert json.loads((out / "report.json").read_text())["interrupted"] is True
