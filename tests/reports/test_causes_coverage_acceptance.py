@@ -110,7 +110,7 @@ def test_a_recording_without_the_code_its_caller_sent_is_an_error_whatever_the_s
     result = RunCollector().consume(events)
     assert result.verdict is Verdict.ERROR
     assert result.reasons == (
-        "1 recording read(s) held none of the code the harness's own caller sent",
+        "1 stored-media read(s) held none of the code the harness's own caller sent",
     )
 
 
