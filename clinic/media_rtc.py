@@ -180,8 +180,8 @@ class MediaEndpoint:
             pc = call.peers.get(socket)
             if pc is not None and not _replaced(pc, offer):
                 return pc
-            if pc is not None and self._loop is not None:
-                self._spawn(pc.close())
+            if pc is not None:
+                self._spawn(pc.close())  # on the loop: `signal` calls this
             # No STUN server: every peer is on this host.
             pc = call.peers[socket] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
