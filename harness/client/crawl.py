@@ -40,6 +40,7 @@ _MAX_JSON_STRINGS = 4096
 # Answers whose links are remembered. The access suite receives the same page or list many
 # times over (each replay, each seed's look), and parsing it again was most of the crawl's CPU.
 _LINKS_REMEMBERED = 256
+_REMEMBER_BODY = 64 << 10  # larger answers are parsed each time, not kept
 
 
 @lru_cache(maxsize=8192)
@@ -85,7 +86,10 @@ def links(obs: Observation) -> list[str]:
     kind = obs.content_type.lower()
     body = obs.body[:_MAX_BODY] if ("html" in kind or "json" in kind) else b""
     # Remembered by everything the result is computed from, the whole body included: an
-    # answer that differs in one byte is parsed afresh.
+    # answer that differs in one byte is parsed afresh. Only small answers are remembered, so
+    # the memo holds at most _LINKS_REMEMBERED x _REMEMBER_BODY bytes of bodies (16 MiB).
+    if len(body) > _REMEMBER_BODY:
+        return list(_links.__wrapped__(kind, headers, body))
     return list(_links(kind, headers, body))
 
 

@@ -147,3 +147,14 @@ def test_bounds_cap_routes_requests_and_paths_per_route() -> None:
 def test_a_huge_body_is_read_only_to_its_bound() -> None:
     body = b"<p>" + b"x" * (2 << 20) + b'</p><a href="/late">late</a>'
     assert "/late" not in links(_obs(body))
+
+
+def test_a_large_answer_is_parsed_each_time_with_the_same_links() -> None:
+    """Answers past the memo's body size are parsed afresh, never kept, and give the same
+    links as a small one."""
+    padding = "x" * (100 << 10)
+    body = json.dumps({"pad": padding, "next": "/api/items?page=2"}).encode()
+    assert links(_obs(body, "application/json")) == ["/api/items?page=2"]
+    assert links(_obs(body, "application/json")) == ["/api/items?page=2"]
+    small = json.dumps({"next": "/api/items?page=2"}).encode()
+    assert links(_obs(small, "application/json")) == ["/api/items?page=2"]
