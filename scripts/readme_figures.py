@@ -123,11 +123,17 @@ BENCH_ROWS: tuple[tuple[str, str, str], ...] = (
         "full gate, release policy (20 patients, 4 clinicians, 3 seeds)",
         "s",
     ),
+    ("gate_cpu_seconds", "full gate, CPU seconds (gate, clinic, Locust, Chromium)", "s"),
+    ("gate_reads_by_source", "full gate, reads by source", ""),
     ("scaling_exponent", "switch+access run time vs patients (4 to 64), fitted exponent", ""),
     ("soak_clean_gates_passed", "clean gates passed beside a busy process per core", ""),
     ("selftest_seconds", "full selftest (every planted fault, every clean seed)", "s"),
     ("shrink_steps", "stateful counterexample for the 2020 bug, steps", ""),
     ("shrink_patients", "stateful counterexample for the 2020 bug, patients", ""),
+    ("media_calls_sustained", "real WebRTC calls at once, every recording read (320x240)", ""),
+    ("media_load_calls_sustained", "real WebRTC calls at once through Locust, judged clean", ""),
+    ("media_oracle_x_realtime_per_core", "media oracle decode speed per core", "x real time"),
+    ("media_frames_read_share", "sampled video frames whose code was read", ""),
 )
 
 
@@ -135,10 +141,32 @@ def bench_table(bench: Mapping[str, Any]) -> list[str]:
     lines = ["| figure | value |", "|---|---:|"]
     for key, label, unit in BENCH_ROWS:
         if key in bench:
-            lines.append(f"| {label} | {bench[key]}{' ' + unit if unit else ''} |")
+            lines.append(f"| {label} | {_value(bench[key])}{' ' + unit if unit else ''} |")
+    corpus = _corpus(bench)
+    if corpus:
+        lines.append(f"| leaks planted in the oracle's corpus, found exactly | {corpus} |")
     for part in bench.get("failed", []):
         lines.append(f"| {part} | not measured (error) |")
     return lines
+
+
+def _value(value: Any) -> str:
+    """A figure as a cell: a mapping (reads by source) as `name count` pairs."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
+def _corpus(bench: Mapping[str, Any]) -> str:
+    """The oracle bench's planted leaks: how many were found exactly, of them encoded."""
+    planted = bench.get("leaks_planted")
+    if not isinstance(planted, int):
+        return ""
+    found = planted - len(bench.get("leaks_missed") or [])
+    extra = len(bench.get("leaks_unexpected") or [])
+    encoded = bench.get("leaks_planted_encoded", 0)
+    surplus = f", {extra} unexpected" if extra else ""
+    return f"{found} of {planted} ({encoded} of them encoded){surplus}"
 
 
 def machine_line(machine: Mapping[str, Any]) -> str:

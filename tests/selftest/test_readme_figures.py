@@ -165,3 +165,18 @@ def test_missing_markers_print_the_section(
     out = capsys.readouterr()
     assert out.out.startswith(figures.START) and "no <!-- figures:start -->" in out.err
     assert figures.replace_section("x", "y") is None
+
+
+def test_reads_by_source_media_and_the_oracle_corpus(figures: ModuleType) -> None:
+    bench = {
+        "gate_reads_by_source": {"profile": 19539, "openapi": 708, "crawl": 400},
+        "media_oracle_x_realtime_per_core": 41.5,
+        "leaks_planted": 27,
+        "leaks_planted_encoded": 22,
+        "leaks_missed": ["base64 at offset 2"],
+    }
+    table = "\n".join(figures.bench_table(bench))
+    assert "| full gate, reads by source | profile 19539, openapi 708, crawl 400 |" in table
+    assert "| media oracle decode speed per core | 41.5 x real time |" in table
+    row = "| leaks planted in the oracle's corpus, found exactly | 26 of 27 (22 of them encoded) |"
+    assert row in table
