@@ -5,6 +5,8 @@ case is sent as the next actor of a Rotation, and every response it receives is 
     schema.auth  ◄── Rotation: the next actor's credentials from the shared Sessions
                      (anonymous takes its turn too)
     schema hook after_call ──► Sent queue ──► the suite judges them between engine events
+                     └─ examples pass: the case again as each fan-out actor (Case.derive,
+                        Case.call, Case.validate_response), its failures in its Sent
     deadline / ctx.cancel ──► EventStream.stop(): the engine finishes what it is doing
 
 Schemathesis runs its cases in worker threads, so what crosses over is a thread-safe queue;
@@ -21,8 +23,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 from schemathesis.engine import from_schema
 from schemathesis.engine.events import EngineEvent
 
@@ -34,7 +38,7 @@ from scenarios.fuzz.bodies import OwnBodies
 from scenarios.fuzz.document import Plan
 from scenarios.fuzz.traffic import REDACTED, Credentials
 
-__all__ = ["CONTRACT_CHECKS", "Rotation", "Runner", "Sent", "Sessions"]
+__all__ = ["CONTRACT_CHECKS", "Plain", "Rotation", "Runner", "Sent", "Sessions"]
 
 # Schemathesis's own checks the suite runs: server errors and conformance to the document.
 # Checks that assume one identity per run (ignored_auth, object_level_authorization,
@@ -50,15 +54,19 @@ CONTRACT_CHECKS = (
 
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})  # methods that store nothing
+_TIMEOUT = 30  # seconds, as `request-timeout` below
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """One exchange Schemathesis made, as its worker thread saw it."""
+    """One exchange Schemathesis made, as its worker thread saw it. A case sent again as
+    another actor (Rotation.fan_out) carries its own contract failures: Schemathesis's engine
+    checked only the first sending."""
 
     case: Any  # schemathesis.Case
     response: Any  # schemathesis.Response
     at: float
+    failures: tuple[Any, ...] = ()  # schemathesis Failure, for a case sent again
 
 
 class Sessions:
@@ -112,22 +120,48 @@ class Sessions:
                 self._stale.add(actor)
 
 
+@dataclass(frozen=True, slots=True)
+class Plain:
+    """A drawn case's request before any actor's credentials or canaries went into it."""
+
+    headers: Any
+    cookies: dict[str, Any]
+    body: Any
+
+
 class Rotation:
-    """Every case goes out as the next of these actors (one actor: always that one)."""
+    """Every case goes out as the next of these actors (one actor: always that one), and
+    then again as each of `fan_out`, the same request under their credentials."""
 
     def __init__(
-        self, actors: Sequence[Actor], sessions: Sessions, bodies: OwnBodies | None = None
+        self,
+        actors: Sequence[Actor],
+        sessions: Sessions,
+        bodies: OwnBodies | None = None,
+        fan_out: Sequence[Actor] = (),
     ) -> None:
         self.actors = tuple(actors)
-        self._sessions = sessions
+        self.sessions = sessions
         self.bodies = bodies
+        self.fan_out = tuple(fan_out)
+        self.plain: dict[str, Plain] = {}  # by case id, while the case is in flight
         self._turns = itertools.cycle(self.actors)
         self._lock = threading.Lock()
 
     def next(self) -> Session | None:
         with self._lock:
             actor = next(self._turns)
-        return self._sessions.of(actor)
+        return self.sessions.of(actor)
+
+    def dress(self, case: Any, session: Session | None, sender: str) -> None:
+        """Put `session`'s credentials (none: anonymous) on `case`, and a write body that
+        holds no canary but the sender's."""
+        if session is not None:
+            case.headers = {**(case.headers or {}), **session.headers}
+            if session.cookies:
+                case.cookies = {**(case.cookies or {}), **session.cookies}
+        if self.bodies is not None and str(case.method).upper() not in _SAFE:
+            case.body = self.bodies.rewrite(case.body, sender)
 
 
 def _provider(rotation: Rotation) -> type:
@@ -138,12 +172,12 @@ def _provider(rotation: Rotation) -> type:
             return rotation.next()
 
         def set(self, case: Any, data: Session, context: Any) -> None:
-            case.headers = {**(case.headers or {}), **data.headers}
-            if data.cookies:
-                case.cookies = {**(case.cookies or {}), **data.cookies}
+            if rotation.fan_out:  # kept bare, to be sent again as each of them
+                rotation.plain[case.id] = Plain(
+                    dict(case.headers or {}), dict(case.cookies or {}), case.body
+                )
             # the case is drawn and now has its sender: what it writes must be theirs
-            if rotation.bodies is not None and str(case.method).upper() not in _SAFE:
-                case.body = rotation.bodies.rewrite(case.body, data.actor.id)
+            rotation.dress(case, data, data.actor.id)
 
     return ChaperoneActors
 
@@ -160,7 +194,7 @@ def config_for(
             "workers": 1,
             "continue-on-failure": True,  # a contract failure must not end an operation's traffic
             "max-redirects": 0,  # a redirect is judged as received, not followed
-            "request-timeout": 30,
+            "request-timeout": _TIMEOUT,
             "cache": {"enabled": False},  # nothing written to disk, nothing carried between runs
             "output": {"sanitization": {"replacement": REDACTED}},
             "auth": {"auto-signup": False},
@@ -194,16 +228,51 @@ class Runner:
     ) -> None:
         self.sent: queue.SimpleQueue[Sent] = queue.SimpleQueue()
         self.stopped = ""  # why the engine was stopped early ("" when it completed)
+        self.rotation = rotation
+        self._deadline = float("inf")
+        self._cancel: CancelScope | None = None
+        self._again: set[str] = set()  # ids of the cases sent again as another actor
+        self._http = requests.Session()  # one connection pool for every case sent again
+        self._http.max_redirects = 0
         config = config_for(plan, options, base_url, phases)
         self.schema = schemathesis.openapi.from_dict(plan.document, config=config)
         self.schema.auth.auth(refresh_interval=None)(_provider(rotation))
         self.schema.hooks.register_hook_with_name(self._after_call, "after_call")
 
     def _after_call(self, context: Any, case: Any, response: Any) -> None:
+        if case.id in self._again:
+            return  # put on the queue by _send_again, with its own checks
         self.sent.put(Sent(case, response, time.time()))
+        plain = self.rotation.plain.pop(case.id, None)
+        if plain is not None:
+            self._send_again(case, plain)
+
+    def _send_again(self, case: Any, plain: Plain) -> None:
+        """The case as each fan-out actor, right after its first sending: the examples phase
+        draws a case once (most of its cost is Hypothesis's), and every actor sends it.
+        Runs in Schemathesis's worker thread, so the time limit is checked between sends."""
+        for actor in self.rotation.fan_out:
+            if self._over():
+                return
+            again = case.derive(headers=plain.headers.copy(), cookies=dict(plain.cookies))
+            again.body = plain.body
+            self.rotation.dress(again, self.rotation.sessions.of(actor), actor.id)
+            self._again.add(again.id)
+            response = again.call(session=self._http, timeout=_TIMEOUT, allow_redirects=False)
+            try:
+                again.validate_response(response)
+                failures: tuple[Any, ...] = ()
+            except FailureGroup as group:
+                failures = tuple(group.exceptions)
+            self.sent.put(Sent(again, response, time.time(), failures))
+
+    def _over(self) -> bool:
+        cancel = self._cancel
+        return (cancel is not None and cancel.is_set()) or time.time() >= self._deadline
 
     def events(self, deadline: float, cancel: CancelScope) -> Iterator[EngineEvent]:
         """The engine's events; it is stopped at `deadline` or when `cancel` is cancelled."""
+        self._deadline, self._cancel = deadline, cancel
         stream = from_schema(self.schema).execute()
         done = threading.Event()
 

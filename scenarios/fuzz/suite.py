@@ -4,9 +4,9 @@
             then everyone looks, so that owned data exists and its ids are known
     plan    the profile's OpenAPI document, minus unsafe, own and excluded-method operations
     values  planted data and ids seen become the operations' examples
-    run     Schemathesis's phases: the examples phase once as each actor (anonymous too),
-            so everyone sends every example; then coverage, fuzzing and stateful once, each
-            case sent as the next actor in turn
+    run     Schemathesis's phases: the examples phase once, each case drawn once and sent
+            by every actor (anonymous too), so everyone sends every example; then coverage,
+            fuzzing and stateful once, each case sent as the next actor in turn
     judge   every response, as the actor whose credentials it carried: bodies, headers,
             errors, media ranges, list pages; it joins the journal, so the access suite
             repeats its reads as everyone else
@@ -130,6 +130,7 @@ class Fuzz:
         self.sessions: Sessions | None = None
         self.notified = 0  # notifications the generated traffic caused, judged
         self.passes_done = 0  # Schemathesis passes that ran to their end
+        self.examples_sent: set[tuple[str, str]] = set()  # (operation, actor) of the examples
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -159,9 +160,14 @@ class Fuzz:
             if time.time() >= self.deadline:
                 stopped = "time limit"
                 break
-            runner = Runner(
-                plan, ctx.options, ctx.target, Rotation(who, self.sessions, self.bodies), phases
+            rotation = (
+                # the examples phase draws each case once; its first actor sends it, then
+                # every other actor sends it again (Runner._send_again)
+                Rotation(who[:1], self.sessions, self.bodies, fan_out=who[1:])
+                if phases == ("examples",)
+                else Rotation(who, self.sessions, self.bodies)
             )
+            runner = Runner(plan, ctx.options, ctx.target, rotation, phases)
             for event in runner.events(self.deadline, ctx.cancel):
                 yield from self._judge_sent(runner)
                 yield from self._engine_event(event)
@@ -171,21 +177,21 @@ class Fuzz:
                 stopped = runner.stopped
                 break
             self.passes_done += 1
-        self._unsent_examples(plan, passes[self.passes_done :])
+        self._unsent_examples(plan, passes[self.passes_done :], actors)
         yield from self._notifications()
         yield from self._finish(plan, stopped, injected, time.time() - fuzzing, len(passes))
 
-    def _unsent_examples(self, plan: Plan, cut: Sequence[Pass]) -> None:
-        """Examples passes the time limit cut are lost coverage: each actor sends every
-        planted example (another owner's ids among them), so an actor whose pass never ran
-        left every operation unasked as them. Counted, never clean: on a loaded machine the
-        suite stopped after 9 of 26 passes and the gate still passed."""
+    def _unsent_examples(self, plan: Plan, cut: Sequence[Pass], actors: Sequence[Actor]) -> None:
+        """An examples pass the time limit cut is lost coverage: each actor sends every
+        planted example (another owner's ids among them), so every (operation, actor) it
+        left unsent is unasked. Counted, never clean: on a loaded machine the suite once
+        stopped a third of the way through its examples and the gate still passed."""
+        if not any(phases == ("examples",) for phases, _ in cut):
+            return  # the generative phases explore; their budget is fuzz_examples
         coverage = self.ctx.adapter.coverage
-        for phases, who in cut:
-            if phases != ("examples",):
-                continue  # the generative phases explore; their budget is fuzz_examples
-            for actor in who:
-                for route in plan.kept:
+        for route in plan.kept:
+            for actor in actors:
+                if (route, actor.id) not in self.examples_sent:
                     coverage.lost(route, actor.id, actor.id, "fuzz time limit: examples not sent")
 
     def _warm_up(self) -> Iterator[Event]:
@@ -302,6 +308,9 @@ class Fuzz:
             status=int(response.status_code),
             curl=curl,
         )
+        yield from self._add_contract(failure)
+
+    def _add_contract(self, failure: ContractFailure) -> Iterator[Event]:
         if self.contract.add(failure) and self.ctx.options.fuzz_contract_checks:
             finding = failure.finding(SUITE)
             self.findings.append(finding)
@@ -313,6 +322,26 @@ class Fuzz:
         for sent in runner.drain():
             self.seen_cases.add(sent.case.id)
             yield from self._exchange(sent.case, sent.response, sent.at)
+            for failure in sent.failures:
+                yield from self._failed(sent.case, sent.response, failure)
+
+    def _failed(self, case: Any, response: Any, failure: Any) -> Iterator[Event]:
+        """A contract failure of a case sent again as another actor (checked by us, not by
+        Schemathesis's engine, which sent it once)."""
+        headers = {k: str(v) for k, v in dict(response.request.headers).items()}
+        curl = f"curl -X {case.method} {response.request.url}"
+        with contextlib.suppress(Exception):  # a case it cannot render keeps the URL
+            curl = case.as_curl_command(headers=headers)
+        yield from self._add_contract(
+            ContractFailure(
+                check=failure.checks[0] if failure.checks else type(failure).__name__,
+                operation=self._route(case),
+                title=str(failure.title),
+                actor=self.credentials.actor_of(headers),
+                status=int(response.status_code),
+                curl=scrub(curl, self.credentials.secrets(), self.matcher),
+            )
+        )
 
     def _exchange(self, case: Any, response: Any, at: float, probe: str = "") -> Iterator[Event]:
         """Judge one response; `case` is None for a probe (then `probe` is its endpoint)."""
@@ -336,6 +365,8 @@ class Fuzz:
         tally.requests += 1
         tally.actors.add(actor)
         tally.phases.add(phase)
+        if phase == "examples":
+            self.examples_sent.add((operation, actor))
         self.by_phase[phase] += 1
         self._account(obs, actor, endpoint, case)
         yield StepFinished(SUITE, step, actor, obs.status, obs.time)
@@ -501,12 +532,13 @@ Pass = tuple[tuple[str, ...], tuple[Actor, ...]]  # Schemathesis phases, the act
 
 
 def _passes(phases: Sequence[str], actors: Sequence[Actor]) -> list[Pass]:
-    """The examples phase once as each actor, so that every actor sends every planted example
-    and every operation at least once; then the generative phases once, each case as the
-    next actor in turn (which also puts different actors on one URL moments apart)."""
+    """The examples phase, each case sent by every actor in turn (drawn once, sent by the
+    first, then again by the others), so that every actor sends every planted example and
+    every operation at least once; then the generative phases once, each case as the next
+    actor in turn (which also puts different actors on one URL moments apart)."""
     passes: list[Pass] = []
     if "examples" in phases:
-        passes += [(("examples",), (actor,)) for actor in actors]
+        passes.append((("examples",), tuple(actors)))
     rest = tuple(p for p in phases if p != "examples")
     if rest:
         passes.append((rest, tuple(actors)))
@@ -520,9 +552,10 @@ def _actors(ctx: RunContext) -> list[Actor]:
 
 def turns_by_role(seeded: Iterable[Actor]) -> list[Actor]:
     """One actor of each role (the most numerous role first), then anonymous, then the next
-    of each role, and so on. The examples passes go in this order and the time limit may cut
-    them: sorted by id, a loaded machine spent the whole budget on the four clinicians, who
-    own nothing, and the suite ended with no owner having seen their own data (an error)."""
+    of each role, and so on. Each example goes out in this order (the first of them sends it
+    through Schemathesis's engine): sorted by id, with one examples pass per actor, a loaded
+    machine once spent the whole budget on the four clinicians, who own nothing, and the
+    suite ended with no owner having seen their own data (an error)."""
     by_role: dict[str, list[Actor]] = {}
     for actor in sorted(seeded, key=lambda a: (len(a.id), a.id)):
         by_role.setdefault(actor.role, []).append(actor)
