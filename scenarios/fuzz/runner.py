@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ CONTRACT_CHECKS = (
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})  # methods that store nothing
 _TIMEOUT = 30  # seconds, as `request-timeout` below
+_AT_ONCE = 4  # reads of one example sent again at once, as different actors
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +234,8 @@ class Runner:
         self._deadline = float("inf")
         self._cancel: CancelScope | None = None
         self._again: set[str] = set()  # ids of the cases sent again as another actor
-        self._http = requests.Session()  # one connection pool for every case sent again
-        self._http.max_redirects = 0
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(_AT_ONCE, thread_name_prefix="chaperone-fuzz-again")
         config = config_for(plan, options, base_url, phases)
         self.schema = schemathesis.openapi.from_dict(plan.document, config=config)
         self.schema.auth.auth(refresh_interval=None)(_provider(rotation))
@@ -250,21 +252,46 @@ class Runner:
     def _send_again(self, case: Any, plain: Plain) -> None:
         """The case as each fan-out actor, right after its first sending: the examples phase
         draws a case once (most of its cost is Hypothesis's), and every actor sends it.
-        Runs in Schemathesis's worker thread, so the time limit is checked between sends."""
-        for actor in self.rotation.fan_out:
-            if self._over():
-                return
-            again = case.derive(headers=plain.headers.copy(), cookies=dict(plain.cookies))
-            again.body = plain.body
-            self.rotation.dress(again, self.rotation.sessions.of(actor), actor.id)
-            self._again.add(again.id)
-            response = again.call(session=self._http, timeout=_TIMEOUT, allow_redirects=False)
-            try:
-                again.validate_response(response)
-                failures: tuple[Any, ...] = ()
-            except FailureGroup as group:
-                failures = tuple(group.exceptions)
-            self.sent.put(Sent(again, response, time.time(), failures))
+        Runs in Schemathesis's worker thread, so the time limit is checked before each send.
+        A read changes nothing, so its sendings go out several at once (the target works on
+        one while the harness judges another); a write's go out one by one, in actor order,
+        as each may change what the next one meets. Either way they are queued for judging
+        in actor order."""
+        actors = self.rotation.fan_out
+        if str(case.method).upper() not in _SAFE:
+            for actor in actors:
+                self._queue(self._as(actor, case, plain))
+            return
+        for sent in self._pool.map(lambda actor: self._as(actor, case, plain), actors):
+            self._queue(sent)
+
+    def _as(self, actor: Actor, case: Any, plain: Plain) -> Sent | None:
+        """`case` sent as `actor`, checked against the document; None past the time limit."""
+        if self._over():
+            return None
+        again = case.derive(headers=plain.headers.copy(), cookies=dict(plain.cookies))
+        again.body = plain.body
+        self.rotation.dress(again, self.rotation.sessions.of(actor), actor.id)
+        self._again.add(again.id)  # before the call, whose after_call hook asks
+        response = again.call(session=self._http(), timeout=_TIMEOUT, allow_redirects=False)
+        try:
+            again.validate_response(response)
+            failures: tuple[Any, ...] = ()
+        except FailureGroup as group:
+            failures = tuple(group.exceptions)
+        return Sent(again, response, time.time(), failures)
+
+    def _queue(self, sent: Sent | None) -> None:
+        if sent is not None:
+            self.sent.put(sent)
+
+    def _http(self) -> requests.Session:
+        """This thread's connection pool (a requests Session is not shared between threads)."""
+        session: requests.Session | None = getattr(self._local, "http", None)
+        if session is None:
+            session = self._local.http = requests.Session()
+            session.max_redirects = 0
+        return session
 
     def _over(self) -> bool:
         cancel = self._cancel
@@ -291,6 +318,7 @@ class Runner:
             done.set()
             stream.stop()
             watcher.join(timeout=5)
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def drain(self) -> list[Sent]:
         items: list[Sent] = []
