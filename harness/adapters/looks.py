@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -38,16 +39,25 @@ _CRAWLED = ReadSpec.model_validate({"get": "/", "name": "crawled"})
 Item = tuple[str, str | None, Mapping[str, Any]]  # key, owner, fields
 
 
-def sample_heavy(items: list[Item], heavy: set[str], each: int) -> tuple[list[Item], list[str]]:
+def sample_heavy(
+    items: list[Item], heavy: set[str], each: int, fresh: AbstractSet[str] = frozenset()
+) -> tuple[list[Item], list[str]]:
     """A heavy owner's items as an `each` read visits them: its first and last `each` in list
     order (what a run made lands at one end of a list in date order); the keys of the rest
-    come back as left out. Other owners' items are all kept."""
-    total: Counter[str | None] = Counter(owner for _, owner, _ in items)
+    come back as left out. Other owners' items are all kept, and so is every item in `fresh`
+    (one the user first saw after their first look: the run made it), which does not count
+    towards the ends: when a run makes more than `each` between two looks, the first of them
+    would fall in the middle."""
+    bulk = [item for item in items if item[0] not in fresh]
+    total: Counter[str | None] = Counter(owner for _, owner, _ in bulk)
     seen: Counter[str | None] = Counter()
     kept: list[Item] = []
     skipped: list[str] = []
     for item in items:
         owner = item[1]
+        if item[0] in fresh:
+            kept.append(item)
+            continue
         seen[owner] += 1
         if owner in heavy and each < seen[owner] <= total[owner] - each:
             skipped.append(item[0])
@@ -99,6 +109,7 @@ class Looks:
         seen = await self._plain(session, plain, step)
         if lists_only:
             self.client.coverage.read_from("profile", _profiled(seen))
+            self._first_look_done(actor)
             return seen
         for spec in self.reads_for(actor.role):
             if spec.each is not None:
@@ -108,7 +119,15 @@ class Looks:
         self.client.coverage.read_from("profile", _profiled(seen))
         seen += await self._discover(session, step)
         seen += await self._crawl(session, step, seen)
+        self._first_look_done(actor)
         return seen
+
+    def _first_look_done(self, actor: Actor) -> None:
+        """What the user's first look listed is the bulk a heavy owner's sample is taken
+        from; anything listed later, the run made, and it is read however many came at once."""
+        memory = self.memory(actor)
+        if memory.bulk is None:
+            memory.bulk = frozenset(memory.seen)
 
     async def _read(
         self, session: Session, spec: ReadSpec, scope: Mapping[str, Any], step: str, about: str
@@ -184,7 +203,9 @@ class Looks:
             ]
         if not world.heavy:
             return found
-        kept, skipped = sample_heavy(found, set(world.heavy), self.profile.heavy.each)
+        bulk = self.memory(actor).bulk
+        fresh = {key for key, _, _ in found if bulk is not None and key not in bulk}
+        kept, skipped = sample_heavy(found, set(world.heavy), self.profile.heavy.each, fresh)
         self.left_out.update((actor.id, key) for key in skipped)
         self.client.coverage.bound("heavy_each_left_out", len(self.left_out))
         return kept

@@ -17,6 +17,9 @@ class Memory:
         self.harvest = harvest  # keep values from JSON bodies (only discovery needs them)
         self.seen: dict[str, Entity] = {}  # "kind:id" -> the entity, as first seen
         self.done: set[str] = set()  # reads made once per user
+        # the entity keys listed by the end of the user's first look (None before it ends):
+        # a heavy owner's items are sampled from these, never from what came later
+        self.bulk: frozenset[str] | None = None
         self.pool = ValuePool()
         for name, value in actor.vars.items():
             self.pool.add(name, value, own=True)

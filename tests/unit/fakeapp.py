@@ -39,6 +39,7 @@ class FakeApp:
     to_caller: bool = False  # ... applies to the caller, whoever the URL names (VAmPI's way)
     reset_failures: int = 0  # the next N resets answer 500 (VAmPI's /createdb, now and then)
     csv_unchecked: bool = False  # a note asked for as CSV (`Accept: text/csv`) is anyone's
+    by_text: bool = False  # /notes lists notes by their text, not in the order they were made
     requests: list[str] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -112,6 +113,8 @@ class FakeApp:
 
     def _notes(self, user: dict[str, Any], page: int) -> httpx.Response:
         items = [n for n in self._all_notes() if self.leak or n["owner_id"] == user["id"]]
+        if self.by_text:
+            items.sort(key=lambda n: str(n["text"]))
         chunk = items[(page - 1) * PER_PAGE : page * PER_PAGE]
         more = page * PER_PAGE < len(items)
         headers = {"link": f'</notes?page={page + 1}>; rel="next"'} if more else {}

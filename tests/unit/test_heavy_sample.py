@@ -38,3 +38,21 @@ def test_a_short_heavy_list_is_read_whole() -> None:
 def test_each_zero_reads_no_item_of_a_heavy_owner() -> None:
     kept, skipped = sample_heavy(_items("heavy", 3), {"heavy"}, 0)
     assert kept == [] and len(skipped) == 3
+
+
+def test_an_item_the_run_made_is_read_wherever_the_app_put_it() -> None:
+    """An item first seen after the user's first look is kept wherever it sits (more new
+    items at once than an end holds put the first of them in the middle), and the ends are
+    still counted over the bulk."""
+    items = _items("heavy", 20)
+    made = ("heavy:new", "heavy", {})
+    listed = [*items[:10], made, *items[10:]]
+    kept, skipped = sample_heavy(listed, {"heavy"}, 5, fresh={"heavy:new"})
+    assert made in kept
+    assert [key for key, _, _ in kept if key != "heavy:new"] == [
+        f"heavy:{i}" for i in (0, 1, 2, 3, 4, 15, 16, 17, 18, 19)
+    ]
+    assert skipped == [f"heavy:{i}" for i in range(5, 15)]
+    # without knowing it is new, the middle of the list is left out with the rest
+    kept, skipped = sample_heavy(listed, {"heavy"}, 5)
+    assert made not in kept and "heavy:new" in skipped

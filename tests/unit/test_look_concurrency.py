@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -102,3 +104,42 @@ def test_each_reads_run_at_most_the_bound_at_once_in_item_order() -> None:
     assert 2 <= transport.peak["item"] <= EACH_CONCURRENCY
     items = [o.url.rsplit("-", 1)[1] for o in seen if o.endpoint == "GET /notes/{note_id}"]
     assert items == [str(i) for i in range(target_notes)]
+
+
+def test_every_item_of_a_heavy_owner_made_after_the_first_look_is_read() -> None:
+    """A heavy owner's items are sampled at both ends, in the order the user first saw them.
+    When the run makes more of them between two looks than an end holds, the first of them
+    fell in the middle and went unread; first seen after the user's first look, each is read."""
+    app = FakeApp(by_text=True)
+    target = ProfileTarget(
+        profile(heavy={"owners": 1, "each": 1}), "http://fake.test", transport=app.transport()
+    )
+    target.client.variant_reads = 0
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        world = await target.seed(
+            make_population(target.profile, 0, Counts(owners=1, observers=1, per_owner=1))
+        )
+        # notes come with the sign-up here, so the population seeds no heavy owner: the
+        # user is made one, as the harness does a user with a long list
+        owner = next(iter(world.actors.values()))
+        target.client.world = replace(world, heavy=(owner.id,))
+        session = await target.login(owner)
+        first = await target.look(session, "test/look")
+        # the run makes two notes, listed between the seeded "note 1" and "note 2"
+        user = next(u for u in app.users.values() if u["username"] == owner.vars["username"])
+        user["notes"] += [f"note 1a by {user['name']}", f"note 1b by {user['name']}"]
+        again = await target.look(session, "test/look")
+        return _texts(first), _texts(again)
+
+    first, again = asyncio.run(scenario())
+    assert len(first) == 2 and not any("note 1 " in t for t in first)  # the ends of 3
+    assert sorted(t.split(" by ")[0] for t in again) == ["note 1a", "note 1b"], again
+
+
+def _texts(seen: list[Observation]) -> list[str]:
+    return [
+        str(json.loads(o.body)["text"])
+        for o in seen
+        if o.endpoint == "GET /notes/{note_id}" and o.status == 200
+    ]
