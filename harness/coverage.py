@@ -20,12 +20,21 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["MISSING_SENT", "Coverage", "CoverageRow", "ListDepth", "missing_sent"]
+__all__ = [
+    "MISSING_FILMED",
+    "MISSING_SENT",
+    "Coverage",
+    "CoverageRow",
+    "ListDepth",
+    "missing_sent",
+]
 
 # A lost reason starting so: the read should have held what the harness's own callers sent and
 # held none of it. No share of other reads may hide one: recordings are a handful among hundreds
 # of reads, and a clinic recording silence for every call stays above a 95 % checked share.
 MISSING_SENT = "media:audio without the code its caller sent"
+# ...and its pictures: a call whose caller's camera was on, none of whose recordings held one.
+MISSING_FILMED = "media:video without the camera its caller sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,5 +200,7 @@ def lost_reasons(rows: Iterable[CoverageRow]) -> Mapping[str, int]:
 
 
 def missing_sent(rows: Iterable[CoverageRow]) -> int:
-    """Lost reads that held none of what the harness's own callers sent (`MISSING_SENT`)."""
-    return sum(n for reason, n in lost_reasons(rows).items() if reason.startswith(MISSING_SENT))
+    """Lost reads that held none of what the harness's own callers sent (`MISSING_SENT`,
+    `MISSING_FILMED`)."""
+    missing = (MISSING_SENT, MISSING_FILMED)
+    return sum(n for reason, n in lost_reasons(rows).items() if reason.startswith(missing))

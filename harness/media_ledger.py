@@ -16,15 +16,26 @@ to fit (`need_seconds`) since the flow before it finished. Which segment a recor
 harness cannot tell (the app's ids and clocks are its own), so one short or caller-less segment
 on a call leaves all of that call's recordings without an expectation: never a guess.
 
+Pictures are expected per call, not per recording: a call whose caller's camera was on for
+`VIDEO_SECONDS` before a flow that may close a segment must have, among the recordings of it
+that were judged, at least one holding a readable picture code. An app that tapes only the
+tracks a call began with (its microphone) records a video consultation as sound alone; each
+recording holds its audio code, so nothing else would say so.
+
 Plain data with no I/O; times are the harness's monotonic clock.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 
-__all__ = ["CallLedger", "Expected", "need_seconds"]
+__all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
+
+# Camera time before a segment closes that must leave pictures in the call's recordings: a
+# second is 15 frames, each a whole QR code (the scenarios hold longer before each closing).
+VIDEO_SECONDS = 1.0
 
 # Sound the app receives lags what a caller sent (jitter buffer, decoding) by a few frames.
 _LAG_SECONDS = 0.1
@@ -54,10 +65,23 @@ class _Live:
     code: str
 
 
+@dataclass(frozen=True, slots=True)
+class MissingVideo:
+    """A call whose camera was on, and whose judged recordings held no picture code: one of
+    those reads (route, observer, owner), for the coverage row that says so."""
+
+    call: str
+    entities: tuple[str, ...]
+    route: str
+    observer: str
+    owner: str
+
+
 @dataclass(slots=True)
 class _CallLog:
     live: list[_Live] = field(default_factory=list)
     closings: list[tuple[float, float]] = field(default_factory=list)  # (started, done)
+    cameras: list[_Live] = field(default_factory=list)  # camera on, per caller (code unused)
 
 
 class CallLedger:
@@ -68,6 +92,8 @@ class CallLedger:
         self._lock = threading.Lock()
         self._calls: dict[str, _CallLog] = {}
         self._stored: dict[str, str] = {}  # entity key -> call
+        # entity key -> (a picture code was read in it, one read of it)
+        self._judged: dict[str, tuple[bool, tuple[str, str, str]]] = {}
 
     def live(self, call: str, who: str, since: float, code: str) -> None:
         """`who`'s caller, carrying audio `code`, is connected to `call` from `since`."""
@@ -80,6 +106,45 @@ class CallLedger:
             for live in self._log(call).live:
                 if live.who == who and live.until is None:
                     live.until = at
+
+    def camera(self, call: str, who: str, since: float) -> None:
+        """`who`'s camera is on in `call` from `since`."""
+        with self._lock:
+            self._log(call).cameras.append(_Live(who, since, None, ""))
+
+    def camera_off(self, call: str, who: str, at: float) -> None:
+        """`who`'s camera in `call` stopped at `at` (switched back, or hung up)."""
+        with self._lock:
+            for camera in self._log(call).cameras:
+                if camera.who == who and camera.until is None:
+                    camera.until = at
+
+    def judged(self, entity: str, pictures: bool, read: tuple[str, str, str]) -> None:
+        """Recording `entity` was decoded by `read` (route, observer, owner); `pictures`: a
+        picture code was read in it."""
+        with self._lock:
+            seen = self._judged.get(entity)
+            self._judged[entity] = (bool(pictures or (seen is not None and seen[0])), read)
+
+    def missing_video(self) -> list[MissingVideo]:
+        """Calls whose camera was on long enough before a segment closed, some of whose
+        recordings were judged, and none of those holding a picture code."""
+        with self._lock:
+            by_call: dict[str, list[str]] = {}
+            for entity in self._judged:
+                call = self._stored.get(entity)
+                if call is not None:
+                    by_call.setdefault(call, []).append(entity)
+            missing = []
+            for call, entities in sorted(by_call.items()):
+                log = self._calls.get(call)
+                if log is None or not _filmed(log):
+                    continue
+                if any(self._judged[e][0] for e in entities):
+                    continue
+                route, observer, owner = self._judged[entities[0]][1]
+                missing.append(MissingVideo(call, tuple(sorted(entities)), route, observer, owner))
+            return missing
 
     def closing(self, call: str, started: float, done: float) -> None:
         """A flow that may close one of the call's segments ran from `started` to `done`."""
@@ -108,6 +173,20 @@ class CallLedger:
 
     def _log(self, call: str) -> _CallLog:
         return self._calls.setdefault(call, _CallLog())
+
+
+def _filmed(log: _CallLog) -> bool:
+    """A camera was already on when a segment opened (a flow that may close one finished)
+    and stayed on for `VIDEO_SECONDS` before the next such flow began: that segment,
+    whichever recording it is, was a video one. A camera switched on during a segment (before
+    the switch that opens the video one) counts only from the next."""
+    closings = sorted(log.closings)
+    for (_, opened), (started, _) in itertools.pairwise(closings):
+        for camera in log.cameras:
+            end = min(camera.until if camera.until is not None else started, started)
+            if camera.since <= opened and end - opened >= VIDEO_SECONDS:
+                return True
+    return False
 
 
 def _heard(live: list[_Live], opened: float, closed: float) -> list[tuple[float, float]]:

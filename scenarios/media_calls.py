@@ -47,6 +47,7 @@ class MediaCalls:
             if action.before == "camera_on":
                 await caller.camera_on()
                 self.video.add(key)
+                self.ledger.camera(key[1], key[0], time.monotonic())
             if action.hold:
                 await asyncio.sleep(self.plan.hold_seconds)
         if key is not None and action.hold:
@@ -69,6 +70,7 @@ class MediaCalls:
         if action.after == "camera_off":
             await caller.camera_off()
             self.video.discard(key)
+            self.ledger.camera_off(key[1], key[0], time.monotonic())
         elif action.after == "stop":
             await self._hang_up(key)
 
@@ -85,9 +87,11 @@ class MediaCalls:
             self.ledger.live(key[1], key[0], since, caller.codes.audio)
         if key in self.video:
             await caller.camera_on()
+            self.ledger.camera(key[1], key[0], time.monotonic())
 
     async def _hang_up(self, key: tuple[str, str]) -> None:
         self.ledger.hung_up(key[1], key[0], time.monotonic())
+        self.ledger.camera_off(key[1], key[0], time.monotonic())
         await self.callers.pop(key).stop()
 
     async def stop(self) -> None:

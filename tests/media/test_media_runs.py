@@ -87,10 +87,14 @@ def test_the_clean_clinic_with_real_calls_is_clean_in_every_scenario_over_more_s
 
 def test_crossed_tracks_are_caught_in_the_other_calls_pictures(tmp_path: Path) -> None:
     report = run_real(tmp_path, "--faults", "media-tracks-crossed")
-    assert report["verdict"] == "fail"
     in_video = [f for f in report["findings"] if f["surface"]["kind"] == "media:video"]
     assert in_video and {f["check"] for f in in_video} == {"media-canary"}
     assert all(dict(f["extra"]).get("offset") for f in in_video)
+    # ...and the calls whose camera went to the other tape hold no picture of their own:
+    # lost coverage that makes the verdict an error, more than a fail
+    assert report["verdict"] == "error", report["reasons"]
+    reasons = report["coverage"]["lost_reasons"]
+    assert any(r.startswith("media:video without the camera") for r in reasons), reasons
 
 
 def test_a_clinic_that_records_silence_while_its_callers_speak_never_passes(
@@ -127,3 +131,40 @@ def test_a_clinic_that_records_silence_while_its_callers_speak_never_passes(
     silent = [r for r in reasons if r.startswith("media:audio without the code its caller sent")]
     # Each names the recording, the call and the stretch of it that held no code.
     assert silent and all(" of appointment:" in r and "0.00-" in r for r in silent), reasons
+
+
+def test_a_clinic_that_tapes_no_camera_never_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder keeps the sound of a video consultation and drops its pictures (an app
+    that tapes only the tracks a call began with): every recording holds its caller's audio
+    code, so only the callers' own record of their camera says a picture is missing."""
+    from clinic import media_rtc
+    from clinic.settings import ClinicSettings
+    from harness.coverage import MISSING_FILMED
+    from tests.clinic.server import _free_port, running_clinic
+    from tests.clinic.world import SUPPORT_TOKEN
+
+    monkeypatch.setattr(media_rtc.Tape, "add_video", lambda tape, frame: None)
+    smtp, sms = _free_port(), _free_port()
+    settings = ClinicSettings(
+        data_dir=tmp_path / "clinic",
+        support_token=SUPPORT_TOKEN,
+        media="real",
+        smtp=f"127.0.0.1:{smtp}",
+        sms_webhook=f"http://127.0.0.1:{sms}/sms",
+    )
+    with running_clinic(settings) as url:
+        report = run_real(
+            tmp_path / "out",
+            *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
+            env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
+        )
+    assert report["verdict"] == "error", report["reasons"]
+    assert report["findings"] == [] and report["errors"] == []
+    reasons = report["coverage"]["lost_reasons"]
+    unfilmed = [r for r in reasons if r.startswith(MISSING_FILMED)]
+    # Each names the call and its recordings that were read.
+    assert unfilmed and all(" of appointment:" in r for r in unfilmed), reasons
+    # the sound was all there: no audio reason
+    assert not [r for r in reasons if r.startswith("media:audio")], reasons

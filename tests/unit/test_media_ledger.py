@@ -64,3 +64,53 @@ def test_two_callers_halves_do_not_add_up_to_a_frame() -> None:
     book.closing(CALL, 3.0, 3.1)
     book.recorded("recording:7", CALL)
     assert book.expected("recording:7") is None
+
+
+# -- pictures, per call ----------------------------------------------------------------------
+
+READ = ("GET /api/recordings/{recording_id}/media", "p1", "p1")
+
+
+def filmed(camera_on: float, camera_off: float | None) -> CallLedger:
+    """Audio from 0, a switch to video at 3.0-3.2, back to audio (or the end) at 6.0-6.1,
+    the camera on at `camera_on` (before the switch) and off at `camera_off`."""
+    book = ledger((3.0, 3.2), (6.0, 6.1))
+    book.camera(CALL, "p1", camera_on)
+    if camera_off is not None:
+        book.camera_off(CALL, "p1", camera_off)
+    book.recorded("recording:8", CALL)
+    return book
+
+
+def test_a_filmed_call_whose_recordings_hold_no_picture_is_missing_its_video() -> None:
+    book = filmed(2.5, 6.2)
+    book.judged("recording:7", False, READ)
+    book.judged("recording:8", False, READ)
+    (missing,) = book.missing_video()
+    assert missing.call == CALL and missing.entities == ("recording:7", "recording:8")
+    assert (missing.route, missing.observer, missing.owner) == READ
+
+
+def test_one_recording_with_a_picture_is_enough_for_the_call() -> None:
+    book = filmed(2.5, 6.2)
+    book.judged("recording:7", False, READ)  # the audio segment
+    book.judged("recording:8", True, READ)  # the video one
+    assert book.missing_video() == []
+    # a picture read once stays read, whoever reads the recording again
+    book.judged("recording:8", False, READ)
+    assert book.missing_video() == []
+
+
+def test_a_camera_on_only_during_the_audio_segment_or_too_briefly_expects_no_picture() -> None:
+    # switched on before the switch and off as it finished: the video segment had no camera
+    during_audio = filmed(2.5, 3.2)
+    during_audio.judged("recording:7", False, READ)
+    assert during_audio.missing_video() == []
+    # on for half a second of the video segment
+    brief = filmed(2.5, 3.7)
+    brief.judged("recording:7", False, READ)
+    assert brief.missing_video() == []
+
+
+def test_a_call_none_of_whose_recordings_was_judged_expects_nothing_yet() -> None:
+    assert filmed(2.5, None).missing_video() == []
