@@ -22,35 +22,26 @@ from scenarios.fuzz.document import Plan
 from scenarios.fuzz.runner import Rotation, Runner, Sessions
 from scenarios.fuzz.traffic import Credentials
 
+THING_ID = {
+    "name": "thing_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer"},
+    "example": 7,
+}
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.0",
     "info": {"title": "t", "version": "1"},
     "paths": {
         "/things/{thing_id}": {
             "get": {
-                "parameters": [
-                    {
-                        "name": "thing_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                        "example": 7,
-                    }
-                ],
+                "parameters": [THING_ID],
                 "responses": {"200": {"description": "ok"}},
             }
         },
         "/things/{thing_id}/poke": {
             "post": {
-                "parameters": [
-                    {
-                        "name": "thing_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                        "example": 7,
-                    }
-                ],
+                "parameters": [THING_ID],
                 "responses": {"200": {"description": "ok"}},
             }
         },

@@ -41,6 +41,29 @@ def run_real(
     return data
 
 
+def run_on_this_clinic(tmp_path: Path) -> dict[str, Any]:
+    """`run_real` against a real-media clinic served from this process, so that a test can
+    change how it records (monkeypatch) and watch the harness's verdict on it."""
+    from clinic.settings import ClinicSettings
+    from tests.clinic.server import _free_port, running_clinic
+    from tests.clinic.world import SUPPORT_TOKEN
+
+    smtp, sms = _free_port(), _free_port()
+    settings = ClinicSettings(
+        data_dir=tmp_path / "clinic",
+        support_token=SUPPORT_TOKEN,
+        media="real",
+        smtp=f"127.0.0.1:{smtp}",
+        sms_webhook=f"http://127.0.0.1:{sms}/sms",
+    )
+    with running_clinic(settings) as url:
+        return run_real(
+            tmp_path / "out",
+            *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
+            env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
+        )
+
+
 def test_the_incidents_misattribution_is_caught_in_the_recordings_pixels_and_sound(
     tmp_path: Path,
 ) -> None:
@@ -104,25 +127,9 @@ def test_a_clinic_that_records_silence_while_its_callers_speak_never_passes(
     made while the harness's callers were heard: an error naming each recording, never a
     pass, though the silent reads are under 5 % of all reads."""
     from clinic import media_rtc
-    from clinic.settings import ClinicSettings
-    from tests.clinic.server import _free_port, running_clinic
-    from tests.clinic.world import SUPPORT_TOKEN
 
     monkeypatch.setattr(media_rtc.Tape, "add_audio", lambda tape, pcm: None)
-    smtp, sms = _free_port(), _free_port()
-    settings = ClinicSettings(
-        data_dir=tmp_path / "clinic",
-        support_token=SUPPORT_TOKEN,
-        media="real",
-        smtp=f"127.0.0.1:{smtp}",
-        sms_webhook=f"http://127.0.0.1:{sms}/sms",
-    )
-    with running_clinic(settings) as url:
-        report = run_real(
-            tmp_path / "out",
-            *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
-            env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
-        )
+    report = run_on_this_clinic(tmp_path)
     assert report["verdict"] == "error", report["reasons"]
     assert report["findings"] == [] and report["errors"] == []
     assert report["coverage"]["ratio"] >= 0.95  # the share alone would have passed it
@@ -140,26 +147,10 @@ def test_a_clinic_that_tapes_no_camera_never_passes(
     that tapes only the tracks a call began with): every recording holds its caller's audio
     code, so only the callers' own record of their camera says a picture is missing."""
     from clinic import media_rtc
-    from clinic.settings import ClinicSettings
     from harness.coverage import MISSING_FILMED
-    from tests.clinic.server import _free_port, running_clinic
-    from tests.clinic.world import SUPPORT_TOKEN
 
     monkeypatch.setattr(media_rtc.Tape, "add_video", lambda tape, frame: None)
-    smtp, sms = _free_port(), _free_port()
-    settings = ClinicSettings(
-        data_dir=tmp_path / "clinic",
-        support_token=SUPPORT_TOKEN,
-        media="real",
-        smtp=f"127.0.0.1:{smtp}",
-        sms_webhook=f"http://127.0.0.1:{sms}/sms",
-    )
-    with running_clinic(settings) as url:
-        report = run_real(
-            tmp_path / "out",
-            *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
-            env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
-        )
+    report = run_on_this_clinic(tmp_path)
     assert report["verdict"] == "error", report["reasons"]
     assert report["findings"] == [] and report["errors"] == []
     reasons = report["coverage"]["lost_reasons"]
