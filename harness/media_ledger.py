@@ -103,9 +103,7 @@ class CallLedger:
     def hung_up(self, call: str, who: str, at: float) -> None:
         """`who`'s caller on `call` stopped sending at `at`."""
         with self._lock:
-            for live in self._log(call).live:
-                if live.who == who and live.until is None:
-                    live.until = at
+            _end(self._log(call).live, who, at)
 
     def camera(self, call: str, who: str, since: float) -> None:
         """`who`'s camera is on in `call` from `since`."""
@@ -115,9 +113,7 @@ class CallLedger:
     def camera_off(self, call: str, who: str, at: float) -> None:
         """`who`'s camera in `call` stopped at `at` (switched back, or hung up)."""
         with self._lock:
-            for camera in self._log(call).cameras:
-                if camera.who == who and camera.until is None:
-                    camera.until = at
+            _end(self._log(call).cameras, who, at)
 
     def judged(self, entity: str, pictures: bool, read: tuple[str, str, str]) -> None:
         """Recording `entity` was decoded by `read` (route, observer, owner); `pictures`: a
@@ -173,6 +169,13 @@ class CallLedger:
 
     def _log(self, call: str) -> _CallLog:
         return self._calls.setdefault(call, _CallLog())
+
+
+def _end(spans: list[_Live], who: str, at: float) -> None:
+    """`who`'s open span (a caller live, a camera on) ends at `at`."""
+    for span in spans:
+        if span.who == who and span.until is None:
+            span.until = at
 
 
 def _filmed(log: _CallLog) -> bool:

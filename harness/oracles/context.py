@@ -69,5 +69,9 @@ class OracleContext:
         """`obs` was only partly judged (a decoding cap cut it): its read counts as lost too,
         so a gate never reads a cut body as a clean one."""
         if self.coverage is not None:
-            route = obs.endpoint or obs.url.split("?", 1)[0]
-            self.coverage.lost(route, obs.actor, obs.about or obs.actor, reason)
+            self.coverage.lost(*coverage_key(obs), reason)
+
+
+def coverage_key(obs: Observation) -> tuple[str, str, str]:
+    """The coverage row a read counts in: (route, observer, owner)."""
+    return (obs.endpoint or obs.url.split("?", 1)[0], obs.actor, obs.about or obs.actor)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.coverage import MISSING_SENT
 from harness.models import Canary, Finding, Observation, Surface, SurfaceKind
-from harness.oracles.context import OracleContext
+from harness.oracles.context import OracleContext, coverage_key
 from harness.oracles.leaks import canary_finding
 from harness.oracles.registry import oracle
 from harness.oracles.surfaces import where
@@ -173,9 +173,7 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
         ctx.lost(obs, "media:video frame without a readable code")
     if obs.entity and not scan.error:
         # pictures are expected per call (harness.media_ledger): the suite asks at its end
-        route = obs.endpoint or obs.url.split("?", 1)[0]
-        read = (route, obs.actor, obs.about or obs.actor)
-        ctx.world.calls.judged(obs.entity, bool(scan.video), read)
+        ctx.world.calls.judged(obs.entity, bool(scan.video), coverage_key(obs))
     expected = ctx.world.calls.expected(obs.entity) if obs.entity else None
     if expected is not None and not scan.audio and not scan.error:
         # The harness's own caller was heard long enough for a whole frame of its code: a

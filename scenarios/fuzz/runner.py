@@ -305,7 +305,7 @@ class Runner:
 
         def watch() -> None:
             while not done.wait(0.2):
-                if cancel.is_set() or time.time() >= deadline:
+                if self._over():
                     self.stopped = "cancelled" if cancel.is_set() else "time limit"
                     stream.stop()
                     return

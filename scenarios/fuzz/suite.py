@@ -298,19 +298,23 @@ class Fuzz:
         response = recorder.find_response(case_id=case_id)
         if node is None or response is None:
             return
+        title = str(check.failure_info.failure.title)
+        yield from self._add_contract(
+            check.name, node.value, response, title, check.failure_info.code_sample
+        )
+
+    def _add_contract(
+        self, check: str, case: Any, response: Any, title: str, curl: str
+    ) -> Iterator[Event]:
         headers = {k: str(v) for k, v in dict(response.request.headers).items()}
-        curl = scrub(check.failure_info.code_sample, self.credentials.secrets(), self.matcher)
         failure = ContractFailure(
-            check=check.name,
-            operation=self._route(node.value),
-            title=str(check.failure_info.failure.title),
+            check=check,
+            operation=self._route(case),
+            title=title,
             actor=self.credentials.actor_of(headers),
             status=int(response.status_code),
-            curl=curl,
+            curl=scrub(curl, self.credentials.secrets(), self.matcher),
         )
-        yield from self._add_contract(failure)
-
-    def _add_contract(self, failure: ContractFailure) -> Iterator[Event]:
         if self.contract.add(failure) and self.ctx.options.fuzz_contract_checks:
             finding = failure.finding(SUITE)
             self.findings.append(finding)
@@ -329,19 +333,9 @@ class Fuzz:
         """A contract failure of a case sent again as another actor (checked by us, not by
         Schemathesis's engine, which sent it once)."""
         headers = {k: str(v) for k, v in dict(response.request.headers).items()}
-        curl = f"curl -X {case.method} {response.request.url}"
-        with contextlib.suppress(Exception):  # a case it cannot render keeps the URL
-            curl = case.as_curl_command(headers=headers)
-        yield from self._add_contract(
-            ContractFailure(
-                check=failure.checks[0] if failure.checks else type(failure).__name__,
-                operation=self._route(case),
-                title=str(failure.title),
-                actor=self.credentials.actor_of(headers),
-                status=int(response.status_code),
-                curl=scrub(curl, self.credentials.secrets(), self.matcher),
-            )
-        )
+        check = failure.checks[0] if failure.checks else type(failure).__name__
+        curl = _curl(case, f"curl -X {case.method} '{response.request.url}'", headers)
+        yield from self._add_contract(check, case, response, str(failure.title), curl)
 
     def _exchange(self, case: Any, response: Any, at: float, probe: str = "") -> Iterator[Event]:
         """Judge one response; `case` is None for a probe (then `probe` is its endpoint)."""
@@ -404,8 +398,7 @@ class Fuzz:
         if finding.key not in self.repros:
             curl = f"curl -X {obs.method} '{self.ctx.target.rstrip('/')}{obs.url}'"
             if case is not None:
-                with contextlib.suppress(Exception):  # a case it cannot render keeps the URL
-                    curl = case.as_curl_command()
+                curl = _curl(case, curl)
             curl = scrub(curl, self.credentials.secrets(), self.matcher)
             self.repros[finding.key] = (*self.warm_steps, Step(obs.actor, "request", curl))
         return self.repros[finding.key]
@@ -587,6 +580,14 @@ def _addresses(ctx: RunContext) -> dict[str, dict[str, str]]:
         actor.id: {name: str(actor.vars[name]) for name in fields if name in actor.vars}
         for actor in ctx.world.actors.values()
     }
+
+
+def _curl(case: Any, fallback: str, headers: dict[str, str] | None = None) -> str:
+    """Schemathesis's curl command for `case` (with `headers`), or `fallback` for a case it
+    cannot render."""
+    with contextlib.suppress(Exception):
+        return str(case.as_curl_command(headers=headers))
+    return fallback
 
 
 def _phase(case: Any) -> str:
