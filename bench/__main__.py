@@ -74,7 +74,7 @@ def _selftest(out: Path) -> Mapping[str, Any]:
 def _media(out: Path) -> Mapping[str, Any]:
     from bench import media_bench
 
-    # The direct calls, then 4 real calls through Locust (the gate with real media takes many
+    # The direct calls, then 10 real calls through Locust (the gate with real media takes many
     # minutes: `python -m bench.media_bench --gate`).
     return {**media_bench.main(out / "media.json"), **media_bench.load_calls(out / "load")}
 

@@ -10,6 +10,7 @@ Nothing here imports Locust or gevent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = ["CallDriver", "prepare_media"]
 
 _NEGOTIATION_SECONDS = 60.0  # a renegotiation on a machine busy with many calls
 _HANG_UP_SECONDS = 5.0
+_CONNECT_SECONDS = 15.0  # a caller's connection comes up by then (harness.rtc_caller)
 
 
 def prepare_media() -> None:
@@ -44,11 +46,16 @@ class CallDriver:
         plan: MediaPlan,
         make: Callable[[Resource], Caller | None],
         sleep: Callable[[float], None],
+        live: Callable[[float | None, float], None] = lambda since, until: None,
     ) -> None:
         self._loop = loop
         self._plan = plan
         self._make = make
         self._sleep = sleep
+        # Told each call's [connected, hung up], wall clock; None for a call that had time
+        # to connect and never did (it sent nothing: lost coverage, never clean).
+        self._live = live
+        self._started = 0.0  # when this caller started (monotonic)
         self.caller: Caller | None = None
         self.calls = 0  # callers started
 
@@ -72,6 +79,7 @@ class CallDriver:
                 return
             self.caller = caller
             self.calls += 1
+            self._started = time.monotonic()
             self._run(caller.start(), "start")
         elif self.caller is not None and action.after == "camera_off":
             self._run(self.caller.camera_off(), "turn its camera off")
@@ -84,6 +92,12 @@ class CallDriver:
         caller, self.caller = self.caller, None
         if caller is None:
             return
+        now, wall = time.monotonic(), time.time()
+        if caller.connected_at is not None:
+            self._live(wall - (now - caller.connected_at), wall)
+        elif wait or now - self._started > _CONNECT_SECONDS:
+            # Hung up by its flow, or stopped long after it started: it should have connected.
+            self._live(None, wall)
         if wait:
             self._run(caller.stop(), "hang up")
         else:

@@ -104,11 +104,29 @@ class MediaTally:
     decoded: int = 0
     skipped: int = 0
     seconds: float = 0.0  # CPU time of judging the decoded ones (the judging thread's)
+    # When each real call of the process was live: [connected, hung up] in wall-clock seconds
+    # (workers may be other hosts, whose monotonic clocks say nothing here).
+    calls: list[list[float]] = field(default_factory=list)
+    unconnected: int = 0  # calls whose connection never came up: they sent no media at all
 
     def absorb(self, data: Mapping[str, Any]) -> None:
         self.decoded += int(data.get("decoded", 0))
         self.skipped += int(data.get("skipped", 0))
         self.seconds += float(data.get("seconds", 0.0))
+        self.calls += [[float(a), float(b)] for a, b in data.get("calls", [])]
+        self.unconnected += int(data.get("unconnected", 0))
+
+    def peak_calls(self) -> int:
+        """The most calls live at one moment, over every process's calls."""
+        edges = sorted([(a, 1) for a, _ in self.calls] + [(b, -1) for _, b in self.calls])
+        live = peak = 0
+        for _, step in edges:  # at a tie the hang-up (-1) sorts first: no false overlap
+            live += step
+            peak = max(peak, live)
+        return peak
+
+    def empty(self) -> bool:
+        return not (self.decoded or self.skipped or self.calls or self.unconnected)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -117,8 +117,8 @@ def read_coverage(directory: Path, suite: str) -> list[CoverageRow]:
 
 
 def write_media(directory: Path, tally: MediaTally) -> None:
-    """Replace the media tally file atomically (only once something was decoded or skipped)."""
-    if not tally.decoded and not tally.skipped:
+    """Replace the media tally file atomically (once anything was decoded, skipped or called)."""
+    if tally.empty():
         return
     directory.mkdir(parents=True, exist_ok=True)
     partial = directory / f".{MEDIA_FILE}.{os.getpid()}"

@@ -40,6 +40,7 @@ from typing import Any
 import gevent
 from gevent import monkey
 from gevent.event import Event as GeventEvent
+from gevent.lock import BoundedSemaphore
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
@@ -72,6 +73,7 @@ _HELLO_EVERY = 2.0
 _FLUSH_EVERY = 2.0
 _JUDGE_SECONDS = 120.0  # one recording's decoding on a starved machine (its own cap is 5 s)
 _READY_GRACE = 30.0  # after the test starts, every worker must have built the world by then
+_STARTING = BoundedSemaphore()  # one greenlet at a time starts a process-wide loop
 _SETTINGS = LoadSettings.from_json(json.loads(os.environ.get(contract.ENV_SETTINGS) or "{}"))
 
 
@@ -102,22 +104,28 @@ def _build(world_doc: dict[str, Any], settings: LoadSettings, report: Any) -> Pr
 
 def _call_loop() -> CallLoop:
     """This process's loop for real calls, on an OS thread with the unpatched epoll."""
-    if _State.calls is None:
-        prepare_media()
-        start = monkey.get_original("_thread", "start_new_thread")
-        selector = monkey.get_original("selectors", "EpollSelector")
-        _State.calls = CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
+    with _STARTING:
+        if _State.calls is None:
+            _State.calls = _new_loop()
     return _State.calls
+
+
+def _new_loop() -> CallLoop:
+    """An asyncio loop on a real OS thread. Callers hold `_STARTING`: starting one waits with
+    gevent's sleep, and without the lock every greenlet that asked meanwhile started its own
+    loop (one per user: ten loops fighting for the GIL, some calls never connected)."""
+    prepare_media()
+    start = monkey.get_original("_thread", "start_new_thread")
+    selector = monkey.get_original("selectors", "EpollSelector")
+    return CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
 
 
 def _judge_off_hub(judging: Callable[[], list[Finding]]) -> list[Finding]:
     """Decode a recording on its own OS thread: on the hub it would stall every user of the
     process and the worker's heartbeats (the master would count the worker missing)."""
-    if _State.judging is None:
-        prepare_media()
-        start = monkey.get_original("_thread", "start_new_thread")
-        selector = monkey.get_original("selectors", "EpollSelector")
-        _State.judging = CallLoop(lambda fn: start(fn, ()), gevent.sleep, selector)
+    with _STARTING:
+        if _State.judging is None:
+            _State.judging = _new_loop()
 
     async def judge() -> list[Finding]:
         return judging()
@@ -341,7 +349,7 @@ class _Worker:
         media = MediaTally()
         if process.checker is not None:
             media, process.checker.media = process.checker.media, media
-        if rows or media.decoded or media.skipped:
+        if rows or not media.empty():
             self.runner.send_message(
                 contract.MSG_COVERAGE, {"rows": rows, "media": media.to_json()}
             )
@@ -504,7 +512,14 @@ class FlowUser(_LoadUser):
         def make(resource: Resource) -> Any:
             return make_caller(profile, host, world, user.session, resource)
 
-        return CallDriver(_call_loop(), plan, make, gevent.sleep)
+        def live(since: float | None, until: float) -> None:
+            tally = _media_tally()
+            if since is None:
+                tally.unconnected += 1
+            else:
+                tally.calls.append([since, until])
+
+        return CallDriver(_call_loop(), plan, make, gevent.sleep, live)
 
     def on_stop(self) -> None:
         if self.user is not None and self.user.calls is not None:

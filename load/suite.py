@@ -167,6 +167,13 @@ def _leak_case(
 ) -> CaseFinished:
     if not plan.check_leaks:
         return CaseFinished(SUITE, LEAK_CASE, Verdict.PASS, seconds, "leak checks were disabled")
+    if plan.media and media.unconnected:
+        # Their recordings hold nobody's code, and no oracle knows one was due.
+        why = (
+            f"{media.unconnected} real call(s) never connected: they sent no media, so "
+            "nothing was checked of it (a starved machine: run fewer --calls)"
+        )
+        return CaseFinished(SUITE, LEAK_CASE, Verdict.ERROR, seconds, why)
     if plan.media and not findings and not media.decoded:
         # Real calls whose recordings nobody decoded proved nothing about the media.
         why = "real calls, but the media oracle decoded no stored media"
@@ -183,6 +190,9 @@ def _metrics(
 ) -> dict[str, object]:
     real = {
         "media_calls": plan.flow_users,
+        # Calls live at one moment, at most: what "N concurrent calls" can honestly claim.
+        "media_calls_peak": media.peak_calls(),
+        "media_calls_unconnected": media.unconnected,
         "media_items_decoded": media.decoded,
         # Lost coverage too (counted in the run's coverage, never clean).
         "media_items_over_budget": media.skipped,

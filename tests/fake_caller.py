@@ -16,8 +16,11 @@ class FakeCaller:
         default_factory=lambda: MediaCodes("Ada zq0123456789", "zq0123456789")
     )
 
+    connected_at: float | None = None
+
     async def start(self) -> None:
         self.log.append("start")
+        self.connected_at = time.monotonic()  # as a real caller's, once its connection is up
 
     async def connected(self) -> float | None:
         return time.monotonic()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -19,7 +20,7 @@ from harness.models import Observation
 from harness.world import Resource
 from load.call_loop import CallLoop
 from load.calls import CallDriver
-from load.checker import OVER_BUDGET, CheckBudget, LeakChecker, observation_of
+from load.checker import OVER_BUDGET, CheckBudget, LeakChecker, MediaTally, observation_of
 from tests.fake_caller import FakeCaller
 from tests.load.worlds import memory_world, of_role
 
@@ -86,6 +87,55 @@ def test_a_journey_users_caller_follows_join_switches_and_end() -> None:
         "stop",
     ]
     assert driver.caller is None and driver.calls == 1
+
+
+def test_each_call_reports_when_it_was_live_and_the_peak_counts_overlaps_only() -> None:
+    spans: list[tuple[float, float]] = []
+    plan = MediaPlan(start=("join",), stop=("end",), hold_seconds=0.0)
+    loop = CallLoop(_thread)
+    resource = Resource(kind="consultation", owner=PATIENTS[0], index=0)
+    driver = CallDriver(
+        loop, plan, lambda r: FakeCaller([]), lambda s: None, lambda a, b: spans.append((a, b))
+    )  # type: ignore[arg-type,return-value]
+    try:
+        before = time.time()
+        driver.after("join", resource, done=True)
+        driver.after("end", resource, done=True)
+    finally:
+        loop.close()
+    assert len(spans) == 1 and before - 1 <= spans[0][0] <= spans[0][1] <= time.time()
+    tally = MediaTally()
+    # Two workers' tallies: three calls overlap around t=5, the fourth starts as one ends.
+    tally.absorb({"calls": [[0, 10], [2, 6]]})
+    tally.absorb({"calls": [[4, 8], [10, 12]]})
+    assert tally.peak_calls() == 3 and not tally.empty()
+    assert MediaTally().peak_calls() == 0 and MediaTally().empty()
+
+
+class _Silent(FakeCaller):
+    """A caller whose connection never comes up: it sends nothing."""
+
+    async def start(self) -> None:
+        self.log.append("start")
+
+
+def test_a_call_that_never_connected_is_reported_unless_stopped_before_it_could() -> None:
+    spans: list[tuple[float | None, float]] = []
+    plan = MediaPlan(start=("join",), stop=("end",), hold_seconds=0.0)
+    loop = CallLoop(_thread)
+    resource = Resource(kind="consultation", owner=PATIENTS[0], index=0)
+    driver = CallDriver(
+        loop, plan, lambda r: _Silent([]), lambda s: None, lambda a, b: spans.append((a, b))
+    )  # type: ignore[arg-type,return-value]
+    try:
+        driver.after("join", resource, done=True)
+        driver.close(wait=False)  # the run stopped it at once: it had no time to connect
+        assert spans == []
+        driver.after("join", resource, done=True)
+        driver.after("end", resource, done=True)  # its flow hung up: it should have connected
+    finally:
+        loop.close()
+    assert [since for since, _ in spans] == [None]
 
 
 def test_the_budget_is_a_share_of_wall_time_plus_an_allowance() -> None:
@@ -160,3 +210,15 @@ def test_only_recordings_are_judged_where_the_process_offloads_them() -> None:
     )
     checker.check(page)
     assert offloaded == [1]
+
+
+def test_real_calls_that_never_connected_make_the_load_leak_case_an_error() -> None:
+    from types import SimpleNamespace
+
+    from harness.models import Verdict
+    from load.suite import _leak_case
+
+    plan = SimpleNamespace(check_leaks=True, media=True)
+    case = _leak_case({}, plan, 1.0, MediaTally(decoded=5, unconnected=2))  # type: ignore[arg-type]
+    assert case.verdict is Verdict.ERROR and "2 real call(s) never connected" in case.message
+    assert _leak_case({}, plan, 1.0, MediaTally(decoded=5)).verdict is Verdict.PASS  # type: ignore[arg-type]
