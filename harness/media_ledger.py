@@ -16,11 +16,15 @@ to fit (`need_seconds`) since the flow before it finished. Which segment a recor
 harness cannot tell (the app's ids and clocks are its own), so one short or caller-less segment
 on a call leaves all of that call's recordings without an expectation: never a guess.
 
-Pictures are expected per call, not per recording: a call whose caller's camera was on for
-`VIDEO_SECONDS` before a flow that may close a segment must have, among the recordings of it
-that were judged, at least one holding a readable picture code. An app that tapes only the
-tracks a call began with (its microphone) records a video consultation as sound alone; each
-recording holds its audio code, so nothing else would say so.
+Pictures are expected per filmed segment: one whose caller's camera was on when it opened and
+for `VIDEO_SECONDS` before the flow that may close it. An app that tapes only the tracks a
+call began with (its microphone) records a video consultation as sound alone; each recording
+holds its audio code, so nothing else would say so. When the app lists exactly one recording
+per segment of a call and every one of them was judged, at least as many of them must hold a
+picture code as segments were filmed (a second video segment taped without its camera is
+caught beside a first that has it). Otherwise (an app that files a call as one recording, or
+recordings not all judged) the harness cannot count segments, and at least one judged
+recording of a filmed call must hold a picture code.
 
 Plain data with no I/O; times are the harness's monotonic clock.
 """
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
 
@@ -75,6 +79,8 @@ class MissingVideo:
     route: str
     observer: str
     owner: str
+    filmed: int = 1  # segments the harness filmed, as far as it can count them
+    pictured: int = 0  # judged recordings that held a picture code
 
 
 @dataclass(slots=True)
@@ -123,8 +129,8 @@ class CallLedger:
             self._judged[entity] = (bool(pictures or (seen is not None and seen[0])), read)
 
     def missing_video(self) -> list[MissingVideo]:
-        """Calls whose camera was on long enough before a segment closed, some of whose
-        recordings were judged, and none of those holding a picture code."""
+        """Calls with filmed segments, some of whose recordings were judged, and fewer of
+        those holding a picture code than the harness can tell were filmed."""
         with self._lock:
             by_call: dict[str, list[str]] = {}
             for entity in self._judged:
@@ -134,12 +140,18 @@ class CallLedger:
             missing = []
             for call, entities in sorted(by_call.items()):
                 log = self._calls.get(call)
-                if log is None or not _filmed(log):
+                filmed = _filmed(log) if log is not None else 0
+                if log is None or not filmed:
                     continue
-                if any(self._judged[e][0] for e in entities):
+                listed = sum(1 for c in self._stored.values() if c == call)
+                if not (listed == len(entities) == len(log.closings)):
+                    filmed = 1  # segments not countable: one picture anywhere will do
+                pictured = sum(1 for e in entities if self._judged[e][0])
+                if pictured >= filmed:
                     continue
                 route, observer, owner = self._judged[entities[0]][1]
-                missing.append(MissingVideo(call, tuple(sorted(entities)), route, observer, owner))
+                found = MissingVideo(call, tuple(sorted(entities)), route, observer, owner)
+                missing.append(replace(found, filmed=filmed, pictured=pictured))
             return missing
 
     def closing(self, call: str, started: float, done: float) -> None:
@@ -178,18 +190,21 @@ def _end(spans: list[_Live], who: str, at: float) -> None:
             span.until = at
 
 
-def _filmed(log: _CallLog) -> bool:
-    """A camera was already on when a segment opened (a flow that may close one finished)
-    and stayed on for `VIDEO_SECONDS` before the next such flow began: that segment,
-    whichever recording it is, was a video one. A camera switched on during a segment (before
-    the switch that opens the video one) counts only from the next."""
+def _filmed(log: _CallLog) -> int:
+    """How many segments were filmed: a camera was already on when the segment opened (a
+    flow that may close one finished) and stayed on for `VIDEO_SECONDS` before the next such
+    flow began, so that segment, whichever recording it is, was a video one. A camera
+    switched on during a segment (before the switch that opens the video one) counts only
+    from the next; two cameras in one segment film it once."""
     closings = sorted(log.closings)
+    filmed = 0
     for (_, opened), (started, _) in itertools.pairwise(closings):
         for camera in log.cameras:
             end = min(camera.until if camera.until is not None else started, started)
             if camera.since <= opened and end - opened >= VIDEO_SECONDS:
-                return True
-    return False
+                filmed += 1
+                break
+    return filmed
 
 
 def _heard(live: list[_Live], opened: float, closed: float) -> list[tuple[float, float]]:

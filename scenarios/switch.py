@@ -142,7 +142,8 @@ def _unfilmed(ctx: RunContext) -> None:
     held no picture at all: lost coverage that fails the run whatever the share (an app that
     tapes only a call's first tracks records a video consultation as its sound alone)."""
     for missing in ctx.world.calls.missing_video():
-        reason = f"{MISSING_FILMED} ({', '.join(missing.entities)} of {missing.call})"
+        held = f"{missing.pictured} of {missing.filmed} filmed segments pictured: "
+        reason = f"{MISSING_FILMED} ({held}{', '.join(missing.entities)} of {missing.call})"
         ctx.adapter.coverage.lost(missing.route, missing.observer, missing.owner, reason)
 
 

@@ -20,10 +20,14 @@ MEDIA_SURFACES = {"media:video", "media:audio"}
 
 
 def run_real(
-    out: Path, *extra: str, env: dict[str, str] | None = None, every_scenario: bool = False
+    out: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    every_scenario: bool = False,
+    scenario: str = "switch-mid-call",
 ) -> dict[str, Any]:
     args = ["run", "--suite", "switch", "--media", "real"]
-    args += [] if every_scenario else ["--scenario", "switch-mid-call"]
+    args += [] if every_scenario else ["--scenario", scenario]
     # No heavy owner: its `each` reads sample its five oldest recordings (archived, no real
     # media), so a leak filed into its calls would never be decoded.
     args += ["--patients", "3", "--clinicians", "2", "--population", "heavy=0"]
@@ -41,7 +45,7 @@ def run_real(
     return data
 
 
-def run_on_this_clinic(tmp_path: Path) -> dict[str, Any]:
+def run_on_this_clinic(tmp_path: Path, scenario: str = "switch-mid-call") -> dict[str, Any]:
     """`run_real` against a real-media clinic served from this process, so that a test can
     change how it records (monkeypatch) and watch the harness's verdict on it."""
     from clinic.settings import ClinicSettings
@@ -61,6 +65,7 @@ def run_on_this_clinic(tmp_path: Path) -> dict[str, Any]:
             tmp_path / "out",
             *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
             env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
+            scenario=scenario,
         )
 
 
@@ -158,4 +163,34 @@ def test_a_clinic_that_tapes_no_camera_never_passes(
     # Each names the call and its recordings that were read.
     assert unfilmed and all(" of appointment:" in r for r in unfilmed), reasons
     # the sound was all there: no audio reason
+    assert not [r for r in reasons if r.startswith("media:audio")], reasons
+
+
+def test_a_second_video_segment_taped_without_its_camera_never_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder lets go of a call's camera track at the switch back to audio, expecting a
+    new track when the camera returns; but the caller re-enables the same transceiver, which
+    announces none, so the second video segment is taped as sound alone. The first video
+    segment holds its picture: only counting the filmed segments says one is missing."""
+    from clinic import media_rtc
+    from harness.coverage import MISSING_FILMED
+
+    cut = media_rtc.MediaEndpoint.cut
+
+    def letting_go(self: Any, consultation_id: int, next_mode: str | None) -> bytes:
+        if next_mode == "audio":
+            with self._lock:
+                call = self._calls.get(consultation_id)
+                if call is not None:
+                    call.recording.pop("video", None)
+        return cut(self, consultation_id, next_mode)
+
+    monkeypatch.setattr(media_rtc.MediaEndpoint, "cut", letting_go)
+    report = run_on_this_clinic(tmp_path, "repeated-switches")
+    assert report["verdict"] == "error", report["reasons"]
+    assert report["findings"] == [] and report["errors"] == []
+    reasons = report["coverage"]["lost_reasons"]
+    unfilmed = [r for r in reasons if r.startswith(MISSING_FILMED)]
+    assert unfilmed and all("1 of 2 filmed segments pictured" in r for r in unfilmed), reasons
     assert not [r for r in reasons if r.startswith("media:audio")], reasons

@@ -66,7 +66,7 @@ def test_two_callers_halves_do_not_add_up_to_a_frame() -> None:
     assert book.expected("recording:7") is None
 
 
-# -- pictures, per call ----------------------------------------------------------------------
+# -- pictures, per call (the segments are countable: one video segment) -----------------
 
 READ = ("GET /api/recordings/{recording_id}/media", "p1", "p1")
 
@@ -114,3 +114,53 @@ def test_a_camera_on_only_during_the_audio_segment_or_too_briefly_expects_no_pic
 
 def test_a_call_none_of_whose_recordings_was_judged_expects_nothing_yet() -> None:
     assert filmed(2.5, None).missing_video() == []
+
+
+# -- pictures, per segment -------------------------------------------------------------------
+
+
+def switched_twice(*listed: str) -> CallLedger:
+    """Audio, video (3.2-6.0), audio, video again (9.1-12.0), each segment ended by a flow;
+    the camera on for both video segments; the app lists `listed` as the call's recordings."""
+    book = CallLedger()
+    book.live(CALL, "p1", 0.0, CODE)
+    for started, done in ((3.0, 3.2), (6.0, 6.1), (9.0, 9.1), (12.0, 12.1)):
+        book.closing(CALL, started, done)
+    book.camera(CALL, "p1", 2.5)
+    book.camera_off(CALL, "p1", 6.2)
+    book.camera(CALL, "p1", 8.5)
+    book.camera_off(CALL, "p1", 12.2)
+    for entity in listed:
+        book.recorded(entity, CALL)
+    return book
+
+
+SEGMENTS = ("recording:1", "recording:2", "recording:3", "recording:4")
+
+
+def test_a_second_video_segment_taped_without_its_camera_is_missing_beside_the_first() -> None:
+    book = switched_twice(*SEGMENTS)
+    for entity in SEGMENTS:
+        book.judged(entity, entity == "recording:2", READ)  # only the first video segment
+    (missing,) = book.missing_video()
+    assert (missing.filmed, missing.pictured) == (2, 1)
+    assert missing.entities == SEGMENTS
+    book.judged("recording:4", True, READ)  # the second one, read again, holds its picture
+    assert book.missing_video() == []
+
+
+def test_segments_that_cannot_be_counted_fall_back_to_one_picture_per_call() -> None:
+    # The app files the whole call as one recording: one picture in it is enough.
+    whole = switched_twice("recording:1")
+    whole.judged("recording:1", True, READ)
+    assert whole.missing_video() == []
+    # Not every segment's recording was judged: the two judged may be any two segments.
+    some = switched_twice(*SEGMENTS)
+    some.judged("recording:2", True, READ)
+    some.judged("recording:3", False, READ)
+    assert some.missing_video() == []
+    # and with no picture at all it is still missing, as one filmed segment
+    none = switched_twice(*SEGMENTS)
+    none.judged("recording:3", False, READ)
+    (missing,) = none.missing_video()
+    assert (missing.filmed, missing.pictured) == (1, 0)
