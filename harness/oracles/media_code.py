@@ -12,8 +12,11 @@ decoding is capped in frames and wall time, and what a cap cut off is lost cover
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -75,6 +78,37 @@ def scan_media(
         scan.error = f"undecodable media: {type(exc).__name__}"
     scan.decode_seconds = time.perf_counter() - started
     return scan
+
+
+class _Scans:
+    """Scans of recordings already decoded, by the digest of their bytes. A recording is the
+    same bytes for every observer who receives it, and every look reads it again: decoding it
+    once per run, not once per read, is most of the media oracle's CPU in the switch suite.
+    A scan the time cap cut is not kept (on a less busy moment it may finish); an
+    undecodable one is (the same bytes fail the same way)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._done: OrderedDict[bytes, MediaScan] = OrderedDict()
+        self._limit = limit
+
+    def of(self, body: bytes) -> MediaScan:
+        key = hashlib.blake2b(body, digest_size=16).digest()
+        with self._lock:
+            kept = self._done.get(key)
+            if kept is not None:
+                self._done.move_to_end(key)
+                return kept
+        scan = scan_media(body)
+        if not scan.cut:
+            with self._lock:
+                self._done[key] = scan
+                while len(self._done) > self._limit:
+                    self._done.popitem(last=False)
+        return scan
+
+
+_SCANS = _Scans()
 
 
 def _scan_video(body: bytes, scan: MediaScan, every: int, max_frames: int, until: float) -> None:
@@ -146,7 +180,7 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
     """Another user's canary in the pixels or sound of a recording the observer received."""
     if obs.status >= 300 or obs.byte_range is not None or not is_container(obs.body):
         return
-    scan = scan_media(obs.body)
+    scan = _SCANS.of(obs.body)  # read only: the same scan may judge other observers' reads
     # A code may hold a canary inside other text (a camera showing "Ada zq... Lovelace"), so
     # decoded text goes through the same matcher as bytes.
     reads = [(SurfaceKind.VIDEO, t, at) for t, at in scan.video]

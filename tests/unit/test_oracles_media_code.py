@@ -187,3 +187,44 @@ def test_a_recording_holding_its_callers_code_meets_the_expectation(own: bytes) 
     obs = replace(recording_obs("p2", own), entity="recording:7")
     assert expecting("recording:7", coverage, live=True)(obs) == []
     assert lost_reasons(coverage) == set()
+
+
+def test_a_recording_is_decoded_once_however_many_observers_receive_it(
+    monkeypatch: pytest.MonkeyPatch, mixed: bytes
+) -> None:
+    from harness.oracles import media_code
+
+    scans: list[bytes] = []
+    real = media_code.scan_media
+
+    def counted(body: bytes, **kw: float) -> media_code.MediaScan:
+        scans.append(body)
+        return real(body, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media_code, "scan_media", counted)
+    monkeypatch.setattr(media_code, "_SCANS", media_code._Scans())
+    body = mixed + b"\0"  # other bytes than the module's fixture: a cold cache
+    # Each observer is judged on their own: the owner's neighbour leaks to p2, not to c2.
+    assert {f.owner for f in judge()(recording_obs("p2", body))} == {"p3"}
+    assert judge()(recording_obs("c2", body)) == []
+    assert {f.owner for f in judge()(recording_obs("p2", body))} == {"p3"}
+    assert len(scans) == 1
+
+
+def test_a_scan_cut_by_its_time_cap_is_decoded_again(
+    monkeypatch: pytest.MonkeyPatch, own: bytes
+) -> None:
+    from harness.oracles import media_code
+
+    calls: list[int] = []
+
+    def capped(body: bytes, **kw: float) -> media_code.MediaScan:
+        calls.append(1)
+        return media_code.MediaScan(cut=["media:video decode cap"])
+
+    monkeypatch.setattr(media_code, "scan_media", capped)
+    monkeypatch.setattr(media_code, "_SCANS", media_code._Scans())
+    coverage = Coverage()
+    judge(coverage)(recording_obs("p2", own))
+    judge(coverage)(recording_obs("p2", own))
+    assert len(calls) == 2 and "media:video decode cap" in lost_reasons(coverage)
