@@ -3,8 +3,10 @@
 A thin driver around `harness.media_call`: one WebSocket (the app's signalling socket, with the
 user's credentials) and one RTCPeerConnection per caller. The camera is a 320x240, 15 fps
 track showing `harness.media_canary.video_frame` (a QR code of the caller's text); the
-microphone is 48 kHz mono carrying `audio_code`, looped. Both are rendered once per caller and
-replayed, so a caller costs the encoders, not the drawing.
+microphone is 48 kHz mono carrying `audio_code`, looped. The pictures are rendered once per
+caller and replayed, so a caller costs the video encoder, not the drawing; the sound is
+encoded once per code (one period of Opus packets, by aiortc's own encoder) and its packets
+replayed, as aiortc's MediaPlayer replays a file's packets without decoding them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,19 +32,61 @@ _ANSWER_TIMEOUT = 15.0
 _CONNECT_TIMEOUT = 15.0
 
 
-def _camera(text: str) -> Any:
-    """A track of `text` as a QR code, 15 fps, a moving bar so the encoder sees motion."""
+def _mime(transceiver: Any) -> str:
+    """The codec the app negotiated for `transceiver` ("" before it did). aiortc keeps it only
+    in a private field; the real-call tests fail if it ever moves (every packet would then be
+    encoded live, and the fallback is the same media)."""
+    codecs = getattr(transceiver, "_codecs", None) or []
+    return str(codecs[0].mimeType).lower() if codecs else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _pictures(text: str) -> tuple[Any, ...]:
+    """`text` as a QR code in FPS yuv420p pictures, a moving bar so the encoder sees motion."""
     import av
-    from aiortc.mediastreams import MediaStreamTrack
 
     from harness.media_canary import FPS, video_frame
 
-    pictures = [
+    return tuple(
         av.VideoFrame.from_ndarray(video_frame(text, i), format="gray")
         .reformat(format="yuv420p")
         .to_ndarray()
         for i in range(FPS)
-    ]
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _vp8_loop(text: str) -> tuple[bytes, ...]:
+    """The pictures as VP8 keyframes, encoded once: each one decodes on its own, so a camera
+    turned on again, or a segment the app cuts anywhere, starts on a whole picture."""
+    import av
+
+    from harness.media_canary import FPS
+
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 320, 240, "yuv420p"
+    codec.bit_rate, codec.qmin, codec.qmax = 600_000, 2, 30
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.options = {"deadline": "good", "cpu-used": "0", "lag-in-frames": "0", "threads": "1"}
+    encoded: list[bytes] = []
+    for index, picture in enumerate(_pictures(text)):
+        frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+        frame.pts, frame.time_base = index, codec.time_base
+        frame.pict_type = av.video.frame.PictureType.I
+        encoded += [bytes(packet) for packet in codec.encode(frame)]
+    encoded += [bytes(packet) for packet in codec.encode(None)]
+    return tuple(encoded)
+
+
+def _camera(text: str, negotiated: Callable[[], str] = str) -> Any:
+    """A track of `text` as a QR code, 15 fps: VP8 keyframes encoded once when the app
+    negotiated VP8, else pictures for aiortc to encode live."""
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from harness.media_canary import FPS
+
+    pictures = _pictures(text)
 
     class Camera(MediaStreamTrack):
         kind = "video"
@@ -55,25 +101,71 @@ def _camera(text: str) -> Any:
                 self._start = time.monotonic()
             due = self._start + self._index / FPS
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            source = pictures[self._index % len(pictures)]
-            frame = av.VideoFrame.from_ndarray(source, format="yuv420p")
-            frame.pts = round(self._index * _CLOCK / FPS)
-            frame.time_base = fractions.Fraction(1, _CLOCK)
+            slot = self._index % len(pictures)
+            sent: Any
+            if negotiated() == "video/vp8":
+                sent = av.Packet(_vp8_loop(text)[slot])
+            else:
+                sent = av.VideoFrame.from_ndarray(pictures[slot], format="yuv420p")
+            sent.pts = round(self._index * _CLOCK / FPS)
+            sent.time_base = fractions.Fraction(1, _CLOCK)
             self._index += 1
-            return frame
+            return sent
 
     return Camera()
 
 
-def _microphone(text: str) -> Any:
-    """A track of `text` as the FSK audio code, looped, 20 ms frames of 16-bit mono."""
-    import av
+@functools.lru_cache(maxsize=256)
+def _pcm(text: str) -> Any:
     import numpy as np
-    from aiortc.mediastreams import MediaStreamTrack
 
     from harness.media_canary import audio_code
 
-    pcm = (audio_code(text, None, _RATE) * 32767).astype(np.int16)
+    return (audio_code(text, None, _RATE) * 32767).astype(np.int16)
+
+
+def _chunk(pcm: Any, index: int) -> Any:
+    """The `index`-th 20 ms frame of the looped code, as 16-bit mono."""
+    import av
+    import numpy as np
+
+    step = round(_RATE * _PTIME)
+    at = index * step % pcm.size
+    chunk = np.take(pcm, range(at, at + step), mode="wrap")
+    frame = av.AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
+    frame.sample_rate = _RATE
+    return frame
+
+
+@functools.lru_cache(maxsize=256)
+def _opus_loop(text: str) -> tuple[bytes, ...]:
+    """One period of `text`'s looped audio code as Opus packets (20 ms each), encoded once.
+
+    The code loops with a period of whole 20 ms frames (its symbols last 40 ms), so after one
+    period the encoder's output repeats: the second period's packets, sent round and round,
+    are what encoding the loop live would send, at none of the CPU (encoding every caller's
+    sound live was the largest cost of a headless caller). aiortc's own encoder makes them."""
+    from aiortc.codecs.opus import OpusEncoder
+
+    pcm = _pcm(text)
+    step = round(_RATE * _PTIME)
+    period = pcm.size // step
+    encoder = OpusEncoder()
+    packets: list[bytes] = []
+    for index in range(3 * period):
+        frame = _chunk(pcm, index)
+        frame.pts, frame.time_base = index * step, fractions.Fraction(1, _RATE)
+        packets += encoder.encode(frame)[0]
+    return tuple(packets[period : 2 * period])
+
+
+def _microphone(text: str, negotiated: Callable[[], str] = str) -> Any:
+    """A track of `text` as the FSK audio code, looped, 20 ms at a time in real time: Opus
+    packets encoded once when the app negotiated Opus, else frames aiortc encodes live."""
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    pcm = _pcm(text)
     step = round(_RATE * _PTIME)
 
     class Microphone(MediaStreamTrack):
@@ -81,21 +173,23 @@ def _microphone(text: str) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self._sent = 0
+            self._sent = 0  # 20 ms frames
             self._start: float | None = None
 
         async def recv(self) -> Any:
             if self._start is None:
                 self._start = time.monotonic()
-            due = self._start + self._sent / _RATE
+            due = self._start + self._sent * _PTIME
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            at = self._sent % pcm.size
-            chunk = np.take(pcm, range(at, at + step), mode="wrap")
-            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
-            frame.sample_rate, frame.pts = _RATE, self._sent
-            frame.time_base = fractions.Fraction(1, _RATE)
-            self._sent += step
-            return frame
+            sent: Any
+            if negotiated() == "audio/opus":
+                loop = _opus_loop(text)
+                sent = av.Packet(loop[self._sent % len(loop)])
+            else:
+                sent = _chunk(pcm, self._sent)
+            sent.pts, sent.time_base = self._sent * step, fractions.Fraction(1, _RATE)
+            self._sent += 1
+            return sent
 
     return Microphone()
 
@@ -136,7 +230,8 @@ class Caller:
                 self._up.set()
 
         pc.on("connectionstatechange", _state)
-        self._pc.addTransceiver(_microphone(self.codes.audio), direction="sendonly")
+        sound: Any = None
+        sound = pc.addTransceiver(_microphone(self.codes.audio, lambda: _mime(sound)), "sendonly")
         await self._negotiate()
 
     async def connected(self) -> float | None:
@@ -148,7 +243,7 @@ class Caller:
 
     async def camera_on(self) -> None:
         if self._camera is None:
-            self._camera = _camera(self.codes.video)
+            self._camera = _camera(self.codes.video, lambda: _mime(self._video))
         if self._video is None:
             self._video = self._pc.addTransceiver(self._camera, direction="sendonly")
         else:
