@@ -68,9 +68,13 @@ class MediaCalls:
         if caller is None:
             return
         if action.after == "camera_off":
+            # The camera stops sending as its track is taken off, before the renegotiation
+            # that follows (seconds, with every owner switching at once): its end is now, or
+            # the audio segment the switch opened would count as filmed.
+            off = time.monotonic()
             await caller.camera_off()
             self.video.discard(key)
-            self.ledger.camera_off(key[1], key[0], time.monotonic())
+            self.ledger.camera_off(key[1], key[0], off)
         elif action.after == "stop":
             await self._hang_up(key)
 

@@ -106,3 +106,37 @@ def test_the_ledger_records_the_callers_live_time_and_every_closing_flow() -> No
     expected = ledger.expected("recording:1")
     assert expected is not None and expected.codes == ("zq0123456789",)
     assert ledger.expected("recording:2") is None
+
+
+class _SlowOff(FakeCaller):
+    """A caller whose switch back to audio renegotiates for 1.2 s (every owner at once)."""
+
+    async def camera_off(self) -> None:
+        await asyncio.sleep(1.2)
+        await super().camera_off()
+
+
+def test_a_slow_renegotiation_after_the_switch_back_does_not_film_the_audio_segment() -> None:
+    from harness.media_ledger import CallLedger
+
+    @dataclass
+    class SlowCalls(FakeCalls):
+        def caller(self, session: Session, resource: Resource | None) -> Any:
+            return _SlowOff(self.log)
+
+    ledger = CallLedger()
+    media = MediaCalls(SlowCalls(), replace(PLAN, hold_seconds=1.1), ledger)
+    session = Session(Actor("p1", "patient"))
+    call = Resource("appointment", "p1", 0)
+
+    async def go() -> None:
+        for flow in ("join", "switch_to_video", "switch_to_audio", "end"):
+            await media.before(flow, session, call)
+            await media.after(flow, session, call)
+
+    asyncio.run(go())
+    for index, entity in enumerate(("recording:1", "recording:2", "recording:3")):
+        ledger.recorded(entity, call.key)
+        ledger.judged(entity, index == 1, ("GET /media", "p1", "p1"))  # the video segment
+    # The camera stopped sending as the switch back began: one filmed segment, pictured.
+    assert ledger.missing_video() == []
