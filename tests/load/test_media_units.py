@@ -89,21 +89,31 @@ def test_a_journey_users_caller_follows_join_switches_and_end() -> None:
     assert driver.caller is None and driver.calls == 1
 
 
-def test_each_call_reports_when_it_was_live_and_the_peak_counts_overlaps_only() -> None:
-    spans: list[tuple[float, float]] = []
-    plan = MediaPlan(start=("join",), stop=("end",), hold_seconds=0.0)
+CALL = Resource(kind="consultation", owner=PATIENTS[0], index=0)
+
+
+def spanning(
+    make: type[FakeCaller], spans: list[tuple[float | None, float]]
+) -> tuple[CallLoop, CallDriver]:
+    """A driver of `make` callers on a call loop, telling `spans` each call's live span."""
     loop = CallLoop(_thread)
-    resource = Resource(kind="consultation", owner=PATIENTS[0], index=0)
-    driver = CallDriver(
-        loop, plan, lambda r: FakeCaller([]), lambda s: None, lambda a, b: spans.append((a, b))
-    )  # type: ignore[arg-type,return-value]
+    plan = MediaPlan(start=("join",), stop=("end",), hold_seconds=0.0)
+    live = lambda a, b: spans.append((a, b))  # noqa: E731
+    return loop, CallDriver(loop, plan, lambda r: make([]), lambda s: None, live)  # type: ignore[arg-type,return-value]
+
+
+def test_each_call_reports_when_it_was_live_and_the_peak_counts_overlaps_only() -> None:
+    spans: list[tuple[float | None, float]] = []
+    loop, driver = spanning(FakeCaller, spans)
+    resource = CALL
     try:
         before = time.time()
         driver.after("join", resource, done=True)
         driver.after("end", resource, done=True)
     finally:
         loop.close()
-    assert len(spans) == 1 and before - 1 <= spans[0][0] <= spans[0][1] <= time.time()
+    ((since, until),) = spans
+    assert since is not None and before - 1 <= since <= until <= time.time()
     tally = MediaTally()
     # Two workers' tallies: three calls overlap around t=5, the fourth starts as one ends.
     tally.absorb({"calls": [[0, 10], [2, 6]]})
@@ -121,12 +131,8 @@ class _Silent(FakeCaller):
 
 def test_a_call_that_never_connected_is_reported_unless_stopped_before_it_could() -> None:
     spans: list[tuple[float | None, float]] = []
-    plan = MediaPlan(start=("join",), stop=("end",), hold_seconds=0.0)
-    loop = CallLoop(_thread)
-    resource = Resource(kind="consultation", owner=PATIENTS[0], index=0)
-    driver = CallDriver(
-        loop, plan, lambda r: _Silent([]), lambda s: None, lambda a, b: spans.append((a, b))
-    )  # type: ignore[arg-type,return-value]
+    loop, driver = spanning(_Silent, spans)
+    resource = CALL
     try:
         driver.after("join", resource, done=True)
         driver.close(wait=False)  # the run stopped it at once: it had no time to connect

@@ -152,17 +152,21 @@ def test_a_clinic_that_tapes_no_camera_never_passes(
     that tapes only the tracks a call began with): every recording holds its caller's audio
     code, so only the callers' own record of their camera says a picture is missing."""
     from clinic import media_rtc
-    from harness.coverage import MISSING_FILMED
 
     monkeypatch.setattr(media_rtc.Tape, "add_video", lambda tape, frame: None)
-    report = run_on_this_clinic(tmp_path)
+    # Each names the call and its recordings that were read.
+    assert_unfilmed_only(run_on_this_clinic(tmp_path), " of appointment:")
+
+
+def assert_unfilmed_only(report: dict[str, Any], saying: str) -> None:
+    """An error for pictures missing, each reason `saying` it, with every sound there."""
+    from harness.coverage import MISSING_FILMED
+
     assert report["verdict"] == "error", report["reasons"]
     assert report["findings"] == [] and report["errors"] == []
     reasons = report["coverage"]["lost_reasons"]
     unfilmed = [r for r in reasons if r.startswith(MISSING_FILMED)]
-    # Each names the call and its recordings that were read.
-    assert unfilmed and all(" of appointment:" in r for r in unfilmed), reasons
-    # the sound was all there: no audio reason
+    assert unfilmed and all(saying in r for r in unfilmed), reasons
     assert not [r for r in reasons if r.startswith("media:audio")], reasons
 
 
@@ -174,7 +178,6 @@ def test_a_second_video_segment_taped_without_its_camera_never_passes(
     announces none, so the second video segment is taped as sound alone. The first video
     segment holds its picture: only counting the filmed segments says one is missing."""
     from clinic import media_rtc
-    from harness.coverage import MISSING_FILMED
 
     cut = media_rtc.MediaEndpoint.cut
 
@@ -188,9 +191,4 @@ def test_a_second_video_segment_taped_without_its_camera_never_passes(
 
     monkeypatch.setattr(media_rtc.MediaEndpoint, "cut", letting_go)
     report = run_on_this_clinic(tmp_path, "repeated-switches")
-    assert report["verdict"] == "error", report["reasons"]
-    assert report["findings"] == [] and report["errors"] == []
-    reasons = report["coverage"]["lost_reasons"]
-    unfilmed = [r for r in reasons if r.startswith(MISSING_FILMED)]
-    assert unfilmed and all("1 of 2 filmed segments pictured" in r for r in unfilmed), reasons
-    assert not [r for r in reasons if r.startswith("media:audio")], reasons
+    assert_unfilmed_only(report, "1 of 2 filmed segments pictured")
