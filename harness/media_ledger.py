@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, field
 
 __all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
 
@@ -137,21 +138,24 @@ class CallLedger:
                 call = self._stored.get(entity)
                 if call is not None:
                     by_call.setdefault(call, []).append(entity)
+            listed = Counter(self._stored.values())  # recordings the app lists per call
             missing = []
             for call, entities in sorted(by_call.items()):
                 log = self._calls.get(call)
                 filmed = _filmed(log) if log is not None else 0
                 if log is None or not filmed:
                     continue
-                listed = sum(1 for c in self._stored.values() if c == call)
-                if not (listed == len(entities) == len(log.closings)):
+                if not (listed[call] == len(entities) == len(log.closings)):
                     filmed = 1  # segments not countable: one picture anywhere will do
                 pictured = sum(1 for e in entities if self._judged[e][0])
                 if pictured >= filmed:
                     continue
                 route, observer, owner = self._judged[entities[0]][1]
-                found = MissingVideo(call, tuple(sorted(entities)), route, observer, owner)
-                missing.append(replace(found, filmed=filmed, pictured=pictured))
+                missing.append(
+                    MissingVideo(
+                        call, tuple(sorted(entities)), route, observer, owner, filmed, pictured
+                    )
+                )
             return missing
 
     def closing(self, call: str, started: float, done: float) -> None:
