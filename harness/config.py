@@ -132,6 +132,13 @@ class RunOptions(BaseModel):
     chromium: str = "/usr/bin/chromium"
     # Stateful suite (Hypothesis)
     stateful_examples: int = Field(30, ge=1)
+    shrink_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="how long the stateful suite shrinks its first failure (0: that failure "
+        "stands as found)",
+    )
     # Fuzz suite (Schemathesis as a library; see scenarios/fuzz)
     fuzz_examples: int = Field(
         10, ge=1, le=10_000, description="examples Schemathesis generates per operation and phase"

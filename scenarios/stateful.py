@@ -3,8 +3,10 @@
 Hypothesis picks sequences of flows (join, switch_to_video, leave, end ... whatever the profile
 offers) across two owners, and looks by any user; the invariant is the oracle ("nobody received
 anything they may not see"), checked on every user's lists after each change. When it fails,
-Hypothesis shrinks the sequence; the last failing run is the minimal reproduction, saved as
-`stateful-repro.json` / `stateful-repro.txt` and reported.
+Hypothesis shrinks the sequence for up to `--shrink-seconds` (0: the first failure stands, as
+the selftest asks only whether a fault is caught); the last failing run is the minimal
+reproduction, or the shortest found when time ran out, saved as `stateful-repro.json` /
+`stateful-repro.txt` and reported.
 
 Flows declare the states of their resource they apply in (`from`) and leave it in (`to`); a
 rule asks for a flow, and the machine does the nearest meaningful thing (join before a switch)
@@ -54,8 +56,6 @@ from scenarios.controls import Witness
 OWNERS = 2
 OBSERVERS = 1
 MAX_STEPS = 12
-# Shrinking stops after this long; on a 2-core machine it usually reaches the minimum sooner.
-SHRINK_SECONDS = 30.0
 STOP_WAIT_SECONDS = 90.0  # an example's step (a seeding: 60 s at most) ends before it stops
 COUNTS = Counts(owners=OWNERS, observers=OBSERVERS, per_owner=1, heavy=0)
 
@@ -77,6 +77,7 @@ class _Outcome:
     events: queue.Queue[Event] = field(default_factory=queue.Queue)
     shrink_deadline: float | None = None  # set when the first failure is found
     flaky: bool = False  # the failure did not reproduce on every replay (timing-dependent)
+    cut_short: bool = False  # shrinking's time box ran out: the failure may not be minimal
     paths: set[tuple[Step, ...]] = field(default_factory=set)
     requests: int = 0
     blind_looks: list[str] = field(default_factory=list)  # owners who saw none of their data
@@ -109,6 +110,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
             super().__init__()
             late = outcome.shrink_deadline and time.monotonic() > outcome.shrink_deadline
             if late or outcome.stopping():  # never reset the target for a new example then
+                outcome.cut_short = outcome.cut_short or bool(late)
                 raise _StopExploring
             outcome.examples += 1
             population = make_population(profile, ctx.options.seed, COUNTS)
@@ -198,7 +200,7 @@ def _machine(ctx: RunContext, outcome: _Outcome) -> type[RuleBasedStateMachine]:
                 self.changed = False
                 self._check_lists()
             if self.found:
-                outcome.failed(tuple(self.steps), list(self.found), SHRINK_SECONDS)
+                outcome.failed(tuple(self.steps), list(self.found), ctx.options.shrink_seconds)
                 raise AssertionError(f"{len(self.found)} finding(s) after {len(self.steps)} steps")
 
         def _check_lists(self) -> None:
@@ -382,7 +384,8 @@ def _conclude(ctx: RunContext, outcome: _Outcome, started: float) -> Iterator[Ev
 def _describe(outcome: _Outcome) -> str:
     assert outcome.failure is not None
     steps = outcome.failure[0]
-    shortest = "shortest reproduction found" if outcome.flaky else "minimal reproduction"
+    minimal = not (outcome.flaky or outcome.cut_short)
+    shortest = "minimal reproduction" if minimal else "shortest reproduction found"
     lines = [f"{shortest} ({len(steps)} steps):"]
     lines += [f"  {i + 1}. {format_step(s)}" for i, s in enumerate(steps)]
     return "\n".join(lines)

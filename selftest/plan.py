@@ -84,6 +84,10 @@ class PlannedRun:
             args.append(f"--media={self.media}")
         if "load" in self.suites:
             args.append(f"--load-seconds={LOAD_SECONDS:g}")
+        if "stateful" in self.suites:
+            # A selftest asks whether each fault is caught, not for its minimal reproduction:
+            # shrinking it took 30 s of each such run (tests/stateful prove the shrinking).
+            args.append("--shrink-seconds=0")
         if "fuzz" in self.suites:
             args += [f"--fuzz-examples={FUZZ_EXAMPLES}", f"--fuzz-seconds={FUZZ_SECONDS:g}"]
         if self.suites == ("fuzz",) or self.media == "real":
@@ -104,7 +108,7 @@ class PlannedRun:
         per_seed = {
             "switch": 2.5 * scenarios * actors,
             "access": 3.0 * actors * actors,
-            "stateful": 30.0,
+            "stateful": 10.0,
             "load": LOAD_SECONDS + 10.0,
             "fuzz": FUZZ_SECONDS + 10.0,
             "browser": 60.0,

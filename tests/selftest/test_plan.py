@@ -196,6 +196,10 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
         a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
     )
     assert not any(a.startswith("--faults") for a in runs["seed-0/main"].arguments(tmp_path))
+    # A selftest asks whether a fault is caught: its stateful runs never shrink the failure.
+    stateful = runs["switch-recording-misattribution/main"].arguments(tmp_path)
+    assert "--suite=stateful" in stateful and "--shrink-seconds=0" in stateful
+    assert "--shrink-seconds=0" not in args
     grouped = by_name(clinic_plan(faults=("recording-idor",), clean_seeds=(4, 5, 6)))
     assert {"--seed=4", "--extra-seeds=2"} <= set(grouped["seeds-4-6/main"].arguments(tmp_path))
 
