@@ -117,7 +117,7 @@ class MediaPlan:
     camera_on: tuple[str, ...] = ()
     camera_off: tuple[str, ...] = ()
     stop: tuple[str, ...] = ()
-    hold_seconds: float = 2.6
+    hold_seconds: float = 1.6
 
     def action(self, flow: str) -> MediaAction:
         if flow in self.start:

@@ -6,8 +6,8 @@ a lossy codec and can be read back:
 
 - video: the canary as a QR code (segno) centred in a 320x240 grey frame, read with zxing-cpp;
 - audio: the canary as a 17-tone FSK frame (a sync pair, then 4 bits per 40 ms tone and a
-  CRC-16), repeated end to end, so any 1.2 s of sound names its speaker and a checksum rejects
-  what a codec or a splice garbled.
+  CRC-16), repeated end to end, so any frame's length of sound (1.2 s for a canary, plus two
+  symbols) names its speaker, and a checksum rejects what a codec or a splice garbled.
 
 The writers produce Chromium's fake capture files (`--use-file-for-fake-video-capture=x.y4m`,
 `--use-file-for-fake-audio-capture=x.wav`); the decoders take raw frames and PCM so the media
@@ -188,27 +188,70 @@ def _dominant(pcm: Pcm, rate: int, hop: int, per_symbol: int) -> npt.NDArray[np.
 
 
 def _parse(symbols: Sequence[int]) -> Iterable[tuple[int, str]]:
-    """(symbol index, text) of each checksummed frame in one phase's symbol stream."""
+    """(symbol index, text) of each checksummed frame in one phase's symbol stream.
+
+    The code repeats end to end, so the symbols a cut-off frame lacks after its sync pair are
+    the ones just before that pair, at the end of the frame before it: one frame's length of
+    sound (plus a symbol for the phase) names its speaker, wherever it starts. The checksum
+    rejects any join of two different codes, as a splice or a second speaker makes."""
     i, n = 0, len(symbols)
-    while i + 3 < n:
-        if not (symbols[i] == _SYNC and symbols[i + 1] == _SYNC and 0 <= symbols[i + 2] < 16):
+    while i + 1 < n:
+        if not (symbols[i] == _SYNC and symbols[i + 1] == _SYNC):
             i += 1
             continue
-        start = i + 2
-        end = start
-        while end < n and 0 <= symbols[end] < 16:
-            end += 1
-        nibbles = symbols[start:end]
-        # The payload length is not sent: try each even split whose last 2 bytes check it.
-        found = False
-        for length in range(len(nibbles) // 2, 2, -1):
-            body = bytes((nibbles[2 * k] << 4) | nibbles[2 * k + 1] for k in range(length))
-            payload, crc = body[:-2], int.from_bytes(body[-2:], "big")
-            if _crc16(payload) == crc and payload.isascii() and payload.decode().isprintable():
-                yield i, payload.decode("ascii")
-                found = True
-                break
-        i = end if found else i + 1
+        end = _run_end(symbols, i + 2)
+        after = symbols[i + 2 : end]
+        text = _whole(after)
+        if text is None and (end == n or symbols[end] != _SYNC):
+            text = _wrapped(after, symbols[_run_start(symbols, i) : i])
+        if text is not None:
+            yield i, text
+        i = max(end, i + 1) if text is not None else i + 1
+
+
+def _run_end(symbols: Sequence[int], start: int) -> int:
+    end = start
+    while end < len(symbols) and 0 <= symbols[end] < 16:
+        end += 1
+    return end
+
+
+def _run_start(symbols: Sequence[int], end: int) -> int:
+    start = end
+    while start > 0 and 0 <= symbols[start - 1] < 16:
+        start -= 1
+    return start
+
+
+def _checked(nibbles: Sequence[int]) -> str | None:
+    """The text of a frame body (payload, then its CRC-16) whose checksum holds."""
+    body = bytes((nibbles[2 * k] << 4) | nibbles[2 * k + 1] for k in range(len(nibbles) // 2))
+    payload, crc = body[:-2], int.from_bytes(body[-2:], "big")
+    if _crc16(payload) == crc and payload.isascii() and payload.decode().isprintable():
+        return payload.decode("ascii")
+    return None
+
+
+def _whole(after: Sequence[int]) -> str | None:
+    """A frame whose body follows its sync pair. The payload length is not sent: each even
+    split whose last 2 bytes check it is tried, the longest first."""
+    for length in range(len(after) // 2, 2, -1):
+        text = _checked(after[: 2 * length])
+        if text is not None:
+            return text
+    return None
+
+
+def _wrapped(after: Sequence[int], before: Sequence[int]) -> str | None:
+    """A frame cut off after `after` symbols, its rest taken from the end of `before`."""
+    for size in range(2 * (_PAYLOAD_BYTES_MAX + 2), max(len(after), 5), -1):
+        missing = size - len(after)
+        if size % 2 or missing > len(before):
+            continue
+        text = _checked([*after, *before[len(before) - missing :]])
+        if text is not None:
+            return text
+    return None
 
 
 def decode_audio(pcm: Pcm, rate: int = AUDIO_RATE) -> list[AudioHit]:

@@ -48,10 +48,12 @@ _SYMBOL_SECONDS = 0.04  # harness.media_canary's FSK symbol (not imported: numpy
 
 
 def need_seconds(code: str) -> float:
-    """How long a looped audio code must be heard to hold one whole frame at any phase: two
-    frames (a sync pair, then 2 symbols per byte of the text and its CRC-16), plus lag."""
+    """How long a looped audio code must be heard to be read at any phase: one frame (a sync
+    pair, then 2 symbols per byte of the text and its CRC-16), as the decoder takes what a
+    cut-off frame lacks from the end of the one before it, two symbols for the phase of the
+    decoder's windows, plus lag."""
     frame = (2 + 2 * (len(code.encode("ascii", "replace")) + 2)) * _SYMBOL_SECONDS
-    return 2 * frame + _LAG_SECONDS
+    return frame + 2 * _SYMBOL_SECONDS + _LAG_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 The target's `media:` section (harness.media_call.MediaPlan) says what each flow does to the
 caller: a join starts it (microphone only), a switch to video adds the camera before the
-switch, a switch back drops it after, an end hangs up. Media flows for `hold_seconds` before
-any flow that closes a recorded segment, so every recording holds a readable code.
+switch, a switch back drops it after, an end hangs up. Before any flow that closes a recorded
+segment, the segment has held media for `hold_seconds` (the flows and looks since it opened
+count), so every recording holds a readable code.
 
 What the callers sent goes in the world's call ledger (harness.media_ledger): when each was
 live, and when each flow that may close a segment ran, whether or not a caller was on the call.
@@ -38,6 +39,9 @@ class MediaCalls:
     video: set[tuple[str, str]] = field(default_factory=set)
     # When each (user, call)'s flow that may close a segment started, after any hold.
     closing: dict[tuple[str, str], float] = field(default_factory=dict)
+    # When each (user, call)'s caller began sending into the segment open now: connected, or
+    # the flow that closed the one before finished.
+    opened: dict[tuple[str, str], float] = field(default_factory=dict)
 
     async def before(self, flow: str, session: Session, resource: Resource | None) -> None:
         action = self.plan.action(flow)
@@ -49,7 +53,7 @@ class MediaCalls:
                 self.video.add(key)
                 self.ledger.camera(key[1], key[0], time.monotonic())
             if action.hold:
-                await asyncio.sleep(self.plan.hold_seconds)
+                await asyncio.sleep(self._left_to_hold(key))
         if key is not None and action.hold:
             # With or without a caller: a segment closed with nobody sending expects nothing.
             self.closing[key] = time.monotonic()
@@ -62,6 +66,7 @@ class MediaCalls:
         started = self.closing.pop(key, None)
         if started is not None:
             self.ledger.closing(key[1], started, time.monotonic())
+            self.opened[key] = time.monotonic()
         if action.after == "start" and key not in self.callers:
             await self._start(key, session, resource)
         caller = self.callers.get(key)
@@ -89,11 +94,21 @@ class MediaCalls:
         since = await caller.connected()
         if since is not None:
             self.ledger.live(key[1], key[0], since, caller.codes.audio)
+            self.opened[key] = since
         if key in self.video:
             await caller.camera_on()
             self.ledger.camera(key[1], key[0], time.monotonic())
 
+    def _left_to_hold(self, key: tuple[str, str]) -> float:
+        """What is left of the hold: a segment already open that long (a look ran in it)
+        holds enough sound and pictures without waiting again."""
+        opened = self.opened.get(key)
+        if opened is None:
+            return self.plan.hold_seconds
+        return max(0.0, self.plan.hold_seconds - (time.monotonic() - opened))
+
     async def _hang_up(self, key: tuple[str, str]) -> None:
+        self.opened.pop(key, None)
         self.ledger.hung_up(key[1], key[0], time.monotonic())
         self.ledger.camera_off(key[1], key[0], time.monotonic())
         await self.callers.pop(key).stop()

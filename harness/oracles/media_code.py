@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["MediaScan", "is_container", "media_canary", "scan_media"]
 
 _EBML = b"\x1a\x45\xdf\xa3"  # WebM / Matroska
-# An audio code frame lasts 1.2 s: sound shorter than two of them may hold no whole frame.
+# Sound at least this long with no code read is lost coverage, whoever spoke: a canary's
+# audio code frame lasts 1.2 s and any 1.3 s of it reads, so this leaves room for the silence
+# before a caller connects (recordings the harness's own callers made are held to their
+# record instead: harness.media_ledger).
 _AUDIO_MIN_SECONDS = 2.5
 
 
@@ -57,10 +60,6 @@ class MediaScan:
     decode_seconds: float = 0.0
     cut: list[str] = field(default_factory=list)
     error: str = ""
-
-    @property
-    def audio_lost(self) -> bool:
-        return self.audio_seconds >= _AUDIO_MIN_SECONDS and not self.audio
 
 
 def scan_media(
@@ -191,6 +190,9 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
         for hit in ctx.matcher.scan(text.encode("utf-8"), unescape=False)
     ]
     owners = {canary.owner for _, canary, _ in found}
+    # Read means a canary was read: a checksum that held by chance on noise names no one.
+    heard = any(kind is SurfaceKind.AUDIO for kind, _, _ in found)
+    pictured = any(kind is SurfaceKind.VIDEO for kind, _, _ in found)
     seen: set[tuple[str, SurfaceKind]] = set()
     for kind, canary, at in found:
         if (canary.value, kind) in seen:
@@ -207,16 +209,16 @@ def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
         ctx.lost(obs, "media:video frame without a readable code")
     if obs.entity and not scan.error:
         # pictures are expected per call (harness.media_ledger): the suite asks at its end
-        ctx.world.calls.judged(obs.entity, bool(scan.video), coverage_key(obs))
+        ctx.world.calls.judged(obs.entity, pictured, coverage_key(obs))
     expected = ctx.world.calls.expected(obs.entity) if obs.entity else None
-    if expected is not None and not scan.audio and not scan.error:
+    if expected is not None and not heard and not scan.error:
         # The harness's own caller was heard long enough for a whole frame of its code: a
         # recording without one dropped or lost that sound, however short it is.
         ctx.lost(
             obs,
             f"{MISSING_SENT} ({obs.entity} of {expected.call}, 0.00-{scan.audio_seconds:.2f} s)",
         )
-    elif scan.audio_lost:
+    elif scan.audio_seconds >= _AUDIO_MIN_SECONDS and not heard:
         ctx.lost(obs, "media:audio without a readable code")
 
 

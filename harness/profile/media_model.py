@@ -64,11 +64,11 @@ class MediaSpec(_Strict):
     signalling: SignallingSpec
     flows: MediaFlowsSpec
     hold_seconds: float = Field(
-        2.6,
+        1.6,
         ge=0,
-        description="media flows this long before a flow that closes a segment, so each "
-        "segment the app keeps holds enough to read a code from (an audio code frame lasts "
-        "1.2 s)",
+        description="each segment has held media this long before a flow that closes it "
+        "(the flows and looks since it opened count), so each segment the app keeps holds "
+        "enough to read a code from: a canary's audio code reads from any 1.38 s of it",
     )
     fetch: str | None = Field(
         None, description="the name of the read that fetches a call's stored media"

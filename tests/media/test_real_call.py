@@ -19,7 +19,7 @@ from tests.clinic.world import SUPPORT_TOKEN, World, seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-HOLD = 2.6  # two audio-code frames of a 12-character text, whatever the phase
+HOLD = 1.6  # one audio-code frame of a 12-character text, two symbols and the lag (1.38 s)
 CLINIC_SIGNALLING = Signalling(
     offer={"type": "media-offer", "consultation_id": "{{call}}", "sdp": "{{sdp}}"},
     answer_type="media-answer",

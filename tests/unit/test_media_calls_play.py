@@ -140,3 +140,38 @@ def test_a_slow_renegotiation_after_the_switch_back_does_not_film_the_audio_segm
         ledger.judged(entity, index == 1, ("GET /media", "p1", "p1"))  # the video segment
     # The camera stopped sending as the switch back began: one filmed segment, pictured.
     assert ledger.missing_video() == []
+
+
+def test_a_segment_is_held_only_for_what_is_left_of_the_hold() -> None:
+    """Each closing flow waits until its segment has held media `hold_seconds`: at once after
+    the join (the whole hold), not at all after a look as long as the hold, and only the rest
+    after a shorter one. The ledger still sees every segment at least that long."""
+    from harness.media_ledger import CallLedger
+
+    hold = 0.3
+    ledger = CallLedger()
+    media = MediaCalls(FakeCalls(), replace(PLAN, hold_seconds=hold), ledger)
+    session = Session(Actor("p1", "patient"))
+    call = Resource("appointment", "p1", 0)
+    waited: dict[str, float] = {}
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        for flow, look in (("join", 0.0), ("switch_to_video", 0.0), ("switch_to_audio", 0.4)):
+            await asyncio.sleep(look)  # a look phase between the flows
+            t0 = loop.time()
+            await media.before(flow, session, call)
+            waited[flow] = loop.time() - t0
+            await media.after(flow, session, call)
+        await asyncio.sleep(0.2)
+        t0 = loop.time()
+        await media.before("end", session, call)
+        waited["end"] = loop.time() - t0
+        await media.after("end", session, call)
+
+    asyncio.run(go())
+    assert waited["switch_to_video"] >= hold - 0.01  # right after the join
+    assert waited["switch_to_audio"] < 0.05  # a 0.4 s look already held it
+    assert 0.05 <= waited["end"] <= hold - 0.15 + 0.05  # the rest of it after 0.2 s
+    ledger.recorded("recording:1", call.key)
+    assert ledger.expected("recording:1") is None  # 0.3 s segments: under a frame, no guess

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.canaries import make_canary
+from harness.media_ledger import need_seconds
 from harness.media_canary import (
     FPS,
     HEIGHT,
@@ -53,6 +54,55 @@ def test_audio_code_round_trip_at_any_offset(seed: int, lead: int, rate: int) ->
     # Frames are 1.2 s long, so 3 s after the lead hold at least one whole frame.
     assert len(hits) >= 1
     assert abs(hits[0].offset - lead / rate) < 1.3
+
+
+def _through_opus(pcm: np.ndarray, generations: int = 2) -> np.ndarray:
+    """PCM as it comes back from `generations` Opus encodings (a caller's, a recorder's)."""
+    import io
+
+    for _ in range(generations):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="webm") as out:
+            stream = out.add_stream("libopus", rate=48000)
+            for start in range(0, pcm.size - 960 + 1, 960):
+                chunk = av.AudioFrame.from_ndarray(
+                    pcm[None, start : start + 960].astype(np.float32), format="flt", layout="mono"
+                )
+                chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
+                out.mux(stream.encode(chunk))
+            out.mux(stream.encode())
+        buffer.seek(0)
+        with av.open(buffer) as src:
+            pcm = np.concatenate([sound.to_ndarray().mean(axis=0) for sound in src.decode(audio=0)])
+    return pcm.astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=seeds, phase=st.floats(min_value=0.0, max_value=1.0))
+def test_one_frame_of_sound_names_its_speaker_at_any_phase(seed: int, phase: float) -> None:
+    """A segment as short as `need_seconds` (one frame, two symbols, the lag), cut from the
+    looped code wherever it falls, reads back through two Opus generations: the decoder takes
+    what the cut-off frame lacks from the end of the frame before it."""
+    canary = make_canary(random.Random(seed))
+    frame = audio_code(canary, None, 48000).size
+    start = int(phase * frame)
+    window = round(need_seconds(canary) * 48000)
+    pcm = audio_code(canary, 6.0, 48000)[start : start + window]
+    assert {hit.text for hit in decode_audio(_through_opus(pcm), 48000)} == {canary}
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=seeds, cut=st.floats(min_value=0.05, max_value=0.95))
+def test_a_splice_of_two_speakers_is_never_read_as_a_third_text(seed: int, cut: float) -> None:
+    """Two codes joined mid-frame, each shorter than a frame: the wrap-around read joins one
+    speaker's symbols to the other's, and the checksum must refuse the mix."""
+    rng = random.Random(seed)
+    first, second = make_canary(rng), make_canary(rng)
+    frame = audio_code(first, None).size
+    head = audio_code(first, 3.0)[frame - int(cut * frame) : frame]
+    tail = audio_code(second, None)[: int((1 - cut) * frame)]
+    pcm = np.concatenate([audio_code(first, 3.0)[: 2 * frame], head, tail])
+    assert {hit.text for hit in decode_audio(pcm)} <= {first, second}
 
 
 def test_mixed_audio_names_both_speakers_with_their_offsets() -> None:
