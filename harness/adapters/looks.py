@@ -81,10 +81,13 @@ class Looks:
         self.crawl: Crawl | None = None
         # (user, item) pairs of heavy owners' items that `each` reads left out (a sample)
         self.left_out: set[tuple[str, str]] = set()
+        # Each entity key, by when any user's list first showed it (an order, not a time)
+        self.listed: dict[str, int] = {}
 
     def forget(self) -> None:
         self.memories.clear()
         self._listers.clear()
+        self.listed.clear()
 
     def memory(self, actor: Actor) -> Memory:
         if actor.id not in self.memories:
@@ -123,11 +126,14 @@ class Looks:
         return seen
 
     def _first_look_done(self, actor: Actor) -> None:
-        """What the user's first look listed is the bulk a heavy owner's sample is taken
-        from; anything listed later, the run made, and it is read however many came at once."""
+        """What any user's list had shown by the end of this user's first look is the bulk a
+        heavy owner's sample is taken from, for this user; anything first listed later, the
+        run made, and it is read however many came at once. Any user's, not only this one's:
+        a clinician handed a heavy patient mid-run sees their seeded archive for the first
+        time, and reading all of it (124 recordings) was a fifth of the switch suite's reads."""
         memory = self.memory(actor)
-        if memory.bulk is None:
-            memory.bulk = frozenset(memory.seen)
+        if memory.bulk_mark is None:
+            memory.bulk_mark = len(self.listed)
 
     async def _read(
         self, session: Session, spec: ReadSpec, scope: Mapping[str, Any], step: str, about: str
@@ -137,8 +143,11 @@ class Looks:
     def _learn(self, actor: Actor, observations: list[Observation]) -> None:
         memory = self.memory(actor)
         for obs in observations:
-            if memory.learn(obs, self.client.entities):
+            listed = memory.learn(obs, self.client.entities)
+            if listed:
                 self._listers.setdefault(actor.id)
+            for entity in listed:
+                self.listed.setdefault(f"{entity.kind}:{entity.id}", len(self.listed))
 
     async def _plain(self, session: Session, reads: list[ReadSpec], step: str) -> list[Observation]:
         """The reads that need nothing learnt first (lists, pages, exports), `EACH_CONCURRENCY`
@@ -203,12 +212,16 @@ class Looks:
             ]
         if not world.heavy:
             return found
-        bulk = self.memory(actor).bulk
-        fresh = {key for key, _, _ in found if bulk is not None and key not in bulk}
+        mark = self.memory(actor).bulk_mark
+        fresh = {key for key, _, _ in found if mark is not None and self._new(key, mark)}
         kept, skipped = sample_heavy(found, set(world.heavy), self.profile.heavy.each, fresh)
         self.left_out.update((actor.id, key) for key in skipped)
         self.client.coverage.bound("heavy_each_left_out", len(self.left_out))
         return kept
+
+    def _new(self, key: str, mark: int) -> bool:
+        first = self.listed.get(key)
+        return first is None or first >= mark
 
     def known(self, extra: bool = True) -> RouteTable:
         """Every route the profile reads or the OpenAPI document names (and, with `extra`,

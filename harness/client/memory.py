@@ -17,9 +17,10 @@ class Memory:
         self.harvest = harvest  # keep values from JSON bodies (only discovery needs them)
         self.seen: dict[str, Entity] = {}  # "kind:id" -> the entity, as first seen
         self.done: set[str] = set()  # reads made once per user
-        # the entity keys listed by the end of the user's first look (None before it ends):
-        # a heavy owner's items are sampled from these, never from what came later
-        self.bulk: frozenset[str] | None = None
+        # How far the run's listing had got (harness.adapters.looks.Looks.listed) when the
+        # user's first look ended (None before it ends): a heavy owner's items listed by then,
+        # to this user or any other, are the bulk its sample is taken from; later ones are new
+        self.bulk_mark: int | None = None
         self.pool = ValuePool()
         for name, value in actor.vars.items():
             self.pool.add(name, value, own=True)

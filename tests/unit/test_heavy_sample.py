@@ -56,3 +56,43 @@ def test_an_item_the_run_made_is_read_wherever_the_app_put_it() -> None:
     # without knowing it is new, the middle of the list is left out with the rest
     kept, skipped = sample_heavy(listed, {"heavy"}, 5)
     assert made not in kept and "heavy:new" in skipped
+
+
+def test_a_heavy_owners_archive_another_user_had_listed_is_bulk_for_a_newcomer() -> None:
+    """A user's bulk is what any user's lists had shown by the end of their first look: a
+    clinician handed a heavy patient mid-run samples that patient's seeded archive (reading
+    all 124 recordings was a fifth of the switch suite's reads), and what was first listed
+    after their first look (the run made it) is still read wherever it sits."""
+    from types import SimpleNamespace
+
+    from harness.adapters.looks import Looks
+    from harness.client.listing import Entity
+    from harness.models import Actor, Observation
+
+    def listing(*ids: str) -> Observation:
+        return Observation(
+            "", "look", "GET", "/list", "GET /list", 200, (), ",".join(ids).encode(), 0.0
+        )
+
+    class Parser:
+        def entities(self, obs: Observation) -> list[Entity]:
+            return [Entity("recording", i, "heavy", {}) for i in obs.body.decode().split(",")]
+
+    client = SimpleNamespace(profile=None, world=None, entities=Parser())
+    looks = Looks(SimpleNamespace(client=client), document=None)  # type: ignore[arg-type]
+    old, new = Actor("c0", "clinician"), Actor("c1", "clinician")
+    looks._learn(old, [listing("1", "2", "3")])  # the heavy patient's clinician lists them
+    looks._first_look_done(old)
+    looks._first_look_done(new)  # not yet the heavy patient's clinician: nothing listed
+    looks._learn(old, [listing("4")])  # the run makes a recording
+    looks._learn(new, [listing("1", "2", "3", "4", "5")])  # handed over, and one more made
+    mark = looks.memory(new).bulk_mark
+    assert mark is not None
+    assert [k for k in ("1", "2", "3", "4", "5") if looks._new(f"recording:{k}", mark)] == [
+        "4",
+        "5",
+    ]
+    # the clinician who listed the archive first keeps it as bulk; what came later is new
+    old_mark = looks.memory(old).bulk_mark
+    assert old_mark is not None and looks._new("recording:4", old_mark)
+    assert not looks._new("recording:1", old_mark)
