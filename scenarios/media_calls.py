@@ -18,13 +18,35 @@ import time
 from dataclasses import dataclass, field
 
 from harness.adapters import Session
-from harness.adapters.capabilities import CallsCapable
+from harness.adapters.capabilities import CALLS, CallsCapable
+from harness.coverage import MISSING_FILMED
 from harness.media_call import MediaPlan
 from harness.media_ledger import CallLedger
+from harness.models import Observation
 from harness.rtc_caller import Caller
+from harness.suites import RunContext
 from harness.world import Resource
 
-__all__ = ["MediaCalls"]
+__all__ = ["MediaCalls", "note_stored_call", "report_unfilmed"]
+
+
+def note_stored_call(ctx: RunContext, obs: Observation) -> None:
+    """Before a read is judged: which call the app lists stored media as made in says what
+    that media must hold (the ledger's expectation)."""
+    calls = ctx.capability(CALLS)
+    call = calls.recorded_in(obs) if calls is not None and obs.entity else None
+    if call is not None:
+        ctx.world.calls.recorded(obs.entity, call)
+
+
+def report_unfilmed(ctx: RunContext) -> None:
+    """Calls the harness's callers filmed whose recordings, once the looks had judged them,
+    held no picture at all: lost coverage that fails the run whatever the share (an app that
+    tapes only a call's first tracks records a video consultation as its sound alone)."""
+    for missing in ctx.world.calls.missing_video():
+        held = f"{missing.pictured} of {missing.filmed} filmed segments pictured: "
+        reason = f"{MISSING_FILMED} ({held}{', '.join(missing.entities)} of {missing.call})"
+        ctx.adapter.coverage.lost(missing.route, missing.observer, missing.owner, reason)
 
 
 @dataclass

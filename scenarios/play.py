@@ -24,7 +24,7 @@ from harness.sinks import observations_of
 from harness.suites import RunContext
 from harness.world import Resource
 from scenarios.controls import Witness
-from scenarios.media_calls import MediaCalls
+from scenarios.media_calls import MediaCalls, note_stored_call
 
 REJOIN = "rejoin"  # a phase that runs the profile's `rejoin` flow, or `join` again
 
@@ -267,12 +267,8 @@ async def look(play: Play, actor: str) -> None:
     play.lookers.add(actor)
     repro = tuple(play.steps)
     seen = await play.ctx.adapter.look(session, play.step_name(actor, "look"))
-    calls = play.ctx.capability(CALLS)
     for obs in seen:
-        # Before judging: which call a recording was made in says what its media must hold.
-        call = calls.recorded_in(obs) if calls is not None and obs.entity else None
-        if call is not None:
-            play.ctx.world.calls.recorded(obs.entity, call)
+        note_stored_call(play.ctx, obs)
         play.recorder.observe(obs, repro)
     play.recorder.witness.look(actor, seen, f"{play.name} step {len(play.steps)}")
 

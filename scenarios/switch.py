@@ -18,13 +18,13 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
-from harness.coverage import MISSING_FILMED
 from harness.errors import NoEffect, UsageError
 from harness.events import CaseFinished, Event, SuiteFinished, SuiteStarted
 from harness.models import Verdict
 from harness.profile.model import ScenarioSpec
 from harness.suites import RunContext
 from scenarios.cast import cast_for
+from scenarios.media_calls import report_unfilmed
 from scenarios.play import Play, Recorder, drain, missing_flows
 
 
@@ -123,7 +123,7 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
             finding_keys=tuple(f.key for f in recorder.findings),
         )
     _notifications_arrived(ctx, created, notified)
-    _unfilmed(ctx)
+    report_unfilmed(ctx)
     yield SuiteFinished(
         "switch",
         Verdict.merge(*verdicts),
@@ -135,16 +135,6 @@ async def _switch(ctx: RunContext) -> AsyncIterator[Event]:
             "owners": len(ctx.world.owners()),
         },
     )
-
-
-def _unfilmed(ctx: RunContext) -> None:
-    """Calls the harness's callers filmed whose recordings, once the looks had judged them,
-    held no picture at all: lost coverage that fails the run whatever the share (an app that
-    tapes only a call's first tracks records a video consultation as its sound alone)."""
-    for missing in ctx.world.calls.missing_video():
-        held = f"{missing.pictured} of {missing.filmed} filmed segments pictured: "
-        reason = f"{MISSING_FILMED} ({held}{', '.join(missing.entities)} of {missing.call})"
-        ctx.adapter.coverage.lost(missing.route, missing.observer, missing.owner, reason)
 
 
 def _enough_fresh_resources(ctx: RunContext, scenarios: list[Scenario]) -> None:

@@ -10,10 +10,12 @@ make no call share one browser.
 The call lives in a tab of its own that stays open from the join to the end, as a person keeps
 the call open while reading their profile in another tab: navigating the call's tab away would
 hang the call up. Around each media flow (the profile's `media.flows`) the suite does what the
-headless callers' plan says (`harness.media_call.MediaPlan`): media flows `hold_seconds` before
-a flow that closes a recorded segment, and after the click the suite waits for the page to say
-its media is settled (`browser.call_media.settled`); a page whose media failed stops the run
-with the page's own message. Camera on and off are the page's doing, not the suite's.
+headless callers' plan says (`harness.media_call.MediaPlan`): a segment holds media for
+`hold_seconds` before a flow that closes it, and after the click the suite waits for the page
+to say its media is settled (`browser.call_media.settled`); a page whose media failed stops
+the run with the page's own message. Camera on and off are the page's doing, not the suite's.
+What the pages sent goes in the world's call ledger, as the headless callers' does, so the
+media oracle holds each recording of these calls to the codes its caller sent.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from harness.errors import InfrastructureError
 from harness.fake_capture import write_capture
-from harness.media_call import MediaPlan, codes_for
+from harness.media_call import MediaCodes, MediaPlan, codes_for
+from harness.media_ledger import CallLedger
 from harness.models import Actor
 from harness.profile.drivers_model import BrowserCallMedia
 from harness.world import World
@@ -48,10 +51,18 @@ class BrowserCalls:
 
     spec: BrowserCallMedia
     plan: MediaPlan
+    # What the pages sent, as the headless callers write it (harness.media_ledger): the media
+    # oracle expects each recording of these calls to hold the codes it says were sent.
+    ledger: CallLedger = field(default_factory=CallLedger)
     browsers: dict[str, Browser] = field(default_factory=dict)  # caller id -> their Chromium
+    codes: dict[str, MediaCodes] = field(default_factory=dict)  # caller id -> their media
     live: dict[tuple[str, str], float] = field(default_factory=dict)  # (user, call) -> joined
     seconds: list[float] = field(default_factory=list)  # each finished call, join to hang-up
     callers: int = 0  # browsers launched, kept for the metrics after they close
+    # (user, call) -> since when the page has sent into the segment open now
+    opened: dict[tuple[str, str], float] = field(default_factory=dict)
+    closing: dict[tuple[str, str], float] = field(default_factory=dict)  # flow started, held
+    video: set[tuple[str, str]] = field(default_factory=set)  # calls in video: a rejoin films
     _files: tempfile.TemporaryDirectory[str] | None = None  # the fake capture files
 
     async def launch(
@@ -72,6 +83,7 @@ class BrowserCalls:
             self.browsers[actor.id] = await launch_chromium(
                 playwright, chromium, capture.chromium_args()
             )
+            self.codes[actor.id] = codes
             self.callers += 1
 
     def browser_for(self, actor: str, shared: Browser) -> tuple[Browser, tuple[str, ...]]:
@@ -83,20 +95,49 @@ class BrowserCalls:
         return flow in (*plan.start, *plan.camera_on, *plan.camera_off, *plan.stop)
 
     async def before(self, flow: str, user: BrowserUser, call: str) -> None:
-        """Let media flow before a flow that closes a segment, so it holds a readable code."""
-        if self.plan.action(flow).hold and (user.actor.id, call) in self.live:
-            await asyncio.sleep(self.plan.hold_seconds)
+        """Let media flow before a flow that closes a segment, so it holds a readable code:
+        until the segment has held it `hold_seconds` (a look in it counts)."""
+        key = (user.actor.id, call)
+        if not self.plan.action(flow).hold or not call:
+            return
+        if key in self.live:
+            opened = self.opened.get(key, time.monotonic())
+            await asyncio.sleep(max(0.0, self.plan.hold_seconds - (time.monotonic() - opened)))
+        # With or without a page on the call: a segment closed with nobody sending expects
+        # nothing, and the ledger must know it was closed.
+        self.closing[key] = time.monotonic()
 
     async def after(self, flow: str, user: BrowserUser, call: str) -> None:
-        """Wait for the page's media to settle after a successful click; track the call."""
-        if user.actor.id not in self.browsers:
-            return
-        await self._settled(flow, user)
+        """Wait for the page's media to settle after a successful click; track the call in
+        the ledger. The page turns its camera on before it posts a switch to video, and off
+        after it posts the switch back: both are written as the click began, so the video
+        segment counts as filmed and the audio segment after it does not."""
         key, action = (user.actor.id, call), self.plan.action(flow)
-        if action.after == "start":
-            self.live.setdefault(key, time.monotonic())
+        started = self.closing.pop(key, None)
+        if user.actor.id in self.browsers:
+            await self._settled(flow, user)
+        now = time.monotonic()
+        if started is not None:
+            self.ledger.closing(call, started, now)
+            self.opened[key] = now
+        codes = self.codes.get(user.actor.id)
+        if codes is None or not call:
+            return
+        if action.after == "start" and key not in self.live:
+            self.live[key] = self.opened[key] = now
+            self.ledger.live(call, user.actor.id, now, codes.audio)
+            if key in self.video:  # the page joins again with the camera on at once
+                self.ledger.camera(call, user.actor.id, now)
+        elif action.before == "camera_on" and started is not None:
+            self.video.add(key)
+            self.ledger.camera(call, user.actor.id, started)
+        elif action.after == "camera_off" and started is not None:
+            self.video.discard(key)
+            self.ledger.camera_off(call, user.actor.id, started)
         elif action.after == "stop" and key in self.live:
-            self.seconds.append(time.monotonic() - self.live.pop(key))
+            self.seconds.append(now - self.live.pop(key))
+            self.ledger.hung_up(call, user.actor.id, now)
+            self.ledger.camera_off(call, user.actor.id, now)
 
     async def _settled(self, flow: str, user: BrowserUser) -> None:
         page, spec = user.page, self.spec

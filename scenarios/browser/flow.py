@@ -43,6 +43,7 @@ from scenarios.browser.listing import foreign_rows, own_rows
 from scenarios.browser.plan import Cast, Entry, browser_flow, flow_phases
 from scenarios.browser.user import BrowserUser
 from scenarios.controls import Witness
+from scenarios.media_calls import note_stored_call, report_unfilmed
 
 SUITE = "browser"
 ACTION_TIMEOUT_MS = 20_000
@@ -110,6 +111,8 @@ class BrowserRun:
                         yield event
                 failed = self.ctx.cancel.is_set()
                 await self._close_users(keep_all=False)
+                if self.calls is not None:
+                    report_unfilmed(self.ctx)  # every look has judged the calls' recordings
                 self._traffic()
                 yield self._finished(time.monotonic() - started)
             finally:
@@ -130,7 +133,7 @@ class BrowserRun:
                 "say how the call page shows its media (browser.call_media, docs/media.md) or "
                 "drop --media real",
             )
-        return BrowserCalls(self.spec.call_media, plan)
+        return BrowserCalls(self.spec.call_media, plan, self.ctx.world.calls)
 
     def _callers(self) -> list[Actor]:
         """The owners who join a call in a scenario that runs: each gets their own Chromium."""
@@ -384,6 +387,7 @@ class BrowserRun:
         seen = await self.ctx.adapter.look(self.sessions[actor.id], step)
         events: list[Event] = []
         for obs in seen:
+            note_stored_call(self.ctx, obs)
             found = _unique([replace(f, suite=SUITE) for f in self.ctx.judge(obs)])
             events += self._raise(scene, found)
         return seen, events

@@ -25,8 +25,9 @@ def run_real(
     env: dict[str, str] | None = None,
     every_scenario: bool = False,
     scenario: str = "switch-mid-call",
+    suite: str = "switch",
 ) -> dict[str, Any]:
-    args = ["run", "--suite", "switch", "--media", "real"]
+    args = ["run", "--suite", suite, "--media", "real"]
     args += [] if every_scenario else ["--scenario", scenario]
     # No heavy owner: its `each` reads sample its five oldest recordings (archived, no real
     # media), so a leak filed into its calls would never be decoded.
@@ -45,7 +46,9 @@ def run_real(
     return data
 
 
-def run_on_this_clinic(tmp_path: Path, scenario: str = "switch-mid-call") -> dict[str, Any]:
+def run_on_this_clinic(
+    tmp_path: Path, scenario: str = "switch-mid-call", suite: str = "switch"
+) -> dict[str, Any]:
     """`run_real` against a real-media clinic served from this process, so that a test can
     change how it records (monkeypatch) and watch the harness's verdict on it."""
     from clinic.settings import ClinicSettings
@@ -66,6 +69,7 @@ def run_on_this_clinic(tmp_path: Path, scenario: str = "switch-mid-call") -> dic
             *("--target", url, "--listen", f"127.0.0.1:{smtp},{sms}"),
             env={"CHAPERONE_SUPPORT_TOKEN": SUPPORT_TOKEN},
             scenario=scenario,
+            suite=suite,
         )
 
 
@@ -145,8 +149,34 @@ def test_a_clinic_that_records_silence_while_its_callers_speak_never_passes(
     assert silent and all(" of appointment:" in r and "0.00-" in r for r in silent), reasons
 
 
-def test_a_clinic_that_tapes_no_camera_never_passes(
+def test_a_clinic_that_records_silence_while_the_pages_speak_never_passes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same silent recorder, with Chromium's pages as the callers: each of their calls'
+    recordings is named, as the headless callers' are."""
+    from clinic import media_rtc
+
+    monkeypatch.setattr(media_rtc.Tape, "add_audio", lambda tape, pcm: None)
+    report = run_on_this_clinic(tmp_path, "switch-back-to-audio", "browser")
+    assert report["verdict"] == "error", report["reasons"]
+    assert report["findings"] == [] and report["errors"] == []
+    reasons = report["coverage"]["lost_reasons"]
+    silent = [r for r in reasons if r.startswith("media:audio without the code its caller sent")]
+    calls = {r.split(" of ", 1)[1].split(",")[0] for r in silent}
+    assert len(calls) == 3, reasons  # every page's call: 3 patients, 3 segments each
+
+
+@pytest.mark.parametrize(
+    ("suite", "scenario"),
+    [
+        ("switch", "switch-mid-call"),
+        # Chromium's pages as the callers: what they sent goes in the same ledger. Before
+        # it did, this build passed the browser suite (every recording held its audio code).
+        ("browser", "switch-back-to-audio"),
+    ],
+)
+def test_a_clinic_that_tapes_no_camera_never_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: str, scenario: str
 ) -> None:
     """The recorder keeps the sound of a video consultation and drops its pictures (an app
     that tapes only the tracks a call began with): every recording holds its caller's audio
@@ -155,7 +185,8 @@ def test_a_clinic_that_tapes_no_camera_never_passes(
 
     monkeypatch.setattr(media_rtc.Tape, "add_video", lambda tape, frame: None)
     # Each names the call and its recordings that were read.
-    assert_unfilmed_only(run_on_this_clinic(tmp_path), " of appointment:")
+    report = run_on_this_clinic(tmp_path, scenario, suite)
+    assert_unfilmed_only(report, " of appointment:")
 
 
 def assert_unfilmed_only(report: dict[str, Any], saying: str) -> None:

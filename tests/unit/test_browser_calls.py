@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pytest
@@ -14,13 +14,15 @@ from playwright.async_api import Browser
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from harness.errors import InfrastructureError
-from harness.media_call import MediaPlan
+from harness.media_call import MediaCodes, MediaPlan
+from harness.media_ledger import CallLedger, Expected
 from harness.models import Actor
 from harness.profile.drivers_model import BrowserCallMedia
 from scenarios.browser.calls import BrowserCalls
 
 SPEC = BrowserCallMedia(settled="#settled", failed="#failed", message="#error", settle_ms=50)
 HOLD = 0.2
+CODE = "zq0123456789"
 PLAN = MediaPlan(
     start=("join",),
     camera_on=("switch_to_video",),
@@ -74,6 +76,7 @@ def _calls(*callers: str) -> BrowserCalls:
     calls = BrowserCalls(SPEC, PLAN)
     # Only who has a browser of their own matters here, not the browser.
     calls.browsers = {c: cast(Browser, object()) for c in callers}
+    calls.codes = {c: MediaCodes(video=f"{c} {CODE}", audio=CODE) for c in callers}
     return calls
 
 
@@ -131,3 +134,37 @@ def test_a_page_that_never_settles_or_whose_media_failed_stops_the_run_with_its_
     with pytest.raises(InfrastructureError, match="media failed: media: no answer to the offer"):
         _run(calls.after("join", failed, "appointment:0"))  # type: ignore[arg-type]
     assert calls.live == {}  # a failed join is no call
+
+
+def test_what_the_page_sent_goes_in_the_ledger_as_a_headless_callers_does() -> None:
+    """Live from the join's settle to the end's; the camera from the click that switched to
+    video to the click that switched back (the page posts the switch back before it stops the
+    camera: the audio segment after it is not filmed); every closing flow, with or without a
+    page of its own on the call. Segments held long enough expect the page's audio code, and
+    the video one a picture."""
+    ledger = CallLedger()
+    calls = _calls("p1")
+    calls.ledger = ledger
+    calls.plan = replace(PLAN, hold_seconds=1.5)  # over a 12-character code's 1.38 s
+    user = FakeUser(Actor("p1", "patient"), FakePage())
+    nobody = FakeUser(Actor("c1", "clinician"), FakePage())
+
+    async def call() -> None:
+        for flow in ("join", "switch_to_video", "switch_to_audio", "end"):
+            await calls.before(flow, user, "appointment:0")  # type: ignore[arg-type]
+            await calls.after(flow, user, "appointment:0")  # type: ignore[arg-type]
+        await calls.before("end", nobody, "appointment:9")  # type: ignore[arg-type]
+        await calls.after("end", nobody, "appointment:9")  # type: ignore[arg-type]
+
+    _run(call())
+    read = ("GET /media", "p1", "p1")
+    for entity in ("recording:1", "recording:2", "recording:3"):
+        ledger.recorded(entity, "appointment:0")
+        ledger.judged(entity, False, read)  # no picture in any: the video one lacks its own
+    ledger.recorded("recording:9", "appointment:9")
+    assert ledger.expected("recording:1") == Expected("appointment:0", (CODE,))
+    assert ledger.expected("recording:9") is None  # closed with nobody sending
+    missing = ledger.missing_video()
+    assert [(m.call, m.filmed, m.pictured) for m in missing] == [("appointment:0", 1, 0)]
+    ledger.judged("recording:2", True, read)
+    assert ledger.missing_video() == []

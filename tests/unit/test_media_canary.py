@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.canaries import make_canary
-from harness.media_ledger import need_seconds
 from harness.media_canary import (
     FPS,
     HEIGHT,
@@ -26,6 +25,7 @@ from harness.media_canary import (
     write_wav,
     write_y4m,
 )
+from harness.media_ledger import need_seconds
 
 seeds = st.integers(min_value=0, max_value=2**32)
 
