@@ -23,7 +23,7 @@ from typing import Any
 from harness.errors import InfrastructureError
 from harness.media_call import MediaCodes, Signalling
 
-__all__ = ["Caller"]
+__all__ = ["Caller", "camera_track", "microphone_track"]
 
 _CLOCK = 90_000  # RTP video clock
 _RATE = 48_000
@@ -78,7 +78,7 @@ def _vp8_loop(text: str) -> tuple[bytes, ...]:
     return tuple(encoded)
 
 
-def _camera(text: str, negotiated: Callable[[], str] = str) -> Any:
+def camera_track(text: str, negotiated: Callable[[], str] = str) -> Any:
     """A track of `text` as a QR code, 15 fps: VP8 keyframes encoded once when the app
     negotiated VP8, else pictures for aiortc to encode live."""
     import av
@@ -159,7 +159,7 @@ def _opus_loop(text: str) -> tuple[bytes, ...]:
     return tuple(packets[period : 2 * period])
 
 
-def _microphone(text: str, negotiated: Callable[[], str] = str) -> Any:
+def microphone_track(text: str, negotiated: Callable[[], str] = str) -> Any:
     """A track of `text` as the FSK audio code, looped, 20 ms at a time in real time: Opus
     packets encoded once when the app negotiated Opus, else frames aiortc encodes live."""
     import av
@@ -231,7 +231,9 @@ class Caller:
 
         pc.on("connectionstatechange", _state)
         sound: Any = None
-        sound = pc.addTransceiver(_microphone(self.codes.audio, lambda: _mime(sound)), "sendonly")
+        sound = pc.addTransceiver(
+            microphone_track(self.codes.audio, lambda: _mime(sound)), "sendonly"
+        )
         await self._negotiate()
 
     async def connected(self) -> float | None:
@@ -243,7 +245,7 @@ class Caller:
 
     async def camera_on(self) -> None:
         if self._camera is None:
-            self._camera = _camera(self.codes.video, lambda: _mime(self._video))
+            self._camera = camera_track(self.codes.video, lambda: _mime(self._video))
         if self._video is None:
             self._video = self._pc.addTransceiver(self._camera, direction="sendonly")
         else:

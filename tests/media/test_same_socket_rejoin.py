@@ -14,7 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from clinic.media_rtc import MediaEndpoint
 from clinic.settings import ClinicSettings
 from harness.oracles.media_code import scan_media
-from harness.rtc_caller import _camera, _microphone
+from harness.rtc_caller import camera_track, microphone_track
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,9 +24,9 @@ CONNECT_SECONDS = 20.0
 
 async def _join(endpoint: MediaEndpoint, video: str | None, audio: str) -> RTCPeerConnection:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTrack(_microphone(audio))
+    pc.addTrack(microphone_track(audio))
     if video is not None:
-        pc.addTrack(_camera(video))
+        pc.addTrack(camera_track(video))
     await pc.setLocalDescription(await pc.createOffer())
     offer = {"type": "media-offer", "consultation_id": CALL, "sdp": pc.localDescription.sdp}
     answer = await endpoint.signal(SOCKET, CALL, offer)

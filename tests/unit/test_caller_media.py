@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from harness.media_canary import FPS, decode_audio, read_frame
-from harness.rtc_caller import _camera, _microphone, _opus_loop, _vp8_loop
+from harness.rtc_caller import _opus_loop, _vp8_loop, camera_track, microphone_track
 
 TEXT = "zq0a1b2c3d4e"
 
@@ -45,7 +45,9 @@ def test_tracks_send_packets_only_for_the_codec_they_were_encoded_in() -> None:
     async def first(track: object) -> object:
         return await track.recv()  # type: ignore[attr-defined]
 
-    assert isinstance(asyncio.run(first(_microphone(TEXT, lambda: "audio/opus"))), av.Packet)
-    assert isinstance(asyncio.run(first(_microphone(TEXT, lambda: "audio/pcmu"))), av.AudioFrame)
-    assert isinstance(asyncio.run(first(_camera(TEXT, lambda: "video/vp8"))), av.Packet)
-    assert isinstance(asyncio.run(first(_camera(TEXT, lambda: "video/h264"))), av.VideoFrame)
+    assert isinstance(asyncio.run(first(microphone_track(TEXT, lambda: "audio/opus"))), av.Packet)
+    assert isinstance(
+        asyncio.run(first(microphone_track(TEXT, lambda: "audio/pcmu"))), av.AudioFrame
+    )
+    assert isinstance(asyncio.run(first(camera_track(TEXT, lambda: "video/vp8"))), av.Packet)
+    assert isinstance(asyncio.run(first(camera_track(TEXT, lambda: "video/h264"))), av.VideoFrame)
