@@ -122,6 +122,16 @@ class MediaEndpoint:
                 self._hang_up(self._calls.pop(consultation_id))
         return encode_tape(tape)
 
+    def reset(self) -> None:
+        """Forget every call (the support API's reset wiped the database): consultation ids
+        start again from 1, so a call kept here would hand its tape (another patient's
+        sound and pictures, from the world before) to the new consultation with its id."""
+        with self._lock:
+            calls, self._calls = list(self._calls.values()), {}
+            self._carry, self._renegotiating = None, None
+        for call in calls:
+            self._hang_up(call)
+
     def _hang_up(self, call: _Call) -> None:
         """The call ended: close its peer connections on the loop they live on."""
         if self._loop is None or not call.peers:

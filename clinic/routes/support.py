@@ -70,6 +70,8 @@ def reset(state: State) -> Ok:
     state.tokens.clear()
     state.caseloads.clear()
     state.calls.reset()
+    if state.rtc is not None:
+        state.rtc.reset()
     state.outbox.reset()
     return Ok()
 

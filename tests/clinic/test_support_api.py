@@ -133,3 +133,26 @@ def test_flush_without_notifications_configured(make_world: MakeWorld) -> None:
     world = make_world()
     flushed = world.client.post("/_support/notifications/flush", headers=SUPPORT)
     assert flushed.json() == {"ok": True, "sent": 0, "failed": 0}
+
+
+def test_a_reset_forgets_the_media_endpoints_calls(make_world: MakeWorld) -> None:
+    """Consultation ids start again from 1 after a reset: a call the media endpoint kept
+    from the world before handed its tape (another patient's face and voice) to the new
+    consultation with its id, and the gate with real calls failed the clean clinic on it
+    (a load journey's call, left live when the load stopped, reappeared in the fuzz suite's
+    world as a stranger's first segment)."""
+    import numpy as np
+
+    from clinic.media_rtc import Tape
+
+    world = make_world(media="real")
+    app = world.client.app
+    rtc = app.state.clinic.rtc  # type: ignore[attr-defined]
+    assert rtc is not None
+    rtc.begin(1, "audio")
+    rtc._calls[1].tape.add_audio(np.ones(8000, dtype=np.float32))
+    response = world.client.post("/_support/reset", headers=SUPPORT)
+    assert response.status_code == 200, response.text
+    rtc.begin(1, "audio")
+    fresh: Tape = rtc._calls[1].tape
+    assert fresh.audio == [] and fresh.audio_samples == 0
