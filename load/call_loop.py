@@ -26,6 +26,7 @@ __all__ = ["CallLoop", "StartThread"]
 
 T = TypeVar("T")
 _POLL = 0.02
+_CLOSE_SECONDS = 8.0  # a hang-up's own bound is 5 s (load.calls)
 # Starts `fn()` on a new OS thread (the locustfile passes gevent's original start_new_thread).
 StartThread = Callable[[Callable[[], None]], object]
 
@@ -67,13 +68,17 @@ class CallLoop:
         )
         self.loop.set_default_executor(_Inline())
         self._started = _Outcome()
+        self._ended = _Outcome()
         start_thread(self._serve)
         self._wait(self._started, 10.0, "start the real calls' event loop")
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(lambda: setattr(self._started, "done", True))
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self._ended.done = True
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
         """`coro`'s value, or its exception raised here; InfrastructureError past `timeout`."""
@@ -120,6 +125,27 @@ class CallLoop:
                 )
             self._sleep(_POLL)
 
-    def close(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
+    def close(self, timeout: float = _CLOSE_SECONDS) -> None:
+        """Let what the loop still runs finish (a stopped user's hang-up, a recording being
+        judged), for up to `timeout`, then cancel the rest, stop the loop and wait for its
+        thread to end. A Locust process that exited with peers, codecs and decoders still at
+        work on this thread was once killed by a native library's abort at interpreter exit
+        (exit code -6, after "Shutting down (exit code 0)"): a load suite that errored."""
+        if not self.loop.is_running():
+            return
+
+        async def drain() -> None:
+            mine = asyncio.current_task()
+            pending = [t for t in asyncio.all_tasks() if t is not mine]
+            if pending:
+                _, late = await asyncio.wait(pending, timeout=timeout)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late, timeout=1.0)
+            self.loop.stop()
+
+        self.loop.call_soon_threadsafe(lambda: self.loop.create_task(drain()))
+        ends = time.monotonic() + timeout + 2.0
+        while not self._ended.done and time.monotonic() < ends:
+            self._sleep(_POLL)

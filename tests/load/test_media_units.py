@@ -228,3 +228,30 @@ def test_real_calls_that_never_connected_make_the_load_leak_case_an_error() -> N
     case = _leak_case({}, plan, 1.0, MediaTally(decoded=5, unconnected=2))  # type: ignore[arg-type]
     assert case.verdict is Verdict.ERROR and "2 real call(s) never connected" in case.message
     assert _leak_case({}, plan, 1.0, MediaTally(decoded=5)).verdict is Verdict.PASS  # type: ignore[arg-type]
+
+
+def test_closing_the_call_loop_lets_a_hang_up_finish_and_ends_its_thread() -> None:
+    """What a stopped user handed the loop (a hang-up) finishes before the loop stops, and
+    `close` returns once the loop's thread has ended: nothing of aiortc or PyAV is at work
+    there when the Locust process exits. What outlasts the bound is cancelled."""
+    loop = CallLoop(_thread)
+    finished: list[str] = []
+
+    async def hang_up() -> None:
+        await asyncio.sleep(0.3)
+        finished.append("hung up")
+
+    async def stuck() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            finished.append("cancelled")
+            raise
+
+    loop.submit(hang_up(), 5.0)
+    loop.submit(stuck(), 60.0)
+    started = time.monotonic()
+    loop.close(timeout=1.0)
+    assert finished == ["hung up", "cancelled"]
+    assert not loop.loop.is_running()
+    assert time.monotonic() - started < 4.0
