@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.canaries import make_canary
@@ -93,6 +93,9 @@ def test_one_frame_of_sound_names_its_speaker_at_any_phase(seed: int, phase: flo
 
 @settings(max_examples=40, deadline=None)
 @given(seed=seeds, cut=st.floats(min_value=0.05, max_value=0.95))
+# The second speaker's cut-off frame, read whole at the end of the sound, once passed its
+# checksum as a third text (its first 11 characters).
+@example(seed=29186, cut=0.0625)
 def test_a_splice_of_two_speakers_is_never_read_as_a_third_text(seed: int, cut: float) -> None:
     """Two codes joined mid-frame, each shorter than a frame: the wrap-around read joins one
     speaker's symbols to the other's, and the checksum must refuse the mix."""
