@@ -119,6 +119,14 @@ class MediaPlan:
     stop: tuple[str, ...] = ()
     hold_seconds: float = 1.6
 
+    def left_to_hold(self, opened: float | None, now: float) -> float:
+        """How much longer to hold before a flow closes a segment that opened at `opened`
+        (None: not known, the whole hold): a segment already open that long (a look ran in
+        it) holds enough sound and pictures without waiting again."""
+        if opened is None:
+            return self.hold_seconds
+        return max(0.0, self.hold_seconds - (now - opened))
+
     def action(self, flow: str) -> MediaAction:
         if flow in self.start:
             return MediaAction(after="start")

@@ -75,7 +75,7 @@ class MediaCalls:
                 self.video.add(key)
                 self.ledger.camera(key[1], key[0], time.monotonic())
             if action.hold:
-                await asyncio.sleep(self._left_to_hold(key))
+                await asyncio.sleep(self.plan.left_to_hold(self.opened.get(key), time.monotonic()))
         if key is not None and action.hold:
             # With or without a caller: a segment closed with nobody sending expects nothing.
             self.closing[key] = time.monotonic()
@@ -87,8 +87,9 @@ class MediaCalls:
             return
         started = self.closing.pop(key, None)
         if started is not None:
-            self.ledger.closing(key[1], started, time.monotonic())
-            self.opened[key] = time.monotonic()
+            done = time.monotonic()
+            self.ledger.closing(key[1], started, done)
+            self.opened[key] = done
         if action.after == "start" and key not in self.callers:
             await self._start(key, session, resource)
         caller = self.callers.get(key)
@@ -120,14 +121,6 @@ class MediaCalls:
         if key in self.video:
             await caller.camera_on()
             self.ledger.camera(key[1], key[0], time.monotonic())
-
-    def _left_to_hold(self, key: tuple[str, str]) -> float:
-        """What is left of the hold: a segment already open that long (a look ran in it)
-        holds enough sound and pictures without waiting again."""
-        opened = self.opened.get(key)
-        if opened is None:
-            return self.plan.hold_seconds
-        return max(0.0, self.plan.hold_seconds - (time.monotonic() - opened))
 
     async def _hang_up(self, key: tuple[str, str]) -> None:
         self.opened.pop(key, None)

@@ -101,8 +101,7 @@ class BrowserCalls:
         if not self.plan.action(flow).hold or not call:
             return
         if key in self.live:
-            opened = self.opened.get(key, time.monotonic())
-            await asyncio.sleep(max(0.0, self.plan.hold_seconds - (time.monotonic() - opened)))
+            await asyncio.sleep(self.plan.left_to_hold(self.opened.get(key), time.monotonic()))
         # With or without a page on the call: a segment closed with nobody sending expects
         # nothing, and the ledger must know it was closed.
         self.closing[key] = time.monotonic()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.adapters.calls import media_plan
-from harness.media_call import MediaAction, Signalling, codes_for
+from harness.media_call import MediaAction, MediaPlan, Signalling, codes_for
 from harness.models import Actor, Canary
 from harness.profile import load_profile
 
@@ -82,3 +82,11 @@ def test_a_caller_shows_their_name_and_says_their_name_canary() -> None:
     assert codes is not None
     assert (codes.video, codes.audio) == ("Ada Zqabc123 Lovelace", "zqabc123")
     assert codes_for(Actor("p3", "patient"), canaries) is None
+
+
+def test_what_is_left_of_the_hold_counts_the_time_the_segment_has_been_open() -> None:
+    plan = MediaPlan(hold_seconds=1.6)
+    assert plan.left_to_hold(None, 10.0) == 1.6  # opening unknown: the whole hold
+    assert plan.left_to_hold(10.0, 10.0) == 1.6
+    assert abs(plan.left_to_hold(10.0, 10.5) - 1.1) < 1e-9
+    assert plan.left_to_hold(10.0, 12.0) == 0.0  # a look as long as the hold held it
