@@ -86,7 +86,8 @@ class PlannedRun:
             args.append(f"--load-seconds={LOAD_SECONDS:g}")
         if "stateful" in self.suites:
             # A selftest asks whether each fault is caught, not for its minimal reproduction:
-            # shrinking it took 30 s of each such run (tests/stateful prove the shrinking).
+            # shrinking it took 30 s of each such run (tests/integration/test_stateful_shrink.py
+            # proves the shrinking).
             args.append("--shrink-seconds=0")
         if "fuzz" in self.suites:
             args += [f"--fuzz-examples={FUZZ_EXAMPLES}", f"--fuzz-seconds={FUZZ_SECONDS:g}"]
