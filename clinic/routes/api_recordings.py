@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from clinic import exports
 from clinic.access import (
+    is_assigned,
     patient_recordings,
     recording_for_metadata,
     recording_for_token,
@@ -270,8 +271,19 @@ def _authorised_media(
     if grant is None or grant.expires_at < utcnow():
         raise HTTPException(403, "media token is not valid for this recording")
     recording = session.get(Recording, recording_id)
-    # The token is the grant, but consent and deletion can change while it is still alive.
-    if recording is None or not still_servable(state, user, recording):
+    # The token is the grant, but care, consent and deletion can change while it is still
+    # alive: a clinician who took a token and then handed the patient over (or discharged
+    # them) must not play the recording after the change.
+    holder = session.get(User, grant.user_id)
+    if (
+        recording is None
+        or (
+            holder is not None
+            and holder.role == "clinician"
+            and not is_assigned(session, holder.id, recording.patient_id)
+        )
+        or not still_servable(state, user, recording)
+    ):
         raise HTTPException(404, "recording not found")
     return recording
 

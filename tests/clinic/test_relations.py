@@ -60,6 +60,31 @@ def test_discharge_ends_the_care_relation(make_world: MakeWorld) -> None:
     assert world.recordings("bob")  # the patient keeps their own recordings
 
 
+def test_a_media_token_taken_before_a_transfer_or_discharge_no_longer_plays(
+    make_world: MakeWorld,
+) -> None:
+    """Found by two switch scenarios playing at once: a clinician's look had listed a recording
+    and taken its media token when the other scenario handed the patient over, and the token
+    still played the patient's face and voice. The token re-checked consent and deletion but
+    not the care relation."""
+    world = make_world()
+    world.one_call("alice")
+    world.one_call("bob")
+    alice, bob = world.recordings("alice")[0]["id"], world.recordings("bob")[0]["id"]
+    before = {
+        rid: world.post("dr_grey", f"/api/recordings/{rid}/media-token").json()["url"]
+        for rid in (alice, bob)
+    }
+    assert all(world.get("dr_grey", url).status_code == 200 for url in before.values())
+    assert _transfer(world, "dr_grey", "alice", "dr_hale") == 200
+    assert world.post("dr_grey", f"/api/clinician/patients/{world.ids['bob']}/discharge").is_success
+    assert world.get("dr_grey", before[alice]).status_code == 404
+    assert world.get("dr_grey", before[bob]).status_code == 404
+    assert world.media("alice", alice) and world.media("bob", bob)  # the owners still play them
+    taken = world.post("dr_hale", f"/api/recordings/{alice}/media-token").json()["url"]
+    assert world.get("dr_hale", taken).status_code == 200  # the new clinician does
+
+
 def test_consent_withdrawal_hides_a_recording_from_clinicians(make_world: MakeWorld) -> None:
     world = make_world()
     world.one_call("alice")
