@@ -194,6 +194,12 @@ def microphone_track(text: str, negotiated: Callable[[], str] = str) -> Any:
     return Microphone()
 
 
+def _warm(codes: MediaCodes) -> None:
+    _opus_loop(codes.audio)
+    _pictures(codes.video)
+    _vp8_loop(codes.video)
+
+
 @dataclass
 class Caller:
     """One user's side of one call: connect, switch the camera on and off, hang up."""
@@ -218,6 +224,11 @@ class Caller:
         from aiortc import RTCConfiguration, RTCPeerConnection
         from websockets.asyncio.client import connect
 
+        # The packets this caller will send, made before it connects and off the event loop:
+        # made on first use, they held the loop ~0.1 s per caller while every caller's sound
+        # was due, and a dozen callers joining at once lost the first second of the segment
+        # they opened (the app recorded too little of it to read).
+        await asyncio.to_thread(_warm, self.codes)
         self._socket = await connect(self.url, additional_headers=self.headers, open_timeout=10)
         self._reader = asyncio.ensure_future(self._read())
         # No STUN server: the app under test is on this host.
