@@ -32,10 +32,13 @@ REJOIN = "rejoin"  # a phase that runs the profile's `rejoin` flow, or `join` ag
 class Recorder:
     """Judges observations, keeps the journal, and queues events for the suite to yield."""
 
-    def __init__(self, suite: str, ctx: RunContext) -> None:
+    def __init__(
+        self, suite: str, ctx: RunContext, events: asyncio.Queue[Event] | None = None
+    ) -> None:
         self.suite = suite
         self.ctx = ctx
-        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        # Scenarios that play at once share one queue, so one drain yields all their events.
+        self.events: asyncio.Queue[Event] = events if events is not None else asyncio.Queue()
         self.findings: list[Finding] = []
         self.witness = Witness(ctx.world)
         self.notified = 0  # notifications that reached the sinks during this recorder's run
@@ -103,17 +106,63 @@ def missing_flows(has_flow: Callable[[str], bool], phases: tuple[str, ...]) -> l
 
 
 @dataclass
+class Stage:
+    """What the scenarios playing at once share (one scenario alone has a stage of its own).
+
+    One login per user: two logins of one user at once may end each other's session on some
+    apps. One push channel per watcher, judged by whichever scenario collects it first. And one
+    list of steps, in the order the target finished them: a finding two scenarios made
+    together replays only from both of their steps."""
+
+    sessions: dict[str, asyncio.Future[Session]] = field(default_factory=dict)
+    listeners: dict[str, PushListener] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+
+    async def session(
+        self, actor: str, login: Callable[[], Coroutine[Any, Any, Session]]
+    ) -> Session:
+        made = self.sessions.get(actor)
+        if made is None:
+            made = self.sessions[actor] = asyncio.ensure_future(login())
+        return await made
+
+    async def open_push(self, ctx: RunContext, watchers: list[str]) -> None:
+        """One push channel per watcher for the stage's length (if the app has any).
+
+        The watchers log in and connect at once: one after another, this was a fixed pause of
+        a login and a WebSocket handshake per watcher before every scenario."""
+        push = ctx.capability(PUSH)
+        if push is None:
+            return
+
+        async def listen(actor: str) -> PushListener | None:
+            user = ctx.world.actors[actor]
+            return await push.listen(await self.session(actor, lambda: ctx.adapter.login(user)))
+
+        got = await asyncio.gather(*(listen(a) for a in watchers), return_exceptions=True)
+        for actor, listener in zip(watchers, got, strict=True):
+            if isinstance(listener, PushListener):
+                self.listeners[actor] = listener  # kept, so close_push stops it on any outcome
+        failed = [e for e in got if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
+
+    async def close_push(self) -> None:
+        # Each stop waits for its socket's closing handshake: all at once, not in turn.
+        await asyncio.gather(*(listener.stop() for listener in self.listeners.values()))
+        self.listeners.clear()
+
+
+@dataclass
 class Play:
-    """One scenario in progress: who is logged in, which slot it uses, what happened."""
+    """One scenario in progress: which slot it uses, who looked, what happened."""
 
     ctx: RunContext
     recorder: Recorder
     name: str
     slot: int  # index into each owner's resources of a flow's kind
-    sessions: dict[str, Session] = field(default_factory=dict)
-    steps: list[Step] = field(default_factory=list)
+    stage: Stage = field(default_factory=Stage)
     lookers: set[str] = field(default_factory=set)
-    listeners: dict[str, PushListener] = field(default_factory=dict)
     # Owners who sit this scenario out, and the users who look (None: everyone; never the
     # anonymous user). See `scenarios.cast`. Users who own nothing (an admin's flow) are never
     # sat out.
@@ -168,10 +217,14 @@ class Play:
         """Who looks (and listens for pushes) during this scenario."""
         return self.everyone() if self.audience is None else list(self.audience)
 
+    @property
+    def steps(self) -> list[Step]:
+        return self.stage.steps
+
     async def session(self, actor: str) -> Session:
-        if actor not in self.sessions:
-            self.sessions[actor] = await self.ctx.adapter.login(self.ctx.world.actors[actor])
-        return self.sessions[actor]
+        return await self.stage.session(
+            actor, lambda: self.ctx.adapter.login(self.ctx.world.actors[actor])
+        )
 
     def step_name(self, actor: str, action: str) -> str:
         return f"{self.recorder.suite}/{self.name}/{actor}/{action}"
@@ -189,35 +242,17 @@ class Play:
         await self.collect(notifications=False)
 
     async def open_push(self) -> None:
-        """One push channel per watcher for the scenario's length (if the app has any).
-
-        The watchers log in and connect at once: one after another, this was a fixed pause of
-        a login and a WebSocket handshake per watcher before every scenario."""
-        watchers = self.watchers()
-        got = await asyncio.gather(*(self._listen(a) for a in watchers), return_exceptions=True)
-        for actor, listener in zip(watchers, got, strict=True):
-            if isinstance(listener, PushListener):
-                self.listeners[actor] = listener  # kept, so close_push stops it on any outcome
-        failed = [e for e in got if isinstance(e, BaseException)]
-        if failed:
-            raise failed[0]
-
-    async def _listen(self, actor: str) -> PushListener | None:
-        push = self.ctx.capability(PUSH)
-        if push is None:
-            return None
-        return await push.listen(await self.session(actor))
+        """Push channels for this scenario's watchers, on its own stage."""
+        await self.stage.open_push(self.ctx, self.watchers())
 
     async def close_push(self) -> None:
         await self.collect(notifications=True)
-        # Each stop waits for its socket's closing handshake: all at once, not in turn.
-        await asyncio.gather(*(listener.stop() for listener in self.listeners.values()))
-        self.listeners.clear()
+        await self.stage.close_push()
 
     async def collect(self, notifications: bool) -> None:
         """Judge what was pushed to users, and (after a look) the notifications sent."""
         repro = tuple(self.steps)
-        for actor, listener in self.listeners.items():
+        for actor, listener in self.stage.listeners.items():
             for obs in listener.drain(self.step_name(actor, "push")):
                 self.recorder.observe(obs, repro)
         sinks, notify = self.ctx.sinks, self.ctx.capability(NOTIFY)
