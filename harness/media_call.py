@@ -117,7 +117,7 @@ class MediaPlan:
     camera_on: tuple[str, ...] = ()
     camera_off: tuple[str, ...] = ()
     stop: tuple[str, ...] = ()
-    hold_seconds: float = 1.6
+    hold_seconds: float = 1.0
 
     def left_to_hold(self, opened: float | None, now: float) -> float:
         """How much longer to hold before a flow closes a segment that opened at `opened`

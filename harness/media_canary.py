@@ -5,8 +5,8 @@ byte oracle cannot see whose face or voice it holds. Here a canary becomes media
 a lossy codec and can be read back:
 
 - video: the canary as a QR code (segno) centred in a 320x240 grey frame, read with zxing-cpp;
-- audio: the canary as a 17-tone FSK frame (a sync pair, then 4 bits per 40 ms tone and a
-  CRC-16), repeated end to end, so any frame's length of sound (1.2 s for a canary, plus two
+- audio: the canary as a 17-tone FSK frame (a sync pair, then 4 bits per 20 ms tone and a
+  CRC-16), repeated end to end, so any frame's length of sound (0.6 s for a canary, plus two
   symbols) names its speaker, and a checksum rejects what a codec or a splice garbled.
 
 The writers produce Chromium's fake capture files (`--use-file-for-fake-video-capture=x.y4m`,
@@ -46,9 +46,12 @@ __all__ = [
 WIDTH, HEIGHT, FPS = 320, 240, 15
 AUDIO_RATE = 8000
 
-_SYMBOL_SECONDS = 0.04
+# 20 ms: one Opus packet per symbol. Half of the 40 ms it was, it halves how long a segment
+# must be heard (and so every hold of a real call) and still reads through two Opus
+# generations at any phase (tests/unit/test_media_canary.py).
+_SYMBOL_SECONDS = 0.02
 # 16 data tones 150 Hz apart and a sync tone above them, all under 4 kHz so 8 kHz PCM holds
-# them, and at multiples of 25 Hz (the bin width of a 40 ms window) so a tone's energy does not
+# them, and at multiples of 50 Hz (the bin width of a 20 ms window) so a tone's energy does not
 # leak into its neighbours' bins.
 _DATA_TONES = tuple(500.0 + 150.0 * k for k in range(16))
 _SYNC_TONE = 3100.0

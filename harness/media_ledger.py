@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 
 __all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
 
-# Camera time before a segment closes that must leave pictures in the call's recordings: a
-# second is 15 frames, each a whole QR code (the scenarios hold longer before each closing).
-VIDEO_SECONDS = 1.0
+# Camera time before a segment closes that must leave pictures in the call's recordings: 0.8 s
+# is 12 frames, each a whole QR code, of which the oracle reads every fifth and every keyframe
+# (the scenarios hold longer before each closing).
+VIDEO_SECONDS = 0.8
 
 # Sound the app receives lags what a caller sent (jitter buffer, decoding) by a few frames.
 _LAG_SECONDS = 0.1
-_SYMBOL_SECONDS = 0.04  # harness.media_canary's FSK symbol (not imported: numpy-free here)
+_SYMBOL_SECONDS = 0.02  # harness.media_canary's FSK symbol (not imported: numpy-free here)
 
 
 def need_seconds(code: str) -> float:

@@ -141,7 +141,7 @@ def _chunk(pcm: Any, index: int) -> Any:
 def _opus_loop(text: str) -> tuple[bytes, ...]:
     """One period of `text`'s looped audio code as Opus packets (20 ms each), encoded once.
 
-    The code loops with a period of whole 20 ms frames (its symbols last 40 ms), so after one
+    The code loops with a period of whole 20 ms frames (its symbols last 20 ms), so after one
     period the encoder's output repeats: the second period's packets, sent round and round,
     are what encoding the loop live would send, at none of the CPU (encoding every caller's
     sound live was the largest cost of a headless caller). aiortc's own encoder makes them."""

@@ -35,7 +35,7 @@ __all__ = ["MediaScan", "is_container", "media_canary", "scan_media"]
 
 _EBML = b"\x1a\x45\xdf\xa3"  # WebM / Matroska
 # Sound at least this long with no code read is lost coverage, whoever spoke: a canary's
-# audio code frame lasts 1.2 s and any 1.3 s of it reads, so this leaves room for the silence
+# audio code frame lasts 0.6 s and any 0.74 s of it reads, so this leaves room for the silence
 # before a caller connects (recordings the harness's own callers made are held to their
 # record instead: harness.media_ledger).
 _AUDIO_MIN_SECONDS = 2.5

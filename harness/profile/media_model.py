@@ -64,11 +64,12 @@ class MediaSpec(_Strict):
     signalling: SignallingSpec
     flows: MediaFlowsSpec
     hold_seconds: float = Field(
-        1.6,
+        1.0,
         ge=0,
         description="each segment has held media this long before a flow that closes it "
         "(the flows and looks since it opened count), so each segment the app keeps holds "
-        "enough to read a code from: a canary's audio code reads from any 1.38 s of it",
+        "enough to read a code from: a canary's audio code reads from any 0.74 s of it, and "
+        "a camera's pictures are expected from 0.8 s of it",
     )
     fetch: str | None = Field(
         None, description="the name of the read that fetches a call's stored media"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from clinic.settings import ClinicSettings
-from harness.media_call import MediaCodes, Signalling
+from harness.media_call import MediaCodes, MediaPlan, Signalling
 from harness.oracles.media_code import MediaScan, scan_media
 from harness.rtc_caller import Caller
 from tests.clinic.server import running_clinic
@@ -19,7 +19,9 @@ from tests.clinic.world import SUPPORT_TOKEN, World, seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-HOLD = 1.6  # one audio-code frame of a 12-character text, two symbols and the lag (1.38 s)
+# The default hold: over one audio-code frame of a 12-character text, two symbols and the lag
+# (0.74 s), and over the 0.8 s of camera after which pictures are expected.
+HOLD = MediaPlan().hold_seconds
 CLINIC_SIGNALLING = Signalling(
     offer={"type": "media-offer", "consultation_id": "{{call}}", "sdp": "{{sdp}}"},
     answer_type="media-answer",

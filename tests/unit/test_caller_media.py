@@ -8,6 +8,7 @@ import fractions
 
 import av
 import numpy as np
+import pytest
 
 from harness.media_canary import FPS, decode_audio, read_frame
 from harness.rtc_caller import _opus_loop, _vp8_loop, camera_track, microphone_track
@@ -26,7 +27,8 @@ def test_every_replayed_vp8_packet_is_a_keyframe_that_shows_the_code_alone() -> 
 
 def test_the_replayed_opus_loop_decodes_to_the_audio_code_round_and_round() -> None:
     loop = _opus_loop(TEXT)
-    assert len(loop) * 0.02 == 2 * (2 + 2 * (len(TEXT) + 2)) * 0.02  # one period: 1.2 s
+    # One period of the code's frame (a sync pair, 2 symbols per byte and CRC byte): 0.6 s.
+    assert len(loop) * 0.02 == pytest.approx((2 + 2 * (len(TEXT) + 2)) * 0.02)
     decoder = av.CodecContext.create("libopus", "r")
     decoder.sample_rate, decoder.layout = 48000, "stereo"
     pcm: list[np.ndarray] = []

@@ -3,10 +3,10 @@ harness's own callers sent, never from the recording."""
 
 from __future__ import annotations
 
-from harness.media_ledger import CallLedger, Expected, need_seconds
+from harness.media_ledger import VIDEO_SECONDS, CallLedger, Expected, need_seconds
 
 CALL = "appointment:p1:0"
-CODE = "zq0123456789"  # a 12-character canary: a 1.2 s frame
+CODE = "zq0123456789"  # a 12-character canary: a 0.6 s frame
 NEED = need_seconds(CODE)
 
 
@@ -24,9 +24,9 @@ def ledger(
 
 
 def test_a_12_character_code_needs_one_frame_of_sound_and_two_symbols() -> None:
-    # 1.2 s of frame, 80 ms for the phase, 100 ms of lag (tests/unit/test_media_canary.py
+    # 0.6 s of frame, 40 ms for the phase, 100 ms of lag (tests/unit/test_media_canary.py
     # reads the code from any window of that length, through two Opus generations).
-    assert abs(NEED - 1.38) < 1e-9
+    assert abs(NEED - 0.74) < 1e-9
 
 
 def test_a_caller_heard_long_enough_before_every_closing_expects_its_code() -> None:
@@ -35,8 +35,8 @@ def test_a_caller_heard_long_enough_before_every_closing_expects_its_code() -> N
 
 
 def test_one_short_segment_leaves_the_whole_call_without_an_expectation() -> None:
-    # 3.2 -> 4.0 is under a frame: which recording that segment is, nobody can tell.
-    assert ledger((3.0, 3.2), (4.0, 4.1)).expected("recording:7") is None
+    # 3.2 -> 3.6 is under a frame: which recording that segment is, nobody can tell.
+    assert ledger((3.0, 3.2), (3.6, 3.7)).expected("recording:7") is None
 
 
 def test_no_caller_or_a_caller_gone_before_the_closing_expects_nothing() -> None:
@@ -44,7 +44,7 @@ def test_no_caller_or_a_caller_gone_before_the_closing_expects_nothing() -> None
     book.closing(CALL, 5.0, 5.1)
     book.recorded("recording:7", CALL)
     assert book.expected("recording:7") is None
-    assert ledger((5.0, 5.1), until=1.0).expected("recording:7") is None
+    assert ledger((5.0, 5.1), until=0.5).expected("recording:7") is None
 
 
 def test_a_recording_of_a_call_the_harness_never_drove_or_never_listed_expects_nothing() -> None:
@@ -60,11 +60,11 @@ def test_no_closing_yet_means_no_recording_to_expect_anything_of() -> None:
 
 def test_two_callers_halves_do_not_add_up_to_a_frame() -> None:
     book = CallLedger()
-    # Two stints of 1.0 s and 1.3 s, each under NEED (1.38 s), 2.3 s in all.
+    # Two stints of 0.5 s and 0.6 s, each under NEED (0.74 s), 1.1 s in all.
     book.live(CALL, "p1", 0.0, CODE)
-    book.hung_up(CALL, "p1", 1.0)
-    book.live(CALL, "p1", 1.7, CODE)
-    book.closing(CALL, 3.0, 3.1)
+    book.hung_up(CALL, "p1", 0.5)
+    book.live(CALL, "p1", 1.2, CODE)
+    book.closing(CALL, 1.8, 1.9)
     book.recorded("recording:7", CALL)
     assert book.expected("recording:7") is None
 
@@ -113,6 +113,13 @@ def test_a_camera_on_only_during_the_audio_segment_or_too_briefly_expects_no_pic
     brief = filmed(2.5, 3.7)
     brief.judged("recording:7", False, READ)
     assert brief.missing_video() == []
+
+
+def test_a_camera_on_for_video_seconds_of_the_video_segment_expects_a_picture() -> None:
+    # 0.8 s: 12 frames, of which the oracle reads every fifth and every keyframe
+    just = filmed(2.5, 3.2 + VIDEO_SECONDS + 0.01)
+    just.judged("recording:7", False, READ)
+    assert [m.call for m in just.missing_video()] == [CALL]
 
 
 def test_a_call_none_of_whose_recordings_was_judged_expects_nothing_yet() -> None:
