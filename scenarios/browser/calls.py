@@ -70,21 +70,35 @@ class BrowserCalls:
     ) -> None:
         """One Chromium per caller whose media can carry a canary (no canary: no proof, and
         they join through the shared browser, as without media). The capture files (about
-        4 MB a caller) live in a temporary directory until `close`."""
+        4 MB a caller) live in a temporary directory until `close`. The callers' files are
+        written and their browsers started at once (three: 0.5-0.65 s here, against
+        0.75-0.8 s one after another)."""
         self._files = tempfile.TemporaryDirectory(prefix="chaperone-capture-")
         directory = Path(self._files.name)
-        for actor in callers:
-            codes = codes_for(actor, world.ownership.canaries)
-            if codes is None:
-                continue
+        coded = [
+            (actor, codes)
+            for actor in callers
+            if (codes := codes_for(actor, world.ownership.canaries)) is not None
+        ]
+
+        async def start(actor: Actor, codes: MediaCodes) -> Browser:
             capture = await asyncio.to_thread(
                 write_capture, directory, actor.id, codes, actor.display_name
             )
-            self.browsers[actor.id] = await launch_chromium(
-                playwright, chromium, capture.chromium_args()
-            )
-            self.codes[actor.id] = codes
-            self.callers += 1
+            return await launch_chromium(playwright, chromium, capture.chromium_args())
+
+        started = await asyncio.gather(
+            *(start(actor, codes) for actor, codes in coded), return_exceptions=True
+        )
+        for (actor, codes), browser in zip(coded, started, strict=True):
+            if not isinstance(browser, BaseException):
+                # kept, so `close` stops every browser that did start, whatever failed
+                self.browsers[actor.id] = browser
+                self.codes[actor.id] = codes
+                self.callers += 1
+        failed = [e for e in started if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
 
     def browser_for(self, actor: str, shared: Browser) -> tuple[Browser, tuple[str, ...]]:
         own = self.browsers.get(actor)
