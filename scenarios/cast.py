@@ -13,7 +13,10 @@ views a stray recording could land in. A leak that stays is seen by everyone at 
 closing look; the sample is there for leaks that come and go within a scenario.
 
 Over the seeds the scenarios then cost what one seed of everyone would: each seed plays
-`1 / seeds` of the owners, instead of all of them again.
+`1 / seeds` of the owners, instead of all of them again. And consecutive windows share no
+owner while two of them fit in the ring, so the switch suite plays such scenarios at once
+(`scenarios.switch._together`): they act on different users' calls, as two groups of users
+would, and the holds of a real call in one overlap the other's work.
 """
 
 from __future__ import annotations
