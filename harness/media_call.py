@@ -28,7 +28,26 @@ from typing import Any
 
 from harness.models import Actor, Canary
 
-__all__ = ["MediaAction", "MediaCodes", "MediaPlan", "Signalling", "codes_for"]
+__all__ = [
+    "AUDIO_SYMBOL_SECONDS",
+    "HOLD_SECONDS",
+    "MediaAction",
+    "MediaCodes",
+    "MediaPlan",
+    "Signalling",
+    "codes_for",
+]
+
+# The audio code's FSK symbol (harness.media_canary): 20 ms, one Opus packet per symbol. Half
+# of the 40 ms it was, it halves how long a segment must be heard (and so every hold of a real
+# call) and still reads through two Opus generations at any phase (tests/unit/
+# test_media_canary.py). Kept here, numpy-free, so the codec and the ledger's arithmetic
+# (harness.media_ledger.need_seconds) read one value.
+AUDIO_SYMBOL_SECONDS = 0.02
+# How long each segment holds media before a flow that closes it, unless the profile says
+# (`media.hold_seconds`): over a 12-character canary's 0.74 s of sound (need_seconds) and the
+# 0.8 s of camera after which pictures are expected (harness.media_ledger.VIDEO_SECONDS).
+HOLD_SECONDS = 1.0
 
 SDP = "{{sdp}}"
 CALL = "{{call}}"
@@ -117,7 +136,7 @@ class MediaPlan:
     camera_on: tuple[str, ...] = ()
     camera_off: tuple[str, ...] = ()
     stop: tuple[str, ...] = ()
-    hold_seconds: float = 1.0
+    hold_seconds: float = HOLD_SECONDS
 
     def left_to_hold(self, opened: float | None, now: float) -> float:
         """How much longer to hold before a flow closes a segment that opened at `opened`

@@ -27,6 +27,7 @@ import segno
 import zxingcpp
 
 from harness.caption import GLYPH_HEIGHT, draw_text
+from harness.media_call import AUDIO_SYMBOL_SECONDS
 
 __all__ = [
     "AUDIO_RATE",
@@ -46,10 +47,6 @@ __all__ = [
 WIDTH, HEIGHT, FPS = 320, 240, 15
 AUDIO_RATE = 8000
 
-# 20 ms: one Opus packet per symbol. Half of the 40 ms it was, it halves how long a segment
-# must be heard (and so every hold of a real call) and still reads through two Opus
-# generations at any phase (tests/unit/test_media_canary.py).
-_SYMBOL_SECONDS = 0.02
 # 16 data tones 150 Hz apart and a sync tone above them, all under 4 kHz so 8 kHz PCM holds
 # them, and at multiples of 50 Hz (the bin width of a 20 ms window) so a tone's energy does not
 # leak into its neighbours' bins.
@@ -150,7 +147,7 @@ def audio_code(canary: str, seconds: float | None = None, rate: int = AUDIO_RATE
     payload = canary.encode("ascii")
     if not 0 < len(payload) <= _PAYLOAD_BYTES_MAX:
         raise ValueError(f"an audio code carries 1..{_PAYLOAD_BYTES_MAX} ASCII bytes")
-    per_symbol = round(rate * _SYMBOL_SECONDS)
+    per_symbol = round(rate * AUDIO_SYMBOL_SECONDS)
     t = np.arange(per_symbol, dtype=np.float64) / rate
     # Every tone is a whole number of cycles per symbol, so symbols join without clicks.
     tones = [np.sin(2 * np.pi * f * t) for f in _TONES]
@@ -276,7 +273,7 @@ def _same_loop(after: Sequence[int], before: Sequence[int], missing: int) -> boo
 
 def decode_audio(pcm: Pcm, rate: int = AUDIO_RATE) -> list[AudioHit]:
     """Every audio-code frame in mono PCM (any rate >= 8 kHz), in time order."""
-    per_symbol = round(rate * _SYMBOL_SECONDS)
+    per_symbol = round(rate * AUDIO_SYMBOL_SECONDS)
     hop = per_symbol // _PHASES
     dominant = _dominant(np.ascontiguousarray(pcm, dtype=np.float32), rate, hop, per_symbol)
     hits: dict[tuple[str, int], AudioHit] = {}

@@ -36,6 +36,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from harness.media_call import AUDIO_SYMBOL_SECONDS
+
 __all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
 
 # Camera time before a segment closes that must leave pictures in the call's recordings: 0.8 s
@@ -45,7 +47,6 @@ VIDEO_SECONDS = 0.8
 
 # Sound the app receives lags what a caller sent (jitter buffer, decoding) by a few frames.
 _LAG_SECONDS = 0.1
-_SYMBOL_SECONDS = 0.02  # harness.media_canary's FSK symbol (not imported: numpy-free here)
 
 
 def need_seconds(code: str) -> float:
@@ -53,8 +54,8 @@ def need_seconds(code: str) -> float:
     pair, then 2 symbols per byte of the text and its CRC-16), as the decoder takes what a
     cut-off frame lacks from the end of the one before it, two symbols for the phase of the
     decoder's windows, plus lag."""
-    frame = (2 + 2 * (len(code.encode("ascii", "replace")) + 2)) * _SYMBOL_SECONDS
-    return frame + 2 * _SYMBOL_SECONDS + _LAG_SECONDS
+    frame = (2 + 2 * (len(code.encode("ascii", "replace")) + 2)) * AUDIO_SYMBOL_SECONDS
+    return frame + 2 * AUDIO_SYMBOL_SECONDS + _LAG_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from harness.media_call import HOLD_SECONDS
 from harness.profile.base import _Strict
 
 
@@ -64,7 +65,7 @@ class MediaSpec(_Strict):
     signalling: SignallingSpec
     flows: MediaFlowsSpec
     hold_seconds: float = Field(
-        1.0,
+        HOLD_SECONDS,
         ge=0,
         description="each segment has held media this long before a flow that closes it "
         "(the flows and looks since it opened count), so each segment the app keeps holds "
