@@ -30,7 +30,9 @@ def _stateful(out: Path, *extra: str) -> tuple[int, dict[str, object], list[str]
 
 
 def test_the_stateful_suite_catches_the_misattribution_and_shrinks_it(tmp_path: Path) -> None:
-    code, report, steps, output = _stateful(tmp_path / "shrunk")
+    # Room for the shrink to finish on a busy box: within the default 30 s it stood at 15
+    # steps while the rest of the suite ran beside it (6 when given 120 s, in about 80 s).
+    code, report, steps, output = _stateful(tmp_path / "shrunk", "--shrink-seconds", "120")
     assert code == 1, output
     assert report["verdict"] == "fail"
     suite = report["suites"]["stateful"]  # type: ignore[index]
