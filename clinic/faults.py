@@ -100,6 +100,11 @@ FAULTS: dict[str, str] = {
         "without the recording, so it serves whichever file was downloaded whole last; ranged "
         "requests, as a player sends, are right"
     ),
+    "ranged-media-cache-leak": (
+        "a ranged media read (as a player sends: a seek, the next chunk) is served from a copy "
+        "of the file cached (3 s) under the endpoint's name without the recording, so a player "
+        "plays whichever recording was played last; whole-file downloads are right"
+    ),
     "write-echoes-other-user": (
         "PUT /api/patients/{id}/contact updates, and answers with the record of, whichever "
         "patient the id names, never checking it is the caller"
@@ -213,6 +218,10 @@ SHOWS: dict[str, dict[str, Any]] = {
     # Only a whole-file download shows it: the access suite's media read sends one after its
     # two ranged requests.
     "whole-file-download-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
+    # Only the ranged reads show it. With `--media real` a chunk holds no canary in its
+    # bytes: only the halves joined back up and decoded show whose face a player shows
+    # (tests/media); with header media the chunks' bytes name the patient.
+    "ranged-media-cache-leak": {"suites": _SWITCH_ACCESS, "scenarios": MID_CALL},
     # Only with `--media real` (the header media of `--media header` has no pre-roll).
     "media-preroll-shared": {"suites": ("switch",), "scenarios": MID_CALL, "media": "real"},
     # Only with `--media real`, and only when calls switch together: every owner switches at

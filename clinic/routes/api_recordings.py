@@ -194,6 +194,11 @@ async def api_media(
         # Whole-file downloads go through the page cache under the endpoint's name alone, as a
         # decorator keys a function without its arguments; a player's ranged requests bypass it.
         data = state.cache.remember("api_media", lambda: _media_bytes(path))
+    elif range_header is not None and state.active("ranged-media-cache-leak"):
+        # A player's ranged requests (a seek, the next chunk) read a copy of the file kept so
+        # the disk is not read per chunk, memoised under the endpoint's name alone as above;
+        # whole downloads read the file.
+        data = state.cache.remember("api_media_ranged", lambda: _media_bytes(path))
     else:
         data = _media_bytes(path)
     return _ranged(data, range_header)

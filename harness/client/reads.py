@@ -22,7 +22,7 @@ from harness.models import Observation
 from harness.profile.model import PageSpec, ReadSpec
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 
-__all__ = ["RANGE_CUT", "Reader", "read", "shapes", "total_size"]
+__all__ = ["RANGE_CUT", "Reader", "joined", "read", "shapes", "total_size"]
 
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
@@ -196,11 +196,50 @@ class Reader:
             return [first]  # Range ignored or refused: the answer already was the whole shape
         seen = [first]
         total = total_size(first)
+        rest: Observation | None = None
         if total is not None and total > RANGE_CUT:
             rest_range = {"Range": f"bytes={RANGE_CUT}-{total - 1}"}
-            seen.append((yield from self.checked(prep, rest_range, name=f"{prep.route} (rest)")))
-        seen.append((yield from self.checked(prep, name=f"{prep.route} (whole)")))
+            rest = yield from self.checked(prep, rest_range, name=f"{prep.route} (rest)")
+            seen.append(rest)
+        whole = yield from self.checked(prep, name=f"{prep.route} (whole)")
+        # The halves joined are judged too when they are not the file a download gets: the
+        # same bytes were just judged whole, and a chunk cache serving another recording only
+        # shows in the file a player assembles.
+        if rest is not None:
+            seen += [j for j in joined(first, rest) if j.body != whole.body]
+        seen.append(whole)
         return seen
+
+
+def joined(first: Observation, rest: Observation) -> list[Observation]:
+    """The two ranged halves as the one file a player assembles from them (empty unless they
+    add up to a whole resource). A server may answer ranged requests from another path than
+    whole downloads (a chunk cache): what plays is then this file, and only decoding it shows
+    whose face and voice it holds, since a chunk on its own is no playable media."""
+    if first.status != 206 or rest.status != 206 or not first.byte_range or not rest.byte_range:
+        return []
+    total = total_size(first)
+    if (
+        total is None
+        or total_size(rest) != total
+        or first.byte_range != (0, len(first.body) - 1)
+        or rest.byte_range != (len(first.body), total - 1)
+        or len(first.body) + len(rest.body) != total
+    ):
+        return []  # not two halves of one file: each is still judged as it came
+    headers = tuple(
+        (name, f"bytes 0-{total - 1}/{total}" if name.lower() == "content-range" else value)
+        for name, value in rest.headers
+    )
+    whole = replace(
+        rest,
+        body=first.body + rest.body,
+        headers=headers,
+        byte_range=(0, total - 1),
+        elapsed=rest.time - first.sent_at,  # received over both requests
+        read="",  # not a request of its own: the access suite repeats the halves' read
+    )
+    return [whole] if whole.complete else []
 
 
 def total_size(obs: Observation) -> int | None:

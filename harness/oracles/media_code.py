@@ -177,7 +177,8 @@ def _scan_audio(body: bytes, scan: MediaScan, until: float) -> None:
 @oracle("media-canary")
 def media_canary(obs: Observation, ctx: OracleContext) -> Iterator[Finding]:
     """Another user's canary in the pixels or sound of a recording the observer received."""
-    if obs.status >= 300 or obs.byte_range is not None or not is_container(obs.body):
+    # A Range chunk is no playable file; the ranged halves joined back up are (reads.joined).
+    if obs.status >= 300 or not obs.complete or not is_container(obs.body):
         return
     scan = _SCANS.of(obs.body)  # read only: the same scan may judge other observers' reads
     # A code may hold a canary inside other text (a camera showing "Ada zq... Lovelace"), so

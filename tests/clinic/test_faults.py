@@ -298,6 +298,19 @@ def whole_file_download(world: World) -> list[str]:
     return _names_in(world.media("bob", bobs), except_user="bob")
 
 
+def ranged_media_cache(world: World) -> list[str]:
+    world.one_call("alice")
+    world.one_call("bob")
+    alices = world.recordings("alice")[0]["id"]
+    bobs = world.recordings("bob")[0]["id"]
+    assert PATIENTS["bob"][0].encode() in world.media("bob", bobs)  # a whole download is right
+    for user, recording in (("alice", alices), ("bob", bobs)):  # alice plays, then bob
+        token = world.post(user, f"/api/recordings/{recording}/media-token").json()["url"]
+        ranged = world.get(user, token, headers={"Range": "bytes=0-199"})
+        assert ranged.status_code == 206
+    return _names_in(ranged.content, except_user="bob")
+
+
 def write_echoes(world: World) -> list[str]:
     alice = world.get("alice", "/api/me").json()
     body = {"email": alice["email"], "phone": alice["phone"]}  # alice's own values
@@ -384,6 +397,7 @@ SCENARIOS: dict[str, Scenario] = {
     "whole-file-download-leak": whole_file_download,
     "forged-identity-accepted": forged_identity,
     "write-echoes-other-user": write_echoes,
+    "ranged-media-cache-leak": ranged_media_cache,
     "encoded-token-leak": encoded_token,
     "document-metadata-leak": document_metadata,
 }

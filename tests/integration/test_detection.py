@@ -58,6 +58,7 @@ TARGETED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "export-unscoped": (("switch",), MID_CALL),
     "search-unscoped": (("switch",), MID_CALL),
     "whole-file-download-leak": (("access",), MID_CALL),
+    "ranged-media-cache-leak": (("access",), MID_CALL),
     # a page linked from the profile and absent from OpenAPI: only the crawl reaches it
     "undocumented-route-leak": (("switch", "access"), MID_CALL),
     # only a forged credential shows it: the access suite's impersonation

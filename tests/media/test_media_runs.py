@@ -95,6 +95,19 @@ def test_a_segment_spliced_with_another_calls_preroll_is_caught_by_the_media_ora
     }
 
 
+def test_a_player_served_another_recording_through_ranged_reads_is_caught_in_its_pixels(
+    tmp_path: Path,
+) -> None:
+    """Only the ranged reads go wrong, and a chunk of a real recording names nobody in its
+    bytes: the halves a player fetched, joined back up and decoded, show whose face and voice
+    it plays. The whole-file download of the same recording is right."""
+    report = run_real(tmp_path, "--faults", "ranged-media-cache-leak")
+    assert report["verdict"] in ("fail", "error"), report["reasons"]
+    in_media = [f for f in report["findings"] if f["surface"]["kind"] in MEDIA_SURFACES]
+    assert in_media and {f["check"] for f in in_media} == {"media-canary"}
+    assert not [f for f in report["findings"] if f["surface"]["kind"] == "media"]
+
+
 def test_the_clean_clinic_with_real_calls_is_clean_and_fully_read_over_three_seeds(
     tmp_path: Path,
 ) -> None:

@@ -283,6 +283,40 @@ def test_media_is_read_in_two_ranges_then_whole_each_in_its_own_statistics_row()
     assert [o.byte_range for o in seen] == [(0, 63), (64, 199), None]
 
 
+def _two_paths(whole: bytes, ranged: bytes) -> Callable[[Send], Observation]:
+    """A server whose whole downloads and ranged reads come from two paths."""
+
+    def answer(send: Send) -> Observation:
+        if "Range" not in send.headers:
+            return _obs(send, 200, whole)
+        start, end = map(int, send.headers["Range"].removeprefix("bytes=").split("-"))
+        span = f"bytes {start}-{end}/{len(ranged)}"
+        return _obs(send, 206, ranged[start : end + 1], content_range=span)
+
+    return answer
+
+
+def test_halves_that_play_another_file_than_the_download_are_judged_joined() -> None:
+    client = _client()
+    script = Script(client, _two_paths(bytes(200), bytes(range(200))))
+    spec = ReadSpec.model_validate({"get": "/media/1", "range": "halves"})
+    seen = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
+    assert len(script.sends) == 3  # the joined file is no request of its own
+    assert [o.byte_range for o in seen] == [(0, 63), (64, 199), (0, 199), None]
+    assert seen[2].body == bytes(range(200)) and seen[2].complete and not seen[0].complete
+    assert seen[2].header("content-range") == "bytes 0-199/200"
+    assert seen[2].read == ""  # the access suite repeats the halves' read, not this
+    assert seen[-1].status == 200  # the download stays last: later steps capture from it
+
+
+def test_halves_that_play_the_downloaded_file_are_not_judged_twice() -> None:
+    client = _client()
+    script = Script(client, _two_paths(bytes(range(200)), bytes(range(200))))
+    spec = ReadSpec.model_validate({"get": "/media/1", "range": "halves"})
+    seen = script.run(read(client, Session(actor=ALICE), spec, {}, "look"))
+    assert [o.byte_range for o in seen] == [(0, 63), (64, 199), None]
+
+
 def test_a_small_body_is_not_asked_for_its_rest_but_still_whole() -> None:
     client = _client()
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from harness.canaries import make_canary
+from harness.client.reads import joined
 from harness.coverage import Coverage
 from harness.media_canary import encode_webm
 from harness.models import Canary, CanaryKind, Observation, SurfaceKind
@@ -131,6 +132,43 @@ def test_non_containers_are_left_to_the_byte_oracle() -> None:
 
 def test_an_observation_that_is_a_range_or_an_error_is_not_decoded(own: bytes) -> None:
     assert judge()(replace(recording_obs("p3", own), status=404)) == []
+    coverage = Coverage()
+    head = ranged_obs("p3", own, 0, 63)
+    assert judge(coverage)(head) == []  # a chunk is no playable file: no finding, no loss
+    assert lost_reasons(coverage) == set()
+
+
+def ranged_obs(actor: str, whole: bytes, first: int, last: int) -> Observation:
+    obs = recording_obs(actor, whole[first : last + 1])
+    header = ("content-range", f"bytes {first}-{last}/{len(whole)}")
+    return replace(obs, status=206, byte_range=(first, last), headers=(*obs.headers, header))
+
+
+def test_the_ranged_halves_joined_up_are_decoded_as_the_file_a_player_plays(own: bytes) -> None:
+    """A server may answer ranged reads from another path than whole downloads (a chunk
+    cache): the halves a player fetched, joined, are judged for whose face and voice they
+    hold, which neither chunk shows on its own."""
+    head, rest = ranged_obs("p3", own, 0, 63), ranged_obs("p3", own, 64, len(own) - 1)
+    (whole,) = joined(head, rest)
+    assert whole.complete and whole.body == own and whole.status == 206
+    assert whole.window == (head.sent_at, rest.time)
+    findings = judge()(whole)
+    assert {(f.surface.kind, f.owner) for f in findings} == {
+        (SurfaceKind.VIDEO, "p2"),
+        (SurfaceKind.AUDIO, "p2"),
+    }
+    assert judge()(replace(whole, actor="p2")) == []  # the owner's own, joined: silent
+
+
+def test_halves_that_do_not_add_up_to_one_file_are_not_joined(own: bytes) -> None:
+    head, rest = ranged_obs("p3", own, 0, 63), ranged_obs("p3", own, 64, len(own) - 1)
+    assert joined(head, replace(rest, body=rest.body[:-1])) == []  # short of its range
+    assert joined(head, ranged_obs("p3", own + b"x", 64, len(own))) == []  # another size
+    assert joined(replace(head, status=200, byte_range=None), rest) == []
+    # ...and a 206 that claims the whole file but holds less is no file either
+    short = replace(ranged_obs("p3", own, 0, len(own) - 1), body=own[:-1])
+    assert not short.complete
+    assert judge()(short) == []
 
 
 def test_a_media_leak_names_the_leaked_datum_and_object_as_a_byte_leak_does() -> None:
