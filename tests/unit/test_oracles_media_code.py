@@ -160,6 +160,13 @@ def test_the_ranged_halves_joined_up_are_decoded_as_the_file_a_player_plays(own:
     assert judge()(replace(whole, actor="p2")) == []  # the owner's own, joined: silent
 
 
+def test_a_range_that_spans_the_whole_file_is_decoded_as_it_is(own: bytes) -> None:
+    """A player's `Range: bytes=0-` is answered 206 with every byte: a file, not a chunk."""
+    everything = ranged_obs("p3", own, 0, len(own) - 1)
+    assert everything.complete
+    assert {f.owner for f in judge()(everything)} == {"p2"}
+
+
 def test_halves_that_do_not_add_up_to_one_file_are_not_joined(own: bytes) -> None:
     head, rest = ranged_obs("p3", own, 0, 63), ranged_obs("p3", own, 64, len(own) - 1)
     assert joined(head, replace(rest, body=rest.body[:-1])) == []  # short of its range
