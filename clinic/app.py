@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 
 from clinic.db import Database
 from clinic.flags import FileFlagSource, FlagSource, UnleashFlagSource
-from clinic.media_rtc import MediaEndpoint
 from clinic.notify import Outbox
 from clinic.routes import (
     api_account,
@@ -59,13 +58,19 @@ def build_state(settings: ClinicSettings) -> ClinicState:
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     db.create_schema()
+    rtc = None
+    if settings.media == "real":
+        # Imported only here: aiortc, PyAV and numpy cost a header-mode clinic ~0.3 s a start.
+        from clinic.media_rtc import MediaEndpoint
+
+        rtc = MediaEndpoint(settings)
     return ClinicState(
         settings=settings,
         db=db,
         flags=build_flags(settings),
         cache=TTLCache(settings.cache_ttl),
         outbox=Outbox(settings),
-        rtc=MediaEndpoint(settings) if settings.media == "real" else None,
+        rtc=rtc,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -11,12 +12,14 @@ from clinic.caseload import CaseloadCache
 from clinic.db import Database
 from clinic.events import EventHub
 from clinic.flags import FlagSource
-from clinic.media_rtc import MediaEndpoint
 from clinic.notify import Outbox
 from clinic.registry import CallRegistry
 from clinic.settings import ClinicSettings
 from clinic.tokens import TokenCache
 from clinic.ttlcache import TTLCache
+
+if TYPE_CHECKING:  # aiortc, PyAV and numpy load only for `--media real` (build_state)
+    from clinic.media_rtc import MediaEndpoint
 
 
 @dataclass

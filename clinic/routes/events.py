@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from clinic.auth import COOKIE, user_for_token
 from clinic.calls import may_drive
 from clinic.events import Subscriber
-from clinic.media_rtc import MediaEndpoint
 from clinic.models import Consultation, User
 from clinic.state import ClinicState, state_of
+
+if TYPE_CHECKING:
+    from clinic.media_rtc import MediaEndpoint
 
 router = APIRouter()
 POLICY_VIOLATION = 1008

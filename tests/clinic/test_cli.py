@@ -116,3 +116,19 @@ def test_bad_notification_targets(tmp_path: Path, args: list[str], needles: list
     code, err = _serve(tmp_path, *args)
     assert code == 2
     _assert_one_line(err, *needles)
+
+
+def test_a_header_mode_clinic_does_not_load_the_media_stack() -> None:
+    """aiortc, PyAV and numpy load only for `--media real`: every selftest run and header-mode
+    gate starts a clinic, and they were a third of its import time."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, clinic.cli, clinic.app; "
+        "print(sorted(m for m in ('aiortc', 'av', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
