@@ -36,23 +36,34 @@ class Witness:
             if canary.shown:
                 self._own.setdefault(canary.owner, {})[canary.value.lower().encode()] = canary
         self._seen: dict[str, set[bytes]] = {}
+        # Each owner's canaries not found yet: only these are searched for in every body. An
+        # owner with a deep history holds hundreds, and searching all of them in every page
+        # of every look was a tenth of the harness's CPU in the switch suite.
+        self._unseen: dict[str, set[bytes]] = {owner: set(own) for owner, own in self._own.items()}
         self.problems: list[str] = []
 
     def expects(self, actor: str) -> bool:
         return actor in self._own
 
-    def saw(self, observations: Iterable[Observation]) -> set[bytes]:
-        """Own canaries found in these observations (all one actor's); remembered."""
-        found: set[bytes] = set()
+    def saw(self, observations: Iterable[Observation]) -> bool:
+        """Whether these observations (all one actor's) hold any of the actor's own canaries;
+        every one found is remembered (`missing`)."""
+        hit = False
         for obs in observations:
-            own = self._own.get(obs.actor)
-            if not own or obs.status >= 400 or body_kind(obs) not in _SCANNED:
+            if obs.actor not in self._own or obs.status >= 400:
+                continue
+            if body_kind(obs) not in _SCANNED:
                 continue
             body = obs.body[:_MAX_SCAN].lower()
-            found |= {value for value in own if value in body}
+            unseen = self._unseen[obs.actor]
+            found = {value for value in unseen if value in body}
             if found:
+                unseen -= found
                 self._seen.setdefault(obs.actor, set()).update(found)
-        return found
+                hit = True
+            elif not hit:
+                hit = any(value in body for value in self._seen.get(obs.actor, ()))
+        return hit
 
     def look(self, actor: str, observations: list[Observation], where: str) -> None:
         """After `actor` looked at everything: they must have seen something of their own."""
