@@ -91,10 +91,13 @@ def _profile_lists(state: ClinicState, request: Request, user: User, page: int) 
     def load() -> dict[str, Any]:
         with state.db.read() as session:
             recordings, total = patient_recordings(session, state, user, page, PROFILE_PAGE_SIZE)
-            appointments, _more = user_appointments(session, user)
+            # The appointments head the first page only; later pages go on through the
+            # recordings (a patient with a long history rendered them all on every page).
+            appointments = user_appointments(session, user)[0] if page == 1 else []
         more = page * PROFILE_PAGE_SIZE < total
         return {
             "appointments": appointments,
+            "first_page": page == 1,
             "recordings": recordings,
             "page": page,
             "next_page": f"/profile?page={page + 1}" if more else None,

@@ -103,5 +103,8 @@ def test_profile_recordings_are_paged_by_ten(make_world: MakeWorld) -> None:
     assert '<a rel="next" href="/profile?page=2">Next</a>' in first
     second = _page(world, "alice", "/profile?page=2")
     assert second.count('class="recording"') == 2 and 'rel="next"' not in second
+    # the appointments head the first page only
+    assert first.count('class="appointment"') == 1 and 'class="appointment"' not in second
+    assert "No appointments." not in second
     ids = re.findall(r'class="recording" data-recording-id="(\d+)"', first + second)
     assert len(set(ids)) == 12
