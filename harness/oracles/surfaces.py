@@ -3,11 +3,22 @@ then the decoded views a program would open on its own (`harness.oracles.decoded
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
 
 from harness.models import Observation, SurfaceKind
-from harness.oracles.decoded import Budget, decoded_views, expand, mime_views, opens, rfc2047
+from harness.oracles.decoded import (
+    MAX_DECODED,
+    Budget,
+    decoded_views,
+    expand,
+    mime_views,
+    opens,
+    rfc2047,
+)
 from harness.oracles.pdf import open_pdf, pdf_text, pdf_views
 
 __all__ = ["Part", "body_kind", "parts", "where"]
@@ -94,7 +105,50 @@ def _may_decode(obs: Observation, kind: SurfaceKind) -> bool:
     )
 
 
+class _PdfParts:
+    """The parts of PDFs already opened, by the digest of their bytes (and where they start).
+    The same document reaches every observer who may read it, in every look: parsing it once
+    per run, not once per read, was the largest share of the oracle's own CPU in a look. Only
+    a PDF opened with the whole budget is kept, with what it took of it and what it cut, so a
+    later read of it takes and cuts exactly as opening it again would."""
+
+    def __init__(self, limit: int = 2048) -> None:
+        self._lock = threading.Lock()
+        self._done: OrderedDict[tuple[bytes, int], tuple[list[Part], int, list[str]]]
+        self._done = OrderedDict()
+        self._limit = limit
+
+    def of(self, obs: Observation, budget: Budget) -> Iterator[Part]:
+        if budget.left != MAX_DECODED or budget.cut:
+            yield from _pdf_parts(obs, budget)
+            return
+        offset = obs.byte_range[0] if obs.byte_range is not None else 0
+        key = (hashlib.blake2b(obs.body, digest_size=16).digest(), offset)
+        with self._lock:
+            kept = self._done.get(key)
+            if kept is not None:
+                self._done.move_to_end(key)
+        if kept is None:
+            found = list(_pdf_parts(obs, budget))  # raises as opening it would
+            kept = (found, MAX_DECODED - budget.left, list(budget.cut))
+            with self._lock:
+                self._done[key] = kept
+                while len(self._done) > self._limit:
+                    self._done.popitem(last=False)
+        else:
+            budget.left -= kept[1]
+            budget.cut += kept[2]
+        yield from kept[0]
+
+
+_PDFS = _PdfParts()
+
+
 def _pdf(obs: Observation, budget: Budget) -> Iterator[Part]:
+    return _PDFS.of(obs, budget)
+
+
+def _pdf_parts(obs: Observation, budget: Budget) -> Iterator[Part]:
     """What a person reads is the text, not the (often compressed) bytes; a PDF that yields
     no text is judged as raw bytes instead, never skipped. Then every object it holds."""
     reader = open_pdf(obs.body)

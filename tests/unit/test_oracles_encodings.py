@@ -432,3 +432,31 @@ def test_random_compressed_data_is_silent(seed: int, kind: str) -> None:
         )
         == []
     )
+
+
+def test_a_pdf_read_again_is_parsed_once_and_judged_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every look reads the same summaries again: their parts are kept by digest, with what
+    their opening cut (lost coverage), so a later read is judged exactly as the first."""
+    from harness.oracles import pdf as pdf_module
+    from harness.oracles import surfaces
+
+    monkeypatch.setattr(surfaces, "_PDFS", surfaces._PdfParts())
+    monkeypatch.setattr(pdf_module, "MAX_OBJECTS", 3)  # so that opening it cuts something
+    opened: list[bytes] = []
+
+    def counting(data: bytes) -> object:
+        opened.append(data)
+        return open_pdf(data)
+
+    monkeypatch.setattr(surfaces, "open_pdf", counting)
+    data = pdf(info=planted(), text="hello")
+    first, again = Coverage(), Coverage()
+    found = [(f.owner, encoding_of(f)) for f in leaks(pdf_obs(data), first)]
+    assert [(f.owner, encoding_of(f)) for f in leaks(pdf_obs(data), again)] == found
+    assert len(opened) == 1 and found
+    lost = [[reason for row in c.rows() for reason, _ in row.reasons] for c in (first, again)]
+    assert lost[0] and lost[0] == lost[1]
+    leaks(pdf_obs(data + b"\n"))  # other bytes: opened on their own
+    assert len(opened) == 2
