@@ -162,14 +162,19 @@ class Observation:
         return self.time - self.elapsed
 
     @property
+    def total_size(self) -> int | None:
+        """The whole resource's size a Range answer gives (`Content-Range: bytes a-b/SIZE`)."""
+        _, _, total = (self.header("content-range") or "").rpartition("/")
+        return int(total) if total.isdigit() else None
+
+    @property
     def complete(self) -> bool:
         """Whether the body is the whole resource: no Range, or a range that spans all of it
         (`Content-Range: bytes 0-N/N+1`, as the ranged halves of a read joined back up)."""
         if self.byte_range is None:
             return True
         first, last = self.byte_range
-        total = (self.header("content-range") or "").rpartition("/")[2]
-        return first == 0 and total.isdigit() and int(total) == last + 1 == len(self.body)
+        return first == 0 and self.total_size == last + 1 == len(self.body)
 
     @property
     def window(self) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from harness.models import Observation
 from harness.profile.model import PageSpec, ReadSpec
 from harness.profile.steps import Prepared, capture_all, is_success, prepare
 
-__all__ = ["RANGE_CUT", "Reader", "joined", "read", "shapes", "total_size"]
+__all__ = ["RANGE_CUT", "Reader", "joined", "read", "shapes"]
 
 RANGE_CUT = 64  # first Range request ends here: inside the media header, where canaries sit
 
@@ -195,7 +195,7 @@ class Reader:
         if first.status != 206 or first.byte_range is None:
             return [first]  # Range ignored or refused: the answer already was the whole shape
         seen = [first]
-        total = total_size(first)
+        total = first.total_size
         rest: Observation | None = None
         if total is not None and total > RANGE_CUT:
             rest_range = {"Range": f"bytes={RANGE_CUT}-{total - 1}"}
@@ -218,10 +218,10 @@ def joined(first: Observation, rest: Observation) -> list[Observation]:
     whose face and voice it holds, since a chunk on its own is no playable media."""
     if first.status != 206 or rest.status != 206 or not first.byte_range or not rest.byte_range:
         return []
-    total = total_size(first)
+    total = first.total_size
     if (
         total is None
-        or total_size(rest) != total
+        or rest.total_size != total
         or first.byte_range != (0, len(first.body) - 1)
         or rest.byte_range != (len(first.body), total - 1)
         or len(first.body) + len(rest.body) != total
@@ -239,10 +239,4 @@ def joined(first: Observation, rest: Observation) -> list[Observation]:
         elapsed=rest.time - first.sent_at,  # received over both requests
         read="",  # not a request of its own: the access suite repeats the halves' read
     )
-    return [whole] if whole.complete else []
-
-
-def total_size(obs: Observation) -> int | None:
-    value = obs.header("content-range") or ""
-    _, _, total = value.rpartition("/")
-    return int(total) if total.isdigit() else None
+    return [whole]
