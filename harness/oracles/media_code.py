@@ -12,11 +12,8 @@ decoding is capped in frames and wall time, and what a cap cut off is lost cover
 
 from __future__ import annotations
 
-import hashlib
 import io
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +22,7 @@ from harness.coverage import MISSING_SENT
 from harness.models import Canary, Finding, Observation, Surface, SurfaceKind
 from harness.oracles.context import OracleContext, coverage_key
 from harness.oracles.leaks import canary_finding
+from harness.oracles.memo import BodyMemo, digest
 from harness.oracles.registry import oracle
 from harness.oracles.surfaces import where
 
@@ -87,23 +85,16 @@ class _Scans:
     undecodable one is (the same bytes fail the same way)."""
 
     def __init__(self, limit: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._done: OrderedDict[bytes, MediaScan] = OrderedDict()
-        self._limit = limit
+        self._done: BodyMemo[MediaScan] = BodyMemo(limit)
 
     def of(self, body: bytes) -> MediaScan:
-        key = hashlib.blake2b(body, digest_size=16).digest()
-        with self._lock:
-            kept = self._done.get(key)
-            if kept is not None:
-                self._done.move_to_end(key)
-                return kept
+        key = digest(body)
+        kept = self._done.get(key)
+        if kept is not None:
+            return kept
         scan = scan_media(body)
         if not scan.cut:
-            with self._lock:
-                self._done[key] = scan
-                while len(self._done) > self._limit:
-                    self._done.popitem(last=False)
+            self._done.put(key, scan)
         return scan
 
 

@@ -3,9 +3,6 @@ then the decoded views a program would open on its own (`harness.oracles.decoded
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -19,6 +16,7 @@ from harness.oracles.decoded import (
     opens,
     rfc2047,
 )
+from harness.oracles.memo import BodyMemo, digest
 from harness.oracles.pdf import open_pdf, pdf_text, pdf_views
 
 __all__ = ["Part", "body_kind", "parts", "where"]
@@ -80,7 +78,7 @@ def parts(obs: Observation, budget: Budget | None = None) -> Iterator[Part]:
     budget = budget or Budget()
     kind = body_kind(obs) if obs.body else SurfaceKind.OTHER
     if kind is SurfaceKind.PDF:
-        yield from _pdf(obs, budget)
+        yield from _PDFS.of(obs, budget)
     elif obs.body:
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
         yield Part(kind, obs.body, offset)
@@ -113,28 +111,19 @@ class _PdfParts:
     later read of it takes and cuts exactly as opening it again would."""
 
     def __init__(self, limit: int = 2048) -> None:
-        self._lock = threading.Lock()
-        self._done: OrderedDict[tuple[bytes, int], tuple[list[Part], int, list[str]]]
-        self._done = OrderedDict()
-        self._limit = limit
+        self._done: BodyMemo[tuple[list[Part], int, list[str]]] = BodyMemo(limit)
 
     def of(self, obs: Observation, budget: Budget) -> Iterator[Part]:
         if budget.left != MAX_DECODED or budget.cut:
-            yield from _pdf_parts(obs, budget)
+            yield from _pdf(obs, budget)
             return
         offset = obs.byte_range[0] if obs.byte_range is not None else 0
-        key = (hashlib.blake2b(obs.body, digest_size=16).digest(), offset)
-        with self._lock:
-            kept = self._done.get(key)
-            if kept is not None:
-                self._done.move_to_end(key)
+        key = (digest(obs.body), offset)
+        kept = self._done.get(key)
         if kept is None:
-            found = list(_pdf_parts(obs, budget))  # raises as opening it would
+            found = list(_pdf(obs, budget))  # raises as opening it would
             kept = (found, MAX_DECODED - budget.left, list(budget.cut))
-            with self._lock:
-                self._done[key] = kept
-                while len(self._done) > self._limit:
-                    self._done.popitem(last=False)
+            self._done.put(key, kept)
         else:
             budget.left -= kept[1]
             budget.cut += kept[2]
@@ -145,10 +134,6 @@ _PDFS = _PdfParts()
 
 
 def _pdf(obs: Observation, budget: Budget) -> Iterator[Part]:
-    return _PDFS.of(obs, budget)
-
-
-def _pdf_parts(obs: Observation, budget: Budget) -> Iterator[Part]:
     """What a person reads is the text, not the (often compressed) bytes; a PDF that yields
     no text is judged as raw bytes instead, never skipped. Then every object it holds."""
     reader = open_pdf(obs.body)
