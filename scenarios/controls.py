@@ -35,7 +35,6 @@ class Witness:
         for canary in world.ownership.canaries:
             if canary.shown:
                 self._own.setdefault(canary.owner, {})[canary.value.lower().encode()] = canary
-        self._seen: dict[str, set[bytes]] = {}
         # Each owner's canaries not found yet: only these are searched for in every body. An
         # owner with a deep history holds hundreds, and searching all of them in every page
         # of every look was a tenth of the harness's CPU in the switch suite.
@@ -50,19 +49,17 @@ class Witness:
         every one found is remembered (`missing`)."""
         hit = False
         for obs in observations:
-            if obs.actor not in self._own or obs.status >= 400:
-                continue
-            if body_kind(obs) not in _SCANNED:
+            unseen = self._unseen.get(obs.actor)
+            if unseen is None or obs.status >= 400 or body_kind(obs) not in _SCANNED:
                 continue
             body = obs.body[:_MAX_SCAN].lower()
-            unseen = self._unseen[obs.actor]
             found = {value for value in unseen if value in body}
             if found:
                 unseen -= found
-                self._seen.setdefault(obs.actor, set()).update(found)
                 hit = True
             elif not hit:
-                hit = any(value in body for value in self._seen.get(obs.actor, ()))
+                seen = (value for value in self._own[obs.actor] if value not in unseen)
+                hit = any(value in body for value in seen)
         return hit
 
     def look(self, actor: str, observations: list[Observation], where: str) -> None:
@@ -81,9 +78,8 @@ class Witness:
         for owner, own in self._own.items():
             if require is not None and owner not in require:
                 continue
-            seen = self._seen.get(owner, set())
             for value, canary in own.items():
-                if canary.resource and value not in seen:
+                if canary.resource and value in self._unseen[owner]:
                     gaps[canary.resource] = gaps.get(canary.resource, 0) + 1
         return sorted(gaps)
 
