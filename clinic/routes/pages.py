@@ -97,7 +97,6 @@ def _profile_lists(state: ClinicState, request: Request, user: User, page: int) 
         more = page * PROFILE_PAGE_SIZE < total
         return {
             "appointments": appointments,
-            "first_page": page == 1,
             "recordings": recordings,
             "page": page,
             "next_page": f"/profile?page={page + 1}" if more else None,
