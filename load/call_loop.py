@@ -22,11 +22,14 @@ from typing import Any, TypeVar
 
 from harness.errors import InfrastructureError
 
-__all__ = ["CallLoop", "StartThread"]
+__all__ = ["CLOSE_BOUND", "CallLoop", "StartThread"]
 
 T = TypeVar("T")
 _POLL = 0.02
 _CLOSE_SECONDS = 8.0  # a hang-up's own bound is 5 s (load.calls)
+_CLOSE_LATE = 2.0  # after the drain: the cancelled tasks' 1 s, then the loop and thread ending
+# The longest `CallLoop.close()` takes; the harness allows it, per loop, in a run's deadline.
+CLOSE_BOUND = _CLOSE_SECONDS + _CLOSE_LATE
 # Starts `fn()` on a new OS thread (the locustfile passes gevent's original start_new_thread).
 StartThread = Callable[[Callable[[], None]], object]
 
@@ -146,6 +149,6 @@ class CallLoop:
             self.loop.stop()
 
         self.loop.call_soon_threadsafe(lambda: self.loop.create_task(drain()))
-        ends = time.monotonic() + timeout + 2.0
+        ends = time.monotonic() + timeout + _CLOSE_LATE
         while not self._ended.done and time.monotonic() < ends:
             self._sleep(_POLL)

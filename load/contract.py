@@ -29,6 +29,9 @@ MEDIA_FILE = "media.json"  # in FINDINGS_DIR: what the media oracle decoded (Med
 CSV_PREFIX = "locust"
 JSON_FILE = "locust.json"
 LOG_FILE = "locust.log"
+# A Locust process of ours writes every thread's stack to its output (process-N.out) on this
+# signal: what a run that overran its deadline was stuck in is then on record.
+STACKS_SIGNAL = "SIGUSR1"
 
 # Locust custom messages (environment.runner.register_message / send_message).
 MSG_HELLO = "chaperone:hello"  # worker -> master: I am ready for the world (repeated until sent)

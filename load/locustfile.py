@@ -28,16 +28,20 @@ second such loop, so the hub keeps serving the users and the heartbeats to the m
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.util
 from gevent import monkey
 from gevent.event import Event as GeventEvent
 from gevent.lock import BoundedSemaphore
@@ -395,6 +399,19 @@ def _stop_calls(**_: Any) -> None:
 
 
 _listen(events.init, _on_init)
+
+
+def _write_stacks() -> None:
+    sys.stderr.write("\n".join(gevent.util.format_run_info()) + "\n")
+    sys.stderr.flush()
+
+
+# The harness sends this signal before it stops a run that overran its deadline; the stacks land
+# in this process's output (stderr is process-N.out), the evidence of what it was stuck in. The
+# hub writes every greenlet's and thread's stack; faulthandler, first and from C, writes the
+# threads' stacks even when a greenlet that never yields keeps the hub from running.
+gevent.signal_handler(signal.Signals[contract.STACKS_SIGNAL], _write_stacks)
+faulthandler.register(signal.Signals[contract.STACKS_SIGNAL], all_threads=True, chain=True)
 
 
 # -- the users -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ a pass.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -33,6 +34,7 @@ from harness.errors import InfrastructureError, TargetUnreachable
 from harness.models import Finding
 from harness.world import World
 from load import contract
+from load.call_loop import CLOSE_BOUND
 from load.contract import DiscoveredRead, LoadSettings
 from load.findings_io import FindingsTail
 from load.stats import LoadStats, read_stats
@@ -43,6 +45,11 @@ _HEALTH_EVERY = 2.0
 _HEALTH_STRIKES = 2  # consecutive failed health checks before the target counts as dead
 _STARTUP_GRACE = 30.0  # interpreter start, locustfile import, workers connecting
 _STOP_GRACE = 15.0  # users finishing, stats and CSVs written
+# With real calls a process then closes its two asyncio loops (the calls', the judge's), each
+# within its own bound: a deadline shorter than the locustfile's own shutdown once killed a
+# clean run that was still hanging up its calls on a slow machine.
+_MEDIA_STOP = 2 * CLOSE_BOUND
+_STACKS_WAIT = 1.0  # for a process to write its threads' stacks before it is stopped
 _TERMINATE_WAIT = 5.0
 
 
@@ -79,7 +86,8 @@ class LoadPlan:
     @property
     def deadline(self) -> float:
         joining = self.join_seconds if self.distributed else 0.0
-        return self.run_time + joining + _STARTUP_GRACE + _STOP_GRACE
+        stopping = _STOP_GRACE + (_MEDIA_STOP if self.media else 0.0)
+        return self.run_time + joining + _STARTUP_GRACE + stopping
 
     def settings(self) -> LoadSettings:
         return LoadSettings(
@@ -232,8 +240,21 @@ class LocustGroup:
     def main(self) -> subprocess.Popen[bytes]:
         return self.processes[0]
 
+    @property
+    def run_dir(self) -> Path:
+        return self._run_dir
+
     def finished(self) -> bool:
         return all(p.poll() is not None for p in self.processes)
+
+    def dump_stacks(self) -> None:
+        """Asks each live process (not its children) for its threads' stacks, in its output."""
+        sig = signal.Signals[contract.STACKS_SIGNAL]
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, sig)
+        time.sleep(_STACKS_WAIT)
 
     def terminate(self) -> None:
         for process in self.processes:
@@ -392,9 +413,13 @@ def _supervise(
         yield from tail.read_new()
         health.check()
         if time.monotonic() > ends:
+            group.dump_stacks()
+            last = _tail(group.run_dir / contract.LOG_FILE, lines=1)
             raise InfrastructureError(
-                f"Locust did not finish within {plan.deadline:.0f} s",
-                "the target may be hanging; see the Locust logs in the run directory",
+                f"Locust did not finish within {plan.deadline:.0f} s"
+                + (f" (its last log line: {last})" if last else ""),
+                "the target or Locust may be hanging: the stacks of Locust's threads are in "
+                "process-0.out in the run directory, beside its log",
             )
     # The master is done; workers quit on its signal and get a moment to write their last lines.
     stop = time.monotonic() + _TERMINATE_WAIT

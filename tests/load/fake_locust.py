@@ -11,15 +11,19 @@ FAKE_EXIT      exit code (default 0)
 FAKE_ARGV      a file to record this command line and run variables in (JSON lines)
 """
 
+import faulthandler
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 
 
 def main() -> int:
+    # As the locustfile does: the harness asks an overrunning run for its threads' stacks.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     argv = sys.argv[1:]
     prefix = argv[argv.index("--csv") + 1] if "--csv" in argv else None
     record = os.environ.get("FAKE_ARGV")

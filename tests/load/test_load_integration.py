@@ -26,6 +26,7 @@ from harness.events import (
 from harness.models import Verdict
 from harness.profile import LoadedProfile, load_profile
 from harness.profile.model import TargetProfile
+from load import runner
 from load.suite import run_load
 from tests.load.clinic_process import Clinic, clinic_process
 
@@ -145,3 +146,21 @@ def test_a_load_user_that_crashes_makes_the_run_an_error(clean: Clinic, tmp_path
     assert "a load user crashed: ConfigError: placeholder {{recording.here}}" in error
     [done] = [e for e in events if isinstance(e, SuiteFinished)]
     assert done.verdict is Verdict.ERROR
+
+
+def test_a_run_past_its_deadline_leaves_the_stacks_of_locusts_threads(
+    clean: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Locust that overran its deadline is stopped, and what it was doing is on record: the
+    locustfile writes every thread's stack on the harness's signal (else the signal kills it
+    and its output holds nothing)."""
+    monkeypatch.setattr(runner, "_STARTUP_GRACE", 0.0)
+    monkeypatch.setattr(runner, "_STOP_GRACE", -6.0)  # a 6 s deadline for a 12 s run
+    events = run(clean, tmp_path)
+    [error] = [e.message for e in events if isinstance(e, EngineError)]
+    assert "Locust did not finish within 6 s (its last log line: " in error, error
+    assert "process-0.out" in error
+    stacks = (tmp_path / "load" / "process-0.out").read_text(encoding="utf-8")
+    # Not only the hub's thread: the greenlets (Locust's users and runner) are on record too.
+    assert "most recent call first" in stacks and "locust/runners.py" in stacks, stacks[-2000:]
+    assert suite_result(events).verdict is Verdict.ERROR

@@ -41,11 +41,17 @@ def run_load(out: Path, *extra: str, calls: int = 4) -> dict[str, Any]:
     return data
 
 
+def locust_output(out: Path) -> str:
+    """The end of what Locust printed: on an overrun, the stacks it was asked for."""
+    path = out / "load" / "process-0.out"
+    return path.read_text(encoding="utf-8", errors="replace")[-6000:] if path.is_file() else ""
+
+
 def test_ten_clean_real_calls_under_load_are_live_at_once_give_no_finding_and_are_decoded(
     tmp_path: Path,
 ) -> None:
     report = run_load(tmp_path, calls=10)
-    assert report["errors"] == [], report["errors"]
+    assert report["errors"] == [], (report["errors"], locust_output(tmp_path))
     assert report["findings"] == []
     metrics = report["metrics"]["load"]
     assert metrics["media_calls"] == 10

@@ -31,6 +31,7 @@ from harness.events import CaseFinished, Event, FindingRaised, SuiteFinished
 from harness.models import Finding, Severity, Surface, SurfaceKind, Verdict
 from harness.suites import RunContext
 from load import runner
+from load.call_loop import CLOSE_BOUND
 from load.contract import (
     ENV_FINDINGS,
     ENV_LOCUST,
@@ -195,16 +196,32 @@ def test_dead_target_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert time.monotonic() - started < 15
 
 
-def test_overrunning_locust_is_killed(
+def test_overrunning_locust_is_killed_after_it_wrote_its_stacks(
     target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_SLEEP", "60")
+    monkeypatch.setenv("FAKE_LOG", "[2026] INFO/locust.main: --run-time limit reached")
     monkeypatch.setattr(runner, "_STARTUP_GRACE", 0.0)
     monkeypatch.setattr(runner, "_STOP_GRACE", 1.0)
     started = time.monotonic()
-    with pytest.raises(InfrastructureError, match="did not finish within 2 s"):
+    with pytest.raises(InfrastructureError) as raised:
         _run(_context(target, tmp_path / "out"))
+    assert str(raised.value).startswith(
+        "Locust did not finish within 2 s (its last log line: [2026] INFO/locust.main: "
+        "--run-time limit reached)"
+    )
+    assert "process-0.out" in str(raised.value)
+    # The fake registers the locustfile's handler: the signal asked for stacks, not an exit.
+    stacks = (tmp_path / "out" / "load" / "process-0.out").read_text(encoding="utf-8")
+    assert "most recent call first" in stacks and "fake_locust.py" in stacks
     assert time.monotonic() - started < 15
+
+
+def test_a_deadline_with_real_calls_allows_both_call_loops_to_close() -> None:
+    """The locustfile closes the calls' loop and then the judge's, each within CLOSE_BOUND."""
+    plain = runner.LoadPlan(target="http://t", users=4, seconds=40)
+    media = replace(plain, media=True)
+    assert media.deadline - plain.deadline >= 2 * CLOSE_BOUND
 
 
 @pytest.mark.parametrize("reason", [CancelReason.TIMEOUT, CancelReason.INTERRUPT])
