@@ -23,7 +23,10 @@ class Shows(_Strict):
     `scenarios` empty means every switch scenario; `population` empty means the catalog's.
     `fuzz` marks a fault that shows in single requests: it also gets a fuzz-only run.
     `browser` marks one the browser suite can see (`--browser` adds it).
-    `media` real: it lives in real calls' media, so its runs pass `--media real`."""
+    `media` real: it lives in real calls' media, so its runs pass `--media real`.
+    `heavy` false: its run needs no heavy owner (`--population heavy=0`), whose long lists
+    the clean runs and the depth faults walk, and whose looks and access groups only add time
+    to a run about something else (a real-calls run always leaves them out)."""
 
     suites: tuple[str, ...] = ("switch", "access")
     scenarios: tuple[str, ...] = ()
@@ -32,6 +35,7 @@ class Shows(_Strict):
     fuzz: bool = False
     browser: bool = False
     media: Literal["header", "real"] = "header"
+    heavy: bool = True
 
 
 class Fault(_Strict):

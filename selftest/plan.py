@@ -51,6 +51,7 @@ class PlannedRun:
     population: Population = ()
     extra_seeds: int = 0
     media: str = "header"  # `--media`: real for faults in real calls' media
+    heavy: bool = True  # False: `--population=heavy=0`, no heavy owner in the world
 
     @property
     def directory(self) -> str:
@@ -91,13 +92,7 @@ class PlannedRun:
             args.append("--shrink-seconds=0")
         if "fuzz" in self.suites:
             args += [f"--fuzz-examples={FUZZ_EXAMPLES}", f"--fuzz-seconds={FUZZ_SECONDS:g}"]
-        if self.suites == ("fuzz",) or self.media == "real":
-            # The fuzz-only run sends single requests at the smallest population within
-            # FUZZ_SECONDS, warm-up included: a heavy owner's long lists (walked by its look)
-            # are the switch and access runs' to read, and left that run no time to fuzz.
-            # Real calls' runs: a heavy owner's `each` reads sample its five oldest recordings
-            # (archived, no real media), so a media fault landing in its calls (the call
-            # renegotiated or joined last) would never be decoded.
+        if not self.heavy:
             args.append("--population=heavy=0")
         return [*args, f"--build=selftest-{self.name}-{self.part}", f"--out={out}"]
 
@@ -160,10 +155,17 @@ class SelftestPlan(BaseModel):
             population=self.catalog.population_of(shows),
             extra_seeds=shows.extra_seeds,
             media=shows.media,
+            # Real calls' runs: a heavy owner's `each` reads sample its five oldest recordings
+            # (archived, no real media), so a media fault landing in its calls (the call
+            # renegotiated or joined last) would never be decoded.
+            heavy=shows.heavy and shows.media != "real",
         )
         if not shows.fuzz:
             return [main]
-        # The fuzz suite alone, at the smallest population: one warm-up call per owner.
+        # The fuzz suite alone, at the smallest population: one warm-up call per owner. It
+        # sends single requests within FUZZ_SECONDS, warm-up included: a heavy owner's long
+        # lists (walked by its look) are the switch and access runs' to read, and left that
+        # run no time to fuzz.
         fuzz = replace(
             main,
             suites=("fuzz",),
@@ -172,6 +174,7 @@ class SelftestPlan(BaseModel):
             population=tuple(self.catalog.population.items()),
             extra_seeds=0,
             media="header",
+            heavy=False,
         )
         return [main, fuzz]
 
@@ -181,7 +184,15 @@ class SelftestPlan(BaseModel):
         population = tuple(self.catalog.population.items())
         first = self.clean_seeds[0]
         return PlannedRun(
-            "clean", f"seed-{first}", (), ("switch",), first, "media", (), population, 0, "real"
+            "clean",
+            f"seed-{first}",
+            (),
+            ("switch",),
+            first,
+            "media",
+            population=population,
+            media="real",
+            heavy=False,  # as a media fault's run has it
         )
 
     def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
@@ -222,6 +233,7 @@ class SelftestPlan(BaseModel):
                         alone,
                         scenarios,
                         population,
+                        heavy=alone != "fuzz",  # as the faults' fuzz-only runs have it
                     )
                 )
         return runs

@@ -190,8 +190,13 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
     fuzz = runs["recording-idor/fuzz"].arguments(tmp_path)
     assert f"--fuzz-examples={FUZZ_EXAMPLES}" in fuzz and "--suite=fuzz" in fuzz
     assert any(a.startswith("--fuzz-seconds=") for a in fuzz)
-    # fuzz alone, in its time bound, has no heavy owner; the fault's own runs keep theirs
-    assert "--population=heavy=0" in fuzz and "--population=heavy=0" not in args
+    # fuzz alone, in its time bound, has no heavy owner; a fault's own runs keep theirs
+    # unless the catalog says it needs none (the neighbour's leak is about pairs)
+    assert "--population=heavy=0" in fuzz and "--population=heavy=0" in args
+    heavy = runs["deep-page-leak/main"].arguments(tmp_path)
+    assert "--population=heavy=0" not in heavy
+    assert "--population=heavy=0" not in runs["seed-0/main"].arguments(tmp_path)
+    assert "--population=heavy=0" in runs["seed-0/fuzz"].arguments(tmp_path)
     assert any(
         a.startswith("--load-seconds=") for a in runs["switch-race/main"].arguments(tmp_path)
     )
