@@ -155,9 +155,10 @@ class SelftestPlan(BaseModel):
             population=self.catalog.population_of(shows),
             extra_seeds=shows.extra_seeds,
             media=shows.media,
-            # Real calls' runs: a heavy owner's `each` reads sample its five oldest recordings
-            # (archived, no real media), so a media fault landing in its calls (the call
-            # renegotiated or joined last) would never be decoded.
+            # Real calls' runs go without: a media fault lives in calls, not in long lists,
+            # and a heavy owner's calls and pages only lengthen them. (Its recordings made in
+            # the run are read and decoded all the same: `Looks` reads every item first
+            # listed after a user's first look, and samples only the seeded bulk.)
             heavy=shows.heavy and shows.media != "real",
         )
         if not shows.fuzz:

@@ -212,7 +212,7 @@ def test_arguments_carry_the_row(tmp_path: Path) -> None:
 def test_a_fault_in_real_calls_media_runs_with_them_and_so_does_a_clean_run() -> None:
     runs = by_name(clinic_plan(faults=("media-preroll-shared",), clean_seeds=(3,)))
     assert "--media=real" in runs["media-preroll-shared/main"].arguments(Path("out"))
-    # A heavy owner's sampled reads skip its real recordings: none in real calls' runs.
+    # No heavy owner in real calls' runs: media faults live in calls, not in long lists.
     assert "--population=heavy=0" in runs["media-preroll-shared/main"].arguments(Path("out"))
     assert "--population=heavy=0" in runs["seed-3/media"].arguments(Path("out"))
     assert runs["media-preroll-shared/main"].label.endswith("switch with real calls")
