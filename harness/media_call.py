@@ -29,12 +29,15 @@ from typing import Any
 from harness.models import Actor, Canary
 
 __all__ = [
+    "AUDIO_CRC_BYTES",
     "AUDIO_SYMBOL_SECONDS",
+    "AUDIO_SYNC_SYMBOLS",
     "HOLD_SECONDS",
     "MediaAction",
     "MediaCodes",
     "MediaPlan",
     "Signalling",
+    "audio_frame_symbols",
     "codes_for",
 ]
 
@@ -44,6 +47,18 @@ __all__ = [
 # test_media_canary.py). Kept here, numpy-free, so the codec and the ledger's arithmetic
 # (harness.media_ledger.need_seconds) read one value.
 AUDIO_SYMBOL_SECONDS = 0.02
+# An audio code's frame: this many sync symbols, then two symbols (nibbles) for each byte of
+# the text and of its CRC. The encoder (harness.media_canary) lays frames out with these, and
+# the ledger (harness.media_ledger.need_seconds) times them with `audio_frame_symbols`.
+AUDIO_SYNC_SYMBOLS = 2
+AUDIO_CRC_BYTES = 2
+
+
+def audio_frame_symbols(text_bytes: int) -> int:
+    """Symbols in one frame of an audio code whose text is `text_bytes` long."""
+    return AUDIO_SYNC_SYMBOLS + 2 * (text_bytes + AUDIO_CRC_BYTES)
+
+
 # How long each segment holds media before a flow that closes it, unless the profile says
 # (`media.hold_seconds`): over a 12-character canary's 0.74 s of sound (need_seconds) and the
 # 0.8 s of camera after which pictures are expected (harness.media_ledger.VIDEO_SECONDS).

@@ -27,7 +27,7 @@ import segno
 import zxingcpp
 
 from harness.caption import GLYPH_HEIGHT, draw_text
-from harness.media_call import AUDIO_SYMBOL_SECONDS
+from harness.media_call import AUDIO_CRC_BYTES, AUDIO_SYMBOL_SECONDS, AUDIO_SYNC_SYMBOLS
 
 __all__ = [
     "AUDIO_RATE",
@@ -137,9 +137,9 @@ def write_y4m(path: Path, canary: str, seconds: float = 2.0, caption: str | None
 
 
 def _symbols(payload: bytes) -> list[int]:
-    body = payload + _crc16(payload).to_bytes(2, "big")
+    body = payload + _crc16(payload).to_bytes(AUDIO_CRC_BYTES, "big")
     nibbles = [part for byte in body for part in (byte >> 4, byte & 0x0F)]
-    return [_SYNC, _SYNC, *nibbles]
+    return [_SYNC] * AUDIO_SYNC_SYMBOLS + nibbles
 
 
 def audio_code(canary: str, seconds: float | None = None, rate: int = AUDIO_RATE) -> Pcm:

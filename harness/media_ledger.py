@@ -36,7 +36,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.media_call import AUDIO_SYMBOL_SECONDS
+from harness.media_call import AUDIO_SYMBOL_SECONDS, audio_frame_symbols
 
 __all__ = ["VIDEO_SECONDS", "CallLedger", "Expected", "MissingVideo", "need_seconds"]
 
@@ -54,7 +54,7 @@ def need_seconds(code: str) -> float:
     pair, then 2 symbols per byte of the text and its CRC-16), as the decoder takes what a
     cut-off frame lacks from the end of the one before it, two symbols for the phase of the
     decoder's windows, plus lag."""
-    frame = (2 + 2 * (len(code.encode("ascii", "replace")) + 2)) * AUDIO_SYMBOL_SECONDS
+    frame = audio_frame_symbols(len(code.encode("ascii", "replace"))) * AUDIO_SYMBOL_SECONDS
     return frame + 2 * AUDIO_SYMBOL_SECONDS + _LAG_SECONDS
 
 

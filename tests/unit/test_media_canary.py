@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.canaries import make_canary
+from harness.media_call import AUDIO_SYMBOL_SECONDS, audio_frame_symbols
 from harness.media_canary import (
     AUDIO_RATE,
     FPS,
@@ -193,3 +194,10 @@ def test_codes_survive_vp8_and_opus(tmp_path: Path) -> None:
 def test_audio_code_refuses_what_it_cannot_carry() -> None:
     with pytest.raises(ValueError):
         audio_code("")
+
+
+@pytest.mark.parametrize("canary", ["a", "MC-7QX2-K9", "x" * 64])
+def test_one_frame_of_the_code_is_as_long_as_the_ledger_counts_it(canary: str) -> None:
+    """The encoder's frame layout and the ledger's timing (need_seconds) share one count."""
+    per_symbol = round(AUDIO_RATE * AUDIO_SYMBOL_SECONDS)
+    assert audio_code(canary).size == audio_frame_symbols(len(canary)) * per_symbol
