@@ -51,7 +51,7 @@ class PlannedRun:
     population: Population = ()
     extra_seeds: int = 0
     media: str = "header"  # `--media`: real for faults in real calls' media
-    heavy: bool = True  # False: `--population=heavy=0`, no heavy owner in the world
+    heavy: bool = True  # False: the catalog says the fault's run needs no heavy owner
 
     @property
     def directory(self) -> str:
@@ -92,9 +92,21 @@ class PlannedRun:
             args.append("--shrink-seconds=0")
         if "fuzz" in self.suites:
             args += [f"--fuzz-examples={FUZZ_EXAMPLES}", f"--fuzz-seconds={FUZZ_SECONDS:g}"]
-        if not self.heavy:
+        if not self.heavy_owners:
             args.append("--population=heavy=0")
         return [*args, f"--build=selftest-{self.name}-{self.part}", f"--out={out}"]
+
+    @property
+    def heavy_owners(self) -> bool:
+        """Whether the run's world has heavy owners. Not when the catalog says the fault needs
+        none; never in a fuzz-only run, which sends single requests at the smallest
+        population within FUZZ_SECONDS, warm-up included (a heavy owner's long lists, walked
+        by its look, are the switch and access runs' to read, and left it no time to fuzz);
+        never with real calls: a media fault lives in calls, not in long lists, and a heavy
+        owner's calls and pages only lengthen the run. (Its recordings made in the run would
+        be read and decoded all the same: `Looks` reads every item first listed after a
+        user's first look, and samples only the seeded bulk.)"""
+        return self.heavy and self.suites != ("fuzz",) and self.media != "real"
 
     def cost(self) -> float:
         """A rough estimate of the run's seconds, so the longest start first and the parallel
@@ -155,18 +167,11 @@ class SelftestPlan(BaseModel):
             population=self.catalog.population_of(shows),
             extra_seeds=shows.extra_seeds,
             media=shows.media,
-            # Real calls' runs go without: a media fault lives in calls, not in long lists,
-            # and a heavy owner's calls and pages only lengthen them. (Its recordings made in
-            # the run are read and decoded all the same: `Looks` reads every item first
-            # listed after a user's first look, and samples only the seeded bulk.)
-            heavy=shows.heavy and shows.media != "real",
+            heavy=shows.heavy,
         )
         if not shows.fuzz:
             return [main]
-        # The fuzz suite alone, at the smallest population: one warm-up call per owner. It
-        # sends single requests within FUZZ_SECONDS, warm-up included: a heavy owner's long
-        # lists (walked by its look) are the switch and access runs' to read, and left that
-        # run no time to fuzz.
+        # The fuzz suite alone, at the smallest population: one warm-up call per owner.
         fuzz = replace(
             main,
             suites=("fuzz",),
@@ -175,7 +180,6 @@ class SelftestPlan(BaseModel):
             population=tuple(self.catalog.population.items()),
             extra_seeds=0,
             media="header",
-            heavy=False,
         )
         return [main, fuzz]
 
@@ -193,7 +197,6 @@ class SelftestPlan(BaseModel):
             "media",
             population=population,
             media="real",
-            heavy=False,  # as a media fault's run has it
         )
 
     def _clean_runs(self, used: Sequence[str]) -> list[PlannedRun]:
@@ -234,7 +237,6 @@ class SelftestPlan(BaseModel):
                         alone,
                         scenarios,
                         population,
-                        heavy=alone != "fuzz",  # as the faults' fuzz-only runs have it
                     )
                 )
         return runs
