@@ -5,15 +5,17 @@ machine with no staging deployment. It is a real server on 127.0.0.1 (uvicorn, S
 temporary data dir), not an in-process fake.
 
 It never outlives its parent: the context manager stops it on any exit, and the kernel sends it
-SIGTERM when the parent dies without a chance to (kill -9), through PR_SET_PDEATHSIG. It starts
-with a scrubbed environment (harness.childenv): only its own support token, no gate key and no
-Unleash admin token.
+SIGTERM when the parent dies without a chance to (kill -9), through PR_SET_PDEATHSIG. Under a
+fork server (a selftest's, named by CHAPERONE_ZYGOTE) the server starts it instead, already
+imported, and stops it when this process's connection to the server closes, however it dies.
+
+It starts with a scrubbed environment (harness.childenv): only its own support token, no gate
+key and no Unleash admin token.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
 import shutil
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +33,12 @@ import httpx
 
 from harness.childenv import child_env
 from harness.errors import InfrastructureError
+from harness.parentdeath import preexec_hook
+from harness.zygote_client import ZYGOTE_ENV, ForkedProcess, ZygoteUnavailable, spawn
 
-_PR_SET_PDEATHSIG = 1
+# Started the ordinary way, or by a fork server (harness.zygote) when one is named in the
+# environment: a selftest's runs start their clinics from one that has already imported it.
+Process = subprocess.Popen[bytes] | ForkedProcess
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class LocalClinic:
     support_token: str
     data_dir: Path
     flags_file: Path
-    process: subprocess.Popen[bytes]
+    process: Process
     log: Path
 
 
@@ -51,7 +57,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait_healthy(url: str, process: Process, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     # One client for the whole wait: each new client builds a TLS context (tens of ms of CPU),
     # taken from the clinic while it starts.
@@ -110,43 +116,41 @@ def local_clinic(
     log = directory / "clinic.log"
     env = child_env({"CHAPERONE_SUPPORT_TOKEN": token})
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            argv,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),
-        )
+        process = _start(argv, env, sink.fileno())
     clinic = LocalClinic(f"http://127.0.0.1:{port}", token, directory, flags, process, log)
     try:
         _wait_healthy(clinic.url, process, log, timeout)
         yield clinic
     finally:
         stop(process)
+        if isinstance(process, ForkedProcess):
+            process.close()
         if owned:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A hook for the child, between fork and exec: ask the kernel for SIGTERM when the parent
-    dies (Linux; elsewhere the context manager's cleanup is all there is). libc is loaded here,
-    in the parent; the child only makes two system calls."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
+def _start(argv: list[str], env: dict[str, str], log: int) -> Process:
+    """Its own session, output to `log`, dying with this process: by the fork server named in
+    the environment (which stops it when this process goes), else as a subprocess."""
+    zygote = os.environ.get(ZYGOTE_ENV)
+    if zygote:
+        try:
+            return spawn(zygote, argv, env, stdout=log, stderr=log)
+        except ZygoteUnavailable as exc:  # slower, not different: say so and go on
+            note = f"note: {exc.one_line()}; the clinic was started the ordinary way\n"
+            os.write(log, note.encode())
+            sys.stderr.write(note)
+    return subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=preexec_hook(),
+    )
 
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os.kill(os.getpid(), signal.SIGTERM)
 
-    return hook
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: Process) -> None:
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.childenv import child_env
 from harness.errors import ChaperoneError, ExitCode
+from harness.zygote_client import ZYGOTE_ENV, ForkedProcess, ZygoteUnavailable, spawn
 from reports.json_report import load_report
 from selftest.outcome import RunOutcome
 from selftest.plan import PlannedRun
@@ -42,11 +43,15 @@ class Launcher:
         timeout: float = RUN_TIMEOUT,
         command: Sequence[str] = (sys.executable, "-m", "chaperone", "run"),
         env: Mapping[str, str] | None = None,
+        zygote: str | None = None,
     ) -> None:
         self.out_root = out_root
         self.timeout = timeout
         self.command = tuple(command)
         self.env = dict(env) if env is not None else child_env()
+        self.zygote = zygote
+        if zygote is not None:  # the runs start their clinics through it too
+            self.env[ZYGOTE_ENV] = zygote
         self._lock = threading.Lock()
         self._live: set[Child] = set()
         self._stopping = False
@@ -75,16 +80,7 @@ class Launcher:
             if self._stopping:
                 return None, 0.0, "interrupted"
             try:
-                child = Child(
-                    subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=self.env,
-                        start_new_session=True,  # its own group: signals reach its children
-                    )
-                )
+                child = self._start(argv, log.fileno())
             except OSError as exc:
                 return None, 0.0, f"cannot start {argv[0]}: {exc.strerror or exc}"
             self._live.add(child)
@@ -96,7 +92,26 @@ class Launcher:
             self._live.discard(child)
             if self._stopping:
                 problem = "interrupted"
-        return child.process.returncode, child.cpu_seconds, problem
+        return child.returncode, child.cpu_seconds, problem
+
+    def _start(self, argv: list[str], log: int) -> Child:
+        """By the fork server when there is one (no imports to pay for), else as a subprocess;
+        either way in its own session, so that signals reach its children."""
+        if self.zygote is not None:
+            try:
+                return ForkedChild(spawn(self.zygote, argv, self.env, stdout=log, stderr=log))
+            except ZygoteUnavailable as exc:  # it only saves time: say so, and go on
+                os.write(log, f"note: {exc.one_line()}; started the ordinary way\n".encode())
+        return PopenChild(
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
+        )
 
     def stop(self) -> None:
         """No new run starts; every live one is ended (SIGTERM, then SIGKILL after a grace).
@@ -114,30 +129,31 @@ class Launcher:
 
 
 class Child:
-    """One live `chaperone run`, reaped only by `wait` (in its worker thread) through
-    os.wait4, which also gives its CPU time: its own and that of the processes it waited for
-    (its clinic, Locust), so a run's cost is known whoever else shares the machine."""
+    """One live `chaperone run`, reaped only by `wait` (in its worker thread), with its CPU
+    time: its own and that of the processes it waited for (its clinic, Locust), so a run's cost
+    is known whoever else shares the machine."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
         self.cpu_seconds = 0.0
 
     def done(self) -> bool:
-        return self.process.returncode is not None
+        return self.returncode is not None
 
     def wait(self, timeout: float | None) -> bool:
         """True once it has exited (and is reaped); False if it still runs after `timeout`."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done():
-            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
-            if pid:
-                self.cpu_seconds = usage.ru_utime + usage.ru_stime
-                self.process.returncode = os.waitstatus_to_exitcode(status)
-                break
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 return False
-            time.sleep(POLL_SECONDS)
+            self._poll(remaining)
         return True
+
+    def _poll(self, timeout: float | None) -> None:
+        """Waits up to about `timeout` for the exit; sets returncode and cpu_seconds."""
+        raise NotImplementedError
 
     def end(self) -> None:
         """SIGTERM to its group, SIGKILL after the grace; reaped when this returns."""
@@ -150,7 +166,40 @@ class Child:
         if self.done():
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
+            os.killpg(self.pid, sig)
+
+
+class PopenChild(Child):
+    """Our own child: os.wait4 reaps it and gives its CPU time."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(process.pid)
+        self.process = process
+
+    def _poll(self, timeout: float | None) -> None:
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+        if pid:
+            self.cpu_seconds = usage.ru_utime + usage.ru_stime
+            self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
+        else:
+            time.sleep(POLL_SECONDS if timeout is None else min(POLL_SECONDS, timeout))
+
+
+class ForkedChild(Child):
+    """The fork server's child: the server reaps it and reports its exit and CPU time, which
+    include those of the clinic it started through the server."""
+
+    def __init__(self, process: ForkedProcess) -> None:
+        super().__init__(process.pid)
+        self.process = process
+
+    def _poll(self, timeout: float | None) -> None:
+        try:
+            self.process.wait(POLL_SECONDS if timeout is None else min(POLL_SECONDS, timeout))
+        except subprocess.TimeoutExpired:
+            return
+        self.cpu_seconds = self.process.cpu_seconds
+        self.returncode = self.process.returncode
 
 
 def unexpected_exit(code: int | None) -> str | None:

@@ -7,11 +7,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from harness.childenv import child_env
+from harness.zygote_client import Zygote, start_zygote
 from reports.json_report import load_report
 from selftest.evidence import findings_by_suite
 from selftest.launcher import Launcher, last_error, unexpected_exit
@@ -41,9 +44,34 @@ sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 PLANNED = PlannedRun("fault", "recording-idor", ("recording-idor",), ("switch", "access"), 0)
 
 
-def launcher(tmp_path: Path, timeout: float = 60.0, **fake: str) -> Launcher:
-    env = child_env({f"FAKE_{k.upper()}": v for k, v in fake.items()})
-    return Launcher(tmp_path / "out", timeout, (sys.executable, "-c", FAKE_RUN), env)
+class Launch(Protocol):
+    def __call__(self, tmp_path: Path, timeout: float = 60.0, **fake: str) -> Launcher: ...
+
+
+@pytest.fixture(scope="module")
+def fake_zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
+    """A fork server that runs the stand-in as `python -m fake_run`."""
+    code = tmp_path_factory.mktemp("fake-run")
+    (code / "fake_run.py").write_text(FAKE_RUN)
+    env = child_env({"PYTHONPATH": str(code)})
+    with start_zygote(("fake_run",), (), env, code / "zygote.log") as zygote:
+        yield zygote
+
+
+@pytest.fixture(params=["subprocess", "fork-server"])
+def launcher(request: pytest.FixtureRequest) -> Launch:
+    """Launchers of the stand-in: as a subprocess, or through a fork server (a selftest's
+    default), which must not change what a run's outcome says."""
+
+    def launch(tmp_path: Path, timeout: float = 60.0, **fake: str) -> Launcher:
+        env = child_env({f"FAKE_{k.upper()}": v for k, v in fake.items()})
+        if request.param == "subprocess":
+            return Launcher(tmp_path / "out", timeout, (sys.executable, "-c", FAKE_RUN), env)
+        zygote: Zygote = request.getfixturevalue("fake_zygote")
+        command = (sys.executable, "-m", "fake_run")
+        return Launcher(tmp_path / "out", timeout, command, env, zygote=zygote.path)
+
+    return launch
 
 
 @pytest.fixture
@@ -58,9 +86,10 @@ def test_per_suite_counts_come_from_report_json(report: Path) -> None:
     assert findings_by_suite(load_report(report)) == {"switch": 3, "access": 3}
 
 
-def test_a_run_reads_its_report_back(tmp_path: Path, report: Path) -> None:
+def test_a_run_reads_its_report_back(tmp_path: Path, report: Path, launcher: Launch) -> None:
     outcome = launcher(tmp_path, report=str(report), exit="1")(PLANNED)
     assert outcome.infra_error is None and outcome.exit_code == 1
+    assert outcome.cpu_seconds > 0  # from os.wait4, or from the fork server that reaped it
     assert outcome.result is not None and outcome.result.verdict.value == "fail"
     assert dict(score_fault([outcome]).by_suite) == {"switch": 3, "access": 3}
     where = Path(outcome.report_dir)
@@ -82,14 +111,18 @@ def test_the_child_gets_no_credentials(
     assert "token-seen=False" in (Path(outcome.report_dir) / "argv.txt").read_text()
 
 
-def test_no_report_is_an_infrastructure_error_with_the_childs_one_line(tmp_path: Path) -> None:
+def test_no_report_is_an_infrastructure_error_with_the_childs_one_line(
+    tmp_path: Path, launcher: Launch
+) -> None:
     say = "chaperone: error: the local clinic exited with code 1: port in use"
     outcome = launcher(tmp_path, say=say, exit="2")(PLANNED)
     assert outcome.result is None and outcome.exit_code == 2
     assert outcome.infra_error == "the local clinic exited with code 1: port in use"
 
 
-def test_a_stale_report_is_never_read_as_this_runs(tmp_path: Path, report: Path) -> None:
+def test_a_stale_report_is_never_read_as_this_runs(
+    tmp_path: Path, report: Path, launcher: Launch
+) -> None:
     stale = tmp_path / "out" / PLANNED.directory / "report.json"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(report.read_bytes())
@@ -98,19 +131,21 @@ def test_a_stale_report_is_never_read_as_this_runs(tmp_path: Path, report: Path)
     assert outcome.infra_error == "running"  # the log's last line: it wrote no report
 
 
-def test_a_killed_run_is_an_infrastructure_error(tmp_path: Path, report: Path) -> None:
+def test_a_killed_run_is_an_infrastructure_error(
+    tmp_path: Path, report: Path, launcher: Launch
+) -> None:
     outcome = launcher(tmp_path, report=str(report), signal="9")(PLANNED)
     assert outcome.result is None and outcome.infra_error == "killed by signal 9"
 
 
-def test_a_run_over_its_time_is_ended(tmp_path: Path, report: Path) -> None:
+def test_a_run_over_its_time_is_ended(tmp_path: Path, report: Path, launcher: Launch) -> None:
     started = time.monotonic()
     outcome = launcher(tmp_path, timeout=1.0, sleep="30", report=str(report))(PLANNED)
     assert time.monotonic() - started < 20
     assert outcome.result is None and outcome.infra_error == "did not finish within 1 s"
 
 
-def test_stop_ends_a_live_run_and_refuses_new_ones(tmp_path: Path) -> None:
+def test_stop_ends_a_live_run_and_refuses_new_ones(tmp_path: Path, launcher: Launch) -> None:
     runner = launcher(tmp_path, sleep="60")
     outcomes: list[RunOutcome] = []
     worker = threading.Thread(target=lambda: outcomes.append(runner(PLANNED)))
@@ -225,7 +260,7 @@ def test_ctrl_c_stops_the_live_runs_starts_no_more_and_re_raises() -> None:
     assert "never" not in fake.started
 
 
-def test_ctrl_c_reaches_real_runs(tmp_path: Path) -> None:
+def test_ctrl_c_reaches_real_runs(tmp_path: Path, launcher: Launch) -> None:
     """The launcher's stop, through the dispatcher: no subprocess outlives an interrupt."""
     runner = launcher(tmp_path, sleep="60")
     pids: list[int] = []

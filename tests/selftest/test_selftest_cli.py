@@ -66,6 +66,10 @@ def test_quick_selftest_detects_both_faults_and_passes_clean(tmp_path: Path) -> 
     assert data["clean"]["errors"] == 0, log
     assert data["jobs"] == min(2, os.cpu_count() or 1) and data["runs"] == 5
     assert data["machine"]["cpu_count"] >= 1
+    # Every run and its clinic came from the fork server, none by falling back.
+    assert data["machine"]["fork_server"] == "on"
+    logs = [p.read_text() for p in tmp_path.glob("*/*/*/chaperone.log")]
+    assert len(logs) == 5 and not [t for t in logs if "fork server" in t], logs
     assert done.returncode == 0, log
     assert "2/2 faults detected" in done.stdout.replace("\n", " ")
     assert "[5/5]" in done.stdout
