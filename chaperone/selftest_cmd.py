@@ -120,8 +120,11 @@ def selftest_command(
             workers,
             lambda count, total, outcome: console.run_done(count, total, run_line(outcome)),
         )
-    if zygote is not None:  # stopped now: its own CPU (the preload), apart from the runs'
-        machine["fork_server_cpu_seconds"] = round(zygote.cpu_seconds, 1)
+    if zygote is not None:
+        # Stopped now. The kernel charged it every child it reaped, the runs included; what is
+        # left is its own (the preload, the serving), which no run's figure holds.
+        runs_cpu = sum(o.cpu_seconds for o in outcomes)
+        machine["fork_server_cpu_seconds"] = round(max(0.0, zygote.cpu_seconds - runs_cpu), 1)
     machine["load_average_end"] = load_average()
     card = Scorecard.from_outcomes(
         outcomes,

@@ -170,7 +170,9 @@ def _line(conn: socket.socket) -> bytes:
 class Zygote:
     path: str  # its socket
     pid: int
-    cpu_seconds: float = 0.0  # its own (the preload, the serving), once it has stopped
+    # Once it has stopped: its own (the preload, the serving) and that of every child it
+    # reaped, as the kernel counts a process it waited for.
+    cpu_seconds: float = 0.0
 
 
 @contextlib.contextmanager
