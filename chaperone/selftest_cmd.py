@@ -112,8 +112,7 @@ def selftest_command(
     runs = plan.runs()
     console.started(len(runs), workers, out_dir)
     with contextlib.ExitStack() as stack:
-        machine["fork_server"] = "off (--no-preload)"
-        zygote = _fork_server(stack, out_dir, machine) if preload else None
+        zygote = _fork_server(stack, out_dir, machine, preload)
         outcomes = dispatch(
             runs,
             Launcher(out_dir, zygote=zygote.path if zygote else None),
@@ -141,10 +140,13 @@ def selftest_command(
 
 
 def _fork_server(
-    stack: contextlib.ExitStack, out_dir: Path, machine: dict[str, object]
+    stack: contextlib.ExitStack, out_dir: Path, machine: dict[str, object], preload: bool
 ) -> Zygote | None:
-    """The fork server, or None (each run a new Python) if it would not start; the
-    scorecard's machine facts say which, since it changes every run's CPU time."""
+    """The fork server, or None (each run a new Python) if not asked for or it would not
+    start; the scorecard's machine facts say which, since it changes every run's CPU time."""
+    if not preload:
+        machine["fork_server"] = "off (--no-preload)"
+        return None
     try:
         zygote = stack.enter_context(
             start_zygote(("chaperone",), _preload(), child_env(), out_dir / "zygote.log")

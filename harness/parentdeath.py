@@ -27,20 +27,17 @@ def preexec_hook() -> Callable[[], None] | None:
     if prctl is None:
         return None
     parent = os.getpid()
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return hook
+    return lambda: _ask(prctl, parent)
 
 
 def die_with(parent: int) -> None:
     """The same request made by a forked child that will not exec, for `parent` (its parent)."""
     prctl = _prctl()
-    if prctl is None:
-        return
+    if prctl is not None:
+        _ask(prctl, parent)
+
+
+def _ask(prctl: Callable[..., int], parent: int) -> None:
     prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent:
+    if os.getppid() != parent:  # the parent died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)

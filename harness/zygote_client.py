@@ -34,6 +34,7 @@ from pathlib import Path
 from harness import zygote_wire as wire
 from harness.errors import InfrastructureError
 from harness.parentdeath import preexec_hook
+from harness.reaping import reap
 
 ZYGOTE_ENV = "CHAPERONE_ZYGOTE"
 CONNECT_TIMEOUT = 10.0  # the server answers a request as soon as it has forked
@@ -227,16 +228,11 @@ def _stop(server: subprocess.Popen[bytes]) -> float:
     # os.kill, not Popen.terminate: that would reap it first, without its CPU time.
     with contextlib.suppress(ProcessLookupError):
         os.kill(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE
-    while True:
-        try:
-            pid, status, usage = os.wait4(server.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped already: its time is lost
-            return 0.0
-        if pid:
-            server.returncode = os.waitstatus_to_exitcode(status)
-            return usage.ru_utime + usage.ru_stime
-        if time.monotonic() > deadline:
+    try:
+        while (reaped := reap(server.pid, STOP_GRACE)) is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server.pid, signal.SIGKILL)
-        time.sleep(0.05)
+    except ChildProcessError:  # reaped already: its time is lost
+        return 0.0
+    server.returncode, cpu_seconds = reaped
+    return cpu_seconds

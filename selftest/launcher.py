@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.childenv import child_env
 from harness.errors import ChaperoneError, ExitCode
+from harness.reaping import reap
 from harness.zygote_client import ZYGOTE_ENV, ForkedProcess, ZygoteUnavailable, spawn
 from reports.json_report import load_report
 from selftest.outcome import RunOutcome
@@ -177,12 +178,10 @@ class PopenChild(Child):
         self.process = process
 
     def _poll(self, timeout: float | None) -> None:
-        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
-        if pid:
-            self.cpu_seconds = usage.ru_utime + usage.ru_stime
-            self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
-        else:
-            time.sleep(POLL_SECONDS if timeout is None else min(POLL_SECONDS, timeout))
+        reaped = reap(self.pid, POLL_SECONDS if timeout is None else min(POLL_SECONDS, timeout))
+        if reaped is not None:
+            self.returncode = self.process.returncode = reaped[0]
+            self.cpu_seconds = reaped[1]
 
 
 class ForkedChild(Child):
