@@ -16,6 +16,7 @@ oracle can feed them what PyAV decodes.
 
 from __future__ import annotations
 
+import functools
 import wave
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,16 @@ def video_frame(canary: str, index: int = 0, caption: str | None = None) -> Gray
     """A 320x240 grey frame with `canary` as a QR code; `index` moves a small bar along the
     bottom edge so an encoder sees motion (a static picture would be all skipped blocks).
     A `caption` (the caller's name) is written above the code, for people looking at it."""
+    frame = _still(canary, caption).copy()
+    bar = (index * 8) % (WIDTH - 16)
+    frame[HEIGHT - 12 : HEIGHT - 4, bar : bar + 16] = 32
+    return frame
+
+
+@functools.lru_cache(maxsize=64)
+def _still(canary: str, caption: str | None) -> Gray:
+    """The frame without its bar: a camera's frames differ only in the bar, and making the
+    QR code again for each of them was most of a caller's start-up."""
     qr = segno.make(canary, micro=False, error="m")
     modules = np.array(qr.matrix, dtype=np.uint8)
     quiet = 4
@@ -106,8 +117,7 @@ def video_frame(canary: str, index: int = 0, caption: str | None = None) -> Gray
         draw_text(frame, caption, top=(band - GLYPH_HEIGHT * 2) // 2, scale=2)
     left = (WIDTH - code.shape[1]) // 2
     frame[top : top + code.shape[0], left : left + code.shape[1]] = code
-    bar = (index * 8) % (WIDTH - 16)
-    frame[HEIGHT - 12 : HEIGHT - 4, bar : bar + 16] = 32
+    frame.flags.writeable = False  # shared by every caller of this canary
     return frame
 
 
