@@ -12,10 +12,10 @@ from harness.population import Counts, make_population
 from harness.profile import load_profile
 from harness.profile.model import TargetProfile
 from harness.world import Resource, World
+from tests.services.vampi import SOURCE as VAMPI_DIR  # ../shared/targets/VAmPI, or the env's
 
 ROOT = Path(__file__).resolve().parents[2]
 VAMPI_PROFILE = ROOT / "examples" / "targets" / "vampi.yaml"
-VAMPI_DIR = ROOT.parent / "shared" / "targets" / "VAmPI"  # see ../shared/targets/README.md
 VAMPI_DOCUMENT = VAMPI_DIR / "openapi_specs" / "openapi3.yml"
 
 
