@@ -293,9 +293,9 @@ def encode_tape(tape: Tape) -> bytes:
     with av.open(buffer, "w", format="webm") as out:
         # Every stream is added before the first packet: the header is written with it.
         video = _video_stream(out, tape.video[0][1]) if tape.video else None
-        # libopus's default complexity (10) took ~2 % of a core per second of sound here, the
-        # clinic's largest cost in a gate with real calls; complexity 0 takes under half that
-        # and the canary's tones, 150 Hz apart, still decode exactly.
+        # libopus's default complexity (10) took ~1 % of a core per second of sound here, and
+        # every segment re-encodes its 2.5 s pre-roll; complexity 0 takes under half that and
+        # the canary's tones, 150 Hz apart, still decode exactly.
         audio = out.add_stream("libopus", rate=_RATE, options={"compression_level": "0"})
         if video is not None:
             _encode_video(out, video, tape.video)

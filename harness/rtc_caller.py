@@ -68,7 +68,7 @@ def _vp8_loop(text: str) -> tuple[bytes, ...]:
     codec.bit_rate, codec.qmin, codec.qmax = 600_000, 2, 30
     codec.time_base = fractions.Fraction(1, FPS)
     # cpu-used 4 makes the same keyframes (within 3 % of the size, every code read back) in
-    # a third of cpu-used 0's time: every caller of a seed's new canaries pays it once.
+    # a third of cpu-used 0's time, paid once per canary (each seed's are new).
     codec.options = {"deadline": "good", "cpu-used": "4", "lag-in-frames": "0", "threads": "1"}
     encoded: list[bytes] = []
     for index, picture in enumerate(_pictures(text)):

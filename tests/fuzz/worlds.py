@@ -12,11 +12,12 @@ from harness.population import Counts, make_population
 from harness.profile import load_profile
 from harness.profile.model import TargetProfile
 from harness.world import Resource, World
-from tests.services.vampi import SOURCE as VAMPI_DIR  # ../shared/targets/VAmPI, or the env's
+from tests.services import vampi
 
-ROOT = Path(__file__).resolve().parents[2]
-VAMPI_PROFILE = ROOT / "examples" / "targets" / "vampi.yaml"
-VAMPI_DOCUMENT = VAMPI_DIR / "openapi_specs" / "openapi3.yml"
+# VAmPI's profile, and its own document from the tree its tests' server runs from
+# (../shared/targets/VAmPI, or CHAPERONE_VAMPI_SOURCE).
+VAMPI_PROFILE = vampi.PROFILE
+VAMPI_DOCUMENT = vampi.SOURCE / "openapi_specs" / "openapi3.yml"
 
 
 def clinic_profile() -> TargetProfile:
